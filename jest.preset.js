@@ -1,0 +1,20 @@
+// Shared Jest set-up for every project: swc for speed (with decorator metadata, or Nest
+// injects undefined), `./x.js` imports mapped to sources, and @nestjs (ESM-only) transformed.
+const path = require('node:path');
+const fs = require('node:fs');
+
+const swcrc = JSON.parse(fs.readFileSync(path.join(__dirname, '.swcrc'), 'utf8'));
+delete swcrc.$schema;
+
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', { ...swcrc, swcrc: false }] },
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs)/)'],
+  moduleNameMapper: {
+    '^@continuity/([a-z-]+)/testing$': path.join(__dirname, 'libs/$1/src/testing.ts'),
+    '^@continuity/([a-z-]+)$': path.join(__dirname, 'libs/$1/src/index.ts'),
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.int-spec.ts'],
+  testTimeout: 30_000,
+};

@@ -1,0 +1,25 @@
+import { Envelope } from './envelope.js';
+import { EventRegistry } from './registry.js';
+import { BackupCreatedV1, BackupCreatedV1Schema } from './events/backup-created.v1.js';
+import { FailoverCompletedV1, FailoverCompletedV1Schema } from './events/failover-completed.v1.js';
+import { FailoverTriggeredV1, FailoverTriggeredV1Schema } from './events/failover-triggered.v1.js';
+import { IntegrityVerifiedV1, IntegrityVerifiedV1Schema } from './events/integrity-verified.v1.js';
+
+/** The newest data shape of every event type this build knows. */
+export interface EventDataMap {
+  BackupCreated: BackupCreatedV1;
+  IntegrityVerified: IntegrityVerifiedV1;
+  FailoverTriggered: FailoverTriggeredV1;
+  FailoverCompleted: FailoverCompletedV1;
+}
+
+export type EventType = keyof EventDataMap;
+
+/** A validated event, upcast to the newest version of its type. */
+export type ContinuityEvent<T extends EventType = EventType> = { [K in T]: Envelope<K, EventDataMap[K]> }[T];
+
+export const continuityEvents = new EventRegistry()
+  .define('BackupCreated', 1, BackupCreatedV1Schema)
+  .define('IntegrityVerified', 1, IntegrityVerifiedV1Schema)
+  .define('FailoverTriggered', 1, FailoverTriggeredV1Schema)
+  .define('FailoverCompleted', 1, FailoverCompletedV1Schema);

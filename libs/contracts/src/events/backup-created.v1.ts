@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { Sha256Schema, UtcTimestampSchema } from '../envelope.js';
+
+/** One stored copy of a backup artifact. `site` and `medium` are what 3-2-1 is judged on. */
+export const BackupCopySchema = z.object({
+  location: z.string().min(1).describe('name of the copy location in the backup configuration'),
+  site: z.string().min(1).describe('where the copy physically is, e.g. eu-west-1a'),
+  medium: z.string().min(1).describe('kind of storage, e.g. disk, object, tape'),
+  uri: z.string().min(1).describe('where to read the copy: file://…, nats-object://bucket/name, s3://…'),
+  sha256: Sha256Schema.describe('SHA-256 of the stored bytes'),
+  sizeBytes: z.int().nonnegative(),
+});
+
+export const BackupCreatedV1Schema = z.object({
+  backupId: z.uuid(),
+  resourceKind: z.enum(['postgres', 'directory', 'external']),
+  method: z.string().min(1).describe('how the artifact was made, e.g. pg_dump-custom, tar'),
+  recoveryPoint: UtcTimestampSchema.describe('the moment whose data the backup holds'),
+  sizeBytes: z.int().nonnegative(),
+  sha256: Sha256Schema.describe('SHA-256 of the artifact as stored'),
+  copies: z.array(BackupCopySchema).min(1),
+});
+
+export type BackupCopy = z.infer<typeof BackupCopySchema>;
+export type BackupCreatedV1 = z.infer<typeof BackupCreatedV1Schema>;

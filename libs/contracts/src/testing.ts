@@ -1,0 +1,104 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { Envelope } from './envelope.js';
+import { ContinuityEvent, EventDataMap, EventType } from './events.js';
+
+/**
+ * Fixtures shared by publisher and consumer tests, so both build events the same way.
+ * Each returns a valid event; pass overrides to make the one a test needs.
+ */
+export const sha256Of = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export const aBackupCreatedData = (over: Partial<EventDataMap['BackupCreated']> = {}): EventDataMap['BackupCreated'] => {
+  const sha256 = sha256Of(randomBytes(8).toString('hex'));
+  return {
+    backupId: uuidv7(),
+    resourceKind: 'postgres',
+    method: 'pg_dump-custom',
+    recoveryPoint: '2026-11-26T09:00:00.000Z',
+    sizeBytes: 1024,
+    sha256,
+    copies: [
+      { location: 'local-disk', site: 'eu-west-1a', medium: 'disk', uri: 'file:///var/backups/a.dump', sha256, sizeBytes: 1024 },
+      { location: 'nas', site: 'eu-west-1a', medium: 'disk', uri: 'file:///mnt/nas/a.dump', sha256, sizeBytes: 1024 },
+      { location: 'offsite', site: 'eu-central-1', medium: 'object', uri: 'nats-object://backups/a.dump', sha256, sizeBytes: 1024 },
+    ],
+    ...over,
+  };
+};
+
+export const anIntegrityVerifiedData = (
+  over: Partial<EventDataMap['IntegrityVerified']> = {},
+): EventDataMap['IntegrityVerified'] => ({
+  backupId: uuidv7(),
+  verdict: 'passed',
+  trigger: 'new',
+  copies: [],
+  restoreTest: { status: 'passed', durationMs: 1200, checks: [{ name: 'tables present', passed: true, detail: null }] },
+  reasons: [],
+  ...over,
+});
+
+export const aFailoverTriggeredData = (
+  over: Partial<EventDataMap['FailoverTriggered']> = {},
+): EventDataMap['FailoverTriggered'] => ({
+  failoverId: uuidv7(),
+  fromInstance: 'pg-a',
+  toInstance: 'pg-b',
+  planned: false,
+  reason: 'primary failed 3 probes',
+  firstFailureAt: '2026-11-26T09:00:00.000Z',
+  detectedAt: '2026-11-26T09:00:01.500Z',
+  epoch: 2,
+  candidates: [{ instance: 'pg-b', lsn: '0/3000060', lagBytes: 0, eligible: true, reason: null }],
+  ...over,
+});
+
+export const aFailoverCompletedData = (
+  over: Partial<EventDataMap['FailoverCompleted']> = {},
+): EventDataMap['FailoverCompleted'] => ({
+  failoverId: uuidv7(),
+  newPrimary: 'pg-b',
+  epoch: 2,
+  rtoMs: 2100,
+  replicationLagBytes: 0,
+  timeline: {
+    firstFailureAt: '2026-11-26T09:00:00.000Z',
+    detectedAt: '2026-11-26T09:00:01.500Z',
+    decidedAt: '2026-11-26T09:00:01.510Z',
+    promotedAt: '2026-11-26T09:00:01.900Z',
+    writableAt: '2026-11-26T09:00:02.000Z',
+    routedAt: '2026-11-26T09:00:02.100Z',
+  },
+  ...over,
+});
+
+const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
+  BackupCreated: aBackupCreatedData,
+  IntegrityVerified: anIntegrityVerifiedData,
+  FailoverTriggered: aFailoverTriggeredData,
+  FailoverCompleted: aFailoverCompletedData,
+};
+
+/** A whole valid envelope of `type` (newest version), with any field overridden. */
+export const anEvent = <T extends EventType>(
+  type: T,
+  over: Partial<Omit<Envelope<T, EventDataMap[T]>, 'type'>> = {},
+): ContinuityEvent<T> => {
+  const id = over.id ?? uuidv7();
+  return {
+    id,
+    type,
+    version: 1,
+    source: 'test',
+    resource: 'orders-db',
+    occurredAt: new Date().toISOString(),
+    correlationId: id,
+    causationId: null,
+    data: dataFixtures[type](),
+    ...over,
+  } as ContinuityEvent<T>;
+};
+
+/** A short random id for naming a test run's streams, buckets and databases. */
+export const testRunId = (prefix = 't') => `${prefix}_${randomBytes(5).toString('hex')}`;

@@ -1,0 +1,6 @@
+export * from './jetstream.transport.js';
+export * from './jetstream.context.js';
+export * from './dead-letter.js';
+export * from './retry.policy.js';
+export * from './topology.js';
+export * from './event-error.filter.js';

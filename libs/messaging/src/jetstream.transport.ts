@@ -1,0 +1,306 @@
+import { CustomTransportStrategy, EventPattern, MessageHandler, Server } from '@nestjs/microservices';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  DeliverPolicy,
+  jetstream,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { context, metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { isObservable, lastValueFrom } from 'rxjs';
+import {
+  continuityEvents,
+  DEFAULT_TOPOLOGY,
+  eventSubject,
+  eventTypeFilter,
+  EventRegistry,
+  EventType,
+  extractTraceContext,
+  Topology,
+} from '@continuity/contracts';
+import { writeDeadLetter } from './dead-letter.js';
+import { JetStreamContext } from './jetstream.context.js';
+import { decideOnFailure, DEFAULT_RETRY_POLICY, describeError, RetryPolicy, validateRetryPolicy } from './retry.policy.js';
+import { ensureTopology, StreamOptions } from './topology.js';
+
+export interface JetStreamTransportOptions {
+  /** Durable consumer names start with it: `<serviceName>_<EventType>`. */
+  serviceName: string;
+  /** NATS servers to connect to; or pass `connection` to share one (it is then not closed here). */
+  servers?: string | string[];
+  connection?: NatsConnection;
+  topology?: Topology;
+  registry?: EventRegistry;
+  retry?: Partial<RetryPolicy>;
+  /** JetStream redelivers a message not acked (nor marked working) within this time. */
+  ackWaitMs?: number;
+  streams?: StreamOptions;
+}
+
+/** Per-handler options, given as the second argument of `@OnEvent`. */
+export interface EventHandlerOptions {
+  /** Durable consumer name; defaults to `<serviceName>_<EventType>` (`_all` for `*`). */
+  durable?: string;
+  /** Messages handled at once by this handler (default 1: in stream order). */
+  concurrency?: number;
+  /** Overrides the transport's `retry.maxDeliver` for this handler. */
+  maxDeliver?: number;
+  /** Hand over well-formed events of types this build has no schema for (default: only for `*`). */
+  acceptUnknownTypes?: boolean;
+}
+
+/**
+ * Subscribes a Nest method to continuity events of one type (`'*'` for every type) through a
+ * durable JetStream consumer. The method gets the validated, upcast event and a
+ * `JetStreamContext`; the message is acked only once its returned promise resolves.
+ */
+export const OnEvent = (type: EventType | '*', options: EventHandlerOptions = {}): MethodDecorator =>
+  EventPattern<string>(type, options as Record<string, unknown>);
+
+interface Subscription {
+  durable: string;
+  pattern: string;
+  handler: MessageHandler;
+  options: Required<Pick<EventHandlerOptions, 'concurrency' | 'acceptUnknownTypes'>> & { maxDeliver: number };
+  messages?: ConsumerMessages;
+  loop?: Promise<void>;
+  inFlight: Set<Promise<void>>;
+}
+
+const tracer = trace.getTracer('@continuity/messaging');
+const meter = metrics.getMeter('@continuity/messaging');
+const handled = meter.createCounter('continuity_messages_handled', { description: 'messages handled, by outcome' });
+const handleDuration = meter.createHistogram('continuity_message_handle_duration', {
+  description: 'handler time per message',
+  unit: 'ms',
+});
+
+/**
+ * NestJS transport over JetStream: durable, at-least-once, dead-lettered delivery.
+ *
+ * Delivery guarantees: a message is acked only after its handler's work resolved; a handler that
+ * throws is nak'd with a growing delay; on its `maxDeliver`-th failure, or at once when it cannot
+ * be parsed or validated, it is written to the dead-letter stream (original bytes, headers, reason)
+ * and only then terminated. Handlers must be idempotent: a crash between their commit and the
+ * ack redelivers the message.
+ */
+export class JetStreamTransport extends Server implements CustomTransportStrategy {
+  private nc?: NatsConnection;
+  private js?: JetStreamClient;
+  private jsm?: JetStreamManager;
+  private readonly subscriptions: Subscription[] = [];
+  private stopping = false;
+  private readonly topology: Topology;
+  private readonly registry: EventRegistry;
+  private readonly retry: RetryPolicy;
+  private readonly ackWaitMs: number;
+
+  constructor(private readonly options: JetStreamTransportOptions) {
+    super();
+    this.topology = options.topology ?? DEFAULT_TOPOLOGY;
+    this.registry = options.registry ?? continuityEvents;
+    this.retry = validateRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.retry });
+    this.ackWaitMs = options.ackWaitMs ?? 30_000;
+  }
+
+  async listen(callback: (error?: unknown) => void): Promise<void> {
+    try {
+      await this.start();
+      callback();
+    } catch (error) {
+      callback(error);
+    }
+  }
+
+  private async start() {
+    this.nc = this.options.connection ?? (await connect({ servers: this.options.servers ?? 'nats://127.0.0.1:4222', name: this.options.serviceName }));
+    this.js = jetstream(this.nc);
+    this.jsm = await ensureTopology(this.nc, this.topology, this.options.streams);
+    for (const [pattern, handler] of this.getHandlers()) {
+      if (!handler.isEventHandler) continue;
+      const extras = (handler.extras ?? {}) as EventHandlerOptions;
+      const suffix = pattern === '*' ? 'all' : pattern;
+      const subscription: Subscription = {
+        pattern,
+        handler,
+        durable: extras.durable ?? `${this.options.serviceName}_${suffix}`.replace(/[^A-Za-z0-9_-]/g, '_'),
+        options: {
+          concurrency: Math.max(1, extras.concurrency ?? 1),
+          acceptUnknownTypes: extras.acceptUnknownTypes ?? pattern === '*',
+          maxDeliver: extras.maxDeliver ?? this.retry.maxDeliver,
+        },
+        inFlight: new Set(),
+      };
+      await this.ensureConsumer(subscription);
+      this.subscriptions.push(subscription);
+    }
+    for (const subscription of this.subscriptions) {
+      const consumer = await this.js.consumers.get(this.topology.eventStream, subscription.durable);
+      subscription.messages = await consumer.consume({ max_messages: Math.max(256, subscription.options.concurrency * 2) });
+      subscription.loop = this.pump(subscription);
+    }
+  }
+
+  private async ensureConsumer(subscription: Subscription) {
+    const config: Partial<ConsumerConfig> = {
+      durable_name: subscription.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: eventTypeFilter(subscription.pattern, this.topology),
+      ack_wait: nanos(this.ackWaitMs),
+      // The transport decides when to give up (it must dead-letter first), so the server never does.
+      max_deliver: -1,
+      max_ack_pending: Math.max(1000, subscription.options.concurrency * 4),
+    };
+    const mutable = {
+      ack_wait: config.ack_wait,
+      max_deliver: config.max_deliver,
+      max_ack_pending: config.max_ack_pending,
+      filter_subject: config.filter_subject,
+    };
+    let current: ConsumerConfig;
+    try {
+      current = (await this.jsm!.consumers.info(this.topology.eventStream, subscription.durable)).config;
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError) || error.code !== 10014) throw error; // 10014: consumer not found
+      await this.jsm!.consumers.add(this.topology.eventStream, config);
+      return;
+    }
+    // Update only on drift: an update is a write to the server's consumer state.
+    const drifted = (Object.keys(mutable) as (keyof typeof mutable)[]).some((key) => current[key] !== mutable[key]);
+    if (drifted) await this.jsm!.consumers.update(this.topology.eventStream, subscription.durable, mutable);
+  }
+
+  /** Pulls messages and hands them to the handler, at most `concurrency` at once. */
+  private async pump(subscription: Subscription) {
+    const { concurrency } = subscription.options;
+    for await (const msg of subscription.messages!) {
+      // Buffered but not started: leave it unacked; JetStream redelivers it after ack_wait. (A nak here
+      // is redelivered at once into this consumer's still-open pull request, and then again later.)
+      if (this.stopping) continue;
+      if (concurrency === 1) {
+        await this.handle(subscription, msg);
+        continue;
+      }
+      while (subscription.inFlight.size >= concurrency) await Promise.race(subscription.inFlight);
+      const work: Promise<void> = this.handle(subscription, msg).finally(() => subscription.inFlight.delete(work));
+      subscription.inFlight.add(work);
+    }
+  }
+
+  private async handle(subscription: Subscription, msg: JsMsg): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(new TextDecoder().decode(msg.data));
+    } catch (error) {
+      return this.deadLetter(subscription, msg, `malformed JSON: ${describeError(error)}`);
+    }
+    let event: ReturnType<EventRegistry['parse']>;
+    try {
+      event = this.registry.parse(raw, { allowUnknownTypes: subscription.options.acceptUnknownTypes });
+      const expected = eventSubject(event.type, event.resource, this.topology);
+      if (expected !== msg.subject) throw new Error(`published on ${msg.subject} but its type and resource belong on ${expected}`);
+    } catch (error) {
+      return this.deadLetter(subscription, msg, `invalid event: ${describeError(error)}`);
+    }
+
+    const parent = extractTraceContext(msg.headers, context.active());
+    const started = performance.now();
+    await tracer.startActiveSpan(
+      `process ${event.type}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': msg.subject,
+          'messaging.consumer.group.name': subscription.durable,
+          'messaging.message.id': event.id,
+          'messaging.message.conversation_id': event.correlationId,
+          'messaging.nats.stream_sequence': msg.seq,
+          'messaging.nats.delivery_count': msg.info.deliveryCount,
+          'continuity.resource': event.resource,
+        },
+      },
+      parent,
+      async (span) => {
+        // Keep a long handler's message from being redelivered mid-work.
+        const keepAlive = setInterval(() => msg.working(), Math.max(1_000, this.ackWaitMs / 3));
+        try {
+          const result = await subscription.handler(event, new JetStreamContext([msg, subscription.durable]));
+          if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+          msg.ack();
+          handled.add(1, { consumer: subscription.durable, outcome: 'acked' });
+        } catch (error) {
+          span.recordException(error as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+          const decision = decideOnFailure({ ...this.retry, maxDeliver: subscription.options.maxDeliver }, msg.info.deliveryCount, error);
+          if (decision.action === 'retry') {
+            this.logger.warn?.(
+              `${subscription.durable}: ${event.type} ${event.id} failed (delivery ${msg.info.deliveryCount}), retrying in ${decision.delayMs} ms: ${describeError(error)}`,
+            );
+            msg.nak(decision.delayMs);
+            handled.add(1, { consumer: subscription.durable, outcome: 'retried' });
+          } else {
+            await this.deadLetter(subscription, msg, decision.reason);
+          }
+        } finally {
+          clearInterval(keepAlive);
+          handleDuration.record(performance.now() - started, { consumer: subscription.durable });
+          span.end();
+        }
+      },
+    );
+  }
+
+  private async deadLetter(subscription: Subscription, msg: JsMsg, reason: string) {
+    try {
+      await writeDeadLetter(this.js!, this.topology, msg, subscription.durable, reason);
+      msg.term(); // only once the dead letter is durable: nothing is dropped silently
+      handled.add(1, { consumer: subscription.durable, outcome: 'dead-lettered' });
+      this.logger.error(`${subscription.durable}: message ${msg.seq} on ${msg.subject} dead-lettered: ${reason}`);
+    } catch (error) {
+      this.logger.error(`${subscription.durable}: could not dead-letter message ${msg.seq}, will retry: ${describeError(error)}`);
+      msg.nak(this.retry.initialDelayMs);
+    }
+  }
+
+  /**
+   * Graceful stop: pull no more, give buffered messages back, let in-flight handlers finish and
+   * ack, flush the acks, then drain the connection if it is ours.
+   */
+  async close(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await Promise.all(
+      this.subscriptions.map(async (s) => {
+        await s.messages?.close();
+        await s.loop;
+        await Promise.allSettled([...s.inFlight]);
+      }),
+    );
+    if (this.nc && !this.nc.isClosed()) {
+      await this.nc.flush().catch(() => undefined);
+      if (!this.options.connection) await this.nc.drain().catch(() => undefined);
+    }
+  }
+
+  /** True while connected to NATS (for readiness checks). */
+  isConnected(): boolean {
+    return !!this.nc && !this.nc.isClosed() && !this.stopping;
+  }
+
+  on(): never {
+    throw new Error('JetStreamTransport does not support event listeners; use health checks instead');
+  }
+
+  unwrap<T>(): T {
+    if (!this.nc) throw new Error('JetStreamTransport is not listening yet');
+    return this.nc as T;
+  }
+}
