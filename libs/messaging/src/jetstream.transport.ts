@@ -73,12 +73,16 @@ interface Subscription {
 }
 
 const tracer = trace.getTracer('@continuity/messaging');
-const meter = metrics.getMeter('@continuity/messaging');
-const handled = meter.createCounter('continuity_messages_handled', { description: 'messages handled, by outcome' });
-const handleDuration = meter.createHistogram('continuity_message_handle_duration', {
-  description: 'handler time per message',
-  unit: 'ms',
-});
+
+// Made per transport, not at import: OpenTelemetry has no proxy for meters, so instruments created
+// before `startTelemetry` would stay no-ops forever.
+const createInstruments = () => {
+  const meter = metrics.getMeter('@continuity/messaging');
+  return {
+    handled: meter.createCounter('continuity_messages_handled', { description: 'messages handled, by outcome' }),
+    handleDuration: meter.createHistogram('continuity_message_handle_duration', { description: 'handler time per message', unit: 'ms' }),
+  };
+};
 
 /**
  * NestJS transport over JetStream: durable, at-least-once, dead-lettered delivery.
@@ -99,6 +103,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   private readonly registry: EventRegistry;
   private readonly retry: RetryPolicy;
   private readonly ackWaitMs: number;
+  private readonly instruments = createInstruments();
 
   constructor(private readonly options: JetStreamTransportOptions) {
     super();
@@ -235,7 +240,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
           const result = await subscription.handler(event, new JetStreamContext([msg, subscription.durable]));
           if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
           msg.ack();
-          handled.add(1, { consumer: subscription.durable, outcome: 'acked' });
+          this.instruments.handled.add(1, { consumer: subscription.durable, outcome: 'acked' });
         } catch (error) {
           span.recordException(error as Error);
           span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
@@ -245,13 +250,13 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
               `${subscription.durable}: ${event.type} ${event.id} failed (delivery ${msg.info.deliveryCount}), retrying in ${decision.delayMs} ms: ${describeError(error)}`,
             );
             msg.nak(decision.delayMs);
-            handled.add(1, { consumer: subscription.durable, outcome: 'retried' });
+            this.instruments.handled.add(1, { consumer: subscription.durable, outcome: 'retried' });
           } else {
             await this.deadLetter(subscription, msg, decision.reason);
           }
         } finally {
           clearInterval(keepAlive);
-          handleDuration.record(performance.now() - started, { consumer: subscription.durable });
+          this.instruments.handleDuration.record(performance.now() - started, { consumer: subscription.durable });
           span.end();
         }
       },
@@ -262,7 +267,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     try {
       await writeDeadLetter(this.js!, this.topology, msg, subscription.durable, reason);
       msg.term(); // only once the dead letter is durable: nothing is dropped silently
-      handled.add(1, { consumer: subscription.durable, outcome: 'dead-lettered' });
+      this.instruments.handled.add(1, { consumer: subscription.durable, outcome: 'dead-lettered' });
       this.logger.error(`${subscription.durable}: message ${msg.seq} on ${msg.subject} dead-lettered: ${reason}`);
     } catch (error) {
       this.logger.error(`${subscription.durable}: could not dead-letter message ${msg.seq}, will retry: ${describeError(error)}`);

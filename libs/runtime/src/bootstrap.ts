@@ -1,0 +1,101 @@
+import 'reflect-metadata';
+import { INestApplication, Logger, LogLevel, Module, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { z } from 'zod';
+import { JetStreamTransport } from '@continuity/messaging';
+import { startTelemetry } from '@continuity/telemetry';
+import { baseEnvSchema, BaseConfig, ConfigError, loadConfig, topologyFor } from './config.js';
+import { connectNats, RuntimeModule } from './runtime.module.js';
+import { ServiceExceptionFilter } from './service-exception.filter.js';
+import { DependencyUnreachableError } from './unreachable.js';
+
+export interface ServiceSpec<S extends z.ZodType<BaseConfig> = z.ZodType<BaseConfig>> {
+  /** `backup`, `verifier`, `failover`, `audit`: names its durable consumers and its telemetry. */
+  name: string;
+  defaultPort: number;
+  /** The service's own module (its slices). */
+  module: Type<unknown>;
+  /** The service's environment schema; defaults to the base one. */
+  envSchema?: S;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * SIGTERM/SIGINT: close the app (the transport stops pulling and finishes in-flight messages, then
+ * connections close) and exit 0. A second signal, or 30 s without finishing, exits at once.
+ */
+const stopOnSignals = (app: INestApplication, logger: Logger) => {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting without finishing in-flight work`);
+      process.exit(130);
+    }
+    stopping = true;
+    logger.log(`${signal}: finishing in-flight messages, then stopping`);
+    setTimeout(() => {
+      logger.error('graceful stop took over 30 s; exiting');
+      process.exit(1);
+    }, 30_000).unref();
+    app.close().then(
+      () => {
+        logger.log('stopped');
+        process.exit(0);
+      },
+      (error: Error) => {
+        logger.error(`error while stopping: ${error.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+};
+
+const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
+
+/**
+ * Starts one service process: telemetry first, then config (a bad value stops the process with a
+ * message naming the variable), then Nest with HTTP and the JetStream transport. SIGTERM/SIGINT
+ * stop it gracefully: the transport finishes in-flight messages before connections close.
+ */
+export const bootstrapService = async (spec: ServiceSpec) => {
+  const logger = new Logger(spec.name);
+  const telemetry = startTelemetry({ serviceName: spec.name });
+  try {
+    const config = loadConfig(spec.envSchema ?? baseEnvSchema(spec.defaultPort), spec.env);
+    const nats = await connectNats(config.NATS_URL, spec.name);
+    @Module({ imports: [RuntimeModule.forRoot({ serviceName: spec.name, config, telemetry, nats }), spec.module] })
+    class ServiceRootModule {}
+
+    const app = await NestFactory.create(ServiceRootModule, {
+      logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
+      abortOnError: false,
+    });
+    const transport = new JetStreamTransport({
+      serviceName: spec.name,
+      servers: config.NATS_URL.split(',').map((s) => s.trim()),
+      topology: topologyFor(config.CONTINUITY_NAMESPACE),
+    });
+    // The microservice inherits the app's global filter (it cannot register its own once connected).
+    app.useGlobalFilters(new ServiceExceptionFilter(app.getHttpAdapter()));
+    app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
+    try {
+      await app.startAllMicroservices();
+    } catch (error) {
+      throw error instanceof DependencyUnreachableError ? error : new DependencyUnreachableError('NATS', 'NATS_URL', config.NATS_URL, error);
+    }
+    await app.listen(config.PORT, config.HOST);
+    stopOnSignals(app, logger);
+    logger.log(`${spec.name} listening on http://${config.HOST}:${config.PORT} (health: /health/ready, metrics: /metrics)`);
+    return app;
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof DependencyUnreachableError) {
+      logger.error(`${spec.name} cannot start. ${error.message}`);
+    } else {
+      logger.error(`${spec.name} cannot start: ${(error as Error)?.stack ?? String(error)}`);
+    }
+    await telemetry.shutdown().catch(() => undefined);
+    process.exit(1);
+  }
+};

@@ -1,0 +1,57 @@
+import { baseEnvSchema, ConfigError, loadConfig, redactUrl, topologyFor } from './config.js';
+
+describe('loadConfig', () => {
+  const schema = baseEnvSchema(3001);
+
+  it('applies defaults when nothing is set', () => {
+    expect(loadConfig(schema, {})).toEqual({
+      NATS_URL: 'nats://127.0.0.1:4222',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/continuity',
+      PORT: 3001,
+      HOST: '127.0.0.1',
+      CONTINUITY_NAMESPACE: 'continuity',
+      LOG_LEVEL: 'log',
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig(schema, { PORT: '' }).PORT).toBe(3001);
+  });
+
+  it.each([
+    ['NATS_URL', 'localhost:4222', 'NATS_URL: must be one or more comma-separated nats:// URLs'],
+    ['NATS_URL', 'http://127.0.0.1:4222', 'NATS_URL: must be one or more'],
+    ['DATABASE_URL', 'mysql://x@y/z', 'DATABASE_URL: must be a postgres:// or postgresql:// URL'],
+    ['PORT', 'eighty', 'PORT: must be a port number'],
+    ['PORT', '70000', 'PORT: must be between 1 and 65535'],
+    ['CONTINUITY_NAMESPACE', 'Bad.Name', 'CONTINUITY_NAMESPACE: must be lowercase'],
+  ])('names %s when it is %j', (variable, value, message) => {
+    expect(() => loadConfig(schema, { [variable]: value })).toThrow(ConfigError);
+    expect(() => loadConfig(schema, { [variable]: value })).toThrow(message);
+    expect(() => loadConfig(schema, { [variable]: value })).toThrow(`(got ${JSON.stringify(value)})`);
+  });
+
+  it('reports every bad variable at once', () => {
+    try {
+      loadConfig(schema, { NATS_URL: 'x', PORT: '0' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems.map((p) => p.variable)).toEqual(['NATS_URL', 'PORT']);
+    }
+  });
+
+  it('accepts a cluster of NATS URLs', () => {
+    expect(loadConfig(schema, { NATS_URL: 'nats://a:4222,nats://b:4222' }).NATS_URL).toBe('nats://a:4222,nats://b:4222');
+  });
+});
+
+describe('helpers', () => {
+  it('redacts passwords', () => {
+    expect(redactUrl('postgres://app:s3cret@db:5432/x')).toBe('postgres://app:***@db:5432/x');
+    expect(redactUrl('postgres://postgres@db/x')).toBe('postgres://postgres@db/x');
+  });
+  it('maps the namespace to streams', () => {
+    expect(topologyFor('continuity').eventStream).toBe('CONTINUITY');
+    expect(topologyFor('t_abc').eventStream).toBe('T_ABC');
+  });
+});

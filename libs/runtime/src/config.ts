@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { DEFAULT_TOPOLOGY, isolatedTopology, Topology } from '@continuity/contracts';
+
+/** A configuration value that is missing or wrong; the message names the variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'CONFIG.INVALID';
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+  }
+}
+
+const urlWithScheme = (schemes: string[], example: string) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return schemes.includes(new URL(value).protocol.replace(/:$/, ''));
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a ${schemes.map((s) => `${s}://`).join(' or ')} URL, e.g. ${example}` },
+  );
+
+const natsUrls = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine(
+    (value) =>
+      value.split(',').every((url) => {
+        try {
+          const parsed = new URL(url.trim());
+          return ['nats:', 'tls:'].includes(parsed.protocol) && !!parsed.hostname;
+        } catch {
+          return false;
+        }
+      }),
+    { message: 'must be one or more comma-separated nats:// URLs, e.g. nats://127.0.0.1:4222' },
+  );
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/continuity';
+
+/** Variables every service reads. Services extend it with their own. */
+export const baseEnvSchema = (defaultPort: number) =>
+  z.object({
+    NATS_URL: natsUrls.default(DEFAULT_NATS_URL),
+    DATABASE_URL: urlWithScheme(['postgres', 'postgresql'], DEFAULT_DATABASE_URL).default(DEFAULT_DATABASE_URL),
+    PORT: z.coerce
+      .number({ message: 'must be a port number' })
+      .int('must be a whole number')
+      .min(1, 'must be between 1 and 65535')
+      .max(65535, 'must be between 1 and 65535')
+      .default(defaultPort),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    /** Subject namespace; `continuity` in production, a run of its own in tests. */
+    CONTINUITY_NAMESPACE: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,31}$/, 'must be lowercase letters, digits and _, starting with a letter')
+      .default('continuity'),
+    LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  });
+
+export type BaseConfig = z.infer<ReturnType<typeof baseEnvSchema>>;
+
+/** Reads and validates the environment; throws `ConfigError` naming every bad variable. */
+export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> => {
+  // An empty variable means "not set": shells and compose files often export FOO= .
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const result = schema.safeParse(present);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const variable = issue.path.map(String).join('.') || '(environment)';
+      const got = env[variable];
+      return { variable, message: `${issue.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}` };
+    }),
+  );
+};
+
+export const topologyFor = (namespace: string): Topology =>
+  namespace === DEFAULT_TOPOLOGY.namespace ? DEFAULT_TOPOLOGY : isolatedTopology(namespace);
+
+/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs. */
+export const redactUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+};

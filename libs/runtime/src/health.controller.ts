@@ -1,0 +1,47 @@
+import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Pool } from 'pg';
+import type { Response } from 'express';
+import { NATS_CONNECTION, PG_POOL } from './tokens.js';
+
+export type CheckResult = { status: 'up' } | { status: 'down'; error: string };
+
+/** Extra readiness checks a service can register (e.g. the audit log's tamper check). */
+export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
+export type ReadinessCheck = { name: string; check: () => Promise<CheckResult> };
+
+const withTimeout = <T>(promise: Promise<T>, ms: number, what: string) =>
+  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms).unref())]);
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(READINESS_CHECKS) private readonly extra: ReadinessCheck[],
+  ) {}
+
+  /** The process is up and serving HTTP. */
+  @Get('live')
+  live() {
+    return { status: 'ok' };
+  }
+
+  /** NATS connected and PostgreSQL answering (and any service-specific check): 200, else 503. */
+  @Get('ready')
+  async ready(@Res({ passthrough: true }) res: Response) {
+    const checks: Record<string, CheckResult> = {
+      nats: this.nc.isClosed() ? { status: 'down', error: 'connection closed' } : { status: 'up' },
+      postgres: await withTimeout(this.pool.query('select 1'), 2_000, 'select 1').then(
+        (): CheckResult => ({ status: 'up' }),
+        (error: Error): CheckResult => ({ status: 'down', error: error.message }),
+      ),
+    };
+    for (const { name, check } of this.extra) {
+      checks[name] = await check().catch((error: Error): CheckResult => ({ status: 'down', error: error.message }));
+    }
+    const ok = Object.values(checks).every((c) => c.status === 'up');
+    res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
+    return { status: ok ? 'ok' : 'unavailable', checks };
+  }
+}

@@ -1,0 +1,82 @@
+import { DynamicModule, Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Pool } from 'pg';
+import { ContinuityPublisher, Topology } from '@continuity/contracts';
+import type { Telemetry } from '@continuity/telemetry';
+import { BaseConfig, topologyFor } from './config.js';
+import { HealthController, READINESS_CHECKS } from './health.controller.js';
+import { MetricsController } from './metrics.controller.js';
+import { NATS_CONNECTION, PG_POOL, PUBLISHER, SERVICE_CONFIG, TELEMETRY, TOPOLOGY } from './tokens.js';
+import { DependencyUnreachableError } from './unreachable.js';
+
+export interface RuntimeOptions {
+  serviceName: string;
+  config: BaseConfig;
+  telemetry: Telemetry;
+  /** Connected before Nest starts, so an unreachable NATS is reported plainly (see `connectNats`). */
+  nats: NatsConnection;
+}
+
+export const connectNats = async (servers: string, name: string): Promise<NatsConnection> => {
+  try {
+    return await connect({ servers: servers.split(',').map((s) => s.trim()), name, timeout: 5_000, maxReconnectAttempts: -1 });
+  } catch (error) {
+    throw new DependencyUnreachableError('NATS', 'NATS_URL', servers, error);
+  }
+};
+
+/** Closes what the runtime opened, after the transport has finished its in-flight messages. */
+class RuntimeShutdown implements OnApplicationShutdown {
+  private readonly logger = new Logger('Runtime');
+  constructor(
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(TELEMETRY) private readonly telemetry: Telemetry,
+  ) {}
+
+  async onApplicationShutdown() {
+    await this.nc.drain().catch((error: Error) => this.logger.warn(`NATS drain: ${error.message}`));
+    await this.pool.end().catch((error: Error) => this.logger.warn(`PostgreSQL pool: ${error.message}`));
+    await this.telemetry.shutdown().catch((error: Error) => this.logger.warn(`telemetry: ${error.message}`));
+  }
+}
+
+/**
+ * What every service process has: its validated config, one NATS connection, a PostgreSQL pool,
+ * the typed publisher, and the `/health/*` and `/metrics` routes. Global, so slices inject them.
+ */
+@Global()
+@Module({})
+export class RuntimeModule {
+  static forRoot(options: RuntimeOptions): DynamicModule {
+    const topology: Topology = topologyFor(options.config.CONTINUITY_NAMESPACE);
+    return {
+      module: RuntimeModule,
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: SERVICE_CONFIG, useValue: options.config },
+        { provide: TELEMETRY, useValue: options.telemetry },
+        { provide: TOPOLOGY, useValue: topology },
+        { provide: NATS_CONNECTION, useValue: options.nats },
+        {
+          provide: PG_POOL,
+          useFactory: () => {
+            const pool = new Pool({ connectionString: options.config.DATABASE_URL, max: 10, connectionTimeoutMillis: 2_000 });
+            // An idle client's error (server restart) must not crash the process; readiness reports it.
+            pool.on('error', (error) => new Logger('PostgreSQL').warn(error.message));
+            return pool;
+          },
+        },
+        {
+          provide: PUBLISHER,
+          inject: [NATS_CONNECTION],
+          useFactory: (nc: NatsConnection) => new ContinuityPublisher(jetstream(nc), { source: options.serviceName, topology }),
+        },
+        { provide: READINESS_CHECKS, useValue: [] },
+        RuntimeShutdown,
+      ],
+      exports: [SERVICE_CONFIG, TELEMETRY, TOPOLOGY, NATS_CONNECTION, PG_POOL, PUBLISHER, READINESS_CHECKS],
+    };
+  }
+}

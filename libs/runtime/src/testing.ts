@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import { ContinuityPublisher, EventType } from '@continuity/contracts';
+import { anEvent } from '@continuity/contracts/testing';
+import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
+
+const repoRoot = join(__dirname, '..', '..', '..');
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+export interface ServiceProcess {
+  port: number;
+  child: ChildProcess;
+  output(): string;
+  waitForOutput(pattern: RegExp | string, timeoutMs?: number): Promise<void>;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs a service's built `dist/main.js` as its own process, as `npm start` does. */
+export const startServiceProcess = async (service: string, env: Record<string, string>): Promise<ServiceProcess> => {
+  const main = join(repoRoot, 'services', service, 'dist', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (\`npm test\` does)`);
+  const port = Number(env.PORT ?? (await freePort()));
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, NO_COLOR: '1', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout!.on('data', (chunk) => (text += chunk));
+  child.stderr!.on('data', (chunk) => (text += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    port,
+    child,
+    output: () => text,
+    exited,
+    waitForOutput: async (pattern, timeoutMs = 15_000) => {
+      await pollUntil(() => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text)), {
+        timeoutMs,
+        what: `${service} to print ${pattern}; it printed:\n${text}`,
+      });
+    },
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+};
+
+/**
+ * The suite every service process passes: it boots against the real NATS and PostgreSQL, reports
+ * health and metrics, handles an event of a type it subscribes to, stops cleanly on SIGTERM, and
+ * refuses to start with a bad NATS_URL, naming it.
+ */
+export const serviceProcessSuite = (service: string, handledType: EventType) =>
+  describe(`${service} service process (real NATS and PostgreSQL)`, () => {
+    let nc: Awaited<ReturnType<typeof connectTestNats>>;
+    let topology: Awaited<ReturnType<typeof createTestTopology>>;
+    let proc: ServiceProcess;
+
+    beforeAll(async () => {
+      nc = await connectTestNats();
+      topology = await createTestTopology(nc, service.slice(0, 3));
+      proc = await startServiceProcess(service, { CONTINUITY_NAMESPACE: topology.namespace, DATABASE_URL: TEST_DATABASE_URL });
+      await proc.waitForOutput(`${service} listening on http://127.0.0.1:${proc.port}`);
+    });
+
+    afterAll(async () => {
+      await proc?.stop('SIGKILL');
+      await topology?.remove();
+      await nc?.close();
+    });
+
+    it('is live and ready, with NATS and PostgreSQL up', async () => {
+      expect((await fetch(`http://127.0.0.1:${proc.port}/health/live`)).status).toBe(200);
+      const ready = await fetch(`http://127.0.0.1:${proc.port}/health/ready`);
+      expect(await ready.json()).toEqual({ status: 'ok', checks: { nats: { status: 'up' }, postgres: { status: 'up' } } });
+      expect(ready.status).toBe(200);
+    });
+
+    it(`handles a ${handledType} event and counts it in /metrics`, async () => {
+      const event = anEvent(handledType);
+      await new ContinuityPublisher(jetstream(nc), { source: 'test', topology }).publishEnvelope(event);
+      await proc.waitForOutput(handledType === 'BackupCreated' || handledType === 'IntegrityVerified' ? (event.data as { backupId: string }).backupId : event.resource);
+      const metrics = await pollUntil(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${proc.port}/metrics`)).text();
+        return text.includes('continuity_messages_handled_total') ? text : null;
+      }, { what: 'the handled-messages counter' });
+      expect(metrics).toMatch(/continuity_messages_handled_total\{[^}]*outcome="acked"[^}]*\} 1/);
+    });
+
+    it('stops cleanly on SIGTERM', async () => {
+      expect(await proc.stop('SIGTERM')).toBe(0);
+    });
+
+    it('exits non-zero naming NATS_URL when NATS is not there', async () => {
+      const bad = await startServiceProcess(service, { NATS_URL: `nats://127.0.0.1:${await freePort()}`, DATABASE_URL: TEST_DATABASE_URL });
+      expect(await bad.exited).not.toBe(0);
+      expect(bad.output()).toMatch(/NATS is not reachable at NATS_URL=nats:\/\/127\.0\.0\.1:\d+/);
+    });
+
+    it('exits non-zero naming each invalid variable', async () => {
+      const bad = await startServiceProcess(service, { NATS_URL: 'localhost', PORT: 'http' });
+      expect(await bad.exited).toBe(1);
+      expect(bad.output()).toContain('NATS_URL: must be one or more comma-separated nats:// URLs');
+      expect(bad.output()).toContain('PORT: must be a port number (got "http")');
+    });
+  });

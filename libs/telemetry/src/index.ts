@@ -1,0 +1,3 @@
+export * from './start-telemetry.js';
+// Propagation through NATS headers lives with the publisher in contracts; re-exported for services.
+export { extractTraceContext, injectTraceHeaders } from '@continuity/contracts';

@@ -1,0 +1,4 @@
+import { bootstrapService } from '@continuity/runtime';
+import { BackupModule } from './backup.module.js';
+
+void bootstrapService({ name: 'backup', defaultPort: 3001, module: BackupModule });

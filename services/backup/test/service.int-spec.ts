@@ -1,0 +1,3 @@
+import { serviceProcessSuite } from '@continuity/runtime/testing';
+
+serviceProcessSuite('backup', 'IntegrityVerified');
