@@ -1,0 +1,24 @@
+# One image for the four services; docker-compose.yml picks the service with its command.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY libs/contracts/package.json libs/contracts/
+COPY libs/messaging/package.json libs/messaging/
+COPY libs/telemetry/package.json libs/telemetry/
+COPY libs/runtime/package.json libs/runtime/
+COPY services/backup/package.json services/backup/
+COPY services/verifier/package.json services/verifier/
+COPY services/failover/package.json services/failover/
+COPY services/audit/package.json services/audit/
+RUN npm ci --omit=optional
+COPY . .
+RUN node scripts/build.mjs
+
+FROM node:20-bookworm-slim
+# pg_dump/pg_restore for backup and verifier; the client matches the PostgreSQL in compose.
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client-15 && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app /app
+ENV NODE_ENV=production HOST=0.0.0.0
+USER node
+CMD ["node", "services/audit/dist/main.js"]
