@@ -4,6 +4,10 @@ import { BackupCreatedV1, BackupCreatedV1Schema } from './events/backup-created.
 import { FailoverCompletedV1, FailoverCompletedV1Schema } from './events/failover-completed.v1.js';
 import { FailoverTriggeredV1, FailoverTriggeredV1Schema } from './events/failover-triggered.v1.js';
 import { IntegrityVerifiedV1, IntegrityVerifiedV1Schema } from './events/integrity-verified.v1.js';
+import { BackupFailedV1, BackupFailedV1Schema } from './events/backup-failed.v1.js';
+import { BackupExpiredV1, BackupExpiredV1Schema } from './events/backup-expired.v1.js';
+import { ResourceDegradedV1, ResourceDegradedV1Schema } from './events/resource-degraded.v1.js';
+import { AuditCheckpointSignedV1, AuditCheckpointSignedV1Schema } from './events/audit-checkpoint-signed.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -11,6 +15,10 @@ export interface EventDataMap {
   IntegrityVerified: IntegrityVerifiedV1;
   FailoverTriggered: FailoverTriggeredV1;
   FailoverCompleted: FailoverCompletedV1;
+  BackupFailed: BackupFailedV1;
+  BackupExpired: BackupExpiredV1;
+  ResourceDegraded: ResourceDegradedV1;
+  AuditCheckpointSigned: AuditCheckpointSignedV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -22,4 +30,8 @@ export const continuityEvents = new EventRegistry()
   .define('BackupCreated', 1, BackupCreatedV1Schema)
   .define('IntegrityVerified', 1, IntegrityVerifiedV1Schema)
   .define('FailoverTriggered', 1, FailoverTriggeredV1Schema)
-  .define('FailoverCompleted', 1, FailoverCompletedV1Schema);
+  .define('FailoverCompleted', 1, FailoverCompletedV1Schema)
+  .define('BackupFailed', 1, BackupFailedV1Schema)
+  .define('BackupExpired', 1, BackupExpiredV1Schema)
+  .define('ResourceDegraded', 1, ResourceDegradedV1Schema)
+  .define('AuditCheckpointSigned', 1, AuditCheckpointSignedV1Schema);

@@ -10,3 +10,7 @@ export * from './events/backup-created.v1.js';
 export * from './events/integrity-verified.v1.js';
 export * from './events/failover-triggered.v1.js';
 export * from './events/failover-completed.v1.js';
+export * from './events/backup-failed.v1.js';
+export * from './events/backup-expired.v1.js';
+export * from './events/resource-degraded.v1.js';
+export * from './events/audit-checkpoint-signed.v1.js';

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { ContractViolationError, UnknownEventVersionError } from './errors.js';
-import { continuityEvents } from './events.js';
+import { continuityEvents, EventType } from './events.js';
 import { EventRegistry } from './registry.js';
 import { anEvent } from './testing.js';
 
 describe('continuityEvents registry', () => {
   it('accepts a valid event of every known type', () => {
-    for (const type of ['BackupCreated', 'IntegrityVerified', 'FailoverTriggered', 'FailoverCompleted'] as const) {
+    for (const type of continuityEvents.knownTypes() as EventType[]) {
       const event = anEvent(type);
       expect(continuityEvents.parse(event)).toEqual(event);
     }

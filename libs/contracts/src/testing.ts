@@ -73,11 +73,56 @@ export const aFailoverCompletedData = (
   ...over,
 });
 
+export const aBackupFailedData = (over: Partial<EventDataMap['BackupFailed']> = {}): EventDataMap['BackupFailed'] => ({
+  backupId: uuidv7(),
+  resourceKind: 'directory',
+  method: 'tar',
+  stage: 'copy',
+  reason: 'offsite: ENOSPC: no space left on device',
+  location: 'offsite',
+  cleanedUp: [{ location: 'offsite', uri: 'file:///mnt/offsite/a.tar', removed: true, error: null }],
+  ...over,
+});
+
+export const aBackupExpiredData = (over: Partial<EventDataMap['BackupExpired']> = {}): EventDataMap['BackupExpired'] => ({
+  backupId: uuidv7(),
+  recoveryPoint: '2026-10-01T00:00:00.000Z',
+  policy: 'orders-nightly',
+  reason: 'beyond keep-last 7, daily 7, weekly 4, monthly 6',
+  copies: [{ location: 'local-disk', uri: 'file:///var/backups/a.dump', deleted: true, error: null }],
+  ...over,
+});
+
+export const aResourceDegradedData = (over: Partial<EventDataMap['ResourceDegraded']> = {}): EventDataMap['ResourceDegraded'] => ({
+  member: 'pg-a',
+  reason: 'former primary of epoch 1 came back',
+  formerEpoch: 1,
+  currentEpoch: 2,
+  needs: 'rewind',
+  madeReadOnly: true,
+  ...over,
+});
+
+export const anAuditCheckpointSignedData = (
+  over: Partial<EventDataMap['AuditCheckpointSigned']> = {},
+): EventDataMap['AuditCheckpointSigned'] => ({
+  treeSize: 42,
+  rootHash: sha256Of('root'),
+  timestamp: '2026-11-26T09:00:00.000Z',
+  signature: Buffer.from('not a real signature').toString('base64'),
+  keyId: sha256Of('key'),
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
   FailoverTriggered: aFailoverTriggeredData,
   FailoverCompleted: aFailoverCompletedData,
+  BackupFailed: aBackupFailedData,
+  BackupExpired: aBackupExpiredData,
+  ResourceDegraded: aResourceDegradedData,
+  AuditCheckpointSigned: anAuditCheckpointSignedData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */
