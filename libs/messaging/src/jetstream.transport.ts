@@ -237,7 +237,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
         // Keep a long handler's message from being redelivered mid-work.
         const keepAlive = setInterval(() => msg.working(), Math.max(1_000, this.ackWaitMs / 3));
         try {
-          const result = await subscription.handler(event, new JetStreamContext([msg, subscription.durable]));
+          const result = await subscription.handler(event, new JetStreamContext([msg, subscription.durable, raw]));
           if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
           msg.ack();
           this.instruments.handled.add(1, { consumer: subscription.durable, outcome: 'acked' });
