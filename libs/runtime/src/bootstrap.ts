@@ -18,6 +18,8 @@ export interface ServiceSpec<S extends z.ZodType<BaseConfig> = z.ZodType<BaseCon
   /** The service's environment schema; defaults to the base one. */
   envSchema?: S;
   env?: NodeJS.ProcessEnv;
+  /** Last touches on the HTTP app before it listens (e.g. OpenAPI docs). */
+  configure?: (app: INestApplication) => void;
 }
 
 /**
@@ -59,33 +61,50 @@ const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
  * message naming the variable), then Nest with HTTP and the JetStream transport. SIGTERM/SIGINT
  * stop it gracefully: the transport finishes in-flight messages before connections close.
  */
+/**
+ * Builds and starts one service (config, NATS, Nest with HTTP and the JetStream transport) and
+ * returns it; throws `ConfigError` or `DependencyUnreachableError` when it cannot. Tests use it to
+ * run a service in-process; `bootstrapService` wraps it for a real process.
+ */
+export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelemetry({ serviceName: spec.name })) => {
+  const config = loadConfig(spec.envSchema ?? baseEnvSchema(spec.defaultPort), spec.env);
+  const nats = await connectNats(config.NATS_URL, spec.name);
+  @Module({ imports: [RuntimeModule.forRoot({ serviceName: spec.name, config, telemetry, nats }), spec.module] })
+  class ServiceRootModule {}
+
+  const app = await NestFactory.create(ServiceRootModule, {
+    logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
+    abortOnError: false,
+  });
+  const transport = new JetStreamTransport({
+    serviceName: spec.name,
+    servers: config.NATS_URL.split(',').map((s) => s.trim()),
+    topology: topologyFor(config.CONTINUITY_NAMESPACE),
+  });
+  // The microservice inherits the app's global filter (it cannot register its own once connected).
+  app.useGlobalFilters(new ServiceExceptionFilter(app.getHttpAdapter()));
+  app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
+  try {
+    await app.startAllMicroservices();
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw error instanceof DependencyUnreachableError ? error : new DependencyUnreachableError('NATS', 'NATS_URL', config.NATS_URL, error);
+  }
+  spec.configure?.(app);
+  await app.listen(config.PORT, config.HOST);
+  return { app, config };
+};
+
+/**
+ * Starts one service process: telemetry first, then config (a bad value stops the process with a
+ * message naming the variable), then Nest with HTTP and the JetStream transport. SIGTERM/SIGINT
+ * stop it gracefully: the transport finishes in-flight messages before connections close.
+ */
 export const bootstrapService = async (spec: ServiceSpec) => {
   const logger = new Logger(spec.name);
   const telemetry = startTelemetry({ serviceName: spec.name });
   try {
-    const config = loadConfig(spec.envSchema ?? baseEnvSchema(spec.defaultPort), spec.env);
-    const nats = await connectNats(config.NATS_URL, spec.name);
-    @Module({ imports: [RuntimeModule.forRoot({ serviceName: spec.name, config, telemetry, nats }), spec.module] })
-    class ServiceRootModule {}
-
-    const app = await NestFactory.create(ServiceRootModule, {
-      logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
-      abortOnError: false,
-    });
-    const transport = new JetStreamTransport({
-      serviceName: spec.name,
-      servers: config.NATS_URL.split(',').map((s) => s.trim()),
-      topology: topologyFor(config.CONTINUITY_NAMESPACE),
-    });
-    // The microservice inherits the app's global filter (it cannot register its own once connected).
-    app.useGlobalFilters(new ServiceExceptionFilter(app.getHttpAdapter()));
-    app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
-    try {
-      await app.startAllMicroservices();
-    } catch (error) {
-      throw error instanceof DependencyUnreachableError ? error : new DependencyUnreachableError('NATS', 'NATS_URL', config.NATS_URL, error);
-    }
-    await app.listen(config.PORT, config.HOST);
+    const { app, config } = await createServiceApp(spec, telemetry);
     stopOnSignals(app, logger);
     logger.log(`${spec.name} listening on http://${config.HOST}:${config.PORT} (health: /health/ready, metrics: /metrics)`);
     return app;

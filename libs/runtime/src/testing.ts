@@ -3,12 +3,42 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
+import { Client } from 'pg';
 import { ContinuityPublisher, EventType } from '@continuity/contracts';
 import { anEvent } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 
 const repoRoot = join(__dirname, '..', '..', '..');
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** A database of this test run's own (name contains "test"), dropped by `drop()`. */
+export const createTestDatabase = async (prefix: string) => {
+  const name = `${prefix}_test_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3_000 });
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${TEST_DATABASE_URL} (${(error as Error).message}). Start it with:\n` +
+        '  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
+    );
+  }
+  await admin.query(`create database "${name}"`);
+  await admin.end();
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    drop: async () => {
+      if (!name.includes('_test_')) throw new Error(`refusing to drop ${name}: not a test database`);
+      const client = new Client({ connectionString: TEST_DATABASE_URL });
+      await client.connect();
+      await client.query(`drop database if exists "${name}" with (force)`);
+      await client.end();
+    },
+  };
+};
 
 export const freePort = () =>
   new Promise<number>((resolve, reject) => {
@@ -66,22 +96,25 @@ export const startServiceProcess = async (service: string, env: Record<string, s
  * health and metrics, handles an event of a type it subscribes to, stops cleanly on SIGTERM, and
  * refuses to start with a bad NATS_URL, naming it.
  */
-export const serviceProcessSuite = (service: string, handledType: EventType) =>
+export const serviceProcessSuite = (service: string, handledType: EventType, extraEnv: Record<string, string> = {}) =>
   describe(`${service} service process (real NATS and PostgreSQL)`, () => {
     let nc: Awaited<ReturnType<typeof connectTestNats>>;
     let topology: Awaited<ReturnType<typeof createTestTopology>>;
     let proc: ServiceProcess;
+    let db: Awaited<ReturnType<typeof createTestDatabase>>;
 
     beforeAll(async () => {
       nc = await connectTestNats();
       topology = await createTestTopology(nc, service.slice(0, 3));
-      proc = await startServiceProcess(service, { CONTINUITY_NAMESPACE: topology.namespace, DATABASE_URL: TEST_DATABASE_URL });
+      db = await createTestDatabase(service);
+      proc = await startServiceProcess(service, { CONTINUITY_NAMESPACE: topology.namespace, DATABASE_URL: db.url, ...extraEnv });
       await proc.waitForOutput(`${service} listening on http://127.0.0.1:${proc.port}`);
     });
 
     afterAll(async () => {
       await proc?.stop('SIGKILL');
       await topology?.remove();
+      await db?.drop();
       await nc?.close();
     });
 
@@ -95,12 +128,11 @@ export const serviceProcessSuite = (service: string, handledType: EventType) =>
     it(`handles a ${handledType} event and counts it in /metrics`, async () => {
       const event = anEvent(handledType);
       await new ContinuityPublisher(jetstream(nc), { source: 'test', topology }).publishEnvelope(event);
-      await proc.waitForOutput(handledType === 'BackupCreated' || handledType === 'IntegrityVerified' ? (event.data as { backupId: string }).backupId : event.resource);
       const metrics = await pollUntil(async () => {
         const text = await (await fetch(`http://127.0.0.1:${proc.port}/metrics`)).text();
-        return text.includes('continuity_messages_handled_total') ? text : null;
-      }, { what: 'the handled-messages counter' });
-      expect(metrics).toMatch(/continuity_messages_handled_total\{[^}]*outcome="acked"[^}]*\} 1/);
+        return /continuity_messages_handled_total\{[^}]*outcome="acked"[^}]*\} [1-9]/.test(text) ? text : null;
+      }, { what: `the ${handledType} event to be acked (continuity_messages_handled_total in /metrics)` });
+      expect(metrics).toContain(`consumer="${service}_`);
     });
 
     it('stops cleanly on SIGTERM', async () => {

@@ -1,5 +1,35 @@
 import { Module } from '@nestjs/common';
-import { AllEventsListener } from './ledger/all-events.listener.js';
+import { APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { SERVICE_CONFIG } from '@continuity/runtime';
+import { AuditController } from './api/audit.controller.js';
+import { AuditAuthGuard } from './api/auth.guard.js';
+import { AuditConfig } from './config/audit.config.js';
+import { AuditLedger1764150000000 } from './database/1764150000000-audit-ledger.migration.js';
+import { AUDIT_ENTITIES } from './database/audit.entities.js';
+import { HistoryService } from './history/history.service.js';
+import { LedgerListener } from './ledger/ledger.listener.js';
+import { LedgerProofs } from './ledger/ledger.queries.js';
+import { LedgerWriter } from './ledger/ledger.writer.js';
+import { TreeHeadsService } from './signing/tree-heads.service.js';
 
-@Module({ controllers: [AllEventsListener] })
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [SERVICE_CONFIG],
+      useFactory: (config: AuditConfig) => ({
+        type: 'postgres',
+        url: config.DATABASE_URL,
+        entities: AUDIT_ENTITIES,
+        migrations: [AuditLedger1764150000000],
+        migrationsTableName: 'audit_migrations',
+        migrationsRun: true,
+        synchronize: false,
+        logging: ['error'],
+      }),
+    }),
+  ],
+  controllers: [LedgerListener, AuditController],
+  providers: [LedgerWriter, LedgerProofs, TreeHeadsService, HistoryService, { provide: APP_GUARD, useClass: AuditAuthGuard }],
+})
 export class AuditModule {}

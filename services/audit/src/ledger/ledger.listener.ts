@@ -1,0 +1,19 @@
+import { Controller } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
+import { Envelope } from '@continuity/contracts';
+import { JetStreamContext, OnEvent } from '@continuity/messaging';
+import { LedgerWriter } from './ledger.writer.js';
+
+/**
+ * The one durable consumer over every event, of every type. Many messages are in flight at once so
+ * the writer can batch them into one transaction; each is acked when its batch has committed.
+ */
+@Controller()
+export class LedgerListener {
+  constructor(private readonly writer: LedgerWriter) {}
+
+  @OnEvent('*', { durable: 'audit_ledger', concurrency: 2_000 })
+  record(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
+    return this.writer.append(event, ctx.publishedEnvelope, ctx.streamSequence);
+  }
+}

@@ -1,0 +1,226 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { continuityEvents, Envelope } from '@continuity/contracts';
+import { SERVICE_CONFIG } from '@continuity/runtime';
+import { AuditConfig } from '../config/audit.config.js';
+import { evolveResourceState, ResourceState, SloTargets } from '../resource-state/resource-state.projection.js';
+import { appendLeaf, EMPTY_FRONTIER, Frontier, frontierRoot, frontierShape, SubtreeNode } from './frontier.js';
+import { envelopeLeafHash } from './leaf.js';
+
+/** A resource's state is snapshotted after every this-many of its entries, so `?at=` folds ≤ this many. */
+export const SNAPSHOT_EVERY = 64;
+// One writer at a time across every audit instance: indices must be contiguous.
+const WRITER_LOCK = 0x6175_6469; // "audi"
+
+interface Pending {
+  event: Envelope;
+  published: unknown;
+  streamSeq: number;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export interface AppendedBatch {
+  firstIndex: number;
+  count: number;
+  treeSize: number;
+  types: string[];
+}
+
+const log2 = (n: number) => Math.round(Math.log2(n));
+
+export const sloTargetsOf = (config: AuditConfig): SloTargets => ({
+  rpoMs: config.AUDIT_RPO_TARGET_MS,
+  rtoMs: config.AUDIT_RTO_TARGET_MS,
+  availability: config.AUDIT_AVAILABILITY_TARGET,
+});
+
+/**
+ * Appends events to the ledger in batches: many events per transaction, each with the next
+ * contiguous log index, its leaf hash, the Merkle nodes it completes, and the projections of the
+ * resources it touches — all committed together. A caller's promise resolves only after the
+ * commit, so the transport acks only durable entries. Redelivered or re-published events (same id)
+ * are skipped: they change nothing.
+ */
+@Injectable()
+export class LedgerWriter implements OnModuleInit {
+  private readonly logger = new Logger(LedgerWriter.name);
+  private frontier: Frontier = EMPTY_FRONTIER;
+  private lastRecordedAt = 0;
+  private queue: Pending[] = [];
+  private draining: Promise<void> | null = null;
+  private readonly listeners: ((batch: AppendedBatch) => void)[] = [];
+  private readonly targets: SloTargets;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
+  ) {
+    this.targets = sloTargetsOf(config);
+  }
+
+  async onModuleInit() {
+    await this.dataSource.transaction(async (tx) => {
+      const { size, recordedAt } = await this.currentSize(tx);
+      this.frontier = await this.loadFrontier(tx, size);
+      this.lastRecordedAt = recordedAt;
+    });
+    this.logger.log(`ledger holds ${this.frontier.size} entries, root ${frontierRoot(this.frontier).toString('hex')}`);
+  }
+
+  /** Entries committed so far, and the root over them. */
+  get head(): { treeSize: number; rootHash: string } {
+    return { treeSize: this.frontier.size, rootHash: frontierRoot(this.frontier).toString('hex') };
+  }
+
+  onAppended(listener: (batch: AppendedBatch) => void) {
+    this.listeners.push(listener);
+  }
+
+  /** Queues one event; resolves once it (or the entry it duplicates) is committed. */
+  append(event: Envelope, published: unknown, streamSeq: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, published, streamSeq, resolve, reject });
+      this.draining ??= this.drain().finally(() => (this.draining = null));
+    });
+  }
+
+  private async drain() {
+    // Let the transport hand over every message it already has before the first batch is cut.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.config.AUDIT_BATCH_SIZE);
+      try {
+        const appended = await this.write(batch);
+        for (const pending of batch) pending.resolve();
+        if (appended.count > 0) for (const listener of this.listeners) listener(appended);
+      } catch (error) {
+        this.logger.error(`ledger batch of ${batch.length} failed, will be redelivered: ${(error as Error).message}`);
+        for (const pending of batch) pending.reject(error);
+      }
+    }
+  }
+
+  private async write(batch: Pending[]): Promise<AppendedBatch> {
+    let committed: { frontier: Frontier; recordedAt: number } | null = null;
+    const result = await this.dataSource.transaction(async (tx) => {
+      await tx.query('select pg_advisory_xact_lock($1)', [WRITER_LOCK]);
+      const current = await this.currentSize(tx);
+      let frontier = this.frontier;
+      if (current.size !== frontier.size) {
+        // Another instance wrote since we last looked (or a batch of ours rolled back): reload.
+        frontier = await this.loadFrontier(tx, current.size);
+      }
+      const ids = [...new Set(batch.map((p) => p.event.id))];
+      const known = new Set<string>(
+        (await tx.query('select event_id from audit.log_entries where event_id = any($1::uuid[])', [ids])).map((r: { event_id: string }) => r.event_id),
+      );
+      const recordedAt = Math.max(Date.now(), this.lastRecordedAt, current.recordedAt);
+      const recordedAtIso = new Date(recordedAt).toISOString();
+      const rows: { index: number; pending: Pending; leaf: Buffer }[] = [];
+      const nodes: SubtreeNode[] = [];
+      for (const pending of batch) {
+        if (known.has(pending.event.id)) continue;
+        known.add(pending.event.id);
+        const leaf = envelopeLeafHash(pending.published);
+        const appended = appendLeaf(frontier, leaf);
+        rows.push({ index: frontier.size, pending, leaf });
+        nodes.push(...appended.completed);
+        frontier = appended.frontier;
+      }
+      if (rows.length === 0) return { firstIndex: frontier.size, count: 0, treeSize: frontier.size, types: [] };
+
+      await tx.query(
+        `insert into audit.log_entries (log_index, event_id, type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash)
+         select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bigint[], $8::jsonb[], $9::bytea[])`,
+        [
+          rows.map((r) => r.index),
+          rows.map((r) => r.pending.event.id),
+          rows.map((r) => r.pending.event.type),
+          rows.map((r) => r.pending.event.resource),
+          rows.map((r) => r.pending.event.occurredAt),
+          rows.map(() => recordedAtIso),
+          rows.map((r) => r.pending.streamSeq),
+          rows.map((r) => JSON.stringify(r.pending.published)),
+          rows.map((r) => r.leaf),
+        ],
+      );
+      if (nodes.length > 0) {
+        await tx.query(
+          `insert into audit.merkle_nodes (level, idx, hash) select * from unnest($1::smallint[], $2::bigint[], $3::bytea[])`,
+          [nodes.map((n) => log2(n.size)), nodes.map((n) => n.start / n.size), nodes.map((n) => n.hash)],
+        );
+      }
+      await this.project(tx, rows.map((r) => ({ logIndex: r.index, recordedAt: recordedAtIso, event: r.pending.event })));
+      committed = { frontier, recordedAt };
+      return { firstIndex: rows[0]!.index, count: rows.length, treeSize: frontier.size, types: rows.map((r) => r.pending.event.type) };
+    });
+    if (committed) {
+      this.frontier = (committed as { frontier: Frontier }).frontier;
+      this.lastRecordedAt = (committed as { recordedAt: number }).recordedAt;
+    }
+    return result;
+  }
+
+  /** Folds the batch into each touched resource's state; snapshots every SNAPSHOT_EVERY entries. */
+  private async project(tx: EntityManager, entries: { logIndex: number; recordedAt: string; event: Envelope }[]) {
+    const resources = [...new Set(entries.map((e) => e.event.resource))];
+    const rows: { resource: string; state: ResourceState; log_index: string; entry_count: string }[] = await tx.query(
+      'select resource, state, log_index, entry_count from audit.resource_states where resource = any($1::text[])',
+      [resources],
+    );
+    const states = new Map(rows.map((r) => [r.resource, { state: r.state as ResourceState | null, count: Number(r.entry_count) }]));
+    const snapshots: { resource: string; logIndex: number; state: ResourceState }[] = [];
+    for (const entry of entries) {
+      const current = states.get(entry.event.resource) ?? { state: null, count: 0 };
+      const state = evolveResourceState(current.state, entry, this.targets);
+      const count = current.count + 1;
+      states.set(entry.event.resource, { state, count });
+      if (count % SNAPSHOT_EVERY === 0) snapshots.push({ resource: entry.event.resource, logIndex: entry.logIndex, state });
+    }
+    const touched = [...states.entries()].filter(([resource]) => resources.includes(resource));
+    await tx.query(
+      `insert into audit.resource_states (resource, state, log_index, entry_count)
+       select * from unnest($1::text[], $2::jsonb[], $3::bigint[], $4::bigint[])
+       on conflict (resource) do update set state = excluded.state, log_index = excluded.log_index, entry_count = excluded.entry_count`,
+      [
+        touched.map(([resource]) => resource),
+        touched.map(([, v]) => JSON.stringify(v.state)),
+        touched.map(([, v]) => v.state!.asOfLogIndex),
+        touched.map(([, v]) => v.count),
+      ],
+    );
+    if (snapshots.length > 0) {
+      await tx.query(
+        `insert into audit.resource_snapshots (resource, log_index, state) select * from unnest($1::text[], $2::bigint[], $3::jsonb[])`,
+        [snapshots.map((s) => s.resource), snapshots.map((s) => s.logIndex), snapshots.map((s) => JSON.stringify(s.state))],
+      );
+    }
+  }
+
+  private async currentSize(tx: EntityManager): Promise<{ size: number; recordedAt: number }> {
+    const [row] = await tx.query(
+      `select log_index, recorded_at from audit.log_entries order by log_index desc limit 1`,
+    );
+    return row ? { size: Number(row.log_index) + 1, recordedAt: new Date(row.recorded_at).getTime() } : { size: 0, recordedAt: 0 };
+  }
+
+  /** Rebuilds the in-memory frontier for `size` entries from O(log n) stored hashes. */
+  private async loadFrontier(tx: EntityManager, size: number): Promise<Frontier> {
+    const shape = frontierShape(size);
+    const nodes: SubtreeNode[] = [];
+    for (const { start, size: s } of shape) {
+      const [row] =
+        s === 1
+          ? await tx.query('select leaf_hash as hash from audit.log_entries where log_index = $1', [start])
+          : await tx.query('select hash from audit.merkle_nodes where level = $1 and idx = $2', [log2(s), start / s]);
+      if (!row) throw new Error(`ledger is inconsistent: no stored hash for subtree (${start}, ${s}) of a ${size}-entry log`);
+      nodes.push({ start, size: s, hash: row.hash as Buffer });
+    }
+    return { size, nodes };
+  }
+}
+
+/** Parses a stored envelope for folding: upcast to the newest version this build knows. */
+export const readStoredEvent = (envelope: unknown): Envelope => continuityEvents.parse(envelope, { allowUnknownTypes: true });

@@ -1,0 +1,71 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { canonicalBytes } from '../ledger/leaf.js';
+
+/** What a signed tree head commits to. */
+export interface TreeHead {
+  treeSize: number;
+  rootHash: string;
+  timestamp: string;
+}
+
+export interface SignedTreeHead extends TreeHead {
+  /** Ed25519 signature over JCS({treeSize, rootHash, timestamp}), base64. */
+  signature: string;
+  /** SHA-256 of the raw public key, hex. */
+  keyId: string;
+}
+
+/** The exact bytes signed: RFC 8785 canonical JSON of the three fields, nothing else. */
+export const treeHeadBytes = (head: TreeHead): Buffer =>
+  canonicalBytes({ treeSize: head.treeSize, rootHash: head.rootHash, timestamp: head.timestamp });
+
+export const keyIdOf = (publicKey: KeyObject): string =>
+  createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' }).subarray(-32)).digest('hex');
+
+export const signTreeHead = (head: TreeHead, privateKey: KeyObject): SignedTreeHead => ({
+  ...head,
+  signature: sign(null, treeHeadBytes(head), privateKey).toString('base64'),
+  keyId: keyIdOf(createPublicKey(privateKey)),
+});
+
+/** Checks a head's signature with a public key (PEM or KeyObject); false on any mismatch. */
+export const verifyTreeHead = (head: SignedTreeHead, publicKey: KeyObject | string): boolean => {
+  try {
+    const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
+    return verify(null, treeHeadBytes(head), key, Buffer.from(head.signature, 'base64'));
+  } catch {
+    return false;
+  }
+};
+
+export class SigningKeyError extends Error {
+  override readonly name = 'SigningKeyError';
+}
+
+/**
+ * The audit service's Ed25519 key: from `AUDIT_SIGNING_KEY` (PEM), else from the key file, else
+ * generated and saved to the key file with mode 0600. Node's crypto (OpenSSL) does the Ed25519.
+ */
+export const loadOrCreateSigningKey = (pem: string | undefined, file: string): { privateKey: KeyObject; created: boolean } => {
+  const parse = (text: string, where: string) => {
+    try {
+      const key = createPrivateKey(text);
+      if (key.asymmetricKeyType !== 'ed25519') throw new Error(`it is a ${key.asymmetricKeyType} key, not ed25519`);
+      return key;
+    } catch (error) {
+      throw new SigningKeyError(`${where} does not hold an Ed25519 private key in PEM: ${(error as Error).message}`);
+    }
+  };
+  if (pem) return { privateKey: parse(pem, 'AUDIT_SIGNING_KEY'), created: false };
+  if (existsSync(file)) return { privateKey: parse(readFileSync(file, 'utf8'), `AUDIT_SIGNING_KEY_FILE (${file})`), created: false };
+  const { privateKey } = generateKeyPairSync('ed25519');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { privateKey, created: true };
+};
+
+export const publicKeyPem = (privateKey: KeyObject): string =>
+  createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }).toString();

@@ -1,0 +1,96 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { KeyObject } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { ContinuityPublisher } from '@continuity/contracts';
+import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
+import { AuditConfig } from '../config/audit.config.js';
+import { LedgerWriter } from '../ledger/ledger.writer.js';
+import { keyIdOf, loadOrCreateSigningKey, publicKeyPem, SignedTreeHead, signTreeHead } from './tree-head-signer.js';
+import { createPublicKey } from 'node:crypto';
+
+const toHead = (row: Record<string, unknown>): SignedTreeHead => ({
+  treeSize: Number(row.tree_size),
+  rootHash: String(row.root_hash),
+  timestamp: String(row.timestamp),
+  signature: String(row.signature),
+  keyId: String(row.key_id),
+});
+
+/**
+ * Signs the ledger's head every few seconds while it grows (and on request), stores the signed
+ * head and announces it as `AuditCheckpointSigned`. The private key never leaves this process.
+ * Its own checkpoint events do not count as growth: otherwise each head would cause the next.
+ */
+@Injectable()
+export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(TreeHeadsService.name);
+  private readonly privateKey: KeyObject;
+  readonly publicKeyPem: string;
+  readonly keyId: string;
+  private grown = true;
+  private timer?: NodeJS.Timeout;
+  private signing: Promise<SignedTreeHead | null> | null = null;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
+    @Inject(PUBLISHER) private readonly publisher: ContinuityPublisher,
+    private readonly writer: LedgerWriter,
+  ) {
+    const { privateKey, created } = loadOrCreateSigningKey(config.AUDIT_SIGNING_KEY, config.AUDIT_SIGNING_KEY_FILE);
+    this.privateKey = privateKey;
+    this.publicKeyPem = publicKeyPem(privateKey);
+    this.keyId = keyIdOf(createPublicKey(privateKey));
+    if (created) this.logger.warn(`generated a new Ed25519 signing key in ${config.AUDIT_SIGNING_KEY_FILE} (key id ${this.keyId}); back it up`);
+    writer.onAppended((batch) => {
+      if (batch.types.some((type) => type !== 'AuditCheckpointSigned')) this.grown = true;
+    });
+  }
+
+  onApplicationBootstrap() {
+    this.timer = setInterval(() => {
+      if (this.grown) void this.signNow().catch((error: Error) => this.logger.error(`signing failed: ${error.message}`));
+    }, this.config.AUDIT_SIGN_INTERVAL_MS);
+  }
+
+  onModuleDestroy() {
+    clearInterval(this.timer);
+  }
+
+  /** Signs the current head unless it is already signed; returns the latest signed head. */
+  signNow(): Promise<SignedTreeHead | null> {
+    this.signing ??= this.sign().finally(() => (this.signing = null));
+    return this.signing;
+  }
+
+  private async sign(): Promise<SignedTreeHead | null> {
+    this.grown = false;
+    const latest = await this.latest();
+    const { treeSize, rootHash } = this.writer.head;
+    if (treeSize === 0 || (latest && latest.treeSize >= treeSize)) return latest;
+    const head = signTreeHead({ treeSize, rootHash, timestamp: new Date().toISOString() }, this.privateKey);
+    await this.dataSource.query(
+      'insert into audit.tree_heads (tree_size, root_hash, timestamp, signature, key_id) values ($1, $2, $3, $4, $5) on conflict do nothing',
+      [head.treeSize, head.rootHash, head.timestamp, head.signature, head.keyId],
+    );
+    await this.publisher.publish('AuditCheckpointSigned', { resource: 'audit-ledger', data: head });
+    this.logger.debug?.(`signed tree head ${head.treeSize} ${head.rootHash}`);
+    return head;
+  }
+
+  async latest(): Promise<SignedTreeHead | null> {
+    const [row] = await this.dataSource.query('select * from audit.tree_heads order by tree_size desc limit 1');
+    return row ? toHead(row) : null;
+  }
+
+  /** The first signed head covering at least `size` entries. */
+  async atOrAfter(size: number): Promise<SignedTreeHead | null> {
+    const [row] = await this.dataSource.query('select * from audit.tree_heads where tree_size >= $1 order by tree_size asc limit 1', [size]);
+    return row ? toHead(row) : null;
+  }
+
+  async all(): Promise<SignedTreeHead[]> {
+    return (await this.dataSource.query('select * from audit.tree_heads order by tree_size asc')).map(toHead);
+  }
+}

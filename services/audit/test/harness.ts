@@ -1,0 +1,43 @@
+import { INestApplication } from '@nestjs/common';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServiceApp } from '@continuity/runtime';
+import { freePort } from '@continuity/runtime/testing';
+import { TEST_NATS_URL } from '@continuity/messaging/testing';
+import { AuditModule } from '../src/audit.module.js';
+import { auditEnvSchema } from '../src/config/audit.config.js';
+
+export const AUDITOR = 'auditor-token-1234';
+export const OPERATOR = 'operator-token-1234';
+
+/** The audit service in-process, on its own database and topology. */
+export const startAudit = async (databaseUrl: string, namespace: string, env: Record<string, string> = {}) => {
+  const port = await freePort();
+  const { app } = await createServiceApp({
+    name: 'audit',
+    defaultPort: port,
+    module: AuditModule,
+    envSchema: auditEnvSchema,
+    env: {
+      NATS_URL: TEST_NATS_URL,
+      DATABASE_URL: databaseUrl,
+      CONTINUITY_NAMESPACE: namespace,
+      PORT: String(port),
+      LOG_LEVEL: 'error',
+      AUDIT_SIGNING_KEY_FILE: join(tmpdir(), `continuity-audit-${namespace}.pem`),
+      AUDIT_SIGN_INTERVAL_MS: '250',
+      AUDIT_TOKENS: `${AUDITOR}:auditor,${OPERATOR}:operator`,
+      ...env,
+    },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const get = async (path: string, token: string | null = AUDITOR) => {
+    const res = await fetch(base + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    return { status: res.status, body: (await res.json().catch(() => null)) as any };
+  };
+  const post = async (path: string, token: string | null = OPERATOR) => {
+    const res = await fetch(base + path, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} });
+    return { status: res.status, body: (await res.json().catch(() => null)) as any };
+  };
+  return { app: app as INestApplication, base, get, post };
+};

@@ -1,0 +1,200 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { ContinuityPublisher, Envelope, eventSubject, continuityEvents } from '@continuity/contracts';
+import { aBackupCreatedData, aFailoverCompletedData, anEvent, anIntegrityVerifiedData } from '@continuity/contracts/testing';
+import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
+import { createTestDatabase } from '@continuity/runtime/testing';
+import { envelopeLeafHash } from '../src/ledger/leaf.js';
+import { fromHex, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../src/ledger/merkle.js';
+import { evolveResourceState, ResourceState } from '../src/resource-state/resource-state.projection.js';
+import { verifyTreeHead } from '../src/signing/tree-head-signer.js';
+import { AUDITOR, OPERATOR, startAudit } from './harness.js';
+
+describe('audit ledger (real NATS and PostgreSQL)', () => {
+  let nc: NatsConnection;
+  let topology: Awaited<ReturnType<typeof createTestTopology>>;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let audit: Awaited<ReturnType<typeof startAudit>>;
+  let publisher: ContinuityPublisher;
+
+  beforeAll(async () => {
+    nc = await connectTestNats();
+    topology = await createTestTopology(nc, 'aud');
+    db = await createTestDatabase('audit');
+    audit = await startAudit(db.url, topology.namespace);
+    publisher = new ContinuityPublisher(jetstream(nc), { source: 'test', topology });
+  });
+
+  afterAll(async () => {
+    await audit?.app.close();
+    await topology?.remove();
+    await db?.drop();
+    await nc?.close();
+  });
+
+  /** All ledger entries (every page), oldest first. */
+  const allEntries = async (): Promise<any[]> => {
+    const out: any[] = [];
+    let cursor: number | null = null;
+    do {
+      const { body } = await audit.get(`/audit/events?limit=1000${cursor !== null ? `&cursor=${cursor}` : ''}`);
+      out.push(...body.events);
+      cursor = body.nextCursor;
+    } while (cursor !== null);
+    return out;
+  };
+  const waitForEvents = (ids: string[]) =>
+    pollUntil(async () => {
+      const entries = await allEntries();
+      return ids.every((id) => entries.some((e) => e.eventId === id)) ? entries : null;
+    }, { what: `${ids.length} events in the ledger` });
+
+  const publishStory = async (resource: string) => {
+    const backup = aBackupCreatedData({ recoveryPoint: new Date(Date.now() - 60_000).toISOString() });
+    const created = await publisher.publish('BackupCreated', { resource, data: backup });
+    const verified = await publisher.publish('IntegrityVerified', {
+      resource,
+      data: anIntegrityVerifiedData({
+        backupId: backup.backupId,
+        copies: backup.copies.map((c) => ({ ...c, readable: true, sizeMatch: true, hashMatch: true, actualSha256: c.sha256, durationMs: 1, mbPerSec: 1, error: null })).map(({ site, medium, sha256, sizeBytes, ...rest }) => rest),
+      }),
+      ...{ correlationId: created.event.correlationId, causationId: created.event.id },
+    });
+    const failover = await publisher.publish('FailoverCompleted', { resource, data: aFailoverCompletedData() });
+    return [created.event, verified.event, failover.event];
+  };
+
+  it('appends every event with contiguous indices and the leaf hash of the envelope as published', async () => {
+    const events = await publishStory('orders-db');
+    const entries = await waitForEvents(events.map((e) => e.id));
+    expect(entries.map((e) => e.logIndex)).toEqual(entries.map((_, i) => i));
+    for (const event of events) {
+      const entry = entries.find((e) => e.eventId === event.id);
+      expect(entry).toMatchObject({ type: event.type, resource: 'orders-db', envelope: event });
+      expect(entry.leafHash).toBe(envelopeLeafHash(event).toString('hex'));
+    }
+  });
+
+  it('keeps one entry when the same event is published twice and delivered twice', async () => {
+    const event = anEvent('BackupCreated', { resource: 'dupe-db' });
+    const js = jetstream(nc);
+    // No Nats-Msg-Id: JetStream stores both copies, so the audit consumer sees the event twice.
+    await js.publish(eventSubject('BackupCreated', 'dupe-db', topology), JSON.stringify(event));
+    await js.publish(eventSubject('BackupCreated', 'dupe-db', topology), JSON.stringify(event));
+    const marker = await publisher.publish('BackupCreated', { resource: 'dupe-db', data: aBackupCreatedData() });
+    const entries = await waitForEvents([event.id, marker.event.id]);
+    expect(entries.filter((e) => e.eventId === event.id)).toHaveLength(1);
+    expect(entries.map((e) => e.logIndex)).toEqual(entries.map((_, i) => i));
+  });
+
+  it('dead-letters an invalid event with the reason and goes on', async () => {
+    const bad = anEvent('FailoverCompleted', { resource: 'bad-db' });
+    const ack = await jetstream(nc).publish(eventSubject('FailoverCompleted', 'bad-db', topology), JSON.stringify({ ...bad, data: { rtoMs: 'fast' } }));
+    const letter = await pollUntil(async () => (await readDeadLetters(nc, topology)).find((l) => l.streamSequence === ack.seq), {
+      what: 'the dead letter',
+    });
+    expect(letter.consumer).toBe('audit_ledger');
+    expect(letter.reason).toContain('data.rtoMs');
+  });
+
+  it('signs tree heads that verify with the served public key and match the recomputed root', async () => {
+    const { body: key } = await audit.get('/audit/public-key', null);
+    const size = (await allEntries()).length;
+    const head = await pollUntil(async () => {
+      const { body } = await audit.get('/audit/tree-heads/latest');
+      return body?.treeSize >= size ? body : null;
+    }, { what: 'a signed head covering the log' });
+    expect(verifyTreeHead(head, key.publicKeyPem)).toBe(true);
+    expect(verifyTreeHead({ ...head, treeSize: head.treeSize + 1 }, key.publicKeyPem)).toBe(false);
+    const { body: exported } = await audit.get(`/audit/export?to=${head.treeSize}`);
+    const leaves = exported.entries.map((e: any) => envelopeLeafHash(e.envelope));
+    expect(rootFromLeafHashes(leaves).toString('hex')).toBe(head.rootHash);
+    expect(exported.signedHead.treeSize).toBeGreaterThanOrEqual(head.treeSize);
+  });
+
+  it('serves inclusion proofs that verify against the latest signed head', async () => {
+    const [created] = await publishStory('billing-db');
+    await waitForEvents([created!.id]);
+    const { body } = await pollUntil(async () => {
+      const res = await audit.get(`/audit/events/${created!.id}`);
+      return res.body?.inclusion ? res : null;
+    }, { what: 'a signed head covering the event' });
+    const ok = verifyInclusion(
+      fromHex(body.leafHash),
+      body.logIndex,
+      body.inclusion.treeSize,
+      body.inclusion.proof.map(fromHex),
+      fromHex(body.signedHead.rootHash),
+    );
+    expect(ok).toBe(true);
+    expect(verifyInclusion(fromHex(body.leafHash), body.logIndex + 1, body.inclusion.treeSize, body.inclusion.proof.map(fromHex), fromHex(body.signedHead.rootHash))).toBe(false);
+  });
+
+  it('serves consistency proofs between signed heads', async () => {
+    await publishStory('orders-db');
+    const heads = await pollUntil(async () => {
+      const { body } = await audit.get('/audit/tree-heads');
+      return body.heads.length >= 2 ? body.heads : null;
+    }, { what: 'two signed heads' });
+    const [older, newer] = [heads[0], heads[heads.length - 1]];
+    const { body } = await audit.get(`/audit/proofs/consistency?from=${older.treeSize}&to=${newer.treeSize}`);
+    expect(verifyConsistency(older.treeSize, newer.treeSize, fromHex(older.rootHash), fromHex(newer.rootHash), body.proof.map(fromHex))).toBe(true);
+  });
+
+  it('gives the state at a past time as the fold of the entries recorded by then, with its head and proof', async () => {
+    const times: Date[] = [];
+    for (let round = 0; round < 3; round++) {
+      const events = await publishStory('history-db');
+      await waitForEvents(events.map((e) => e.id));
+      times.push(new Date());
+      await pollUntil(() => Date.now() > times[times.length - 1]!.getTime() + 5, { what: 'the clock to move on' });
+    }
+    const entries = await allEntries();
+    for (const at of times) {
+      const recorded = entries.filter((e) => Date.parse(e.recordedAt) <= at.getTime());
+      const expected = recorded
+        .filter((e) => e.resource === 'history-db')
+        .reduce<ResourceState | null>(
+          (state, e) => evolveResourceState(state, { logIndex: e.logIndex, recordedAt: e.recordedAt, event: continuityEvents.parse(e.envelope) as Envelope }),
+          null,
+        );
+      const { status, body } = await pollUntil(async () => {
+        const res = await audit.get(`/audit/resources/history-db/state?at=${at.toISOString()}`);
+        return res.body?.consistency ? res : null;
+      }, { what: 'a signed head covering the state' });
+      expect(status).toBe(200);
+      expect(body.treeSize).toBe(recorded.length);
+      expect(body.state).toEqual(expected);
+      expect(body.signedHead.treeSize).toBeGreaterThanOrEqual(body.treeSize);
+      const latest = body.latestSignedHead;
+      const { body: old } = await audit.get(`/audit/tree-heads?size=${body.treeSize}`);
+      expect(old.treeSize).toBeGreaterThanOrEqual(body.treeSize);
+      const oldRoot = rootFromLeafHashes(entries.slice(0, body.treeSize).map((e) => fromHex(e.leafHash)));
+      expect(verifyConsistency(body.treeSize, latest.treeSize, oldRoot, fromHex(latest.rootHash), body.consistency.proof.map(fromHex))).toBe(true);
+    }
+  });
+
+  it('answers 401 without a token, 403 for the wrong role, 200 otherwise; health and public key stay open', async () => {
+    expect((await audit.get('/audit/tree-heads/latest', null)).status).toBe(401);
+    expect((await audit.get('/audit/tree-heads/latest', 'not-a-known-token')).status).toBe(401);
+    expect((await audit.post('/audit/tree-heads', AUDITOR)).status).toBe(403);
+    expect((await audit.post('/audit/tree-heads', OPERATOR)).status).toBe(201);
+    expect((await audit.get('/audit/tree-heads/latest', AUDITOR)).status).toBe(200);
+    expect((await audit.get('/audit/public-key', null)).status).toBe(200);
+    expect((await audit.get('/health/live', null)).status).toBe(200);
+  });
+
+  it('answers 400 naming the bad parameter', async () => {
+    const at = await audit.get('/audit/resources/orders-db/state?at=yesterday');
+    expect(at.status).toBe(400);
+    expect(at.body.message).toContain('at: must be an ISO-8601 time');
+    const proof = await audit.get('/audit/proofs/consistency?from=5&to=2');
+    expect(proof.status).toBe(400);
+    expect(proof.body.message).toContain('from: from must be ≤ to');
+    const resource = await audit.get('/audit/resources/orders.db/state');
+    expect(resource.status).toBe(400);
+    expect(resource.body.message).toContain('resource:');
+    const limit = await audit.get('/audit/events?limit=0');
+    expect(limit.body.errors).toEqual([{ parameter: 'limit', message: 'must be ≥ 1' }]);
+  });
+});
