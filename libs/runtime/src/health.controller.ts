@@ -1,4 +1,4 @@
-import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Inject, Injectable, Res } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
 import type { Response } from 'express';
@@ -6,9 +6,19 @@ import { NATS_CONNECTION, PG_POOL } from './tokens.js';
 
 export type CheckResult = { status: 'up' } | { status: 'down'; error: string };
 
-/** Extra readiness checks a service can register (e.g. the audit log's tamper check). */
-export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
 export type ReadinessCheck = { name: string; check: () => Promise<CheckResult> };
+
+/** Service-specific readiness checks (e.g. the audit ledger's tamper check) register here. */
+@Injectable()
+export class ReadinessChecks {
+  private readonly checks: ReadinessCheck[] = [];
+  register(name: string, check: () => Promise<CheckResult>) {
+    this.checks.push({ name, check });
+  }
+  all(): readonly ReadinessCheck[] {
+    return this.checks;
+  }
+}
 
 const withTimeout = <T>(promise: Promise<T>, ms: number, what: string) =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms).unref())]);
@@ -18,7 +28,7 @@ export class HealthController {
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(READINESS_CHECKS) private readonly extra: ReadinessCheck[],
+    private readonly extra: ReadinessChecks,
   ) {}
 
   /** The process is up and serving HTTP. */
@@ -37,7 +47,7 @@ export class HealthController {
         (error: Error): CheckResult => ({ status: 'down', error: error.message }),
       ),
     };
-    for (const { name, check } of this.extra) {
+    for (const { name, check } of this.extra.all()) {
       checks[name] = await check().catch((error: Error): CheckResult => ({ status: 'down', error: error.message }));
     }
     const ok = Object.values(checks).every((c) => c.status === 'up');

@@ -5,7 +5,7 @@ import { Pool } from 'pg';
 import { ContinuityPublisher, Topology } from '@continuity/contracts';
 import type { Telemetry } from '@continuity/telemetry';
 import { BaseConfig, topologyFor } from './config.js';
-import { HealthController, READINESS_CHECKS } from './health.controller.js';
+import { HealthController, ReadinessChecks } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
 import { NATS_CONNECTION, PG_POOL, PUBLISHER, SERVICE_CONFIG, TELEMETRY, TOPOLOGY } from './tokens.js';
 import { DependencyUnreachableError } from './unreachable.js';
@@ -73,10 +73,10 @@ export class RuntimeModule {
           inject: [NATS_CONNECTION],
           useFactory: (nc: NatsConnection) => new ContinuityPublisher(jetstream(nc), { source: options.serviceName, topology }),
         },
-        { provide: READINESS_CHECKS, useValue: [] },
+        ReadinessChecks,
         RuntimeShutdown,
       ],
-      exports: [SERVICE_CONFIG, TELEMETRY, TOPOLOGY, NATS_CONNECTION, PG_POOL, PUBLISHER, READINESS_CHECKS],
+      exports: [SERVICE_CONFIG, TELEMETRY, TOPOLOGY, NATS_CONNECTION, PG_POOL, PUBLISHER, ReadinessChecks],
     };
   }
 }

@@ -12,6 +12,7 @@ import { LedgerListener } from './ledger/ledger.listener.js';
 import { LedgerProofs } from './ledger/ledger.queries.js';
 import { LedgerWriter } from './ledger/ledger.writer.js';
 import { TreeHeadsService } from './signing/tree-heads.service.js';
+import { TamperCheckService } from './integrity/tamper-check.service.js';
 
 @Module({
   imports: [
@@ -30,6 +31,6 @@ import { TreeHeadsService } from './signing/tree-heads.service.js';
     }),
   ],
   controllers: [LedgerListener, AuditController],
-  providers: [LedgerWriter, LedgerProofs, TreeHeadsService, HistoryService, { provide: APP_GUARD, useClass: AuditAuthGuard }],
+  providers: [LedgerWriter, LedgerProofs, TreeHeadsService, HistoryService, TamperCheckService, { provide: APP_GUARD, useClass: AuditAuthGuard }],
 })
 export class AuditModule {}

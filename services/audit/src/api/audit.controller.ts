@@ -6,6 +6,7 @@ import { HistoryService, NotFoundInLedgerError } from '../history/history.servic
 import { LedgerProofs } from '../ledger/ledger.queries.js';
 import { LedgerWriter } from '../ledger/ledger.writer.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
+import { TamperCheckService } from '../integrity/tamper-check.service.js';
 import { Roles } from './auth.guard.js';
 import { isoTime, nonNegativeInt, parseParams, positiveInt } from './query.js';
 
@@ -20,7 +21,23 @@ export class AuditController {
     private readonly heads: TreeHeadsService,
     private readonly proofs: LedgerProofs,
     private readonly writer: LedgerWriter,
+    private readonly tamperCheck: TamperCheckService,
   ) {}
+
+  @Get('integrity')
+  @Roles(...READ)
+  @ApiOperation({ summary: 'The last re-check of the stored ledger against its signed heads' })
+  integrity() {
+    return this.tamperCheck.last ?? { message: 'the first check is still running' };
+  }
+
+  @Post('integrity/check')
+  @HttpCode(200)
+  @Roles('operator')
+  @ApiOperation({ summary: 'Re-check the stored ledger against its signed heads now (operator)' })
+  checkIntegrity() {
+    return this.tamperCheck.check();
+  }
 
   @Get('public-key')
   @ApiOperation({ summary: 'The Ed25519 public key that verifies every signed tree head (open to anyone)' })

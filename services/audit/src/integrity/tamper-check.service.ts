@@ -1,0 +1,97 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { ReadinessChecks, SERVICE_CONFIG } from '@continuity/runtime';
+import { AuditConfig } from '../config/audit.config.js';
+import { TreeHeadsService } from '../signing/tree-heads.service.js';
+import { describeFinding, Finding, LedgerAuditor } from './ledger-audit.js';
+
+export interface TamperReport {
+  checkedAt: string;
+  entriesChecked: number;
+  headsChecked: number;
+  durationMs: number;
+  intact: boolean;
+  findings: Finding[];
+}
+
+const CHUNK = 5_000;
+
+/**
+ * Re-checks the stored ledger against its signed heads on start and every
+ * AUDIT_TAMPER_CHECK_INTERVAL_MS. A changed, removed or inserted row turns readiness down, shows
+ * in the report, and is logged naming the index.
+ */
+@Injectable()
+export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(TamperCheckService.name);
+  private timer?: NodeJS.Timeout;
+  private running: Promise<TamperReport> | null = null;
+  last: TamperReport | null = null;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
+    private readonly heads: TreeHeadsService,
+    readiness: ReadinessChecks,
+  ) {
+    readiness.register('ledger', async () =>
+      !this.last || this.last.intact
+        ? { status: 'up' }
+        : { status: 'down', error: `ledger tampering detected: ${this.last.findings.map(describeFinding).slice(0, 3).join('; ')}` },
+    );
+  }
+
+  onApplicationBootstrap() {
+    void this.check().catch((error: Error) => this.logger.error(`tamper check failed to run: ${error.message}`));
+    this.timer = setInterval(() => void this.check().catch((error: Error) => this.logger.error(`tamper check failed to run: ${error.message}`)), this.config.AUDIT_TAMPER_CHECK_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy() {
+    clearInterval(this.timer);
+  }
+
+  check(): Promise<TamperReport> {
+    this.running ??= this.run().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async run(): Promise<TamperReport> {
+    const started = Date.now();
+    const heads = await this.heads.all();
+    const auditor = new LedgerAuditor(heads, this.heads.publicKeyPem);
+    let after = -1;
+    for (;;) {
+      const rows: { log_index: string; envelope: unknown; leaf_hash: Buffer }[] = await this.dataSource.query(
+        'select log_index, envelope, leaf_hash from audit.log_entries where log_index > $1 order by log_index limit $2',
+        [after, CHUNK],
+      );
+      if (rows.length === 0) break;
+      const first = Number(rows[0]!.log_index);
+      after = Number(rows[rows.length - 1]!.log_index);
+      const nodes = auditor.feed(rows.map((r) => ({ logIndex: Number(r.log_index), envelope: r.envelope, leafHash: r.leaf_hash.toString('hex') })));
+      if (nodes.length) {
+        const stored = await this.dataSource.query(
+          'select level, idx, hash from audit.merkle_nodes n join unnest($1::smallint[], $2::bigint[]) as w(l, i) on n.level = w.l and n.idx = w.i',
+          [nodes.map((n) => Math.round(Math.log2(n.size))), nodes.map((n) => n.start / n.size)],
+        );
+        auditor.compareNodes(nodes, new Map(stored.map((r: { level: number; idx: string; hash: Buffer }) => [`${r.level}:${Number(r.idx)}`, r.hash])));
+      }
+      if (first > after) break;
+    }
+    const findings = auditor.finish();
+    const report: TamperReport = {
+      checkedAt: new Date().toISOString(),
+      entriesChecked: auditor.entriesChecked,
+      headsChecked: heads.length,
+      durationMs: Date.now() - started,
+      intact: findings.length === 0,
+      findings,
+    };
+    for (const finding of findings) this.logger.error(`ledger tampering detected: ${describeFinding(finding)}`);
+    if (report.intact) this.logger.log(`ledger intact: ${report.entriesChecked} entries, ${report.headsChecked} signed heads checked in ${report.durationMs} ms`);
+    this.last = report;
+    return report;
+  }
+}
