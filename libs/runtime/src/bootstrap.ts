@@ -80,6 +80,7 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
     serviceName: spec.name,
     servers: config.NATS_URL.split(',').map((s) => s.trim()),
     topology: topologyFor(config.CONTINUITY_NAMESPACE),
+    ackWaitMs: config.JETSTREAM_ACK_WAIT_MS,
   });
   // The microservice inherits the app's global filter (it cannot register its own once connected).
   app.useGlobalFilters(new ServiceExceptionFilter(app.getHttpAdapter()));

@@ -11,6 +11,7 @@ describe('loadConfig', () => {
       HOST: '127.0.0.1',
       CONTINUITY_NAMESPACE: 'continuity',
       LOG_LEVEL: 'log',
+      JETSTREAM_ACK_WAIT_MS: 30_000,
     });
   });
 

@@ -59,6 +59,8 @@ export const baseEnvSchema = (defaultPort: number) =>
       .regex(/^[a-z][a-z0-9_]{0,31}$/, 'must be lowercase letters, digits and _, starting with a letter')
       .default('continuity'),
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+    /** How long JetStream waits for an ack before redelivering (also after a crash). */
+    JETSTREAM_ACK_WAIT_MS: z.coerce.number().int().min(1_000, 'must be ≥ 1000').default(30_000),
   });
 
 export type BaseConfig = z.infer<ReturnType<typeof baseEnvSchema>>;
