@@ -84,7 +84,7 @@ describe('audit ledger survives being killed mid-ingest (real process, NATS and 
     expect(states[0].total).toBe(EVENTS);
 
     const res = await fetch(`http://127.0.0.1:${proc.port}/audit/tree-heads`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}` } });
-    const head = await res.json();
+    const head = (await res.json()) as { treeSize: number; rootHash: string };
     expect(head.treeSize).toBe(EVENTS);
     expect(head.rootHash).toBe(rootFromLeafHashes(leaves).toString('hex'));
   }, 120_000);
