@@ -84,12 +84,16 @@ export class ContinuityPublisher {
   }
 
   async publish<T extends EventType>(type: T, input: PublishInput<T>): Promise<Published<ContinuityEvent<T>>> {
-    return this.publishEnvelope(this.build(type, input));
+    return this.send(this.build(type, input)); // build() has validated it
   }
 
-  /** Publishes an envelope built elsewhere (validated again here: it may come from anywhere). */
+  /** Publishes an envelope built elsewhere (validated here: it may come from anywhere). */
   async publishEnvelope<E extends Envelope>(envelope: E): Promise<Published<E>> {
     this.registry.parse(envelope, { allowUnknownTypes: true });
+    return this.send(envelope);
+  }
+
+  private async send<E extends Envelope>(envelope: E): Promise<Published<E>> {
     const subject = eventSubject(envelope.type, envelope.resource, this.topology);
     return tracer.startActiveSpan(
       `publish ${envelope.type}`,

@@ -16,7 +16,6 @@ import { isObservable, lastValueFrom } from 'rxjs';
 import {
   continuityEvents,
   DEFAULT_TOPOLOGY,
-  eventSubject,
   eventTypeFilter,
   EventRegistry,
   EventType,
@@ -68,11 +67,17 @@ interface Subscription {
   handler: MessageHandler;
   options: Required<Pick<EventHandlerOptions, 'concurrency' | 'acceptUnknownTypes'>> & { maxDeliver: number };
   messages?: ConsumerMessages;
-  loop?: Promise<void>;
+  /** Delivered, not yet started (at most one pull batch). */
+  waiting: JsMsg[];
+  /** Started, not yet settled. */
   inFlight: Set<Promise<void>>;
+  /** Messages whose handlers are running, told `working()` on one timer per subscription. */
+  running: Set<JsMsg>;
+  keepAlive?: NodeJS.Timeout;
 }
 
 const tracer = trace.getTracer('@continuity/messaging');
+const decoder = new TextDecoder();
 
 // Made per transport, not at import: OpenTelemetry has no proxy for meters, so instruments created
 // before `startTelemetry` would stay no-ops forever.
@@ -123,7 +128,12 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   }
 
   private async start() {
-    this.nc = this.options.connection ?? (await connect({ servers: this.options.servers ?? 'nats://127.0.0.1:4222', name: this.options.serviceName }));
+    this.nc = this.options.connection ?? (await connect({
+        servers: this.options.servers ?? 'nats://127.0.0.1:4222',
+        name: this.options.serviceName,
+        maxReconnectAttempts: -1,
+        noAsyncTraces: true, // the client would otherwise build Error objects per request for stack traces
+      }));
     this.js = jetstream(this.nc);
     this.jsm = await ensureTopology(this.nc, this.topology, this.options.streams);
     for (const [pattern, handler] of this.getHandlers()) {
@@ -140,14 +150,23 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
           maxDeliver: extras.maxDeliver ?? this.retry.maxDeliver,
         },
         inFlight: new Set(),
+        waiting: [],
+        running: new Set(),
       };
       await this.ensureConsumer(subscription);
       this.subscriptions.push(subscription);
     }
     for (const subscription of this.subscriptions) {
       const consumer = await this.js.consumers.get(this.topology.eventStream, subscription.durable);
-      subscription.messages = await consumer.consume({ max_messages: Math.max(256, subscription.options.concurrency * 2) });
-      subscription.loop = this.pump(subscription);
+      // The callback form: messages of one network read are handled (and their acks written) together.
+      subscription.messages = await consumer.consume({
+        max_messages: Math.max(256, subscription.options.concurrency * 2),
+        callback: (msg) => this.deliver(subscription, msg),
+      });
+      // Keep long handlers' messages from being redelivered mid-work.
+      subscription.keepAlive = setInterval(() => {
+        for (const msg of subscription.running) msg.working();
+      }, Math.max(1_000, this.ackWaitMs / 3));
     }
   }
 
@@ -181,34 +200,38 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     if (drifted) await this.jsm!.consumers.update(this.topology.eventStream, subscription.durable, mutable);
   }
 
-  /** Pulls messages and hands them to the handler, at most `concurrency` at once. */
-  private async pump(subscription: Subscription) {
-    const { concurrency } = subscription.options;
-    for await (const msg of subscription.messages!) {
-      // Buffered but not started: leave it unacked; JetStream redelivers it after ack_wait. (A nak here
-      // is redelivered at once into this consumer's still-open pull request, and then again later.)
-      if (this.stopping) continue;
-      if (concurrency === 1) {
-        await this.handle(subscription, msg);
-        continue;
-      }
-      while (subscription.inFlight.size >= concurrency) await Promise.race(subscription.inFlight);
-      const work: Promise<void> = this.handle(subscription, msg).finally(() => subscription.inFlight.delete(work));
-      subscription.inFlight.add(work);
-    }
+  /** Starts the message now if the handler has room, else queues it; stream order is kept. */
+  private deliver(subscription: Subscription, msg: JsMsg) {
+    // Stopping: leave it unacked; JetStream redelivers it after ack_wait. (A nak here is redelivered
+    // at once into this consumer's still-open pull request, and then again later.)
+    if (this.stopping) return;
+    if (subscription.inFlight.size < subscription.options.concurrency) this.begin(subscription, msg);
+    else subscription.waiting.push(msg);
+  }
+
+  private begin(subscription: Subscription, msg: JsMsg) {
+    subscription.running.add(msg);
+    const work: Promise<void> = this.handle(subscription, msg).finally(() => {
+      subscription.running.delete(msg);
+      subscription.inFlight.delete(work);
+      const next = this.stopping ? undefined : subscription.waiting.shift();
+      if (next) this.begin(subscription, next);
+    });
+    subscription.inFlight.add(work);
   }
 
   private async handle(subscription: Subscription, msg: JsMsg): Promise<void> {
     let raw: unknown;
     try {
-      raw = JSON.parse(new TextDecoder().decode(msg.data));
+      raw = JSON.parse(decoder.decode(msg.data));
     } catch (error) {
       return this.deadLetter(subscription, msg, `malformed JSON: ${describeError(error)}`);
     }
     let event: ReturnType<EventRegistry['parse']>;
     try {
       event = this.registry.parse(raw, { allowUnknownTypes: subscription.options.acceptUnknownTypes });
-      const expected = eventSubject(event.type, event.resource, this.topology);
+      // type and resource passed the envelope's token patterns, so plain concatenation is safe.
+      const expected = `${this.topology.namespace}.events.${event.type}.${event.resource}`;
       if (expected !== msg.subject) throw new Error(`published on ${msg.subject} but its type and resource belong on ${expected}`);
     } catch (error) {
       return this.deadLetter(subscription, msg, `invalid event: ${describeError(error)}`);
@@ -234,8 +257,6 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       },
       parent,
       async (span) => {
-        // Keep a long handler's message from being redelivered mid-work.
-        const keepAlive = setInterval(() => msg.working(), Math.max(1_000, this.ackWaitMs / 3));
         try {
           const result = await subscription.handler(event, new JetStreamContext([msg, subscription.durable, raw]));
           if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
@@ -255,7 +276,6 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
             await this.deadLetter(subscription, msg, decision.reason);
           }
         } finally {
-          clearInterval(keepAlive);
           this.instruments.handleDuration.record(performance.now() - started, { consumer: subscription.durable });
           span.end();
         }
@@ -285,8 +305,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     await Promise.all(
       this.subscriptions.map(async (s) => {
         await s.messages?.close();
-        await s.loop;
-        await Promise.allSettled([...s.inFlight]);
+        s.waiting.length = 0; // not started: redelivered after ack_wait
+        while (s.inFlight.size > 0) await Promise.allSettled([...s.inFlight]);
+        clearInterval(s.keepAlive);
       }),
     );
     if (this.nc && !this.nc.isClosed()) {

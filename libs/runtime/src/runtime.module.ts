@@ -20,7 +20,8 @@ export interface RuntimeOptions {
 
 export const connectNats = async (servers: string, name: string): Promise<NatsConnection> => {
   try {
-    return await connect({ servers: servers.split(',').map((s) => s.trim()), name, timeout: 5_000, maxReconnectAttempts: -1 });
+    // noAsyncTraces: the client otherwise builds Error objects per request just for stack traces.
+    return await connect({ servers: servers.split(',').map((s) => s.trim()), name, timeout: 5_000, maxReconnectAttempts: -1, noAsyncTraces: true });
   } catch (error) {
     throw new DependencyUnreachableError('NATS', 'NATS_URL', servers, error);
   }
