@@ -6,6 +6,7 @@ import { AuditController } from './api/audit.controller.js';
 import { AuditAuthGuard } from './api/auth.guard.js';
 import { AuditConfig } from './config/audit.config.js';
 import { AuditLedger1764150000000 } from './database/1764150000000-audit-ledger.migration.js';
+import { AuditorViews1764160000000 } from './database/1764160000000-auditor-views.migration.js';
 import { AUDIT_ENTITIES } from './database/audit.entities.js';
 import { HistoryService } from './history/history.service.js';
 import { LedgerListener } from './ledger/ledger.listener.js';
@@ -13,6 +14,7 @@ import { LedgerProofs } from './ledger/ledger.queries.js';
 import { LedgerWriter } from './ledger/ledger.writer.js';
 import { TreeHeadsService } from './signing/tree-heads.service.js';
 import { TamperCheckService } from './integrity/tamper-check.service.js';
+import { ReportService } from './reports/report.service.js';
 
 @Module({
   imports: [
@@ -22,7 +24,7 @@ import { TamperCheckService } from './integrity/tamper-check.service.js';
         type: 'postgres',
         url: config.DATABASE_URL,
         entities: AUDIT_ENTITIES,
-        migrations: [AuditLedger1764150000000],
+        migrations: [AuditLedger1764150000000, AuditorViews1764160000000],
         migrationsTableName: 'audit_migrations',
         migrationsRun: true,
         synchronize: false,
@@ -31,6 +33,6 @@ import { TamperCheckService } from './integrity/tamper-check.service.js';
     }),
   ],
   controllers: [LedgerListener, AuditController],
-  providers: [LedgerWriter, LedgerProofs, TreeHeadsService, HistoryService, TamperCheckService, { provide: APP_GUARD, useClass: AuditAuthGuard }],
+  providers: [LedgerWriter, LedgerProofs, TreeHeadsService, HistoryService, TamperCheckService, ReportService, { provide: APP_GUARD, useClass: AuditAuthGuard }],
 })
 export class AuditModule {}

@@ -6,6 +6,7 @@ import { freePort } from '@continuity/runtime/testing';
 import { TEST_NATS_URL } from '@continuity/messaging/testing';
 import { AuditModule } from '../src/audit.module.js';
 import { auditEnvSchema } from '../src/config/audit.config.js';
+import { serveOpenApi } from '../src/api/openapi.js';
 
 export const AUDITOR = 'auditor-token-1234';
 export const OPERATOR = 'operator-token-1234';
@@ -18,6 +19,7 @@ export const startAudit = async (databaseUrl: string, namespace: string, env: Re
     defaultPort: port,
     module: AuditModule,
     envSchema: auditEnvSchema,
+    configure: serveOpenApi,
     env: {
       NATS_URL: TEST_NATS_URL,
       DATABASE_URL: databaseUrl,

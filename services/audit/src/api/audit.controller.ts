@@ -1,4 +1,5 @@
-import { Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Controller, Get, Headers, HttpCode, NotFoundException, Param, Post, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ResourceSchema } from '@continuity/contracts';
@@ -7,6 +8,7 @@ import { LedgerProofs } from '../ledger/ledger.queries.js';
 import { LedgerWriter } from '../ledger/ledger.writer.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 import { TamperCheckService } from '../integrity/tamper-check.service.js';
+import { ReportService } from '../reports/report.service.js';
 import { Roles } from './auth.guard.js';
 import { isoTime, nonNegativeInt, parseParams, positiveInt } from './query.js';
 
@@ -22,7 +24,30 @@ export class AuditController {
     private readonly proofs: LedgerProofs,
     private readonly writer: LedgerWriter,
     private readonly tamperCheck: TamperCheckService,
+    private readonly reports: ReportService,
   ) {}
+
+  @Get('reports/continuity')
+  @Roles(...READ)
+  @ApiOperation({ summary: 'Continuity report (RPO, backups, 3-2-1, failovers, availability, SLO breaches): JSON, or HTML with ?format=html or Accept: text/html' })
+  async continuityReport(@Query() query: unknown, @Headers('accept') accept: string | undefined, @Res({ passthrough: true }) res: Response) {
+    const { from, to, format } = parseParams(
+      z
+        .object({
+          from: isoTime.optional(),
+          to: isoTime.optional(),
+          format: z.enum(['json', 'html'], { message: 'must be json or html' }).optional(),
+        })
+        .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'from must be before to', path: ['from'] }),
+      query,
+    );
+    const end = to ?? new Date();
+    const start = from ?? new Date(end.getTime() - 30 * 86_400_000);
+    const html = format === 'html' || (!format && (accept ?? '').includes('text/html'));
+    if (!html) return this.reports.continuity(start, end);
+    res.type('html');
+    return this.reports.continuityHtml(start, end);
+  }
 
   @Get('integrity')
   @Roles(...READ)

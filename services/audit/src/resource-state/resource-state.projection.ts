@@ -146,7 +146,7 @@ export const evolveResourceState = (
           if (gap > targets.rpoMs) {
             next.sloBreaches = lastN([
               ...state.sloBreaches,
-              { kind: 'rpo', at: entry.recordedAt, valueMs: gap, targetMs: targets.rpoMs, detail: `${gap} ms between verified recovery points` },
+              { kind: 'rpo', at: entry.recordedAt, valueMs: gap, targetMs: targets.rpoMs, detail: `${Math.round(gap / 1000)} s between verified recovery points` },
             ]);
           }
         }

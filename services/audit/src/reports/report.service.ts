@@ -1,0 +1,47 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { SERVICE_CONFIG } from '@continuity/runtime';
+import { AuditConfig } from '../config/audit.config.js';
+import { TamperCheckService } from '../integrity/tamper-check.service.js';
+import { readStoredEvent, sloTargetsOf } from '../ledger/ledger.writer.js';
+import { LedgerEntry } from '../resource-state/resource-state.projection.js';
+import { TreeHeadsService } from '../signing/tree-heads.service.js';
+import { buildContinuityReport } from './continuity-report.js';
+import { renderContinuityReportHtml } from './continuity-report.html.js';
+
+const CHUNK = 5_000;
+
+/** Computes the continuity report from the ledger as covered by the latest signed head. */
+@Injectable()
+export class ReportService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
+    private readonly heads: TreeHeadsService,
+    private readonly tamperCheck: TamperCheckService,
+  ) {}
+
+  async continuity(from: Date, to: Date) {
+    const head = await this.heads.latest();
+    const entries: LedgerEntry[] = [];
+    const size = head?.treeSize ?? 0;
+    for (let start = 0; start < size; start += CHUNK) {
+      const rows = await this.dataSource.query(
+        'select log_index, recorded_at, envelope from audit.log_entries where log_index >= $1 and log_index < $2 and occurred_at < $3 order by log_index',
+        [start, Math.min(size, start + CHUNK), to.toISOString()],
+      );
+      for (const row of rows) {
+        entries.push({ logIndex: Number(row.log_index), recordedAt: new Date(row.recorded_at).toISOString(), event: readStoredEvent(row.envelope) });
+      }
+    }
+    const report = buildContinuityReport(entries, { from, to }, sloTargetsOf(this.config));
+    const integrity = this.tamperCheck.last;
+    return { ...report, signedHead: head, integrity: integrity ? { intact: integrity.intact, checkedAt: integrity.checkedAt, findings: integrity.findings } : null };
+  }
+
+  async continuityHtml(from: Date, to: Date) {
+    const report = await this.continuity(from, to);
+    return renderContinuityReportHtml(report, report.signedHead, report.integrity);
+  }
+}
