@@ -15,6 +15,7 @@ import { LedgerWriter } from './ledger/ledger.writer.js';
 import { TreeHeadsService } from './signing/tree-heads.service.js';
 import { TamperCheckService } from './integrity/tamper-check.service.js';
 import { ReportService } from './reports/report.service.js';
+import { ProjectionRebuildService } from './resource-state/projection-rebuild.service.js';
 
 @Module({
   imports: [
@@ -33,6 +34,6 @@ import { ReportService } from './reports/report.service.js';
     }),
   ],
   controllers: [LedgerListener, AuditController],
-  providers: [LedgerWriter, LedgerProofs, TreeHeadsService, HistoryService, TamperCheckService, ReportService, { provide: APP_GUARD, useClass: AuditAuthGuard }],
+  providers: [LedgerWriter, LedgerProofs, TreeHeadsService, HistoryService, TamperCheckService, ReportService, ProjectionRebuildService, { provide: APP_GUARD, useClass: AuditAuthGuard }],
 })
 export class AuditModule {}

@@ -174,6 +174,17 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
     }
   });
 
+  it('rebuilds every projection from the log with identical results', async () => {
+    const before = (await allEntries()).length;
+    const { status, body } = await audit.post('/audit/projections/rebuild?apply=true');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ identical: true, differences: [], applied: true });
+    expect(body.resources).toBeGreaterThanOrEqual(4);
+    expect(body.entries).toBeGreaterThanOrEqual(before); // a checkpoint event may land in between
+    const again = await audit.post('/audit/projections/rebuild');
+    expect(again.body).toMatchObject({ identical: true, applied: false });
+  });
+
   it('answers 401 without a token, 403 for the wrong role, 200 otherwise; health and public key stay open', async () => {
     expect((await audit.get('/audit/tree-heads/latest', null)).status).toBe(401);
     expect((await audit.get('/audit/tree-heads/latest', 'not-a-known-token')).status).toBe(401);

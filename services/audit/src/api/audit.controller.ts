@@ -9,6 +9,7 @@ import { LedgerWriter } from '../ledger/ledger.writer.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 import { TamperCheckService } from '../integrity/tamper-check.service.js';
 import { ReportService } from '../reports/report.service.js';
+import { ProjectionRebuildService } from '../resource-state/projection-rebuild.service.js';
 import { Roles } from './auth.guard.js';
 import { isoTime, nonNegativeInt, parseParams, positiveInt } from './query.js';
 
@@ -25,7 +26,17 @@ export class AuditController {
     private readonly writer: LedgerWriter,
     private readonly tamperCheck: TamperCheckService,
     private readonly reports: ReportService,
+    private readonly rebuilder: ProjectionRebuildService,
   ) {}
+
+  @Post('projections/rebuild')
+  @HttpCode(200)
+  @Roles('operator')
+  @ApiOperation({ summary: 'Rebuild every projection from the log and compare; ?apply=true replaces the stored ones (operator)' })
+  rebuild(@Query() query: unknown) {
+    const { apply } = parseParams(z.object({ apply: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false') }), query);
+    return this.rebuilder.rebuild(apply === 'true');
+  }
 
   @Get('reports/continuity')
   @Roles(...READ)

@@ -1,0 +1,81 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { isDeepStrictEqual } from 'node:util';
+import { DataSource } from 'typeorm';
+import { SERVICE_CONFIG } from '@continuity/runtime';
+import { AuditConfig } from '../config/audit.config.js';
+import { readStoredEvent, SNAPSHOT_EVERY, sloTargetsOf } from '../ledger/ledger.writer.js';
+import { evolveResourceState, ResourceState } from './resource-state.projection.js';
+
+const CHUNK = 5_000;
+const WRITER_LOCK = 0x6175_6469; // the ledger writer's lock: no entry lands while we rebuild
+
+/**
+ * Rebuilds every resource's projection from the log alone and compares it with the stored one;
+ * with `apply`, replaces the stored projections and snapshots in one transaction. Because the
+ * projection is a pure fold, a rebuild must give identical results: a difference means the
+ * projection code changed or the stored state was altered.
+ */
+@Injectable()
+export class ProjectionRebuildService {
+  private readonly logger = new Logger(ProjectionRebuildService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
+  ) {}
+
+  async rebuild(apply: boolean) {
+    return this.dataSource.transaction(async (tx) => {
+      await tx.query('select pg_advisory_xact_lock($1)', [WRITER_LOCK]);
+      const targets = sloTargetsOf(this.config);
+      const states = new Map<string, { state: ResourceState; count: number }>();
+      const snapshots: { resource: string; logIndex: number; state: ResourceState }[] = [];
+      let entries = 0;
+      for (let after = -1; ; ) {
+        const rows = await tx.query(
+          'select log_index, resource, recorded_at, envelope from audit.log_entries where log_index > $1 order by log_index limit $2',
+          [after, CHUNK],
+        );
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const current = states.get(row.resource);
+          const state = evolveResourceState(
+            current?.state ?? null,
+            { logIndex: Number(row.log_index), recordedAt: new Date(row.recorded_at).toISOString(), event: readStoredEvent(row.envelope) },
+            targets,
+          );
+          const count = (current?.count ?? 0) + 1;
+          states.set(row.resource, { state, count });
+          if (count % SNAPSHOT_EVERY === 0) snapshots.push({ resource: row.resource, logIndex: Number(row.log_index), state });
+        }
+        entries += rows.length;
+        after = Number(rows[rows.length - 1].log_index);
+      }
+      const stored: { resource: string; state: ResourceState; entry_count: string }[] = await tx.query('select resource, state, entry_count from audit.resource_states');
+      const storedBy = new Map(stored.map((r) => [r.resource, r]));
+      const differences = [...new Set([...states.keys(), ...storedBy.keys()])]
+        .filter((resource) => {
+          const rebuilt = states.get(resource);
+          const was = storedBy.get(resource);
+          return !rebuilt || !was || Number(was.entry_count) !== rebuilt.count || !isDeepStrictEqual(was.state, JSON.parse(JSON.stringify(rebuilt.state)));
+        })
+        .sort();
+      if (apply) {
+        await tx.query('delete from audit.resource_snapshots');
+        await tx.query('delete from audit.resource_states');
+        const all = [...states.entries()];
+        await tx.query(
+          `insert into audit.resource_states (resource, state, log_index, entry_count) select * from unnest($1::text[], $2::jsonb[], $3::bigint[], $4::bigint[])`,
+          [all.map(([r]) => r), all.map(([, v]) => JSON.stringify(v.state)), all.map(([, v]) => v.state.asOfLogIndex), all.map(([, v]) => v.count)],
+        );
+        await tx.query(
+          `insert into audit.resource_snapshots (resource, log_index, state) select * from unnest($1::text[], $2::bigint[], $3::jsonb[])`,
+          [snapshots.map((s) => s.resource), snapshots.map((s) => s.logIndex), snapshots.map((s) => JSON.stringify(s.state))],
+        );
+      }
+      if (differences.length) this.logger.warn(`projection rebuild from ${entries} entries differs for: ${differences.join(', ')}${apply ? ' (replaced)' : ''}`);
+      return { entries, resources: states.size, identical: differences.length === 0, differences, applied: apply };
+    });
+  }
+}
