@@ -13,7 +13,10 @@ export class LedgerListener {
   constructor(private readonly writer: LedgerWriter) {}
 
   @OnEvent('*', { durable: 'audit_ledger', concurrency: 2_000 })
-  record(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
+  async record(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
+    // The ledger's own checkpoints are statements about the log, kept in audit.tree_heads; logging
+    // them too would make every head grow the log and call for another head.
+    if (event.type === 'AuditCheckpointSigned' && event.source === 'audit') return;
     return this.writer.append(event, ctx.publishedEnvelope, ctx.streamSequence);
   }
 }

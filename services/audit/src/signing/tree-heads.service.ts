@@ -20,7 +20,8 @@ const toHead = (row: Record<string, unknown>): SignedTreeHead => ({
 /**
  * Signs the ledger's head every few seconds while it grows (and on request), stores the signed
  * head and announces it as `AuditCheckpointSigned`. The private key never leaves this process.
- * Its own checkpoint events do not count as growth: otherwise each head would cause the next.
+ * The ledger does not record its own checkpoint events (see LedgerListener), so a head never
+ * causes the next one.
  */
 @Injectable()
 export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -43,9 +44,7 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
     this.publicKeyPem = publicKeyPem(privateKey);
     this.keyId = keyIdOf(createPublicKey(privateKey));
     if (created) this.logger.warn(`generated a new Ed25519 signing key in ${config.AUDIT_SIGNING_KEY_FILE} (key id ${this.keyId}); back it up`);
-    writer.onAppended((batch) => {
-      if (batch.types.some((type) => type !== 'AuditCheckpointSigned')) this.grown = true;
-    });
+    writer.onAppended(() => (this.grown = true));
   }
 
   onApplicationBootstrap() {
