@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { continuityEvents, Envelope } from '@continuity/contracts';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
-import { evolveResourceState, ResourceState, SloTargets } from '../resource-state/resource-state.projection.js';
+import { evolveResourceState, LedgerEntry, ResourceState, SloTargets } from '../resource-state/resource-state.projection.js';
 import { appendLeaf, EMPTY_FRONTIER, Frontier, frontierRoot, frontierShape, SubtreeNode } from './frontier.js';
 import { envelopeLeafHash } from './leaf.js';
 
@@ -12,6 +12,11 @@ import { envelopeLeafHash } from './leaf.js';
 export const SNAPSHOT_EVERY = 64;
 // One writer at a time across every audit instance: indices must be contiguous.
 const WRITER_LOCK = 0x6175_6469; // "audi"
+
+interface CachedState {
+  state: ResourceState;
+  count: number;
+}
 
 interface Pending {
   event: Envelope;
@@ -48,6 +53,8 @@ export class LedgerWriter implements OnModuleInit {
   private readonly logger = new Logger(LedgerWriter.name);
   private frontier: Frontier = EMPTY_FRONTIER;
   private lastRecordedAt = 0;
+  /** Projections as committed; valid while this instance is the only writer (checked per batch). */
+  private states = new Map<string, CachedState>();
   private queue: Pending[] = [];
   private draining: Promise<void> | null = null;
   private readonly listeners: ((batch: AppendedBatch) => void)[] = [];
@@ -72,6 +79,11 @@ export class LedgerWriter implements OnModuleInit {
   /** Entries committed so far, and the root over them. */
   get head(): { treeSize: number; rootHash: string } {
     return { treeSize: this.frontier.size, rootHash: frontierRoot(this.frontier).toString('hex') };
+  }
+
+  /** Drop cached projections (after they were rebuilt in the database). */
+  forgetProjections() {
+    this.states = new Map();
   }
 
   onAppended(listener: (batch: AppendedBatch) => void) {
@@ -103,20 +115,26 @@ export class LedgerWriter implements OnModuleInit {
   }
 
   private async write(batch: Pending[]): Promise<AppendedBatch> {
-    let committed: { frontier: Frontier; recordedAt: number } | null = null;
+    let committed: { frontier: Frontier; recordedAt: number; states: Map<string, CachedState> } | null = null;
     const result = await this.dataSource.transaction(async (tx) => {
       await tx.query('select pg_advisory_xact_lock($1)', [WRITER_LOCK]);
-      const current = await this.currentSize(tx);
-      let frontier = this.frontier;
-      if (current.size !== frontier.size) {
-        // Another instance wrote since we last looked (or a batch of ours rolled back): reload.
-        frontier = await this.loadFrontier(tx, current.size);
-      }
       const ids = [...new Set(batch.map((p) => p.event.id))];
-      const known = new Set<string>(
-        (await tx.query('select event_id from audit.log_entries where event_id = any($1::uuid[])', [ids])).map((r: { event_id: string }) => r.event_id),
+      const [head] = await tx.query(
+        `select (select log_index from audit.log_entries order by log_index desc limit 1) as last_index,
+                (select recorded_at from audit.log_entries order by log_index desc limit 1) as last_recorded_at,
+                (select coalesce(array_agg(event_id::text), '{}') from audit.log_entries where event_id = any($1::uuid[])) as known`,
+        [ids],
       );
-      const recordedAt = Math.max(Date.now(), this.lastRecordedAt, current.recordedAt);
+      const size = head.last_index === null ? 0 : Number(head.last_index) + 1;
+      let frontier = this.frontier;
+      let states = this.states;
+      if (size !== frontier.size) {
+        // Another instance wrote since we last looked (or a batch of ours rolled back): reload.
+        frontier = await this.loadFrontier(tx, size);
+        states = new Map();
+      }
+      const known = new Set<string>(head.known);
+      const recordedAt = Math.max(Date.now(), this.lastRecordedAt, head.last_recorded_at ? new Date(head.last_recorded_at).getTime() : 0);
       const recordedAtIso = new Date(recordedAt).toISOString();
       const rows: { index: number; pending: Pending; leaf: Buffer }[] = [];
       const nodes: SubtreeNode[] = [];
@@ -131,9 +149,24 @@ export class LedgerWriter implements OnModuleInit {
       }
       if (rows.length === 0) return { firstIndex: frontier.size, count: 0, treeSize: frontier.size, types: [] };
 
+      const projected = await this.project(
+        tx,
+        states,
+        rows.map((r) => ({ logIndex: r.index, recordedAt: recordedAtIso, event: r.pending.event })),
+      );
+      // One round trip for everything the batch writes (data-modifying CTEs run as one statement).
       await tx.query(
-        `insert into audit.log_entries (log_index, event_id, type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash)
-         select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bigint[], $8::jsonb[], $9::bytea[])`,
+        `with entries as (
+           insert into audit.log_entries (log_index, event_id, type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash)
+           select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bigint[], $8::jsonb[], $9::bytea[])
+         ), nodes as (
+           insert into audit.merkle_nodes (level, idx, hash) select * from unnest($10::smallint[], $11::bigint[], $12::bytea[])
+         ), states as (
+           insert into audit.resource_states (resource, state, log_index, entry_count)
+           select * from unnest($13::text[], $14::jsonb[], $15::bigint[], $16::bigint[])
+           on conflict (resource) do update set state = excluded.state, log_index = excluded.log_index, entry_count = excluded.entry_count
+         )
+         insert into audit.resource_snapshots (resource, log_index, state) select * from unnest($17::text[], $18::bigint[], $19::jsonb[])`,
         [
           rows.map((r) => r.index),
           rows.map((r) => r.pending.event.id),
@@ -144,59 +177,56 @@ export class LedgerWriter implements OnModuleInit {
           rows.map((r) => r.pending.streamSeq),
           rows.map((r) => JSON.stringify(r.pending.published)),
           rows.map((r) => r.leaf),
+          nodes.map((n) => log2(n.size)),
+          nodes.map((n) => n.start / n.size),
+          nodes.map((n) => n.hash),
+          projected.touched.map(([resource]) => resource),
+          projected.touched.map(([, v]) => JSON.stringify(v.state)),
+          projected.touched.map(([, v]) => v.state.asOfLogIndex),
+          projected.touched.map(([, v]) => v.count),
+          projected.snapshots.map((x) => x.resource),
+          projected.snapshots.map((x) => x.logIndex),
+          projected.snapshots.map((x) => JSON.stringify(x.state)),
         ],
       );
-      if (nodes.length > 0) {
-        await tx.query(
-          `insert into audit.merkle_nodes (level, idx, hash) select * from unnest($1::smallint[], $2::bigint[], $3::bytea[])`,
-          [nodes.map((n) => log2(n.size)), nodes.map((n) => n.start / n.size), nodes.map((n) => n.hash)],
-        );
-      }
-      await this.project(tx, rows.map((r) => ({ logIndex: r.index, recordedAt: recordedAtIso, event: r.pending.event })));
-      committed = { frontier, recordedAt };
+      committed = { frontier, recordedAt, states: projected.states };
       return { firstIndex: rows[0]!.index, count: rows.length, treeSize: frontier.size, types: rows.map((r) => r.pending.event.type) };
     });
     if (committed) {
-      this.frontier = (committed as { frontier: Frontier }).frontier;
-      this.lastRecordedAt = (committed as { recordedAt: number }).recordedAt;
+      const done = committed as { frontier: Frontier; recordedAt: number; states: Map<string, CachedState> };
+      this.frontier = done.frontier;
+      this.lastRecordedAt = done.recordedAt;
+      this.states = done.states;
     }
     return result;
   }
 
-  /** Folds the batch into each touched resource's state; snapshots every SNAPSHOT_EVERY entries. */
-  private async project(tx: EntityManager, entries: { logIndex: number; recordedAt: string; event: Envelope }[]) {
+  /**
+   * Folds the batch into each touched resource's state (from the cache, or the database for a
+   * resource not seen since start); snapshots every SNAPSHOT_EVERY entries of a resource. Pure apart
+   * from that read: the cache given is not changed, the new one is returned for after the commit.
+   */
+  private async project(tx: EntityManager, cache: Map<string, CachedState>, entries: LedgerEntry[]) {
     const resources = [...new Set(entries.map((e) => e.event.resource))];
-    const rows: { resource: string; state: ResourceState; log_index: string; entry_count: string }[] = await tx.query(
-      'select resource, state, log_index, entry_count from audit.resource_states where resource = any($1::text[])',
-      [resources],
-    );
-    const states = new Map(rows.map((r) => [r.resource, { state: r.state as ResourceState | null, count: Number(r.entry_count) }]));
+    const states = new Map(cache);
+    const missing = resources.filter((r) => !states.has(r));
+    if (missing.length) {
+      const rows: { resource: string; state: ResourceState; entry_count: string }[] = await tx.query(
+        'select resource, state, entry_count from audit.resource_states where resource = any($1::text[])',
+        [missing],
+      );
+      for (const row of rows) states.set(row.resource, { state: row.state, count: Number(row.entry_count) });
+    }
     const snapshots: { resource: string; logIndex: number; state: ResourceState }[] = [];
     for (const entry of entries) {
-      const current = states.get(entry.event.resource) ?? { state: null, count: 0 };
-      const state = evolveResourceState(current.state, entry, this.targets);
-      const count = current.count + 1;
+      const current = states.get(entry.event.resource);
+      const state = evolveResourceState(current?.state ?? null, entry, this.targets);
+      const count = (current?.count ?? 0) + 1;
       states.set(entry.event.resource, { state, count });
       if (count % SNAPSHOT_EVERY === 0) snapshots.push({ resource: entry.event.resource, logIndex: entry.logIndex, state });
     }
-    const touched = [...states.entries()].filter(([resource]) => resources.includes(resource));
-    await tx.query(
-      `insert into audit.resource_states (resource, state, log_index, entry_count)
-       select * from unnest($1::text[], $2::jsonb[], $3::bigint[], $4::bigint[])
-       on conflict (resource) do update set state = excluded.state, log_index = excluded.log_index, entry_count = excluded.entry_count`,
-      [
-        touched.map(([resource]) => resource),
-        touched.map(([, v]) => JSON.stringify(v.state)),
-        touched.map(([, v]) => v.state!.asOfLogIndex),
-        touched.map(([, v]) => v.count),
-      ],
-    );
-    if (snapshots.length > 0) {
-      await tx.query(
-        `insert into audit.resource_snapshots (resource, log_index, state) select * from unnest($1::text[], $2::bigint[], $3::jsonb[])`,
-        [snapshots.map((s) => s.resource), snapshots.map((s) => s.logIndex), snapshots.map((s) => JSON.stringify(s.state))],
-      );
-    }
+    const touched = resources.map((r) => [r, states.get(r)!] as [string, CachedState]);
+    return { states, touched, snapshots };
   }
 
   private async currentSize(tx: EntityManager): Promise<{ size: number; recordedAt: number }> {

@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { DataSource } from 'typeorm';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
-import { readStoredEvent, SNAPSHOT_EVERY, sloTargetsOf } from '../ledger/ledger.writer.js';
+import { LedgerWriter, readStoredEvent, SNAPSHOT_EVERY, sloTargetsOf } from '../ledger/ledger.writer.js';
 import { evolveResourceState, ResourceState } from './resource-state.projection.js';
 
 const CHUNK = 5_000;
@@ -23,6 +23,7 @@ export class ProjectionRebuildService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
+    private readonly writer: LedgerWriter,
   ) {}
 
   async rebuild(apply: boolean) {
@@ -74,6 +75,7 @@ export class ProjectionRebuildService {
           [snapshots.map((s) => s.resource), snapshots.map((s) => s.logIndex), snapshots.map((s) => JSON.stringify(s.state))],
         );
       }
+      if (apply) this.writer.forgetProjections();
       if (differences.length) this.logger.warn(`projection rebuild from ${entries} entries differs for: ${differences.join(', ')}${apply ? ' (replaced)' : ''}`);
       return { entries, resources: states.size, identical: differences.length === 0, differences, applied: apply };
     });

@@ -63,7 +63,7 @@ export interface ResourceState {
   sloBreaches: SloBreach[];
 }
 
-const MAX_AWAITING = 500; // bound the state: a backup never verified is dropped after this many newer ones
+const MAX_AWAITING = 32; // verdicts come within minutes; a backup still unverified after 32 newer ones is dropped from the state (the log keeps it)
 const MAX_LISTED = 100;
 
 export const threeTwoOneOf = (copies: CopyPlacement[], resourceSite: string | null = null): ThreeTwoOne => {

@@ -1,0 +1,128 @@
+/**
+ * Audit ingest: events/s from publish to committed ledger entry (validated, leaf-hashed, Merkle
+ * nodes stored, projections folded, all in the same transaction; acked after commit).
+ *
+ *   project:  ContinuityPublisher → JetStream → the audit service's LedgerListener/LedgerWriter
+ *             (in-process Nest app on its own database), until N entries are committed
+ *   baseline: bare js.publish of the same envelopes → bare durable pull consumer → multi-row
+ *             `INSERT … ON CONFLICT DO NOTHING` of ≤ 500 events per transaction into a bare table,
+ *             ack after commit
+ *
+ * Usage: `npm run bench -- audit-ingest [--events N]` (or BENCH_EVENTS). Last line: one JSON object.
+ */
+import 'reflect-metadata';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { Client } from 'pg';
+import { ContinuityPublisher, eventSubject } from '@continuity/contracts';
+import { aBackupCreatedData, anEvent } from '@continuity/contracts/testing';
+import { connectTestNats, createTestTopology, pollUntil, TEST_NATS_URL } from '@continuity/messaging/testing';
+import { createServiceApp } from '@continuity/runtime';
+import { createTestDatabase, freePort } from '@continuity/runtime/testing';
+import { AuditModule } from '@continuity/audit/audit.module.js';
+import { auditEnvSchema } from '@continuity/audit/config/audit.config.js';
+import { LedgerWriter } from '@continuity/audit/ledger/ledger.writer.js';
+import { inWindows, intOption, perSecond, printResult, progress, round } from './lib/report.js';
+
+const EVENTS = intOption('events', 'BENCH_EVENTS', 20_000);
+const WINDOW = 256;
+const BATCH = 500;
+
+const events = () => Array.from({ length: EVENTS }, (_, i) => anEvent('BackupCreated', { resource: `db-${i % 50}`, data: aBackupCreatedData() }));
+
+const baseline = async () => {
+  const nc = await connectTestNats();
+  const topology = await createTestTopology(nc, 'bingest');
+  const db = await createTestDatabase('bench');
+  const sql = new Client({ connectionString: db.url });
+  try {
+    await sql.connect();
+    await sql.query('create table raw_events (id uuid primary key, body jsonb not null)');
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.add(topology.eventStream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 4_000 });
+    const consumer = await jetstream(nc).consumers.get(topology.eventStream, 'raw');
+    const payloads = events().map((e) => ({ id: e.id, subject: eventSubject(e.type, e.resource, topology), bytes: JSON.stringify(e) }));
+    let committed = 0;
+    const queue: JsMsg[] = [];
+    let wake: (() => void) | null = null;
+    const messages = await consumer.consume({ max_messages: 2_000, callback: (m) => (queue.push(m), wake?.()) });
+    const worker = (async () => {
+      while (committed < EVENTS) {
+        if (queue.length === 0) await new Promise<void>((r) => (wake = r));
+        wake = null;
+        const batch = queue.splice(0, BATCH);
+        const rows = batch.map((m) => JSON.parse(new TextDecoder().decode(m.data)));
+        await sql.query('begin');
+        await sql.query('insert into raw_events (id, body) select * from unnest($1::uuid[], $2::jsonb[]) on conflict do nothing', [
+          rows.map((r) => r.id),
+          rows.map((r) => JSON.stringify(r)),
+        ]);
+        await sql.query('commit');
+        for (const m of batch) m.ack();
+        committed += batch.length;
+      }
+    })();
+    const js = jetstream(nc);
+    const started = performance.now();
+    await inWindows(payloads.length, WINDOW, (i) => js.publish(payloads[i]!.subject, payloads[i]!.bytes, { msgID: payloads[i]!.id }));
+    await worker;
+    const ms = performance.now() - started;
+    await messages.close();
+    return perSecond(EVENTS, ms);
+  } finally {
+    await sql.end().catch(() => undefined);
+    await topology.remove();
+    await db.drop();
+    await nc.close();
+  }
+};
+
+const project = async () => {
+  const nc = await connectTestNats();
+  const topology = await createTestTopology(nc, 'pingest');
+  const db = await createTestDatabase('bench');
+  const port = String(await freePort());
+  const { app } = await createServiceApp({
+    name: 'audit',
+    defaultPort: 3004,
+    module: AuditModule,
+    envSchema: auditEnvSchema,
+    env: {
+      NATS_URL: TEST_NATS_URL,
+      DATABASE_URL: db.url,
+      CONTINUITY_NAMESPACE: topology.namespace,
+      PORT: port,
+      LOG_LEVEL: 'error',
+      AUDIT_SIGNING_KEY_FILE: `/tmp/continuity-bench-${topology.namespace}.pem`,
+      AUDIT_SIGN_INTERVAL_MS: '5000',
+    },
+  });
+  try {
+    const writer = app.get(LedgerWriter);
+    const publisher = new ContinuityPublisher(jetstream(nc), { source: 'bench', topology });
+    const all = events();
+    const started = performance.now();
+    await inWindows(all.length, WINDOW, (i) => publisher.publishEnvelope(all[i]!));
+    await pollUntil(() => writer.head.treeSize >= EVENTS, { timeoutMs: 600_000, intervalMs: 5, what: `${EVENTS} committed entries` });
+    return perSecond(EVENTS, performance.now() - started);
+  } finally {
+    await app.close();
+    await topology.remove();
+    await db.drop();
+    await nc.close();
+  }
+};
+
+const main = async () => {
+  progress(`audit-ingest: ${EVENTS} events per run`);
+  const base = await baseline();
+  progress(`baseline (raw consume + batched INSERT): ${round(base)} events/s`);
+  const proj = await project();
+  progress(`project (ledger + Merkle + projections): ${round(proj)} events/s`);
+  printResult({ bench: 'audit-ingest', value: round(proj), baseline: round(base), events: EVENTS, unit: 'events/s' });
+  process.exit(0);
+};
+
+void main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
