@@ -131,7 +131,7 @@ export class HistoryService {
     const [row] = await this.dataSource.query('select * from audit.log_entries where event_id = $1', [eventId]);
     if (!row) throw new NotFoundInLedgerError('AUDIT.EVENT_NOT_FOUND', `no event ${eventId} in the ledger`);
     const entry = toEntry(row);
-    const head = await this.heads.latest();
+    const head = await this.heads.latestCached();
     const inclusion =
       head && head.treeSize > entry.logIndex
         ? { treeSize: head.treeSize, proof: await this.proofs.inclusion(entry.logIndex, head.treeSize) }

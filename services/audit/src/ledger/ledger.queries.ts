@@ -43,25 +43,21 @@ export class LedgerProofs {
     ).map(toHex);
   }
 
+  /** Every needed hash in one round trip: leaves from the log, larger subtrees from merkle_nodes. */
   private async fetch(subtrees: { start: number; size: number }[]): Promise<Map<string, Buffer>> {
-    const leaves = subtrees.filter((s) => s.size === 1);
+    const leaves = subtrees.filter((s) => s.size === 1).map((s) => s.start);
     const inner = subtrees.filter((s) => s.size > 1);
+    const rows: { level: number; idx: string; hash: Buffer }[] = await this.dataSource.query(
+      `select 0 as level, log_index as idx, leaf_hash as hash from audit.log_entries where log_index = any($1::bigint[])
+       union all
+       select n.level, n.idx, n.hash from audit.merkle_nodes n
+       join unnest($2::smallint[], $3::bigint[]) as w(level, idx) on n.level = w.level and n.idx = w.idx`,
+      [leaves, inner.map((s) => log2(s.size)), inner.map((s) => s.start / s.size)],
+    );
     const found = new Map<string, Buffer>();
-    if (leaves.length) {
-      const rows = await this.dataSource.query('select log_index, leaf_hash from audit.log_entries where log_index = any($1::bigint[])', [
-        leaves.map((l) => l.start),
-      ]);
-      for (const row of rows) found.set(key(Number(row.log_index), 1), row.leaf_hash);
-    }
-    if (inner.length) {
-      const rows = await this.dataSource.query(
-        'select n.level, n.idx, n.hash from audit.merkle_nodes n join unnest($1::smallint[], $2::bigint[]) as w(level, idx) on n.level = w.level and n.idx = w.idx',
-        [inner.map((s) => log2(s.size)), inner.map((s) => s.start / s.size)],
-      );
-      for (const row of rows) {
-        const size = 2 ** Number(row.level);
-        found.set(key(Number(row.idx) * size, size), row.hash);
-      }
+    for (const row of rows) {
+      const size = 2 ** Number(row.level);
+      found.set(key(Number(row.idx) * size, size), row.hash);
     }
     return found;
   }

@@ -32,6 +32,8 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
   private grown = true;
   private timer?: NodeJS.Timeout;
   private signing: Promise<SignedTreeHead | null> | null = null;
+  /** The newest head this instance knows; refreshed when it signs and on each tick. */
+  private newest: SignedTreeHead | null = null;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -47,10 +49,20 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
     writer.onAppended(() => (this.grown = true));
   }
 
-  onApplicationBootstrap() {
+  async onApplicationBootstrap() {
+    this.newest = await this.latest();
     this.timer = setInterval(() => {
       if (this.grown) void this.signNow().catch((error: Error) => this.logger.error(`signing failed: ${error.message}`));
+      else void this.latest().catch(() => undefined); // another instance may have signed
     }, this.config.AUDIT_SIGN_INTERVAL_MS);
+  }
+
+  /**
+   * The newest signed head without a database round trip (at most one signing interval old when
+   * another instance signs). Proofs against it are as valid as against the very latest.
+   */
+  async latestCached(): Promise<SignedTreeHead | null> {
+    return this.newest ?? this.latest();
   }
 
   onModuleDestroy() {
@@ -74,13 +86,16 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
       [head.treeSize, head.rootHash, head.timestamp, head.signature, head.keyId],
     );
     await this.publisher.publish('AuditCheckpointSigned', { resource: 'audit-ledger', data: head });
+    this.newest = head;
     this.logger.debug?.(`signed tree head ${head.treeSize} ${head.rootHash}`);
     return head;
   }
 
   async latest(): Promise<SignedTreeHead | null> {
     const [row] = await this.dataSource.query('select * from audit.tree_heads order by tree_size desc limit 1');
-    return row ? toHead(row) : null;
+    const head = row ? toHead(row) : null;
+    if (head && (!this.newest || head.treeSize > this.newest.treeSize)) this.newest = head;
+    return head;
   }
 
   /** The first signed head covering at least `size` entries. */
