@@ -1,6 +1,7 @@
 import { Envelope } from './envelope.js';
 import { EventRegistry } from './registry.js';
-import { BackupCreatedV1, BackupCreatedV1Schema } from './events/backup-created.v1.js';
+import { BackupCreatedV1Schema } from './events/backup-created.v1.js';
+import { BackupCreatedV2, BackupCreatedV2Schema, upcastBackupCreatedV1 } from './events/backup-created.v2.js';
 import { FailoverCompletedV1, FailoverCompletedV1Schema } from './events/failover-completed.v1.js';
 import { FailoverTriggeredV1, FailoverTriggeredV1Schema } from './events/failover-triggered.v1.js';
 import { IntegrityVerifiedV1, IntegrityVerifiedV1Schema } from './events/integrity-verified.v1.js';
@@ -11,7 +12,7 @@ import { AuditCheckpointSignedV1, AuditCheckpointSignedV1Schema } from './events
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
-  BackupCreated: BackupCreatedV1;
+  BackupCreated: BackupCreatedV2;
   IntegrityVerified: IntegrityVerifiedV1;
   FailoverTriggered: FailoverTriggeredV1;
   FailoverCompleted: FailoverCompletedV1;
@@ -28,6 +29,7 @@ export type ContinuityEvent<T extends EventType = EventType> = { [K in T]: Envel
 
 export const continuityEvents = new EventRegistry()
   .define('BackupCreated', 1, BackupCreatedV1Schema)
+  .define('BackupCreated', 2, BackupCreatedV2Schema, upcastBackupCreatedV1)
   .define('IntegrityVerified', 1, IntegrityVerifiedV1Schema)
   .define('FailoverTriggered', 1, FailoverTriggeredV1Schema)
   .define('FailoverCompleted', 1, FailoverCompletedV1Schema)

@@ -7,6 +7,7 @@ export * from './publisher.js';
 export * from './trace-headers.js';
 export * from './json-schemas.js';
 export * from './events/backup-created.v1.js';
+export * from './events/backup-created.v2.js';
 export * from './events/integrity-verified.v1.js';
 export * from './events/failover-triggered.v1.js';
 export * from './events/failover-completed.v1.js';

@@ -30,7 +30,7 @@ describe('continuityEvents registry', () => {
   it('rejects an unknown version of a known type, naming what it knows', () => {
     const event = { ...anEvent('BackupCreated'), version: 7 };
     expect(() => continuityEvents.parse(event)).toThrow(UnknownEventVersionError);
-    expect(() => continuityEvents.parse(event)).toThrow('no schema for BackupCreated v7 (this build knows v1)');
+    expect(() => continuityEvents.parse(event)).toThrow('no schema for BackupCreated v7 (this build knows v1, v2)');
   });
 
   it('rejects unknown types unless asked to accept them', () => {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { Envelope } from './envelope.js';
-import { ContinuityEvent, EventDataMap, EventType } from './events.js';
+import { continuityEvents, ContinuityEvent, EventDataMap, EventType } from './events.js';
 
 /**
  * Fixtures shared by publisher and consumer tests, so both build events the same way.
@@ -19,10 +19,14 @@ export const aBackupCreatedData = (over: Partial<EventDataMap['BackupCreated']> 
     sizeBytes: 1024,
     sha256,
     copies: [
-      { location: 'local-disk', site: 'eu-west-1a', medium: 'disk', uri: 'file:///var/backups/a.dump', sha256, sizeBytes: 1024 },
-      { location: 'nas', site: 'eu-west-1a', medium: 'disk', uri: 'file:///mnt/nas/a.dump', sha256, sizeBytes: 1024 },
-      { location: 'offsite', site: 'eu-central-1', medium: 'object', uri: 'nats-object://backups/a.dump', sha256, sizeBytes: 1024 },
+      { location: 'local-disk', site: 'eu-west-1a', medium: 'disk', uri: 'file:///var/backups/a.dump', sha256, sizeBytes: 1024, manifestUri: 'file:///var/backups/a.manifest.json' },
+      { location: 'nas', site: 'eu-west-1a', medium: 'disk', uri: 'file:///mnt/nas/a.dump', sha256, sizeBytes: 1024, manifestUri: 'file:///mnt/nas/a.manifest.json' },
+      { location: 'offsite', site: 'eu-central-1', medium: 'object', uri: 'nats-object://backups/a.dump', sha256, sizeBytes: 1024, manifestUri: 'nats-object://backups/a.manifest.json' },
     ],
+    policy: 'orders-nightly',
+    plaintext: { sha256, sizeBytes: 1024 },
+    encryption: null,
+    threeTwoOne: { compliant: true, resourceSite: 'eu-west-1a', failedRules: [], optOut: null },
     ...over,
   };
 };
@@ -134,7 +138,7 @@ export const anEvent = <T extends EventType>(
   return {
     id,
     type,
-    version: 1,
+    version: continuityEvents.latestVersion(type),
     source: 'test',
     resource: 'orders-db',
     occurredAt: new Date().toISOString(),

@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { artifactPath, ArtifactKey, Digest, manifestPath } from '../artifact.js';
+import { BackupLocation, CleanupResult, CopyWriter, LocationError } from './location.js';
+
+const PARTIAL = '.partial-';
+
+/** fsync a directory so a rename in it survives a crash. */
+const syncDir = async (dir: string) => {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+};
+
+const writeAll = async (handle: FileHandle, chunk: Buffer) => {
+  let offset = 0;
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
+  }
+};
+
+/** Writes `data` to `path` atomically: temporary name, fsync, rename, fsync of the directory. */
+export const writeFileAtomic = async (path: string, data: Buffer) => {
+  const temp = `${dirname(path)}/.${path.slice(dirname(path).length + 1)}${PARTIAL}${randomBytes(4).toString('hex')}`;
+  const handle = await open(temp, 'wx', 0o640);
+  try {
+    await writeAll(handle, data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await handle.close();
+  await rename(temp, path).catch(async (error) => {
+    await rm(temp, { force: true });
+    throw error;
+  });
+  await syncDir(dirname(path));
+};
+
+/**
+ * A directory on a filesystem (local disk, NAS mount, …). Copies are written under a temporary
+ * name (`.<id>.dump.partial-<rand>`), fsync'd, then renamed: a reader never sees a partial copy
+ * under its final name, and a copy without its manifest is not a complete backup.
+ */
+export class FilesystemLocation implements BackupLocation {
+  readonly kind = 'filesystem' as const;
+
+  constructor(
+    readonly name: string,
+    readonly site: string,
+    readonly medium: string,
+    readonly root: string,
+  ) {}
+
+  private pathOf(key: ArtifactKey) {
+    return join(this.root, artifactPath(key));
+  }
+  private manifestPathOf(key: ArtifactKey) {
+    return join(this.root, manifestPath(key));
+  }
+  uriOf(key: ArtifactKey) {
+    return pathToFileURL(this.pathOf(key)).href;
+  }
+  manifestUriOf(key: ArtifactKey) {
+    return pathToFileURL(this.manifestPathOf(key)).href;
+  }
+
+  async begin(key: ArtifactKey): Promise<CopyWriter> {
+    const final = this.pathOf(key);
+    const manifest = this.manifestPathOf(key);
+    const dir = dirname(final);
+    const temp = join(dir, `.${key.backupId}.${key.extension}${PARTIAL}${randomBytes(4).toString('hex')}`);
+    let handle: FileHandle | null = null;
+    try {
+      await mkdir(dir, { recursive: true });
+      handle = await open(temp, 'wx', 0o640);
+    } catch (error) {
+      throw new LocationError(this.name, `cannot create ${temp}: ${(error as Error).message}`, { cause: error });
+    }
+    const location = this.name;
+    let written = 0;
+    let committedFinal = false;
+    let committedManifest = false;
+    const fail = (what: string, error: unknown) => new LocationError(location, `${what} ${temp}: ${(error as Error).message}`, { cause: error });
+    const writer: CopyWriter = {
+      location,
+      uri: this.uriOf(key),
+      manifestUri: this.manifestUriOf(key),
+      write: async (chunk) => {
+        try {
+          await writeAll(handle!, chunk);
+          written += chunk.length;
+        } catch (error) {
+          throw fail('cannot write', error);
+        }
+      },
+      finish: async (expected: Digest) => {
+        try {
+          await handle!.sync();
+          await handle!.close();
+          handle = null;
+        } catch (error) {
+          throw fail('cannot fsync', error);
+        }
+        const size = (await stat(temp)).size;
+        if (size !== expected.sizeBytes || written !== expected.sizeBytes) {
+          throw new LocationError(location, `${temp} holds ${size} bytes, expected ${expected.sizeBytes}`);
+        }
+      },
+      commit: async (manifestBytes) => {
+        try {
+          await rename(temp, final);
+          committedFinal = true;
+          await syncDir(dir);
+          await writeFileAtomic(manifest, manifestBytes);
+          committedManifest = true;
+        } catch (error) {
+          throw new LocationError(location, `cannot commit ${final}: ${(error as Error).message}`, { cause: error });
+        }
+      },
+      abort: async (): Promise<CleanupResult> => {
+        try {
+          await handle?.close().catch(() => undefined);
+          handle = null;
+          await rm(temp, { force: true });
+          if (committedManifest) await rm(manifest, { force: true });
+          if (committedFinal) await rm(final, { force: true });
+          await syncDir(dir).catch(() => undefined);
+          return { location, uri: writer.uri, removed: true, error: null };
+        } catch (error) {
+          return { location, uri: writer.uri, removed: false, error: (error as Error).message };
+        }
+      },
+    };
+    return writer;
+  }
+
+  async read(key: ArtifactKey): Promise<Readable> {
+    const path = this.pathOf(key);
+    try {
+      await stat(path);
+    } catch (error) {
+      throw new LocationError(this.name, `cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    return createReadStream(path, { highWaterMark: 1 << 20 });
+  }
+
+  async readManifest(key: ArtifactKey): Promise<Buffer | null> {
+    return readFile(this.manifestPathOf(key)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw new LocationError(this.name, `cannot read manifest: ${error.message}`, { cause: error });
+    });
+  }
+
+  async remove(key: ArtifactKey) {
+    try {
+      // Manifest first: a copy without a manifest is not a backup, so a half-done removal is safe.
+      await rm(this.manifestPathOf(key), { force: true });
+      await rm(this.pathOf(key), { force: true });
+      await syncDir(dirname(this.pathOf(key))).catch(() => undefined);
+      return { deleted: true, error: null };
+    } catch (error) {
+      return { deleted: false, error: (error as Error).message };
+    }
+  }
+
+  /** Temporary files left by a crashed run (their backup is no longer running). */
+  async sweepPartials(isRunning: (backupId: string) => boolean): Promise<string[]> {
+    const removed: string[] = [];
+    const resources = await readdir(this.root, { withFileTypes: true }).catch(() => []);
+    for (const resource of resources.filter((d) => d.isDirectory())) {
+      const dir = join(this.root, resource.name);
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const match = /^\.([0-9a-f-]{36})\..*\.partial-[0-9a-f]+$/.exec(name);
+        if (match && !isRunning(match[1]!)) {
+          await rm(join(dir, name), { force: true });
+          removed.push(join(dir, name));
+        }
+      }
+    }
+    return removed;
+  }
+
+  async close() {}
+}

@@ -1,0 +1,12 @@
+import { z } from 'zod';
+import { baseEnvSchema } from '@continuity/runtime';
+
+/** The backup service's environment: the shared variables plus where its policy file is. */
+export const backupEnvSchema = baseEnvSchema(3001).extend({
+  /** YAML file of resources, locations and policies; unset = no policies (the service says so). */
+  CONTINUITY_CONFIG: z.string().min(1).optional(),
+  /** `off` disables scheduled backups and retention in this process (on-demand still works). */
+  BACKUP_SCHEDULER: z.enum(['on', 'off']).default('on'),
+});
+
+export type BackupEnv = z.infer<typeof backupEnvSchema>;

@@ -1,0 +1,136 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackupConfigError, parseBackupConfig } from './backup-config.loader.js';
+
+const IDENTITY = 'AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX';
+const dir = mkdtempSync(join(tmpdir(), 'backup-config-'));
+const keyFile = join(dir, 'key.txt');
+writeFileSync(keyFile, `# test key\n${IDENTITY}\n`);
+
+const valid = `
+resources:
+  orders-db:
+    kind: postgres
+    site: eu-west-1a
+    connection: postgres://postgres@127.0.0.1:5432/orders
+  uploads:
+    kind: directory
+    site: eu-west-1a
+    path: /srv/uploads
+    exclude: ['cache/**']
+locations:
+  local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: /var/backups/a }
+  nas: { kind: filesystem, site: eu-west-1b, medium: nas, path: /mnt/nas }
+  offsite: { kind: object-store, site: eu-central-1, bucket: offsite }
+policies:
+  orders-nightly:
+    resource: orders-db
+    schedule: "0 2 * * *"
+    copies: [local-disk, nas, offsite]
+    retention: { keepLast: 7, daily: 7, weekly: 4, monthly: 6 }
+    encryption: { keyFile: ${keyFile} }
+  uploads-hourly:
+    resource: uploads
+    schedule: every 1h
+    copies: [local-disk, nas]
+    threeTwoOne: { optOut: "scratch data, re-creatable" }
+`;
+
+const problemsOf = async (text: string) => {
+  try {
+    await parseBackupConfig('/etc/continuity/backup.yaml', text);
+  } catch (error) {
+    if (error instanceof BackupConfigError) return error.problems.map((p) => `${p.key}: ${p.message}`);
+    throw error;
+  }
+  throw new Error('expected the configuration to be rejected');
+};
+
+describe('backup configuration', () => {
+  it('loads a valid file, resolving policies, schedules, keys and 3-2-1 opt-outs', async () => {
+    const config = await parseBackupConfig('/etc/continuity/backup.yaml', valid);
+    const orders = config.policies.get('orders-nightly')!;
+    expect(orders.copies.map((c) => c.name)).toEqual(['local-disk', 'nas', 'offsite']);
+    expect(orders.schedule).toEqual({ kind: 'cron', expression: '0 2 * * *' });
+    expect(orders.encryption?.identities).toEqual([IDENTITY]);
+    expect(orders.encryption?.recipients[0]).toMatch(/^age1/);
+    expect(orders.threeTwoOneFailures).toEqual([]);
+    const uploads = config.policies.get('uploads-hourly')!;
+    expect(uploads.threeTwoOneOptOut).toBe('scratch data, re-creatable');
+    expect(uploads.threeTwoOneFailures.map((f) => f.rule)).toEqual(['three-copies']);
+    expect(config.resources.get('uploads')).toMatchObject({ include: ['**'], exclude: ['cache/**'] });
+    expect(config.locations.get('offsite')).toMatchObject({ medium: 'object', replicas: 1 });
+  });
+
+  it('rejects a policy that cannot meet 3-2-1, saying which rules fail and how to opt out', async () => {
+    const text = valid.replace('copies: [local-disk, nas, offsite]', 'copies: [local-disk, nas]');
+    expect(await problemsOf(text)).toEqual([
+      'policies.orders-nightly.copies: does not meet 3-2-1: three-copies: needs at least 3 copies, has 2 (local-disk, nas). Add locations, or opt out with threeTwoOne: { optOut: "<why>" }',
+    ]);
+  });
+
+  it('names the key of every problem, with its line', async () => {
+    const text = valid
+      .replace('copies: [local-disk, nas, offsite]', 'copies: [local-disk, nass, offsite]')
+      .replace('schedule: every 1h', 'schedule: nightly')
+      .replace('keepLast: 7', 'keepLast: -1')
+      .replace('kind: postgres', 'kind: mysql');
+    const problems = await problemsOf(text);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'resources.orders-db.kind: kind must be "postgres" or "directory"',
+        expect.stringMatching(/^policies\.uploads-hourly\.schedule: "nightly" is neither a cron expression/),
+        'policies.orders-nightly.retention.keepLast: must be 0 or more',
+      ]),
+    );
+    const again = await problemsOf(valid.replace('copies: [local-disk, nas, offsite]', 'copies: [local-disk, nass, offsite]'));
+    expect(again).toEqual(['policies.orders-nightly.copies.1: unknown location "nass" (known: local-disk, nas, offsite)']);
+    try {
+      await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('copies: [local-disk, nas, offsite]', 'copies: [local-disk, nass, offsite]'));
+    } catch (error) {
+      expect((error as Error).message).toBe(
+        '/etc/continuity/backup.yaml is invalid:\n  policies.orders-nightly.copies.1 (line 20): unknown location "nass" (known: local-disk, nas, offsite)',
+      );
+    }
+  });
+
+  it('rejects unknown keys (a typo must not mean "keep everything")', async () => {
+    expect(await problemsOf(valid.replace('retention:', 'retension:'))).toEqual([
+      'policies.orders-nightly.retension: unknown key (allowed here: resource, schedule, copies, retention, encryption, threeTwoOne)',
+    ]);
+  });
+
+  it('rejects missing required keys, relative paths and unreadable key files', async () => {
+    const problems = await problemsOf(
+      valid.replace('    site: eu-west-1a\n    path: /srv/uploads', '    path: srv/uploads').replace(`keyFile: ${keyFile}`, `keyFile: ${join(dir, 'missing.key')}`),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^resources\.uploads\.site: is required/),
+        'resources.uploads.path: must be an absolute path',
+      ]),
+    );
+    const keyProblems = await problemsOf(valid.replace(`keyFile: ${keyFile}`, `keyFile: ${join(dir, 'missing.key')}`));
+    expect(keyProblems).toEqual([expect.stringMatching(/^policies\.orders-nightly\.encryption\.keyFile: cannot read key file .*missing\.key: ENOENT/)]);
+  });
+
+  it('rejects a second policy for the same resource and an unknown resource', async () => {
+    const text = `${valid}  again:\n    resource: orders-db\n    copies: [local-disk, nas, offsite]\n  ghost:\n    resource: billing-db\n    copies: [local-disk, nas, offsite]\n`;
+    expect(await problemsOf(text)).toEqual([
+      'policies.again.resource: resource "orders-db" already has policy "orders-nightly": one policy per resource',
+      'policies.ghost.resource: unknown resource "billing-db" (known: orders-db, uploads)',
+    ]);
+  });
+
+  it('reports YAML syntax errors with their line', async () => {
+    try {
+      await parseBackupConfig('/x.yaml', 'resources:\n  a: [1, 2\n');
+      throw new Error('expected a syntax error');
+    } catch (error) {
+      expect(error).toBeInstanceOf(BackupConfigError);
+      expect((error as BackupConfigError).problems[0]).toMatchObject({ key: '(yaml)' });
+      expect((error as BackupConfigError).problems[0]!.line).toBeGreaterThan(0);
+    }
+  });
+});

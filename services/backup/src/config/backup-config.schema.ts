@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { RESOURCE_PATTERN } from '@continuity/contracts';
+import { parseSchedule } from './schedule.js';
+
+/**
+ * The backup configuration file (YAML, path from `CONTINUITY_CONFIG`): what is protected
+ * (resources), where copies go (locations) and how (policies). Unknown keys are errors: a typo
+ * such as `retension:` must not silently mean "keep everything".
+ */
+
+const name = z.string().regex(RESOURCE_PATTERN, 'must be 1-128 letters, digits, "_" or "-", starting with a letter or digit');
+const site = z.string().min(1, 'must name the site, e.g. eu-west-1a');
+const nonEmptyPath = z.string().min(1, 'must be a path').refine((p) => p.startsWith('/'), 'must be an absolute path');
+
+const postgresResource = z.strictObject({
+  kind: z.literal('postgres'),
+  site,
+  /** libpq connection string or URL; the password may come from PGPASSWORD / ~/.pgpass instead. */
+  connection: z.string().min(1, 'must be a PostgreSQL connection string, e.g. postgres://postgres@127.0.0.1:5432/orders'),
+  /** The database to dump; defaults to the one in `connection`. */
+  database: z.string().min(1).optional(),
+});
+
+const directoryResource = z.strictObject({
+  kind: z.literal('directory'),
+  site,
+  path: nonEmptyPath,
+  include: z.array(z.string().min(1)).min(1, 'must list at least one glob (or leave include out to take everything)').default(['**']),
+  exclude: z.array(z.string().min(1)).default([]),
+});
+
+export const ResourceConfigSchema = z.discriminatedUnion('kind', [postgresResource, directoryResource], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'kind must be "postgres" or "directory"' : undefined),
+});
+
+const filesystemLocation = z.strictObject({
+  kind: z.literal('filesystem'),
+  site,
+  medium: z.string().min(1, 'must name the medium, e.g. disk, nas, tape'),
+  path: nonEmptyPath,
+});
+
+const objectStoreLocation = z.strictObject({
+  kind: z.literal('object-store'),
+  site,
+  medium: z.string().min(1, 'must name the medium, e.g. object').default('object'),
+  bucket: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-" (a JetStream object store bucket)'),
+  /** NATS servers holding the bucket; defaults to the service's NATS_URL. */
+  natsUrl: z.string().min(1).optional(),
+  /** JetStream replicas when the bucket is created. */
+  replicas: z.int().min(1).max(5).default(1),
+});
+
+export const LocationConfigSchema = z.discriminatedUnion('kind', [filesystemLocation, objectStoreLocation], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'kind must be "filesystem" or "object-store"' : undefined),
+});
+
+const count = z.int('must be a whole number').min(0, 'must be 0 or more');
+
+export const RetentionSchema = z
+  .strictObject({
+    keepLast: count.default(0),
+    daily: count.default(0),
+    weekly: count.default(0),
+    monthly: count.default(0),
+  })
+  .refine((r) => r.keepLast + r.daily + r.weekly + r.monthly > 0, 'must keep something: set keepLast, daily, weekly or monthly above 0 (or leave retention out to keep every backup)');
+
+export const PolicyConfigSchema = z.strictObject({
+  resource: name,
+  /** Cron expression (`0 2 * * *`) or interval (`every 15m`); absent = on demand only. */
+  schedule: z
+    .string()
+    .optional()
+    .superRefine((value, ctx) => {
+      if (value === undefined) return;
+      const parsed = parseSchedule(value);
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
+    }),
+  copies: z.array(name).min(1, 'must list at least one location'),
+  retention: RetentionSchema.optional(),
+  encryption: z.strictObject({ keyFile: nonEmptyPath }).optional(),
+  /** `optOut` only with a reason: every backup of this policy then says it does not meet 3-2-1. */
+  threeTwoOne: z.union([z.literal('required'), z.strictObject({ optOut: z.string().min(1, 'must say why the policy opts out of 3-2-1') })]).default('required'),
+});
+
+export const BackupConfigFileSchema = z.strictObject({
+  resources: z.record(name, ResourceConfigSchema).default({}),
+  locations: z.record(name, LocationConfigSchema).default({}),
+  policies: z.record(name, PolicyConfigSchema).default({}),
+});
+
+export type ResourceConfig = z.infer<typeof ResourceConfigSchema>;
+export type PostgresResourceConfig = z.infer<typeof postgresResource>;
+export type DirectoryResourceConfig = z.infer<typeof directoryResource>;
+export type LocationConfig = z.infer<typeof LocationConfigSchema>;
+export type FilesystemLocationConfig = z.infer<typeof filesystemLocation>;
+export type ObjectStoreLocationConfig = z.infer<typeof objectStoreLocation>;
+export type RetentionConfig = z.infer<typeof RetentionSchema>;
+export type PolicyConfig = z.infer<typeof PolicyConfigSchema>;
+export type BackupConfigFile = z.infer<typeof BackupConfigFileSchema>;

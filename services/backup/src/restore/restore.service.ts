@@ -1,0 +1,345 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { chmod, lstat, lutimes, mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Client } from 'pg';
+import { extract as extractTar } from 'tar';
+import type { ArtifactKey, ArtifactManifest } from '../backup-run/artifact.js';
+import { decryptStream } from '../backup-run/encryption.js';
+import type { BackupLocation } from '../backup-run/locations/location.js';
+import { parseManifest } from '../backup-run/manifest.js';
+import type { BackupRecord, Catalogue } from '../catalogue/catalogue.js';
+import { orderCopies } from './copy-order.policy.js';
+
+export class RestoreError extends Error {
+  override readonly name = 'RestoreError';
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface RestoreOptions {
+  backupId: string;
+  /** A directory path, or a postgres:// URL of the database to restore into. */
+  to: string;
+  /** age identities (AGE-SECRET-KEY-1…) for an encrypted backup. */
+  identities?: string[];
+  /** PostgreSQL: restore into a non-empty database, dropping what the dump recreates. */
+  clean?: boolean;
+  /** Where a PostgreSQL dump is staged before pg_restore (default: the OS temp dir). */
+  stagingDir?: string;
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  /** Things an operator must hear: a copy refused, a fall-back. */
+  onNotice?: (message: string) => void;
+}
+
+export interface CopyAttempt {
+  location: string;
+  uri: string;
+  ok: boolean;
+  error: string | null;
+}
+
+export interface RestoreResult {
+  backupId: string;
+  resource: string;
+  kind: 'postgres' | 'directory';
+  target: string;
+  copy: { location: string; uri: string };
+  attempts: CopyAttempt[];
+  bytes: number;
+  durationMs: number;
+}
+
+interface Target {
+  kind: 'postgres' | 'directory';
+  /** Stream the verified plaintext into staging. */
+  stage(input: Readable): Promise<void>;
+  /** The stored bytes matched: make the staged data the restored resource. */
+  apply(manifest: ArtifactManifest | null): Promise<void>;
+  /** Drop the staged data (a copy was refused, or the restore failed). */
+  discard(): Promise<void>;
+}
+
+export interface RestoreDeps {
+  catalogue: Pick<Catalogue, 'get'>;
+  location: (name: string) => BackupLocation | null;
+}
+
+/**
+ * Restores a backup from one of its copies. The stored bytes are hashed while they stream into a
+ * staging area (a file for a dump, a directory for a tar); only when size and SHA-256 match the
+ * catalogue does the staged data become the target. A copy that does not match (or cannot be
+ * read) is refused, said so, and the next copy is tried. The whole copy is always hashed, even
+ * when staging fails, so a failure is blamed on the copy only when its bytes are wrong: with the
+ * right bytes, a wrong key or a pg_restore error is final (another copy would fail the same way).
+ */
+export class RestoreService {
+  constructor(private readonly deps: RestoreDeps) {}
+
+  async restore(options: RestoreOptions): Promise<RestoreResult> {
+    const started = Date.now();
+    const notice = options.onNotice ?? (() => undefined);
+    const record = await this.deps.catalogue.get(options.backupId);
+    if (!record) throw new RestoreError('RESTORE.NOT_FOUND', `backup ${options.backupId} is not in the catalogue`);
+    if (record.state !== 'created') {
+      const why = record.state === 'expired' ? `expired at ${record.expiredAt} (its copies were deleted)` : record.state === 'failed' ? 'failed' : 'still running';
+      throw new RestoreError('RESTORE.NOT_RESTORABLE', `backup ${record.backupId} of ${record.resource} ${why}: nothing to restore`);
+    }
+    if (record.encryption && !options.identities?.length) {
+      throw new RestoreError(
+        'RESTORE.KEY_REQUIRED',
+        `backup ${record.backupId} is encrypted (age, to ${record.encryption.recipients.join(', ')}) and no key was given: pass the key file holding its AGE-SECRET-KEY (--key <file>)`,
+      );
+    }
+    const target = await this.prepareTarget(record, options);
+    const key: ArtifactKey = { resource: record.resource, backupId: record.backupId, extension: record.artifactExtension };
+    const { ordered, unavailable } = orderCopies(record.copies, (name) => this.deps.location(name)?.kind ?? null);
+    const attempts: CopyAttempt[] = unavailable.map(({ copy, reason }) => ({ location: copy.location, uri: copy.uri, ok: false, error: reason }));
+    for (const { reason } of unavailable) notice(`cannot use a copy: ${reason}`);
+    for (const [i, copy] of ordered.entries()) {
+      const location = this.deps.location(copy.location)!;
+      const outcome = await this.stageCopy(record, location, key, copy, target, options);
+      if (outcome.ok) {
+        const manifest = await location
+          .readManifest(key)
+          .then((bytes) => (bytes ? parseManifest(bytes) : null))
+          .catch(() => null);
+        try {
+          await target.apply(manifest);
+        } catch (error) {
+          await target.discard().catch(() => undefined);
+          throw new RestoreError('RESTORE.APPLY_FAILED', `restoring ${record.backupId} into ${redact(options.to)} failed: ${(error as Error).message}`, { cause: error });
+        }
+        attempts.push({ location: copy.location, uri: copy.uri, ok: true, error: null });
+        return {
+          backupId: record.backupId,
+          resource: record.resource,
+          kind: target.kind,
+          target: redact(options.to),
+          copy: { location: copy.location, uri: copy.uri },
+          attempts,
+          bytes: copy.sizeBytes,
+          durationMs: Date.now() - started,
+        };
+      }
+      await target.discard().catch((error: Error) => notice(`could not remove the staged data: ${error.message}`));
+      attempts.push({ location: copy.location, uri: copy.uri, ok: false, error: outcome.error });
+      if (outcome.final) throw new RestoreError('RESTORE.FAILED', `restoring ${record.backupId} from ${copy.location} failed: ${outcome.error}`);
+      const next = ordered[i + 1];
+      notice(`refused copy ${copy.location} (${copy.uri}): ${outcome.error}${next ? `; trying ${next.location}` : ''}`);
+    }
+    throw new RestoreError(
+      'RESTORE.NO_HEALTHY_COPY',
+      `no healthy copy of backup ${record.backupId}: ${attempts.map((a) => `${a.location}: ${a.error}`).join('; ')}`,
+    );
+  }
+
+  /** Hashes the whole copy while staging it; says whether it can be used, and whether trying another could help. */
+  private async stageCopy(
+    record: BackupRecord,
+    location: BackupLocation,
+    key: ArtifactKey,
+    copy: { location: string; sha256: string; sizeBytes: number },
+    target: Target,
+    options: RestoreOptions,
+  ): Promise<{ ok: true } | { ok: false; final: boolean; error: string }> {
+    let raw: Readable;
+    try {
+      raw = await location.read(key);
+    } catch (error) {
+      return { ok: false, final: false, error: `unreadable: ${(error as Error).message}` };
+    }
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const toStage = new PassThrough({ highWaterMark: 1 << 20 });
+    let stageFailed: Error | null = null;
+    let wake: (() => void) | null = null;
+    const feeding = (async () => {
+      for await (const chunk of raw as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        options.onProgress?.(bytes, copy.sizeBytes);
+        if (stageFailed) continue; // keep hashing: the verdict on the copy needs every byte
+        if (!toStage.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            toStage.once('drain', resolve);
+          });
+          wake = null;
+        }
+      }
+      toStage.end();
+    })();
+    const plainHash = createHash('sha256');
+    const staging = (async () => {
+      const stored: Readable = toStage;
+      const plain = record.encryption ? await decryptStream(stored, options.identities ?? [], `backup ${record.backupId}`) : stored;
+      const tapped = plain.pipe(
+        new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            plainHash.update(chunk);
+            callback(null, chunk);
+          },
+        }),
+      );
+      plain.on('error', (error) => tapped.destroy(error));
+      await target.stage(tapped);
+    })().catch((error: Error) => {
+      stageFailed = error;
+      toStage.resume(); // drop what was buffered for the failed stage
+      (wake as (() => void) | null)?.();
+      throw error;
+    });
+    staging.catch(() => undefined);
+    try {
+      await feeding;
+    } catch (error) {
+      stageFailed ??= error as Error;
+      toStage.destroy();
+      await staging.catch(() => undefined);
+      return { ok: false, final: false, error: `unreadable after ${bytes} bytes: ${(error as Error).message}` };
+    }
+    const stageError = await staging.then(
+      () => null,
+      (error: Error) => error,
+    );
+    const sha256 = hash.digest('hex');
+    if (sha256 !== copy.sha256 || bytes !== copy.sizeBytes) {
+      return {
+        ok: false,
+        final: false,
+        error: `SHA-256 mismatch: the copy holds ${bytes} bytes with SHA-256 ${sha256}, the backup is ${copy.sizeBytes} bytes with ${copy.sha256}`,
+      };
+    }
+    if (stageError) return { ok: false, final: true, error: stageError.message };
+    if (record.plaintext && plainHash.digest('hex') !== record.plaintext.sha256) {
+      return { ok: false, final: true, error: 'the decrypted artifact does not match the plaintext SHA-256 recorded at backup time' };
+    }
+    return { ok: true };
+  }
+
+  private async prepareTarget(record: BackupRecord, options: RestoreOptions): Promise<Target> {
+    if (/^postgres(ql)?:\/\//.test(options.to)) {
+      if (record.resourceKind !== 'postgres') {
+        throw new RestoreError('RESTORE.WRONG_TARGET', `backup ${record.backupId} is a ${record.resourceKind} backup: restore it to a directory, not a database`);
+      }
+      return postgresTarget(options, record.backupId);
+    }
+    if (record.resourceKind !== 'directory') {
+      throw new RestoreError('RESTORE.WRONG_TARGET', `backup ${record.backupId} is a PostgreSQL dump: restore it to a postgres:// URL, not ${options.to}`);
+    }
+    return directoryTarget(options.to);
+  }
+}
+
+const redact = (target: string) => {
+  if (!/^postgres(ql)?:\/\//.test(target)) return target;
+  const url = new URL(target);
+  if (url.password) url.password = '***';
+  return url.toString();
+};
+
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** A database to restore into: created when missing; a non-empty one only with `clean`. */
+const postgresTarget = async (options: RestoreOptions, backupId: string): Promise<Target> => {
+  const url = new URL(options.to);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!database) throw new RestoreError('RESTORE.WRONG_TARGET', `${redact(options.to)} names no database`);
+  const adminUrl = new URL(options.to);
+  adminUrl.pathname = '/postgres';
+  const admin = new Client({ connectionString: adminUrl.toString(), connectionTimeoutMillis: 5_000 });
+  try {
+    await admin.connect();
+    const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount;
+    if (!exists) {
+      await admin.query(`CREATE DATABASE ${quoteIdent(database)}`);
+    } else if (!options.clean) {
+      const target = new Client({ connectionString: options.to, connectionTimeoutMillis: 5_000 });
+      await target.connect();
+      const { rows } = await target
+        .query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`,
+        )
+        .finally(() => target.end());
+      if (rows[0]!.n > 0) {
+        throw new RestoreError('RESTORE.TARGET_NOT_EMPTY', `database ${database} already holds ${rows[0]!.n} relations: restore into a new database, or pass --clean to replace them`);
+      }
+    }
+  } catch (error) {
+    if (error instanceof RestoreError) throw error;
+    throw new RestoreError('RESTORE.TARGET_UNREACHABLE', `cannot prepare database ${database} at ${redact(options.to)}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  const file = join(options.stagingDir ?? tmpdir(), `continuity-restore-${backupId}-${randomBytes(4).toString('hex')}.dump`);
+  return {
+    kind: 'postgres',
+    stage: (input) => pipeline(input, createWriteStream(file, { mode: 0o600, flags: 'wx', highWaterMark: 1 << 20 })),
+    apply: async () => {
+      try {
+        const args = ['--dbname', options.to, '--exit-on-error', '--single-transaction', '--no-password', ...(options.clean ? ['--clean', '--if-exists'] : []), file];
+        await new Promise<void>((resolve, reject) => {
+          const child = spawn('pg_restore', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+          let stderr = '';
+          child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+          child.once('error', (error) => reject(new Error(`cannot run pg_restore: ${error.message}`)));
+          child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_restore exited with ${code}: ${stderr.trim()}`))));
+        });
+      } finally {
+        await rm(file, { force: true });
+      }
+    },
+    discard: () => rm(file, { force: true }),
+  };
+};
+
+/** A directory that must not exist yet (or be empty); the tar is extracted beside it, then renamed. */
+const directoryTarget = async (to: string): Promise<Target> => {
+  if (!isAbsolute(to)) throw new RestoreError('RESTORE.WRONG_TARGET', `${to} must be an absolute path`);
+  const existing = await lstat(to).catch(() => null);
+  if (existing && !existing.isDirectory()) throw new RestoreError('RESTORE.WRONG_TARGET', `${to} exists and is not a directory`);
+  if (existing && (await readdir(to)).length) throw new RestoreError('RESTORE.TARGET_NOT_EMPTY', `${to} is not empty: restore into a new or empty directory`);
+  await mkdir(dirname(to), { recursive: true });
+  let staging = '';
+  const fresh = async () => {
+    staging = join(dirname(to), `.${basename(to)}.restore-${randomBytes(4).toString('hex')}`);
+    await mkdir(staging, { mode: 0o700 });
+  };
+  return {
+    kind: 'directory',
+    stage: async (input) => {
+      await fresh();
+      const asRoot = process.getuid?.() === 0;
+      await pipeline(input, extractTar({ cwd: staging, strict: true, chmod: true, processUmask: 0, preserveOwner: asRoot }));
+    },
+    apply: async (manifest) => {
+      // Creating entries touched their parents' mtimes: set directories' (and links') modes and times from the index, deepest first.
+      for (const entry of [...(manifest?.files ?? [])].reverse()) {
+        const path = join(staging, entry.path);
+        const time = new Date(entry.mtime);
+        if (entry.type === 'directory') {
+          await chmod(path, entry.mode);
+          await lutimes(path, time, time);
+        } else if (entry.type === 'symlink') {
+          await lutimes(path, time, time).catch(() => undefined);
+        }
+      }
+      if (existing) await rmdir(to);
+      await rename(staging, to);
+    },
+    discard: async () => {
+      if (staging) await rm(staging, { recursive: true, force: true, maxRetries: 5 });
+    },
+  };
+};

@@ -1,0 +1,142 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Client, Pool } from 'pg';
+import { ContinuityPublisher, continuityEvents, Envelope, EventType } from '@continuity/contracts';
+import { testRunId } from '@continuity/contracts/testing';
+import { connectTestNats, createTestTopology, readStream } from '@continuity/messaging/testing';
+import { BackupConfig, parseBackupConfig } from '../src/config/backup-config.loader.js';
+import { Catalogue } from '../src/catalogue/catalogue.js';
+import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
+import { BackupRunner, BackupRunnerDeps } from '../src/backup-run/backup-runner.js';
+
+export const PG_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export const databaseUrl = (name: string) => {
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+};
+
+/** Creates a database of this test file's own; refuses any name without "test" in it. */
+export const createTestDatabase = async (prefix = 'backup_test') => {
+  const name = `${prefix}_${testRunId('db')}`.toLowerCase();
+  if (!name.includes('test')) throw new Error(`refusing to use database ${name}: its name lacks "test"`);
+  const admin = new Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  return {
+    name,
+    url: databaseUrl(name),
+    drop: async () => {
+      if (!name.includes('test')) throw new Error(`refusing to drop database ${name}: its name lacks "test"`);
+      const c = new Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+};
+
+export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `${prefix}-`));
+
+/** One test file's world: NATS topology, catalogue database, scratch directories. */
+export const startWorld = async (name: string) => {
+  const nc = await connectTestNats();
+  const topology = await createTestTopology(nc, name.slice(0, 4));
+  const db = await createTestDatabase();
+  const pool = new Pool({ connectionString: db.url, max: 4 });
+  const catalogue = new Catalogue(pool);
+  await catalogue.migrate();
+  const root = tempDir(`continuity-${name}`);
+  const publisher = new ContinuityPublisher(jetstream(nc), { source: 'backup', topology });
+  const buckets: string[] = [];
+  const runners: { locations: LocationRegistry }[] = [];
+  return {
+    nc,
+    topology,
+    db,
+    pool,
+    catalogue,
+    root,
+    publisher,
+    /** A bucket name of this run's own (removed at the end). */
+    bucket: (label: string) => {
+      const bucket = `${topology.namespace}_${label}`;
+      buckets.push(bucket);
+      return bucket;
+    },
+    configFile: (yaml: string) => {
+      const file = join(root, `config-${testRunId('c')}.yaml`);
+      writeFileSync(file, yaml);
+      return file;
+    },
+    config: (yaml: string): Promise<BackupConfig> => parseBackupConfig(join(root, 'inline.yaml'), yaml),
+    runner: (config: BackupConfig, over: Partial<BackupRunnerDeps> = {}) => {
+      const locations = new LocationRegistry(config, nc);
+      runners.push({ locations });
+      return new BackupRunner({ config, locations, catalogue, publisher, progressEveryMs: 50, ...over });
+    },
+    /** Every event of `type` stored in this run's stream (upcast to the newest version). */
+    events: async <T extends EventType>(type: T, resource?: string): Promise<Envelope<T, any>[]> =>
+      (await readStream(nc, topology.eventStream))
+        .map((m) => continuityEvents.parse(m.json()))
+        .filter((e) => e.type === type && (!resource || e.resource === resource)) as Envelope<T, any>[],
+    close: async () => {
+      for (const r of runners) await r.locations.close();
+      const { Objm } = await import('@nats-io/obj');
+      for (const bucket of buckets) {
+        await new Objm(nc)
+          .open(bucket)
+          .then((os) => os.destroy())
+          .catch(() => undefined);
+      }
+      await pool.end();
+      await db.drop();
+      await topology.remove();
+      await nc.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+};
+
+export type World = Awaited<ReturnType<typeof startWorld>>;
+
+/** Seeds a database: several tables, a few thousand rows, a large object, odd types. */
+export const seedDatabase = async (url: string) => {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  await c.query(`
+    CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text UNIQUE, created_at timestamptz NOT NULL DEFAULT '2026-01-01');
+    CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int REFERENCES customers(id), total numeric(12,2), items jsonb, note text);
+    CREATE TABLE events (id uuid PRIMARY KEY, payload bytea, tags text[]);
+    CREATE TABLE documents (id int PRIMARY KEY, title text, body oid);
+    INSERT INTO customers (name, email) SELECT 'Customer ' || g || ' ñ€', 'c' || g || '@example.com' FROM generate_series(1, 2000) g;
+    INSERT INTO orders (customer_id, total, items, note)
+      SELECT 1 + (g % 2000), (g * 7.31)::numeric(12,2), jsonb_build_object('sku', 'SKU-' || g, 'qty', g % 9), repeat('x', g % 50)
+      FROM generate_series(1, 5000) g;
+    INSERT INTO events SELECT md5(g::text)::uuid, decode(md5(g::text), 'hex'), ARRAY['a' || g, 'b'] FROM generate_series(1, 3000) g;
+  `);
+  const { rows } = await c.query(`SELECT lo_from_bytea(0, decode(repeat(md5('large'), 20000), 'hex')) AS oid`);
+  await c.query('INSERT INTO documents VALUES (1, $1, $2)', ['big blob', rows[0].oid]);
+  await c.end();
+};
+
+/** Row count and a checksum of every table's contents, and of every large object. */
+export const fingerprint = async (url: string) => {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  const tables = (await c.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)).rows.map((r) => r.tablename as string);
+  const out: Record<string, { rows: number; md5: string }> = {};
+  for (const table of tables) {
+    const { rows } = await c.query(`SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS h FROM "${table}" t`);
+    out[table] = { rows: rows[0].n, md5: rows[0].h };
+  }
+  const los = await c.query(`SELECT oid::text, md5(lo_get(oid)) AS h FROM pg_largeobject_metadata ORDER BY oid`);
+  out['(large objects)'] = { rows: los.rowCount ?? 0, md5: los.rows.map((r) => `${r.oid}:${r.h}`).join(',') };
+  await c.end();
+  return out;
+};
