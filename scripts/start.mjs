@@ -5,7 +5,8 @@
 // NATS_URL and nothing on :4222, `nats-server -js` is started if it is installed; with no
 // DATABASE_URL and nothing on :5432, an embedded PostgreSQL (data under .continuity/) is started.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -125,6 +126,18 @@ async function ensurePostgres() {
   return embeddedUrl;
 }
 
+/** The audit API needs bearer tokens; made once for this checkout and kept in .continuity/. */
+function auditTokens() {
+  if (process.env.AUDIT_TOKENS) return { value: process.env.AUDIT_TOKENS, made: false };
+  const file = join(stateDir, 'audit-tokens');
+  if (!existsSync(file)) {
+    mkdirSync(stateDir, { recursive: true });
+    const token = () => randomBytes(18).toString('base64url');
+    writeFileSync(file, `${token()}:auditor,${token()}:operator\n`, { mode: 0o600 });
+  }
+  return { value: readFileSync(file, 'utf8').trim(), made: true, file };
+}
+
 const children = new Map();
 let stopping = false;
 
@@ -183,8 +196,16 @@ process.on('SIGTERM', () => void stopAll(0));
 const natsUrl = await ensureNats();
 const databaseUrl = await ensurePostgres();
 say(`NATS ${natsUrl}; PostgreSQL ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname}`);
-for (const service of SERVICES) startService(service, { NATS_URL: natsUrl, DATABASE_URL: databaseUrl });
+const tokens = auditTokens();
+for (const service of SERVICES) startService(service, { NATS_URL: natsUrl, DATABASE_URL: databaseUrl, AUDIT_TOKENS: tokens.value });
 for (const { name, port } of SERVICES) await waitListening('127.0.0.1', port, name, 30_000);
 say('all four services are up:');
 for (const { name, port } of SERVICES) say(`  ${name.padEnd(8)} http://127.0.0.1:${port}  (/health/ready, /metrics)`);
+if (tokens.made) {
+  for (const pair of tokens.value.split(',')) {
+    const [token, role] = pair.split(':');
+    say(`audit ${role} token: ${token}  (curl -H "Authorization: Bearer ${token}" http://127.0.0.1:3004/audit/resources)`);
+  }
+  say(`(tokens kept in ${tokens.file}; set AUDIT_TOKENS to choose your own)`);
+}
 say('Ctrl-C stops everything.');
