@@ -15,12 +15,10 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } fro
 import { Client } from 'pg';
 import { ContinuityPublisher, eventSubject } from '@continuity/contracts';
 import { aBackupCreatedData, anEvent } from '@continuity/contracts/testing';
-import { connectTestNats, createTestTopology, pollUntil, TEST_NATS_URL } from '@continuity/messaging/testing';
-import { createServiceApp } from '@continuity/runtime';
-import { createTestDatabase, freePort } from '@continuity/runtime/testing';
-import { AuditModule } from '@continuity/audit/audit.module.js';
-import { auditEnvSchema } from '@continuity/audit/config/audit.config.js';
+import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
+import { createTestDatabase } from '@continuity/runtime/testing';
 import { LedgerWriter } from '@continuity/audit/ledger/ledger.writer.js';
+import { startBenchAudit } from './lib/audit.js';
 import { inWindows, intOption, perSecond, printResult, progress, round } from './lib/report.js';
 
 const EVENTS = intOption('events', 'BENCH_EVENTS', 20_000);
@@ -78,36 +76,17 @@ const baseline = async () => {
 
 const project = async () => {
   const nc = await connectTestNats();
-  const topology = await createTestTopology(nc, 'pingest');
-  const db = await createTestDatabase('bench');
-  const port = String(await freePort());
-  const { app } = await createServiceApp({
-    name: 'audit',
-    defaultPort: 3004,
-    module: AuditModule,
-    envSchema: auditEnvSchema,
-    env: {
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: db.url,
-      CONTINUITY_NAMESPACE: topology.namespace,
-      PORT: port,
-      LOG_LEVEL: 'error',
-      AUDIT_SIGNING_KEY_FILE: `/tmp/continuity-bench-${topology.namespace}.pem`,
-      AUDIT_SIGN_INTERVAL_MS: '5000',
-    },
-  });
+  const audit = await startBenchAudit(nc, 'pingest', { AUDIT_SIGN_INTERVAL_MS: '5000' });
   try {
-    const writer = app.get(LedgerWriter);
-    const publisher = new ContinuityPublisher(jetstream(nc), { source: 'bench', topology });
+    const writer = audit.app.get(LedgerWriter);
+    const publisher = new ContinuityPublisher(jetstream(nc), { source: 'bench', topology: audit.topology });
     const all = events();
     const started = performance.now();
     await inWindows(all.length, WINDOW, (i) => publisher.publishEnvelope(all[i]!));
     await pollUntil(() => writer.head.treeSize >= EVENTS, { timeoutMs: 600_000, intervalMs: 5, what: `${EVENTS} committed entries` });
     return perSecond(EVENTS, performance.now() - started);
   } finally {
-    await app.close();
-    await topology.remove();
-    await db.drop();
+    await audit.stop();
     await nc.close();
   }
 };

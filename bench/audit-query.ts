@@ -11,13 +11,10 @@
 import 'reflect-metadata';
 import { v7 as uuidv7 } from 'uuid';
 import { aBackupCreatedData, anEvent, anIntegrityVerifiedData } from '@continuity/contracts/testing';
-import { connectTestNats, createTestTopology, TEST_NATS_URL } from '@continuity/messaging/testing';
-import { createServiceApp } from '@continuity/runtime';
-import { createTestDatabase, freePort } from '@continuity/runtime/testing';
-import { AuditModule } from '@continuity/audit/audit.module.js';
-import { auditEnvSchema } from '@continuity/audit/config/audit.config.js';
+import { connectTestNats } from '@continuity/messaging/testing';
 import { LedgerWriter } from '@continuity/audit/ledger/ledger.writer.js';
 import { TreeHeadsService } from '@continuity/audit/signing/tree-heads.service.js';
+import { startBenchAudit } from './lib/audit.js';
 import { intOption, median, percentile, printResult, progress, round } from './lib/report.js';
 
 const EVENTS = intOption('events', 'BENCH_EVENTS', 1_000_000);
@@ -27,27 +24,13 @@ const TOKEN = 'bench-auditor-token';
 
 const main = async () => {
   const nc = await connectTestNats();
-  const topology = await createTestTopology(nc, 'bquery');
-  const db = await createTestDatabase('bench');
-  const port = await freePort();
-  const { app } = await createServiceApp({
-    name: 'audit',
-    defaultPort: 3004,
-    module: AuditModule,
-    envSchema: auditEnvSchema,
-    env: {
-      NATS_URL: TEST_NATS_URL,
-      DATABASE_URL: db.url,
-      CONTINUITY_NAMESPACE: topology.namespace,
-      PORT: String(port),
-      LOG_LEVEL: 'error',
-      AUDIT_SIGNING_KEY_FILE: `/tmp/continuity-bench-${topology.namespace}.pem`,
-      AUDIT_SIGN_INTERVAL_MS: '3600000',
-      AUDIT_TAMPER_CHECK_INTERVAL_MS: '86400000',
-      AUDIT_BATCH_SIZE: '5000',
-      AUDIT_TOKENS: `${TOKEN}:auditor`,
-    },
+  const audit = await startBenchAudit(nc, 'bquery', {
+    AUDIT_SIGN_INTERVAL_MS: '3600000',
+    AUDIT_TAMPER_CHECK_INTERVAL_MS: '86400000',
+    AUDIT_BATCH_SIZE: '5000',
+    AUDIT_TOKENS: `${TOKEN}:auditor`,
   });
+  const { app } = audit;
   try {
     const writer = app.get(LedgerWriter);
     const heads = app.get(TreeHeadsService);
@@ -80,7 +63,7 @@ const main = async () => {
     global.gc?.();
     const rssMb = Math.round(process.memoryUsage().rss / 1048576);
 
-    const base = `http://127.0.0.1:${port}`;
+    const { base } = audit;
     const get = async (path: string) => {
       const t0 = performance.now();
       const res = await fetch(base + path, { headers: { authorization: `Bearer ${TOKEN}` } });
@@ -112,9 +95,7 @@ const main = async () => {
       rss_mb: rssMb,
     });
   } finally {
-    await app.close();
-    await topology.remove();
-    await db.drop();
+    await audit.stop();
     await nc.close();
   }
   process.exit(0);

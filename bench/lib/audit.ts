@@ -1,0 +1,38 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { createTestTopology, TEST_NATS_URL } from '@continuity/messaging/testing';
+import { createServiceApp } from '@continuity/runtime';
+import { createTestDatabase, freePort } from '@continuity/runtime/testing';
+import { AuditModule } from '@continuity/audit/audit.module.js';
+import { auditEnvSchema } from '@continuity/audit/config/audit.config.js';
+
+/** The audit service in this process, on a database and topology of its own; `stop()` removes both. */
+export const startBenchAudit = async (nc: NatsConnection, prefix: string, env: Record<string, string> = {}) => {
+  const topology = await createTestTopology(nc, prefix);
+  const db = await createTestDatabase('bench');
+  const port = await freePort();
+  const { app } = await createServiceApp({
+    name: 'audit',
+    defaultPort: 3004,
+    module: AuditModule,
+    envSchema: auditEnvSchema,
+    env: {
+      NATS_URL: TEST_NATS_URL,
+      DATABASE_URL: db.url,
+      CONTINUITY_NAMESPACE: topology.namespace,
+      PORT: String(port),
+      LOG_LEVEL: 'error',
+      AUDIT_SIGNING_KEY_FILE: `/tmp/continuity-bench-${topology.namespace}.pem`,
+      ...env,
+    },
+  });
+  return {
+    app,
+    topology,
+    base: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await app.close();
+      await topology.remove();
+      await db.drop();
+    },
+  };
+};
