@@ -4,8 +4,10 @@ import { ContinuityEvent } from '@continuity/contracts';
 import { OnEvent } from '@continuity/messaging';
 
 /**
- * Several failover instances run; each follows the failovers the others decided so its own view of
- * epochs stays current. Until the failover logic lands (issue 6) it logs them.
+ * Logs the failovers recorded in the event stream (whichever instance decided them). Instances do
+ * not learn epochs or primaries from here: they follow the route record in KV, which is written
+ * before FailoverCompleted is published. The durable consumer is shared by all instances, so each
+ * event is logged by one of them.
  */
 @Controller()
 export class FailoverEventsListener {

@@ -291,6 +291,25 @@ describe('failover decider: epochs and the failover lifecycle', () => {
     expect(decide(state, evaluate(2500), config)).toMatchObject({ type: 'failover', epoch: 2, firstFailureAt: t(500) });
   });
 
+  it('does not retry a standby whose promotion was abandoned in this outage: tries the next, then reports no candidate', () => {
+    const abandoned = (epoch: number, ms: number): FailoverEvent => ({ type: 'FailoverAbandoned', epoch, reason: 'pg_promote returned false', at: t(ms) });
+    const outage = [...healthy, ...primaryFails3(), started(1, 'pg-a', 'pg-b', 1510), abandoned(1, 1600), down('pg-a', 2000), standby('pg-b', 2000, '0/5000000'), standby('pg-c', 2000, '0/4FFFF00')];
+    given(...outage)
+      .when(evaluate(2000))
+      .then({
+        type: 'failover',
+        to: 'pg-c',
+        epoch: 2,
+        candidates: [{ instance: 'pg-b', eligible: false, reason: 'its promotion at epoch 1 was abandoned in this outage (pg_promote returned false); not retried until the primary recovers' }, { instance: 'pg-c', eligible: true }],
+      });
+    given(...outage, started(2, 'pg-a', 'pg-c', 2010), abandoned(2, 2100), down('pg-a', 2500), standby('pg-b', 2500, '0/5000000'), standby('pg-c', 2500, '0/4FFFF00'))
+      .when(evaluate(2500))
+      .then({ type: 'no-candidate', epoch: 2 });
+    // The outage ends: every standby is a candidate again for the next one.
+    const recovered = [...outage, primaryUp('pg-a', 2500)].reduce(evolve, initialState(config));
+    expect(recovered.abandoned).toEqual({});
+  });
+
   it('makes the promoted standby the primary, with a fresh failure count', () => {
     const state = failedOverToB.reduce(evolve, initialState(config));
     expect(state).toMatchObject({ primary: 'pg-b', epoch: 1, consecutiveFailures: 0, firstFailureAt: null, failover: null, lastKnownPrimaryLsn: '0/5000000' });
@@ -368,6 +387,13 @@ describe('failover decider: fencing a former primary', () => {
     given(...failedOverToB, back(2000, true), fenceApplied(1, 2010), rebuilt, down('pg-b', 2500), down('pg-b', 3000), down('pg-b', 3500), back(3500, true), standby('pg-c', 3500, '0/5000000'))
       .when(evaluate(3500))
       .then({ type: 'failover', to: 'pg-a', epoch: 2 });
+  });
+
+  it('says a former primary that is already read-only does not accept writes (still fenced: it is on the old timeline)', () => {
+    const readOnly = probe({ member: 'pg-a', at: t(2000), reachable: true, inRecovery: false, currentLsn: '0/5000100', readOnly: true });
+    given(...failedOverToB, readOnly)
+      .when(evaluate(2000))
+      .then({ type: 'fence', member: 'pg-a', acceptsWrites: false, reason: 'former primary of epoch 0 came back (out of recovery but read-only); needs rewind or rebuild' });
   });
 
   it('fences the demoted primary after a planned switchover', () => {
@@ -498,5 +524,56 @@ describe('resolveFailoverConfig', () => {
       });
     expect(bad).toThrow(InvalidFailoverConfigError);
     expect(bad).toThrow(/duplicate member names: pg-a.*exactly one member must have role 'primary' \(found 0\).*failuresBeforeFailover.*maxLagBytes/);
+  });
+});
+
+describe('failover decider: adopting the shared route record', () => {
+  const route = (epoch: number, primary: string, fenced: { member: string; formerEpoch: number }[] = [], ms = 2000): FailoverEvent => ({
+    type: 'RouteAdopted',
+    epoch,
+    primary,
+    fenced: fenced.map((f) => ({ ...f, cause: 'failover' as const, fencedAt: t(ms - 100) })),
+    at: t(ms),
+  });
+
+  it('follows a failover another instance carried out: new primary, epoch, fenced member, fresh count', () => {
+    const state = [...healthy, down('pg-a', 500), down('pg-a', 1000), primaryUp('pg-b', 1900, '0/5000100'), route(1, 'pg-b', [{ member: 'pg-a', formerEpoch: 0 }])].reduce(
+      evolve,
+      initialState(config),
+    );
+    expect(state).toMatchObject({ primary: 'pg-b', epoch: 1, consecutiveFailures: 0, firstFailureAt: null, lastKnownPrimaryLsn: '0/5000100', failover: null });
+    expect(isFenced(state, 'pg-a')).toBe(true);
+    // The next failure is counted against the new primary, and the fenced one is never a candidate.
+    given(...healthy, down('pg-a', 1000), route(1, 'pg-b', [{ member: 'pg-a', formerEpoch: 0 }]), primaryUp('pg-b', 2000), down('pg-b', 2500), down('pg-b', 3000), down('pg-b', 3500), standby('pg-c', 3500, '0/5000000'))
+      .when(evaluate(3500))
+      .then({ type: 'failover', from: 'pg-b', to: 'pg-c', epoch: 2, candidates: [{ instance: 'pg-a', eligible: false }, { instance: 'pg-c', eligible: true }] });
+  });
+
+  it('ignores an older route, and the route of its own failover while that is under way', () => {
+    const lifecycle = failedOverToB.reduce(evolve, initialState(config));
+    expect(evolve(lifecycle, route(0, 'pg-a'))).toBe(lifecycle);
+    const inProgress = [...healthy, ...primaryFails3(), started(1, 'pg-a', 'pg-b', 1510)].reduce(evolve, initialState(config));
+    expect(evolve(inProgress, route(1, 'pg-b', [{ member: 'pg-a', formerEpoch: 0 }]))).toBe(inProgress);
+  });
+
+  it('is idempotent when the same route is delivered twice, keeping what it saw of fenced members', () => {
+    const back = probe({ member: 'pg-a', at: t(2000), reachable: true, inRecovery: false, currentLsn: '0/5000100' });
+    const lifecycle = [...failedOverToB, back].reduce(evolve, initialState(config));
+    const own = route(1, 'pg-b', [{ member: 'pg-a', formerEpoch: 0 }]);
+    expect(evolve(lifecycle, own)).toBe(lifecycle);
+    expect(evolve(evolve(lifecycle, own), own)).toBe(lifecycle);
+  });
+
+  it('lets a member rebuilt elsewhere (gone from the fenced list) be a candidate again', () => {
+    const state = [...failedOverToB, route(1, 'pg-b', [])].reduce(evolve, initialState(config));
+    expect(isFenced(state, 'pg-a')).toBe(false);
+    expect(state.primary).toBe('pg-b');
+  });
+
+  it('fences a former primary that is up when the route is adopted (its writer may have died before fencing it)', () => {
+    const back = probe({ member: 'pg-a', at: t(1900), reachable: true, inRecovery: false, currentLsn: '0/5000100' });
+    given(...healthy, back, route(1, 'pg-b', [{ member: 'pg-a', formerEpoch: 0 }]), primaryUp('pg-b', 2000))
+      .when(evaluate(2000))
+      .then({ type: 'fence', member: 'pg-a', formerEpoch: 0, epoch: 1, reappearance: 1, acceptsWrites: true });
   });
 });

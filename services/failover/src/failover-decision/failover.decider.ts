@@ -144,6 +144,8 @@ export interface Observation {
   readonly receiveLsn?: string;
   /** Standby: `pg_last_wal_replay_lsn()`. */
   readonly replayLsn?: string;
+  /** `default_transaction_read_only = on` (e.g. already fenced): new sessions do not write by default. */
+  readonly readOnly?: boolean;
 }
 
 export type RecordedObservation = Omit<Observation, 'at'> & { readonly at: number };
@@ -188,6 +190,12 @@ export interface FailoverState {
   readonly fenced: Readonly<Record<string, FencedMember>>;
   /** firstFailureAt of the outage whose no-candidate decision has been published. */
   readonly noCandidateReportedFor: number | null;
+  /**
+   * Standbys whose promotion was abandoned during the current outage: not tried again until the
+   * primary is healthy or another member is promoted (otherwise a standby that cannot be promoted
+   * would be retried, with a new epoch and a new FailoverTriggered, every round).
+   */
+  readonly abandoned: Readonly<Record<string, { readonly epoch: number; readonly reason: string }>>;
 }
 
 /**
@@ -210,6 +218,7 @@ export function initialState(config: FailoverConfig, from: { epoch?: number; pri
     failover: null,
     fenced: {},
     noCandidateReportedFor: null,
+    abandoned: {},
   };
 }
 
@@ -238,7 +247,28 @@ export type FailoverEvent =
   /** A former primary was rewound or rebuilt as a standby and may be promoted again. */
   | { readonly type: 'MemberRebuilt'; readonly member: string; readonly at: Instant }
   /** The adapter published that no standby qualified for the outage that began at firstFailureAt. */
-  | { readonly type: 'NoCandidateReported'; readonly firstFailureAt: Instant; readonly at: Instant };
+  | { readonly type: 'NoCandidateReported'; readonly firstFailureAt: Instant; readonly at: Instant }
+  /**
+   * The shared route record (written by whichever instance leads) says who is primary at which
+   * epoch and which former primaries are fenced. Followers fold it to stay current; a leader folds
+   * its own writes (no change) and an operator's "rebuilt" (a member leaves the fenced set).
+   */
+  | {
+      readonly type: 'RouteAdopted';
+      readonly epoch: number;
+      readonly primary: string;
+      readonly fenced: readonly AdoptedFence[];
+      readonly at: Instant;
+    };
+
+/** A fenced former primary as the route record lists it. */
+export interface AdoptedFence {
+  readonly member: string;
+  readonly formerEpoch: number;
+  readonly cause: 'failover' | 'switchover';
+  /** Epoch milliseconds or ISO text. */
+  readonly fencedAt: Instant | string;
+}
 
 /**
  * Folds one fact into the state. Redelivered or out-of-date facts change nothing: an
@@ -289,13 +319,15 @@ export function evolve(state: FailoverState, event: FailoverEvent): FailoverStat
         lastKnownPrimaryLsn: event.lsn ?? null,
         failover: null,
         fenced: { ...state.fenced, [failover.from]: fencedMember },
+        abandoned: {},
       };
     }
 
     case 'FailoverAbandoned': {
-      if (!state.failover || state.failover.epoch !== event.epoch) return state;
+      const failover = state.failover;
+      if (!failover || failover.epoch !== event.epoch) return state;
       // The epoch stays bumped: epochs only grow, so a late writer holding the old one stays fenced.
-      return { ...state, failover: null };
+      return { ...state, failover: null, abandoned: { ...state.abandoned, [failover.to]: { epoch: event.epoch, reason: event.reason } } };
     }
 
     case 'FenceApplied': {
@@ -315,11 +347,64 @@ export function evolve(state: FailoverState, event: FailoverEvent): FailoverStat
     case 'NoCandidateReported':
       return { ...state, noCandidateReportedFor: toMs(event.firstFailureAt, 'NoCandidateReported.firstFailureAt') };
 
+    case 'RouteAdopted':
+      return adoptRoute(state, event);
+
     default: {
       const unreachable: never = event;
       throw new Error(`unknown failover event ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+/**
+ * Older routes change nothing, nor does a route while this instance's own failover is under way
+ * (its FailoverStarted epoch is ahead of, or equal to, the route it is about to write). The same
+ * primary and epoch only syncs the fenced set, keeping what this instance saw of each member.
+ * A newer route is someone else's failover: adopt its primary and epoch with a fresh failure count.
+ */
+function adoptRoute(state: FailoverState, event: Extract<FailoverEvent, { type: 'RouteAdopted' }>): FailoverState {
+  if (event.epoch < state.epoch) return state;
+  if (state.failover && event.epoch <= state.failover.epoch) return state;
+  const same = event.epoch === state.epoch && event.primary === state.primary;
+  const fenced: Record<string, FencedMember> = {};
+  for (const f of event.fenced) {
+    const known = state.fenced[f.member];
+    if (known) {
+      fenced[f.member] = known;
+      continue;
+    }
+    // Present now counts as a reappearance still to fence: the instance that wrote the route may
+    // have died before it did (making a member read-only twice is harmless).
+    const present = state.observations[f.member]?.reachable === true;
+    fenced[f.member] = {
+      member: f.member,
+      formerEpoch: f.formerEpoch,
+      fencedAt: toMs(f.fencedAt, `fencedAt of ${f.member}`),
+      cause: f.cause,
+      present,
+      reappearances: present ? 1 : 0,
+      fencesApplied: 0,
+    };
+  }
+  const unchangedFences =
+    Object.keys(fenced).length === Object.keys(state.fenced).length && Object.keys(fenced).every((m) => state.fenced[m] === fenced[m]);
+  if (same) return unchangedFences ? state : { ...state, fenced };
+  const seen = state.observations[event.primary];
+  const seenAsPrimary = seen?.reachable === true && seen.inRecovery === false ? (seen.currentLsn ?? null) : null;
+  return {
+    ...state,
+    primary: event.primary,
+    epoch: event.epoch,
+    consecutiveFailures: 0,
+    firstFailureAt: null,
+    lastFailure: null,
+    lastKnownPrimaryLsn: seenAsPrimary,
+    failover: null,
+    fenced,
+    noCandidateReportedFor: null,
+    abandoned: {},
+  };
 }
 
 function observe(state: FailoverState, observation: Observation): FailoverState {
@@ -338,6 +423,7 @@ function observe(state: FailoverState, observation: Observation): FailoverState 
           firstFailureAt: null,
           lastFailure: null,
           lastKnownPrimaryLsn: observation.currentLsn ?? state.lastKnownPrimaryLsn,
+          abandoned: Object.keys(state.abandoned).length ? {} : state.abandoned,
         }
       : {
           ...next,
@@ -537,7 +623,8 @@ function pendingFence(state: FailoverState, config: FailoverConfig): FenceMember
     .sort((a, b) => order.indexOf(a.member) - order.indexOf(b.member));
   const fenced = pending[0];
   if (!fenced) return null;
-  const acceptsWrites = state.observations[fenced.member]?.inRecovery === false;
+  const seen = state.observations[fenced.member];
+  const acceptsWrites = seen?.inRecovery === false && seen.readOnly !== true;
   const what =
     fenced.cause === 'switchover'
       ? `former primary of epoch ${fenced.formerEpoch} (demoted by a planned switchover) is up`
@@ -550,7 +637,7 @@ function pendingFence(state: FailoverState, config: FailoverConfig): FenceMember
     epoch: state.epoch,
     reappearance: fenced.reappearances,
     acceptsWrites,
-    reason: `${what}${acceptsWrites ? ' and accepts writes' : ''}; needs rewind or rebuild`,
+    reason: `${what}${acceptsWrites ? ' and accepts writes' : seen?.inRecovery === false ? ' (out of recovery but read-only)' : ''}; needs rewind or rebuild`,
   };
 }
 
@@ -675,6 +762,8 @@ function assessStandby(
 
   const fenced = state.fenced[instance];
   if (fenced) return ineligible(`fenced: former primary of epoch ${fenced.formerEpoch}; needs rewind or rebuild`);
+  const abandoned = state.abandoned[instance];
+  if (abandoned) return ineligible(`its promotion at epoch ${abandoned.epoch} was abandoned in this outage (${abandoned.reason}); not retried until the primary recovers`);
   if (!seen) return ineligible('not probed yet');
   if (now - seen.at > config.staleAfterMs)
     return ineligible(`latest probe is ${now - seen.at} ms old (limit ${config.staleAfterMs} ms)`);

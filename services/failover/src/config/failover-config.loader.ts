@@ -1,0 +1,185 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { isNode, LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import {
+  FailoverConfig,
+  InvalidFailoverConfigError,
+  MemberRole,
+  resolveFailoverConfig,
+} from '../failover-decision/failover.decider.js';
+import { FailoverSectionSchema } from './failover-config.schema.js';
+
+export interface ConfigProblem {
+  /** Dotted key, e.g. `failover.resources.orders-db.members.1.role`; `(file)` for the file itself. */
+  key: string;
+  message: string;
+  line?: number;
+}
+
+/** The `failover:` section is unreadable or wrong. Lists every problem with its key. */
+export class FailoverConfigError extends Error {
+  override readonly name = 'FailoverConfigError';
+  readonly code = 'FAILOVER.CONFIG_INVALID';
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(`${file} is invalid:\n${problems.map((p) => `  ${p.key}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`).join('\n')}`);
+  }
+}
+
+export interface MemberEndpoint {
+  readonly name: string;
+  readonly role: MemberRole;
+  /** Contains credentials: never log or publish it (see `redactConnection`). */
+  readonly connection: string;
+  readonly replicationConnection: string | null;
+}
+
+/** One protected resource: the decider's configuration plus what the adapters need. */
+export interface ResourceFailover {
+  readonly resource: string;
+  readonly decider: FailoverConfig;
+  readonly members: readonly MemberEndpoint[];
+  readonly probeTimeoutMs: number;
+  readonly promoteTimeoutMs: number;
+  readonly switchoverTimeoutMs: number;
+}
+
+export interface FailoverSettings {
+  /** Null when no file is configured: the service then watches nothing (and says so). */
+  readonly file: string | null;
+  readonly leaseTtlMs: number;
+  readonly resources: readonly ResourceFailover[];
+}
+
+export const NO_FAILOVER_CONFIG: FailoverSettings = { file: null, leaseTtlMs: 3_000, resources: [] };
+
+export const loadFailoverConfig = async (file: string): Promise<FailoverSettings> => {
+  const path = isAbsolute(file) ? file : resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new FailoverConfigError(path, [{ key: '(file)', message: `cannot be read: ${(error as Error).message}` }]);
+  }
+  return parseFailoverConfig(path, text);
+};
+
+/** Parses the whole file but reads only its `failover:` section (the other services own the rest). */
+export const parseFailoverConfig = (file: string, text: string): FailoverSettings => {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new FailoverConfigError(
+      file,
+      doc.errors.map((e) => ({ key: '(yaml)', message: e.message.split('\n')[0]!, line: lineCounter.linePos(e.pos[0]).line })),
+    );
+  }
+  const lineOf = (path: readonly PropertyKey[]): number | undefined => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n).map((p) => (typeof p === 'number' ? p : String(p))), true);
+      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+  const problem = (path: readonly PropertyKey[], message: string): ConfigProblem => ({
+    key: ['failover', ...path].map(String).join('.'),
+    message,
+    line: lineOf(['failover', ...path]),
+  });
+
+  const root: unknown = doc.toJS() ?? {};
+  if (typeof root !== 'object' || root === null || Array.isArray(root)) {
+    throw new FailoverConfigError(file, [{ key: '(root)', message: 'must be a mapping of sections (failover:, resources:, …)' }]);
+  }
+  const section = (root as Record<string, unknown>).failover;
+  if (section === undefined || section === null) return { ...NO_FAILOVER_CONFIG, file };
+
+  const parsed = FailoverSectionSchema.safeParse(section);
+  if (!parsed.success) {
+    throw new FailoverConfigError(
+      file,
+      parsed.error.issues.flatMap((i: z.core.$ZodIssue) =>
+        i.code === 'unrecognized_keys'
+          ? i.keys.map((key) => problem([...i.path, key], `unknown key (allowed here: ${allowedKeys(i.path).join(', ')})`))
+          : [problem(i.path, describeIssue(i))],
+      ),
+    );
+  }
+
+  const problems: ConfigProblem[] = [];
+  const resources: ResourceFailover[] = [];
+  for (const [resource, input] of Object.entries(parsed.data.resources)) {
+    const at = ['resources', resource];
+    let decider: FailoverConfig;
+    try {
+      decider = resolveFailoverConfig({
+        resource,
+        members: input.members.map((m) => ({ name: m.name, role: m.role })),
+        probeIntervalMs: input.probeIntervalMs,
+        failuresBeforeFailover: input.failuresBeforeFailover,
+        maxLagBytes: input.maxLagBytes,
+        mode: input.mode,
+      });
+    } catch (error) {
+      if (!(error instanceof InvalidFailoverConfigError)) throw error;
+      problems.push(...error.problems.map((p) => problem([...at, 'members'], p)));
+      continue;
+    }
+    const probeTimeoutMs = input.probeTimeoutMs ?? Math.max(1, Math.floor(input.probeIntervalMs * 0.8));
+    if (probeTimeoutMs > input.probeIntervalMs) {
+      problems.push(problem([...at, 'probeTimeoutMs'], `must not exceed probeIntervalMs (${input.probeIntervalMs}): probes of one round must end before the next`));
+    }
+    const endpoints = input.members.map((m) => `${safeUrl(m.connection)?.host ?? m.connection}`);
+    endpoints.forEach((endpoint, i) => {
+      if (endpoints.indexOf(endpoint) !== i) problems.push(problem([...at, 'members', i, 'connection'], `same host and port as ${input.members[endpoints.indexOf(endpoint)]!.name}`));
+    });
+    resources.push({
+      resource,
+      decider,
+      members: input.members.map((m) => ({ name: m.name, role: m.role, connection: m.connection, replicationConnection: m.replicationConnection ?? null })),
+      probeTimeoutMs,
+      promoteTimeoutMs: input.promoteTimeoutMs,
+      switchoverTimeoutMs: input.switchoverTimeoutMs,
+    });
+  }
+  if (problems.length) throw new FailoverConfigError(file, problems);
+  return { file, leaseTtlMs: parsed.data.leaseTtlMs, resources };
+};
+
+const safeUrl = (value: string): URL | null => {
+  try {
+    return new URL(value);
+  } catch {
+    return null;
+  }
+};
+
+/** `postgres://u:secret@h:5432/db?x` → `postgres://u@h:5432/db`: what may appear in logs, events and routes. */
+export const redactConnection = (connection: string): string => {
+  const url = safeUrl(connection);
+  if (!url) return '(unparseable connection)';
+  url.password = '';
+  url.search = '';
+  return url.toString();
+};
+
+const ALLOWED: Record<string, string[]> = {
+  section: ['leaseTtlMs', 'resources'],
+  resource: ['members', 'maxLagBytes', 'mode', 'probeIntervalMs', 'failuresBeforeFailover', 'probeTimeoutMs', 'promoteTimeoutMs', 'switchoverTimeoutMs'],
+  member: ['name', 'connection', 'role', 'replicationConnection'],
+};
+
+const allowedKeys = (path: readonly PropertyKey[]): string[] => {
+  if (path.length === 0) return ALLOWED.section!;
+  if (path.length === 2) return ALLOWED.resource!;
+  return ALLOWED.member!;
+};
+
+const describeIssue = (issue: z.core.$ZodIssue): string => {
+  if (issue.code === 'invalid_key') return issue.issues.map((i) => i.message).join('; ');
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return `is required (${issue.message.replace(/^Invalid input: /, '')})`;
+  return issue.message;
+};

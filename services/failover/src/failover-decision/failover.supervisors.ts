@@ -1,0 +1,112 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { type Histogram, metrics } from '@opentelemetry/api';
+import type { ContinuityPublisher, Topology } from '@continuity/contracts';
+import { NATS_CONNECTION, PUBLISHER, ReadinessChecks, SERVICE_CONFIG, TOPOLOGY } from '@continuity/runtime';
+import type { FailoverSettings } from '../config/failover-config.loader.js';
+import { FailoverStore } from '../coordination/failover-store.js';
+import type { FailoverEnv } from '../failover.env.js';
+import { ResourceSupervisor } from './resource-supervisor.js';
+
+export const FAILOVER_SETTINGS = Symbol('FAILOVER_SETTINGS');
+
+/** A resource this service does not watch. */
+export class UnknownResourceError extends Error {
+  override readonly name = 'UnknownResourceError';
+  readonly code = 'FAILOVER.UNKNOWN_RESOURCE';
+  constructor(
+    readonly resource: string,
+    known: string[],
+  ) {
+    super(`${resource} is not a resource this failover service watches (watched: ${known.join(', ') || 'none'})`);
+  }
+}
+
+/**
+ * One supervisor per configured resource, started once the app is up and stopped (lease released,
+ * so another instance takes over at once) before the runtime closes NATS.
+ */
+@Injectable()
+export class FailoverSupervisors implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Failover');
+  private readonly supervisors = new Map<string, ResourceSupervisor>();
+  private store: FailoverStore | null = null;
+  private readonly rto: Histogram;
+  readonly instanceId: string;
+
+  constructor(
+    @Inject(FAILOVER_SETTINGS) private readonly settings: FailoverSettings,
+    @Inject(SERVICE_CONFIG) env: FailoverEnv,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(PUBLISHER) private readonly publisher: ContinuityPublisher,
+    @Inject(TOPOLOGY) private readonly topology: Topology,
+    readiness: ReadinessChecks,
+  ) {
+    this.instanceId = env.FAILOVER_INSTANCE_ID ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+    readiness.register('failover', async () =>
+      this.settings.resources.length === 0 || this.store ? { status: 'up' } : { status: 'down', error: 'failover KV buckets not open yet' },
+    );
+    // Made here, not at import: instruments created before telemetry starts stay no-ops.
+    const meter = metrics.getMeter('@continuity/failover');
+    this.rto = meter.createHistogram('continuity_failover_rto', { description: 'first failed probe (or request) → writable and routed', unit: 'ms' });
+    meter.createObservableGauge('continuity_failover_leader', { description: '1 when this instance holds the resource’s lease' }).addCallback((result) => {
+      for (const s of this.supervisors.values()) result.observe(s.isLeader() ? 1 : 0, { resource: s.resource });
+    });
+    meter.createObservableGauge('continuity_failover_epoch', { description: 'fencing epoch of the resource as this instance knows it' }).addCallback((result) => {
+      for (const s of this.supervisors.values()) result.observe(s.status().epoch, { resource: s.resource });
+    });
+    meter.createObservableGauge('continuity_failover_primary_failed_probes', { description: 'consecutive failed probes of the primary' }).addCallback((result) => {
+      for (const s of this.supervisors.values()) result.observe(s.status().consecutiveFailures, { resource: s.resource });
+    });
+  }
+
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.settings.resources.length === 0) {
+      this.logger.log(
+        this.settings.file
+          ? `${this.settings.file} has no resources under failover.resources: nothing to watch`
+          : 'CONTINUITY_CONFIG is not set: no resources to watch (point it at a YAML file with a failover: section)',
+      );
+      return;
+    }
+    this.store = await FailoverStore.open(this.nc, this.topology.namespace, this.settings.leaseTtlMs);
+    for (const resource of this.settings.resources) {
+      const supervisor = new ResourceSupervisor({
+        settings: resource,
+        store: this.store,
+        publisher: this.publisher,
+        instanceId: this.instanceId,
+        logger: this.logger,
+        onCompleted: (name, completed) => this.rto.record(completed.rtoMs, { resource: name, planned: String(completed.planned) }),
+      });
+      await supervisor.start();
+      this.supervisors.set(resource.resource, supervisor);
+    }
+    this.logger.log(
+      `instance ${this.instanceId} watching ${this.settings.resources.map((r) => `${r.resource} (${r.members.length} members, ${r.decider.mode}, probe every ${r.decider.probeIntervalMs} ms, failover after ${r.decider.failuresBeforeFailover} failures)`).join(', ')}; lease TTL ${this.store.leaseTtlMs} ms`,
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...this.supervisors.values()].map((s) => s.stop().catch((error: Error) => this.logger.warn(`${s.resource}: stop: ${error.message}`))));
+    this.supervisors.clear();
+  }
+
+  get(resource: string): ResourceSupervisor {
+    const supervisor = this.supervisors.get(resource);
+    if (!supervisor) throw new UnknownResourceError(resource, [...this.supervisors.keys()]);
+    return supervisor;
+  }
+
+  all(): ResourceSupervisor[] {
+    return [...this.supervisors.values()];
+  }
+
+  /** The route store, or null when nothing is configured. */
+  routes(): FailoverStore | null {
+    return this.store;
+  }
+}

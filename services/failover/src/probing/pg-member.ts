@@ -1,0 +1,233 @@
+import { Client } from 'pg';
+import type { MemberEndpoint } from '../config/failover-config.loader.js';
+import { parseLsn, type Observation } from '../failover-decision/failover.decider.js';
+
+/** An action on a member failed; `member` and `action` say which. */
+export class MemberActionError extends Error {
+  override readonly name = 'MemberActionError';
+  readonly code = 'FAILOVER.MEMBER_ACTION_FAILED';
+  constructor(
+    readonly member: string,
+    readonly action: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${action} on ${member} failed: ${message}`, options);
+  }
+}
+
+const PROBE_SQL = `select pg_is_in_recovery() as in_recovery,
+  case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as current_lsn,
+  pg_last_wal_receive_lsn()::text as receive_lsn,
+  pg_last_wal_replay_lsn()::text as replay_lsn,
+  current_setting('default_transaction_read_only') = 'on' as read_only`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One PostgreSQL member of a protected resource, as the failover service talks to it: a fresh
+ * connection per call with a short connect and statement timeout, so a stopped or unreachable
+ * server costs at most the timeout and a hung socket never outlives the call.
+ *
+ * A fresh connection per probe is deliberate: a postmaster that is stopped (SIGSTOP, a hung
+ * host) still has live backends, so a kept-open session would keep answering while no new
+ * client can connect.
+ */
+export class PgMember {
+  constructor(
+    readonly endpoint: MemberEndpoint,
+    private readonly probeTimeoutMs: number,
+  ) {}
+
+  get name() {
+    return this.endpoint.name;
+  }
+
+  /** What the decider needs to know; never throws (a failure is an observation too). `at` = start of the probe. */
+  async probe(now: () => number = Date.now): Promise<Observation> {
+    const at = now();
+    try {
+      const row = await this.withClient(this.probeTimeoutMs, async (client) => (await client.query(PROBE_SQL)).rows[0]);
+      return {
+        member: this.name,
+        at,
+        reachable: true,
+        inRecovery: row.in_recovery === true,
+        ...(row.current_lsn ? { currentLsn: row.current_lsn as string } : {}),
+        ...(row.receive_lsn ? { receiveLsn: row.receive_lsn as string } : {}),
+        ...(row.replay_lsn ? { replayLsn: row.replay_lsn as string } : {}),
+        ...(row.read_only === true ? { readOnly: true } : {}),
+      };
+    } catch (error) {
+      return { member: this.name, at, reachable: false, error: describe(error, this.probeTimeoutMs) };
+    }
+  }
+
+  /** `pg_last_wal_receive_lsn()` / `pg_last_wal_replay_lsn()` of a standby (null when none). */
+  async walPositions(timeoutMs = this.probeTimeoutMs): Promise<{ receiveLsn: string | null; replayLsn: string | null }> {
+    return this.run('read WAL positions', timeoutMs, async (client) => {
+      const { rows } = await client.query('select pg_last_wal_receive_lsn()::text as receive, pg_last_wal_replay_lsn()::text as replay');
+      return { receiveLsn: rows[0].receive ?? null, replayLsn: rows[0].replay ?? null };
+    });
+  }
+
+  /**
+   * `pg_promote(wait => true)`: resolves once the member is out of recovery; throws when it is
+   * not (the caller then checks whether it promoted anyway).
+   */
+  async promote(timeoutMs: number): Promise<void> {
+    const waitSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+    await this.run('pg_promote', timeoutMs + 2_000, async (client) => {
+      const { rows } = await client.query('select pg_promote(wait => true, wait_seconds => $1) as promoted', [waitSeconds]);
+      if (rows[0].promoted !== true) throw new Error(`pg_promote returned false: not promoted within ${waitSeconds} s`);
+    });
+  }
+
+  /**
+   * Proves the member accepts writes: a read-write transaction that takes a transaction id and
+   * commits (a commit record in its WAL). Touches no table. Retries until `deadlineMs`.
+   * Returns the member's WAL position after the write.
+   */
+  async confirmWritable(deadlineMs: number): Promise<string> {
+    let lastError: unknown;
+    while (Date.now() < deadlineMs) {
+      try {
+        return await this.withClient(this.probeTimeoutMs, async (client) => {
+          await client.query('begin transaction read write');
+          await client.query('select txid_current()');
+          await client.query('commit');
+          return (await client.query('select pg_current_wal_lsn()::text as lsn')).rows[0].lsn as string;
+        });
+      } catch (error) {
+        lastError = error;
+        await sleep(20);
+      }
+    }
+    throw new MemberActionError(this.name, 'confirm writable', describe(lastError, this.probeTimeoutMs), { cause: lastError });
+  }
+
+  /**
+   * Fences a member: new transactions default to read-only (`ALTER SYSTEM`, so it survives a
+   * restart; `pg_reload_conf()` applies it now), and every other client session is ended so no
+   * transaction that started read-write can still commit. A client could still ask for a
+   * read-write transaction explicitly: the route record, not this, is what keeps clients away.
+   */
+  async makeReadOnly(timeoutMs = 5_000): Promise<void> {
+    await this.run('make read-only', timeoutMs, async (client) => {
+      await client.query('alter system set default_transaction_read_only = on');
+      await client.query('select pg_reload_conf()');
+      await client.query(
+        `select pg_terminate_backend(pid, 1000) from pg_stat_activity
+          where backend_type = 'client backend' and pid <> pg_backend_pid()`,
+      );
+    });
+    // The reload reaches new sessions once the postmaster has re-read its files: wait for it.
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.run('check read-only', timeoutMs, async (c) => (await c.query('show default_transaction_read_only')).rows[0].default_transaction_read_only)) !== 'on') {
+      if (Date.now() > deadline) throw new MemberActionError(this.name, 'make read-only', 'default_transaction_read_only still off after reload');
+      await sleep(20);
+    }
+  }
+
+  /** Undoes `makeReadOnly` (an abandoned switchover hands the primary back). */
+  async makeWritable(timeoutMs = 5_000): Promise<void> {
+    await this.run('make writable', timeoutMs, async (client) => {
+      await client.query('alter system reset default_transaction_read_only');
+      await client.query('select pg_reload_conf()');
+    });
+  }
+
+  /** The primary's `pg_current_wal_lsn()`. */
+  async currentLsn(timeoutMs = this.probeTimeoutMs): Promise<string> {
+    return this.run('pg_current_wal_lsn', timeoutMs, async (client) => (await client.query('select pg_current_wal_lsn()::text as lsn')).rows[0].lsn as string);
+  }
+
+  /** Waits until this standby has replayed `lsn`; throws at `deadlineMs`. */
+  async waitForReplay(lsn: string, deadlineMs: number): Promise<string> {
+    const target = parseLsn(lsn);
+    let last: string | null = null;
+    while (Date.now() < deadlineMs) {
+      last = (await this.walPositions().catch(() => null))?.replayLsn ?? last;
+      if (last !== null && parseLsn(last) >= target) return last;
+      await sleep(20);
+    }
+    throw new MemberActionError(this.name, 'wait for replay', `replayed ${last ?? 'nothing known'}, needed ${lsn}`);
+  }
+
+  /** Points this standby at a new primary (`primary_conninfo`, applied by reload: PostgreSQL ≥ 13). */
+  async followPrimary(conninfo: string, timeoutMs = 5_000): Promise<void> {
+    await this.run('set primary_conninfo', timeoutMs, async (client) => {
+      await client.query(`alter system set primary_conninfo = ${client.escapeLiteral(conninfo)}`);
+      await client.query('select pg_reload_conf()');
+    });
+  }
+
+  private async run<T>(action: string, timeoutMs: number, fn: (client: Client) => Promise<T>): Promise<T> {
+    try {
+      return await this.withClient(timeoutMs, fn);
+    } catch (error) {
+      throw new MemberActionError(this.name, action, describe(error, timeoutMs), { cause: error });
+    }
+  }
+
+  private async withClient<T>(timeoutMs: number, fn: (client: Client) => Promise<T>): Promise<T> {
+    const client = new Client({
+      connectionString: this.endpoint.connection,
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs,
+      application_name: 'continuity-failover',
+    });
+    // A socket error after we gave up must not become an unhandled 'error' event.
+    client.on('error', () => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ProbeTimeout(timeoutMs)), timeoutMs + 50);
+    });
+    try {
+      return await Promise.race([
+        (async () => {
+          await client.connect();
+          return fn(client);
+        })(),
+        deadline,
+      ]);
+    } finally {
+      clearTimeout(timer);
+      void client.end().catch(() => undefined);
+    }
+  }
+}
+
+class ProbeTimeout extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
+}
+
+const describe = (error: unknown, timeoutMs: number): string => {
+  if (error instanceof ProbeTimeout) return error.message;
+  // Duck-typed: errors from Node's own modules come from another realm under Jest's VM.
+  const message = typeof (error as { message?: unknown })?.message === 'string' ? (error as Error).message : String(error);
+  if (/timeout expired|Connection terminated due to connection timeout|Query read timeout/i.test(message)) return `no answer within ${timeoutMs} ms (${message})`;
+  const code = (error as { code?: string })?.code;
+  return code && !message.includes(code) ? `${message} (${code})` : message || String(code ?? 'unknown error');
+};
+
+/**
+ * The libpq conninfo a standby streams from `primary` with: the member's `replicationConnection`
+ * when configured, else host, port, user and password of its connection URL.
+ */
+export const primaryConninfoFor = (primary: MemberEndpoint, standbyName: string): string => {
+  const quote = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (primary.replicationConnection) {
+    return /application_name\s*=/.test(primary.replicationConnection)
+      ? primary.replicationConnection
+      : `${primary.replicationConnection} application_name=${quote(standbyName)}`;
+  }
+  const url = new URL(primary.connection);
+  const parts = [`host=${quote(decodeURIComponent(url.hostname))}`, `port=${url.port || '5432'}`];
+  if (url.username) parts.push(`user=${quote(decodeURIComponent(url.username))}`);
+  if (url.password) parts.push(`password=${quote(decodeURIComponent(url.password))}`);
+  parts.push(`application_name=${quote(standbyName)}`);
+  return parts.join(' ');
+};

@@ -1,0 +1,353 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+/**
+ * Real PostgreSQL streaming replication for tests and benchmarks: a primary and streaming
+ * standbys on free ports in a temporary folder, run as the `postgres` OS user when we are root
+ * (PostgreSQL refuses to run as root). `remove()` stops every postmaster and deletes the folder;
+ * a process-exit hook does the same for clusters a crashed test left behind.
+ *
+ * Small and fast on purpose: shared_buffers 16MB, fsync off, no autovacuum. Not for data you keep.
+ */
+
+export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const PG_USER = 'postgres';
+
+const run = (binary: string, args: string[], what: string, options: { allowFail?: boolean; timeoutMs?: number } = {}) => {
+  const path = join(PG_BIN, binary);
+  if (!existsSync(path)) throw new Error(`${path} not found: install PostgreSQL 15 or set PG_BIN to its bin folder`);
+  const [command, fullArgs] = asRoot ? ['runuser', ['-u', PG_USER, '--', path, ...args]] : [path, args];
+  const result = spawnSync(command, fullArgs, { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000 });
+  if (!options.allowFail && (result.error || result.status !== 0)) {
+    throw new Error(`${what} failed (${result.error?.message ?? `exit ${result.status}`}): ${result.stderr || result.stdout}`);
+  }
+  return result;
+};
+
+/**
+ * As `run`, without blocking the event loop: a service under test in the same process keeps
+ * probing while a cluster starts or a standby is copied.
+ */
+const runAsync = (binary: string, args: string[], what: string, options: { allowFail?: boolean; timeoutMs?: number } = {}) =>
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const path = join(PG_BIN, binary);
+    if (!existsSync(path)) return reject(new Error(`${path} not found: install PostgreSQL 15 or set PG_BIN to its bin folder`));
+    const [command, fullArgs] = asRoot ? ['runuser', ['-u', PG_USER, '--', path, ...args]] : [path, args];
+    const child = spawn(command, fullArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} failed: ${error.message}`));
+    });
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      if (!options.allowFail && status !== 0) return reject(new Error(`${what} failed (exit ${status}): ${stderr || stdout}`));
+      resolve({ status, stdout, stderr });
+    });
+  });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const freeTcpPort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+const live = new Set<PgCluster>();
+process.once('exit', () => {
+  for (const cluster of live) cluster.removeSync();
+});
+
+export class PgNode {
+  constructor(
+    readonly name: string,
+    readonly port: number,
+    readonly dataDir: string,
+    private readonly logFile: string,
+  ) {}
+
+  /** Superuser URL (trust auth). */
+  get url() {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  /** PID of the postmaster, from postmaster.pid; null when it is not running. */
+  pid(): number | null {
+    try {
+      const pid = Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (!Number.isInteger(pid) || pid <= 0) return null;
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return null;
+    }
+  }
+
+  log(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Starts the postmaster; retries while a killed predecessor's backends still hold shared memory. */
+  async start(): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const result = await runAsync('pg_ctl', ['-D', this.dataDir, '-l', this.logFile, '-w', '-t', '20', 'start'], `pg_ctl start ${this.name}`, { allowFail: true });
+      if (result.status === 0) return;
+      if (Date.now() > deadline) throw new Error(`pg_ctl start ${this.name} failed: ${result.stderr || result.stdout}\n${this.log().slice(-2000)}`);
+      await sleep(100);
+    }
+  }
+
+  /** `pg_ctl stop -m immediate` (crash-like); a stopped (SIGSTOP) postmaster is continued first. */
+  async stop(mode: 'immediate' | 'fast' = 'immediate'): Promise<void> {
+    const pid = this.pid();
+    if (pid === null) return;
+    this.resume();
+    const result = await runAsync('pg_ctl', ['-D', this.dataDir, '-m', mode, '-w', '-t', '20', 'stop'], `pg_ctl stop ${this.name}`, { allowFail: true });
+    if (result.status !== 0 && this.pid() !== null) this.kill9();
+  }
+
+  /** `stop` for the process-exit hook, where nothing asynchronous runs any more. */
+  stopSync(): void {
+    if (this.pid() === null) return;
+    this.resume();
+    const result = run('pg_ctl', ['-D', this.dataDir, '-m', 'immediate', '-w', '-t', '20', 'stop'], `pg_ctl stop ${this.name}`, { allowFail: true });
+    if (result.status !== 0 && this.pid() !== null) this.kill9();
+  }
+
+  /** SIGKILL the postmaster (its backends notice and exit by themselves). Returns when it is gone. */
+  kill9(): number {
+    const pid = this.pid();
+    if (pid === null) throw new Error(`${this.name} is not running`);
+    process.kill(pid, 'SIGKILL');
+    return pid;
+  }
+
+  /** SIGSTOP the postmaster: running sessions go on, new connections hang (a network-like stall). */
+  pause(): void {
+    const pid = this.pid();
+    if (pid === null) throw new Error(`${this.name} is not running`);
+    process.kill(pid, 'SIGSTOP');
+  }
+
+  resume(): void {
+    const pid = this.pid();
+    if (pid !== null) process.kill(pid, 'SIGCONT');
+  }
+
+  async restart(): Promise<void> {
+    await this.stop('fast');
+    await this.start();
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 5_000, query_timeout: 30_000 });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows as T[];
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  async isInRecovery(): Promise<boolean> {
+    return (await this.query<{ r: boolean }>('select pg_is_in_recovery() as r'))[0]!.r;
+  }
+
+  /** Inserts `count` rows into `items` (created if missing); returns their ids. */
+  async insertRows(count: number, note = 'row'): Promise<number[]> {
+    await this.query('create table if not exists items (id bigserial primary key, note text not null, at timestamptz not null default now())');
+    const rows = await this.query<{ id: string }>('insert into items (note) select $1 || g from generate_series(1, $2) g returning id', [note, count]);
+    return rows.map((r) => Number(r.id));
+  }
+
+  async readRowIds(): Promise<number[]> {
+    const rows = await this.query<{ id: string }>('select id from items order by id');
+    return rows.map((r) => Number(r.id));
+  }
+
+  /** PID of this standby's WAL receiver (null when it has none). */
+  async walReceiverPid(): Promise<number | null> {
+    const rows = await this.query<{ pid: number }>('select pid from pg_stat_wal_receiver');
+    return rows[0]?.pid ?? null;
+  }
+
+  /** Waits until this standby has replayed `lsn`. */
+  async waitForReplay(lsn: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const rows = await this.query<{ ok: boolean }>('select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok', [lsn]);
+      if (rows[0]?.ok) return;
+      await sleep(20);
+    }
+    throw new Error(`${this.name} did not replay ${lsn} within ${timeoutMs} ms`);
+  }
+
+  async currentLsn(): Promise<string> {
+    return (await this.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn'))[0]!.lsn;
+  }
+}
+
+export interface PgClusterOptions {
+  /** Standbys to create from the primary (default 1). */
+  standbys?: number;
+  /** Member names, primary first (default pg-a, pg-b, pg-c, …). */
+  names?: string[];
+}
+
+export class PgCluster {
+  readonly nodes: PgNode[] = [];
+  private removed = false;
+
+  private constructor(readonly root: string) {
+    live.add(this);
+  }
+
+  get primary(): PgNode {
+    return this.nodes[0]!;
+  }
+
+  get standbys(): PgNode[] {
+    return this.nodes.slice(1);
+  }
+
+  node(name: string): PgNode {
+    const node = this.nodes.find((n) => n.name === name);
+    if (!node) throw new Error(`no node ${name} (have ${this.nodes.map((n) => n.name).join(', ')})`);
+    return node;
+  }
+
+  /** Creates the primary, then each standby with `pg_basebackup -R -X stream`, all started and streaming. */
+  static async create(options: PgClusterOptions = {}): Promise<PgCluster> {
+    const root = mkdtempSync(join(tmpdir(), 'continuity-pg-'));
+    if (asRoot) chownSync(root, uid(PG_USER), gid(PG_USER));
+    const cluster = new PgCluster(root);
+    try {
+      const count = 1 + (options.standbys ?? 1);
+      const names = options.names ?? Array.from({ length: count }, (_, i) => `pg-${String.fromCharCode(97 + i)}`);
+      const primary = await cluster.initPrimary(names[0]!);
+      for (let i = 1; i < count; i++) await cluster.addStandby(names[i]!, primary);
+      // Every standby streaming before the test starts.
+      const lsn = await primary.currentLsn();
+      for (const standby of cluster.standbys) await standby.waitForReplay(lsn);
+      return cluster;
+    } catch (error) {
+      cluster.removeSync();
+      throw error;
+    }
+  }
+
+  private async initPrimary(name: string): Promise<PgNode> {
+    const dataDir = join(this.root, name);
+    await runAsync('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--no-instructions'], `initdb ${name}`);
+    const port = await freeTcpPort();
+    appendFileSync(
+      join(dataDir, 'postgresql.conf'),
+      [
+        '',
+        '# continuity test cluster',
+        `port = ${port}`,
+        "listen_addresses = '127.0.0.1'",
+        `unix_socket_directories = '${this.root}'`,
+        'shared_buffers = 16MB',
+        'max_connections = 40',
+        'fsync = off',
+        'full_page_writes = off',
+        'autovacuum = off',
+        'wal_level = replica',
+        'max_wal_senders = 10',
+        'wal_keep_size = 256MB',
+        'hot_standby = on',
+        'wal_log_hints = on',
+        'wal_receiver_status_interval = 1s',
+        "wal_retrieve_retry_interval = '200ms'",
+        'logging_collector = off',
+        '',
+      ].join('\n'),
+    );
+    appendFileSync(join(dataDir, 'pg_hba.conf'), '\nhost replication all 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 trust\n');
+    const node = new PgNode(name, port, dataDir, join(this.root, `${name}.log`));
+    this.nodes.push(node);
+    await node.start();
+    return node;
+  }
+
+  /** A new standby of `from` (pg_basebackup -R), started and streaming. */
+  async addStandby(name: string, from: PgNode): Promise<PgNode> {
+    const dataDir = join(this.root, name);
+    const port = await freeTcpPort();
+    const node = new PgNode(name, port, dataDir, join(this.root, `${name}.log`));
+    this.nodes.push(node);
+    await this.basebackup(node, from);
+    return node;
+  }
+
+  /**
+   * Makes `node` (a fenced former primary, stopped or not) a fresh standby of `from`: stop, delete
+   * its data, `pg_basebackup` from `from`, start (same name and port).
+   */
+  async rebuild(node: PgNode, from: PgNode): Promise<void> {
+    await node.stop('immediate');
+    rmSync(node.dataDir, { recursive: true, force: true });
+    await this.basebackup(node, from);
+    await node.waitForReplay(await from.currentLsn());
+  }
+
+  private async basebackup(node: PgNode, from: PgNode): Promise<void> {
+    await runAsync('pg_basebackup', ['-h', '127.0.0.1', '-p', String(from.port), '-U', 'postgres', '-D', node.dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], `pg_basebackup ${node.name}`);
+    appendFileSync(join(node.dataDir, 'postgresql.conf'), `\nport = ${node.port}\n`);
+    // A copy of a fenced primary carries its ALTER SYSTEM settings: a standby starts writable-by-default.
+    appendFileSync(join(node.dataDir, 'postgresql.auto.conf'), `\ndefault_transaction_read_only = off\nprimary_conninfo = 'host=127.0.0.1 port=${from.port} user=postgres application_name=${node.name}'\n`);
+    await node.start();
+  }
+
+  /** Stops every postmaster and deletes the folder. Safe to call twice. */
+  async remove(): Promise<void> {
+    if (this.removed) return;
+    await Promise.all(this.nodes.map((node) => node.stop('immediate').catch(() => undefined)));
+    this.removeSync();
+  }
+
+  removeSync(): void {
+    if (this.removed) return;
+    this.removed = true;
+    live.delete(this);
+    for (const node of this.nodes) {
+      try {
+        node.stopSync();
+      } catch {
+        /* keep going: the folder goes anyway */
+      }
+    }
+    try {
+      rmSync(this.root, { recursive: true, force: true });
+    } catch {
+      /* nothing more to do */
+    }
+  }
+}
+
+const uid = (user: string) => Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
+const gid = (user: string) => Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout.trim());
+
+export const createPgCluster = (options?: PgClusterOptions) => PgCluster.create(options);
