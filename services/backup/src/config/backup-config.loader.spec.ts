@@ -101,6 +101,12 @@ describe('backup configuration', () => {
     ]);
   });
 
+  it('leaves the sections other services own to them (one file for every service)', async () => {
+    const shared = `${valid}\nfailover:\n  resources:\n    pg: { members: [] }\nverifier:\n  keys: []\n`;
+    const config = await parseBackupConfig('/etc/continuity/continuity.yaml', shared);
+    expect([...config.policies.keys()]).toEqual(['orders-nightly', 'uploads-hourly']);
+  });
+
   it('rejects missing required keys, relative paths and unreadable key files', async () => {
     const problems = await problemsOf(
       valid.replace('    site: eu-west-1a\n    path: /srv/uploads', '    path: srv/uploads').replace(`keyFile: ${keyFile}`, `keyFile: ${join(dir, 'missing.key')}`),

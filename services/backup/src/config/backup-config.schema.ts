@@ -88,6 +88,9 @@ export const BackupConfigFileSchema = z.strictObject({
   resources: z.record(name, ResourceConfigSchema).default({}),
   locations: z.record(name, LocationConfigSchema).default({}),
   policies: z.record(name, PolicyConfigSchema).default({}),
+  // One file serves every service: the sections other services own are theirs to validate.
+  failover: z.unknown().optional(),
+  verifier: z.unknown().optional(),
 });
 
 export type ResourceConfig = z.infer<typeof ResourceConfigSchema>;

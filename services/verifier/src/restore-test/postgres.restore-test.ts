@@ -1,0 +1,204 @@
+import { spawn } from 'node:child_process';
+import { pipeline } from 'node:stream/promises';
+import { Client } from 'pg';
+import type { SqlAssertion } from '../config/verifier-config.js';
+import type { TableCount } from '../manifest/manifest.js';
+import type { RestoreCheck, RestoreTestOutcome } from '../verification/verdict.policy.js';
+import { DumpContents, parseToc } from './pg-toc.js';
+import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreTestContext, RestoreTester, skipped } from './restore-test.js';
+import { Scratch, ScratchDatabase } from './scratch.js';
+
+export interface PostgresRestoreTestOptions {
+  assertionTimeoutMs: number;
+  /** SQL assertions for a resource (from the configuration). */
+  assertionsFor: (resource: string) => SqlAssertion[];
+}
+
+interface ToolRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Why the input could not be fed to the tool (unreadable copy, decryption error), if so. */
+  inputError: Error | null;
+}
+
+const LISTED = 5;
+const list = (items: string[]) => `${items.slice(0, LISTED).join('; ')}${items.length > LISTED ? `; … ${items.length - LISTED} more` : ''}`;
+const qualified = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** The error lines of pg_restore's output (it prints one per failed TOC entry), or its last words. */
+const errorsOf = (stderr: string): string => {
+  const errors = stderr.split('\n').filter((l) => /^pg_restore: error:/.test(l)).map((l) => l.replace(/^pg_restore: error: /, ''));
+  return errors.length ? list([...new Set(errors)]) : stderr.trim().split('\n').slice(-3).join(' ') || 'no message';
+};
+
+/**
+ * PostgreSQL restore test: `pg_restore` of the dump (streamed from a hash-checked copy, decrypted
+ * on the way when encrypted) into a scratch database created for the test and always dropped
+ * after; then every table the backup holds must be there, with the row counts recorded (when the
+ * manifest records them), large objects as listed, and every configured SQL assertion true. The
+ * time from opening the copy to pg_restore's exit is the measured restore RTO.
+ */
+export class PostgresRestoreTest implements RestoreTester {
+  constructor(
+    private readonly scratch: Scratch,
+    private readonly options: PostgresRestoreTestOptions,
+  ) {}
+
+  /** Runs a pg tool with the copy's plaintext on stdin. Kills it on abort. */
+  private async runTool(context: RestoreTestContext, args: string[], opts: { stopInputOnExit?: boolean; env?: Record<string, string> } = {}): Promise<ToolRun & { plaintext: { sha256: string; sizeBytes: number } }> {
+    const input = await openPlaintext(context);
+    const child = spawn('pg_restore', args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10', ...opts.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
+    const onAbort = () => child.kill('SIGKILL');
+    context.signal.addEventListener('abort', onAbort, { once: true });
+    let inputError: Error | null = null;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', (error) => reject(new Error(`cannot run pg_restore: ${error.message} (is PostgreSQL's client on PATH?)`)));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    child.stdin.on('error', () => undefined); // EPIPE when the tool stops reading early (--list)
+    const feeding = pipeline(input.stream, child.stdin).catch((error: Error) => {
+      // The tool closing its stdin early is not an input problem.
+      if ((error as NodeJS.ErrnoException).code !== 'EPIPE' && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') inputError = error;
+    });
+    try {
+      const { code, signal } = await exited;
+      if (opts.stopInputOnExit) input.destroy();
+      await feeding;
+      if (context.signal.aborted) throw context.signal.reason instanceof Error ? context.signal.reason : new Error('aborted');
+      return { code, signal, stdout, stderr, inputError, plaintext: input.digest() };
+    } finally {
+      context.signal.removeEventListener('abort', onAbort);
+      input.destroy();
+    }
+  }
+
+  async run(context: RestoreTestContext): Promise<RestoreTestOutcome> {
+    if (context.encryption && !context.identities.length) {
+      return skipped(
+        `encrypted (age) to ${context.encryption.recipients.join(', ')} and no configured key holds a matching identity`,
+        `the dump is encrypted (age) to ${context.encryption.recipients.join(', ')} and no configured key holds a matching identity (add its key file under keys in VERIFIER_CONFIG)`,
+      );
+    }
+    const checks: RestoreCheck[] = [];
+    // 1. The table of contents (what the dump says it holds): a short read of the copy's beginning.
+    const listing = await this.runTool(context, ['--list'], { stopInputOnExit: true }).catch((error: Error) => {
+      if (context.signal.aborted) throw error;
+      return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: { sha256: '', sizeBytes: 0 } };
+    });
+    if (listing.code !== 0) {
+      checks.push(check('archive readable (pg_restore --list)', false, listing.inputError ? `cannot read the copy: ${listing.inputError.message}` : errorsOf(listing.stderr)));
+      return outcomeOf(checks, 0);
+    }
+    const contents = parseToc(listing.stdout);
+
+    // 2. A scratch database, dropped whatever happens.
+    let db: ScratchDatabase;
+    try {
+      db = await this.scratch.database(context.backupId);
+    } catch (error) {
+      return skipped((error as Error).message, (error as Error).message);
+    }
+    try {
+      const started = performance.now();
+      // The password (if any) goes through the environment, not the command line (visible in ps).
+      const target = new URL(db.url);
+      const password = decodeURIComponent(target.password);
+      target.password = '';
+      const restore = await this.runTool(context, ['--no-owner', '--no-privileges', `--dbname=${target.toString()}`], { env: password ? { PGPASSWORD: password } : {} }).catch((error: Error) => {
+        if (context.signal.aborted) throw error;
+        return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: { sha256: '', sizeBytes: 0 } };
+      });
+      const durationMs = performance.now() - started;
+      const restored = restore.code === 0 && !restore.inputError;
+      checks.push(
+        check(
+          'pg_restore',
+          restored,
+          restore.inputError
+            ? `reading the copy failed: ${restore.inputError.message}`
+            : restored
+              ? `${contents.tables.length} tables restored in ${Math.round(durationMs)} ms from ${context.copy.location}`
+              : `exited with ${restore.signal ?? restore.code}: ${errorsOf(restore.stderr)}`,
+        ),
+      );
+      const plain = restored ? plaintextCheck(context, restore.plaintext) : null;
+      if (plain) checks.push(plain);
+      if (restore.code === 0) checks.push(...(await this.checkDatabase(db.url, context, contents)));
+      return outcomeOf(checks, durationMs);
+    } finally {
+      await db.drop();
+    }
+  }
+
+  /** Tables, row counts, large objects and assertions, in the restored scratch database. */
+  private async checkDatabase(url: string, context: RestoreTestContext, contents: DumpContents): Promise<RestoreCheck[]> {
+    const checks: RestoreCheck[] = [];
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+    await client.connect();
+    const onAbort = () => void client.end().catch(() => undefined);
+    context.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const { rows } = await client.query<{ schema: string; name: string }>(
+        `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`,
+      );
+      const present = new Set(rows.map(qualified));
+      const recorded: TableCount[] | null = context.manifest?.tables ?? null;
+      const expected = recorded ?? contents.tables;
+      const missing = expected.filter((t) => !present.has(qualified(t))).map(qualified);
+      checks.push(
+        check(
+          'tables present',
+          missing.length === 0,
+          missing.length
+            ? `missing: ${list(missing)}`
+            : `${expected.length} tables ${recorded ? 'recorded in the manifest' : "listed in the dump's table of contents"}${recorded ? '' : '; row counts not checked: the manifest records none'}`,
+        ),
+      );
+      if (recorded) {
+        const wrong: string[] = [];
+        for (const table of recorded.filter((t) => t.rows !== null && present.has(qualified(t)))) {
+          const { rows: counted } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)}`);
+          const n = Number(counted[0]!.n);
+          if (n !== table.rows) wrong.push(`${qualified(table)}: ${n} rows, recorded ${table.rows}`);
+        }
+        checks.push(check('row counts as recorded', wrong.length === 0, wrong.length ? list(wrong) : `${recorded.filter((t) => t.rows !== null).length} tables`));
+      }
+      if (contents.largeObjects !== null && contents.largeObjects > 0) {
+        const { rows: lo } = await client.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_largeobject_metadata');
+        const n = Number(lo[0]!.n);
+        checks.push(check('large objects present', n === contents.largeObjects, `${n} restored, ${contents.largeObjects} in the dump`));
+      }
+      for (const assertion of this.options.assertionsFor(context.resource)) checks.push(await this.assert(client, assertion));
+    } finally {
+      context.signal.removeEventListener('abort', onAbort);
+      await client.end().catch(() => undefined);
+    }
+    return checks;
+  }
+
+  /** One configured assertion: read-only, time-limited; passes only when it returns one row, one column, `true`. */
+  private async assert(client: Client, assertion: SqlAssertion): Promise<RestoreCheck> {
+    const name = `assertion "${assertion.name}"`;
+    try {
+      await client.query('BEGIN READ ONLY');
+      await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.floor(this.options.assertionTimeoutMs))}`);
+      const result = await client.query({ text: assertion.sql, rowMode: 'array' });
+      await client.query('ROLLBACK');
+      const value = result.rows.length === 1 && result.fields.length === 1 ? (result.rows[0] as unknown[])[0] : undefined;
+      if (value === true) return check(name, true, null);
+      const got = result.rows.length !== 1 || result.fields.length !== 1 ? `${result.rows.length} rows of ${result.fields.length} columns` : JSON.stringify(value);
+      return check(name, false, `returned ${got}, not true`);
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      return check(name, false, `error: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import type { CopyReader } from '../copies/copy-reader.js';
+import type { Manifest } from '../manifest/manifest.js';
+import type { RestoreCheck, RestoreTestOutcome } from '../verification/verdict.policy.js';
+import { decryptStream } from './decrypt.js';
+
+/** Everything a restore test needs about the backup and the (already hash-checked) copy it reads. */
+export interface RestoreTestContext {
+  backupId: string;
+  resource: string;
+  copy: { location: string; uri: string };
+  reader: CopyReader;
+  /** age recipients when the stored bytes are encrypted. */
+  encryption: { recipients: string[] } | null;
+  /** Identities matching those recipients (empty: cannot decrypt). */
+  identities: string[];
+  /** Recorded digest of the artifact before encryption, when known. */
+  plaintext: { sha256: string; sizeBytes: number } | null;
+  manifest: Manifest | null;
+  signal: AbortSignal;
+}
+
+export interface RestoreTester {
+  run(context: RestoreTestContext): Promise<RestoreTestOutcome>;
+}
+
+export const check = (name: string, passed: boolean, detail: string | null): RestoreCheck => ({ name, passed, detail });
+
+/** Opens the copy and, when encrypted, decrypts it; `digest()` is the plaintext's SHA-256 and size read so far. */
+export interface PlaintextStream {
+  stream: Readable;
+  /** SHA-256 and size of the plaintext read so far (call once the stream ended). */
+  digest(): { sha256: string; sizeBytes: number };
+  /** Stops reading the copy (a consumer that needed only the beginning). */
+  destroy(): void;
+}
+
+export const openPlaintext = async (context: RestoreTestContext): Promise<PlaintextStream> => {
+  const stored = await context.reader.open(context.copy.uri, context.signal);
+  const plain = context.encryption ? await decryptStream(stored, context.identities) : stored;
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tap = new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  plain.on('error', (error) => tap.destroy(error));
+  stored.on('error', (error) => tap.destroy(error));
+  plain.pipe(tap);
+  let digest: { sha256: string; sizeBytes: number } | null = null;
+  return {
+    stream: tap,
+    digest: () => (digest ??= { sha256: hash.digest('hex'), sizeBytes: bytes }),
+    destroy: () => {
+      plain.unpipe(tap);
+      tap.destroy();
+      plain.destroy();
+      stored.destroy();
+    },
+  };
+};
+
+/** The plaintext check for an encrypted backup: decryption gave exactly the bytes recorded at backup time. */
+export const plaintextCheck = (context: RestoreTestContext, actual: { sha256: string; sizeBytes: number }): RestoreCheck | null => {
+  if (!context.encryption || !context.plaintext) return null;
+  const ok = actual.sha256 === context.plaintext.sha256 && actual.sizeBytes === context.plaintext.sizeBytes;
+  return check(
+    'decrypted artifact matches its recorded SHA-256',
+    ok,
+    ok ? `${actual.sizeBytes} bytes` : `decrypted ${actual.sizeBytes} bytes with SHA-256 ${actual.sha256}; recorded ${context.plaintext.sizeBytes} bytes with ${context.plaintext.sha256}`,
+  );
+};
+
+export const skipped = (why: string, unverifiable: string | null): RestoreTestOutcome => ({
+  result: { status: 'skipped', durationMs: 0, checks: [check('restore test skipped', unverifiable === null, why)] },
+  unverifiable,
+});
+
+export const outcomeOf = (checks: RestoreCheck[], durationMs: number): RestoreTestOutcome => ({
+  result: { status: checks.every((c) => c.passed) ? 'passed' : 'failed', durationMs: Math.round(durationMs), checks },
+  unverifiable: null,
+});

@@ -1,0 +1,124 @@
+import { trace, SpanStatusCode } from '@opentelemetry/api';
+import type { BackupCreatedV2, IntegrityVerifiedV1 } from '@continuity/contracts';
+import { identitiesFor, type AgeIdentity } from '../config/age-keys.js';
+import { checkCopy, CopyOutcome } from '../copies/copy-check.js';
+import { CopyReaders } from '../copies/copy-reader.js';
+import { Manifest, manifestDisagreements, parseManifest } from '../manifest/manifest.js';
+import { check, RestoreTester, skipped } from '../restore-test/restore-test.js';
+import { judge, restoreSource, RestoreTestOutcome } from './verdict.policy.js';
+
+/** Manifests hold a per-file index: generous, but bounded. */
+const MAX_MANIFEST_BYTES = 256 << 20;
+
+export interface VerificationRunnerDeps {
+  readers: CopyReaders;
+  keys: () => readonly AgeIdentity[];
+  postgres: RestoreTester;
+  directory: RestoreTester;
+}
+
+export interface RunOptions {
+  /** false: copies only (configuration switched restore tests off for this backup). */
+  restoreTest: boolean;
+  signal: AbortSignal;
+  /** Called between steps (long verifications tell JetStream they are still working). */
+  onProgress?: (step: string) => void;
+}
+
+export type VerificationResult = Omit<IntegrityVerifiedV1, 'trigger'>;
+
+const tracer = trace.getTracer('@continuity/verifier');
+
+const inSpan = async <T>(name: string, attributes: Record<string, string | number>, work: () => Promise<T>): Promise<T> =>
+  tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await work();
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+
+/**
+ * One verification of one backup, start to end, without bookkeeping: every copy read back through
+ * SHA-256 (one after another: each is timed on its own, and hashing is CPU-bound anyway), each
+ * copy's manifest checked against the event, then a restore test from a good copy, then the
+ * verdict. Problems with the backup are results; only an abort (shutdown) throws.
+ */
+export class VerificationRunner {
+  constructor(private readonly deps: VerificationRunnerDeps) {}
+
+  async run(resource: string, backup: BackupCreatedV2, options: RunOptions): Promise<VerificationResult> {
+    const outcomes: (CopyOutcome & { manifest: Manifest | null })[] = [];
+    let reference: { location: string; sha256: string } | null = null;
+    for (const copy of backup.copies) {
+      options.onProgress?.(`copy ${copy.location}`);
+      const outcome = await inSpan('verify copy', { 'continuity.copy.location': copy.location, 'continuity.copy.uri': copy.uri }, () => checkCopy(this.deps.readers, copy, options.signal));
+      let manifest: Manifest | null = null;
+      if (outcome.status === 'good' && copy.manifestUri) {
+        const problem = await this.readManifest(copy.manifestUri, backup).then(
+          (parsed) => {
+            if (parsed.problems.length) return parsed.problems.join('; ');
+            if (reference && reference.sha256 !== parsed.sha256) return `differs from the manifest of copy ${reference.location}`;
+            reference ??= { location: copy.location, sha256: parsed.sha256 };
+            manifest = parsed.manifest;
+            return null;
+          },
+          (error: Error) => error.message,
+        );
+        if (problem) {
+          outcome.status = 'bad';
+          outcome.check.error = `manifest ${copy.manifestUri}: ${problem}`;
+        }
+      }
+      outcomes.push({ ...outcome, manifest });
+    }
+    const restoreTest = options.restoreTest ? await this.restoreTest(resource, backup, outcomes, options) : null;
+    // Interrupted (shutdown): whatever a cut-short step reported is not a verdict on the backup.
+    options.signal.throwIfAborted();
+    const { verdict, reasons } = judge({ copies: outcomes, restoreTest });
+    return { backupId: backup.backupId, verdict, copies: outcomes.map((o) => o.check), restoreTest: restoreTest?.result ?? null, reasons };
+  }
+
+  private async readManifest(uri: string, backup: BackupCreatedV2) {
+    const bytes = await this.deps.readers.for(uri).readSmall(uri, MAX_MANIFEST_BYTES);
+    const parsed = parseManifest(bytes);
+    return { ...parsed, problems: manifestDisagreements(parsed.manifest, backup) };
+  }
+
+  private async restoreTest(resource: string, backup: BackupCreatedV2, outcomes: (CopyOutcome & { manifest: Manifest | null })[], options: RunOptions): Promise<RestoreTestOutcome> {
+    const tester = backup.resourceKind === 'postgres' && backup.method === 'pg_dump-custom' ? this.deps.postgres : backup.resourceKind === 'directory' && backup.method === 'tar' ? this.deps.directory : null;
+    if (!tester) {
+      if (backup.resourceKind === 'external') return skipped(`an external ${backup.method} backup: there is no restore test for it; its copies are hash-checked`, null);
+      return skipped(`no restore test for ${backup.resourceKind} backups made with ${backup.method}`, `there is no restore test for ${backup.resourceKind} backups made with ${backup.method}`);
+    }
+    const source = restoreSource(outcomes);
+    if (!source) {
+      const allUnverifiable = outcomes.length > 0 && outcomes.every((o) => o.status === 'unverifiable');
+      return {
+        result: { status: 'skipped', durationMs: 0, checks: [check('restore test skipped', false, 'no copy could be read and matched its hash')] },
+        unverifiable: allUnverifiable ? 'no copy is in a location this verifier can read' : null,
+      };
+    }
+    const manifest = outcomes.find((o) => o.manifest)?.manifest ?? null;
+    const encryption = backup.encryption ?? manifest?.encryption ?? null;
+    options.onProgress?.(`restore test from ${source.check.location}`);
+    return inSpan('restore test', { 'continuity.backup.id': backup.backupId, 'continuity.copy.location': source.check.location }, () =>
+      tester.run({
+        backupId: backup.backupId,
+        resource,
+        copy: { location: source.check.location, uri: source.check.uri },
+        reader: this.deps.readers.for(source.check.uri),
+        encryption,
+        identities: encryption ? identitiesFor(this.deps.keys(), encryption.recipients) : [],
+        // The recorded plaintext is about the artifact whose stored hash the event names.
+        plaintext: backup.copies.find((c) => c.uri === source.check.uri)?.sha256 === backup.sha256 ? (backup.plaintext ?? manifest?.plaintext ?? null) : null,
+        manifest,
+        signal: options.signal,
+      }),
+    );
+  }
+}
