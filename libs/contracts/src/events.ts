@@ -2,8 +2,11 @@ import { Envelope } from './envelope.js';
 import { EventRegistry } from './registry.js';
 import { BackupCreatedV1Schema } from './events/backup-created.v1.js';
 import { BackupCreatedV2, BackupCreatedV2Schema, upcastBackupCreatedV1 } from './events/backup-created.v2.js';
-import { FailoverCompletedV1, FailoverCompletedV1Schema } from './events/failover-completed.v1.js';
-import { FailoverTriggeredV1, FailoverTriggeredV1Schema } from './events/failover-triggered.v1.js';
+import { FailoverCompletedV1Schema } from './events/failover-completed.v1.js';
+import { FailoverCompletedV2, FailoverCompletedV2Schema, upcastFailoverCompletedV1 } from './events/failover-completed.v2.js';
+import { FailoverTriggeredV1Schema } from './events/failover-triggered.v1.js';
+import { FailoverTriggeredV2, FailoverTriggeredV2Schema, upcastFailoverTriggeredV1 } from './events/failover-triggered.v2.js';
+import { FailoverAbandonedV1, FailoverAbandonedV1Schema } from './events/failover-abandoned.v1.js';
 import { IntegrityVerifiedV1, IntegrityVerifiedV1Schema } from './events/integrity-verified.v1.js';
 import { BackupFailedV1, BackupFailedV1Schema } from './events/backup-failed.v1.js';
 import { BackupExpiredV1, BackupExpiredV1Schema } from './events/backup-expired.v1.js';
@@ -14,8 +17,9 @@ import { AuditCheckpointSignedV1, AuditCheckpointSignedV1Schema } from './events
 export interface EventDataMap {
   BackupCreated: BackupCreatedV2;
   IntegrityVerified: IntegrityVerifiedV1;
-  FailoverTriggered: FailoverTriggeredV1;
-  FailoverCompleted: FailoverCompletedV1;
+  FailoverTriggered: FailoverTriggeredV2;
+  FailoverCompleted: FailoverCompletedV2;
+  FailoverAbandoned: FailoverAbandonedV1;
   BackupFailed: BackupFailedV1;
   BackupExpired: BackupExpiredV1;
   ResourceDegraded: ResourceDegradedV1;
@@ -32,7 +36,10 @@ export const continuityEvents = new EventRegistry()
   .define('BackupCreated', 2, BackupCreatedV2Schema, upcastBackupCreatedV1)
   .define('IntegrityVerified', 1, IntegrityVerifiedV1Schema)
   .define('FailoverTriggered', 1, FailoverTriggeredV1Schema)
+  .define('FailoverTriggered', 2, FailoverTriggeredV2Schema, upcastFailoverTriggeredV1)
   .define('FailoverCompleted', 1, FailoverCompletedV1Schema)
+  .define('FailoverCompleted', 2, FailoverCompletedV2Schema, upcastFailoverCompletedV1)
+  .define('FailoverAbandoned', 1, FailoverAbandonedV1Schema)
   .define('BackupFailed', 1, BackupFailedV1Schema)
   .define('BackupExpired', 1, BackupExpiredV1Schema)
   .define('ResourceDegraded', 1, ResourceDegradedV1Schema)

@@ -55,6 +55,15 @@ export const aFailoverTriggeredData = (
   detectedAt: '2026-11-26T09:00:01.500Z',
   epoch: 2,
   candidates: [{ instance: 'pg-b', lsn: '0/3000060', lagBytes: 0, eligible: true, reason: null }],
+  observations: [
+    { member: 'pg-a', at: '2026-11-26T09:00:00.000Z', reachable: false, inRecovery: null, readOnly: null, currentLsn: null, receiveLsn: null, replayLsn: null, error: 'connect ECONNREFUSED 10.0.0.5:5432' },
+    { member: 'pg-a', at: '2026-11-26T09:00:00.500Z', reachable: false, inRecovery: null, readOnly: null, currentLsn: null, receiveLsn: null, replayLsn: null, error: 'connect ECONNREFUSED 10.0.0.5:5432' },
+    { member: 'pg-a', at: '2026-11-26T09:00:01.000Z', reachable: false, inRecovery: null, readOnly: null, currentLsn: null, receiveLsn: null, replayLsn: null, error: 'connect ECONNREFUSED 10.0.0.5:5432' },
+    { member: 'pg-b', at: '2026-11-26T09:00:01.000Z', reachable: true, inRecovery: true, readOnly: false, currentLsn: null, receiveLsn: '0/3000060', replayLsn: '0/3000060', error: null },
+  ],
+  decidedBy: 'failover-1',
+  lastHealthyAt: '2026-11-26T08:59:59.500Z',
+  primaryLsn: '0/3000060',
   ...over,
 });
 
@@ -74,6 +83,22 @@ export const aFailoverCompletedData = (
     writableAt: '2026-11-26T09:00:02.000Z',
     routedAt: '2026-11-26T09:00:02.100Z',
   },
+  planned: false,
+  fromInstance: 'pg-a',
+  decidedBy: 'failover-1',
+  ...over,
+});
+
+export const aFailoverAbandonedData = (
+  over: Partial<EventDataMap['FailoverAbandoned']> = {},
+): EventDataMap['FailoverAbandoned'] => ({
+  failoverId: uuidv7(),
+  fromInstance: 'pg-a',
+  toInstance: 'pg-b',
+  epoch: 2,
+  planned: true,
+  reason: 'pg-b did not replay 0/3000060 within 30000 ms; pg-a is writable again and stays primary',
+  at: '2026-11-26T09:00:30.000Z',
   ...over,
 });
 
@@ -123,6 +148,7 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   IntegrityVerified: anIntegrityVerifiedData,
   FailoverTriggered: aFailoverTriggeredData,
   FailoverCompleted: aFailoverCompletedData,
+  FailoverAbandoned: aFailoverAbandonedData,
   BackupFailed: aBackupFailedData,
   BackupExpired: aBackupExpiredData,
   ResourceDegraded: aResourceDegradedData,

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { FailoverStore } from '../src/coordination/failover-store.js';
+import { parseLsn } from '../src/failover-decision/failover.decider.js';
 import { currentPrimary, watchPrimary } from '@continuity/contracts';
 import type { RouteRecord } from '@continuity/contracts';
 import { configYaml, eventsOf, startFailover, writeConfig } from './harness.js';
@@ -112,9 +113,31 @@ describe('failover of a real PostgreSQL primary (one instance)', () => {
       source: 'failover',
       data: { fromInstance: 'pg-a', toInstance: 'pg-b', planned: false, epoch: 1, candidates: [{ instance: 'pg-b', eligible: true, lagBytes: 0 }] },
     });
-    expect(triggered!.data.reason).toMatch(/primary pg-a failed 3 consecutive probes .*ECONNREFUSED.*Primary last seen healthy at .*first failed probe at .*failover instance solo/);
+    // The reason is a short sentence; what the decision rested on is data.
+    expect(triggered!.data.reason).toMatch(/^primary pg-a failed 3 consecutive probes \(threshold 3; last: .*ECONNREFUSED.*\); promoting pg-b \(lag 0 bytes, limit 16777216\)$/);
+    const { observations, decidedBy, lastHealthyAt, primaryLsn, firstFailureAt, candidates } = triggered!.data;
+    expect(decidedBy).toBe('solo');
+    // The primary's three failed probes, the first of them the first failure, after its last healthy probe.
+    const failedProbes = observations!.filter((o) => o.member === 'pg-a');
+    expect(failedProbes).toHaveLength(3);
+    for (const probe of failedProbes) expect(probe).toMatchObject({ reachable: false, inRecovery: null, currentLsn: null, error: expect.any(String) });
+    expect(failedProbes[2]!.error).toMatch(/ECONNREFUSED/);
+    expect(failedProbes[0]!.at).toBe(firstFailureAt);
+    expect(Date.parse(lastHealthyAt!)).toBeLessThan(Date.parse(firstFailureAt!));
+    expect(Date.parse(lastHealthyAt!)).toBeGreaterThan(killedAt - 2_000);
+    // The candidate as probed: a reachable standby that had received all of the primary's last known WAL.
+    const standby = observations!.filter((o) => o.member === 'pg-b');
+    expect(standby).toEqual([expect.objectContaining({ reachable: true, inRecovery: true, error: null, receiveLsn: candidates[0]!.lsn })]);
+    expect(parseLsn(standby[0]!.receiveLsn!)).toBeGreaterThanOrEqual(parseLsn(primaryLsn!));
     const completed = await pollUntil(async () => (await events('FailoverCompleted'))[0], { what: 'FailoverCompleted' });
-    expect(completed).toMatchObject({ resource: 'orders-db', causationId: triggered!.id, correlationId: triggered!.correlationId, data: { failoverId: triggered!.data.failoverId, newPrimary: 'pg-b', epoch: 1, replicationLagBytes: 0 } });
+    expect(completed).toMatchObject({
+      resource: 'orders-db',
+      version: 2,
+      causationId: triggered!.id,
+      correlationId: triggered!.correlationId,
+      data: { failoverId: triggered!.data.failoverId, newPrimary: 'pg-b', epoch: 1, replicationLagBytes: 0, planned: false, fromInstance: 'pg-a', decidedBy: 'solo' },
+    });
+    expect(await events('FailoverAbandoned')).toEqual([]);
     const { timeline, rtoMs } = completed.data;
     const times = [timeline.firstFailureAt!, timeline.detectedAt, timeline.decidedAt, timeline.promotedAt, timeline.writableAt, timeline.routedAt].map(Date.parse);
     expect([...times].sort((x, y) => x - y)).toEqual(times);
@@ -197,9 +220,17 @@ describe('failover of a real PostgreSQL primary (one instance)', () => {
     expect((await service.get('/failover/orders-db/primary')).body).toMatchObject({ primary: 'pg-a', epoch: 2, fenced: [{ member: 'pg-b', formerEpoch: 1, cause: 'switchover' }] });
 
     const planned = (await events('FailoverTriggered')).find((e) => e.data.planned)!;
-    expect(planned.data).toMatchObject({ fromInstance: 'pg-b', toInstance: 'pg-a', epoch: 2, firstFailureAt: null });
+    expect(planned.data).toMatchObject({ fromInstance: 'pg-b', toInstance: 'pg-a', epoch: 2, firstFailureAt: null, decidedBy: 'solo', lastHealthyAt: expect.any(String) });
+    // A healthy primary and a standby: each member's latest probe.
+    expect(planned.data.observations!.map((o) => [o.member, o.reachable, o.inRecovery])).toEqual([
+      ['pg-a', true, true],
+      ['pg-b', true, false],
+    ]);
+    expect(planned.data.reason).toMatch(new RegExp(`^planned switchover pg-b → pg-a requested; .*at least ${planned.data.primaryLsn}\\)$`));
     const done = await pollUntil(async () => (await events('FailoverCompleted')).find((e) => e.data.epoch === 2), { what: 'FailoverCompleted of the switchover' });
+    expect(done.data).toMatchObject({ planned: true, fromInstance: 'pg-b', newPrimary: 'pg-a', decidedBy: 'solo' });
     expect(done.data.timeline.firstFailureAt).toBeNull();
+    expect(await events('FailoverAbandoned')).toEqual([]);
     // The demoted primary is fenced too (it is read-only and on the old timeline: it needs a rewind).
     const degraded = await pollUntil(async () => (await events('ResourceDegraded')).find((e) => e.data.member === 'pg-b'), { what: 'ResourceDegraded for pg-b' });
     expect(degraded.data).toMatchObject({ formerEpoch: 1, currentEpoch: 2, needs: 'rewind', madeReadOnly: true });

@@ -61,8 +61,18 @@ describe('a standby beyond the lag limit (real replication)', () => {
       epoch: 0,
       candidates: [{ instance: 'pg-b', eligible: false, lagBytes: expect.any(Number), reason: expect.stringMatching(new RegExp(`^lag \\d+ bytes exceeds limit ${LIMIT}$`)) }],
     });
-    expect(triggered!.data.candidates[0]!.lagBytes!).toBeGreaterThan(LIMIT);
-    expect(triggered!.data.reason).toMatch(/primary pg-a failed 3 consecutive probes .*no eligible standby \(pg-b: lag \d+ bytes exceeds limit 65536\); nothing promoted/);
+    const [candidate] = triggered!.data.candidates;
+    expect(candidate!.lagBytes!).toBeGreaterThan(LIMIT);
+    // The lag is measured against the primary's last known position, which is in the event.
+    expect(triggered!.data.primaryLsn).not.toBeNull();
+    expect(parseLsn(triggered!.data.primaryLsn!)).toBeGreaterThanOrEqual(written);
+    expect(Number(parseLsn(triggered!.data.primaryLsn!) - parseLsn(candidate!.lsn!))).toBe(candidate!.lagBytes);
+    expect(triggered!.data.reason).toMatch(/^primary pg-a failed 3 consecutive probes .*; no eligible standby \(pg-b: lag \d+ bytes exceeds limit 65536\); nothing promoted$/);
+    expect(triggered!.data.decidedBy).toBe('lag');
+    // Observations: the failed primary's probes, and the standby reachable but behind.
+    const observations = triggered!.data.observations!;
+    expect(observations.filter((o) => o.member === 'pg-a').map((o) => o.reachable)).toEqual([false, false, false]);
+    expect(observations.filter((o) => o.member === 'pg-b')).toEqual([expect.objectContaining({ reachable: true, inRecovery: true, receiveLsn: candidate!.lsn })]);
 
     // Nothing promoted, nothing re-routed, and the fact is published once per outage.
     const reportedAt = Date.now();

@@ -64,9 +64,9 @@ describe('two failover instances (real processes, real replication)', () => {
     expect(await view(follower)).toMatchObject({ leader: false, primary: 'pg-b', epoch: 1, fenced: [{ member: 'pg-a' }] });
     const triggered = await eventsOf(nc, topology.eventStream, 'FailoverTriggered');
     expect(triggered).toHaveLength(1);
-    expect(triggered[0]!.data).toMatchObject({ toInstance: 'pg-b', epoch: 1 });
-    expect(triggered[0]!.data.reason).toContain(`failover instance ${leader}`);
+    expect(triggered[0]!.data).toMatchObject({ toInstance: 'pg-b', epoch: 1, decidedBy: leader });
     await pollUntil(async () => (await eventsOf(nc, topology.eventStream, 'FailoverCompleted')).length === 1, { what: 'one FailoverCompleted' });
+    expect((await eventsOf(nc, topology.eventStream, 'FailoverCompleted'))[0]!.data).toMatchObject({ fromInstance: 'pg-a', newPrimary: 'pg-b', decidedBy: leader, planned: false });
     // pg-c was re-pointed at the new primary and streams from it.
     const moreRows = await b.insertRows(100, 'epoch-1');
     await c.waitForReplay(await b.currentLsn(), 10_000);
@@ -91,8 +91,12 @@ describe('two failover instances (real processes, real replication)', () => {
     expect(await c.readRowIds()).toEqual(expect.arrayContaining([...rows, ...moreRows]));
     const second = (await eventsOf(nc, topology.eventStream, 'FailoverTriggered')).filter((e) => e.data.epoch === 2);
     expect(second).toHaveLength(1);
-    expect(second[0]!.data).toMatchObject({ fromInstance: 'pg-b', toInstance: 'pg-c' });
-    expect(second[0]!.data.reason).toContain(`failover instance ${follower}`);
+    expect(second[0]!.data).toMatchObject({ fromInstance: 'pg-b', toInstance: 'pg-c', decidedBy: follower });
+    // The survivor's own view: pg-b (adopted from the route) last seen healthy before its three failed probes.
+    const observed = second[0]!.data.observations!;
+    expect(observed.filter((o) => o.member === 'pg-b').map((o) => o.reachable)).toEqual([false, false, false]);
+    expect(Date.parse(second[0]!.data.lastHealthyAt!)).toBeLessThan(Date.parse(second[0]!.data.firstFailureAt!));
+    expect(observed.find((o) => o.member === 'pg-c')).toMatchObject({ reachable: true, inRecovery: true });
     const completed = await pollUntil(async () => (await eventsOf(nc, topology.eventStream, 'FailoverCompleted')).find((e) => e.data.epoch === 2), { what: 'FailoverCompleted epoch 2' });
     expect(completed.data.rtoMs).toBeLessThan(10_000);
   }, 60_000);

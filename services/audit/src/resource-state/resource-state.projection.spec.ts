@@ -1,5 +1,12 @@
 import { EventType } from '@continuity/contracts';
-import { aBackupCreatedData, aFailoverCompletedData, anEvent, anIntegrityVerifiedData } from '@continuity/contracts/testing';
+import {
+  aBackupCreatedData,
+  aFailoverAbandonedData,
+  aFailoverCompletedData,
+  aFailoverTriggeredData,
+  anEvent,
+  anIntegrityVerifiedData,
+} from '@continuity/contracts/testing';
 import { assessAt, evolveResourceState, LedgerEntry, ResourceState, threeTwoOneOf } from './resource-state.projection.js';
 
 let index = 0;
@@ -68,6 +75,33 @@ describe('evolveResourceState', () => {
     expect(state.failovers.map((f) => f.rtoMs)).toEqual([2100, 45_000]);
     expect(state.downtimeMs).toBe(2 * 2100); // first failure → routed, from each timeline
     expect(state.sloBreaches).toEqual([expect.objectContaining({ kind: 'rto', valueMs: 45_000 })]);
+  });
+
+  it('names the old primary of a v2 FailoverCompleted, and says "not stated" for one upcast from v1', () => {
+    const v2 = aFailoverCompletedData({ fromInstance: 'pg-a' });
+    const v1 = { ...aFailoverCompletedData(), planned: null, fromInstance: null, decidedBy: null };
+    const state = fold([entry('FailoverCompleted', v2), entry('FailoverCompleted', v1)]);
+    expect(state.failovers.map((f) => f.from)).toEqual(['pg-a', null]);
+  });
+
+  it('closes the outage a switchover opened when it is abandoned, counting the time until then', () => {
+    const triggered = aFailoverTriggeredData({ planned: true, firstFailureAt: null, detectedAt: '2026-11-26T09:00:00.000Z', toInstance: 'pg-b' });
+    const opened = fold([entry('FailoverTriggered', triggered)]);
+    expect(opened.openOutage).toEqual({ failoverId: triggered.failoverId, since: '2026-11-26T09:00:00.000Z' });
+    const state = evolveResourceState(opened, entry('FailoverAbandoned', aFailoverAbandonedData({ failoverId: triggered.failoverId, planned: true, at: '2026-11-26T09:00:30.000Z' })));
+    expect(state.openOutage).toBeNull();
+    expect(state.downtimeMs).toBe(30_000);
+    expect(state.counts.failovers).toBe(0);
+  });
+
+  it('keeps the outage open when an unplanned failover is abandoned (the primary is still down), or another attempt is', () => {
+    const triggered = aFailoverTriggeredData();
+    const opened = fold([entry('FailoverTriggered', triggered)]);
+    const failedPromotion = evolveResourceState(opened, entry('FailoverAbandoned', aFailoverAbandonedData({ failoverId: triggered.failoverId, planned: false })));
+    expect(failedPromotion.openOutage).toEqual(opened.openOutage);
+    expect(failedPromotion.downtimeMs).toBe(0);
+    const other = evolveResourceState(opened, entry('FailoverAbandoned', aFailoverAbandonedData({ planned: true })));
+    expect(other.openOutage).toEqual(opened.openOutage);
   });
 
   it('is idempotent when the same entry is delivered twice', () => {

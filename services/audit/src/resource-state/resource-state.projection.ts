@@ -173,7 +173,8 @@ export const evolveResourceState = (
       next.counts = { ...state.counts, failovers: state.counts.failovers + 1 };
       next.failovers = lastN([
         ...state.failovers,
-        { failoverId: data.failoverId, from: null, to: data.newPrimary, rtoMs: data.rtoMs, lagBytes: data.replicationLagBytes, completedAt: data.timeline.routedAt },
+        // fromInstance: FailoverCompleted v2 (null when upcast from v1).
+        { failoverId: data.failoverId, from: data.fromInstance ?? null, to: data.newPrimary, rtoMs: data.rtoMs, lagBytes: data.replicationLagBytes, completedAt: data.timeline.routedAt },
       ]);
       if (data.rtoMs > targets.rtoMs) {
         next.sloBreaches = lastN([
@@ -181,6 +182,16 @@ export const evolveResourceState = (
           { kind: 'rto', at: entry.recordedAt, valueMs: data.rtoMs, targetMs: targets.rtoMs, detail: `failover ${data.failoverId} to ${data.newPrimary}` },
         ]);
       }
+      return next;
+    }
+    case 'FailoverAbandoned': {
+      // Only the attempt that opened the outage can end it. An unplanned one given up leaves the
+      // primary down: the outage goes on (a later attempt's completion ends it).
+      const open = state.openOutage;
+      if (!open || open.failoverId !== data.failoverId || data.planned !== true) return next;
+      // A switchover given up: the old primary takes writes again. The time it was read-only counts.
+      next.downtimeMs = state.downtimeMs + Math.max(0, ms(data.at) - ms(open.since));
+      next.openOutage = null;
       return next;
     }
     default:

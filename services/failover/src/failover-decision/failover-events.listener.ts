@@ -24,4 +24,11 @@ export class FailoverEventsListener {
   onCompleted(@Payload() event: ContinuityEvent<'FailoverCompleted'>) {
     this.logger.log(`FailoverCompleted for ${event.resource}: ${event.data.newPrimary} primary, RTO ${event.data.rtoMs} ms`);
   }
+
+  @OnEvent('FailoverAbandoned')
+  onAbandoned(@Payload() event: ContinuityEvent<'FailoverAbandoned'>) {
+    this.logger.warn(
+      `FailoverAbandoned for ${event.resource}: ${event.data.fromInstance} → ${event.data.toInstance ?? 'none'} (epoch ${event.data.epoch}): ${event.data.reason}`,
+    );
+  }
 }

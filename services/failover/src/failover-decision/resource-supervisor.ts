@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
-import { causedBy, type ContinuityPublisher, type ContinuityEvent, type FailoverCompletedV1 } from '@continuity/contracts';
+import { causedBy, type ContinuityPublisher, type ContinuityEvent, type FailoverCompletedV2, type FailoverObservation } from '@continuity/contracts';
 import type { MemberEndpoint, ResourceFailover } from '../config/failover-config.loader.js';
 import { redactConnection } from '../config/failover-config.loader.js';
 import type { EpochRecord, FailoverStore } from '../coordination/failover-store.js';
@@ -18,13 +18,14 @@ import {
   initialState,
   lsnDiffBytes,
   Observation,
+  RecordedObservation,
   ReportNoCandidate,
   RejectRequest,
   rtoMs,
   StartFailover,
   StartSwitchover,
 } from './failover.decider.js';
-import { describeObservations, iso } from './observations.js';
+import { iso, keepFailedPrimaryProbes, observationsBehind } from './observations.js';
 
 export interface SupervisorLogger {
   log(message: string): void;
@@ -101,7 +102,22 @@ export interface CompletedFailover {
   planned: boolean;
   rtoMs: number;
   replicationLagBytes: number | null;
-  timeline: FailoverCompletedV1['timeline'];
+  timeline: FailoverCompletedV2['timeline'];
+}
+
+type EventRef = Pick<ContinuityEvent, 'id' | 'correlationId'>;
+
+/** One failover or switchover under way: what its events (FailoverAbandoned, FailoverCompleted) say it was. */
+interface FailoverAttempt {
+  failoverId: string;
+  epoch: number;
+  from: string;
+  to: string;
+  planned: boolean;
+  /** The instance that took the epoch. */
+  decidedBy: string;
+  /** Its FailoverTriggered, when published: the cause of what follows. */
+  triggered: EventRef | null;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (leaving no listener behind either way). */
@@ -144,11 +160,14 @@ export class ResourceSupervisor {
   private needsReconcile = true;
   /** A route record exists (seen through the watch or written here). */
   private routed = false;
-  private lastHealthyPrimaryAt: number | null = null;
+  /** The latest probe that found the member then primary healthy. */
+  private lastHealthyPrimary: { member: string; at: number } | null = null;
+  /** The primary's consecutive failed probes in the current outage (published with the decision). */
+  private failedPrimaryProbes: RecordedObservation[] = [];
   private lastDecision: { type: FailoverDecision['type']; reason: string; at: string } | null = null;
   private readonly completed: CompletedFailover[] = [];
   /** The latest failover's events, so a ResourceDegraded that follows it joins its chain. */
-  private lastFailoverEvent: Pick<ContinuityEvent, 'id' | 'correlationId'> | null = null;
+  private lastFailoverEvent: EventRef | null = null;
 
   constructor(private readonly deps: SupervisorDeps) {
     const { settings, store, instanceId } = deps;
@@ -242,9 +261,12 @@ export class ResourceSupervisor {
   }
 
   private observe(observation: Observation): void {
+    const before = this.state.observations[observation.member];
     this.fold({ type: 'ProbeObserved', observation });
+    const after = this.state.observations[observation.member];
+    this.failedPrimaryProbes = keepFailedPrimaryProbes(this.failedPrimaryProbes, this.state, after !== before ? (after ?? null) : null);
     if (observation.member === this.state.primary && observation.reachable && observation.inRecovery === false) {
-      this.lastHealthyPrimaryAt = typeof observation.at === 'number' ? observation.at : observation.at.getTime();
+      this.lastHealthyPrimary = { member: observation.member, at: typeof observation.at === 'number' ? observation.at : observation.at.getTime() };
     }
   }
 
@@ -330,26 +352,28 @@ export class ResourceSupervisor {
     const seen = target ? await target.probe() : null;
     if (seen) this.observe(seen);
     this.fold({ type: 'FailoverStarted', epoch: intent.epoch, from: intent.from, to: intent.to, planned: intent.planned, at: Date.parse(intent.takenAt) });
-    if (!target || !seen?.reachable || seen.inRecovery !== false) {
-      this.fold({ type: 'FailoverAbandoned', epoch: intent.epoch, reason: 'unfinished by the instance that took the epoch; target not promoted', at: Date.now() });
-      this.deps.logger.warn(`${this.resource}: epoch ${intent.epoch} was taken by ${intent.takenBy} for ${intent.from} → ${intent.to} but not finished; ${intent.to} is not promoted, so the failover is abandoned (epoch stays ${intent.epoch})`);
-      return;
-    }
-    this.deps.logger.warn(`${this.resource}: finishing failover ${intent.failoverId} (epoch ${intent.epoch}, ${intent.from} → ${intent.to}) left unfinished by ${intent.takenBy}: ${intent.to} is already promoted`);
-    const takenAt = Date.parse(intent.takenAt);
-    await this.completePromotion({
+    // FailoverTriggered's event id is the failover id (see publishTriggered).
+    const attempt: FailoverAttempt = {
       failoverId: intent.failoverId,
       epoch: intent.epoch,
       from: intent.from,
       to: intent.to,
       planned: intent.planned,
+      decidedBy: intent.takenBy,
+      triggered: { id: intent.failoverId, correlationId: intent.failoverId },
+    };
+    if (!target || !seen?.reachable || seen.inRecovery !== false) {
+      await this.abandon(attempt, `left unfinished by failover instance ${intent.takenBy}, which took epoch ${intent.epoch}; ${intent.to} was not promoted (found ${describeTarget(seen)}); deciding afresh`);
+      return;
+    }
+    this.deps.logger.warn(`${this.resource}: finishing failover ${intent.failoverId} (epoch ${intent.epoch}, ${intent.from} → ${intent.to}) left unfinished by ${intent.takenBy}: ${intent.to} is already promoted`);
+    const takenAt = Date.parse(intent.takenAt);
+    await this.completePromotion(attempt, {
       firstFailureAt: null,
       detectedAt: takenAt,
       decidedAt: takenAt,
       promotedAt: Date.now(),
       lagBytes: null,
-      // FailoverTriggered's event id is the failover id (see publishTriggered).
-      triggered: { id: intent.failoverId, correlationId: intent.failoverId },
     });
   }
 
@@ -361,12 +385,19 @@ export class ResourceSupervisor {
     const decidedAt = Date.now();
     this.fold({ type: 'FailoverStarted', epoch: decision.epoch, from: decision.from, to: decision.to, planned: false, at: decidedAt });
 
-    const observed = describeObservations(this.state, this.deps.settings.members.map((m) => m.name));
-    const reason =
-      `${decision.reason}. Primary last seen healthy at ${iso(this.lastHealthyPrimaryAt) ?? 'never'} (WAL ${decision.primaryLsn}); ` +
-      `first failed probe at ${iso(decision.firstFailureAt)}, judged failed at ${iso(decision.detectedAt)}, epoch ${decision.epoch} taken at ${iso(decidedAt)} ` +
-      `by failover instance ${this.deps.instanceId}. Promoting ${decision.to} (lag ${decision.lagBytes} bytes ≤ limit ${this.deps.settings.decider.maxLagBytes}). Observations: ${observed}`;
-    const triggered = await this.publishTriggered(failoverId, decision.from, decision.to, false, reason, decision.firstFailureAt, decision.detectedAt, decision.epoch, decision.candidates);
+    const triggered = await this.publishTriggered({
+      failoverId,
+      from: decision.from,
+      to: decision.to,
+      planned: false,
+      reason: `${decision.reason}; promoting ${decision.to} (lag ${decision.lagBytes} bytes, limit ${this.deps.settings.decider.maxLagBytes})`,
+      firstFailureAt: decision.firstFailureAt,
+      detectedAt: decision.detectedAt,
+      epoch: decision.epoch,
+      candidates: decision.candidates,
+      primaryLsn: decision.primaryLsn,
+    });
+    const attempt: FailoverAttempt = { failoverId, epoch: decision.epoch, from: decision.from, to: decision.to, planned: false, decidedBy: this.deps.instanceId, triggered };
 
     const target = this.members.get(decision.to)!;
     // Lag at promotion: the primary's last known position minus what the target has received.
@@ -374,20 +405,17 @@ export class ResourceSupervisor {
       .walPositions()
       .then((p) => (p.receiveLsn ? Math.max(0, Number(lsnDiffBytes(decision.primaryLsn, p.receiveLsn))) : decision.lagBytes))
       .catch(() => decision.lagBytes);
-    const promoted = await this.promote(target, decision.epoch);
-    if (!promoted) return;
-    await this.completePromotion({
-      failoverId,
-      epoch: decision.epoch,
-      from: decision.from,
-      to: decision.to,
-      planned: false,
+    const notPromoted = await this.promote(target);
+    if (notPromoted) {
+      await this.abandon(attempt, `${notPromoted}; nothing routed, ${decision.from} is still the failed primary (not retried with this standby in this outage)`);
+      return;
+    }
+    await this.completePromotion(attempt, {
       firstFailureAt: decision.firstFailureAt,
       detectedAt: decision.detectedAt,
       decidedAt,
       promotedAt: Date.now(),
       lagBytes,
-      triggered,
     });
   }
 
@@ -411,44 +439,53 @@ export class ResourceSupervisor {
     return null;
   }
 
-  /** pg_promote; on failure, checks whether it promoted anyway. False (and FailoverAbandoned folded) when it did not. */
-  private async promote(target: PgMember, epoch: number): Promise<boolean> {
+  /**
+   * pg_promote; on failure, checks whether it promoted anyway. Null when `target` is promoted,
+   * else why not (the caller abandons the attempt: FailoverAbandoned, folded and published).
+   */
+  private async promote(target: PgMember): Promise<string | null> {
     if (!this.lease.isLeader()) {
       // Lost the lease since taking the epoch (paused, or cut off from NATS): whoever leads now
       // finds the epoch ahead of the route and decides; promoting as well could make two primaries.
-      const reason = `lease lost before promoting ${target.name}`;
-      this.fold({ type: 'FailoverAbandoned', epoch, reason, at: Date.now() });
-      this.deps.logger.error(`${this.resource}: ${reason}; abandoned epoch ${epoch}`);
-      return false;
+      return `lease lost before promoting ${target.name}: not promoted, the instance that leads now decides`;
     }
     try {
       await target.promote(this.deps.settings.promoteTimeoutMs);
-      return true;
+      return null;
     } catch (error) {
       const seen = await target.probe();
       this.observe(seen);
-      if (seen.reachable && seen.inRecovery === false) return true;
-      const reason = `promotion of ${target.name} failed: ${(error as Error).message}`;
-      this.fold({ type: 'FailoverAbandoned', epoch, reason, at: Date.now() });
-      this.deps.logger.error(`${this.resource}: ${reason}; abandoned epoch ${epoch} (the next round may try another standby with epoch ${epoch + 1})`);
-      return false;
+      if (seen.reachable && seen.inRecovery === false) return null;
+      return `promotion of ${target.name} failed: ${(error as Error).message}`;
+    }
+  }
+
+  /**
+   * Gives up an attempt whose epoch was taken but whose target will not be routed: folds
+   * FailoverAbandoned (a no-op once PromotionSucceeded was folded) and publishes it, caused by the
+   * attempt's FailoverTriggered. The epoch stays taken.
+   */
+  private async abandon(attempt: FailoverAttempt, reason: string): Promise<void> {
+    const at = Date.now();
+    this.fold({ type: 'FailoverAbandoned', epoch: attempt.epoch, reason, at });
+    this.deps.logger.error(`${this.resource}: ${attempt.planned ? 'switchover' : 'failover'} ${attempt.from} → ${attempt.to} (epoch ${attempt.epoch}) abandoned: ${reason}`);
+    try {
+      await this.deps.publisher.publish('FailoverAbandoned', {
+        resource: this.resource,
+        data: { failoverId: attempt.failoverId, fromInstance: attempt.from, toInstance: attempt.to, epoch: attempt.epoch, planned: attempt.planned, reason, at: iso(at)! },
+        ...(attempt.triggered ? causedBy(attempt.triggered) : {}),
+      });
+    } catch (error) {
+      this.deps.logger.error(`${this.resource}: FailoverAbandoned not published: ${(error as Error).message}`);
     }
   }
 
   /** After promotion: confirm writes, route, fold, publish FailoverCompleted, re-point the other standbys. */
-  private async completePromotion(p: {
-    failoverId: string;
-    epoch: number;
-    from: string;
-    to: string;
-    planned: boolean;
-    firstFailureAt: number | null;
-    detectedAt: number;
-    decidedAt: number;
-    promotedAt: number;
-    lagBytes: number | null;
-    triggered: Pick<ContinuityEvent, 'id' | 'correlationId'> | null;
-  }): Promise<CompletedFailover | null> {
+  private async completePromotion(
+    attempt: FailoverAttempt,
+    times: { firstFailureAt: number | null; detectedAt: number; decidedAt: number; promotedAt: number; lagBytes: number | null },
+  ): Promise<CompletedFailover | null> {
+    const p = { ...attempt, ...times };
     const target = this.members.get(p.to)!;
     let lsn: string;
     try {
@@ -456,9 +493,7 @@ export class ResourceSupervisor {
       if (this.state.observations[p.to]?.readOnly) await target.makeWritable();
       lsn = await target.confirmWritable(Date.now() + this.deps.settings.promoteTimeoutMs);
     } catch (error) {
-      const reason = `${p.to} left recovery but does not accept writes: ${(error as Error).message}`;
-      this.fold({ type: 'FailoverAbandoned', epoch: p.epoch, reason, at: Date.now() });
-      this.deps.logger.error(`${this.resource}: ${reason}; not routing to it`);
+      await this.abandon(attempt, `${p.to} left recovery but does not accept writes: ${(error as Error).message}; not routed to`);
       return null;
     }
     const writableAt = Date.now();
@@ -468,7 +503,11 @@ export class ResourceSupervisor {
     if (!written.written) {
       // A higher epoch is routed already: ours must not serve. The route watch adopts theirs.
       this.deps.logger.error(`${this.resource}: route not written: epoch ${written.current?.epoch} (${written.current?.primary}) is already routed; making ${p.to} read-only`);
-      await target.makeReadOnly().catch((error: Error) => this.deps.logger.error(`${this.resource}: ${error.message}`));
+      const fenced = await target.makeReadOnly().then(
+        () => 'made read-only',
+        (error: Error) => `could not make it read-only: ${error.message}`,
+      );
+      await this.abandon(attempt, `${p.to} was promoted but not routed: epoch ${written.current?.epoch ?? '?'} (${written.current?.primary ?? '?'}) is routed already; ${p.to} ${fenced}`);
       return null;
     }
     const routedAt = Date.now();
@@ -502,7 +541,17 @@ export class ResourceSupervisor {
     try {
       const event = await this.deps.publisher.publish('FailoverCompleted', {
         resource: this.resource,
-        data: { failoverId: p.failoverId, newPrimary: p.to, epoch: p.epoch, rtoMs: completed.rtoMs, replicationLagBytes: p.lagBytes, timeline },
+        data: {
+          failoverId: p.failoverId,
+          newPrimary: p.to,
+          epoch: p.epoch,
+          rtoMs: completed.rtoMs,
+          replicationLagBytes: p.lagBytes,
+          timeline,
+          planned: p.planned,
+          fromInstance: p.from,
+          decidedBy: p.decidedBy,
+        },
         ...(p.triggered ? causedBy(p.triggered) : {}),
       });
       this.lastFailoverEvent = event.event;
@@ -529,10 +578,20 @@ export class ResourceSupervisor {
   }
 
   private async reportNoCandidate(decision: ReportNoCandidate): Promise<void> {
-    const observed = describeObservations(this.state, this.deps.settings.members.map((m) => m.name));
     const why = decision.candidates.map((c) => `${c.instance}: ${c.reason}`).join('; ');
-    const reason = `${decision.reason} (${why}); nothing promoted. Primary last seen healthy at ${iso(this.lastHealthyPrimaryAt) ?? 'never'}. Observations: ${observed}`;
-    const published = await this.publishTriggered(uuidv7(), decision.from, null, false, reason, decision.firstFailureAt, decision.detectedAt, decision.epoch, decision.candidates);
+    const reason = `${decision.reason} (${why}); nothing promoted`;
+    const published = await this.publishTriggered({
+      failoverId: uuidv7(),
+      from: decision.from,
+      to: null,
+      planned: false,
+      reason,
+      firstFailureAt: decision.firstFailureAt,
+      detectedAt: decision.detectedAt,
+      epoch: decision.epoch,
+      candidates: decision.candidates,
+      primaryLsn: this.state.lastKnownPrimaryLsn,
+    });
     if (published) this.fold({ type: 'NoCandidateReported', firstFailureAt: decision.firstFailureAt, at: Date.now() });
     this.deps.logger.error(`${this.resource}: ${reason}`);
   }
@@ -565,22 +624,49 @@ export class ResourceSupervisor {
     this.deps.logger.warn(`${this.resource}: fenced ${decision.member}: ${reason}`);
   }
 
-  private async publishTriggered(
-    failoverId: string,
-    from: string,
-    to: string | null,
-    planned: boolean,
-    reason: string,
-    firstFailureAt: number | null,
-    detectedAt: number,
-    epoch: number,
-    candidates: StartFailover['candidates'],
-  ): Promise<Pick<ContinuityEvent, 'id' | 'correlationId'> | null> {
+  /**
+   * FailoverTriggered (its event id is the failover id): the decision with what it rested on —
+   * the observations (the primary's failed probes of this outage, every other member's latest),
+   * this instance as the decider, when the primary was last seen healthy, its last known LSN.
+   */
+  private async publishTriggered(t: {
+    failoverId: string;
+    from: string;
+    to: string | null;
+    planned: boolean;
+    reason: string;
+    firstFailureAt: number | null;
+    detectedAt: number;
+    epoch: number;
+    candidates: StartFailover['candidates'];
+    primaryLsn: string | null;
+  }): Promise<EventRef | null> {
+    const observations: FailoverObservation[] = observationsBehind(
+      this.state,
+      this.deps.settings.members.map((m) => m.name),
+      t.from,
+      this.failedPrimaryProbes,
+    );
     try {
       const { event } = await this.deps.publisher.publish('FailoverTriggered', {
         resource: this.resource,
-        id: failoverId,
-        data: { failoverId, fromInstance: from, toInstance: to, planned, reason, firstFailureAt: iso(firstFailureAt), detectedAt: iso(detectedAt)!, epoch, candidates: [...candidates] },
+        id: t.failoverId,
+        data: {
+          failoverId: t.failoverId,
+          fromInstance: t.from,
+          toInstance: t.to,
+          planned: t.planned,
+          reason: t.reason,
+          firstFailureAt: iso(t.firstFailureAt),
+          detectedAt: iso(t.detectedAt)!,
+          epoch: t.epoch,
+          candidates: [...t.candidates],
+          observations,
+          decidedBy: this.deps.instanceId,
+          // Of the primary being replaced, not of one before it (the route may have moved since).
+          lastHealthyAt: this.lastHealthyPrimary?.member === t.from ? iso(this.lastHealthyPrimary.at) : null,
+          primaryLsn: t.primaryLsn,
+        },
       });
       this.lastFailoverEvent = event;
       return event;
@@ -611,19 +697,20 @@ export class ResourceSupervisor {
       if (!(await this.takeEpoch(decision, failoverId, true))) throw new EpochConflictError(this.resource, decision.epoch - 1, null);
       const decidedAt = Date.now();
       this.fold({ type: 'FailoverStarted', epoch: decision.epoch, from: decision.from, to: decision.to, planned: true, at: decidedAt });
-      const observed = describeObservations(this.state, this.deps.settings.members.map((m) => m.name));
-      const triggered = await this.publishTriggered(
+      const triggered = await this.publishTriggered({
         failoverId,
-        decision.from,
-        decision.to,
-        true,
-        `${decision.reason}; epoch ${decision.epoch} taken by failover instance ${this.deps.instanceId}; ${decision.from} made read-only, then ${decision.to} promoted once it has replayed ${decision.from}'s final WAL position (at least ${decision.targetLsn}). Observations: ${observed}`,
-        null,
-        requestedAt,
-        decision.epoch,
-        decision.candidates,
-      );
-  
+        from: decision.from,
+        to: decision.to,
+        planned: true,
+        reason: `${decision.reason}; ${decision.from} made read-only, ${decision.to} promoted once it has replayed ${decision.from}'s final WAL position (at least ${decision.targetLsn})`,
+        firstFailureAt: null,
+        detectedAt: requestedAt,
+        epoch: decision.epoch,
+        candidates: decision.candidates,
+        primaryLsn: decision.targetLsn,
+      });
+      const attempt: FailoverAttempt = { failoverId, epoch: decision.epoch, from: decision.from, to: decision.to, planned: true, decidedBy: this.deps.instanceId, triggered };
+
       const from = this.members.get(decision.from)!;
       const target = this.members.get(decision.to)!;
       const deadline = Date.now() + this.deps.settings.switchoverTimeoutMs;
@@ -634,28 +721,20 @@ export class ResourceSupervisor {
         await target.waitForReplay(waitFor, deadline);
       } catch (error) {
         const reason = (error as Error).message;
-        await from.makeWritable().catch((e: Error) => this.deps.logger.error(`${this.resource}: could not make ${decision.from} writable again: ${e.message}`));
-        this.fold({ type: 'FailoverAbandoned', epoch: decision.epoch, reason, at: Date.now() });
-        this.deps.logger.error(`${this.resource}: switchover ${decision.from} → ${decision.to} abandoned: ${reason}; ${decision.from} is primary again`);
+        await this.abandon(attempt, `${reason}; ${await this.handBack(from)}`);
         throw new SwitchoverAbandonedError(this.resource, failoverId, reason);
       }
-      const promoted = await this.promote(target, decision.epoch);
-      if (!promoted) {
-        await from.makeWritable().catch(() => undefined);
-        throw new SwitchoverAbandonedError(this.resource, failoverId, `${decision.to} was not promoted`);
+      const notPromoted = await this.promote(target);
+      if (notPromoted) {
+        await this.abandon(attempt, `${notPromoted}; ${await this.handBack(from)}`);
+        throw new SwitchoverAbandonedError(this.resource, failoverId, notPromoted);
       }
-      const completed = await this.completePromotion({
-        failoverId,
-        epoch: decision.epoch,
-        from: decision.from,
-        to: decision.to,
-        planned: true,
+      const completed = await this.completePromotion(attempt, {
         firstFailureAt: null,
         detectedAt: requestedAt,
         decidedAt,
         promotedAt: Date.now(),
         lagBytes: 0,
-        triggered,
       });
       if (!completed) throw new SwitchoverAbandonedError(this.resource, failoverId, `${decision.to} was promoted but could not be routed (see the service log)`);
       return completed;
@@ -687,6 +766,17 @@ export class ResourceSupervisor {
       this.deps.logger.log(`${this.resource}: ${member} rebuilt: no longer fenced, eligible for promotion`);
       return record;
     });
+  }
+
+  /** A switchover given up: the old primary takes writes again. Says how that went. */
+  private async handBack(from: PgMember): Promise<string> {
+    try {
+      await from.makeWritable();
+      return `${from.name} is writable again and stays primary`;
+    } catch (error) {
+      this.deps.logger.error(`${this.resource}: could not make ${from.name} writable again: ${(error as Error).message}`);
+      return `${from.name} stays primary but could not be made writable again: ${(error as Error).message}`;
+    }
   }
 
   // ─── helpers ───────────────────────────────────────────────────────────────────────────
@@ -730,6 +820,9 @@ export class MemberNotStandbyError extends Error {
     super(`${member} of ${resource} cannot be marked rebuilt: ${why}`);
   }
 }
+
+const describeTarget = (seen: Observation | null): string =>
+  !seen ? 'it is not a configured member' : !seen.reachable ? `it unreachable: ${seen.error ?? 'no answer'}` : seen.inRecovery ? 'it still in recovery' : 'it out of recovery';
 
 const routeAdopted = (record: RouteRecord): FailoverEvent => ({
   type: 'RouteAdopted',
