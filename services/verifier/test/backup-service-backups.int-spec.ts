@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { generateIdentity } from 'age-encryption';
 import { jetstream } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import { ContinuityPublisher } from '@continuity/contracts';
 import { createTestDatabase } from '@continuity/runtime/testing';
 // The backup service's own code makes the backups, exactly as in production (tests only: services never import each other).
@@ -36,6 +36,22 @@ describe('verifying the backup service\'s backups (real NATS, PostgreSQL, filesy
     world = await startVerifierWorld('bsvc', { config: `keys: [${join(keys, 'secrets.agekey')}]\n` });
     source = await createTestDatabase('verifier_src');
     await seedDatabase(source.url, 3_000);
+    // What the manifest's row counts must get right: an odd name, partitions, an inheritance child.
+    const c = new Client({ connectionString: source.url });
+    await c.connect();
+    await c.query(`
+      CREATE TABLE "Weird Name" (id int);
+      INSERT INTO "Weird Name" VALUES (1), (2), (3);
+      CREATE TABLE readings (at int NOT NULL, v int) PARTITION BY RANGE (at);
+      CREATE TABLE readings_low PARTITION OF readings FOR VALUES FROM (0) TO (100);
+      CREATE TABLE readings_high PARTITION OF readings FOR VALUES FROM (100) TO (1000);
+      INSERT INTO readings SELECT g, g FROM generate_series(0, 249) g;
+      CREATE TABLE log_parent (id int);
+      CREATE TABLE log_child () INHERITS (log_parent);
+      INSERT INTO log_parent VALUES (1), (2);
+      INSERT INTO log_child VALUES (3), (4), (5), (6);
+    `);
+    await c.end();
     const tree = (name: string) => {
       const root = join(world.root, 'trees', name);
       mkdirSync(join(root, 'nested/deeper'), { recursive: true });
@@ -111,8 +127,26 @@ policies:
       expect(verdict.data.restoreTest!.status).toBe('passed');
       expect(verdict.data.restoreTest!.durationMs).toBeGreaterThan(0);
     }
-    expect(pg.data.restoreTest!.checks.map((c) => c.name)).toEqual(['pg_restore', 'tables present', 'large objects present']);
-    expect(pg.data.restoreTest!.checks[1]!.detail).toBe("3 tables listed in the dump's table of contents; row counts not checked: the manifest records none");
+    // The backup service records every table with its rows (in the dump's snapshot); the restore
+    // test checks each table's own rows (ONLY: log_parent's 2, not with log_child's 4).
+    const manifest = JSON.parse(readFileSync((await copyPath('orders-db', 'local-disk')).replace(/\.dump$/, '.manifest.json'), 'utf8'));
+    expect(manifest.tables).toEqual([
+      { schema: 'billing', name: 'invoice lines', rows: 20 },
+      { schema: 'public', name: 'Weird Name', rows: 3 },
+      { schema: 'public', name: 'customers', rows: 50 },
+      { schema: 'public', name: 'log_child', rows: 4 },
+      { schema: 'public', name: 'log_parent', rows: 2 },
+      { schema: 'public', name: 'orders', rows: 3000 },
+      { schema: 'public', name: 'readings', rows: null },
+      { schema: 'public', name: 'readings_high', rows: 150 },
+      { schema: 'public', name: 'readings_low', rows: 100 },
+    ]);
+    expect(pg.data.restoreTest!.checks).toEqual([
+      { name: 'pg_restore', passed: true, detail: expect.stringMatching(/^9 tables restored in \d+ ms from local-disk$/) },
+      { name: 'tables present', passed: true, detail: '9 tables recorded in the manifest' },
+      { name: 'row counts as recorded', passed: true, detail: '8 tables' },
+      { name: 'large objects present', passed: true, detail: '1 restored, 1 in the dump' },
+    ]);
     expect(dir.data.restoreTest!.checks).toEqual([
       { name: 'extract', passed: true, detail: expect.stringMatching(/^\d+ bytes extracted from local-disk$/) },
       { name: 'every indexed entry restored', passed: true, detail: '8 entries' },

@@ -30,6 +30,17 @@ export interface FileIndexEntry {
   linkTarget: string | null;
 }
 
+/**
+ * PostgreSQL: one table the dump holds and its rows, counted in the dump's own snapshot (the
+ * verifier checks them after its test restore). `rows` is null for a partitioned table: its rows
+ * are its leaf partitions', each listed with its own count.
+ */
+export interface TableRowCount {
+  schema: string;
+  name: string;
+  rows: number | null;
+}
+
 export interface Digest {
   sha256: string;
   sizeBytes: number;
@@ -62,4 +73,12 @@ export interface ArtifactManifest {
   files: FileIndexEntry[] | null;
   /** Directories only: entries that were not backed up and why (sockets, FIFOs, devices). */
   skipped: { path: string; reason: string }[];
+  /**
+   * PostgreSQL: every table the dump holds with its exact row count, sorted by schema and name;
+   * null for directories, or when they could not be counted (`tablesNotRecorded` says why).
+   * Absent from manifests written before tables were recorded.
+   */
+  tables?: TableRowCount[] | null;
+  /** Why a PostgreSQL backup records no `tables` (the counting session could not be opened). */
+  tablesNotRecorded?: string;
 }

@@ -222,6 +222,8 @@ export class BackupRunner {
         }),
         files: index.files,
         skipped: index.skipped,
+        tables: index.tables ?? null,
+        tablesNotRecorded: index.tablesNotRecorded ?? null,
       });
       const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
       for (const writer of writers) {

@@ -1,4 +1,4 @@
-import { ArtifactManifest, Digest, FileIndexEntry, MANIFEST_FORMAT } from './artifact.js';
+import { ArtifactManifest, Digest, FileIndexEntry, MANIFEST_FORMAT, TableRowCount } from './artifact.js';
 import type { RunPlan } from './backup-run.decider.js';
 
 /** The manifest every copy carries (pure). */
@@ -12,6 +12,9 @@ export const buildManifest = (
     copies: { location: string; site: string; medium: string; uri: string }[];
     files: FileIndexEntry[] | null;
     skipped: { path: string; reason: string }[];
+    /** PostgreSQL: the tables and their row counts (null for directories). */
+    tables?: TableRowCount[] | null;
+    tablesNotRecorded?: string | null;
   },
 ): ArtifactManifest => ({
   format: MANIFEST_FORMAT,
@@ -31,6 +34,8 @@ export const buildManifest = (
   copies: input.copies,
   files: input.files,
   skipped: input.skipped,
+  tables: input.tables ?? null,
+  ...(input.tablesNotRecorded ? { tablesNotRecorded: input.tablesNotRecorded } : {}),
 });
 
 export const parseManifest = (bytes: Buffer): ArtifactManifest => {

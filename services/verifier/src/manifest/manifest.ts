@@ -5,9 +5,13 @@ import { Sha256Schema } from '@continuity/contracts';
 /**
  * The manifest the backup service writes beside every copy (`continuity-backup-manifest/v1`, see
  * services/backup/src/backup-run/artifact.ts). The verifier reads only what it checks and ignores
- * the rest, so the backup service may add fields freely. `tables` is not written yet: when a
- * PostgreSQL backup records its tables and row counts (counted in the dump's own snapshot), the
- * restore test compares them; until then it takes the table list from the dump's table of contents.
+ * the rest, so the backup service may add fields freely. `tables`: a PostgreSQL backup records every
+ * table the dump holds with its rows (counted in the dump's own snapshot, sorted by schema and
+ * name; `rows: null` for a partitioned table, whose leaf partitions are listed with theirs); the
+ * restore test checks each is restored with exactly those rows — a table's own rows, as pg_dump
+ * dumps them (`count(*) FROM ONLY`, not including inheritance children; all partitions' for a
+ * partitioned table). Without `tables` (directories, older or external manifests) the restore test
+ * takes the table list from the dump's table of contents and checks no row counts.
  */
 export const MANIFEST_FORMAT = 'continuity-backup-manifest/v1';
 
@@ -36,7 +40,7 @@ export const ManifestSchema = z.object({
   plaintext: DigestSchema.nullable().optional(),
   encryption: z.object({ format: z.literal('age'), recipients: z.array(z.string()) }).nullable().optional(),
   files: z.array(FileIndexEntrySchema).nullable().optional(),
-  /** PostgreSQL: the tables the dump holds and their row counts (proposed; see above). */
+  /** PostgreSQL: the tables the dump holds and their row counts (see above). */
   tables: z.array(TableCountSchema).nullable().optional(),
 });
 

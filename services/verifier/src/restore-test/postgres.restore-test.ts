@@ -145,11 +145,12 @@ export class PostgresRestoreTest implements RestoreTester {
     const onAbort = () => void client.end().catch(() => undefined);
     context.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const { rows } = await client.query<{ schema: string; name: string }>(
-        `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      const { rows } = await client.query<{ schema: string; name: string; relkind: string }>(
+        `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`,
       );
-      const present = new Set(rows.map(qualified));
+      const relkinds = new Map(rows.map((r) => [qualified(r), r.relkind]));
+      const present = new Set(relkinds.keys());
       const recorded: TableCount[] | null = context.manifest?.tables ?? null;
       const expected = recorded ?? contents.tables;
       const missing = expected.filter((t) => !present.has(qualified(t))).map(qualified);
@@ -165,7 +166,10 @@ export class PostgresRestoreTest implements RestoreTester {
       if (recorded) {
         const wrong: string[] = [];
         for (const table of recorded.filter((t) => t.rows !== null && present.has(qualified(t)))) {
-          const { rows: counted } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)}`);
+          // A table's own rows, as pg_dump dumps them (not its inheritance children's, dumped as
+          // tables of their own); a partitioned table's are all its partitions'.
+          const only = relkinds.get(qualified(table)) === 'p' ? '' : 'ONLY ';
+          const { rows: counted } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${only}${quoteIdent(table.schema)}.${quoteIdent(table.name)}`);
           const n = Number(counted[0]!.n);
           if (n !== table.rows) wrong.push(`${qualified(table)}: ${n} rows, recorded ${table.rows}`);
         }

@@ -1,7 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Client } from 'pg';
+import { Client, type ClientConfig } from 'pg';
 import type { PostgresResourceConfig } from '../../config/backup-config.schema.js';
+import type { TableRowCount } from '../artifact.js';
+import { CatalogTable, clientConfigFor, countSql, lockSql, qualifiedName, TABLES_SQL, tableCounts, tablesToCount } from './pg-tables.js';
 import { SourceError, SourceRun } from './source.js';
 
 const run = promisify(execFile);
@@ -35,15 +37,126 @@ const databaseSize = async (connection: string): Promise<number | null> => {
   }
 };
 
+/** A session holding the transaction whose snapshot pg_dump dumps and the rows are counted in. */
+interface SnapshotSession {
+  client: Client;
+  snapshot: string;
+  sizeBytes: number | null;
+  tables: CatalogTable[];
+}
+
+const connectTimeoutMs = () => Math.max(1, Number(process.env.PGCONNECT_TIMEOUT ?? '10') || 10) * 1000;
+
+/**
+ * Opens the snapshot session: a `REPEATABLE READ, READ ONLY` transaction that exports its snapshot
+ * (for `pg_dump --snapshot`), lists the tables pg_dump will lock and dump as they are in that
+ * snapshot, and takes ACCESS SHARE locks on all of them in one statement — what pg_dump itself
+ * does first — so that no TRUNCATE or table rewrite (not MVCC-safe: older snapshots would see the
+ * table empty) can land between a table being counted and being dumped. Session settings mirror
+ * pg_dump's: no statement, lock or idle-in-transaction timeout (the transaction idles while
+ * pg_dump runs), no row security (a table it would filter fails the count as it fails pg_dump,
+ * instead of a count of the visible rows only).
+ *
+ * Returns `{ unavailable }` only when node-postgres cannot open a session where pg_dump (libpq)
+ * might (a connection string or authentication method it does not support): the backup then runs
+ * as before, without recorded row counts. Any later error throws: the backup fails.
+ */
+const openSnapshotSession = async (connection: string): Promise<SnapshotSession | { unavailable: string }> => {
+  let client: Client;
+  try {
+    client = new Client({ ...clientConfigFor(connection), connectionTimeoutMillis: connectTimeoutMs(), fallback_application_name: 'continuity-backup' } as ClientConfig);
+  } catch (error) {
+    return { unavailable: `cannot count rows: ${(error as Error).message}` };
+  }
+  // An idle session losing its connection emits 'error': the next query (or COMMIT) reports it.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    return { unavailable: `cannot count rows: cannot connect: ${(error as Error).message}` };
+  }
+  try {
+    const version = Number((await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v);
+    await client.query(
+      `SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off${version >= 170000 ? '; SET transaction_timeout = 0' : ''}`,
+    );
+    // A count running when the backup is cancelled stops as soon as the server sees us gone (Linux).
+    if (version >= 140000) await client.query(`SET client_connection_check_interval = '2s'`).catch(() => undefined);
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const { rows } = await client.query<{ snapshot: string; size: string | null }>(
+      'SELECT pg_catalog.pg_export_snapshot() AS snapshot, pg_catalog.pg_database_size(pg_catalog.current_database())::text AS size',
+    );
+    const tables = (await client.query<CatalogTable>(TABLES_SQL)).rows;
+    const lock = lockSql(tables);
+    if (lock) await client.query(lock);
+    return { client, snapshot: rows[0]!.snapshot, sizeBytes: rows[0]!.size === null ? null : Number(rows[0]!.size), tables };
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw new SourceError(`cannot take the snapshot to dump and count rows in: ${(error as Error).message}`);
+  }
+};
+
+/** Counts every table's rows in the session's snapshot, one table after another. */
+const countRows = async (session: SnapshotSession): Promise<TableRowCount[]> => {
+  const counts = new Map<string, string>();
+  for (const table of tablesToCount(session.tables)) {
+    const { rows } = await session.client.query<{ n: string }>(countSql(table));
+    counts.set(qualifiedName(table), rows[0]!.n);
+  }
+  return tableCounts(session.tables, counts);
+};
+
+/**
+ * How long pg_dump may wait for its table locks when the snapshot session holds them already. Any
+ * such wait is a cycle: pg_dump queues behind someone's ACCESS EXCLUSIVE request (ALTER, TRUNCATE,
+ * DROP, …), which waits for the session, which waits for pg_dump. The session cannot yield (its
+ * snapshot is the dump's), so after this long pg_dump gives up and the backup fails, naming why,
+ * as `pg_dump -j` does in the same position; the next run retries. Long enough for a migration
+ * with its own `lock_timeout` to give up first.
+ */
+export const LOCK_WAIT_TIMEOUT_MS = 30_000;
+
+export interface PostgresSourceOptions {
+  /** pg_dump's `--lock-wait-timeout` (default LOCK_WAIT_TIMEOUT_MS). */
+  lockWaitTimeoutMs?: number;
+  /** Tests: runs after the snapshot session holds its locks, before pg_dump starts. */
+  beforeDump?: () => Promise<void>;
+}
+
+/** pg_dump's last words, with what they mean when it gave up waiting for a table lock. */
+const pgDumpFailure = (stderr: string) => {
+  const message = stderr.trim() || 'no message';
+  return /statement timeout/.test(message) && /LOCK TABLE/.test(message)
+    ? `${message} (pg_dump waited too long for a table lock: another session asked for an exclusive lock on the table while this backup held its share lock, so the backup gave way; the next run retries)`
+    : message;
+};
+
 /**
  * `pg_dump --format=custom` of one database, read from its stdout. The custom format is
  * compressed and is what `pg_restore` restores selectively and in parallel (from a file).
+ *
+ * The dump and the manifest's row counts are the same moment: a session (see
+ * `openSnapshotSession`) exports its transaction's snapshot, pg_dump dumps that snapshot
+ * (`--snapshot`), and the session counts every table's rows in it (`count(*)`, a full scan of each
+ * table) while pg_dump runs — so counting adds reads to the source but little wall time. The
+ * session's transaction stays open until pg_dump has exited (an exported snapshot is importable
+ * only while it is), then commits. A failed count fails the backup (pg_dump is stopped).
  */
-export const startPostgresSource = async (resource: PostgresResourceConfig): Promise<SourceRun> => {
+export const startPostgresSource = async (resource: PostgresResourceConfig, options: PostgresSourceOptions = {}): Promise<SourceRun> => {
   const connection = connectionFor(resource);
   pgDumpVersion ??= toolVersion('pg_dump').catch(() => 'unknown');
-  const [version, expectedBytes] = await Promise.all([pgDumpVersion, databaseSize(connection)]);
-  const child = spawn('pg_dump', ['--format=custom', '--no-password', `--dbname=${connection}`], {
+  const [version, opened] = await Promise.all([pgDumpVersion, openSnapshotSession(connection)]);
+  const session = 'unavailable' in opened ? null : opened;
+  const expectedBytes = session ? session.sizeBytes : await databaseSize(connection);
+  try {
+    await options.beforeDump?.();
+  } catch (error) {
+    await session?.client.end().catch(() => undefined);
+    throw error;
+  }
+  const snapshotArgs = session ? [`--snapshot=${session.snapshot}`, `--lock-wait-timeout=${Math.max(1, Math.round(options.lockWaitTimeoutMs ?? LOCK_WAIT_TIMEOUT_MS))}`] : [];
+  const child = spawn('pg_dump', ['--format=custom', '--no-password', ...snapshotArgs, `--dbname=${connection}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' },
   });
@@ -51,14 +164,39 @@ export const startPostgresSource = async (resource: PostgresResourceConfig): Pro
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
+  /** The first failure (pg_dump's, the count's, or a cancel): the others follow from it. */
+  let failure: Error | null = null;
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const fail = (error: Error) => {
+    failure ??= error;
+    if (running()) child.kill('SIGTERM');
+    void session?.client.end().catch(() => undefined);
+  };
   const exited = new Promise<void>((resolve, reject) => {
     child.once('error', (error) => reject(new SourceError(`cannot run pg_dump: ${error.message} (is PostgreSQL's client on PATH?)`)));
     child.once('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new SourceError(`pg_dump ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${stderr.trim() || 'no message'}`));
+      else reject(new SourceError(`pg_dump ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${pgDumpFailure(stderr)}`));
     });
   });
-  exited.catch(() => undefined);
+  exited.catch(fail);
+  let tables: TableRowCount[] | null = null;
+  const counted = session
+    ? countRows(session).then(
+        (result) => void (tables = result),
+        (error: Error) => fail(failure ? error : new SourceError(`counting rows: ${error.message}`)),
+      )
+    : Promise.resolve();
+  let finished: Promise<void> | null = null;
+  const done = () =>
+    (finished ??= (async () => {
+      await Promise.allSettled([exited, counted]);
+      if (failure) throw failure;
+      // pg_dump has exited: the snapshot may go. A failing COMMIT of a read-only transaction whose
+      // counts are in hand changes nothing.
+      await session?.client.query('COMMIT').catch(() => undefined);
+      await session?.client.end().catch(() => undefined);
+    })());
   return {
     kind: 'postgres',
     method: 'pg_dump-custom',
@@ -66,10 +204,8 @@ export const startPostgresSource = async (resource: PostgresResourceConfig): Pro
     stream: child.stdout,
     expectedBytes,
     tools: { pg_dump: version },
-    done: () => exited,
-    index: () => ({ files: null, skipped: [] }),
-    cancel: () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-    },
+    done,
+    index: () => ({ files: null, skipped: [], tables, tablesNotRecorded: 'unavailable' in opened ? opened.unavailable : null }),
+    cancel: () => fail(new SourceError('cancelled')),
   };
 };

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ArtifactFormat, FileIndexEntry, ResourceKind } from '../artifact.js';
+import type { ArtifactFormat, FileIndexEntry, ResourceKind, TableRowCount } from '../artifact.js';
 
 /** A running source: the artifact's bytes, read once. */
 export interface SourceRun {
@@ -15,7 +15,14 @@ export interface SourceRun {
   /** Resolves when the producer finished cleanly (exit code 0, archive closed); rejects with why not. */
   done(): Promise<void>;
   /** Extra manifest content, available after `done`. */
-  index(): { files: FileIndexEntry[] | null; skipped: { path: string; reason: string }[] };
+  index(): {
+    files: FileIndexEntry[] | null;
+    skipped: { path: string; reason: string }[];
+    /** PostgreSQL: every table with its row count in the dump's snapshot; null when not recorded. */
+    tables?: TableRowCount[] | null;
+    /** Why `tables` is null for a PostgreSQL backup. */
+    tablesNotRecorded?: string | null;
+  };
   /** Stops the producer (the backup failed elsewhere). */
   cancel(): void;
 }

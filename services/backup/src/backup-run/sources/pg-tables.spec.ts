@@ -1,0 +1,98 @@
+import { parse } from 'pg-connection-string';
+import { connectionFor } from './postgres.source.js';
+import { CatalogTable, clientConfigFor, countSql, lockSql, qualifiedName, quoteIdent, tableCounts, tablesToCount } from './pg-tables.js';
+
+describe('quoting identifiers', () => {
+  it('always double-quotes, doubling embedded quotes', () => {
+    expect(quoteIdent('orders')).toBe('"orders"');
+    expect(quoteIdent('Weird Name')).toBe('"Weird Name"');
+    expect(quoteIdent('say "hi"')).toBe('"say ""hi"""');
+    expect(quoteIdent('ünï.cödé;--')).toBe('"ünï.cödé;--"');
+  });
+
+  it('qualifies with the schema and counts ONLY the table itself (as pg_dump copies it)', () => {
+    expect(qualifiedName({ schema: 'My Schema', name: 'a"b' })).toBe('"My Schema"."a""b"');
+    expect(countSql({ schema: 'public', name: 'Weird Name' })).toBe('SELECT count(*)::text AS n FROM ONLY "public"."Weird Name"');
+  });
+
+  it('locks ONLY the counted tables, all in one statement, or nothing', () => {
+    expect(lockSql([{ schema: 'public', name: 'a' }, { schema: 'x y', name: 'B' }])).toBe('LOCK TABLE ONLY "public"."a", ONLY "x y"."B" IN ACCESS SHARE MODE');
+    expect(lockSql([])).toBeNull();
+  });
+});
+
+describe('the manifest table list', () => {
+  const catalog: CatalogTable[] = [
+    { schema: 'public', name: 'orders', relkind: 'r', extension: false },
+    { schema: 'billing', name: 'invoice lines', relkind: 'r', extension: false },
+    { schema: 'public', name: 'Weird Name', relkind: 'r', extension: false },
+    { schema: 'public', name: 'measurements', relkind: 'p', extension: false },
+    { schema: 'public', name: 'measurements_2025', relkind: 'r', extension: false },
+    { schema: 'Archive', name: 'z', relkind: 'r', extension: false },
+    { schema: 'public', name: 'spatial_ref_sys', relkind: 'r', extension: true },
+  ];
+  const counts = new Map<string, string | number>([
+    ['"public"."orders"', '5000'],
+    ['"billing"."invoice lines"', '20'],
+    ['"public"."Weird Name"', 3],
+    ['"public"."measurements_2025"', '0'],
+    ['"Archive"."z"', '9007199254740991'],
+  ]);
+
+  it('counts only tables holding rows of their own (not partitioned parents) that the dump holds (not an extension\'s)', () => {
+    expect(tablesToCount(catalog).map((t) => t.name)).toEqual(['orders', 'invoice lines', 'Weird Name', 'measurements_2025', 'z']);
+  });
+
+  it('lists every table sorted by schema then name (code-unit order), partitioned parents with rows null, no extension\'s tables', () => {
+    expect(tableCounts(catalog, counts)).toEqual([
+      { schema: 'Archive', name: 'z', rows: 9007199254740991 },
+      { schema: 'billing', name: 'invoice lines', rows: 20 },
+      { schema: 'public', name: 'Weird Name', rows: 3 },
+      { schema: 'public', name: 'measurements', rows: null },
+      { schema: 'public', name: 'measurements_2025', rows: 0 },
+      { schema: 'public', name: 'orders', rows: 5000 },
+    ]);
+    expect(tableCounts([], new Map())).toEqual([]);
+  });
+
+  it('refuses a table without a count, or a count that is not an exact non-negative integer', () => {
+    expect(() => tableCounts(catalog, new Map([...counts].filter(([k]) => k !== '"public"."Weird Name"')))).toThrow('no row count for table "public"."Weird Name" (got undefined)');
+    expect(() => tableCounts([{ schema: 'a', name: 'b', relkind: 'r', extension: false }], new Map([['"a"."b"', '9007199254740993']]))).toThrow(/no row count/);
+    expect(() => tableCounts([{ schema: 'a', name: 'b', relkind: 'r', extension: false }], new Map([['"a"."b"', 'x']]))).toThrow(/no row count/);
+  });
+});
+
+describe('clientConfigFor', () => {
+  const parsed = (connection: string) => {
+    const { connectionString } = clientConfigFor(connection);
+    return parse(connectionString!) as Record<string, unknown>;
+  };
+
+  it('passes URLs through', () => {
+    expect(clientConfigFor('postgres://u@h:5432/orders?sslmode=disable')).toEqual({ connectionString: 'postgres://u@h:5432/orders?sslmode=disable' });
+    expect(clientConfigFor('postgresql://u@h/orders')).toEqual({ connectionString: 'postgresql://u@h/orders' });
+  });
+
+  it('reads a libpq keyword/value string, quoted values and escapes included, as node-postgres will', () => {
+    expect(parsed("host=db.internal port=6543 user=backup password='p w\\'d\\\\' dbname='o\\'rders eu/1;@%' application_name = nightly")).toMatchObject({
+      host: 'db.internal',
+      port: '6543',
+      user: 'backup',
+      password: "p w'd\\",
+      database: "o'rders eu/1;@%",
+      application_name: 'nightly',
+    });
+    expect(parsed('host=/var/run/postgresql dbname=ünïcode')).toMatchObject({ host: '/var/run/postgresql', database: 'ünïcode' });
+    expect(parsed('host=h user=u')).toMatchObject({ host: 'h', user: 'u', database: null });
+  });
+
+  it('takes the connection connectionFor builds for a named database', () => {
+    expect(parsed(connectionFor({ connection: 'host=h user=u', database: "o'rders" }))).toMatchObject({ host: 'h', user: 'u', database: "o'rders" });
+  });
+
+  it('refuses what it cannot represent or read', () => {
+    expect(() => clientConfigFor('host=h dbname=a?b')).toThrow(/"\?" or "#"/);
+    expect(() => clientConfigFor("host='h")).toThrow('unterminated quoted value of "host"');
+    expect(() => clientConfigFor('host h')).toThrow(/expected "keyword=value"/);
+  });
+});
