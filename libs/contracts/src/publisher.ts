@@ -1,12 +1,11 @@
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, isSpanContextValid, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { v7 as uuidv7 } from 'uuid';
 import { Envelope } from './envelope.js';
 import { continuityEvents, ContinuityEvent, EventDataMap, EventType } from './events.js';
 import { EventRegistry } from './registry.js';
-import { DEFAULT_TOPOLOGY, eventSubject, Topology } from './subjects.js';
-import { injectTraceHeaders } from './trace-headers.js';
+import { DEFAULT_TOPOLOGY, Topology } from './subjects.js';
+import { traceHeaders } from './trace-headers.js';
 
 export interface PublishInput<T extends EventType> {
   resource: string;
@@ -47,6 +46,18 @@ export const causedBy = (cause: Pick<Envelope, 'id' | 'correlationId'>) => ({
 
 const tracer = trace.getTracer('@continuity/contracts');
 
+// `toISOString` costs about a microsecond; a busy publisher stamps many events within one millisecond.
+let stampedMs = Number.NaN;
+let stamp = '';
+const nowIso = (): string => {
+  const ms = Date.now();
+  if (ms !== stampedMs) {
+    stamp = new Date(ms).toISOString();
+    stampedMs = ms;
+  }
+  return stamp;
+};
+
 /**
  * The typed way to publish a continuity fact. It validates before anything leaves the process
  * (throwing a `ContractViolationError` that lists every failing field), sets `Nats-Msg-Id` to the
@@ -56,6 +67,7 @@ const tracer = trace.getTracer('@continuity/contracts');
 export class ContinuityPublisher {
   private readonly topology: Topology;
   private readonly registry: EventRegistry;
+  private readonly eventsPrefix: string;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -63,19 +75,20 @@ export class ContinuityPublisher {
   ) {
     this.topology = options.topology ?? DEFAULT_TOPOLOGY;
     this.registry = options.registry ?? continuityEvents;
+    this.eventsPrefix = `${this.topology.namespace}.events.`;
   }
 
   /** Builds and validates an event of the newest version of `type`, without publishing it. */
   build<T extends EventType>(type: T, input: PublishInput<T>): ContinuityEvent<T> {
     const id = input.id ?? uuidv7();
-    const occurredAt = input.occurredAt ?? (this.options.now?.() ?? new Date());
+    const occurredAt = input.occurredAt ?? this.options.now?.();
     const envelope = {
       id,
       type,
       version: this.registry.latestVersion(type),
       source: this.options.source,
       resource: input.resource,
-      occurredAt: typeof occurredAt === 'string' ? occurredAt : occurredAt.toISOString(),
+      occurredAt: occurredAt === undefined ? nowIso() : typeof occurredAt === 'string' ? occurredAt : occurredAt.toISOString(),
       correlationId: input.correlationId ?? id,
       causationId: input.causationId ?? null,
       data: input.data,
@@ -83,19 +96,31 @@ export class ContinuityPublisher {
     return this.registry.parse(envelope) as ContinuityEvent<T>;
   }
 
-  async publish<T extends EventType>(type: T, input: PublishInput<T>): Promise<Published<ContinuityEvent<T>>> {
-    return this.send(this.build(type, input)); // build() has validated it
+  // (Not `async`, which would wrap `send`'s promise in one more: errors are returned as rejections.)
+  publish<T extends EventType>(type: T, input: PublishInput<T>): Promise<Published<ContinuityEvent<T>>> {
+    try {
+      return this.send(this.build(type, input)); // build() has validated it
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Publishes an envelope built elsewhere (validated here: it may come from anywhere). */
-  async publishEnvelope<E extends Envelope>(envelope: E): Promise<Published<E>> {
-    this.registry.parse(envelope, { allowUnknownTypes: true });
-    return this.send(envelope);
+  publishEnvelope<E extends Envelope>(envelope: E): Promise<Published<E>> {
+    try {
+      this.registry.parse(envelope, { allowUnknownTypes: true });
+      return this.send(envelope);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  private async send<E extends Envelope>(envelope: E): Promise<Published<E>> {
-    const subject = eventSubject(envelope.type, envelope.resource, this.topology);
-    return tracer.startActiveSpan(
+  /** `envelope` has been validated: its type and resource matched the subject-token patterns. */
+  private send<E extends Envelope>(envelope: E): Promise<Published<E>> {
+    // As `eventSubject`, without testing the tokens' patterns again.
+    const subject = `${this.eventsPrefix}${envelope.type}.${envelope.resource}`;
+    const parent = context.active();
+    const span = tracer.startSpan(
       `publish ${envelope.type}`,
       {
         kind: SpanKind.PRODUCER,
@@ -108,24 +133,32 @@ export class ContinuityPublisher {
           'continuity.resource': envelope.resource,
         },
       },
-      async (span) => {
-        try {
-          const headers = injectTraceHeaders(natsHeaders(), context.active());
-          const ack: PubAck = await this.js.publish(subject, JSON.stringify(envelope), {
-            msgID: envelope.id,
-            headers,
-            timeout: this.options.timeoutMs ?? 5_000,
-          });
-          span.setAttribute('messaging.nats.stream_sequence', ack.seq);
-          return { event: envelope, seq: ack.seq, duplicate: ack.duplicate };
-        } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-          throw error;
-        } finally {
-          span.end();
-        }
-      },
+      parent,
     );
+    // No tracing at all (no SDK, no trace to continue): there is nothing to make active.
+    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return this.sendInSpan(envelope, subject, span);
+    // As `startActiveSpan`, without a closure per event: the span is active while publishing, so
+    // its context is what the trace headers carry.
+    return context.with(trace.setSpan(parent, span), this.sendInSpan<E>, this, envelope, subject, span);
+  }
+
+  private async sendInSpan<E extends Envelope>(envelope: E, subject: string, span: Span): Promise<Published<E>> {
+    try {
+      // Bytes, not a string: Buffer.from encodes (into a pooled slab) about twice as fast as the
+      // client's TextEncoder does, with one less ArrayBuffer for the GC per event.
+      const ack: PubAck = await this.js.publish(subject, Buffer.from(JSON.stringify(envelope)), {
+        msgID: envelope.id,
+        headers: traceHeaders(context.active()), // none without a trace context: JetStream makes its own for the msgID
+        timeout: this.options.timeoutMs ?? 5_000,
+      });
+      span.setAttribute('messaging.nats.stream_sequence', ack.seq);
+      return { event: envelope, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 }

@@ -11,7 +11,7 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { context, metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Attributes, context, isSpanContextValid, metrics, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { isObservable, lastValueFrom } from 'rxjs';
 import {
   continuityEvents,
@@ -19,7 +19,8 @@ import {
   eventTypeFilter,
   EventRegistry,
   EventType,
-  extractTraceContext,
+  extractTraceContextOf,
+  ParseOptions,
   Topology,
 } from '@continuity/contracts';
 import { writeDeadLetter } from './dead-letter.js';
@@ -66,14 +67,17 @@ interface Subscription {
   pattern: string;
   handler: MessageHandler;
   options: Required<Pick<EventHandlerOptions, 'concurrency' | 'acceptUnknownTypes'>> & { maxDeliver: number };
+  parseOptions: ParseOptions;
   messages?: ConsumerMessages;
   /** Delivered, not yet started (at most one pull batch). */
   waiting: JsMsg[];
-  /** Started, not yet settled. */
-  inFlight: Set<Promise<void>>;
+  /** One per handler slot in use (≤ concurrency): each runs messages one after another until none waits. */
+  workers: Set<Promise<void>>;
   /** Messages whose handlers are running, told `working()` on one timer per subscription. */
   running: Set<JsMsg>;
   keepAlive?: NodeJS.Timeout;
+  /** Metric attributes, made once rather than per message. */
+  metricAttributes: { acked: Attributes; retried: Attributes; deadLettered: Attributes; consumer: Attributes };
 }
 
 const tracer = trace.getTracer('@continuity/messaging');
@@ -140,18 +144,27 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       if (!handler.isEventHandler) continue;
       const extras = (handler.extras ?? {}) as EventHandlerOptions;
       const suffix = pattern === '*' ? 'all' : pattern;
+      const durable = extras.durable ?? `${this.options.serviceName}_${suffix}`.replace(/[^A-Za-z0-9_-]/g, '_');
+      const acceptUnknownTypes = extras.acceptUnknownTypes ?? pattern === '*';
       const subscription: Subscription = {
         pattern,
         handler,
-        durable: extras.durable ?? `${this.options.serviceName}_${suffix}`.replace(/[^A-Za-z0-9_-]/g, '_'),
+        durable,
         options: {
           concurrency: Math.max(1, extras.concurrency ?? 1),
-          acceptUnknownTypes: extras.acceptUnknownTypes ?? pattern === '*',
+          acceptUnknownTypes,
           maxDeliver: extras.maxDeliver ?? this.retry.maxDeliver,
         },
-        inFlight: new Set(),
+        parseOptions: { allowUnknownTypes: acceptUnknownTypes },
+        workers: new Set(),
         waiting: [],
         running: new Set(),
+        metricAttributes: {
+          acked: { consumer: durable, outcome: 'acked' },
+          retried: { consumer: durable, outcome: 'retried' },
+          deadLettered: { consumer: durable, outcome: 'dead-lettered' },
+          consumer: { consumer: durable },
+        },
       };
       await this.ensureConsumer(subscription);
       this.subscriptions.push(subscription);
@@ -205,22 +218,64 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     // Stopping: leave it unacked; JetStream redelivers it after ack_wait. (A nak here is redelivered
     // at once into this consumer's still-open pull request, and then again later.)
     if (this.stopping) return;
-    if (subscription.inFlight.size < subscription.options.concurrency) this.begin(subscription, msg);
-    else subscription.waiting.push(msg);
+    if (subscription.workers.size < subscription.options.concurrency) {
+      const worker: Promise<void> = this.work(subscription, msg).finally(() => subscription.workers.delete(worker));
+      subscription.workers.add(worker);
+    } else {
+      subscription.waiting.push(msg);
+    }
   }
 
-  private begin(subscription: Subscription, msg: JsMsg) {
-    subscription.running.add(msg);
-    const work: Promise<void> = this.handle(subscription, msg).finally(() => {
-      subscription.running.delete(msg);
-      subscription.inFlight.delete(work);
-      const next = this.stopping ? undefined : subscription.waiting.shift();
-      if (next) this.begin(subscription, next);
-    });
-    subscription.inFlight.add(work);
+  /** One handler slot: handles `msg`, then whatever waits, in order, until nothing does. */
+  private async work(subscription: Subscription, first: JsMsg): Promise<void> {
+    for (let msg: JsMsg | undefined = first; msg; msg = this.stopping ? undefined : subscription.waiting.shift()) {
+      subscription.running.add(msg);
+      try {
+        await this.handle(subscription, msg);
+      } finally {
+        subscription.running.delete(msg);
+      }
+    }
+    // Nothing more to start: send the acks of what was handled now rather than at the end of this turn.
+    this.flushAcks();
   }
 
-  private async handle(subscription: Subscription, msg: JsMsg): Promise<void> {
+  // -------------------------------------------------------------------------------------------
+  // Acks. A message is acked once its handler resolved; the ack is handed to the connection when
+  // its handler slot runs out of waiting messages, or at the latest at the end of the current turn
+  // of the event loop (setImmediate), whichever comes first. Handlers of buffered messages that
+  // resolve without I/O thus have their acks written to the socket together (the NATS client
+  // writes once per microtask checkpoint), as a bare consumer acking in its callback does, instead
+  // of one socket write per message. Each message is still acked individually, and only after its
+  // own handler resolved; `close()` sends any before flushing.
+
+  private readonly pendingAcks: JsMsg[] = [];
+  private ackTimer?: NodeJS.Immediate;
+
+  private ack(msg: JsMsg) {
+    this.pendingAcks.push(msg);
+    this.ackTimer ??= setImmediate(this.flushAcks);
+  }
+
+  private readonly flushAcks = () => {
+    if (this.ackTimer) {
+      clearImmediate(this.ackTimer);
+      this.ackTimer = undefined;
+    }
+    const acks = this.pendingAcks;
+    for (let i = 0; i < acks.length; i++) {
+      try {
+        acks[i]!.ack();
+      } catch (error) {
+        // The connection is closed: the message comes back after ack_wait (handlers are idempotent).
+        this.logger.error(`could not ack message ${acks[i]!.seq}: ${describeError(error)}`);
+      }
+    }
+    acks.length = 0;
+  };
+
+  // Not `async`: it returns `process`'s or `deadLetter`'s promise as is, without wrapping it in another.
+  private handle(subscription: Subscription, msg: JsMsg): Promise<void> {
     let raw: unknown;
     try {
       raw = JSON.parse(decoder.decode(msg.data));
@@ -229,7 +284,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     }
     let event: ReturnType<EventRegistry['parse']>;
     try {
-      event = this.registry.parse(raw, { allowUnknownTypes: subscription.options.acceptUnknownTypes });
+      event = this.registry.parse(raw, subscription.parseOptions);
       // type and resource passed the envelope's token patterns, so plain concatenation is safe.
       const expected = `${this.topology.namespace}.events.${event.type}.${event.resource}`;
       if (expected !== msg.subject) throw new Error(`published on ${msg.subject} but its type and resource belong on ${expected}`);
@@ -237,9 +292,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       return this.deadLetter(subscription, msg, `invalid event: ${describeError(error)}`);
     }
 
-    const parent = extractTraceContext(msg.headers, context.active());
-    const started = performance.now();
-    await tracer.startActiveSpan(
+    // As `tracer.startActiveSpan`, without a closure per message; the handler runs inside the span.
+    const parent = extractTraceContextOf(msg, context.active());
+    const span = tracer.startSpan(
       `process ${event.type}`,
       {
         kind: SpanKind.CONSUMER,
@@ -250,44 +305,51 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
           'messaging.consumer.group.name': subscription.durable,
           'messaging.message.id': event.id,
           'messaging.message.conversation_id': event.correlationId,
-          'messaging.nats.stream_sequence': msg.seq,
-          'messaging.nats.delivery_count': msg.info.deliveryCount,
           'continuity.resource': event.resource,
         },
       },
       parent,
-      async (span) => {
-        try {
-          const result = await subscription.handler(event, new JetStreamContext([msg, subscription.durable, raw]));
-          if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
-          msg.ack();
-          this.instruments.handled.add(1, { consumer: subscription.durable, outcome: 'acked' });
-        } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
-          const decision = decideOnFailure({ ...this.retry, maxDeliver: subscription.options.maxDeliver }, msg.info.deliveryCount, error);
-          if (decision.action === 'retry') {
-            this.logger.warn?.(
-              `${subscription.durable}: ${event.type} ${event.id} failed (delivery ${msg.info.deliveryCount}), retrying in ${decision.delayMs} ms: ${describeError(error)}`,
-            );
-            msg.nak(decision.delayMs);
-            this.instruments.handled.add(1, { consumer: subscription.durable, outcome: 'retried' });
-          } else {
-            await this.deadLetter(subscription, msg, decision.reason);
-          }
-        } finally {
-          this.instruments.handleDuration.record(performance.now() - started, { consumer: subscription.durable });
-          span.end();
-        }
-      },
     );
+    // These two parse the message's reply subject: only worth it for a span that records them.
+    if (span.isRecording()) {
+      span.setAttributes({ 'messaging.nats.stream_sequence': msg.seq, 'messaging.nats.delivery_count': msg.info.deliveryCount });
+    }
+    // No tracing at all (no SDK, no trace to continue): there is nothing to make active.
+    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return this.process(subscription, msg, event, raw, span);
+    return context.with(trace.setSpan(parent, span), this.process, this, subscription, msg, event, raw, span);
+  }
+
+  private async process(subscription: Subscription, msg: JsMsg, event: ReturnType<EventRegistry['parse']>, raw: unknown, span: Span) {
+    const started = performance.now();
+    try {
+      const result = await subscription.handler(event, new JetStreamContext([msg, subscription.durable, raw]));
+      if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+      this.ack(msg);
+      this.instruments.handled.add(1, subscription.metricAttributes.acked);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+      const decision = decideOnFailure({ ...this.retry, maxDeliver: subscription.options.maxDeliver }, msg.info.deliveryCount, error);
+      if (decision.action === 'retry') {
+        this.logger.warn?.(
+          `${subscription.durable}: ${event.type} ${event.id} failed (delivery ${msg.info.deliveryCount}), retrying in ${decision.delayMs} ms: ${describeError(error)}`,
+        );
+        msg.nak(decision.delayMs);
+        this.instruments.handled.add(1, subscription.metricAttributes.retried);
+      } else {
+        await this.deadLetter(subscription, msg, decision.reason);
+      }
+    } finally {
+      this.instruments.handleDuration.record(performance.now() - started, subscription.metricAttributes.consumer);
+      span.end();
+    }
   }
 
   private async deadLetter(subscription: Subscription, msg: JsMsg, reason: string) {
     try {
       await writeDeadLetter(this.js!, this.topology, msg, subscription.durable, reason);
       msg.term(); // only once the dead letter is durable: nothing is dropped silently
-      this.instruments.handled.add(1, { consumer: subscription.durable, outcome: 'dead-lettered' });
+      this.instruments.handled.add(1, subscription.metricAttributes.deadLettered);
       this.logger.error(`${subscription.durable}: message ${msg.seq} on ${msg.subject} dead-lettered: ${reason}`);
     } catch (error) {
       this.logger.error(`${subscription.durable}: could not dead-letter message ${msg.seq}, will retry: ${describeError(error)}`);
@@ -306,10 +368,11 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       this.subscriptions.map(async (s) => {
         await s.messages?.close();
         s.waiting.length = 0; // not started: redelivered after ack_wait
-        while (s.inFlight.size > 0) await Promise.allSettled([...s.inFlight]);
+        while (s.workers.size > 0) await Promise.allSettled([...s.workers]);
         clearInterval(s.keepAlive);
       }),
     );
+    this.flushAcks();
     if (this.nc && !this.nc.isClosed()) {
       await this.nc.flush().catch(() => undefined);
       if (!this.options.connection) await this.nc.drain().catch(() => undefined);

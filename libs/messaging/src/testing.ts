@@ -10,7 +10,7 @@ export const TEST_NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 /** Connects to the NATS the tests use, or fails saying how to start it (tests never skip). */
 export const connectTestNats = async (): Promise<NatsConnection> => {
   try {
-    return await connect({ servers: TEST_NATS_URL, timeout: 3_000 });
+    return await connect({ servers: TEST_NATS_URL, timeout: 3_000, noAsyncTraces: true });
   } catch (error) {
     throw new Error(
       `NATS with JetStream is not reachable at ${TEST_NATS_URL} (${(error as Error).message}). Start it with:\n` +
