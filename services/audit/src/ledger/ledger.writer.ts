@@ -155,38 +155,39 @@ export class LedgerWriter implements OnModuleInit {
         rows.map((r) => ({ logIndex: r.index, recordedAt: recordedAtIso, event: r.pending.event })),
       );
       // One round trip for everything the batch writes (data-modifying CTEs run as one statement).
+      // Rows travel as one JSON document: far cheaper to encode than pg's text arrays of JSON.
       await tx.query(
         `with entries as (
            insert into audit.log_entries (log_index, event_id, type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash)
-           select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bigint[], $8::jsonb[], $9::bytea[])
+           select x.i, x.id, x.t, x.r, x.o, $2::timestamptz, x.s, x.e, decode(x.h, 'hex')
+           from jsonb_to_recordset($1::jsonb) as x(i bigint, id uuid, t text, r text, o timestamptz, s bigint, e jsonb, h text)
          ), nodes as (
-           insert into audit.merkle_nodes (level, idx, hash) select * from unnest($10::smallint[], $11::bigint[], $12::bytea[])
+           insert into audit.merkle_nodes (level, idx, hash)
+           select x.l, x.i, decode(x.h, 'hex') from jsonb_to_recordset($3::jsonb) as x(l smallint, i bigint, h text)
          ), states as (
            insert into audit.resource_states (resource, state, log_index, entry_count)
-           select * from unnest($13::text[], $14::jsonb[], $15::bigint[], $16::bigint[])
+           select x.r, x.s, x.i, x.c from jsonb_to_recordset($4::jsonb) as x(r text, s jsonb, i bigint, c bigint)
            on conflict (resource) do update set state = excluded.state, log_index = excluded.log_index, entry_count = excluded.entry_count
          )
-         insert into audit.resource_snapshots (resource, log_index, state) select * from unnest($17::text[], $18::bigint[], $19::jsonb[])`,
+         insert into audit.resource_snapshots (resource, log_index, state)
+         select x.r, x.i, x.s from jsonb_to_recordset($5::jsonb) as x(r text, i bigint, s jsonb)`,
         [
-          rows.map((r) => r.index),
-          rows.map((r) => r.pending.event.id),
-          rows.map((r) => r.pending.event.type),
-          rows.map((r) => r.pending.event.resource),
-          rows.map((r) => r.pending.event.occurredAt),
-          rows.map(() => recordedAtIso),
-          rows.map((r) => r.pending.streamSeq),
-          rows.map((r) => JSON.stringify(r.pending.published)),
-          rows.map((r) => r.leaf),
-          nodes.map((n) => log2(n.size)),
-          nodes.map((n) => n.start / n.size),
-          nodes.map((n) => n.hash),
-          projected.touched.map(([resource]) => resource),
-          projected.touched.map(([, v]) => JSON.stringify(v.state)),
-          projected.touched.map(([, v]) => v.state.asOfLogIndex),
-          projected.touched.map(([, v]) => v.count),
-          projected.snapshots.map((x) => x.resource),
-          projected.snapshots.map((x) => x.logIndex),
-          projected.snapshots.map((x) => JSON.stringify(x.state)),
+          JSON.stringify(
+            rows.map((r) => ({
+              i: r.index,
+              id: r.pending.event.id,
+              t: r.pending.event.type,
+              r: r.pending.event.resource,
+              o: r.pending.event.occurredAt,
+              s: r.pending.streamSeq,
+              e: r.pending.published,
+              h: r.leaf.toString('hex'),
+            })),
+          ),
+          recordedAtIso,
+          JSON.stringify(nodes.map((n) => ({ l: log2(n.size), i: n.start / n.size, h: n.hash.toString('hex') }))),
+          JSON.stringify(projected.touched.map(([resource, v]) => ({ r: resource, s: v.state, i: v.state.asOfLogIndex, c: v.count }))),
+          JSON.stringify(projected.snapshots.map((x) => ({ r: x.resource, i: x.logIndex, s: x.state }))),
         ],
       );
       committed = { frontier, recordedAt, states: projected.states };
