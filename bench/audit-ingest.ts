@@ -76,7 +76,7 @@ const baseline = async () => {
 
 const project = async () => {
   const nc = await connectTestNats();
-  const audit = await startBenchAudit(nc, 'pingest', { AUDIT_SIGN_INTERVAL_MS: '5000' });
+  const audit = await startBenchAudit(nc, 'pingest', { AUDIT_SIGN_INTERVAL_MS: '5000', ...(process.env.AUDIT_BATCH_SIZE ? { AUDIT_BATCH_SIZE: process.env.AUDIT_BATCH_SIZE } : {}) });
   try {
     const writer = audit.app.get(LedgerWriter);
     const publisher = new ContinuityPublisher(jetstream(nc), { source: 'bench', topology: audit.topology });
