@@ -5,3 +5,4 @@ export * from './health.controller.js';
 export * from './runtime.module.js';
 export * from './bootstrap.js';
 export * from './service-exception.filter.js';
+export * from './config-file.js';

@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { ConfigFileError, ConfigProblem, parseYamlConfig, readConfigFile, zodProblems } from '@continuity/runtime';
 import type { z } from 'zod';
 import {
   BackupConfigFileSchema,
@@ -12,24 +10,14 @@ import { parseSchedule, Schedule } from './schedule.js';
 import { checkThreeTwoOne, describeFailedRules, FailedRule } from './three-two-one.policy.js';
 import { AgeKey, EncryptionKeyError, loadAgeKey } from '../backup-run/encryption.js';
 
-export interface ConfigProblem {
-  /** Dotted key, e.g. `policies.orders-nightly.copies.1`; `(file)` for the file itself. */
-  key: string;
-  message: string;
-  line?: number;
-}
+export type { ConfigProblem };
 
 /** The configuration file is unreadable or wrong. Lists every problem with its key. */
-export class BackupConfigError extends Error {
+export class BackupConfigError extends ConfigFileError {
   override readonly name = 'BackupConfigError';
-  readonly code = 'BACKUP.CONFIG_INVALID';
-  constructor(
-    readonly file: string,
-    readonly problems: ConfigProblem[],
-  ) {
-    super(`${file} is invalid:\n${problems.map((p) => `  ${p.key}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`).join('\n')}`);
-  }
+  override readonly code = 'BACKUP.CONFIG_INVALID';
 }
+const fail = (file: string, problems: ConfigProblem[]) => new BackupConfigError(file, problems);
 
 export interface ResolvedPolicy {
   name: string;
@@ -56,48 +44,21 @@ export const emptyConfig = (): BackupConfig => ({ file: null, resources: new Map
 
 /** Reads, validates and cross-checks the configuration file; throws `BackupConfigError`. */
 export const loadBackupConfig = async (file: string): Promise<BackupConfig> => {
-  const path = isAbsolute(file) ? file : resolve(file);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new BackupConfigError(path, [{ key: '(file)', message: `cannot be read: ${(error as Error).message}` }]);
-  }
+  const { path, text } = await readConfigFile(file, fail);
   return parseBackupConfig(path, text);
 };
 
 export const parseBackupConfig = async (file: string, text: string): Promise<BackupConfig> => {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new BackupConfigError(
-      file,
-      doc.errors.map((e) => ({ key: '(yaml)', message: e.message.split('\n')[0]!, line: lineCounter.linePos(e.pos[0]).line })),
-    );
-  }
-  const lineOf = (path: readonly PropertyKey[]): number | undefined => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n).map((p) => (typeof p === 'number' ? p : String(p))), true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  const problem = (path: readonly PropertyKey[], message: string): ConfigProblem => ({
-    key: path.map(String).join('.') || '(root)',
-    message,
-    line: lineOf(path),
-  });
-
-  const raw = doc.toJS() ?? {};
-  const parsed = BackupConfigFileSchema.safeParse(raw);
+  const yaml = parseYamlConfig(file, text, fail);
+  const { problem } = yaml;
+  const parsed = BackupConfigFileSchema.safeParse(yaml.raw);
   if (!parsed.success) {
-    throw new BackupConfigError(
+    throw fail(
       file,
-      parsed.error.issues.flatMap((i: z.core.$ZodIssue) =>
-        i.code === 'unrecognized_keys'
-          ? i.keys.map((key) => problem([...i.path, key], `unknown key (allowed here: ${allowedKeys(i.path).join(', ')})`))
-          : [problem(i.path, describeIssue(i))],
-      ),
+      zodProblems(parsed.error.issues, yaml, {
+        describe: describeIssue,
+        unknownKey: (path) => `unknown key (allowed here: ${allowedKeys(path).join(', ')})`,
+      }),
     );
   }
   const { resources, locations, policies } = parsed.data;

@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { ConfigFileError, ConfigProblem, parseYamlConfig, readConfigFile, zodProblems } from '@continuity/runtime';
 import type { z } from 'zod';
 import {
   FailoverConfig,
@@ -10,24 +8,14 @@ import {
 } from '../failover-decision/failover.decider.js';
 import { FailoverSectionSchema } from './failover-config.schema.js';
 
-export interface ConfigProblem {
-  /** Dotted key, e.g. `failover.resources.orders-db.members.1.role`; `(file)` for the file itself. */
-  key: string;
-  message: string;
-  line?: number;
-}
+export type { ConfigProblem };
 
 /** The `failover:` section is unreadable or wrong. Lists every problem with its key. */
-export class FailoverConfigError extends Error {
+export class FailoverConfigError extends ConfigFileError {
   override readonly name = 'FailoverConfigError';
-  readonly code = 'FAILOVER.CONFIG_INVALID';
-  constructor(
-    readonly file: string,
-    readonly problems: ConfigProblem[],
-  ) {
-    super(`${file} is invalid:\n${problems.map((p) => `  ${p.key}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`).join('\n')}`);
-  }
+  override readonly code = 'FAILOVER.CONFIG_INVALID';
 }
+const fail = (file: string, problems: ConfigProblem[]) => new FailoverConfigError(file, problems);
 
 export interface MemberEndpoint {
   readonly name: string;
@@ -57,55 +45,32 @@ export interface FailoverSettings {
 export const NO_FAILOVER_CONFIG: FailoverSettings = { file: null, leaseTtlMs: 3_000, resources: [] };
 
 export const loadFailoverConfig = async (file: string): Promise<FailoverSettings> => {
-  const path = isAbsolute(file) ? file : resolve(file);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new FailoverConfigError(path, [{ key: '(file)', message: `cannot be read: ${(error as Error).message}` }]);
-  }
+  const { path, text } = await readConfigFile(file, fail);
   return parseFailoverConfig(path, text);
 };
 
 /** Parses the whole file but reads only its `failover:` section (the other services own the rest). */
 export const parseFailoverConfig = (file: string, text: string): FailoverSettings => {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new FailoverConfigError(
-      file,
-      doc.errors.map((e) => ({ key: '(yaml)', message: e.message.split('\n')[0]!, line: lineCounter.linePos(e.pos[0]).line })),
-    );
-  }
-  const lineOf = (path: readonly PropertyKey[]): number | undefined => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n).map((p) => (typeof p === 'number' ? p : String(p))), true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  const problem = (path: readonly PropertyKey[], message: string): ConfigProblem => ({
-    key: ['failover', ...path].map(String).join('.'),
-    message,
-    line: lineOf(['failover', ...path]),
-  });
+  const yaml = parseYamlConfig(file, text, fail);
+  const inSection = (path: readonly PropertyKey[]) => ['failover', ...path];
+  const problem = (path: readonly PropertyKey[], message: string): ConfigProblem => yaml.problem(inSection(path), message);
 
-  const root: unknown = doc.toJS() ?? {};
+  const root = yaml.raw;
   if (typeof root !== 'object' || root === null || Array.isArray(root)) {
-    throw new FailoverConfigError(file, [{ key: '(root)', message: 'must be a mapping of sections (failover:, resources:, …)' }]);
+    throw fail(file, [{ key: '(root)', message: 'must be a mapping of sections (failover:, resources:, …)' }]);
   }
   const section = (root as Record<string, unknown>).failover;
   if (section === undefined || section === null) return { ...NO_FAILOVER_CONFIG, file };
 
   const parsed = FailoverSectionSchema.safeParse(section);
   if (!parsed.success) {
-    throw new FailoverConfigError(
+    throw fail(
       file,
-      parsed.error.issues.flatMap((i: z.core.$ZodIssue) =>
-        i.code === 'unrecognized_keys'
-          ? i.keys.map((key) => problem([...i.path, key], `unknown key (allowed here: ${allowedKeys(i.path).join(', ')})`))
-          : [problem(i.path, describeIssue(i))],
-      ),
+      zodProblems(parsed.error.issues, yaml, {
+        at: inSection,
+        describe: describeIssue,
+        unknownKey: (path) => `unknown key (allowed here: ${allowedKeys(path).join(', ')})`,
+      }),
     );
   }
 

@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { ConfigFileError, ConfigProblem, parseYamlConfig, readConfigFile, zodProblems } from '@continuity/runtime';
 import { z } from 'zod';
 import { RESOURCE_PATTERN } from '@continuity/contracts';
 import { AgeIdentity, KeyFileError, loadKeyFile } from './age-keys.js';
@@ -70,61 +68,21 @@ export const emptyVerifierConfig = (): VerifierConfig => ({ files: [], keys: [],
 export const resourceOptions = (config: VerifierConfig, resource: string): ResourceOptions =>
   config.resources.get(resource) ?? { restoreTest: true, assertions: [] };
 
-export interface ConfigProblem {
-  key: string;
-  message: string;
-  line?: number;
-}
+export type { ConfigProblem };
 
-export class VerifierConfigError extends Error {
+export class VerifierConfigError extends ConfigFileError {
   override readonly name = 'VerifierConfigError';
-  readonly code = 'VERIFY.CONFIG_INVALID';
-  constructor(
-    readonly file: string,
-    readonly problems: ConfigProblem[],
-  ) {
-    super(`${file} is invalid:\n${problems.map((p) => `  ${p.key}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`).join('\n')}`);
-  }
+  override readonly code = 'VERIFY.CONFIG_INVALID';
 }
-
-const readYaml = async (file: string) => {
-  const path = isAbsolute(file) ? file : resolve(file);
-  try {
-    return { path, text: await readFile(path, 'utf8') };
-  } catch (error) {
-    throw new VerifierConfigError(path, [{ key: '(file)', message: `cannot be read: ${(error as Error).message}` }]);
-  }
-};
-
-/** Parses YAML keeping line numbers, so problems can say where they are. */
-const parseYaml = (file: string, text: string) => {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new VerifierConfigError(file, doc.errors.map((e) => ({ key: '(yaml)', message: e.message.split('\n')[0]!, line: lineCounter.linePos(e.pos[0]).line })));
-  }
-  const lineOf = (path: readonly PropertyKey[]): number | undefined => {
-    for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n).map((p) => (typeof p === 'number' ? p : String(p))), true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  const problem = (path: readonly PropertyKey[], message: string): ConfigProblem => ({ key: path.map(String).join('.') || '(root)', message, line: lineOf(path) });
-  return { raw: (doc.toJS() ?? {}) as unknown, problem };
-};
+const fail = (file: string, problems: ConfigProblem[]) => new VerifierConfigError(file, problems);
+const readYaml = (file: string) => readConfigFile(file, fail);
+const parseYaml = (file: string, text: string) => parseYamlConfig(file, text, fail);
 
 export const parseVerifierConfig = async (file: string, text: string): Promise<VerifierConfig> => {
-  const { raw, problem } = parseYaml(file, text);
-  const parsed = VerifierConfigFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new VerifierConfigError(
-      file,
-      parsed.error.issues.flatMap((i) =>
-        i.code === 'unrecognized_keys' ? i.keys.map((key) => problem([...i.path, key], 'unknown key')) : [problem(i.path, i.message)],
-      ),
-    );
-  }
+  const yaml = parseYaml(file, text);
+  const { problem } = yaml;
+  const parsed = VerifierConfigFileSchema.safeParse(yaml.raw);
+  if (!parsed.success) throw fail(file, zodProblems(parsed.error.issues, yaml));
   const problems: ConfigProblem[] = [];
   const keys: AgeIdentity[] = [];
   const notes: string[] = [];
