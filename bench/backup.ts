@@ -14,11 +14,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
+import { freePort, withConnection } from '@continuity/runtime';
 import { intOption, median, printResult, progress, round } from './lib/report.js';
 
 const BENCH = 'backup';
@@ -45,25 +45,7 @@ const urlOf = (db: string) => {
 const SCRATCH = `continuity_bench_backup_s${options.scale}`;
 const CATALOGUE = `continuity_bench_backup_catalogue_${process.pid}`;
 
-const admin = async <T>(work: (c: Client) => Promise<T>) => {
-  const c = new Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-};
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+const admin = <T>(work: (c: Client) => Promise<T>) => withConnection(ADMIN_URL, work);
 
 /** Creates and fills the scratch database once; a complete one (marker table) is reused. */
 const ensureScratch = async () => {

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client, Pool } from 'pg';
+import { withConnection } from '@continuity/runtime';
 import type * as CopyCheckModule from '../services/verifier/src/copies/copy-check.js';
 import type * as CopyReaderModule from '../services/verifier/src/copies/copy-reader.js';
 import type * as FileReaderModule from '../services/verifier/src/copies/file.reader.js';
@@ -53,15 +54,7 @@ const urlOf = (db: string) => {
   url.pathname = `/${db}`;
   return url.toString();
 };
-const admin = async <T>(work: (c: Client) => Promise<T>) => {
-  const c = new Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-};
+const admin = <T>(work: (c: Client) => Promise<T>) => withConnection(ADMIN_URL, work);
 
 /** Writes `bytes` of random data (incompressible; hashing speed does not depend on content). */
 const makeFile = async (path: string, bytes: number) => {

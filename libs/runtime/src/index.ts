@@ -6,3 +6,4 @@ export * from './runtime.module.js';
 export * from './bootstrap.js';
 export * from './service-exception.filter.js';
 export * from './config-file.js';
+export * from './postgres.js';

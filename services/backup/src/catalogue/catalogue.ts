@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from '@continuity/runtime';
 import type { Envelope } from '@continuity/contracts';
 import type { CommittedCopy, RunPlan } from '../backup-run/backup-run.decider.js';
 import type { Digest } from '../backup-run/artifact.js';
@@ -283,18 +284,8 @@ export class Catalogue {
     }
   }
 
-  private async transaction<T>(work: (tx: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+  private transaction<T>(work: (tx: PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, work);
   }
+
 }

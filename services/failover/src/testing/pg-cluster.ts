@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { freePort } from '@continuity/runtime';
 
 /**
  * Real PostgreSQL streaming replication for tests and benchmarks: a primary and streaming
@@ -58,15 +58,8 @@ const runAsync = (binary: string, args: string[], what: string, options: { allow
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export const freeTcpPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+/** A free loopback port (kept under this name for the harness's callers). */
+export const freeTcpPort = freePort;
 
 const live = new Set<PgCluster>();
 process.once('exit', () => {

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from '@continuity/runtime';
 import type { BackupCreatedV2, ContinuityEvent, Envelope, IntegrityVerifiedV1 } from '@continuity/contracts';
 
 /**
@@ -163,20 +164,10 @@ export class VerificationStore {
     }
   }
 
-  private async tx<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+  private tx<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, work);
   }
+
 
   /** Remembers a backup (idempotent: a redelivery changes nothing; an expiry seen first is kept). */
   async recordBackup(event: ContinuityEvent<'BackupCreated'>) {
