@@ -87,6 +87,34 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
     expect(entries.map((e) => e.logIndex)).toEqual(entries.map((_, i) => i));
   });
 
+  it('treats an upper-case event id as the same event', async () => {
+    const event = anEvent('BackupCreated', { resource: 'case-db' });
+    const upper = { ...event, id: event.id.toUpperCase() };
+    const js = jetstream(nc);
+    await js.publish(eventSubject('BackupCreated', 'case-db', topology), JSON.stringify(upper));
+    const marker = await publisher.publish('BackupCreated', { resource: 'case-db', data: aBackupCreatedData() });
+    await waitForEvents([event.id, marker.event.id].map((id) => id));
+    await js.publish(eventSubject('BackupCreated', 'case-db', topology), JSON.stringify(upper));
+    await js.publish(eventSubject('BackupCreated', 'case-db', topology), JSON.stringify(event));
+    const second = await publisher.publish('BackupCreated', { resource: 'case-db', data: aBackupCreatedData() });
+    const entries = await waitForEvents([second.event.id]);
+    expect(entries.filter((e) => e.eventId === event.id)).toHaveLength(1);
+  });
+
+  it('isolates an event the database refuses, so the rest of its batch is recorded at once', async () => {
+    const poison = anEvent('BackupCreated', { resource: 'nul-db', source: 'bad\u0000source' });
+    const good = Array.from({ length: 20 }, () => anEvent('BackupCreated', { resource: 'nul-db' }));
+    const js = jetstream(nc);
+    await Promise.all([poison, ...good].map((e) => js.publish(eventSubject('BackupCreated', 'nul-db', topology), JSON.stringify(e))));
+    const entries = await waitForEvents(good.map((e) => e.id));
+    expect(entries.some((e) => e.eventId === poison.id)).toBe(false);
+    const letter = await pollUntil(async () => (await readDeadLetters(nc, topology)).find((l) => new TextDecoder().decode(l.payload).includes(poison.id)), {
+      timeoutMs: 30_000,
+      what: 'the refused event in the dead-letter stream',
+    });
+    expect(letter.reason).toMatch(/handler failed on all 5 deliveries: .*(\\u0000|unsupported Unicode escape)/i);
+  }, 40_000);
+
   it('dead-letters an invalid event with the reason and goes on', async () => {
     const bad = anEvent('FailoverCompleted', { resource: 'bad-db' });
     const ack = await jetstream(nc).publish(eventSubject('FailoverCompleted', 'bad-db', topology), JSON.stringify({ ...bad, data: { rtoMs: 'fast' } }));

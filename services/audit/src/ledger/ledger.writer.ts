@@ -104,21 +104,39 @@ export class LedgerWriter implements OnModuleInit {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.config.AUDIT_BATCH_SIZE);
       try {
-        const appended = await this.write(batch);
-        for (const pending of batch) pending.resolve();
-        if (appended.count > 0) for (const listener of this.listeners) listener(appended);
+        this.committed(batch, await this.write(batch));
       } catch (error) {
-        this.logger.error(`ledger batch of ${batch.length} failed, will be redelivered: ${(error as Error).message}`);
-        for (const pending of batch) pending.reject(error);
+        if (batch.length === 1) {
+          this.logger.error(`ledger entry failed, will be redelivered: ${(error as Error).message}`);
+          batch[0]!.reject(error);
+          continue;
+        }
+        // One event the database refuses (e.g. a \u0000 that jsonb cannot hold) must not fail the
+        // whole batch on every redelivery: write them one by one so only the culprit is retried.
+        this.logger.warn(`ledger batch of ${batch.length} failed (${(error as Error).message}); writing its events one by one`);
+        for (const pending of batch) {
+          try {
+            this.committed([pending], await this.write([pending]));
+          } catch (single) {
+            this.logger.error(`ledger entry ${pending.event.id} failed, will be redelivered: ${(single as Error).message}`);
+            pending.reject(single);
+          }
+        }
       }
     }
+  }
+
+  private committed(batch: Pending[], appended: AppendedBatch) {
+    for (const pending of batch) pending.resolve();
+    if (appended.count > 0) for (const listener of this.listeners) listener(appended);
   }
 
   private async write(batch: Pending[]): Promise<AppendedBatch> {
     let committed: { frontier: Frontier; recordedAt: number; states: Map<string, CachedState> } | null = null;
     const result = await this.dataSource.transaction(async (tx) => {
       await tx.query('select pg_advisory_xact_lock($1)', [WRITER_LOCK]);
-      const ids = [...new Set(batch.map((p) => p.event.id))];
+      // UUIDs compare in lower case: the database returns them so, a publisher may not send them so.
+      const ids = [...new Set(batch.map((p) => p.event.id.toLowerCase()))];
       const [head] = await tx.query(
         `select (select log_index from audit.log_entries order by log_index desc limit 1) as last_index,
                 (select recorded_at from audit.log_entries order by log_index desc limit 1) as last_recorded_at,
@@ -139,8 +157,9 @@ export class LedgerWriter implements OnModuleInit {
       const rows: { index: number; pending: Pending; leaf: Buffer }[] = [];
       const nodes: SubtreeNode[] = [];
       for (const pending of batch) {
-        if (known.has(pending.event.id)) continue;
-        known.add(pending.event.id);
+        const id = pending.event.id.toLowerCase();
+        if (known.has(id)) continue;
+        known.add(id);
         const leaf = envelopeLeafHash(pending.published);
         const appended = appendLeaf(frontier, leaf);
         rows.push({ index: frontier.size, pending, leaf });
