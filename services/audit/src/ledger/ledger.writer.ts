@@ -35,6 +35,12 @@ export interface AppendedBatch {
 
 const log2 = (n: number) => Math.round(Math.log2(n));
 
+/** PostgreSQL refused the data itself (SQLSTATE class 22 data exception, 23 constraint), not the connection. */
+const isDataError = (error: unknown): boolean => {
+  const code = (error as { code?: unknown; driverError?: { code?: unknown } })?.code ?? (error as { driverError?: { code?: unknown } })?.driverError?.code;
+  return typeof code === 'string' && /^2[23]/.test(code);
+};
+
 export const sloTargetsOf = (config: AuditConfig): SloTargets => ({
   rpoMs: config.AUDIT_RPO_TARGET_MS,
   rtoMs: config.AUDIT_RTO_TARGET_MS,
@@ -106,9 +112,9 @@ export class LedgerWriter implements OnModuleInit {
       try {
         this.committed(batch, await this.write(batch));
       } catch (error) {
-        if (batch.length === 1) {
-          this.logger.error(`ledger entry failed, will be redelivered: ${(error as Error).message}`);
-          batch[0]!.reject(error);
+        if (batch.length === 1 || !isDataError(error)) {
+          this.logger.error(`ledger batch of ${batch.length} failed, will be redelivered: ${(error as Error).message}`);
+          for (const pending of batch) pending.reject(error);
           continue;
         }
         // One event the database refuses (e.g. a \u0000 that jsonb cannot hold) must not fail the
