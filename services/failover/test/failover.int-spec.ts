@@ -1,10 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
-import { FailoverStore } from '../src/coordination/failover-store.js';
 import { parseLsn } from '../src/failover-decision/failover.decider.js';
 import { currentPrimary, watchPrimary } from '@continuity/contracts';
 import type { RouteRecord } from '@continuity/contracts';
-import { configYaml, eventsOf, startFailover, writeConfig } from './harness.js';
+import { configYaml, eventsOf, startFailover, writeConfig, removeFailoverTest } from './harness.js';
 import { createPgCluster, PgCluster } from './pg-cluster.js';
 
 /**
@@ -41,12 +40,7 @@ describe('failover of a real PostgreSQL primary (one instance)', () => {
 
   afterAll(async () => {
     watch?.stop();
-    await service?.app.close();
-    await cluster?.remove();
-    config?.remove();
-    if (nc && topology) await FailoverStore.remove(nc, topology.namespace);
-    await topology?.remove();
-    await nc?.close();
+    await removeFailoverTest({ stopService: () => service?.app.close(), cluster, config, nc, topology });
   });
 
   it('routes to the configured primary at epoch 0 and tells clients through watchPrimary', async () => {

@@ -10,6 +10,7 @@ import { readStream, TEST_NATS_URL } from '@continuity/messaging/testing';
 import { FailoverModule } from '../src/failover.module.js';
 import { failoverEnvSchema } from '../src/failover.env.js';
 import type { PgCluster } from './pg-cluster.js';
+import { FailoverStore } from '../src/coordination/failover-store.js';
 
 export interface ResourceOptions {
   resource?: string;
@@ -85,3 +86,22 @@ export const httpClient = (base: string) => ({
 /** Events of `type` stored in the topology's event stream, oldest first. */
 export const eventsOf = async <T extends EventType>(nc: NatsConnection, stream: string, type: T): Promise<ContinuityEvent<T>[]> =>
   (await readStream(nc, stream)).map((m) => m.json<ContinuityEvent>()).filter((e) => e.type === type) as ContinuityEvent<T>[];
+
+/**
+ * Removes what a failover test made, in order, whatever was made before a failure: the service
+ * first (it must stop probing), then the clusters, the config file, the KV buckets and the streams.
+ */
+export const removeFailoverTest = async (made: {
+  stopService?: () => Promise<unknown> | undefined;
+  cluster?: PgCluster;
+  config?: { remove(): void };
+  nc?: NatsConnection;
+  topology?: { namespace: string; remove(): Promise<void> };
+}) => {
+  await made.stopService?.();
+  await made.cluster?.remove();
+  made.config?.remove();
+  if (made.nc && made.topology) await FailoverStore.remove(made.nc, made.topology.namespace);
+  await made.topology?.remove();
+  await made.nc?.close();
+};

@@ -1,8 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
-import { FailoverStore } from '../src/coordination/failover-store.js';
 import { parseLsn } from '../src/failover-decision/failover.decider.js';
-import { configYaml, eventsOf, startFailover, writeConfig } from './harness.js';
+import { configYaml, eventsOf, startFailover, writeConfig, removeFailoverTest } from './harness.js';
 import { createPgCluster, PgCluster } from './pg-cluster.js';
 
 const LIMIT = 64 * 1024;
@@ -26,12 +25,7 @@ describe('a standby beyond the lag limit (real replication)', () => {
 
   afterAll(async () => {
     if (stoppedReceiver !== null) process.kill(stoppedReceiver, 'SIGCONT');
-    await service?.app.close();
-    await cluster?.remove();
-    config?.remove();
-    if (nc && topology) await FailoverStore.remove(nc, topology.namespace);
-    await topology?.remove();
-    await nc?.close();
+    await removeFailoverTest({ stopService: () => service?.app.close(), cluster, config, nc, topology });
   });
 
   it('is not promoted when the primary dies, and FailoverTriggered says why', async () => {

@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { startServiceProcess, TEST_DATABASE_URL } from '@continuity/runtime/testing';
 import { FailoverStore } from '../src/coordination/failover-store.js';
-import { configYaml, eventsOf, httpClient, startFailover, writeConfig } from './harness.js';
+import { configYaml, eventsOf, httpClient, startFailover, writeConfig, removeFailoverTest } from './harness.js';
 import { createPgCluster, PgCluster } from './pg-cluster.js';
 
 describe('failover service start-up', () => {
@@ -67,12 +67,7 @@ describe('finishing a failover its leader left unfinished (real replication)', (
   }, 60_000);
 
   afterAll(async () => {
-    await service?.app.close();
-    await cluster?.remove();
-    config?.remove();
-    if (nc && topology) await FailoverStore.remove(nc, topology.namespace);
-    await topology?.remove();
-    await nc?.close();
+    await removeFailoverTest({ stopService: () => service?.app.close(), cluster, config, nc, topology });
   });
 
   it('routes to the promoted target and publishes FailoverCompleted for the same failover id', async () => {

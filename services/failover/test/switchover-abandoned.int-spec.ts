@@ -1,7 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
-import { FailoverStore } from '../src/coordination/failover-store.js';
-import { configYaml, eventsOf, startFailover, writeConfig } from './harness.js';
+import { configYaml, eventsOf, startFailover, writeConfig, removeFailoverTest } from './harness.js';
 import { createPgCluster, PgCluster } from './pg-cluster.js';
 
 /** A planned switchover to a standby whose replay is paused: it cannot catch up, so nothing changes but the epoch. */
@@ -27,12 +26,7 @@ describe('a switchover whose target does not catch up (real replication)', () =>
 
   afterAll(async () => {
     await cluster?.node('pg-b').query('select pg_wal_replay_resume()').catch(() => undefined);
-    await service?.app.close();
-    await cluster?.remove();
-    config?.remove();
-    if (nc && topology) await FailoverStore.remove(nc, topology.namespace);
-    await topology?.remove();
-    await nc?.close();
+    await removeFailoverTest({ stopService: () => service?.app.close(), cluster, config, nc, topology });
   });
 
   it('is abandoned: 409, FailoverAbandoned published, the primary writable again and still routed', async () => {

@@ -1,8 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { startServiceProcess, TEST_DATABASE_URL, type ServiceProcess } from '@continuity/runtime/testing';
-import { FailoverStore } from '../src/coordination/failover-store.js';
-import { configYaml, eventsOf, httpClient, writeConfig } from './harness.js';
+import { configYaml, eventsOf, httpClient, writeConfig, removeFailoverTest } from './harness.js';
 import { createPgCluster, PgCluster } from './pg-cluster.js';
 
 const LEASE_TTL_MS = 2000;
@@ -34,12 +33,7 @@ describe('two failover instances (real processes, real replication)', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.all(Object.values(procs).map((p) => p.stop('SIGKILL')));
-    await cluster?.remove();
-    config?.remove();
-    if (nc && topology) await FailoverStore.remove(nc, topology.namespace);
-    await topology?.remove();
-    await nc?.close();
+    await removeFailoverTest({ stopService: () => Promise.all(Object.values(procs).map((p) => p.stop('SIGKILL'))), cluster, config, nc, topology });
   });
 
   it('exactly one instance promotes; after the leader is killed the other takes the lease and handles the next failure', async () => {

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { LedgerProofs } from '../ledger/ledger.queries.js';
-import { readStoredEvent, sloTargetsOf } from '../ledger/ledger.writer.js';
+import { readStoredEntry, sloTargetsOf } from '../ledger/ledger.writer.js';
 import { assessAt, evolveResourceState, ResourceState } from '../resource-state/resource-state.projection.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 
@@ -78,7 +78,7 @@ export class HistoryService {
       for (const row of rows) {
         state = evolveResourceState(
           state,
-          { logIndex: Number(row.log_index), recordedAt: new Date(row.recorded_at).toISOString(), event: readStoredEvent(row.envelope) },
+          readStoredEntry(row),
           targets,
         );
       }

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { TamperCheckService } from '../integrity/tamper-check.service.js';
-import { readStoredEvent, sloTargetsOf } from '../ledger/ledger.writer.js';
+import { readStoredEntry, sloTargetsOf } from '../ledger/ledger.writer.js';
 import { LedgerEntry } from '../resource-state/resource-state.projection.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 import { buildContinuityReport } from './continuity-report.js';
@@ -32,7 +32,7 @@ export class ReportService {
         [start, Math.min(size, start + CHUNK), to.toISOString()],
       );
       for (const row of rows) {
-        entries.push({ logIndex: Number(row.log_index), recordedAt: new Date(row.recorded_at).toISOString(), event: readStoredEvent(row.envelope) });
+        entries.push(readStoredEntry(row));
       }
     }
     const report = buildContinuityReport(entries, { from, to }, sloTargetsOf(this.config));

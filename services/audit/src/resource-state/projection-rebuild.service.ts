@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { DataSource } from 'typeorm';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
-import { LedgerWriter, readStoredEvent, SNAPSHOT_EVERY, sloTargetsOf } from '../ledger/ledger.writer.js';
+import { LedgerWriter, readStoredEntry, SNAPSHOT_EVERY, sloTargetsOf } from '../ledger/ledger.writer.js';
 import { evolveResourceState, ResourceState } from './resource-state.projection.js';
 
 const CHUNK = 5_000;
@@ -43,7 +43,7 @@ export class ProjectionRebuildService {
           const current = states.get(row.resource);
           const state = evolveResourceState(
             current?.state ?? null,
-            { logIndex: Number(row.log_index), recordedAt: new Date(row.recorded_at).toISOString(), event: readStoredEvent(row.envelope) },
+            readStoredEntry(row),
             targets,
           );
           const count = (current?.count ?? 0) + 1;
