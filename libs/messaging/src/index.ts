@@ -3,4 +3,3 @@ export * from './jetstream.context.js';
 export * from './dead-letter.js';
 export * from './retry.policy.js';
 export * from './topology.js';
-export * from './event-error.filter.js';

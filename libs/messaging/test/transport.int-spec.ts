@@ -1,12 +1,20 @@
-import { Controller, INestMicroservice, Module } from '@nestjs/common';
+import { Catch, Controller, INestMicroservice, Module, RpcExceptionFilter } from '@nestjs/common';
+import { throwError } from 'rxjs';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { ContinuityEvent, ContinuityPublisher, eventSubject, Topology } from '@continuity/contracts';
 import { anEvent, aBackupCreatedData } from '@continuity/contracts/testing';
-import { JetStreamContext, JetStreamTransport, OnEvent, PreserveEventErrorsFilter } from '../src/index.js';
+import { JetStreamContext, JetStreamTransport, OnEvent } from '../src/index.js';
 import { connectTestNats, createTestTopology, TEST_NATS_URL, pollUntil, readDeadLetters, streamMessageCount } from '../src/testing.js';
+
+@Catch()
+class RethrowEventErrors implements RpcExceptionFilter<unknown> {
+  catch(exception: unknown) {
+    return throwError(() => exception);
+  }
+}
 
 /** What the handler does for each backupId; the test sets it. Records every delivery. */
 const behaviour = new Map<string, (deliveryCount: number) => Promise<void> | void>();
@@ -45,7 +53,8 @@ describe('JetStreamTransport (real NATS)', () => {
       }),
       logger: false,
     });
-    instance.useGlobalFilters(new PreserveEventErrorsFilter());
+    // As the services' HttpErrorFilter does: handler errors reach the transport as thrown, not as Nest's "Internal server error".
+    instance.useGlobalFilters(new RethrowEventErrors());
     await instance.listen();
     return instance;
   };

@@ -6,7 +6,7 @@ import { JetStreamTransport } from '@continuity/messaging';
 import { startTelemetry } from '@continuity/telemetry';
 import { baseEnvSchema, BaseConfig, ConfigError, loadConfig, topologyFor } from './config.js';
 import { connectNats, RuntimeModule } from './runtime.module.js';
-import { ServiceExceptionFilter } from './service-exception.filter.js';
+import { HttpErrorFilter } from './http/error.filter.js';
 import { DependencyUnreachableError } from './unreachable.js';
 
 export interface ServiceSpec<S extends z.ZodType<BaseConfig> = z.ZodType<BaseConfig>> {
@@ -83,7 +83,7 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
     ackWaitMs: config.JETSTREAM_ACK_WAIT_MS,
   });
   // The microservice inherits the app's global filter (it cannot register its own once connected).
-  app.useGlobalFilters(new ServiceExceptionFilter(app.getHttpAdapter()));
+  app.useGlobalFilters(new HttpErrorFilter());
   app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
   try {
     await app.startAllMicroservices();

@@ -4,6 +4,7 @@ export * from './unreachable.js';
 export * from './health.controller.js';
 export * from './runtime.module.js';
 export * from './bootstrap.js';
-export * from './service-exception.filter.js';
+export * from './http/error.filter.js';
+export * from './http/parse-request.js';
 export * from './config-file.js';
 export * from './postgres.js';
