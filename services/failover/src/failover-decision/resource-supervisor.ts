@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
-import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Attributes, type Span, trace } from '@opentelemetry/api';
+import { inSpan } from '@continuity/telemetry';
 import { causedBy, type ContinuityPublisher, type ContinuityEvent, type FailoverCompletedV2, type FailoverObservation } from '@continuity/contracts';
 import type { MemberEndpoint, ResourceFailover } from '../config/failover-config.loader.js';
 import { redactConnection } from '../config/failover-config.loader.js';
@@ -44,21 +45,8 @@ export interface SupervisorDeps {
   readonly onCompleted?: (resource: string, completed: CompletedFailover) => void;
 }
 
-const tracer = trace.getTracer('@continuity/failover');
-
 /** One span per failover step taken; events published inside it are its children. */
-const traced = <T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> =>
-  tracer.startActiveSpan(name, { attributes }, async (span) => {
-    try {
-      return await fn(span);
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+const traced = <T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>) => inSpan('@continuity/failover', name, attributes, fn);
 
 /** This instance does not hold the resource's lease, so it may not act. */
 export class NotLeaderError extends Error {

@@ -1,4 +1,4 @@
-import { trace, SpanStatusCode } from '@opentelemetry/api';
+import { inSpan } from '@continuity/telemetry';
 import type { BackupCreatedV2, IntegrityVerifiedV1 } from '@continuity/contracts';
 import { identitiesFor, type AgeIdentity } from '../config/age-keys.js';
 import { checkCopy, CopyOutcome } from '../copies/copy-check.js';
@@ -27,20 +27,7 @@ export interface RunOptions {
 
 export type VerificationResult = Omit<IntegrityVerifiedV1, 'trigger'>;
 
-const tracer = trace.getTracer('@continuity/verifier');
-
-const inSpan = async <T>(name: string, attributes: Record<string, string | number>, work: () => Promise<T>): Promise<T> =>
-  tracer.startActiveSpan(name, { attributes }, async (span) => {
-    try {
-      return await work();
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+const step = <T>(name: string, attributes: Record<string, string | number>, work: () => Promise<T>) => inSpan('@continuity/verifier', name, attributes, work);
 
 /**
  * One verification of one backup, start to end, without bookkeeping: every copy read back through
@@ -56,7 +43,7 @@ export class VerificationRunner {
     let reference: { location: string; sha256: string } | null = null;
     for (const copy of backup.copies) {
       options.onProgress?.(`copy ${copy.location}`);
-      const outcome = await inSpan('verify copy', { 'continuity.copy.location': copy.location, 'continuity.copy.uri': copy.uri }, () => checkCopy(this.deps.readers, copy, options.signal));
+      const outcome = await step('verify copy', { 'continuity.copy.location': copy.location, 'continuity.copy.uri': copy.uri }, () => checkCopy(this.deps.readers, copy, options.signal));
       let manifest: Manifest | null = null;
       if (outcome.status === 'good' && copy.manifestUri) {
         const problem = await this.readManifest(copy.manifestUri, backup).then(
@@ -106,7 +93,7 @@ export class VerificationRunner {
     const manifest = outcomes.find((o) => o.manifest)?.manifest ?? null;
     const encryption = backup.encryption ?? manifest?.encryption ?? null;
     options.onProgress?.(`restore test from ${source.check.location}`);
-    return inSpan('restore test', { 'continuity.backup.id': backup.backupId, 'continuity.copy.location': source.check.location }, () =>
+    return step('restore test', { 'continuity.backup.id': backup.backupId, 'continuity.copy.location': source.check.location }, () =>
       tester.run({
         backupId: backup.backupId,
         resource,
