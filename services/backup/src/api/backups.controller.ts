@@ -2,8 +2,9 @@ import { BadRequestException, Body, ConflictException, Controller, Get, HttpCode
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { RESOURCE_PATTERN } from '@continuity/contracts';
-import { BackupAlreadyRunningError, BackupRecord, BackupState, Catalogue } from '../catalogue/catalogue.js';
-import { BackupRunner, UnknownResourceError } from '../backup-run/backup-runner.js';
+import { BackupRecord, BackupState, Catalogue } from '../catalogue/catalogue.js';
+import { BackupRunner } from '../backup-run/backup-runner.js';
+import { BackupAlreadyRunningError, UnknownResourceError } from '../backup-run/backup-run.errors.js';
 import { BackupConfig, policyForResource } from '../config/backup-config.loader.js';
 import { loadAgeKey } from '../backup-run/encryption.js';
 import { RestoreError, RestoreResult, RestoreService } from '../restore/restore.service.js';

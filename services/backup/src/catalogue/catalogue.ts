@@ -2,6 +2,8 @@ import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '@continuity/runtime';
 import type { Envelope } from '@continuity/contracts';
 import type { CommittedCopy, RunPlan } from '../backup-run/backup-run.decider.js';
+import { BackupAlreadyRunningError } from '../backup-run/backup-run.errors.js';
+import type { RecordedFailure, RunCatalogue } from '../backup-run/run-catalogue.port.js';
 import type { Digest } from '../backup-run/artifact.js';
 
 /**
@@ -84,20 +86,9 @@ export interface BackupRecord {
   plannedCopies: RunPlan['copies'];
   copies: CommittedCopy[];
   artifactExtension: string;
-  error: { stage: string; reason: string; location: string | null; cleanedUp: unknown[] } | null;
+  error: RecordedFailure | null;
   verdict: { verdict: string; trigger: string; occurredAt: string } | null;
   expiredAt: string | null;
-}
-
-export class BackupAlreadyRunningError extends Error {
-  override readonly name = 'BackupAlreadyRunningError';
-  readonly code = 'BACKUP.ALREADY_RUNNING';
-  constructor(
-    readonly resource: string,
-    readonly runningBackupId: string | null,
-  ) {
-    super(`a backup of ${resource} is already running${runningBackupId ? ` (${runningBackupId})` : ''}; wait for it to finish`);
-  }
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -133,7 +124,7 @@ const toRecord = (r: Record<string, any>): BackupRecord => ({
   expiredAt: iso(r.expired_at),
 });
 
-export class Catalogue {
+export class Catalogue implements RunCatalogue {
   constructor(private readonly pool: Pool) {}
 
   /** Creates the schema if needed; safe to run from several processes at once. */
@@ -204,7 +195,7 @@ export class Catalogue {
   }
 
   /** Marks the run failed and queues its BackupFailed in the same transaction. */
-  async failed(backupId: string, fields: { finishedAt: string; error: NonNullable<BackupRecord['error']>; bytesDone: number }, event: Envelope) {
+  async failed(backupId: string, fields: { finishedAt: string; error: RecordedFailure; bytesDone: number }, event: Envelope) {
     await this.transaction(async (tx) => {
       const { rowCount } = await tx.query(
         `UPDATE backup.backups SET state = 'failed', finished_at = $2, error = $3, bytes_done = GREATEST(bytes_done, $4) WHERE backup_id = $1 AND state = 'running'`,
