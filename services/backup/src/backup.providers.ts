@@ -9,8 +9,9 @@ import { LocationRegistry } from './backup-run/locations/location.registry.js';
 import { BackupRunner } from './backup-run/backup-runner.js';
 import { RetentionRunner } from './retention/retention.runner.js';
 import { RestoreService } from './restore/restore.service.js';
+import { RestoreJobs } from './restore/restore-jobs.js';
 import type { BackupEnv } from './backup.env.js';
-import { BACKUP_CONFIG, BACKUP_RUNNER, CATALOGUE, LOCATIONS, RESTORE, RETENTION } from './tokens.js';
+import { BACKUP_CONFIG, BACKUP_RUNNER, CATALOGUE, LOCATIONS, RESTORE, RESTORE_JOBS, RETENTION } from './tokens.js';
 
 /** Loads the policy file; a bad one stops the service naming CONTINUITY_CONFIG, the file, the key. */
 export const loadServiceConfig = async (env: Pick<BackupEnv, 'CONTINUITY_CONFIG'>, logger = new Logger('BackupConfig')): Promise<BackupConfig> => {
@@ -77,5 +78,10 @@ export const backupProviders: Provider[] = [
     inject: [BACKUP_CONFIG, CATALOGUE, LOCATIONS],
     useFactory: (config: BackupConfig, catalogue: Catalogue, locations: LocationRegistry) =>
       new RestoreService({ catalogue, location: (name) => (config.locations.has(name) ? locations.get(name) : null) }),
+  },
+  {
+    provide: RESTORE_JOBS,
+    inject: [RESTORE, CATALOGUE, BACKUP_CONFIG],
+    useFactory: (restore: RestoreService, catalogue: Catalogue, config: BackupConfig) => new RestoreJobs({ restore, catalogue, config }),
   },
 ];

@@ -5,3 +5,4 @@ export const LOCATIONS = Symbol('LOCATIONS');
 export const BACKUP_RUNNER = Symbol('BACKUP_RUNNER');
 export const RETENTION = Symbol('RETENTION');
 export const RESTORE = Symbol('RESTORE');
+export const RESTORE_JOBS = Symbol('RESTORE_JOBS');

@@ -5,6 +5,7 @@ import type { CommittedCopy, RunPlan } from '../backup-run/backup-run.decider.js
 import { BackupAlreadyRunningError } from '../backup-run/backup-run.errors.js';
 import type { RecordedFailure, RunCatalogue } from '../backup-run/run-catalogue.port.js';
 import type { Digest } from '../backup-run/artifact.js';
+import { BackupNotFoundError } from './catalogue.errors.js';
 
 /**
  * The backup service's own catalogue, in PostgreSQL (schema `backup` of DATABASE_URL's database).
@@ -90,6 +91,8 @@ export interface BackupRecord {
   verdict: { verdict: string; trigger: string; occurredAt: string } | null;
   expiredAt: string | null;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const num = (v: string | null) => (v === null ? null : Number(v));
@@ -230,6 +233,13 @@ export class Catalogue implements RunCatalogue {
   async get(backupId: string): Promise<BackupRecord | null> {
     const { rows } = await this.pool.query(`${SELECT} WHERE b.backup_id = $1`, [backupId]);
     return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  /** The backup, or `BackupNotFoundError`; an id that is not a UUID names no backup (and is not sent to PostgreSQL). */
+  async getOrNotFound(backupId: string): Promise<BackupRecord> {
+    const record = UUID.test(backupId) ? await this.get(backupId) : null;
+    if (!record) throw new BackupNotFoundError(backupId);
+    return record;
   }
 
   async list(filter: { resource?: string; states?: BackupState[]; limit?: number } = {}): Promise<BackupRecord[]> {

@@ -13,7 +13,8 @@ import { LocationRegistry } from '../backup-run/locations/location.registry.js';
 import { BackupRunner } from '../backup-run/backup-runner.js';
 import { BackupAlreadyRunningError, UnknownResourceError } from '../backup-run/backup-run.errors.js';
 import { RetentionRunner } from '../retention/retention.runner.js';
-import { RestoreError, RestoreService } from '../restore/restore.service.js';
+import { RestoreService } from '../restore/restore.service.js';
+import { RestoreError } from '../restore/restore.errors.js';
 import { EncryptionKeyError, loadAgeKey } from '../backup-run/encryption.js';
 import { formatBytes, table } from './format.js';
 
