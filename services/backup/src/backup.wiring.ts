@@ -56,7 +56,7 @@ export const wireBackup = ({ config, pool, nc, publisher }: BackupConnections, o
       options.onRetention?.(policy, report);
     },
   });
-  // Only configured locations: a copy in a location since removed from the file is not read.
+  // A copy in a location no longer in the policy file is skipped with a notice, not an error: the other copies may do.
   const restore = new RestoreService({ catalogue, location: (name) => (config.locations.has(name) ? locations.get(name) : null) });
   const restoreJobs = new RestoreJobs({ restore, catalogue, config });
   return { config, catalogue, locations, retention, runner, restore, restoreJobs };

@@ -18,9 +18,9 @@ import { BackupAlreadyRunningError, UnknownResourceError } from './backup-run.er
 import type { CopyWriter } from './locations/location.js';
 import { LocationError } from './locations/location.js';
 import { LocationRegistry } from './locations/location.registry.js';
-import type { RunCatalogue } from './run-catalogue.port.js';
 import { buildManifest } from './manifest.js';
 import { streamToCopies } from './one-pass.js';
+import type { RunCatalogue } from './run-catalogue.port.js';
 import { startDirectorySource } from './sources/directory.source.js';
 import { startPostgresSource } from './sources/postgres.source.js';
 import type { SourceRun } from './sources/source.js';

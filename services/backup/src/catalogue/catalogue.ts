@@ -1,11 +1,11 @@
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '@continuity/runtime';
 import type { Envelope } from '@continuity/contracts';
-import type { CommittedCopy, RunPlan } from '../backup-run/backup-run.decider.js';
 import { BackupAlreadyRunningError } from '../backup-run/backup-run.errors.js';
 import type { RecordedFailure, RunCatalogue } from '../backup-run/run-catalogue.port.js';
-import type { Digest } from '../backup-run/artifact.js';
 import { BackupNotFoundError } from './catalogue.errors.js';
+import type { CommittedCopy, RunPlan } from '../backup-run/backup-run.decider.js';
+import type { Digest } from '../backup-run/artifact.js';
 
 /**
  * The backup service's own catalogue, in PostgreSQL (schema `backup` of DATABASE_URL's database).
