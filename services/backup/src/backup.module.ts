@@ -1,8 +1,13 @@
 import { Module } from '@nestjs/common';
-import { BackupsController } from './api/backups.controller.js';
 import { backupProviders } from './backup.providers.js';
+import { BackupRunHttpController } from './backup-run/backup-run.http.controller.js';
+import { BackupsHttpController } from './catalogue/backups.http.controller.js';
+import { RestoreHttpController } from './restore/restore.http.controller.js';
 import { RecordVerdictOnIntegrityVerified } from './retention/integrity-verified.listener.js';
 import { BackupScheduler } from './scheduler/backup.scheduler.js';
 
-@Module({ controllers: [BackupsController, RecordVerdictOnIntegrityVerified], providers: [...backupProviders, BackupScheduler] })
+@Module({
+  controllers: [BackupRunHttpController, BackupsHttpController, RestoreHttpController, RecordVerdictOnIntegrityVerified],
+  providers: [...backupProviders, BackupScheduler],
+})
 export class BackupModule {}

@@ -4,13 +4,9 @@ import type { Pool } from 'pg';
 import type { ContinuityPublisher } from '@continuity/contracts';
 import { ConfigError, NATS_CONNECTION, PG_POOL, PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
 import { BackupConfig, BackupConfigError, emptyConfig, loadBackupConfig } from './config/backup-config.loader.js';
-import { Catalogue } from './catalogue/catalogue.js';
-import { LocationRegistry } from './backup-run/locations/location.registry.js';
-import { BackupRunner } from './backup-run/backup-runner.js';
-import { RetentionRunner } from './retention/retention.runner.js';
-import { RestoreService } from './restore/restore.service.js';
 import type { BackupEnv } from './backup.env.js';
-import { BACKUP_CONFIG, BACKUP_RUNNER, CATALOGUE, LOCATIONS, RESTORE, RETENTION } from './tokens.js';
+import { BackupGraph, wireBackup } from './backup.wiring.js';
+import { BACKUP_CONFIG, BACKUP_GRAPH, BACKUP_RUNNER, CATALOGUE, RESTORE_JOBS, RETENTION } from './tokens.js';
 
 /** Loads the policy file; a bad one stops the service naming CONTINUITY_CONFIG, the file, the key. */
 export const loadServiceConfig = async (env: Pick<BackupEnv, 'CONTINUITY_CONFIG'>, logger = new Logger('BackupConfig')): Promise<BackupConfig> => {
@@ -37,45 +33,22 @@ export const loadServiceConfig = async (env: Pick<BackupEnv, 'CONTINUITY_CONFIG'
   }
 };
 
+/** One part of the graph under its own token, for the controllers, listeners and scheduler that inject it. */
+const part = (provide: symbol, pick: (graph: BackupGraph) => unknown): Provider => ({ provide, inject: [BACKUP_GRAPH], useFactory: pick });
+
 export const backupProviders: Provider[] = [
   { provide: BACKUP_CONFIG, inject: [SERVICE_CONFIG], useFactory: (env: BackupEnv) => loadServiceConfig(env) },
   {
-    provide: CATALOGUE,
-    inject: [PG_POOL],
-    useFactory: async (pool: Pool) => {
-      const catalogue = new Catalogue(pool);
-      await catalogue.migrate();
-      return catalogue;
+    provide: BACKUP_GRAPH,
+    inject: [BACKUP_CONFIG, PG_POOL, NATS_CONNECTION, PUBLISHER],
+    useFactory: async (config: BackupConfig, pool: Pool, nc: NatsConnection, publisher: ContinuityPublisher) => {
+      const graph = wireBackup({ config, pool, nc, publisher }, { logger: (name) => new Logger(name) });
+      await graph.catalogue.migrate();
+      return graph;
     },
   },
-  { provide: LOCATIONS, inject: [BACKUP_CONFIG, NATS_CONNECTION], useFactory: (config: BackupConfig, nc: NatsConnection) => new LocationRegistry(config, nc) },
-  {
-    provide: RETENTION,
-    inject: [PG_POOL, CATALOGUE, LOCATIONS, PUBLISHER],
-    useFactory: (pool: Pool, catalogue: Catalogue, locations: LocationRegistry, publisher: ContinuityPublisher) =>
-      new RetentionRunner({ pool, catalogue, locations, publisher, logger: new Logger('Retention') }),
-  },
-  {
-    provide: BACKUP_RUNNER,
-    inject: [BACKUP_CONFIG, LOCATIONS, CATALOGUE, PUBLISHER, RETENTION],
-    useFactory: (config: BackupConfig, locations: LocationRegistry, catalogue: Catalogue, publisher: ContinuityPublisher, retention: RetentionRunner) => {
-      const runner: BackupRunner = new BackupRunner({
-        config,
-        locations,
-        catalogue,
-        publisher,
-        logger: new Logger('BackupRun'),
-        afterCreated: async (policy) => {
-          await retention.apply(policy, () => runner.flushOutbox());
-        },
-      });
-      return runner;
-    },
-  },
-  {
-    provide: RESTORE,
-    inject: [BACKUP_CONFIG, CATALOGUE, LOCATIONS],
-    useFactory: (config: BackupConfig, catalogue: Catalogue, locations: LocationRegistry) =>
-      new RestoreService({ catalogue, location: (name) => (config.locations.has(name) ? locations.get(name) : null) }),
-  },
+  part(CATALOGUE, (g) => g.catalogue),
+  part(RETENTION, (g) => g.retention),
+  part(BACKUP_RUNNER, (g) => g.runner),
+  part(RESTORE_JOBS, (g) => g.restoreJobs),
 ];

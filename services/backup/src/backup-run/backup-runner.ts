@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 import { v7 as uuidv7 } from 'uuid';
 import type { ContinuityPublisher, Envelope } from '@continuity/contracts';
 import { BackupConfig, policyForResource, ResolvedPolicy } from '../config/backup-config.loader.js';
-import { BackupAlreadyRunningError, Catalogue } from '../catalogue/catalogue.js';
 import type { ArtifactKey } from './artifact.js';
 import {
   backupCreatedData,
@@ -15,11 +14,13 @@ import {
   RunPlan,
   RunState,
 } from './backup-run.decider.js';
+import { BackupAlreadyRunningError, UnknownResourceError } from './backup-run.errors.js';
 import type { CopyWriter } from './locations/location.js';
 import { LocationError } from './locations/location.js';
 import { LocationRegistry } from './locations/location.registry.js';
 import { buildManifest } from './manifest.js';
 import { streamToCopies } from './one-pass.js';
+import type { RunCatalogue } from './run-catalogue.port.js';
 import { startDirectorySource } from './sources/directory.source.js';
 import { startPostgresSource } from './sources/postgres.source.js';
 import type { SourceRun } from './sources/source.js';
@@ -28,11 +29,6 @@ export interface LoggerLike {
   log(message: string): void;
   warn(message: string): void;
   error(message: string): void;
-}
-
-export class UnknownResourceError extends Error {
-  override readonly name = 'UnknownResourceError';
-  readonly code = 'BACKUP.UNKNOWN_RESOURCE';
 }
 
 export interface RunProgress {
@@ -56,7 +52,7 @@ export interface StartOptions {
 export interface BackupRunnerDeps {
   config: BackupConfig;
   locations: LocationRegistry;
-  catalogue: Catalogue;
+  catalogue: RunCatalogue;
   publisher: ContinuityPublisher;
   now?: () => Date;
   logger?: LoggerLike;

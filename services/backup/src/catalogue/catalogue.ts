@@ -1,6 +1,9 @@
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '@continuity/runtime';
 import type { Envelope } from '@continuity/contracts';
+import { BackupAlreadyRunningError } from '../backup-run/backup-run.errors.js';
+import type { RecordedFailure, RunCatalogue } from '../backup-run/run-catalogue.port.js';
+import { BackupNotFoundError } from './catalogue.errors.js';
 import type { CommittedCopy, RunPlan } from '../backup-run/backup-run.decider.js';
 import type { Digest } from '../backup-run/artifact.js';
 
@@ -84,21 +87,12 @@ export interface BackupRecord {
   plannedCopies: RunPlan['copies'];
   copies: CommittedCopy[];
   artifactExtension: string;
-  error: { stage: string; reason: string; location: string | null; cleanedUp: unknown[] } | null;
+  error: RecordedFailure | null;
   verdict: { verdict: string; trigger: string; occurredAt: string } | null;
   expiredAt: string | null;
 }
 
-export class BackupAlreadyRunningError extends Error {
-  override readonly name = 'BackupAlreadyRunningError';
-  readonly code = 'BACKUP.ALREADY_RUNNING';
-  constructor(
-    readonly resource: string,
-    readonly runningBackupId: string | null,
-  ) {
-    super(`a backup of ${resource} is already running${runningBackupId ? ` (${runningBackupId})` : ''}; wait for it to finish`);
-  }
-}
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const num = (v: string | null) => (v === null ? null : Number(v));
@@ -133,7 +127,7 @@ const toRecord = (r: Record<string, any>): BackupRecord => ({
   expiredAt: iso(r.expired_at),
 });
 
-export class Catalogue {
+export class Catalogue implements RunCatalogue {
   constructor(private readonly pool: Pool) {}
 
   /** Creates the schema if needed; safe to run from several processes at once. */
@@ -204,7 +198,7 @@ export class Catalogue {
   }
 
   /** Marks the run failed and queues its BackupFailed in the same transaction. */
-  async failed(backupId: string, fields: { finishedAt: string; error: NonNullable<BackupRecord['error']>; bytesDone: number }, event: Envelope) {
+  async failed(backupId: string, fields: { finishedAt: string; error: RecordedFailure; bytesDone: number }, event: Envelope) {
     await this.transaction(async (tx) => {
       const { rowCount } = await tx.query(
         `UPDATE backup.backups SET state = 'failed', finished_at = $2, error = $3, bytes_done = GREATEST(bytes_done, $4) WHERE backup_id = $1 AND state = 'running'`,
@@ -239,6 +233,13 @@ export class Catalogue {
   async get(backupId: string): Promise<BackupRecord | null> {
     const { rows } = await this.pool.query(`${SELECT} WHERE b.backup_id = $1`, [backupId]);
     return rows[0] ? toRecord(rows[0]) : null;
+  }
+
+  /** The backup, or `BackupNotFoundError`; an id that is not a UUID names no backup (and is not sent to PostgreSQL). */
+  async getOrNotFound(backupId: string): Promise<BackupRecord> {
+    const record = UUID.test(backupId) ? await this.get(backupId) : null;
+    if (!record) throw new BackupNotFoundError(backupId);
+    return record;
   }
 
   async list(filter: { resource?: string; states?: BackupState[]; limit?: number } = {}): Promise<BackupRecord[]> {

@@ -14,17 +14,7 @@ import type { BackupLocation } from '../backup-run/locations/location.js';
 import { parseManifest } from '../backup-run/manifest.js';
 import type { BackupRecord, Catalogue } from '../catalogue/catalogue.js';
 import { orderCopies } from './copy-order.policy.js';
-
-export class RestoreError extends Error {
-  override readonly name = 'RestoreError';
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+import { RestoreError } from './restore.errors.js';
 
 export interface RestoreOptions {
   backupId: string;

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import type { BackupConfig, ResolvedPolicy } from '../config/backup-config.loader.js';
 import { nextRunAfter } from '../config/schedule.js';
-import { BackupAlreadyRunningError } from '../catalogue/catalogue.js';
+import { BackupAlreadyRunningError } from '../backup-run/backup-run.errors.js';
 import type { BackupRunner } from '../backup-run/backup-runner.js';
 import type { RetentionRunner } from '../retention/retention.runner.js';
 import type { BackupEnv } from '../backup.env.js';

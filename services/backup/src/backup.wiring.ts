@@ -1,0 +1,63 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Pool } from 'pg';
+import type { ContinuityPublisher } from '@continuity/contracts';
+import { BackupRunner, LoggerLike } from './backup-run/backup-runner.js';
+import { LocationRegistry } from './backup-run/locations/location.registry.js';
+import { Catalogue } from './catalogue/catalogue.js';
+import type { BackupConfig, ResolvedPolicy } from './config/backup-config.loader.js';
+import { RestoreJobs } from './restore/restore-jobs.js';
+import { RestoreService } from './restore/restore.service.js';
+import { RetentionReport, RetentionRunner } from './retention/retention.runner.js';
+
+/** What the backup service and the CLI are built from: the policy file and the process's connections. */
+export interface BackupConnections {
+  config: BackupConfig;
+  pool: Pool;
+  nc: NatsConnection;
+  publisher: ContinuityPublisher;
+}
+
+export interface BackupWiringOptions {
+  /** A logger for each part (`BackupRun`, `Retention`). */
+  logger: (part: 'BackupRun' | 'Retention') => LoggerLike;
+  /** Told what retention did after each created backup (the CLI prints it). */
+  onRetention?: (policy: ResolvedPolicy, report: RetentionReport) => void;
+}
+
+export interface BackupGraph {
+  config: BackupConfig;
+  catalogue: Catalogue;
+  locations: LocationRegistry;
+  retention: RetentionRunner;
+  runner: BackupRunner;
+  restore: RestoreService;
+  restoreJobs: RestoreJobs;
+}
+
+/**
+ * Builds the backup object graph, the same for the Nest service and the CLI, so a backup or a
+ * restore run from the command line (with the service down) behaves as the service's would.
+ * Nothing is opened here: the caller migrates the catalogue (`catalogue.migrate()`) and closes
+ * the locations; locations open lazily.
+ */
+export const wireBackup = ({ config, pool, nc, publisher }: BackupConnections, options: BackupWiringOptions): BackupGraph => {
+  const catalogue = new Catalogue(pool);
+  const locations = new LocationRegistry(config, nc);
+  const retention = new RetentionRunner({ pool, catalogue, locations, publisher, logger: options.logger('Retention') });
+  const runner: BackupRunner = new BackupRunner({
+    config,
+    locations,
+    catalogue,
+    publisher,
+    logger: options.logger('BackupRun'),
+    // Retention follows every created backup; its BackupExpired events leave through the same outbox.
+    afterCreated: async (policy) => {
+      const report = await retention.apply(policy, () => runner.flushOutbox());
+      options.onRetention?.(policy, report);
+    },
+  });
+  // A copy in a location no longer in the policy file is skipped with a notice, not an error: the other copies may do.
+  const restore = new RestoreService({ catalogue, location: (name) => (config.locations.has(name) ? locations.get(name) : null) });
+  const restoreJobs = new RestoreJobs({ restore, catalogue, config });
+  return { config, catalogue, locations, retention, runner, restore, restoreJobs };
+};

@@ -1,0 +1,105 @@
+import { jetstream } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Pool } from 'pg';
+import { ContinuityPublisher } from '@continuity/contracts';
+import { ConfigError, loadConfig, redactUrl, topologyFor } from '@continuity/runtime';
+import { backupEnvSchema, BackupEnv } from '../backup.env.js';
+import { BackupGraph, wireBackup } from '../backup.wiring.js';
+import { BackupConfig, BackupConfigError, emptyConfig, loadBackupConfig } from '../config/backup-config.loader.js';
+
+/** A failure to tell the operator in one line, with the process's exit code (2: bad usage or config). */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export const out = (line = '') => process.stdout.write(`${line}\n`);
+export const err = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The CLI's process: the service's object graph over its own connections. */
+export interface Context extends BackupGraph {
+  env: BackupEnv;
+  pool: Pool;
+  nc: NatsConnection;
+  publisher: ContinuityPublisher;
+  close(): Promise<void>;
+}
+
+/** The policy file named by `--config` or CONTINUITY_CONFIG; a bad one is a usage error (exit 2). */
+const readPolicies = async (env: BackupEnv): Promise<BackupConfig> => {
+  if (!env.CONTINUITY_CONFIG) return emptyConfig();
+  try {
+    return await loadBackupConfig(env.CONTINUITY_CONFIG);
+  } catch (error) {
+    if (error instanceof BackupConfigError) throw new CliError(error.message, 2);
+    throw error;
+  }
+};
+
+const open = async (options: { config?: string }): Promise<Context> => {
+  let env: BackupEnv;
+  try {
+    env = loadConfig(backupEnvSchema, { ...process.env, ...(options.config ? { CONTINUITY_CONFIG: options.config } : {}) });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message, 2);
+    throw error;
+  }
+  const config = await readPolicies(env);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: env.NATS_URL.split(',').map((s) => s.trim()), name: 'continuity-cli', timeout: 5_000 });
+  } catch (error) {
+    throw new CliError(`NATS is not reachable at NATS_URL=${env.NATS_URL}: ${(error as Error).message}`);
+  }
+  const pool = new Pool({ connectionString: env.DATABASE_URL, max: 4, connectionTimeoutMillis: 5_000 });
+  const publisher = new ContinuityPublisher(jetstream(nc), { source: 'backup', topology: topologyFor(env.CONTINUITY_NAMESPACE) });
+  // Warnings go to stderr; what the service would log as progress, the commands print themselves.
+  const logger = { log: () => undefined, warn: (m: string) => err(`warning: ${m}`), error: () => undefined };
+  const graph = wireBackup(
+    { config, pool, nc, publisher },
+    {
+      logger: () => logger,
+      onRetention: (policy, report) => {
+        if (report.expired.length) err(`retention (${policy.name}): expired ${report.expired.length} older backup(s), kept ${report.kept}`);
+      },
+    },
+  );
+  try {
+    await graph.catalogue.migrate();
+  } catch (error) {
+    await nc.close();
+    await pool.end().catch(() => undefined);
+    throw new CliError(`the catalogue database is not reachable at DATABASE_URL=${redactUrl(env.DATABASE_URL)}: ${(error as Error).message}`);
+  }
+  return {
+    ...graph,
+    env,
+    pool,
+    nc,
+    publisher,
+    close: async () => {
+      await graph.locations.close();
+      await nc.drain().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    },
+  };
+};
+
+/**
+ * Runs `work` in a context opened for it and always closes it. Commands work on their own (no
+ * running service needed, as a restore in a disaster must): they read the same environment as
+ * the service (CONTINUITY_CONFIG, DATABASE_URL for the catalogue, NATS_URL for events and object
+ * stores) and run in this process.
+ */
+export const withContext = async <T>(options: { config?: string }, work: (ctx: Context) => Promise<T>): Promise<T> => {
+  const ctx = await open(options);
+  try {
+    return await work(ctx);
+  } finally {
+    await ctx.close();
+  }
+};

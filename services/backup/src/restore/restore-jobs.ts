@@ -1,0 +1,101 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { Catalogue } from '../catalogue/catalogue.js';
+import { BackupConfig, policyForResource } from '../config/backup-config.loader.js';
+import { loadAgeKey } from '../backup-run/encryption.js';
+import { RestoreError, RestoreKeyInvalidError, RestoreNotFoundError } from './restore.errors.js';
+import type { RestoreResult, RestoreService } from './restore.service.js';
+
+export interface RestoreRequest {
+  /** A directory path or a postgres:// URL. */
+  to: string;
+  clean?: boolean;
+  /** An age key file; without it, the identities of the resource's policy key (if it holds any). */
+  keyFile?: string;
+}
+
+export interface RestoreJob {
+  restoreId: string;
+  backupId: string;
+  /** The target, its password masked. */
+  to: string;
+  state: 'running' | 'restored' | 'failed';
+  bytesDone: number;
+  bytesTotal: number | null;
+  notices: string[];
+  result: RestoreResult | null;
+  error: { code: string; message: string } | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export interface RestoreJobsDeps {
+  restore: Pick<RestoreService, 'restore'>;
+  catalogue: Pick<Catalogue, 'getOrNotFound'>;
+  config: BackupConfig;
+  now?: () => Date;
+}
+
+/**
+ * Restores started over HTTP, run in the background and followed by id. Jobs are kept in memory
+ * (a restart forgets them; the restored data and the service log remain): a restore is an
+ * operator's action, watched while it runs, not a record to keep.
+ */
+export class RestoreJobs {
+  private readonly jobs = new Map<string, RestoreJob>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: RestoreJobsDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Checks the backup and the key, then starts the restore and returns its job at once. */
+  async start(backupId: string, request: RestoreRequest): Promise<RestoreJob> {
+    const record = await this.deps.catalogue.getOrNotFound(backupId);
+    let identities: string[] = [];
+    try {
+      if (request.keyFile) identities = (await loadAgeKey(request.keyFile)).identities;
+      else identities = policyForResource(this.deps.config, record.resource)?.encryption?.identities ?? [];
+    } catch (error) {
+      throw new RestoreKeyInvalidError((error as Error).message, { cause: error });
+    }
+    const job: RestoreJob = {
+      restoreId: uuidv7(),
+      backupId,
+      to: request.to.replace(/(\/\/[^:/]+:)[^@]+@/, '$1***@'),
+      state: 'running',
+      bytesDone: 0,
+      bytesTotal: record.sizeBytes,
+      notices: [],
+      result: null,
+      error: null,
+      startedAt: this.now().toISOString(),
+      finishedAt: null,
+    };
+    this.jobs.set(job.restoreId, job);
+    void this.deps.restore
+      .restore({
+        backupId,
+        to: request.to,
+        clean: request.clean,
+        identities,
+        onProgress: (done) => (job.bytesDone = done),
+        onNotice: (message) => job.notices.push(message),
+      })
+      .then(
+        (result) => Object.assign(job, { state: 'restored', result, finishedAt: this.now().toISOString() }),
+        (error: Error) =>
+          Object.assign(job, {
+            state: 'failed',
+            error: { code: error instanceof RestoreError ? error.code : 'RESTORE.FAILED', message: error.message },
+            finishedAt: this.now().toISOString(),
+          }),
+      );
+    return job;
+  }
+
+  get(restoreId: string): RestoreJob {
+    const job = this.jobs.get(restoreId);
+    if (!job) throw new RestoreNotFoundError(restoreId);
+    return job;
+  }
+}

@@ -1,0 +1,29 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { z } from 'zod';
+import { parseRequest } from '@continuity/runtime';
+import { RESTORE_JOBS } from '../tokens.js';
+import { RestoreJobs } from './restore-jobs.js';
+
+const RestoreBody = z.strictObject({
+  to: z.string({ error: 'is required: a directory path or a postgres:// URL' }).min(1, 'must not be empty'),
+  clean: z.boolean().optional(),
+  keyFile: z.string().min(1).optional(),
+});
+
+/** Restores over HTTP: 202 with the restore's id at once, then its progress and outcome by id. */
+@Controller()
+export class RestoreHttpController {
+  constructor(@Inject(RESTORE_JOBS) private readonly jobs: RestoreJobs) {}
+
+  @Post('backups/:id/restore')
+  @HttpCode(202)
+  async start(@Param('id') backupId: string, @Body() body: unknown) {
+    const job = await this.jobs.start(backupId, parseRequest(RestoreBody, body, { code: 'BACKUP.INVALID_REQUEST' }));
+    return { restoreId: job.restoreId, backupId, state: 'running', links: { self: `/restores/${job.restoreId}` } };
+  }
+
+  @Get('restores/:id')
+  get(@Param('id') restoreId: string) {
+    return this.jobs.get(restoreId);
+  }
+}
