@@ -4,8 +4,9 @@ import { DataSource } from 'typeorm';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { LedgerProofs } from '../ledger/ledger.queries.js';
-import { readStoredEntry, sloTargetsOf } from '../ledger/ledger.writer.js';
 import { assessAt, evolveResourceState, ResourceState } from '../resource-state/resource-state.projection.js';
+import { sloTargetsOf } from '../resource-state/slo-targets.js';
+import { readStoredEntry } from '../resource-state/stored-entry.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 
 export interface StoredEntry {
