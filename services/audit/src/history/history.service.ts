@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { DomainError } from '@continuity/contracts';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { LedgerProofs } from '../ledger/ledger.queries.js';
@@ -33,13 +34,10 @@ const toEntry = (row: Record<string, any>): StoredEntry => ({
   leafHash: (row.leaf_hash as Buffer).toString('hex'),
 });
 
-export class NotFoundInLedgerError extends Error {
-  override readonly name = 'NotFoundInLedgerError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+/** Something asked for is not in the ledger: 404 with its code. */
+export class NotFoundInLedgerError extends DomainError {
+  constructor(code: string, message: string) {
+    super(code, message, 404);
   }
 }
 
