@@ -23,7 +23,7 @@ export class ReportService {
     private readonly tamperCheck: TamperCheckService,
   ) {}
 
-  async continuity(from: Date, to: Date) {
+  async continuity(from: Date, to: Date, now = new Date()) {
     const head = await this.heads.latest();
     const entries: LedgerEntry[] = [];
     const size = head?.treeSize ?? 0;
@@ -36,13 +36,13 @@ export class ReportService {
         entries.push(readStoredEntry(row));
       }
     }
-    const report = buildContinuityReport(entries, { from, to }, sloTargetsOf(this.config));
+    const report = buildContinuityReport(entries, { from, to }, now, sloTargetsOf(this.config));
     const integrity = this.tamperCheck.last;
     return { ...report, signedHead: head, integrity: integrity ? { intact: integrity.intact, checkedAt: integrity.checkedAt, findings: integrity.findings } : null };
   }
 
-  async continuityHtml(from: Date, to: Date) {
-    const report = await this.continuity(from, to);
-    return renderContinuityReportHtml(report, report.signedHead, report.integrity);
+  async continuityHtml(from: Date, to: Date, now = new Date()) {
+    const report = await this.continuity(from, to, now);
+    return renderContinuityReportHtml(report, report.signedHead, report.integrity, now);
   }
 }
