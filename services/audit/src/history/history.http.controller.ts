@@ -1,7 +1,8 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Get, Param, Query } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ResourceSchema } from '@continuity/contracts';
+import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { READERS, Roles } from '../api/auth.guard.js';
 import { isoTime, nonNegativeInt, parsePath, parseQuery, positiveInt } from '../api/query.js';
 import { HistoryService } from './history.service.js';
@@ -15,9 +16,7 @@ const eventsQuery = z.object({
   limit: positiveInt.max(1000, 'must be ≤ 1000').default(100),
 });
 
-@ApiTags('audit')
-@ApiBearerAuth()
-@Controller('audit')
+@AuditHttpController()
 export class HistoryHttpController {
   constructor(private readonly history: HistoryService) {}
 

@@ -1,11 +1,10 @@
-import { Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Get, HttpCode, Post } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
+import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { READERS, Roles } from '../api/auth.guard.js';
 import { TamperCheckService } from './tamper-check.service.js';
 
-@ApiTags('audit')
-@ApiBearerAuth()
-@Controller('audit')
+@AuditHttpController()
 export class IntegrityHttpController {
   constructor(private readonly tamperCheck: TamperCheckService) {}
 

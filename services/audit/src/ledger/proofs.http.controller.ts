@@ -1,6 +1,7 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Get, Query } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
+import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { READERS, Roles } from '../api/auth.guard.js';
 import { parseQuery, positiveInt } from '../api/query.js';
 import { LedgerProofs, TreeTooSmallError } from './ledger.queries.js';
@@ -8,9 +9,7 @@ import { LedgerWriter } from './ledger.writer.js';
 
 const consistencyQuery = z.object({ from: positiveInt, to: positiveInt }).refine((q) => q.from <= q.to, { message: 'from must be ≤ to', path: ['from'] });
 
-@ApiTags('audit')
-@ApiBearerAuth()
-@Controller('audit')
+@AuditHttpController()
 export class ProofsHttpController {
   constructor(
     private readonly proofs: LedgerProofs,

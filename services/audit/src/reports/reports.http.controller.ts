@@ -1,7 +1,8 @@
-import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
+import { Get, Headers, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
+import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { READERS, Roles } from '../api/auth.guard.js';
 import { isoTime, parseQuery } from '../api/query.js';
 import { ReportService } from './report.service.js';
@@ -16,9 +17,7 @@ const reportQuery = z
   })
   .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'from must be before to', path: ['from'] });
 
-@ApiTags('audit')
-@ApiBearerAuth()
-@Controller('audit')
+@AuditHttpController()
 export class ReportsHttpController {
   constructor(private readonly reports: ReportService) {}
 

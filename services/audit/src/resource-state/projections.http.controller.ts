@@ -1,13 +1,12 @@
-import { Controller, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { HttpCode, Post, Query } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
+import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { Roles } from '../api/auth.guard.js';
 import { parseQuery } from '../api/query.js';
 import { ProjectionRebuildService } from './projection-rebuild.service.js';
 
-@ApiTags('audit')
-@ApiBearerAuth()
-@Controller('audit')
+@AuditHttpController()
 export class ProjectionsHttpController {
   constructor(private readonly rebuilder: ProjectionRebuildService) {}
 

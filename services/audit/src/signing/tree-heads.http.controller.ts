@@ -1,13 +1,12 @@
-import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Get, HttpCode, Post, Query } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
+import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { READERS, Roles } from '../api/auth.guard.js';
 import { parseQuery, positiveInt } from '../api/query.js';
 import { NoSignedHeadError, TreeHeadsService } from './tree-heads.service.js';
 
-@ApiTags('audit')
-@ApiBearerAuth()
-@Controller('audit')
+@AuditHttpController()
 export class TreeHeadsHttpController {
   constructor(private readonly heads: TreeHeadsService) {}
 

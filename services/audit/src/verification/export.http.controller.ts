@@ -1,6 +1,7 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Get, Query } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
+import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { READERS, Roles } from '../api/auth.guard.js';
 import { nonNegativeInt, parseQuery, positiveInt } from '../api/query.js';
 import { HistoryService } from '../history/history.service.js';
@@ -12,9 +13,7 @@ const exportQuery = z
   .refine((q) => q.to === undefined || q.from < q.to, { message: 'from must be < to', path: ['from'] });
 
 /** The export `continuity-audit verify` checks offline. */
-@ApiTags('audit')
-@ApiBearerAuth()
-@Controller('audit')
+@AuditHttpController()
 export class ExportHttpController {
   constructor(
     private readonly history: HistoryService,
