@@ -2,20 +2,26 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SERVICE_CONFIG } from '@continuity/runtime';
-import { AuditController } from './api/audit.controller.js';
 import { AuditAuthGuard } from './api/auth.guard.js';
 import { AuditConfig } from './config/audit.config.js';
 import { AuditLedger1764150000000 } from './database/1764150000000-audit-ledger.migration.js';
 import { AuditorViews1764160000000 } from './database/1764160000000-auditor-views.migration.js';
 import { AUDIT_ENTITIES } from './database/audit.entities.js';
+import { HistoryHttpController } from './history/history.http.controller.js';
 import { HistoryService } from './history/history.service.js';
+import { IntegrityHttpController } from './integrity/integrity.http.controller.js';
 import { LedgerListener } from './ledger/ledger.listener.js';
 import { LedgerProofs } from './ledger/ledger.queries.js';
 import { LedgerWriter } from './ledger/ledger.writer.js';
+import { ProofsHttpController } from './ledger/proofs.http.controller.js';
+import { TreeHeadsHttpController } from './signing/tree-heads.http.controller.js';
 import { TreeHeadsService } from './signing/tree-heads.service.js';
 import { TamperCheckService } from './integrity/tamper-check.service.js';
 import { ReportService } from './reports/report.service.js';
+import { ReportsHttpController } from './reports/reports.http.controller.js';
 import { ProjectionRebuildService } from './resource-state/projection-rebuild.service.js';
+import { ProjectionsHttpController } from './resource-state/projections.http.controller.js';
+import { ExportHttpController } from './verification/export.http.controller.js';
 
 @Module({
   imports: [
@@ -33,7 +39,16 @@ import { ProjectionRebuildService } from './resource-state/projection-rebuild.se
       }),
     }),
   ],
-  controllers: [LedgerListener, AuditController],
+  controllers: [
+    LedgerListener,
+    ProjectionsHttpController,
+    ReportsHttpController,
+    IntegrityHttpController,
+    TreeHeadsHttpController,
+    ProofsHttpController,
+    HistoryHttpController,
+    ExportHttpController,
+  ],
   providers: [LedgerWriter, LedgerProofs, TreeHeadsService, HistoryService, TamperCheckService, ReportService, ProjectionRebuildService, { provide: APP_GUARD, useClass: AuditAuthGuard }],
 })
 export class AuditModule {}

@@ -234,6 +234,6 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
     expect(resource.status).toBe(400);
     expect(resource.body.message).toContain('resource:');
     const limit = await audit.get('/audit/events?limit=0');
-    expect(limit.body.errors).toEqual([{ parameter: 'limit', message: 'must be ≥ 1' }]);
+    expect(limit.body.issues).toEqual([{ path: 'limit', message: 'must be ≥ 1 (got "0")' }]);
   });
 });

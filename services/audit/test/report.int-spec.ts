@@ -58,7 +58,7 @@ describe('continuity report and auditor SQL (real NATS, PostgreSQL and Chromium)
     expect(orders.rpoAchievedMs).toBeGreaterThan(0);
     expect(orders.threeTwoOne.compliant).toBe(true);
     expect(body.signedHead.treeSize).toBeGreaterThanOrEqual(19);
-    expect((await audit.get('/audit/reports/continuity?format=pdf')).body.errors).toEqual([{ parameter: 'format', message: 'must be json or html' }]);
+    expect((await audit.get('/audit/reports/continuity?format=pdf')).body.issues).toEqual([{ path: 'format', message: 'must be json or html (got "pdf")' }]);
   });
 
   it('renders an HTML page that loads without console errors and shows the chart and every resource', async () => {

@@ -8,6 +8,8 @@ import { AuditConfig, AuditRole } from '../config/audit.config.js';
 const ROLES = Symbol('ROLES');
 /** Roles allowed on a route; routes without it are open (health, public key). */
 export const Roles = (...roles: AuditRole[]) => SetMetadata(ROLES, roles);
+/** Who may read the ledger, its proofs and reports. */
+export const READERS: AuditRole[] = ['auditor', 'operator'];
 
 /** Bearer tokens with roles from `AUDIT_TOKENS`: no or unknown token → 401, wrong role → 403. */
 @Injectable()

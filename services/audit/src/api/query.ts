@@ -1,16 +1,14 @@
-import { BadRequestException } from '@nestjs/common';
 import { z } from 'zod';
+import { parseRequest } from '@continuity/runtime';
 
-/** Validates query or path parameters; a 400 names every bad parameter. */
-export const parseParams = <S extends z.ZodType>(schema: S, input: unknown): z.infer<S> => {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  throw new BadRequestException({
-    code: 'REQUEST.INVALID_PARAMETER',
-    message: result.error.issues.map((i) => `${i.path.join('.') || '(query)'}: ${i.message}`).join('; '),
-    errors: result.error.issues.map((i) => ({ parameter: i.path.join('.'), message: i.message })),
-  });
-};
+// One code for every bad query or path parameter of the audit API, as before the shared helper.
+const INVALID_PARAMETER = 'REQUEST.INVALID_PARAMETER';
+
+/** Validates query parameters; a 400 names every bad parameter. */
+export const parseQuery = <S extends z.ZodType>(schema: S, query: unknown): z.infer<S> => parseRequest(schema, query, { part: 'query', code: INVALID_PARAMETER });
+
+/** Validates path parameters; a 400 names every bad parameter. */
+export const parsePath = <S extends z.ZodType>(schema: S, params: unknown): z.infer<S> => parseRequest(schema, params, { part: 'params', code: INVALID_PARAMETER });
 
 export const isoTime = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 time, e.g. 2026-11-26T10:00:00Z' }).transform((s) => new Date(s));
 export const nonNegativeInt = z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(0, 'must be ≥ 0');

@@ -1,11 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { DomainError } from '@continuity/contracts';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { LedgerProofs } from '../ledger/ledger.queries.js';
-import { readStoredEntry, sloTargetsOf } from '../ledger/ledger.writer.js';
 import { assessAt, evolveResourceState, ResourceState } from '../resource-state/resource-state.projection.js';
+import { sloTargetsOf } from '../resource-state/slo-targets.js';
+import { readStoredEntry } from '../resource-state/stored-entry.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 
 export interface StoredEntry {
@@ -32,13 +34,10 @@ const toEntry = (row: Record<string, any>): StoredEntry => ({
   leafHash: (row.leaf_hash as Buffer).toString('hex'),
 });
 
-export class NotFoundInLedgerError extends Error {
-  override readonly name = 'NotFoundInLedgerError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+/** Something asked for is not in the ledger: 404 with its code. */
+export class NotFoundInLedgerError extends DomainError {
+  constructor(code: string, message: string) {
+    super(code, message, 404);
   }
 }
 

@@ -1,10 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { DomainError } from '@continuity/contracts';
 import { consistencyProof, inclusionProof, SubtreeHashes, subtreeHashesFromPerfect, toHex } from './merkle.js';
 
 const log2 = (n: number) => Math.round(Math.log2(n));
 const key = (start: number, size: number) => `${start}:${size}`;
+
+/** A proof asked for a tree larger than the ledger holds: 404. */
+export class TreeTooSmallError extends DomainError {
+  constructor(to: number, size: number) {
+    super('AUDIT.TREE_TOO_SMALL', `to=${to} exceeds the ledger's ${size} entries`, 404);
+  }
+}
 
 /**
  * Proofs straight from the stored perfect-subtree hashes: O(log² n) hashes read, never the log.

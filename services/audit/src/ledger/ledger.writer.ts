@@ -1,22 +1,16 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { continuityEvents, Envelope } from '@continuity/contracts';
+import { Envelope } from '@continuity/contracts';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
-import { evolveResourceState, LedgerEntry, ResourceState, SloTargets } from '../resource-state/resource-state.projection.js';
+import { WRITER_LOCK } from '../database/advisory-locks.js';
+import { foldEntries, ProjectedResource } from '../resource-state/projection-fold.js';
+import { ProjectionRebuildService } from '../resource-state/projection-rebuild.service.js';
+import { LedgerEntry, ResourceState, SloTargets } from '../resource-state/resource-state.projection.js';
+import { sloTargetsOf } from '../resource-state/slo-targets.js';
 import { appendLeaf, EMPTY_FRONTIER, Frontier, frontierRoot, frontierShape, SubtreeNode } from './frontier.js';
 import { envelopeLeafHash } from './leaf.js';
-
-/** A resource's state is snapshotted after every this-many of its entries, so `?at=` folds ≤ this many. */
-export const SNAPSHOT_EVERY = 64;
-// One writer at a time across every audit instance: indices must be contiguous.
-const WRITER_LOCK = 0x6175_6469; // "audi"
-
-interface CachedState {
-  state: ResourceState;
-  count: number;
-}
 
 interface Pending {
   event: Envelope;
@@ -41,12 +35,6 @@ const isDataError = (error: unknown): boolean => {
   return typeof code === 'string' && /^2[23]/.test(code);
 };
 
-export const sloTargetsOf = (config: AuditConfig): SloTargets => ({
-  rpoMs: config.AUDIT_RPO_TARGET_MS,
-  rtoMs: config.AUDIT_RTO_TARGET_MS,
-  availability: config.AUDIT_AVAILABILITY_TARGET,
-});
-
 /**
  * Appends events to the ledger in batches: many events per transaction, each with the next
  * contiguous log index, its leaf hash, the Merkle nodes it completes, and the projections of the
@@ -60,7 +48,7 @@ export class LedgerWriter implements OnModuleInit {
   private frontier: Frontier = EMPTY_FRONTIER;
   private lastRecordedAt = 0;
   /** Projections as committed; valid while this instance is the only writer (checked per batch). */
-  private states = new Map<string, CachedState>();
+  private states = new Map<string, ProjectedResource>();
   private queue: Pending[] = [];
   private draining: Promise<void> | null = null;
   private readonly listeners: ((batch: AppendedBatch) => void)[] = [];
@@ -69,8 +57,11 @@ export class LedgerWriter implements OnModuleInit {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
+    rebuilder: ProjectionRebuildService,
   ) {
     this.targets = sloTargetsOf(config);
+    // Projections replaced in the database make the cached ones stale.
+    rebuilder.onReplaced(() => this.forgetProjections());
   }
 
   async onModuleInit() {
@@ -88,7 +79,7 @@ export class LedgerWriter implements OnModuleInit {
   }
 
   /** Drop cached projections (after they were rebuilt in the database). */
-  forgetProjections() {
+  private forgetProjections() {
     this.states = new Map();
   }
 
@@ -138,7 +129,7 @@ export class LedgerWriter implements OnModuleInit {
   }
 
   private async write(batch: Pending[]): Promise<AppendedBatch> {
-    let committed: { frontier: Frontier; recordedAt: number; states: Map<string, CachedState> } | null = null;
+    let committed: { frontier: Frontier; recordedAt: number; states: Map<string, ProjectedResource> } | null = null;
     const result = await this.dataSource.transaction(async (tx) => {
       await tx.query('select pg_advisory_xact_lock($1)', [WRITER_LOCK]);
       // UUIDs compare in lower case: the database returns them so, a publisher may not send them so.
@@ -219,7 +210,7 @@ export class LedgerWriter implements OnModuleInit {
       return { firstIndex: rows[0]!.index, count: rows.length, treeSize: frontier.size, types: rows.map((r) => r.pending.event.type) };
     });
     if (committed) {
-      const done = committed as { frontier: Frontier; recordedAt: number; states: Map<string, CachedState> };
+      const done = committed as { frontier: Frontier; recordedAt: number; states: Map<string, ProjectedResource> };
       this.frontier = done.frontier;
       this.lastRecordedAt = done.recordedAt;
       this.states = done.states;
@@ -232,26 +223,19 @@ export class LedgerWriter implements OnModuleInit {
    * resource not seen since start); snapshots every SNAPSHOT_EVERY entries of a resource. Pure apart
    * from that read: the cache given is not changed, the new one is returned for after the commit.
    */
-  private async project(tx: EntityManager, cache: Map<string, CachedState>, entries: LedgerEntry[]) {
+  private async project(tx: EntityManager, cache: Map<string, ProjectedResource>, entries: LedgerEntry[]) {
     const resources = [...new Set(entries.map((e) => e.event.resource))];
-    const states = new Map(cache);
-    const missing = resources.filter((r) => !states.has(r));
+    const starting = new Map(cache);
+    const missing = resources.filter((r) => !starting.has(r));
     if (missing.length) {
       const rows: { resource: string; state: ResourceState; entry_count: string }[] = await tx.query(
         'select resource, state, entry_count from audit.resource_states where resource = any($1::text[])',
         [missing],
       );
-      for (const row of rows) states.set(row.resource, { state: row.state, count: Number(row.entry_count) });
+      for (const row of rows) starting.set(row.resource, { state: row.state, count: Number(row.entry_count) });
     }
-    const snapshots: { resource: string; logIndex: number; state: ResourceState }[] = [];
-    for (const entry of entries) {
-      const current = states.get(entry.event.resource);
-      const state = evolveResourceState(current?.state ?? null, entry, this.targets);
-      const count = (current?.count ?? 0) + 1;
-      states.set(entry.event.resource, { state, count });
-      if (count % SNAPSHOT_EVERY === 0) snapshots.push({ resource: entry.event.resource, logIndex: entry.logIndex, state });
-    }
-    const touched = resources.map((r) => [r, states.get(r)!] as [string, CachedState]);
+    const { states, snapshots } = foldEntries(starting, entries, this.targets);
+    const touched = resources.map((r) => [r, states.get(r)!] as [string, ProjectedResource]);
     return { states, touched, snapshots };
   }
 
@@ -277,13 +261,3 @@ export class LedgerWriter implements OnModuleInit {
     return { size, nodes };
   }
 }
-
-/** Parses a stored envelope for folding: upcast to the newest version this build knows. */
-export const readStoredEvent = (envelope: unknown): Envelope => continuityEvents.parse(envelope, { allowUnknownTypes: true });
-
-/** A `log_entries` row (log_index, recorded_at, envelope) as the projection folds it. */
-export const readStoredEntry = (row: { log_index: string | number; recorded_at: Date | string; envelope: unknown }): LedgerEntry => ({
-  logIndex: Number(row.log_index),
-  recordedAt: new Date(row.recorded_at).toISOString(),
-  event: readStoredEvent(row.envelope),
-});

@@ -16,12 +16,12 @@ const percent = (ratio: number) => `${(ratio * 100).toFixed(ratio >= 0.999 ? 4 :
 const badge = (ok: boolean, yes: string, no: string) => `<span class="badge ${ok ? 'ok' : 'bad'}">${escape(ok ? yes : no)}</span>`;
 
 /** RPO exposure over the window as an inline SVG line chart, with the target as a dashed line. */
-const rpoChart = (series: RpoPoint[], targetMs: number, from: string, to: string): string => {
+const rpoChart = (series: RpoPoint[], targetMs: number, from: string, to: string, now: Date): string => {
   const width = 640;
   const height = 160;
   const pad = 36;
   const x0 = Date.parse(from);
-  const x1 = Math.max(x0 + 1, Math.min(Date.parse(to), Date.now()));
+  const x1 = Math.max(x0 + 1, Math.min(Date.parse(to), now.getTime()));
   const maxY = Math.max(targetMs * 1.5, ...series.map((p) => p.exposureMs));
   const x = (at: string) => pad + ((Date.parse(at) - x0) / (x1 - x0)) * (width - 2 * pad);
   const y = (ms: number) => height - pad / 2 - (ms / maxY) * (height - pad);
@@ -37,7 +37,7 @@ const rpoChart = (series: RpoPoint[], targetMs: number, from: string, to: string
 </svg>`;
 };
 
-const resourceSection = (r: ResourceReport, report: ContinuityReport) => `
+const resourceSection = (r: ResourceReport, report: ContinuityReport, now: Date) => `
 <section class="resource" data-resource="${escape(r.resource)}">
   <h2>${escape(r.resource)}</h2>
   <div class="facts">
@@ -48,7 +48,7 @@ const resourceSection = (r: ResourceReport, report: ContinuityReport) => `
     <div><b>Availability</b>${percent(r.availability)} ${badge(r.availability >= report.targets.availability, 'within target', 'breached')}</div>
   </div>
   <h3>RPO exposure</h3>
-  ${rpoChart(r.rpoSeries, report.targets.rpoMs, report.from, report.to)}
+  ${rpoChart(r.rpoSeries, report.targets.rpoMs, report.from, report.to, now)}
   ${r.failovers.length ? `<h3>Failovers</h3><table><tr><th>completed</th><th>new primary</th><th>RTO</th><th>lag at promotion</th></tr>${r.failovers.map((f) => `<tr><td>${escape(f.at)}</td><td>${escape(f.newPrimary)}</td><td>${escape(formatDuration(f.rtoMs))}</td><td>${f.lagBytes ?? '—'} bytes</td></tr>`).join('')}</table>` : ''}
   ${r.sloBreaches.length ? `<h3>SLO breaches (${r.sloBreaches.length})</h3><ul class="breaches">${r.sloBreaches.slice(-20).map((b) => `<li>${escape(b.at)} — ${escape(b.kind.toUpperCase())} ${escape(formatDuration(b.valueMs))} (target ${escape(formatDuration(b.targetMs))}): ${escape(b.detail)}</li>`).join('')}${r.sloBreaches.length > 20 ? `<li>… and ${r.sloBreaches.length - 20} earlier</li>` : ''}</ul>` : ''}
 </section>`;
@@ -58,6 +58,7 @@ export const renderContinuityReportHtml = (
   report: ContinuityReport,
   head: SignedTreeHead | null,
   integrity: { intact: boolean; checkedAt: string; findings: { kind: string; detail: string }[] } | null,
+  now: Date,
 ): string => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Continuity report ${escape(report.from.slice(0, 10))} – ${escape(report.to.slice(0, 10))}</title>
 <style>
@@ -76,6 +77,6 @@ table{border-collapse:collapse}td,th{border-bottom:1px solid #e4e8ec;padding:.2r
 <p class="sub">${escape(report.from)} to ${escape(report.to)} · targets: RPO ${escape(formatDuration(report.targets.rpoMs))}, RTO ${escape(formatDuration(report.targets.rtoMs))}, availability ${percent(report.targets.availability)}</p>
 ${integrity && !integrity.intact ? `<p class="alert"><b>Ledger tampering detected</b> (checked ${escape(integrity.checkedAt)}): ${integrity.findings.slice(0, 5).map((f) => escape(`${f.kind}: ${f.detail}`)).join('; ')}</p>` : ''}
 <div class="head">${head ? `Computed from the ledger up to signed tree head <b>${head.treeSize}</b><br>root ${escape(head.rootHash)}<br>signed ${escape(head.timestamp)} by key ${escape(head.keyId)}<br>signature ${escape(head.signature)}` : 'No signed tree head yet: the ledger is empty.'}</div>
-${report.resources.length ? report.resources.map((r) => resourceSection(r, report)).join('\n') : '<p>No resource has any event in the ledger.</p>'}
+${report.resources.length ? report.resources.map((r) => resourceSection(r, report, now)).join('\n') : '<p>No resource has any event in the ledger.</p>'}
 </body></html>
 `;

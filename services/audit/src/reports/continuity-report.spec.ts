@@ -29,11 +29,12 @@ const verifiedBackup = (rpMinute: number, verifiedMinute: number, resource = 'or
 
 describe('buildContinuityReport', () => {
   const window = { from: new Date(at(10)), to: new Date(at(50)) };
+  const now = new Date(at(60)); // after the window: it ends at `to`
 
   it('reports the worst gap between verified recovery points, starting from the one before the window', () => {
     index = 0;
     const entries = [...verifiedBackup(5, 6), ...verifiedBackup(12, 13), ...verifiedBackup(30, 31), ...verifiedBackup(34, 35)];
-    const [r] = buildContinuityReport(entries, window).resources;
+    const [r] = buildContinuityReport(entries, window, now).resources;
     // Recovery points 09:05 → 09:12 → 09:30 → 09:34: the worst gap is 18 min (12 → 30); but the 09:30
     // point was verified only at 09:31, so a disaster at 09:30:59 would have lost 19 min.
     expect(r!.worstRecoveryPointGapMs).toBe(18 * 60_000);
@@ -51,7 +52,7 @@ describe('buildContinuityReport', () => {
       rtoMs: 45_000,
       timeline: { firstFailureAt: at(20), detectedAt: at(20), decidedAt: at(20), promotedAt: at(20), writableAt: at(20), routedAt: new Date(Date.parse(at(20)) + 45_000).toISOString() },
     });
-    const [r] = buildContinuityReport([entry('FailoverCompleted', failover, 21)], window).resources;
+    const [r] = buildContinuityReport([entry('FailoverCompleted', failover, 21)], window, now).resources;
     expect(r!.failovers).toHaveLength(1);
     expect(r!.worstRtoMs).toBe(45_000);
     expect(r!.availability).toBeCloseTo(1 - 45_000 / (40 * 60_000), 10);
@@ -61,17 +62,18 @@ describe('buildContinuityReport', () => {
   it('ignores what happened after the window and lists resources in order', () => {
     index = 0;
     const entries = [...verifiedBackup(15, 16, 'zeta-db'), ...verifiedBackup(15, 16, 'alpha-db'), ...verifiedBackup(55, 56, 'late-db')];
-    const report = buildContinuityReport(entries, window);
+    const report = buildContinuityReport(entries, window, now);
     expect(report.resources.map((r) => r.resource)).toEqual(['alpha-db', 'zeta-db']);
   });
 
   it('renders HTML with the signed head, a chart per resource, and escaped text', () => {
     index = 0;
-    const report = buildContinuityReport([...verifiedBackup(12, 13, 'x<script>')], window);
+    const report = buildContinuityReport([...verifiedBackup(12, 13, 'x<script>')], window, now);
     const html = renderContinuityReportHtml(
       report,
       { treeSize: 42, rootHash: 'ab'.repeat(32), timestamp: at(50), signature: 'c2ln', keyId: 'cd'.repeat(32) },
       { intact: true, checkedAt: at(50), findings: [] },
+      now,
     );
     expect(html).toContain('signed tree head <b>42</b>');
     expect(html).toContain('<polyline');

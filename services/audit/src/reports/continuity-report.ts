@@ -58,10 +58,12 @@ const t = (iso: string) => Date.parse(iso);
  * The continuity report over [from, to) from the ledger's entries (in log order, up to a signed
  * head). Pure: the same entries give the same report, so anyone holding an export can recompute it.
  * Entries before `from` only set the starting state (e.g. the recovery point the window starts with).
+ * A window reaching past `now` ends at `now` (exposure is measured up to the moment of asking).
  */
 export const buildContinuityReport = (
   entries: Iterable<LedgerEntry>,
   window: { from: Date; to: Date },
+  now: Date,
   targets: SloTargets = DEFAULT_SLO_TARGETS,
 ): ContinuityReport => {
   const from = window.from.getTime();
@@ -108,7 +110,7 @@ export const buildContinuityReport = (
     tracker.breaches.push(...after.sloBreaches.filter((b) => !before?.sloBreaches.includes(b)));
   }
 
-  const end = Math.min(to, Date.now());
+  const end = Math.min(to, now.getTime());
   const resources = [...trackers.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([resource, tr]): ResourceReport => {

@@ -4,8 +4,9 @@ import { DataSource } from 'typeorm';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { TamperCheckService } from '../integrity/tamper-check.service.js';
-import { readStoredEntry, sloTargetsOf } from '../ledger/ledger.writer.js';
 import { LedgerEntry } from '../resource-state/resource-state.projection.js';
+import { sloTargetsOf } from '../resource-state/slo-targets.js';
+import { readStoredEntry } from '../resource-state/stored-entry.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 import { buildContinuityReport } from './continuity-report.js';
 import { renderContinuityReportHtml } from './continuity-report.html.js';
@@ -22,7 +23,7 @@ export class ReportService {
     private readonly tamperCheck: TamperCheckService,
   ) {}
 
-  async continuity(from: Date, to: Date) {
+  async continuity(from: Date, to: Date, now = new Date()) {
     const head = await this.heads.latest();
     const entries: LedgerEntry[] = [];
     const size = head?.treeSize ?? 0;
@@ -35,13 +36,13 @@ export class ReportService {
         entries.push(readStoredEntry(row));
       }
     }
-    const report = buildContinuityReport(entries, { from, to }, sloTargetsOf(this.config));
+    const report = buildContinuityReport(entries, { from, to }, now, sloTargetsOf(this.config));
     const integrity = this.tamperCheck.last;
     return { ...report, signedHead: head, integrity: integrity ? { intact: integrity.intact, checkedAt: integrity.checkedAt, findings: integrity.findings } : null };
   }
 
-  async continuityHtml(from: Date, to: Date) {
-    const report = await this.continuity(from, to);
-    return renderContinuityReportHtml(report, report.signedHead, report.integrity);
+  async continuityHtml(from: Date, to: Date, now = new Date()) {
+    const report = await this.continuity(from, to, now);
+    return renderContinuityReportHtml(report, report.signedHead, report.integrity, now);
   }
 }

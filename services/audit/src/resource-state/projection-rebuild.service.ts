@@ -4,11 +4,13 @@ import { isDeepStrictEqual } from 'node:util';
 import { DataSource } from 'typeorm';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
-import { LedgerWriter, readStoredEntry, SNAPSHOT_EVERY, sloTargetsOf } from '../ledger/ledger.writer.js';
-import { evolveResourceState, ResourceState } from './resource-state.projection.js';
+import { WRITER_LOCK } from '../database/advisory-locks.js';
+import { foldEntries, ProjectedResource, ResourceSnapshot } from './projection-fold.js';
+import { ResourceState } from './resource-state.projection.js';
+import { sloTargetsOf } from './slo-targets.js';
+import { readStoredEntry } from './stored-entry.js';
 
 const CHUNK = 5_000;
-const WRITER_LOCK = 0x6175_6469; // the ledger writer's lock: no entry lands while we rebuild
 
 /**
  * Rebuilds every resource's projection from the log alone and compares it with the stored one;
@@ -19,19 +21,25 @@ const WRITER_LOCK = 0x6175_6469; // the ledger writer's lock: no entry lands whi
 @Injectable()
 export class ProjectionRebuildService {
   private readonly logger = new Logger(ProjectionRebuildService.name);
+  private readonly replacedListeners: (() => void)[] = [];
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
-    private readonly writer: LedgerWriter,
   ) {}
+
+  /** Called when stored projections were replaced, so whoever caches them (the ledger writer) drops its copy. */
+  onReplaced(listener: () => void) {
+    this.replacedListeners.push(listener);
+  }
 
   async rebuild(apply: boolean) {
     return this.dataSource.transaction(async (tx) => {
+      // The ledger writer's lock: no entry lands while we rebuild.
       await tx.query('select pg_advisory_xact_lock($1)', [WRITER_LOCK]);
       const targets = sloTargetsOf(this.config);
-      const states = new Map<string, { state: ResourceState; count: number }>();
-      const snapshots: { resource: string; logIndex: number; state: ResourceState }[] = [];
+      let states = new Map<string, ProjectedResource>();
+      const snapshots: ResourceSnapshot[] = [];
       let entries = 0;
       for (let after = -1; ; ) {
         const rows = await tx.query(
@@ -39,17 +47,9 @@ export class ProjectionRebuildService {
           [after, CHUNK],
         );
         if (rows.length === 0) break;
-        for (const row of rows) {
-          const current = states.get(row.resource);
-          const state = evolveResourceState(
-            current?.state ?? null,
-            readStoredEntry(row),
-            targets,
-          );
-          const count = (current?.count ?? 0) + 1;
-          states.set(row.resource, { state, count });
-          if (count % SNAPSHOT_EVERY === 0) snapshots.push({ resource: row.resource, logIndex: Number(row.log_index), state });
-        }
+        const folded = foldEntries(states, rows.map(readStoredEntry), targets);
+        states = folded.states;
+        snapshots.push(...folded.snapshots);
         entries += rows.length;
         after = Number(rows[rows.length - 1].log_index);
       }
@@ -74,8 +74,8 @@ export class ProjectionRebuildService {
           `insert into audit.resource_snapshots (resource, log_index, state) select * from unnest($1::text[], $2::bigint[], $3::jsonb[])`,
           [snapshots.map((s) => s.resource), snapshots.map((s) => s.logIndex), snapshots.map((s) => JSON.stringify(s.state))],
         );
+        for (const listener of this.replacedListeners) listener();
       }
-      if (apply) this.writer.forgetProjections();
       if (differences.length) this.logger.warn(`projection rebuild from ${entries} entries differs for: ${differences.join(', ')}${apply ? ' (replaced)' : ''}`);
       return { entries, resources: states.size, identical: differences.length === 0, differences, applied: apply };
     });

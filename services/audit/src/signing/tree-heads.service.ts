@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { KeyObject } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { ContinuityPublisher } from '@continuity/contracts';
+import { ContinuityPublisher, DomainError } from '@continuity/contracts';
 import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { LedgerWriter } from '../ledger/ledger.writer.js';
@@ -16,6 +16,13 @@ const toHead = (row: Record<string, unknown>): SignedTreeHead => ({
   signature: String(row.signature),
   keyId: String(row.key_id),
 });
+
+/** No signed head answers the question (the ledger is empty, or not yet signed that far): 404. */
+export class NoSignedHeadError extends DomainError {
+  constructor(message: string) {
+    super('AUDIT.NO_SIGNED_HEAD', message, 404);
+  }
+}
 
 /**
  * Signs the ledger's head every few seconds while it grows (and on request), stores the signed

@@ -1,0 +1,53 @@
+import { Get, Param, Query } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
+import { z } from 'zod';
+import { ResourceSchema } from '@continuity/contracts';
+import { AuditHttpController } from '../api/audit-http.decorator.js';
+import { READERS, Roles } from '../api/auth.guard.js';
+import { isoTime, nonNegativeInt, parsePath, parseQuery, positiveInt } from '../api/query.js';
+import { HistoryService } from './history.service.js';
+
+const eventsQuery = z.object({
+  resource: ResourceSchema.optional(),
+  type: z.string().regex(/^[A-Z][A-Za-z0-9]+$/, 'must be an event type such as BackupCreated').optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  cursor: nonNegativeInt.optional(),
+  limit: positiveInt.max(1000, 'must be ≤ 1000').default(100),
+});
+
+@AuditHttpController()
+export class HistoryHttpController {
+  constructor(private readonly history: HistoryService) {}
+
+  @Get('events')
+  @Roles(...READERS)
+  @ApiOperation({ summary: 'Ledger entries by resource, type and occurrence time, oldest first, paged by cursor' })
+  events(@Query() query: unknown) {
+    return this.history.events(parseQuery(eventsQuery, query));
+  }
+
+  @Get('events/:id')
+  @Roles(...READERS)
+  @ApiOperation({ summary: 'One entry with its log index, leaf hash and inclusion proof against the latest signed head' })
+  event(@Param() params: unknown) {
+    const { id } = parsePath(z.object({ id: z.uuid({ message: 'must be an event id (UUID)' }) }), params);
+    return this.history.event(id);
+  }
+
+  @Get('resources')
+  @Roles(...READERS)
+  @ApiOperation({ summary: 'Current continuity state of every resource' })
+  async resources() {
+    return { resources: await this.history.currentStates() };
+  }
+
+  @Get('resources/:resource/state')
+  @Roles(...READERS)
+  @ApiOperation({ summary: "A resource's state as recorded at a past time, with the signed head and consistency proof covering it" })
+  stateAt(@Param() params: unknown, @Query() query: unknown) {
+    const { resource } = parsePath(z.object({ resource: ResourceSchema }), params);
+    const { at } = parseQuery(z.object({ at: isoTime.optional() }), query);
+    return this.history.stateAt(resource, at ?? new Date());
+  }
+}

@@ -1,0 +1,36 @@
+import { Get, Headers, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { ApiOperation } from '@nestjs/swagger';
+import { z } from 'zod';
+import { AuditHttpController } from '../api/audit-http.decorator.js';
+import { READERS, Roles } from '../api/auth.guard.js';
+import { isoTime, parseQuery } from '../api/query.js';
+import { ReportService } from './report.service.js';
+
+const DEFAULT_WINDOW_MS = 30 * 86_400_000;
+
+const reportQuery = z
+  .object({
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+    format: z.enum(['json', 'html'], { message: 'must be json or html' }).optional(),
+  })
+  .refine((q) => !q.from || !q.to || q.from < q.to, { message: 'from must be before to', path: ['from'] });
+
+@AuditHttpController()
+export class ReportsHttpController {
+  constructor(private readonly reports: ReportService) {}
+
+  @Get('reports/continuity')
+  @Roles(...READERS)
+  @ApiOperation({ summary: 'Continuity report (RPO, backups, 3-2-1, failovers, availability, SLO breaches): JSON, or HTML with ?format=html or Accept: text/html' })
+  async continuityReport(@Query() query: unknown, @Headers('accept') accept: string | undefined, @Res({ passthrough: true }) res: Response) {
+    const { from, to, format } = parseQuery(reportQuery, query);
+    const end = to ?? new Date();
+    const start = from ?? new Date(end.getTime() - DEFAULT_WINDOW_MS);
+    const html = format === 'html' || (!format && (accept ?? '').includes('text/html'));
+    if (!html) return this.reports.continuity(start, end);
+    res.type('html');
+    return this.reports.continuityHtml(start, end);
+  }
+}
