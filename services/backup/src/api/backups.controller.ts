@@ -5,7 +5,7 @@ import { RESOURCE_PATTERN } from '@continuity/contracts';
 import { BackupAlreadyRunningError, BackupRecord, BackupState, Catalogue } from '../catalogue/catalogue.js';
 import { BackupRunner, UnknownResourceError } from '../backup-run/backup-runner.js';
 import { BackupConfig, policyForResource } from '../config/backup-config.loader.js';
-import { loadAgeKey } from '../backup-run/encryption.js';
+import { loadAgeKey } from '@continuity/artifacts';
 import { RestoreError, RestoreResult, RestoreService } from '../restore/restore.service.js';
 import { BACKUP_CONFIG, BACKUP_RUNNER, CATALOGUE, RESTORE } from '../tokens.js';
 

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '@continuity/runtime';
 import type { Envelope } from '@continuity/contracts';
 import type { CommittedCopy, RunPlan } from '../backup-run/backup-run.decider.js';
-import type { Digest } from '../backup-run/artifact.js';
+import type { Digest } from '@continuity/artifacts';
 
 /**
  * The backup service's own catalogue, in PostgreSQL (schema `backup` of DATABASE_URL's database).

@@ -13,7 +13,7 @@ import { LocationRegistry } from '../backup-run/locations/location.registry.js';
 import { BackupRunner, UnknownResourceError } from '../backup-run/backup-runner.js';
 import { RetentionRunner } from '../retention/retention.runner.js';
 import { RestoreError, RestoreService } from '../restore/restore.service.js';
-import { EncryptionKeyError, loadAgeKey } from '../backup-run/encryption.js';
+import { KeyFileError as EncryptionKeyError, loadAgeKey } from '@continuity/artifacts';
 import { formatBytes, table } from './format.js';
 
 /**

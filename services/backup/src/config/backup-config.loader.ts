@@ -8,7 +8,7 @@ import {
 } from './backup-config.schema.js';
 import { parseSchedule, Schedule } from './schedule.js';
 import { checkThreeTwoOne, describeFailedRules, FailedRule } from './three-two-one.policy.js';
-import { AgeKey, EncryptionKeyError, loadAgeKey } from '../backup-run/encryption.js';
+import { AgeKey, KeyFileError as EncryptionKeyError, loadAgeKey } from '@continuity/artifacts';
 
 export type { ConfigProblem };
 

@@ -8,10 +8,8 @@ import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { extract as extractTar } from 'tar';
-import type { ArtifactKey, ArtifactManifest } from '../backup-run/artifact.js';
-import { decryptStream } from '../backup-run/encryption.js';
+import { decryptStream, parseManifest, type ArtifactKey, type ArtifactManifest } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';
-import { parseManifest } from '../backup-run/manifest.js';
 import type { BackupRecord, Catalogue } from '../catalogue/catalogue.js';
 import { orderCopies } from './copy-order.policy.js';
 

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
+import { decryptStream, type Manifest } from '@continuity/artifacts';
 import type { CopyReader } from '../copies/copy-reader.js';
-import type { Manifest } from '../manifest/manifest.js';
 import type { RestoreCheck, RestoreTestOutcome } from '../verification/verdict.policy.js';
-import { decryptStream } from './decrypt.js';
 
 /** Everything a restore test needs about the backup and the (already hash-checked) copy it reads. */
 export interface RestoreTestContext {
@@ -38,7 +37,7 @@ export interface PlaintextStream {
 
 export const openPlaintext = async (context: RestoreTestContext): Promise<PlaintextStream> => {
   const stored = await context.reader.open(context.copy.uri, context.signal);
-  const plain = context.encryption ? await decryptStream(stored, context.identities) : stored;
+  const plain = context.encryption ? await decryptStream(stored, context.identities, '(age)') : stored;
   const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({
