@@ -1,5 +1,5 @@
 import type { IndexedFile } from '@continuity/artifacts';
-import type { RestoreCheck } from '../verification/verdict.policy.js';
+import type { RestoreCheck } from './restore-test.js';
 
 /** What was found on disk for one path of the restored tree. */
 export interface FoundEntry {

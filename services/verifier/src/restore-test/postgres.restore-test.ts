@@ -3,9 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import type { TableRowCount } from '@continuity/artifacts';
 import type { SqlAssertion } from '../config/verifier-config.js';
-import type { RestoreCheck, RestoreTestOutcome } from '../verification/verdict.policy.js';
 import { DumpContents, parseToc } from './pg-toc.js';
-import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreTestContext, RestoreTester, skipped } from './restore-test.js';
+import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
 import { Scratch, ScratchDatabase } from './scratch.js';
 
 export interface PostgresRestoreTestOptions {

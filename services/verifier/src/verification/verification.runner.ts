@@ -3,8 +3,8 @@ import type { BackupCreatedV2, IntegrityVerifiedV1 } from '@continuity/contracts
 import { identitiesFor, Manifest, manifestDisagreements, readManifest, type AgeIdentity } from '@continuity/artifacts';
 import { checkCopy, CopyOutcome } from '../copies/copy-check.js';
 import { CopyReaders } from '../copies/copy-reader.js';
-import { check, RestoreTester, skipped } from '../restore-test/restore-test.js';
-import { judge, restoreSource, RestoreTestOutcome } from './verdict.policy.js';
+import { check, RestoreTester, RestoreTestOutcome, skipped } from '../restore-test/restore-test.js';
+import { judge, restoreSource } from './verdict.policy.js';
 
 /** Manifests hold a per-file index: generous, but bounded. */
 const MAX_MANIFEST_BYTES = 256 << 20;
