@@ -21,7 +21,7 @@ import { withConnection } from '@continuity/runtime';
 import type * as CopyCheckModule from '../services/verifier/src/copies/copy-check.js';
 import type * as CopyReaderModule from '../services/verifier/src/copies/copy-reader.js';
 import type * as FileReaderModule from '../services/verifier/src/copies/file.reader.js';
-import type * as LivenessModule from '../services/verifier/src/verification/instance-liveness.js';
+import type * as LivenessModule from '../services/verifier/src/liveness/instance-liveness.js';
 import type * as PostgresTestModule from '../services/verifier/src/restore-test/postgres.restore-test.js';
 import type * as ScratchModule from '../services/verifier/src/restore-test/scratch.js';
 import type * as StoreModule from '../services/verifier/src/verification/verification.store.js';
@@ -90,7 +90,7 @@ const openssl = async (path: string): Promise<{ ms: number; sha256: string }> =>
 const restoreComparison = async (dir: string) => {
   const Scratch = (require('@continuity/verifier/restore-test/scratch.js') as typeof ScratchModule).Scratch;
   const { PostgresRestoreTest } = require('@continuity/verifier/restore-test/postgres.restore-test.js') as typeof PostgresTestModule;
-  const { InstanceLiveness } = require('@continuity/verifier/verification/instance-liveness.js') as typeof LivenessModule;
+  const { InstanceLiveness } = require('@continuity/verifier/liveness/instance-liveness.js') as typeof LivenessModule;
   const { VerificationStore } = require('@continuity/verifier/verification/verification.store.js') as typeof StoreModule;
   const source = `continuity_bench_backup_s${options.scale}`;
   const exists = await admin(async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [source])).rowCount === 1);

@@ -1,12 +1,15 @@
 import { Module } from '@nestjs/common';
-import { VerificationsController } from './api/verifications.controller.js';
+import { CoverageHttpController } from './scrub/coverage.http.controller.js';
 import { ScrubScheduler } from './scrub/scrub.scheduler.js';
 import { StopScrubbingOnBackupExpired, VerifyOnBackupCreated } from './verification/backup-created.listener.js';
+import { VerificationHttpController } from './verification/verification.http.controller.js';
 import { VerificationService } from './verification/verification.service.js';
 import { verifierProviders } from './verifier.providers.js';
 
 @Module({
-  controllers: [VerifyOnBackupCreated, StopScrubbingOnBackupExpired, VerificationsController],
+  // CoverageHttpController before VerificationHttpController: routes match in registration order,
+  // and `GET /verifications/coverage` must not be read as `GET /verifications/:id`.
+  controllers: [VerifyOnBackupCreated, StopScrubbingOnBackupExpired, CoverageHttpController, VerificationHttpController],
   providers: [...verifierProviders, VerificationService, ScrubScheduler],
 })
 export class VerifierModule {}

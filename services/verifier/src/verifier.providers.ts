@@ -13,7 +13,7 @@ import { PostgresRestoreTest } from './restore-test/postgres.restore-test.js';
 import { Scratch } from './restore-test/scratch.js';
 import { LIVENESS, READERS, RUNNER, SCRATCH, STORE, VERIFIER_CONFIG } from './tokens.js';
 import type { VerifierEnv } from './verifier.env.js';
-import { InstanceLiveness } from './verification/instance-liveness.js';
+import { InstanceLiveness } from './liveness/instance-liveness.js';
 import { VerificationRunner } from './verification/verification.runner.js';
 import { VerificationStore } from './verification/verification.store.js';
 

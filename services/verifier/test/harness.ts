@@ -15,7 +15,7 @@ import { testRunId } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readStream, TEST_NATS_URL } from '@continuity/messaging/testing';
 import { createServiceApp } from '@continuity/runtime';
 import { createTestDatabase, freePort, TEST_DATABASE_URL } from '@continuity/runtime/testing';
-import { MANIFEST_FORMAT } from '../src/manifest/manifest.js';
+import { MANIFEST_FORMAT } from '@continuity/artifacts';
 import { ScrubScheduler } from '../src/scrub/scrub.scheduler.js';
 import { verifierEnvSchema } from '../src/verifier.env.js';
 import { VerifierModule } from '../src/verifier.module.js';

@@ -1,5 +1,5 @@
 import type { EventDataMap } from '@continuity/contracts';
-import type { ArtifactFormat, Digest, ResourceKind } from './artifact.js';
+import type { ArtifactFormat, Digest, ResourceKind } from '@continuity/artifacts';
 
 /**
  * One backup run as a decider: `decide(command, state) → events`, `evolve(state, event) → state`,

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { v7 as uuidv7 } from 'uuid';
 import type { ContinuityPublisher, Envelope } from '@continuity/contracts';
 import { BackupConfig, policyForResource, ResolvedPolicy } from '../config/backup-config.loader.js';
-import type { ArtifactKey } from './artifact.js';
+import { buildManifest, type ArtifactKey } from '@continuity/artifacts';
 import {
   backupCreatedData,
   backupFailedData,
@@ -18,7 +18,6 @@ import { BackupAlreadyRunningError, UnknownResourceError } from './backup-run.er
 import type { CopyWriter } from './locations/location.js';
 import { LocationError } from './locations/location.js';
 import { LocationRegistry } from './locations/location.registry.js';
-import { buildManifest } from './manifest.js';
 import { streamToCopies } from './one-pass.js';
 import type { RunCatalogue } from './run-catalogue.port.js';
 import { startDirectorySource } from './sources/directory.source.js';
@@ -211,7 +210,7 @@ export class BackupRunner {
         finishedAt,
         stored: digests.stored,
         plaintext: digests.plaintext,
-        tools: source.tools,
+        tools: { node: process.versions.node, ...source.tools },
         copies: writers.map((w) => {
           const placement = plan.copies.find((c) => c.location === w.location)!;
           return { ...placement, uri: w.uri };

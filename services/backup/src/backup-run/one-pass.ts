@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Digest } from './artifact.js';
-import { AgeKey, encryptStream } from './encryption.js';
+import { AgeKey, encryptStream, type Digest } from '@continuity/artifacts';
 import type { CopyWriter } from './locations/location.js';
 
 export interface OnePassOptions {

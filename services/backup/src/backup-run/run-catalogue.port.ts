@@ -1,6 +1,6 @@
 import type { Envelope } from '@continuity/contracts';
 import type { CommittedCopy, RunPlan } from './backup-run.decider.js';
-import type { Digest } from './artifact.js';
+import type { Digest } from '@continuity/artifacts';
 
 /** Why a run failed, as recorded: the stage, the reason, and what was done with its copies. */
 export interface RecordedFailure {

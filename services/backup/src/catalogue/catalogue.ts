@@ -5,7 +5,7 @@ import { BackupAlreadyRunningError } from '../backup-run/backup-run.errors.js';
 import type { RecordedFailure, RunCatalogue } from '../backup-run/run-catalogue.port.js';
 import { BackupNotFoundError } from './catalogue.errors.js';
 import type { CommittedCopy, RunPlan } from '../backup-run/backup-run.decider.js';
-import type { Digest } from '../backup-run/artifact.js';
+import type { Digest } from '@continuity/artifacts';
 
 /**
  * The backup service's own catalogue, in PostgreSQL (schema `backup` of DATABASE_URL's database).

@@ -8,7 +8,7 @@ import {
 } from './backup-config.schema.js';
 import { parseSchedule, Schedule } from './schedule.js';
 import { checkThreeTwoOne, describeFailedRules, FailedRule } from './three-two-one.policy.js';
-import { AgeKey, EncryptionKeyError, loadAgeKey } from '../backup-run/encryption.js';
+import { AgeKey, KeyFileError, loadAgeKey } from '@continuity/artifacts';
 
 export type { ConfigProblem };
 
@@ -88,7 +88,7 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
       try {
         encryption = await loadAgeKey(policy.encryption.keyFile);
       } catch (error) {
-        if (!(error instanceof EncryptionKeyError)) throw error;
+        if (!(error instanceof KeyFileError)) throw error;
         problems.push(problem([...at, 'encryption', 'keyFile'], error.message));
       }
     }

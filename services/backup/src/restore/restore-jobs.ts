@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Catalogue } from '../catalogue/catalogue.js';
 import { BackupConfig, policyForResource } from '../config/backup-config.loader.js';
-import { loadAgeKey } from '../backup-run/encryption.js';
+import { loadAgeKey } from '@continuity/artifacts';
 import { RestoreError, RestoreKeyInvalidError, RestoreNotFoundError } from './restore.errors.js';
 import type { RestoreResult, RestoreService } from './restore.service.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
-import { identitiesFor } from './age-keys.js';
+import { identitiesFor } from '@continuity/artifacts';
 import { formatDuration, parseDuration } from './duration.js';
 import { parseBackupPolicyFile, parseVerifierConfig, VerifierConfigError } from './verifier-config.js';
 

@@ -1,7 +1,7 @@
 import { ConfigFileError, ConfigProblem, parseYamlConfig, readConfigFile, zodProblems } from '@continuity/runtime';
 import { z } from 'zod';
 import { RESOURCE_PATTERN } from '@continuity/contracts';
-import { AgeIdentity, KeyFileError, loadKeyFile } from './age-keys.js';
+import { AgeIdentity, KeyFileError, loadIdentities } from '@continuity/artifacts';
 
 /**
  * The verifier's YAML file (`VERIFIER_CONFIG`):
@@ -88,7 +88,7 @@ export const parseVerifierConfig = async (file: string, text: string): Promise<V
   const notes: string[] = [];
   for (const [i, keyFile] of parsed.data.keys.entries()) {
     try {
-      const identities = await loadKeyFile(keyFile);
+      const identities = await loadIdentities(keyFile);
       if (!identities.length) notes.push(`${file}: keys.${i} (${keyFile}) holds no identity (AGE-SECRET-KEY-1…): it cannot decrypt anything`);
       keys.push(...identities);
     } catch (error) {
@@ -129,7 +129,7 @@ export const parseBackupPolicyFile = async (file: string, text: string): Promise
     if (typeof keyFile !== 'string' || seen.has(keyFile)) continue;
     seen.add(keyFile);
     try {
-      const identities = await loadKeyFile(keyFile);
+      const identities = await loadIdentities(keyFile);
       if (!identities.length) notes.push(`policy ${policy}: ${keyFile} holds recipients only; its backups are hash-checked but cannot be test-restored without an identity (add one under keys in VERIFIER_CONFIG)`);
       keys.push(...identities);
     } catch (error) {

@@ -1,4 +1,4 @@
-import type { FileIndexEntry } from '../manifest/manifest.js';
+import type { IndexedFile as FileIndexEntry } from '@continuity/artifacts';
 import { compareTree, FoundEntry } from './directory-compare.js';
 
 const entry = (path: string, type: FileIndexEntry['type'], over: Partial<FileIndexEntry> = {}): FileIndexEntry => ({

@@ -1,5 +1,5 @@
-import type { FileIndexEntry } from '../manifest/manifest.js';
-import type { RestoreCheck } from '../verification/verdict.policy.js';
+import type { IndexedFile } from '@continuity/artifacts';
+import type { RestoreCheck } from './restore-test.js';
 
 /** What was found on disk for one path of the restored tree. */
 export interface FoundEntry {
@@ -20,7 +20,7 @@ const octal = (mode: number) => `0${(mode & 0o7777).toString(8)}`;
  * present with its type; files with their size and SHA-256; modes; link targets; and nothing on
  * disk the index does not list. One check per aspect, each naming the paths that fail it.
  */
-export const compareTree = (index: readonly FileIndexEntry[], found: ReadonlyMap<string, FoundEntry>): RestoreCheck[] => {
+export const compareTree = (index: readonly IndexedFile[], found: ReadonlyMap<string, FoundEntry>): RestoreCheck[] => {
   const missing: string[] = [];
   const wrongType: string[] = [];
   const wrongContent: string[] = [];

@@ -4,9 +4,8 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract as extractTar } from 'tar';
-import type { RestoreCheck, RestoreTestOutcome } from '../verification/verdict.policy.js';
 import { compareTree, FoundEntry } from './directory-compare.js';
-import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreTestContext, RestoreTester, skipped } from './restore-test.js';
+import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
 import type { Scratch } from './scratch.js';
 
 const hashFile = async (path: string): Promise<string> => {

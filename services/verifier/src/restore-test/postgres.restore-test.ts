@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
+import type { TableRowCount } from '@continuity/artifacts';
 import type { SqlAssertion } from '../config/verifier-config.js';
-import type { TableCount } from '../manifest/manifest.js';
-import type { RestoreCheck, RestoreTestOutcome } from '../verification/verdict.policy.js';
 import { DumpContents, parseToc } from './pg-toc.js';
-import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreTestContext, RestoreTester, skipped } from './restore-test.js';
+import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
 import { Scratch, ScratchDatabase } from './scratch.js';
 
 export interface PostgresRestoreTestOptions {
@@ -151,7 +150,7 @@ export class PostgresRestoreTest implements RestoreTester {
       );
       const relkinds = new Map(rows.map((r) => [qualified(r), r.relkind]));
       const present = new Set(relkinds.keys());
-      const recorded: TableCount[] | null = context.manifest?.tables ?? null;
+      const recorded: TableRowCount[] | null = context.manifest?.tables ?? null;
       const expected = recorded ?? contents.tables;
       const missing = expected.filter((t) => !present.has(qualified(t))).map(qualified);
       checks.push(

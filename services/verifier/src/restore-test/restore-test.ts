@@ -1,9 +1,19 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
+import type { z } from 'zod';
+import type { RestoreCheckSchema, RestoreTestSchema } from '@continuity/contracts';
+import { decryptStream, type Manifest } from '@continuity/artifacts';
 import type { CopyReader } from '../copies/copy-reader.js';
-import type { Manifest } from '../manifest/manifest.js';
-import type { RestoreCheck, RestoreTestOutcome } from '../verification/verdict.policy.js';
-import { decryptStream } from './decrypt.js';
+
+export type RestoreTest = z.infer<typeof RestoreTestSchema>;
+export type RestoreCheck = z.infer<typeof RestoreCheckSchema>;
+
+/** A restore test's result, and whether not being able to do it makes the backup unverifiable. */
+export interface RestoreTestOutcome {
+  result: RestoreTest;
+  /** Why the test could not be done (no key, no scratch database, unknown method); null when it ran or was skipped by design. */
+  unverifiable: string | null;
+}
 
 /** Everything a restore test needs about the backup and the (already hash-checked) copy it reads. */
 export interface RestoreTestContext {
@@ -38,7 +48,7 @@ export interface PlaintextStream {
 
 export const openPlaintext = async (context: RestoreTestContext): Promise<PlaintextStream> => {
   const stored = await context.reader.open(context.copy.uri, context.signal);
-  const plain = context.encryption ? await decryptStream(stored, context.identities) : stored;
+  const plain = context.encryption ? await decryptStream(stored, context.identities, '(age)') : stored;
   const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, type Pool } from 'pg';
-import type { InstanceLiveness } from '../verification/instance-liveness.js';
+import type { InstanceLiveness } from '../liveness/instance-liveness.js';
 
 export interface ScratchOptions {
   /** A database URL on the server that hosts scratch databases (the user needs CREATEDB). */

@@ -1,5 +1,6 @@
 import type { CopyOutcome } from '../copies/copy-check.js';
-import { judge, restoreSource, RestoreTestOutcome } from './verdict.policy.js';
+import type { RestoreTestOutcome } from '../restore-test/restore-test.js';
+import { judge, restoreSource } from './verdict.policy.js';
 
 const copy = (location: string, status: CopyOutcome['status'], error: string | null = null, uri = `file:///b/${location}.dump`): CopyOutcome => ({
   status,

@@ -1,16 +1,6 @@
-import type { IntegrityVerifiedV1, RestoreCheckSchema, RestoreTestSchema } from '@continuity/contracts';
-import type { z } from 'zod';
+import type { IntegrityVerifiedV1 } from '@continuity/contracts';
 import type { CopyOutcome } from '../copies/copy-check.js';
-
-export type RestoreTest = z.infer<typeof RestoreTestSchema>;
-export type RestoreCheck = z.infer<typeof RestoreCheckSchema>;
-
-/** A restore test's result, and whether not being able to do it makes the backup unverifiable. */
-export interface RestoreTestOutcome {
-  result: RestoreTest;
-  /** Why the test could not be done (no key, no scratch database, unknown method); null when it ran or was skipped by design. */
-  unverifiable: string | null;
-}
+import type { RestoreTestOutcome } from '../restore-test/restore-test.js';
 
 export interface VerdictInput {
   copies: CopyOutcome[];

@@ -1,11 +1,10 @@
 import { inSpan } from '@continuity/telemetry';
 import type { BackupCreatedV2, IntegrityVerifiedV1 } from '@continuity/contracts';
-import { identitiesFor, type AgeIdentity } from '../config/age-keys.js';
+import { identitiesFor, Manifest, manifestDisagreements, readManifest, type AgeIdentity } from '@continuity/artifacts';
 import { checkCopy, CopyOutcome } from '../copies/copy-check.js';
 import { CopyReaders } from '../copies/copy-reader.js';
-import { Manifest, manifestDisagreements, parseManifest } from '../manifest/manifest.js';
-import { check, RestoreTester, skipped } from '../restore-test/restore-test.js';
-import { judge, restoreSource, RestoreTestOutcome } from './verdict.policy.js';
+import { check, RestoreTester, RestoreTestOutcome, skipped } from '../restore-test/restore-test.js';
+import { judge, restoreSource } from './verdict.policy.js';
 
 /** Manifests hold a per-file index: generous, but bounded. */
 const MAX_MANIFEST_BYTES = 256 << 20;
@@ -72,7 +71,7 @@ export class VerificationRunner {
 
   private async readManifest(uri: string, backup: BackupCreatedV2) {
     const bytes = await this.deps.readers.for(uri).readSmall(uri, MAX_MANIFEST_BYTES);
-    const parsed = parseManifest(bytes);
+    const parsed = readManifest(bytes);
     return { ...parsed, problems: manifestDisagreements(parsed.manifest, backup) };
   }
 

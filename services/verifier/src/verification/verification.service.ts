@@ -6,16 +6,15 @@ import type { ContinuityEvent, ContinuityPublisher, Envelope, IntegrityVerifiedV
 import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
 import { resourceOptions, VerifierConfig } from '../config/verifier-config.js';
 import type { CopyReaders } from '../copies/copy-reader.js';
+import type { InstanceLiveness } from '../liveness/instance-liveness.js';
 import type { Scratch } from '../restore-test/scratch.js';
 import { LIVENESS, READERS, RUNNER, SCRATCH, STORE, VERIFIER_CONFIG } from '../tokens.js';
 import type { VerifierEnv } from '../verifier.env.js';
-import { BackupExpiredError, BackupNotFoundError, ShutdownError, VerificationRunningError } from './errors.js';
-import type { InstanceLiveness } from './instance-liveness.js';
+import { decide, PRIORITY } from './verification.decider.js';
+import { BackupExpiredError, BackupNotFoundError, ShutdownError, VerificationRunningError } from './verification.errors.js';
 import { Slots } from './slots.js';
 import type { VerificationRunner } from './verification.runner.js';
-import type { BackupRow, Trigger, VerificationRow, VerificationStore } from './verification.store.js';
-
-const PRIORITY: Record<Trigger, number> = { new: 0, manual: 0, scrub: 1 };
+import type { BackupRow, VerificationRow, VerificationStore } from './verification.store.js';
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -218,8 +217,11 @@ export class VerificationService implements OnApplicationBootstrap, BeforeApplic
   /** After start: take over dead processes' manual verifications, give up their scrubs, publish what is pending. */
   async onApplicationBootstrap() {
     for (const row of await this.store.runningElsewhere(this.me)) {
-      if (row.trigger === 'new' || (await this.liveness.isAlive(row.owner))) continue; // a 'new' one comes back with its message
-      if (row.trigger === 'scrub') {
+      // A 'new' one comes back with its message: its owner's liveness is not even asked.
+      const ownerAlive = row.trigger !== 'new' && (await this.liveness.isAlive(row.owner));
+      const decision = decide({ type: 'Recover' }, { current: { ...row, ownerAlive }, running: [], backup: null });
+      if (decision.kind === 'leave') continue;
+      if (decision.kind === 'abandon') {
         await this.store.abandon(row.verificationId, row.owner);
         continue;
       }

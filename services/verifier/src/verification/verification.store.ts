@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '@continuity/runtime';
 import type { BackupCreatedV2, ContinuityEvent, Envelope, IntegrityVerifiedV1 } from '@continuity/contracts';
+import { decide, KnownVerification, Trigger, VerificationCommand, VerificationStatus } from './verification.decider.js';
 
 /**
  * The verifier's own tables (schema `verifier` of DATABASE_URL's database), created idempotently
@@ -61,7 +62,7 @@ CREATE TABLE IF NOT EXISTS verifier.scratch (
 );
 `;
 
-export type Trigger = 'new' | 'scrub' | 'manual';
+export type { Trigger } from './verification.decider.js';
 export type Verdict = IntegrityVerifiedV1['verdict'];
 
 export interface BackupRow {
@@ -84,7 +85,7 @@ export interface VerificationRow {
   backupId: string;
   resource: string;
   trigger: Trigger;
-  status: 'running' | 'done' | 'abandoned';
+  status: VerificationStatus;
   owner: string;
   attempts: number;
   requestedAt: string;
@@ -128,6 +129,18 @@ const toVerification = (r: Record<string, any>): VerificationRow => ({
   result: r.result,
   envelope: r.envelope,
   publishedAt: iso(r.published_at),
+});
+
+/** Whether a verification's owner still works on it, asked on the transaction's own connection. */
+export type IsAlive = (owner: string, verificationId: string, client: PoolClient) => Promise<boolean>;
+
+/** Serializes every claim and start on one backup (released at commit). */
+const lockBackup = (client: PoolClient, backupId: string) => client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [backupId]);
+
+/** A row as the decider sees it; liveness is asked only of running ones. */
+const known = async (row: VerificationRow, isAlive: IsAlive, client: PoolClient): Promise<KnownVerification> => ({
+  ...row,
+  ownerAlive: row.status === 'running' && (await isAlive(row.owner, row.verificationId, client)),
 });
 
 export type Claim =
@@ -196,56 +209,77 @@ export class VerificationStore {
   }
 
   /**
-   * Claims the verification `(backupId, requestKey)` for `owner`. A new row is claimed; a finished
-   * one is returned as `done` (never run again); a running one whose owner is dead (or that was
-   * abandoned) is taken over; a running one with a live owner is `busy`. Serialized per backup.
+   * Claims the verification `(backupId, requestKey)` for `owner` (the rules: `decide`'s Claim):
+   * claimed (new, or taken over from a dead owner), `done`, or `busy`.
+   *
+   * Load → decide → write in one transaction, atomic because every claim and start on a backup
+   * first takes the backup's advisory lock: what was loaded is still true when it is written. The
+   * unique key (backup, request_key) still refuses a second row should anything bypass the lock.
    */
   async claim(
     input: { verificationId: string; backupId: string; resource: string; trigger: Trigger; requestKey: string; owner: string },
-    isAlive: (owner: string, verificationId: string, client: PoolClient) => Promise<boolean>,
+    isAlive: IsAlive,
   ): Promise<Claim> {
     return this.tx(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [input.backupId]);
-      const inserted = await client.query(
-        `INSERT INTO verifier.verifications (verification_id, backup_id, resource, trigger, request_key, status, owner)
-         VALUES ($1, $2, $3, $4, $5, 'running', $6) ON CONFLICT (backup_id, request_key) DO NOTHING RETURNING *`,
-        [input.verificationId, input.backupId, input.resource, input.trigger, input.requestKey, input.owner],
-      );
-      if (inserted.rows[0]) return { kind: 'claimed', verification: toVerification(inserted.rows[0]) };
+      await lockBackup(client, input.backupId);
       const { rows } = await client.query('SELECT * FROM verifier.verifications WHERE backup_id = $1 AND request_key = $2', [input.backupId, input.requestKey]);
-      const existing = toVerification(rows[0]);
-      if (existing.status === 'done') return { kind: 'done', verification: existing };
-      if (existing.status === 'running' && (await isAlive(existing.owner, existing.verificationId, client))) return { kind: 'busy', verification: existing };
-      const taken = await client.query(
-        `UPDATE verifier.verifications SET status = 'running', owner = $2, attempts = attempts + 1, started_at = clock_timestamp()
-          WHERE verification_id = $1 RETURNING *`,
-        [existing.verificationId, input.owner],
-      );
-      return { kind: 'claimed', verification: toVerification(taken.rows[0]) };
+      const existing = rows[0] ? toVerification(rows[0]) : null;
+      const decision = decide({ type: 'Claim' }, { current: existing && (await known(existing, isAlive, client)), running: [], backup: null });
+      switch (decision.kind) {
+        case 'claim': {
+          const inserted = await client.query(
+            `INSERT INTO verifier.verifications (verification_id, backup_id, resource, trigger, request_key, status, owner)
+             VALUES ($1, $2, $3, $4, $5, 'running', $6) ON CONFLICT (backup_id, request_key) DO NOTHING RETURNING *`,
+            [input.verificationId, input.backupId, input.resource, input.trigger, input.requestKey, input.owner],
+          );
+          if (!inserted.rows[0]) throw new Error(`verification (${input.backupId}, ${input.requestKey}) was claimed without the backup's lock`);
+          return { kind: 'claimed', verification: toVerification(inserted.rows[0]) };
+        }
+        case 'done':
+        case 'busy':
+          return { kind: decision.kind, verification: existing! };
+        case 'takeOver': {
+          const taken = await client.query(
+            `UPDATE verifier.verifications SET status = 'running', owner = $2, attempts = attempts + 1, started_at = clock_timestamp()
+              WHERE verification_id = $1 RETURNING *`,
+            [decision.verificationId, input.owner],
+          );
+          return { kind: 'claimed', verification: toVerification(taken.rows[0]) };
+        }
+        default:
+          throw new Error(`a claim cannot end in ${decision.kind}`);
+      }
     });
   }
 
   /**
-   * Starts a verification of `backupId` unless one is running with a live owner (returned then).
-   * For manual and scrub verifications, whose keys are their own ids.
+   * Starts a verification of `backupId` unless one is running with a live owner (returned then);
+   * for manual and scrub verifications, whose keys are their own ids (the rules: `decide`'s
+   * Start). Load → decide → write under the backup's advisory lock, as `claim`.
    */
   async start(
     input: { verificationId: string; backupId: string; resource: string; trigger: Exclude<Trigger, 'new'>; owner: string; dueBefore?: string },
-    isAlive: (owner: string, verificationId: string, client: PoolClient) => Promise<boolean>,
+    isAlive: IsAlive,
   ): Promise<{ started: VerificationRow } | { running: VerificationRow } | { notDue: true }> {
     return this.tx(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [input.backupId]);
-      const { rows: running } = await client.query(`SELECT * FROM verifier.verifications WHERE backup_id = $1 AND status = 'running' ORDER BY requested_at`, [input.backupId]);
-      for (const row of running.map(toVerification)) {
-        if (await isAlive(row.owner, row.verificationId, client)) return { running: row };
-        // A dead owner's scrub or manual run is given up here (a 'new' one is taken over when its message comes back).
-        if (row.trigger !== 'new') await client.query(`UPDATE verifier.verifications SET status = 'abandoned' WHERE verification_id = $1`, [row.verificationId]);
+      await lockBackup(client, input.backupId);
+      const { rows: runningRows } = await client.query(`SELECT * FROM verifier.verifications WHERE backup_id = $1 AND status = 'running' ORDER BY requested_at`, [input.backupId]);
+      const running = runningRows.map(toVerification);
+      const observed: KnownVerification[] = [];
+      for (const row of running) {
+        observed.push(await known(row, isAlive, client));
+        if (observed.at(-1)!.ownerAlive) break; // once one runs, the later ones change nothing: their owners are not asked
       }
-      if (input.dueBefore) {
-        // Scrubbing: another process may have verified it since the plan was made.
-        const { rows } = await client.query('SELECT 1 FROM verifier.backups WHERE backup_id = $1 AND (last_verified_at IS NULL OR last_verified_at < $2)', [input.backupId, input.dueBefore]);
-        if (!rows.length) return { notDue: true };
-      }
+      // Scrubbing: another process may have verified it since the plan was made.
+      const backup = input.dueBefore
+        ? await client.query('SELECT last_verified_at FROM verifier.backups WHERE backup_id = $1', [input.backupId]).then(({ rows }) => (rows[0] ? { lastVerifiedAt: iso(rows[0].last_verified_at) } : null))
+        : null;
+      const command: VerificationCommand = { type: 'Start', trigger: input.trigger, dueBefore: input.dueBefore ?? null };
+      const decision = decide(command, { current: null, running: observed, backup });
+      if (!('abandon' in decision)) throw new Error(`a start cannot end in ${decision.kind}`);
+      for (const id of decision.abandon) await client.query(`UPDATE verifier.verifications SET status = 'abandoned' WHERE verification_id = $1`, [id]);
+      if (decision.kind === 'running') return { running: running.find((r) => r.verificationId === decision.verificationId)! };
+      if (decision.kind === 'notDue') return { notDue: true };
       const { rows } = await client.query(
         `INSERT INTO verifier.verifications (verification_id, backup_id, resource, trigger, request_key, status, owner)
          VALUES ($1, $2, $3, $4, $5, 'running', $6) RETURNING *`,
@@ -258,7 +292,9 @@ export class VerificationStore {
   /**
    * Records the verdict and its IntegrityVerified envelope (still to be published) and the
    * backup's last verification, in one transaction. False when this process no longer owns the
-   * verification (another took it over): its result is then dropped, never published.
+   * verification (another took it over): its result is then dropped, never published. The rule is
+   * `decide`'s Finish; the UPDATE's WHERE enforces it in one atomic statement (no load first, so
+   * no window between reading the owner and writing the verdict).
    */
   async finish(verificationId: string, owner: string, result: IntegrityVerifiedV1, envelope: Envelope): Promise<boolean> {
     return this.tx(async (client) => {
@@ -277,7 +313,7 @@ export class VerificationStore {
     });
   }
 
-  /** Gives a claim up (the run threw: shutdown, or the verifier's own database failed) so it can be taken over. */
+  /** Gives a claim up (the run threw: shutdown, or the verifier's own database failed) so it can be taken over; `decide`'s Abandon rule, enforced by the WHERE as in `finish`. */
   async abandon(verificationId: string, owner: string) {
     await this.pool.query(`UPDATE verifier.verifications SET status = 'abandoned' WHERE verification_id = $1 AND owner = $2 AND status = 'running'`, [verificationId, owner]);
   }

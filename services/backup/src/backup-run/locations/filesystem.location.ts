@@ -4,7 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } fro
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { artifactPath, ArtifactKey, Digest, manifestPath } from '../artifact.js';
+import { artifactPath, ArtifactKey, Digest, manifestPath } from '@continuity/artifacts';
 import { BackupLocation, CleanupResult, CopyWriter, LocationError } from './location.js';
 
 const PARTIAL = '.partial-';

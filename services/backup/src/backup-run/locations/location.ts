@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ArtifactKey, Digest } from '../artifact.js';
+import type { ArtifactKey, Digest } from '@continuity/artifacts';
 
 export interface CleanupResult {
   location: string;

@@ -2,7 +2,7 @@ import { PassThrough, Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { artifactPath, ArtifactKey, Digest, manifestPath } from '../artifact.js';
+import { artifactPath, ArtifactKey, Digest, manifestPath } from '@continuity/artifacts';
 import { BackupLocation, CleanupResult, CopyWriter, LocationError } from './location.js';
 
 /** `SHA-256=<base64url>` as the object store records it. */

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import { create as createTar, Parser, type ReadEntry } from 'tar';
 import type { DirectoryResourceConfig } from '../../config/backup-config.schema.js';
-import type { FileIndexEntry } from '../artifact.js';
+import type { FileIndexEntry } from '@continuity/artifacts';
 import { SourceError, SourceRun } from './source.js';
 
 export interface DirectoryPlan {

@@ -5,7 +5,7 @@
  * recorded`). Everything here is pure.
  */
 import type { ClientConfig } from 'pg';
-import type { TableRowCount } from '../artifact.js';
+import type { TableRowCount } from '@continuity/artifacts';
 
 /**
  * A table as the catalogue lists it: `r` ordinary (a leaf partition is one), `p` partitioned;

@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Client, type ClientConfig } from 'pg';
 import type { PostgresResourceConfig } from '../../config/backup-config.schema.js';
-import type { TableRowCount } from '../artifact.js';
+import type { TableRowCount } from '@continuity/artifacts';
 import { CatalogTable, clientConfigFor, countSql, lockSql, qualifiedName, TABLES_SQL, tableCounts, tablesToCount } from './pg-tables.js';
 import { SourceError, SourceRun } from './source.js';
 

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ArtifactFormat, FileIndexEntry, ResourceKind, TableRowCount } from '../artifact.js';
+import type { ArtifactFormat, FileIndexEntry, ResourceKind, TableRowCount } from '@continuity/artifacts';
 
 /** A running source: the artifact's bytes, read once. */
 export interface SourceRun {

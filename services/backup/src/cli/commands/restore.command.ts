@@ -1,5 +1,5 @@
 import { RestoreError } from '../../restore/restore.errors.js';
-import { EncryptionKeyError, loadAgeKey } from '../../backup-run/encryption.js';
+import { KeyFileError, loadAgeKey } from '@continuity/artifacts';
 import { CliError, err, out, withContext } from '../cli.context.js';
 import { formatBytes } from '../format.js';
 import { progressBar } from '../progress-bar.js';
@@ -19,7 +19,7 @@ const identitiesIn = async (keyFile: string | undefined): Promise<string[]> => {
   try {
     identities = (await loadAgeKey(keyFile)).identities;
   } catch (error) {
-    if (error instanceof EncryptionKeyError) throw new CliError(error.message, 2);
+    if (error instanceof KeyFileError) throw new CliError(error.message, 2);
     throw error;
   }
   if (!identities.length) throw new CliError(`${keyFile} holds only recipients (age1…): restoring needs the secret key (AGE-SECRET-KEY-1…)`, 2);

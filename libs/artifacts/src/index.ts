@@ -1,0 +1,4 @@
+export * from './artifact.js';
+export * from './manifest.js';
+export * from './keys.js';
+export * from './encryption.js';

@@ -1,0 +1,38 @@
+import { formatDuration } from '../config/duration.js';
+import type { BackupRow } from '../verification/verification.store.js';
+
+/**
+ * When every retained backup was last verified and whether it is overdue for the scrub period
+ * (pure: the time comes in). A never-verified backup is due one period after it was received.
+ */
+export const coverageReport = (backups: readonly BackupRow[], options: { now: number; period: number; scrubEvery: number | null }) => {
+  const { now, period } = options;
+  const rows = backups.map((b) => {
+    const last = b.lastVerifiedAt ? Date.parse(b.lastVerifiedAt) : null;
+    const dueBy = new Date((last ?? Date.parse(b.receivedAt)) + period).toISOString();
+    return {
+      backupId: b.backupId,
+      resource: b.resource,
+      recoveryPoint: b.recoveryPoint,
+      lastVerifiedAt: b.lastVerifiedAt,
+      lastVerdict: b.lastVerdict,
+      lastTrigger: b.lastTrigger,
+      lastVerificationId: b.lastVerificationId,
+      dueBy,
+      overdue: last === null ? now - Date.parse(b.receivedAt) > period : now - last > period,
+    };
+  });
+  const verified = rows.filter((b) => b.lastVerifiedAt && !b.overdue);
+  return {
+    generatedAt: new Date(now).toISOString(),
+    period: formatDuration(period),
+    periodMs: period,
+    scrubbing: options.scrubEvery === null ? null : { every: formatDuration(options.scrubEvery) },
+    retained: rows.length,
+    verifiedWithinPeriod: verified.length,
+    notPassed: rows.filter((b) => b.lastVerdict && b.lastVerdict !== 'passed').length,
+    neverVerified: rows.filter((b) => !b.lastVerifiedAt).length,
+    overdue: rows.filter((b) => b.overdue).length,
+    backups: rows,
+  };
+};
