@@ -9,23 +9,11 @@ import { LeaderLease } from '../coordination/leader-lease.js';
 import { PgMember, primaryConninfoFor } from '../probing/pg-member.js';
 import type { RouteRecord } from '@continuity/contracts';
 import { leaseKey } from '@continuity/contracts';
-import {
-  decide,
-  evolve,
-  FailoverDecision,
-  FailoverEvent,
-  FailoverState,
-  FenceMember,
-  initialState,
-  lsnDiffBytes,
-  Observation,
-  RecordedObservation,
-  ReportNoCandidate,
-  RejectRequest,
-  rtoMs,
-  StartFailover,
-  StartSwitchover,
-} from './failover.decider.js';
+import { lsnDiffBytes } from '../probing/lsn.js';
+import type { Observation } from '../probing/observation.js';
+import { decide, FailoverDecision, FenceMember, ReportNoCandidate, RejectRequest, StartFailover, StartSwitchover } from './failover.decider.js';
+import { evolve, FailoverEvent, FailoverState, initialState, RecordedObservation } from './failover.state.js';
+import { rtoMs } from './rto.js';
 import { iso, keepFailedPrimaryProbes, observationsBehind } from './observations.js';
 
 export interface SupervisorLogger {
