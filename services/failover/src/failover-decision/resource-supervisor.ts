@@ -13,6 +13,7 @@ import { lsnDiffBytes } from '../probing/lsn.js';
 import type { Observation } from '../probing/observation.js';
 import { decide, FailoverDecision, FenceMember, ReportNoCandidate, RejectRequest, StartFailover, StartSwitchover } from './failover.decider.js';
 import { evolve, FailoverEvent, FailoverState, initialState, RecordedObservation } from './failover.state.js';
+import { EpochConflictError, MemberNotStandbyError, NotLeaderError, SwitchoverAbandonedError, UnknownMemberError } from './failover.errors.js';
 import { rtoMs } from './rto.js';
 import { iso, keepFailedPrimaryProbes, observationsBehind } from './observations.js';
 
@@ -35,40 +36,6 @@ export interface SupervisorDeps {
 
 /** One span per failover step taken; events published inside it are its children. */
 const traced = <T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>) => inSpan('@continuity/failover', name, attributes, fn);
-
-/** This instance does not hold the resource's lease, so it may not act. */
-export class NotLeaderError extends Error {
-  override readonly name = 'NotLeaderError';
-  readonly code = 'FAILOVER.NOT_LEADER';
-  constructor(
-    readonly resource: string,
-    readonly leader: string | null,
-  ) {
-    super(`this instance does not lead ${resource}; ${leader ? `ask the leader, ${leader}` : 'no instance holds the lease right now; retry shortly'}`);
-  }
-}
-
-/** A switchover that was started but handed back to the old primary (nothing promoted). */
-export class SwitchoverAbandonedError extends Error {
-  override readonly name = 'SwitchoverAbandonedError';
-  readonly code = 'SWITCHOVER.ABANDONED';
-  constructor(
-    readonly resource: string,
-    readonly failoverId: string,
-    reason: string,
-  ) {
-    super(`switchover of ${resource} abandoned, the primary is unchanged: ${reason}`);
-  }
-}
-
-/** Another leader moved the epoch while this one was deciding. */
-export class EpochConflictError extends Error {
-  override readonly name = 'EpochConflictError';
-  readonly code = 'FAILOVER.EPOCH_CONFLICT';
-  constructor(readonly resource: string, expected: number, current: number | null) {
-    super(`epoch of ${resource} moved (expected ${expected}, found ${current ?? 'none'}): another leader acted; retry`);
-  }
-}
 
 export interface CompletedFailover {
   failoverId: string;
@@ -778,22 +745,6 @@ export class ResourceSupervisor {
       updatedBy: this.deps.instanceId,
       fenced: Object.values(this.state.fenced).map((f) => ({ member: f.member, formerEpoch: f.formerEpoch, cause: f.cause, fencedAt: iso(f.fencedAt)! })),
     };
-  }
-}
-
-export class UnknownMemberError extends Error {
-  override readonly name = 'UnknownMemberError';
-  readonly code = 'FAILOVER.UNKNOWN_MEMBER';
-  constructor(resource: string, member: string) {
-    super(`${member} is not a member of ${resource}`);
-  }
-}
-
-export class MemberNotStandbyError extends Error {
-  override readonly name = 'MemberNotStandbyError';
-  readonly code = 'FAILOVER.MEMBER_NOT_STANDBY';
-  constructor(resource: string, member: string, why: string) {
-    super(`${member} of ${resource} cannot be marked rebuilt: ${why}`);
   }
 }
 
