@@ -10,7 +10,8 @@ import { FailoverStore } from '../coordination/failover-store.js';
 import type { FailoverEnv } from '../failover.env.js';
 import type { RouteRecord } from '@continuity/contracts';
 import { NoPrimaryError, NotPrimaryError, SwitchoverRejectedError, UnknownResourceError } from './failover.errors.js';
-import { type CompletedFailover, ResourceSupervisor } from './resource-supervisor.js';
+import type { CompletedFailover } from './failover-attempt.js';
+import { ResourceSupervisor } from './resource-supervisor.js';
 
 export const FAILOVER_SETTINGS = Symbol('FAILOVER_SETTINGS');
 
