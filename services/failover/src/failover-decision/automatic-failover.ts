@@ -22,24 +22,14 @@ export class AutomaticFailover {
 
   async run(decision: StartFailover): Promise<void> {
     const { ctx, promotion } = this;
-    const failoverId = uuidv7();
-    if (!(await promotion.takeEpoch(decision, failoverId, false))) return;
-    const decidedAt = Date.now();
-    ctx.fold({ type: 'FailoverStarted', epoch: decision.epoch, from: decision.from, to: decision.to, planned: false, at: decidedAt });
-
-    const triggered = await ctx.announcer.triggered(ctx.state(), {
-      failoverId,
-      from: decision.from,
-      to: decision.to,
-      planned: false,
+    const begun = await promotion.begin(decision, false, {
       reason: `${decision.reason}; promoting ${decision.to} (lag ${decision.lagBytes} bytes, limit ${ctx.deps.settings.decider.maxLagBytes})`,
       firstFailureAt: decision.firstFailureAt,
       detectedAt: decision.detectedAt,
-      epoch: decision.epoch,
-      candidates: decision.candidates,
       primaryLsn: decision.primaryLsn,
     });
-    const attempt: FailoverAttempt = { failoverId, epoch: decision.epoch, from: decision.from, to: decision.to, planned: false, decidedBy: ctx.deps.instanceId, triggered };
+    if (!begun) return;
+    const { attempt, decidedAt } = begun;
 
     const target = ctx.members.get(decision.to)!;
     // Lag at promotion: the primary's last known position minus what the target has received.

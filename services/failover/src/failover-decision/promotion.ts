@@ -1,7 +1,9 @@
+import { v7 as uuidv7 } from 'uuid';
 import { trace } from '@opentelemetry/api';
 import type { EpochRecord } from '../coordination/failover-store.js';
 import { type PgMember, primaryConninfoFor } from '../probing/pg-member.js';
 import type { StartFailover, StartSwitchover } from './failover.decider.js';
+import type { Trigger } from './failover-announcer.js';
 import type { CompletedFailover, FailoverAttempt } from './failover-attempt.js';
 import { iso } from './observations.js';
 import { memberEndpoint, type ResourceContext, routeRecord } from './resource-context.js';
@@ -14,7 +16,35 @@ import { rtoMs } from './rto.js';
 export class Promotion {
   constructor(private readonly ctx: ResourceContext) {}
 
-  async takeEpoch(decision: StartFailover | StartSwitchover, failoverId: string, planned: boolean): Promise<EpochRecord | null> {
+  /**
+   * Takes the epoch, folds FailoverStarted and announces FailoverTriggered: the attempt under way
+   * and when it was decided, or null when another leader moved the epoch.
+   */
+  async begin(
+    decision: StartFailover | StartSwitchover,
+    planned: boolean,
+    trigger: Pick<Trigger, 'reason' | 'firstFailureAt' | 'detectedAt' | 'primaryLsn'>,
+  ): Promise<{ attempt: FailoverAttempt; decidedAt: number } | null> {
+    const { ctx } = this;
+    const failoverId = uuidv7();
+    if (!(await this.takeEpoch(decision, failoverId, planned))) return null;
+    const decidedAt = Date.now();
+    ctx.fold({ type: 'FailoverStarted', epoch: decision.epoch, from: decision.from, to: decision.to, planned, at: decidedAt });
+    const triggered = await ctx.announcer.triggered(ctx.state(), {
+      failoverId,
+      from: decision.from,
+      to: decision.to,
+      planned,
+      epoch: decision.epoch,
+      candidates: decision.candidates,
+      ...trigger,
+    });
+    const attempt: FailoverAttempt = { failoverId, epoch: decision.epoch, from: decision.from, to: decision.to, planned, decidedBy: ctx.deps.instanceId, triggered };
+    return { attempt, decidedAt };
+  }
+
+  /** Compare-and-set of the fencing epoch; null (and a reconcile next round) when another leader moved it. */
+  private async takeEpoch(decision: StartFailover | StartSwitchover, failoverId: string, planned: boolean): Promise<EpochRecord | null> {
     const intent: EpochRecord = {
       resource: this.ctx.resource,
       epoch: decision.epoch,

@@ -1,9 +1,8 @@
-import { v7 as uuidv7 } from 'uuid';
 import { lsnDiffBytes } from '../probing/lsn.js';
 import type { PgMember } from '../probing/pg-member.js';
 import type { StartSwitchover } from './failover.decider.js';
 import { EpochConflictError, SwitchoverAbandonedError } from './failover.errors.js';
-import type { CompletedFailover, FailoverAttempt } from './failover-attempt.js';
+import type { CompletedFailover } from './failover-attempt.js';
 import type { Promotion } from './promotion.js';
 import type { ResourceContext } from './resource-context.js';
 
@@ -22,23 +21,15 @@ export class Switchover {
   /** Carries out a switchover the decider accepted, requested at `requestedAt`. */
   async run(decision: StartSwitchover, requestedAt: number): Promise<CompletedFailover> {
     const { ctx, promotion } = this;
-    const failoverId = uuidv7();
-    if (!(await promotion.takeEpoch(decision, failoverId, true))) throw new EpochConflictError(ctx.resource, decision.epoch - 1, null);
-    const decidedAt = Date.now();
-    ctx.fold({ type: 'FailoverStarted', epoch: decision.epoch, from: decision.from, to: decision.to, planned: true, at: decidedAt });
-    const triggered = await ctx.announcer.triggered(ctx.state(), {
-      failoverId,
-      from: decision.from,
-      to: decision.to,
-      planned: true,
+    const begun = await promotion.begin(decision, true, {
       reason: `${decision.reason}; ${decision.from} made read-only, ${decision.to} promoted once it has replayed ${decision.from}'s final WAL position (at least ${decision.targetLsn})`,
       firstFailureAt: null,
       detectedAt: requestedAt,
-      epoch: decision.epoch,
-      candidates: decision.candidates,
       primaryLsn: decision.targetLsn,
     });
-    const attempt: FailoverAttempt = { failoverId, epoch: decision.epoch, from: decision.from, to: decision.to, planned: true, decidedBy: ctx.deps.instanceId, triggered };
+    if (!begun) throw new EpochConflictError(ctx.resource, decision.epoch - 1, null);
+    const { attempt, decidedAt } = begun;
+    const { failoverId } = attempt;
 
     const from = ctx.members.get(decision.from)!;
     const target = ctx.members.get(decision.to)!;
