@@ -1,13 +1,13 @@
 import { Module } from '@nestjs/common';
 import { ConfigError, SERVICE_CONFIG } from '@continuity/runtime';
-import { FailoverController } from './api/failover.controller.js';
+import { FailoverHttpController } from './failover-decision/failover.http.controller.js';
 import { FailoverConfigError, loadFailoverConfig, NO_FAILOVER_CONFIG } from './config/failover-config.loader.js';
 import { FailoverEventsListener } from './failover-decision/failover-events.listener.js';
 import { FAILOVER_SETTINGS, FailoverSupervisors } from './failover-decision/failover.supervisors.js';
 import type { FailoverEnv } from './failover.env.js';
 
 @Module({
-  controllers: [FailoverEventsListener, FailoverController],
+  controllers: [FailoverEventsListener, FailoverHttpController],
   providers: [
     {
       provide: FAILOVER_SETTINGS,

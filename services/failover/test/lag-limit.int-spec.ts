@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
-import { parseLsn } from '../src/failover-decision/failover.decider.js';
+import { parseLsn } from '../src/probing/lsn.js';
 import { configYaml, eventsOf, startFailover, writeConfig, removeFailoverTest } from './harness.js';
 import { createPgCluster, PgCluster } from './pg-cluster.js';
 

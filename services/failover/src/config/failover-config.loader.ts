@@ -5,7 +5,7 @@ import {
   InvalidFailoverConfigError,
   MemberRole,
   resolveFailoverConfig,
-} from '../failover-decision/failover.decider.js';
+} from './failover-config.policy.js';
 import { FailoverSectionSchema } from './failover-config.schema.js';
 
 export type { ConfigProblem };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RESOURCE_PATTERN } from '@continuity/contracts';
-import { DEFAULT_FAILURES_BEFORE_FAILOVER, DEFAULT_PROBE_INTERVAL_MS } from '../failover-decision/failover.decider.js';
+import { DEFAULT_FAILURES_BEFORE_FAILOVER, DEFAULT_PROBE_INTERVAL_MS } from './failover-config.policy.js';
 
 /**
  * The `failover:` section of the configuration file (YAML, path from `CONTINUITY_CONFIG`; other

@@ -8,21 +8,12 @@ import { NATS_CONNECTION, PUBLISHER, ReadinessChecks, SERVICE_CONFIG, TOPOLOGY }
 import type { FailoverSettings } from '../config/failover-config.loader.js';
 import { FailoverStore } from '../coordination/failover-store.js';
 import type { FailoverEnv } from '../failover.env.js';
+import type { RouteRecord } from '@continuity/contracts';
+import { NoPrimaryError, NotPrimaryError, SwitchoverRejectedError, UnknownResourceError } from './failover.errors.js';
+import type { CompletedFailover } from './failover-attempt.js';
 import { ResourceSupervisor } from './resource-supervisor.js';
 
 export const FAILOVER_SETTINGS = Symbol('FAILOVER_SETTINGS');
-
-/** A resource this service does not watch. */
-export class UnknownResourceError extends Error {
-  override readonly name = 'UnknownResourceError';
-  readonly code = 'FAILOVER.UNKNOWN_RESOURCE';
-  constructor(
-    readonly resource: string,
-    known: string[],
-  ) {
-    super(`${resource} is not a resource this failover service watches (watched: ${known.join(', ') || 'none'})`);
-  }
-}
 
 /**
  * One supervisor per configured resource, started once the app is up and stopped (lease released,
@@ -105,8 +96,31 @@ export class FailoverSupervisors implements OnApplicationBootstrap, OnModuleDest
     return [...this.supervisors.values()];
   }
 
-  /** The route store, or null when nothing is configured. */
-  routes(): FailoverStore | null {
-    return this.store;
+  /** One resource as this instance sees it, with who holds its lease. */
+  async describe(resource: string) {
+    const supervisor = this.get(resource);
+    return { ...supervisor.status(), leaseHolder: (await supervisor.leaseHolder().catch(() => null))?.holder ?? null };
+  }
+
+  /**
+   * The route record; NoPrimaryError when there is none (yet). With `member`, NotPrimaryError unless
+   * that member is the primary: what a load balancer's health check asks.
+   */
+  async primary(resource: string, member?: string): Promise<RouteRecord> {
+    const route = this.store ? await this.store.readRoute(resource) : null;
+    if (!route) throw new NoPrimaryError(resource);
+    if (member !== undefined && route.record.primary !== member) throw new NotPrimaryError(resource, member, route.record);
+    return route.record;
+  }
+
+  /** A planned switchover; SwitchoverRejectedError when the decider refuses it, saying why. */
+  async switchover(resource: string, to: string): Promise<CompletedFailover> {
+    const result = await this.get(resource).switchover(to);
+    if ('type' in result) throw new SwitchoverRejectedError(result.code, result.reason);
+    return result;
+  }
+
+  memberRebuilt(resource: string, member: string): Promise<RouteRecord> {
+    return this.get(resource).memberRebuilt(member);
   }
 }

@@ -1,5 +1,7 @@
 import { FailoverObservationSchema } from '@continuity/contracts';
-import { evolve, FailoverState, initialState, Observation, RecordedObservation, resolveFailoverConfig } from './failover.decider.js';
+import { resolveFailoverConfig } from '../config/failover-config.policy.js';
+import type { Observation } from '../probing/observation.js';
+import { evolve, FailoverState, initialState, RecordedObservation } from './failover.state.js';
 import { keepFailedPrimaryProbes, MAX_FAILED_PROBES_KEPT, observationRecord, observationsBehind } from './observations.js';
 
 const T0 = Date.parse('2026-11-26T09:00:00.000Z');

@@ -1,5 +1,5 @@
 import type { FailoverObservation } from '@continuity/contracts';
-import type { FailoverState, RecordedObservation } from './failover.decider.js';
+import type { FailoverState, RecordedObservation } from './failover.state.js';
 
 /**
  * The observations published with a decision (`FailoverTriggered.data.observations`), as data:

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import type { MemberEndpoint } from '../config/failover-config.loader.js';
-import { parseLsn, type Observation } from '../failover-decision/failover.decider.js';
+import { parseLsn } from './lsn.js';
+import type { Observation } from './observation.js';
 
 /** An action on a member failed; `member` and `action` say which. */
 export class MemberActionError extends Error {
