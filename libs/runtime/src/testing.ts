@@ -71,10 +71,16 @@ export const startServiceProcess = async (service: string, env: Record<string, s
     output: () => text,
     exited,
     waitForOutput: async (pattern, timeoutMs = 15_000) => {
-      await pollUntil(() => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text)), {
-        timeoutMs,
-        what: `${service} to print ${pattern}; it printed:\n${text}`,
+      const printed = () => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text));
+      // A process that died will never print it: say so at once rather than at the timeout.
+      const died = exited.then((code) => {
+        if (!printed()) throw new Error(`${service} exited (${code ?? child.signalCode}) before printing ${pattern}`);
       });
+      try {
+        await Promise.race([pollUntil(printed, { timeoutMs, what: `${service} to print ${pattern}` }), died]);
+      } catch (error) {
+        throw new Error(`${(error as Error).message}; it printed:\n${text}`);
+      }
     },
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
