@@ -24,6 +24,8 @@ describe('errorBody: one body for every error', () => {
   it('turns a malformed JSON body into a 400 and anything unknown into a 500 that hides its details', () => {
     const parseFailure = Object.assign(new SyntaxError('Unexpected token } in JSON'), { status: 400, expose: true, type: 'entity.parse.failed' });
     expect(errorBody(parseFailure)).toEqual({ statusCode: 400, code: 'REQUEST.MALFORMED', message: 'Unexpected token } in JSON' });
+    // As Nest's Express adapter hands it over.
+    expect(errorBody(new BadRequestException(parseFailure.message, { cause: parseFailure }))).toMatchObject({ code: 'REQUEST.MALFORMED' });
     const secret = new Error('connect ECONNREFUSED postgres://admin:hunter2@db');
     expect(errorBody(secret)).toEqual({ statusCode: 500, code: 'INTERNAL', message: 'internal error (see the service log)' });
   });

@@ -39,6 +39,8 @@ export const errorBody = (error: unknown): ErrorBody => {
     return { statusCode: error.status, code: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}), ...error.details };
   }
   if (error instanceof HttpException) {
+    // Nest wraps a body that is not JSON (body-parser's error) in a BadRequestException.
+    if (isExposedHttpError(error.cause)) return errorBody(error.cause);
     const statusCode = error.getStatus();
     const response = error.getResponse();
     if (typeof response === 'string') return { statusCode, code: codeFor(statusCode), message: response };

@@ -188,12 +188,18 @@ export class PgNode {
   /** Waits until this standby has replayed `lsn`. */
   async waitForReplay(lsn: string, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let lastError: Error | undefined;
     while (Date.now() < deadline) {
-      const rows = await this.query<{ ok: boolean }>('select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok', [lsn]);
-      if (rows[0]?.ok) return;
+      try {
+        const rows = await this.query<{ ok: boolean }>('select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok', [lsn]);
+        if (rows[0]?.ok) return;
+      } catch (error) {
+        // A failover service fencing this member as it comes back ends its sessions: ask again.
+        lastError = error as Error;
+      }
       await sleep(20);
     }
-    throw new Error(`${this.name} did not replay ${lsn} within ${timeoutMs} ms`);
+    throw new Error(`${this.name} did not replay ${lsn} within ${timeoutMs} ms${lastError ? ` (last error: ${lastError.message})` : ''}`);
   }
 
   async currentLsn(): Promise<string> {
