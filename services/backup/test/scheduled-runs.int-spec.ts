@@ -108,4 +108,13 @@ policies:
     expect(skipped).toMatchObject({ backup_id: null, skipped: `a backup of files is already running (${manual}); wait for it to finish` });
     expect(await scheduledBackups()).toHaveLength(2);
   });
+
+  it('pruning forgets old claims but keeps each policy\'s latest, from which missed slots are counted', async () => {
+    // Every claim so far is of a slot in November 2026, "old" against a keep of -1 year (the future).
+    const before = await claims();
+    const latest = before.at(-1)!.slot;
+    expect(await new ScheduleClaims(world.pool).prune(-365 * 86_400_000)).toBe(before.length - 1);
+    expect((await claims()).map((r) => r.slot)).toEqual([latest]);
+    expect(await new ScheduleClaims(world.pool).prune(7 * 86_400_000)).toBe(0);
+  });
 });

@@ -14,6 +14,7 @@ import { ScheduledRuns } from './scheduled-runs.js';
 const MAX_TIMER_MS = 6 * 3_600_000; // timers are re-armed at least this often (no 24.8-day setTimeout overflow)
 const HOUSEKEEPING_MS = 60_000;
 const RETRY_MS = 5_000; // a tick that could not reach the catalogue is tried again this soon
+const KEEP_CLAIMS_MS = 7 * 86_400_000; // claims are kept a week: enough to see what ran when, and why not
 
 /**
  * Runs each policy on its schedule (cron in UTC, or an interval anchored to the Unix epoch),
@@ -32,6 +33,7 @@ export class BackupScheduler implements OnApplicationBootstrap, OnApplicationShu
   private readonly running = new Set<Promise<unknown>>();
   private stopped = false;
   private readonly slots: ScheduledRuns;
+  private readonly claims: ScheduleClaims;
 
   constructor(
     @Inject(SERVICE_CONFIG) private readonly env: BackupEnv,
@@ -41,7 +43,8 @@ export class BackupScheduler implements OnApplicationBootstrap, OnApplicationShu
     @Inject(PG_POOL) pool: Pool,
   ) {
     const claimant = `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
-    this.slots = new ScheduledRuns({ claims: new ScheduleClaims(pool), runner, claimant, logger: this.logger });
+    this.claims = new ScheduleClaims(pool);
+    this.slots = new ScheduledRuns({ claims: this.claims, runner, claimant, logger: this.logger });
     this.logger.log(`instance ${claimant}`);
   }
 
@@ -118,5 +121,6 @@ export class BackupScheduler implements OnApplicationBootstrap, OnApplicationShu
   private async housekeeping() {
     await this.runner.recoverAbandoned().catch((error: Error) => this.logger.warn(`recovering abandoned runs: ${error.message}`));
     await this.runner.flushOutbox();
+    await this.claims.prune(KEEP_CLAIMS_MS).catch((error: Error) => this.logger.warn(`pruning schedule claims: ${error.message}`));
   }
 }

@@ -32,6 +32,19 @@ export class ScheduleClaims {
     await this.pool.query('UPDATE backup.schedule_claims SET backup_id = $3 WHERE policy = $1 AND slot = $2', [policy, slot, backupId]);
   }
 
+  /**
+   * Forgets claims older than `keepMs` (an `every 1s` policy makes 86,400 a day), except each
+   * policy's latest: it is what the next claim counts missed slots from.
+   */
+  async prune(keepMs: number): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `DELETE FROM backup.schedule_claims c WHERE c.slot < now() - ($1::text || ' milliseconds')::interval
+          AND c.slot < (SELECT max(slot) FROM backup.schedule_claims l WHERE l.policy = c.policy)`,
+      [String(keepMs)],
+    );
+    return rowCount ?? 0;
+  }
+
   /** Records why the claimed slot did not run; it is not tried again. */
   async skipped(policy: string, slot: Date, reason: string): Promise<void> {
     await this.pool.query('UPDATE backup.schedule_claims SET skipped = $3 WHERE policy = $1 AND slot = $2', [policy, slot, reason]);
