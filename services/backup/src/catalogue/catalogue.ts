@@ -57,6 +57,16 @@ CREATE TABLE IF NOT EXISTS backup.verdicts (
   event_id    uuid NOT NULL,
   occurred_at timestamptz NOT NULL
 );
+-- One row per scheduled run of a policy, whichever instance won it (see scheduler/schedule-claims.ts).
+CREATE TABLE IF NOT EXISTS backup.schedule_claims (
+  policy     text NOT NULL,
+  slot       timestamptz NOT NULL,
+  claimed_by text NOT NULL,
+  claimed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  backup_id  uuid,
+  skipped    text,
+  PRIMARY KEY (policy, slot)
+);
 CREATE TABLE IF NOT EXISTS backup.outbox (
   event_id   uuid PRIMARY KEY,
   envelope   jsonb NOT NULL,

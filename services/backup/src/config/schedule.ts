@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 
-/** When a policy runs: a cron expression (UTC) or a fixed interval. */
+/** When a policy runs: a cron expression (UTC) or a fixed interval (its slots: `scheduler/schedule-slots.policy.ts`). */
 export type Schedule = { kind: 'cron'; expression: string } | { kind: 'interval'; everyMs: number; text: string };
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -25,15 +25,4 @@ export const parseSchedule = (text: string): { ok: true; schedule: Schedule } | 
       error: `"${text}" is neither a cron expression (e.g. "0 2 * * *") nor an interval (e.g. "every 15m"): ${(error as Error).message}`,
     };
   }
-};
-
-/** The first run strictly after `after`. Intervals count from `anchor` (the service start). */
-export const nextRunAfter = (schedule: Schedule, after: Date, anchor: Date = after): Date => {
-  if (schedule.kind === 'interval') {
-    const elapsed = Math.max(0, after.getTime() - anchor.getTime());
-    return new Date(anchor.getTime() + (Math.floor(elapsed / schedule.everyMs) + 1) * schedule.everyMs);
-  }
-  const next = new Cron(schedule.expression, { paused: true, timezone: 'UTC' }).nextRun(after);
-  if (!next) throw new Error(`cron "${schedule.expression}" never runs again`);
-  return next;
 };

@@ -1,20 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { SERVICE_CONFIG } from '@continuity/runtime';
+import type { Pool } from 'pg';
+import { PG_POOL, SERVICE_CONFIG } from '@continuity/runtime';
 import type { BackupConfig, ResolvedPolicy } from '../config/backup-config.loader.js';
-import { nextRunAfter } from '../config/schedule.js';
-import { BackupAlreadyRunningError } from '../backup-run/backup-run.errors.js';
 import type { BackupRunner } from '../backup-run/backup-runner.js';
 import type { RetentionRunner } from '../retention/retention.runner.js';
 import type { BackupEnv } from '../backup.env.js';
 import { BACKUP_CONFIG, BACKUP_RUNNER, RETENTION } from '../tokens.js';
+import { ScheduleClaims } from './schedule-claims.js';
+import { ScheduledRuns } from './scheduled-runs.js';
 
 const MAX_TIMER_MS = 6 * 3_600_000; // timers are re-armed at least this often (no 24.8-day setTimeout overflow)
 const HOUSEKEEPING_MS = 60_000;
+const RETRY_MS = 5_000; // a tick that could not reach the catalogue is tried again this soon
+const KEEP_CLAIMS_MS = 7 * 86_400_000; // claims are kept a week: enough to see what ran when, and why not
 
 /**
- * Runs each policy on its schedule (cron in UTC, or an interval from the service start), applies
- * retention every hour besides after each backup, and keeps housekeeping going: queued events
- * re-published, runs abandoned by a crashed process recorded as failed and cleaned up.
+ * Runs each policy on its schedule (cron in UTC, or an interval anchored to the Unix epoch),
+ * applies retention every hour besides after each backup, and keeps housekeeping going: queued
+ * events re-published, runs abandoned by a crashed process recorded as failed and cleaned up.
+ *
+ * Delivery guarantee: each slot of a policy runs at most once across every instance (a claim in
+ * the catalogue, `ScheduledRuns`); a slot is claimed when it begins, or at start for the slot the
+ * process starts in, so after an outage the latest missed slot runs once and a restart within a
+ * slot that already ran does not run it again.
  */
 @Injectable()
 export class BackupScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -22,14 +32,21 @@ export class BackupScheduler implements OnApplicationBootstrap, OnApplicationShu
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly running = new Set<Promise<unknown>>();
   private stopped = false;
-  private readonly startedAt = new Date();
+  private readonly slots: ScheduledRuns;
+  private readonly claims: ScheduleClaims;
 
   constructor(
     @Inject(SERVICE_CONFIG) private readonly env: BackupEnv,
     @Inject(BACKUP_CONFIG) private readonly config: BackupConfig,
     @Inject(BACKUP_RUNNER) private readonly runner: BackupRunner,
     @Inject(RETENTION) private readonly retention: RetentionRunner,
-  ) {}
+    @Inject(PG_POOL) pool: Pool,
+  ) {
+    const claimant = `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+    this.claims = new ScheduleClaims(pool);
+    this.slots = new ScheduledRuns({ claims: this.claims, runner, claimant, logger: this.logger });
+    this.logger.log(`instance ${claimant}`);
+  }
 
   async onApplicationBootstrap() {
     await this.housekeeping();
@@ -38,7 +55,7 @@ export class BackupScheduler implements OnApplicationBootstrap, OnApplicationShu
       this.logger.log('BACKUP_SCHEDULER=off: scheduled backups and retention are disabled in this process');
       return;
     }
-    for (const policy of this.config.policies.values()) if (policy.schedule) this.arm(policy);
+    for (const policy of this.config.policies.values()) if (policy.schedule) this.tick(policy);
     this.every(3_600_000, () => this.applyRetention());
   }
 
@@ -64,28 +81,35 @@ export class BackupScheduler implements OnApplicationBootstrap, OnApplicationShu
     this.timers.add(timer as unknown as NodeJS.Timeout);
   }
 
-  private arm(policy: ResolvedPolicy) {
-    if (this.stopped || !policy.schedule) return;
-    const now = new Date();
-    const next = nextRunAfter(policy.schedule, now, this.startedAt);
-    const delay = Math.min(next.getTime() - now.getTime(), MAX_TIMER_MS);
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (Date.now() + 5 < next.getTime()) return this.arm(policy); // a long wait, re-armed
-      void this.track(this.runScheduled(policy)).finally(() => this.arm(policy));
-    }, Math.max(0, delay));
-    timer.unref();
-    this.timers.add(timer);
+  /** Claims and runs the current slot if no instance has, then waits for the next slot. */
+  private tick(policy: ResolvedPolicy) {
+    if (this.stopped) return;
+    void this.track(
+      this.slots.tick(policy, new Date()).then(
+        (outcome) => {
+          if ('done' in outcome) void this.track(outcome.done);
+          this.arm(policy, outcome.next);
+        },
+        (error: Error) => {
+          this.logger.warn(`schedule of ${policy.name}: ${error.message} (retrying in ${RETRY_MS} ms)`);
+          this.arm(policy, new Date(Date.now() + RETRY_MS));
+        },
+      ),
+    );
   }
 
-  private async runScheduled(policy: ResolvedPolicy) {
-    try {
-      const { done } = await this.runner.start(policy.resourceName, { trigger: 'schedule' });
-      await done;
-    } catch (error) {
-      if (error instanceof BackupAlreadyRunningError) this.logger.warn(`scheduled backup of ${policy.resourceName} skipped: ${error.message}`);
-      else this.logger.error(`scheduled backup of ${policy.resourceName} could not start: ${(error as Error).message}`);
-    }
+  /**
+   * The next tick at `at`. Not after the run ends: a slot that begins while the previous slot's
+   * backup runs is claimed too, and recorded as skipped (one run per resource) rather than lost.
+   */
+  private arm(policy: ResolvedPolicy, at: Date | null) {
+    if (this.stopped || !at) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.tick(policy); // early or a long wait cut short (MAX_TIMER_MS): the tick finds nothing to claim and re-arms
+    }, Math.max(0, Math.min(at.getTime() - Date.now(), MAX_TIMER_MS)));
+    timer.unref();
+    this.timers.add(timer);
   }
 
   private async applyRetention() {
@@ -97,5 +121,6 @@ export class BackupScheduler implements OnApplicationBootstrap, OnApplicationShu
   private async housekeeping() {
     await this.runner.recoverAbandoned().catch((error: Error) => this.logger.warn(`recovering abandoned runs: ${error.message}`));
     await this.runner.flushOutbox();
+    await this.claims.prune(KEEP_CLAIMS_MS).catch((error: Error) => this.logger.warn(`pruning schedule claims: ${error.message}`));
   }
 }
