@@ -26,6 +26,15 @@ export interface ServiceSpec<S extends z.ZodType<BaseConfig> = z.ZodType<BaseCon
 }
 
 /**
+ * PostgreSQL answers and takes writes: a server in recovery (a standby, or a primary restarting)
+ * answers `select 1` but refuses every write, so handlers keep waiting for it.
+ */
+const probePostgres = async (pool: Pool) => {
+  const { rows } = await pool.query<{ recovery: boolean }>('select pg_is_in_recovery() as recovery');
+  if (rows[0]?.recovery) throw new Error('PostgreSQL is in recovery (a standby, or still starting): it refuses writes');
+};
+
+/**
  * SIGTERM/SIGINT: close the app (the transport stops pulling and finishes in-flight messages, then
  * connections close) and exit 0. A second signal, or 30 s without finishing, exits at once.
  */
@@ -86,7 +95,7 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
     topology: topologyFor(config.CONTINUITY_NAMESPACE),
     ackWaitMs: config.JETSTREAM_ACK_WAIT_MS,
     // Handlers that find a dependency down wait for these to answer (nothing is dead-lettered for it).
-    probes: { postgres: () => pool.query('select 1'), nats: () => nats.flush() },
+    probes: { postgres: () => probePostgres(pool), nats: () => nats.flush() },
     endpoints: endpointsOf({ postgres: config.DATABASE_URL, nats: config.NATS_URL }),
   });
   app.get(ReadinessChecks).register('consumers', async () => {
