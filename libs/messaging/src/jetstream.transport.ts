@@ -25,7 +25,9 @@ import {
 } from '@continuity/contracts';
 import { writeDeadLetter } from './dead-letter.js';
 import { JetStreamContext } from './jetstream.context.js';
-import { decideOnFailure, DEFAULT_RETRY_POLICY, describeError, RetryPolicy, validateRetryPolicy } from './retry.policy.js';
+import { decideBeforeHandling, decideOnFailure, DEFAULT_RETRY_POLICY, describeError, RetryPolicy, validateRetryPolicy } from './retry.policy.js';
+import type { Dependency, Endpoints } from './failure.classifier.js';
+import { Outage, Outages, Probe } from './outages.js';
 import { ensureTopology, StreamOptions } from './topology.js';
 
 export interface JetStreamTransportOptions {
@@ -40,6 +42,14 @@ export interface JetStreamTransportOptions {
   /** JetStream redelivers a message not acked (nor marked working) within this time. */
   ackWaitMs?: number;
   streams?: StreamOptions;
+  /**
+   * Direct checks of the dependencies handlers use (`postgres: () => pool.query('select 1')`): while
+   * one is down, handlers wait for its probe to answer instead of retrying blindly.
+   */
+  probes?: Partial<Record<Dependency, Probe>>;
+  probeIntervalMs?: number;
+  /** Where those dependencies listen (`endpointsOf`), so a refused connection is blamed on the right one. */
+  endpoints?: Endpoints;
 }
 
 /** Per-handler options, given as the second argument of `@OnEvent`. */
@@ -96,11 +106,18 @@ const createInstruments = () => {
 /**
  * NestJS transport over JetStream: durable, at-least-once, dead-lettered delivery.
  *
- * Delivery guarantees: a message is acked only after its handler's work resolved; a handler that
- * throws is nak'd with a growing delay; on its `maxDeliver`-th failure, or at once when it cannot
- * be parsed or validated, it is written to the dead-letter stream (original bytes, headers, reason)
- * and only then terminated. Handlers must be idempotent: a crash between their commit and the
- * ack redelivers the message.
+ * Delivery guarantees: a message is acked only after its handler's work resolved. When the handler
+ * throws, the failure is classified (`classifyFailure`):
+ * - a dependency down (connection refused, timeout, PostgreSQL restarting, disk full): the message
+ *   is kept here and tried again, without limit, after a capped, jittered back-off and once the
+ *   dependency's probe answers; meanwhile no handler of this transport starts and readiness names
+ *   the dependency (`outages()`). Nothing is dead-lettered for an outage, however long.
+ * - permanent (an invalid event, data the database refuses): dead-lettered at once;
+ * - unknown: nak'd with a growing delay and dead-lettered on its `maxDeliver`-th failure.
+ * A message delivered more than `poisonDeliveries` times without an outcome (it crashed or stalled
+ * the process) is dead-lettered before its handler runs again. A dead letter holds the original
+ * bytes, headers and the reason, and the message is terminated only once it is stored. Handlers
+ * must be idempotent: a crash between their commit and the ack redelivers the message.
  */
 export class JetStreamTransport extends Server implements CustomTransportStrategy {
   private nc?: NatsConnection;
@@ -113,6 +130,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   private readonly retry: RetryPolicy;
   private readonly ackWaitMs: number;
   private readonly instruments = createInstruments();
+  private readonly outageLog: Outages;
 
   constructor(private readonly options: JetStreamTransportOptions) {
     super();
@@ -120,6 +138,19 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     this.registry = options.registry ?? continuityEvents;
     this.retry = validateRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.retry });
     this.ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.outageLog = new Outages({
+      probes: options.probes,
+      probeIntervalMs: options.probeIntervalMs,
+      onChange: ({ dependency, state, outage }) => {
+        if (state === 'down') this.logger.warn(`${dependency} is unavailable (${outage.reason}); handlers wait for it, nothing is dead-lettered for it`);
+        else this.logger.log(`${dependency} is back after ${((Date.now() - Date.parse(outage.since)) / 1000).toFixed(1)} s (${outage.failures} failed attempts); handlers resume`);
+      },
+    });
+  }
+
+  /** Dependencies handlers found down and that have not answered since (for readiness). */
+  outages(): Outage[] {
+    return this.outageLog.current();
   }
 
   async listen(callback: (error?: unknown) => void): Promise<void> {
@@ -177,8 +208,10 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
         callback: (msg) => this.deliver(subscription, msg),
       });
       // Keep long handlers' messages from being redelivered mid-work.
+      // While a dependency is down, messages waiting for a handler slot are held too (not redelivered).
       subscription.keepAlive = setInterval(() => {
         for (const msg of subscription.running) msg.working();
+        if (this.outageLog.isBlocked()) for (const msg of subscription.waiting) msg.working();
       }, Math.max(1_000, this.ackWaitMs / 3));
     }
   }
@@ -276,6 +309,8 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
 
   // Not `async`: it returns `process`'s or `deadLetter`'s promise as is, without wrapping it in another.
   private handle(subscription: Subscription, msg: JsMsg): Promise<void> {
+    const poison = decideBeforeHandling(this.retry, msg.info.deliveryCount);
+    if (poison?.action === 'dead-letter') return this.deadLetter(subscription, msg, poison.reason);
     let raw: unknown;
     try {
       raw = JSON.parse(decoder.decode(msg.data));
@@ -322,22 +357,38 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   private async process(subscription: Subscription, msg: JsMsg, event: ReturnType<EventRegistry['parse']>, raw: unknown, span: Span) {
     const started = performance.now();
     try {
-      const result = await subscription.handler(event, new JetStreamContext([msg, subscription.durable, raw]));
-      if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
-      this.ack(msg);
-      this.instruments.handled.add(1, subscription.metricAttributes.acked);
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
-      const decision = decideOnFailure({ ...this.retry, maxDeliver: subscription.options.maxDeliver }, msg.info.deliveryCount, error);
-      if (decision.action === 'retry') {
-        this.logger.warn?.(
-          `${subscription.durable}: ${event.type} ${event.id} failed (delivery ${msg.info.deliveryCount}), retrying in ${decision.delayMs} ms: ${describeError(error)}`,
-        );
-        msg.nak(decision.delayMs);
-        this.instruments.handled.add(1, subscription.metricAttributes.retried);
-      } else {
-        await this.deadLetter(subscription, msg, decision.reason);
+      for (let attempt = 1; ; attempt++) {
+        // A dependency is down: start nothing until it answers (checked without awaiting otherwise).
+        if (this.outageLog.isBlocked()) await this.outageLog.whenClear();
+        if (this.stopping) return; // left unacked: redelivered after ack_wait
+        try {
+          const result = await subscription.handler(event, new JetStreamContext([msg, subscription.durable, raw]));
+          if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+          this.ack(msg);
+          this.outageLog.succeeded();
+          this.instruments.handled.add(1, subscription.metricAttributes.acked);
+          return;
+        } catch (error) {
+          span.recordException(error as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+          const decision = decideOnFailure({ ...this.retry, maxDeliver: subscription.options.maxDeliver }, msg.info.deliveryCount, error, attempt, Math.random, this.options.endpoints);
+          this.instruments.handled.add(1, decision.action === 'dead-letter' ? subscription.metricAttributes.deadLettered : subscription.metricAttributes.retried);
+          if (decision.action === 'wait') {
+            this.outageLog.report(decision.dependency, decision.reason);
+            this.logger.debug?.(`${subscription.durable}: ${event.type} ${event.id} waits for ${decision.dependency} (attempt ${attempt}), next try in ≥ ${decision.delayMs} ms`);
+            await this.outageLog.waitToRetry(decision.delayMs);
+            continue;
+          }
+          if (decision.action === 'retry') {
+            this.logger.warn?.(
+              `${subscription.durable}: ${event.type} ${event.id} failed (delivery ${msg.info.deliveryCount}), retrying in ${decision.delayMs} ms: ${describeError(error)}`,
+            );
+            msg.nak(decision.delayMs);
+          } else {
+            await this.deadLetter(subscription, msg, decision.reason, false);
+          }
+          return;
+        }
       }
     } finally {
       this.instruments.handleDuration.record(performance.now() - started, subscription.metricAttributes.consumer);
@@ -345,11 +396,11 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     }
   }
 
-  private async deadLetter(subscription: Subscription, msg: JsMsg, reason: string) {
+  private async deadLetter(subscription: Subscription, msg: JsMsg, reason: string, count = true) {
     try {
       await writeDeadLetter(this.js!, this.topology, msg, subscription.durable, reason);
       msg.term(); // only once the dead letter is durable: nothing is dropped silently
-      this.instruments.handled.add(1, subscription.metricAttributes.deadLettered);
+      if (count) this.instruments.handled.add(1, subscription.metricAttributes.deadLettered);
       this.logger.error(`${subscription.durable}: message ${msg.seq} on ${msg.subject} dead-lettered: ${reason}`);
     } catch (error) {
       this.logger.error(`${subscription.durable}: could not dead-letter message ${msg.seq}, will retry: ${describeError(error)}`);
@@ -364,6 +415,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   async close(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.outageLog.close(); // handlers waiting for a dependency give their messages back
     await Promise.all(
       this.subscriptions.map(async (s) => {
         await s.messages?.close();

@@ -2,10 +2,13 @@ import 'reflect-metadata';
 import { INestApplication, Logger, LogLevel, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { z } from 'zod';
-import { JetStreamTransport } from '@continuity/messaging';
+import { endpointsOf, JetStreamTransport } from '@continuity/messaging';
 import { startTelemetry } from '@continuity/telemetry';
 import { baseEnvSchema, BaseConfig, ConfigError, loadConfig, topologyFor } from './config.js';
+import type { Pool } from 'pg';
 import { connectNats, RuntimeModule } from './runtime.module.js';
+import { ReadinessChecks } from './health.controller.js';
+import { PG_POOL } from './tokens.js';
 import { HttpErrorFilter } from './http/error.filter.js';
 import { DependencyUnreachableError } from './unreachable.js';
 
@@ -21,6 +24,15 @@ export interface ServiceSpec<S extends z.ZodType<BaseConfig> = z.ZodType<BaseCon
   /** Last touches on the HTTP app before it listens (e.g. OpenAPI docs). */
   configure?: (app: INestApplication) => void;
 }
+
+/**
+ * PostgreSQL answers and takes writes: a server in recovery (a standby, or a primary restarting)
+ * answers `select 1` but refuses every write, so handlers keep waiting for it.
+ */
+const probePostgres = async (pool: Pool) => {
+  const { rows } = await pool.query<{ recovery: boolean }>('select pg_is_in_recovery() as recovery');
+  if (rows[0]?.recovery) throw new Error('PostgreSQL is in recovery (a standby, or still starting): it refuses writes');
+};
 
 /**
  * SIGTERM/SIGINT: close the app (the transport stops pulling and finishes in-flight messages, then
@@ -76,11 +88,20 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
     logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
     abortOnError: false,
   });
+  const pool = app.get<Pool>(PG_POOL);
   const transport = new JetStreamTransport({
     serviceName: spec.name,
     servers: config.NATS_URL.split(',').map((s) => s.trim()),
     topology: topologyFor(config.CONTINUITY_NAMESPACE),
     ackWaitMs: config.JETSTREAM_ACK_WAIT_MS,
+    // Handlers that find a dependency down wait for these to answer (nothing is dead-lettered for it).
+    probes: { postgres: () => probePostgres(pool), nats: () => nats.flush() },
+    endpoints: endpointsOf({ postgres: config.DATABASE_URL, nats: config.NATS_URL }),
+  });
+  app.get(ReadinessChecks).register('consumers', async () => {
+    const outages = transport.outages();
+    if (outages.length === 0) return { status: 'up' };
+    return { status: 'down', error: outages.map((o) => `waiting for ${o.dependency} since ${o.since} (${o.failures} failed attempts): ${o.reason}`).join('; ') };
   });
   // The microservice inherits the app's global filter (it cannot register its own once connected).
   app.useGlobalFilters(new HttpErrorFilter());

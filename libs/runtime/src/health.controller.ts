@@ -41,7 +41,13 @@ export class HealthController {
   @Get('ready')
   async ready(@Res({ passthrough: true }) res: Response) {
     const checks: Record<string, CheckResult> = {
-      nats: this.nc.isClosed() ? { status: 'down', error: 'connection closed' } : { status: 'up' },
+      // A round trip, not just "not closed": a connection that is reconnecting is not closed either.
+      nats: this.nc.isClosed()
+        ? { status: 'down', error: 'connection closed' }
+        : await withTimeout(this.nc.flush(), 2_000, 'NATS ping').then(
+            (): CheckResult => ({ status: 'up' }),
+            (error: Error): CheckResult => ({ status: 'down', error: error.message }),
+          ),
       postgres: await withTimeout(this.pool.query('select 1'), 2_000, 'select 1').then(
         (): CheckResult => ({ status: 'up' }),
         (error: Error): CheckResult => ({ status: 'down', error: error.message }),

@@ -150,3 +150,4 @@ export const serviceProcessSuite = (service: string, handledType: EventType, ext
       expect(bad.output()).toContain('PORT: must be a port number (got "http")');
     });
   });
+export * from './pg-cluster.js';

@@ -3,7 +3,7 @@ import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePort } from '@continuity/runtime';
+import { freePort } from './postgres.js';
 
 /**
  * Real PostgreSQL streaming replication for tests and benchmarks: a primary and streaming
