@@ -112,7 +112,9 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
       timeoutMs: 30_000,
       what: 'the refused event in the dead-letter stream',
     });
-    expect(letter.reason).toMatch(/handler failed on all 5 deliveries: .*(\\u0000|unsupported Unicode escape)/i);
+    // PostgreSQL refused the data itself (SQLSTATE 22P05): no redelivery can fix it, so it is not retried.
+    expect(letter.reason).toMatch(/^permanent failure .*unsupported Unicode escape sequence \(SQLSTATE 22P05\)/);
+    expect(letter.deliveryCount).toBe(1);
   }, 40_000);
 
   it('dead-letters an invalid event with the reason and goes on', async () => {

@@ -39,7 +39,8 @@ policies:
     );
     const env = { CONTINUITY_NAMESPACE: topology.namespace, DATABASE_URL: db.url, CONTINUITY_CONFIG: config };
     for (const [service, extra] of [
-      ['backup', {}],
+      // The backup asked for over HTTP is the only one: no scheduled first slot at start.
+      ['backup', { BACKUP_SCHEDULER: 'off' }],
       ['verifier', {}],
       ['audit', { AUDIT_TOKENS: `${AUDITOR}:auditor`, AUDIT_SIGNING_KEY_FILE: join(dir, 'audit.pem'), AUDIT_SIGN_INTERVAL_MS: '250' }],
     ] as const) {
