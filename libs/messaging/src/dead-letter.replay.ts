@@ -1,5 +1,5 @@
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiError, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { v7 as uuidv7 } from 'uuid';
 import {
   allDeadLettersSubject,
@@ -80,6 +80,7 @@ export interface DeadLettersOptions {
   now?: () => Date;
 }
 
+const STREAM_NOT_FOUND = 10059;
 const CONSUMER_PATTERN = /^[A-Za-z0-9_-]{1,256}$/;
 const MAX_LIMIT = 500;
 /** A page reads at most this many stored messages, so a narrow filter over a long stream still answers promptly. */
@@ -144,12 +145,11 @@ export class DeadLetters {
     }
     if (filter.since && Number.isNaN(filter.since.getTime())) throw invalidDeadLetterQuery('since must be an ISO-8601 time', 'since');
     const subject = filter.consumer ? deadLetterSubject(filter.consumer, this.options.topology) : allDeadLettersSubject(this.options.topology);
-    const jsm = await this.manager();
     const items: DeadLetterSummary[] = [];
     let seq = (filter.after ?? 0) + 1;
     for (let scanned = 0; scanned < MAX_SCAN; scanned++) {
       // The first message on `subject` at or after `seq` (NATS 2.9 answers `next_by_subj`; the client's types omit it).
-      const stored = await jsm.streams.getMessage(this.options.topology.deadLetterStream, { seq, next_by_subj: subject } as { seq: number });
+      const stored = await this.stored({ seq, next_by_subj: subject } as { seq: number });
       if (!stored) return { items, next: null };
       seq = stored.seq + 1;
       const letter = this.letterOf(stored);
@@ -221,10 +221,20 @@ export class DeadLetters {
   /** The dead letter stored at `sequence`, or 404 when there is none (a gap, or a message that is not a dead letter). */
   private async find(sequence: number): Promise<{ letter: DeadLetter }> {
     const seq = parseDeadLetterSequence(sequence);
-    const stored = await (await this.manager()).streams.getMessage(this.options.topology.deadLetterStream, { seq });
+    const stored = await this.stored({ seq });
     const letter = stored && this.letterOf(stored);
     if (!letter) throw new DomainError('DLQ.NOT_FOUND', `no dead letter at sequence ${seq}`, 404, { sequence: seq });
     return { letter };
+  }
+
+  private async stored(query: { seq: number }): Promise<StoredMsg | null> {
+    try {
+      return await (await this.manager()).streams.getMessage(this.options.topology.deadLetterStream, query);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError) || error.code !== STREAM_NOT_FOUND) throw error;
+      const stream = this.options.topology.deadLetterStream;
+      throw new DomainError('DLQ.NO_STREAM', `there is no dead-letter stream ${stream} (no service has started in namespace ${this.options.topology.namespace})`, 503, { stream });
+    }
   }
 
   /** Only what the transport wrote: the subject names the consumer its headers name. */

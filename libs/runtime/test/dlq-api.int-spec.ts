@@ -13,6 +13,7 @@ import type { Telemetry } from '@continuity/telemetry';
 import { baseEnvSchema, loadConfig } from '../src/config.js';
 import { HttpErrorFilter } from '../src/http/error.filter.js';
 import { RuntimeModule } from '../src/runtime.module.js';
+import { runDlqCli } from '../src/dlq/dlq.cli.js';
 
 @Catch()
 class RethrowEventErrors implements RpcExceptionFilter<unknown> {
@@ -146,5 +147,37 @@ describe('/dlq routes (real NATS)', () => {
       body: { recorded: { data: { forced: true } } },
     });
     await pollUntil(() => handled.get(eventId) === 2, { what: 'the forced replay to be delivered' });
+  });
+
+  it('continuity-dlq lists and replays with clear output and exit codes', async () => {
+    const data = aBackupCreatedData();
+    broken.add(data.backupId);
+    const { event } = await new ContinuityPublisher(jetstream(nc), { source: 'test', topology }).publish('BackupCreated', { resource: 'orders-db', data });
+    const cli = async (...argv: string[]) => {
+      const lines: string[] = [];
+      const code = await runDlqCli(argv, { env: { NATS_URL: TEST_NATS_URL, CONTINUITY_NAMESPACE: topology.namespace }, out: (l) => lines.push(l), err: (l) => lines.push(l) });
+      return { code, output: lines.join('\n') };
+    };
+    const listed = await pollUntil(async () => {
+      const result = await cli('list', '--consumer', 'api_BackupCreated', '--id', event.id);
+      return result.output.includes(event.id) && result;
+    }, { what: 'the dead letter in `list`' });
+    expect(listed.code).toBe(0);
+    expect(listed.output).toContain('not replayed');
+    expect(listed.output).toContain('handler failed on all 1 deliveries: handler bug');
+
+    broken.clear();
+    const replayed = await cli('replay', '--id', event.id, '--by', 'carol');
+    expect(replayed).toEqual({ code: 0, output: expect.stringMatching(/^replayed \d+ to api_BackupCreated \(event [0-9a-f-]{36}\); recorded as DeadLetterReplayed [0-9a-f-]{36}$/) });
+    await pollUntil(() => handled.get(event.id) === 1, { what: 'the replayed event to be handled' });
+    const sequence = /^replayed (\d+)/.exec(replayed.output)![1]!;
+    expect(await cli('list', '--id', event.id)).toMatchObject({ code: 0, output: expect.stringContaining('replayed by carol') });
+    expect(await cli('replay', sequence)).toEqual({ code: 1, output: expect.stringContaining(`dead letter ${sequence} was already replayed by carol`) });
+    // With a filter, what was replayed already is skipped rather than refused.
+    expect(await cli('replay', '--id', event.id)).toEqual({ code: 0, output: 'nothing to replay' });
+    expect((await cli('replay')).code).toBe(2);
+    expect((await cli('list', '--since', 'yesterday')).code).toBe(2);
+    expect((await cli('show', '12abc')).code).toBe(2);
+    expect(handled.get(event.id)).toBe(1);
   });
 });
