@@ -1,5 +1,4 @@
-import { Catch, Controller, INestMicroservice, Module, RpcExceptionFilter, Type } from '@nestjs/common';
-import { throwError } from 'rxjs';
+import { Controller, INestMicroservice, Module, Type } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -7,14 +6,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { ContinuityEvent, ContinuityPublisher, DomainError, eventSubject, replayStreamOf, Topology } from '@continuity/contracts';
 import { aBackupCreatedData } from '@continuity/contracts/testing';
 import { DeadLetters, JetStreamContext, JetStreamTransport, OnEvent } from '../src/index.js';
-import { connectTestNats, createTestTopology, pollUntil, readStream, streamMessageCount, TEST_NATS_URL } from '../src/testing.js';
-
-@Catch()
-class RethrowEventErrors implements RpcExceptionFilter<unknown> {
-  catch(exception: unknown) {
-    return throwError(() => exception);
-  }
-}
+import { connectTestNats, createTestTopology, pollUntil, readStream, streamMessageCount, TEST_NATS_URL, RethrowEventErrors } from '../src/testing.js';
 
 /** Backup ids the "fixme" handler fails on until the test fixes it. */
 const broken = new Set<string>();

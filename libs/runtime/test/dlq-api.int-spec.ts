@@ -1,26 +1,18 @@
-import { Catch, Controller, INestApplication, INestMicroservice, Module, RpcExceptionFilter } from '@nestjs/common';
+import { Controller, INestApplication, INestMicroservice, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { Payload } from '@nestjs/microservices';
-import { throwError } from 'rxjs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { ContinuityEvent, ContinuityPublisher, replayStreamOf, Topology } from '@continuity/contracts';
 import { aBackupCreatedData } from '@continuity/contracts/testing';
 import { JetStreamTransport, OnEvent } from '@continuity/messaging';
-import { connectTestNats, createTestTopology, pollUntil, streamMessageCount, TEST_NATS_URL } from '@continuity/messaging/testing';
+import { connectTestNats, createTestTopology, pollUntil, RethrowEventErrors, streamMessageCount, TEST_NATS_URL } from '@continuity/messaging/testing';
 import type { Telemetry } from '@continuity/telemetry';
 import { baseEnvSchema, loadConfig } from '../src/config.js';
 import { HttpErrorFilter } from '../src/http/error.filter.js';
 import { RuntimeModule } from '../src/runtime.module.js';
 import { runDlqCli } from '../src/dlq/dlq.cli.js';
-
-@Catch()
-class RethrowEventErrors implements RpcExceptionFilter<unknown> {
-  catch(exception: unknown) {
-    return throwError(() => exception);
-  }
-}
 
 const ALICE = 'alice-operator-token-0123456789';
 const broken = new Set<string>();
