@@ -159,6 +159,26 @@ describe('dead letters come back (real NATS)', () => {
     expect((await deadLetters.list({ eventId: event.id })).items[0]!.replayed).toMatchObject({ by: 'bob', attempt: 2 });
   });
 
+  it('dead-letters a replay that fails again; replaying that one still names the event where it was first published', async () => {
+    const poison = aBackupCreatedData();
+    broken.add(poison.backupId);
+    const { event, seq: eventSeq } = await publisher.publish('BackupCreated', { resource: 'orders-db', data: poison });
+    const first = await pollUntil(async () => (await deadLetters.list({ eventId: event.id, consumer: 'fixme_BackupCreated' })).items[0], { what: 'the dead letter' });
+    await deadLetters.replay(first.sequence, { by: 'alice' }); // the fix is not deployed yet
+    const again = await pollUntil(
+      async () => (await deadLetters.list({ eventId: event.id, consumer: 'fixme_BackupCreated' })).items.find((l) => l.sequence !== first.sequence),
+      { what: 'the replay to be dead-lettered again' },
+    );
+    expect(again).toMatchObject({ stream: replayStreamOf(topology), event: { id: event.id }, replayed: null });
+
+    broken.delete(poison.backupId);
+    const result = await deadLetters.replay(again.sequence, { by: 'alice' });
+    expect(result.recorded.data.original).toEqual({ eventId: event.id, type: 'BackupCreated', subject: eventSubject('BackupCreated', 'orders-db', topology), streamSequence: eventSeq });
+    await pollUntil(() => applied.get('fixme')!.has(event.id), { what: 'the second replay to be handled' });
+    expect(of('fixme', poison.backupId).at(-1)).toMatchObject({ replayOf: again.sequence, streamSequence: eventSeq });
+    expect(of('other', poison.backupId)).toHaveLength(1);
+  });
+
   it('refuses to replay what is not a dead letter, or one no consumer could ever handle', async () => {
     const js = jetstream(nc);
     // A message on a dead-letter subject that the transport did not write (no dead-letter headers).
