@@ -6,6 +6,9 @@ import {
   InvalidSubjectTokenError,
   isolatedTopology,
   parseEventSubject,
+  replayFilter,
+  replayStreamOf,
+  replaySubject,
 } from './subjects.js';
 
 describe('subjects', () => {
@@ -14,6 +17,14 @@ describe('subjects', () => {
     expect(eventTypeFilter('BackupCreated')).toBe('continuity.events.BackupCreated.*');
     expect(eventTypeFilter('*')).toBe('continuity.events.>');
     expect(deadLetterSubject('audit_all')).toBe('continuity.dlq.audit_all');
+  });
+
+  it('gives each consumer its own replay subjects, one per dead letter, in a stream of their own', () => {
+    expect(replaySubject('audit_ledger', 17)).toBe('continuity.replay.audit_ledger.17');
+    expect(replayFilter('audit_ledger')).toBe('continuity.replay.audit_ledger.*');
+    expect(replaySubject('odd.name>', 1)).toBe('continuity.replay.odd_name_.1');
+    expect(replayStreamOf(DEFAULT_TOPOLOGY)).toBe('CONTINUITY_REPLAY');
+    expect(replayStreamOf(isolatedTopology('t_abc'))).toBe('T_ABC_REPLAY');
   });
 
   it.each(['orders.db', 'orders db', '*', '>', '', '-lead', 'x'.repeat(129)])('refuses resource %j', (resource) => {

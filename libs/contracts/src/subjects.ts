@@ -51,6 +51,22 @@ export const deadLetterSubject = (consumer: string, topology: Topology = DEFAULT
 
 export const allDeadLettersSubject = (topology: Topology = DEFAULT_TOPOLOGY) => `${topology.namespace}.dlq.>`;
 
+/**
+ * Replayed dead letters live in a stream of their own, one subject per consumer and dead letter,
+ * so a replay reaches the one durable consumer that failed and no other (NATS 2.9 has no
+ * multi-filter consumers: each durable consumer gets a second one, `<durable>_replay`, on it).
+ */
+export const replayStreamOf = (topology: Topology = DEFAULT_TOPOLOGY) => `${topology.eventStream}_REPLAY`;
+
+export const replaySubject = (consumer: string, deadLetterSequence: number, topology: Topology = DEFAULT_TOPOLOGY) =>
+  `${topology.namespace}.replay.${consumer.replace(/[^A-Za-z0-9_-]/g, '_')}.${deadLetterSequence}`;
+
+/** Filter subject of one consumer's replays. */
+export const replayFilter = (consumer: string, topology: Topology = DEFAULT_TOPOLOGY) =>
+  `${topology.namespace}.replay.${consumer.replace(/[^A-Za-z0-9_-]/g, '_')}.*`;
+
+export const allReplaysSubject = (topology: Topology = DEFAULT_TOPOLOGY) => `${topology.namespace}.replay.>`;
+
 /** `{ type, resource }` of an event subject, or null when the subject is not one. */
 export const parseEventSubject = (subject: string, topology: Topology = DEFAULT_TOPOLOGY) => {
   const parts = subject.split('.');

@@ -143,6 +143,22 @@ export const anAuditCheckpointSignedData = (
   ...over,
 });
 
+export const aDeadLetterReplayedData = (
+  over: Partial<EventDataMap['DeadLetterReplayed']> = {},
+): EventDataMap['DeadLetterReplayed'] => ({
+  consumer: 'verifier_BackupCreated',
+  deadLetterStream: 'CONTINUITY_DLQ',
+  deadLetterSequence: 7,
+  replaySequence: 1,
+  original: { eventId: uuidv7(), type: 'BackupCreated', subject: 'continuity.events.BackupCreated.orders-db', streamSequence: 42 },
+  reason: 'handler failed on all 5 deliveries: relation "copies" does not exist',
+  deliveryCount: 5,
+  replayedBy: 'alice',
+  replayedAt: '2026-11-26T10:00:00.000Z',
+  forced: false,
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -153,6 +169,7 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupExpired: aBackupExpiredData,
   ResourceDegraded: aResourceDegradedData,
   AuditCheckpointSigned: anAuditCheckpointSignedData,
+  DeadLetterReplayed: aDeadLetterReplayedData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */

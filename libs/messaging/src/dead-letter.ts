@@ -79,3 +79,38 @@ export const readDeadLetter = (stored: Pick<StoredMsg, 'data' | 'header'>): Dead
     headers: original,
   };
 };
+
+/**
+ * Headers a replayed dead letter carries besides the original ones (see `DeadLetters.replay`): where
+ * the event first came from, and who replayed it when. The replay message is also the record that
+ * the dead letter was replayed.
+ */
+export const REPLAY_HEADERS = {
+  /** Sequence of the dead letter in the dead-letter stream. */
+  deadLetterSequence: 'Continuity-Replay-Dlq-Sequence',
+  /** The subject and event-stream sequence the event was first delivered from. */
+  subject: 'Continuity-Replay-Subject',
+  streamSequence: 'Continuity-Replay-Stream-Sequence',
+  by: 'Continuity-Replay-By',
+  at: 'Continuity-Replay-At',
+  /** 1 for the first replay of a dead letter, 2 for the first forced one, … */
+  attempt: 'Continuity-Replay-Attempt',
+  /** Id of the `DeadLetterReplayed` event recording it. */
+  eventId: 'Continuity-Replay-Event-Id',
+} as const;
+
+/** Where a replayed message first came from; only trust it on messages read from the replay stream. */
+export interface ReplayOrigin {
+  subject: string;
+  streamSequence: number;
+  deadLetterSequence: number;
+}
+
+export const replayOriginOf = (h: MsgHdrs | undefined): ReplayOrigin | null => {
+  if (!h?.has(REPLAY_HEADERS.subject)) return null;
+  return {
+    subject: h.get(REPLAY_HEADERS.subject),
+    streamSequence: Number(h.get(REPLAY_HEADERS.streamSequence)),
+    deadLetterSequence: Number(h.get(REPLAY_HEADERS.deadLetterSequence)),
+  };
+};

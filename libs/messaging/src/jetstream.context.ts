@@ -1,8 +1,9 @@
 import { BaseRpcContext } from '@nestjs/microservices';
 import type { JsMsg } from '@nats-io/jetstream';
+import type { ReplayOrigin } from './dead-letter.js';
 
 /** What a handler knows about the message it is handling (use with `@Ctx()`). */
-export class JetStreamContext extends BaseRpcContext<[JsMsg, string, unknown]> {
+export class JetStreamContext extends BaseRpcContext<[JsMsg, string, unknown, (ReplayOrigin | null)?]> {
   get message(): JsMsg {
     return this.args[0];
   }
@@ -10,11 +11,17 @@ export class JetStreamContext extends BaseRpcContext<[JsMsg, string, unknown]> {
   get consumer(): string {
     return this.args[1];
   }
+  /** The event's subject (for a replayed dead letter, the one it was first published on). */
   get subject(): string {
-    return this.args[0].subject;
+    return this.args[3]?.subject ?? this.args[0].subject;
   }
+  /** The event's sequence in the event stream (also for a replayed dead letter). */
   get streamSequence(): number {
-    return this.args[0].seq;
+    return this.args[3]?.streamSequence ?? this.args[0].seq;
+  }
+  /** Set when an operator replayed this event from the dead-letter stream. */
+  get replayOf(): ReplayOrigin | null {
+    return this.args[3] ?? null;
   }
   /**
    * The envelope exactly as published (parsed JSON, before validation stripped unknown fields and

@@ -21,9 +21,11 @@ import {
   EventType,
   extractTraceContextOf,
   ParseOptions,
+  replayFilter,
+  replayStreamOf,
   Topology,
 } from '@continuity/contracts';
-import { writeDeadLetter } from './dead-letter.js';
+import { replayOriginOf, writeDeadLetter } from './dead-letter.js';
 import { JetStreamContext } from './jetstream.context.js';
 import { decideBeforeHandling, decideOnFailure, DEFAULT_RETRY_POLICY, describeError, RetryPolicy, validateRetryPolicy } from './retry.policy.js';
 import type { Dependency, Endpoints } from './failure.classifier.js';
@@ -74,11 +76,14 @@ export const OnEvent = (type: EventType | '*', options: EventHandlerOptions = {}
 
 interface Subscription {
   durable: string;
+  /** Its second durable consumer, on the replay stream: dead letters replayed to this one alone. */
+  replayDurable: string;
   pattern: string;
   handler: MessageHandler;
   options: Required<Pick<EventHandlerOptions, 'concurrency' | 'acceptUnknownTypes'>> & { maxDeliver: number };
   parseOptions: ParseOptions;
   messages?: ConsumerMessages;
+  replayMessages?: ConsumerMessages;
   /** Delivered, not yet started (at most one pull batch). */
   waiting: JsMsg[];
   /** One per handler slot in use (≤ concurrency): each runs messages one after another until none waits. */
@@ -118,6 +123,9 @@ const createInstruments = () => {
  * the process) is dead-lettered before its handler runs again. A dead letter holds the original
  * bytes, headers and the reason, and the message is terminated only once it is stored. Handlers
  * must be idempotent: a crash between their commit and the ack redelivers the message.
+ * Each durable consumer has a twin, `<durable>_replay`, on the replay stream: a dead letter an
+ * operator replays (`DeadLetters.replay`) comes back through it to that consumer alone, with the
+ * original event id, and is handled (and dead-lettered again) like any other message.
  */
 export class JetStreamTransport extends Server implements CustomTransportStrategy {
   private nc?: NatsConnection;
@@ -126,6 +134,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   private readonly subscriptions: Subscription[] = [];
   private stopping = false;
   private readonly topology: Topology;
+  private readonly replayStream: string;
   private readonly registry: EventRegistry;
   private readonly retry: RetryPolicy;
   private readonly ackWaitMs: number;
@@ -135,6 +144,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   constructor(private readonly options: JetStreamTransportOptions) {
     super();
     this.topology = options.topology ?? DEFAULT_TOPOLOGY;
+    this.replayStream = replayStreamOf(this.topology);
     this.registry = options.registry ?? continuityEvents;
     this.retry = validateRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.retry });
     this.ackWaitMs = options.ackWaitMs ?? 30_000;
@@ -181,6 +191,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
         pattern,
         handler,
         durable,
+        replayDurable: `${durable}_replay`,
         options: {
           concurrency: Math.max(1, extras.concurrency ?? 1),
           acceptUnknownTypes,
@@ -197,7 +208,8 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
           consumer: { consumer: durable },
         },
       };
-      await this.ensureConsumer(subscription);
+      await this.ensureConsumer(this.topology.eventStream, subscription.durable, eventTypeFilter(pattern, this.topology), subscription.options.concurrency);
+      await this.ensureConsumer(this.replayStream, subscription.replayDurable, replayFilter(durable, this.topology), 1);
       this.subscriptions.push(subscription);
     }
     for (const subscription of this.subscriptions) {
@@ -207,6 +219,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
         max_messages: Math.max(256, subscription.options.concurrency * 2),
         callback: (msg) => this.deliver(subscription, msg),
       });
+      // Replays are rare: a small pull, through the same handler slots as the stream's messages.
+      const replays = await this.js.consumers.get(this.replayStream, subscription.replayDurable);
+      subscription.replayMessages = await replays.consume({ max_messages: 16, callback: (msg) => this.deliver(subscription, msg) });
       // Keep long handlers' messages from being redelivered mid-work.
       // While a dependency is down, messages waiting for a handler slot are held too (not redelivered).
       subscription.keepAlive = setInterval(() => {
@@ -216,16 +231,16 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     }
   }
 
-  private async ensureConsumer(subscription: Subscription) {
+  private async ensureConsumer(stream: string, durable: string, filter: string, concurrency: number) {
     const config: Partial<ConsumerConfig> = {
-      durable_name: subscription.durable,
+      durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      filter_subject: eventTypeFilter(subscription.pattern, this.topology),
+      filter_subject: filter,
       ack_wait: nanos(this.ackWaitMs),
       // The transport decides when to give up (it must dead-letter first), so the server never does.
       max_deliver: -1,
-      max_ack_pending: Math.max(1000, subscription.options.concurrency * 4),
+      max_ack_pending: Math.max(1000, concurrency * 4),
     };
     const mutable = {
       ack_wait: config.ack_wait,
@@ -235,15 +250,15 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     };
     let current: ConsumerConfig;
     try {
-      current = (await this.jsm!.consumers.info(this.topology.eventStream, subscription.durable)).config;
+      current = (await this.jsm!.consumers.info(stream, durable)).config;
     } catch (error) {
       if (!(error instanceof JetStreamApiError) || error.code !== 10014) throw error; // 10014: consumer not found
-      await this.jsm!.consumers.add(this.topology.eventStream, config);
+      await this.jsm!.consumers.add(stream, config);
       return;
     }
     // Update only on drift: an update is a write to the server's consumer state.
     const drifted = (Object.keys(mutable) as (keyof typeof mutable)[]).some((key) => current[key] !== mutable[key]);
-    if (drifted) await this.jsm!.consumers.update(this.topology.eventStream, subscription.durable, mutable);
+    if (drifted) await this.jsm!.consumers.update(stream, durable, mutable);
   }
 
   /** Starts the message now if the handler has room, else queues it; stream order is kept. */
@@ -311,6 +326,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   private handle(subscription: Subscription, msg: JsMsg): Promise<void> {
     const poison = decideBeforeHandling(this.retry, msg.info.deliveryCount);
     if (poison?.action === 'dead-letter') return this.deadLetter(subscription, msg, poison.reason);
+    // A replayed dead letter: its headers say where the event was first published. Trusted only
+    // from the replay stream, which only the DLQ replay (an operator) publishes to.
+    const origin = msg.info.stream === this.replayStream ? replayOriginOf(msg.headers) : null;
     let raw: unknown;
     try {
       raw = JSON.parse(decoder.decode(msg.data));
@@ -322,7 +340,8 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       event = this.registry.parse(raw, subscription.parseOptions);
       // type and resource passed the envelope's token patterns, so plain concatenation is safe.
       const expected = `${this.topology.namespace}.events.${event.type}.${event.resource}`;
-      if (expected !== msg.subject) throw new Error(`published on ${msg.subject} but its type and resource belong on ${expected}`);
+      const subject = origin?.subject ?? msg.subject;
+      if (expected !== subject) throw new Error(`published on ${subject} but its type and resource belong on ${expected}`);
     } catch (error) {
       return this.deadLetter(subscription, msg, `invalid event: ${describeError(error)}`);
     }
@@ -350,11 +369,18 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       span.setAttributes({ 'messaging.nats.stream_sequence': msg.seq, 'messaging.nats.delivery_count': msg.info.deliveryCount });
     }
     // No tracing at all (no SDK, no trace to continue): there is nothing to make active.
-    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return this.process(subscription, msg, event, raw, span);
-    return context.with(trace.setSpan(parent, span), this.process, this, subscription, msg, event, raw, span);
+    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return this.process(subscription, msg, event, raw, span, origin);
+    return context.with(trace.setSpan(parent, span), this.process, this, subscription, msg, event, raw, span, origin);
   }
 
-  private async process(subscription: Subscription, msg: JsMsg, event: ReturnType<EventRegistry['parse']>, raw: unknown, span: Span) {
+  private async process(
+    subscription: Subscription,
+    msg: JsMsg,
+    event: ReturnType<EventRegistry['parse']>,
+    raw: unknown,
+    span: Span,
+    origin: ReturnType<typeof replayOriginOf>,
+  ) {
     const started = performance.now();
     try {
       for (let attempt = 1; ; attempt++) {
@@ -362,7 +388,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
         if (this.outageLog.isBlocked()) await this.outageLog.whenClear();
         if (this.stopping) return; // left unacked: redelivered after ack_wait
         try {
-          const result = await subscription.handler(event, new JetStreamContext([msg, subscription.durable, raw]));
+          const result = await subscription.handler(event, new JetStreamContext([msg, subscription.durable, raw, origin]));
           if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
           this.ack(msg);
           this.outageLog.succeeded();
@@ -418,7 +444,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
     this.outageLog.close(); // handlers waiting for a dependency give their messages back
     await Promise.all(
       this.subscriptions.map(async (s) => {
-        await s.messages?.close();
+        await Promise.all([s.messages?.close(), s.replayMessages?.close()]);
         s.waiting.length = 0; // not started: redelivered after ack_wait
         while (s.workers.size > 0) await Promise.allSettled([...s.workers]);
         clearInterval(s.keepAlive);

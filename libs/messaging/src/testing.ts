@@ -1,3 +1,5 @@
+import { Catch, type RpcExceptionFilter } from '@nestjs/common';
+import { throwError } from 'rxjs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { isolatedTopology, Topology } from '@continuity/contracts';
@@ -70,3 +72,11 @@ export const readDeadLetters = async (nc: NatsConnection, topology: Topology): P
 
 export const streamMessageCount = async (nc: NatsConnection, stream: string): Promise<number> =>
   (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
+
+/** As the services' `HttpErrorFilter` does: a handler's error reaches the transport as thrown, not as Nest's "Internal server error". */
+@Catch()
+export class RethrowEventErrors implements RpcExceptionFilter<unknown> {
+  catch(exception: unknown) {
+    return throwError(() => exception);
+  }
+}

@@ -8,7 +8,7 @@ import {
   StorageType,
   DiscardPolicy,
 } from '@nats-io/jetstream';
-import { allDeadLettersSubject, allEventsSubject, Topology } from '@continuity/contracts';
+import { allDeadLettersSubject, allEventsSubject, allReplaysSubject, replayStreamOf, Topology } from '@continuity/contracts';
 
 export interface StreamOptions {
   /** JetStream drops a second message with the same `Nats-Msg-Id` inside this window. */
@@ -20,7 +20,7 @@ export interface StreamOptions {
 const STREAM_NOT_FOUND = 10059;
 
 /**
- * Creates the event stream and the dead-letter stream if missing, or brings their settings up to
+ * Creates the event stream, the dead-letter stream and the replay stream if missing, or brings their settings up to
  * date; safe to call from every service at every start. Event history is immutable: messages can
  * be neither deleted nor purged.
  */
@@ -52,6 +52,19 @@ export const ensureTopology = async (
     deny_delete: false,
     deny_purge: false,
   });
+  // Replayed dead letters, each on `<ns>.replay.<consumer>.<dead-letter seq>`: the message a
+  // consumer's `_replay` durable gets, and the record that the dead letter was replayed (by whom,
+  // when), so nothing here is ever deleted either. Its dedupe window makes a repeated replay a no-op.
+  await ensureStream(jsm, {
+    name: replayStreamOf(topology),
+    subjects: [allReplaysSubject(topology)],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: duplicateWindow,
+    deny_delete: true,
+    deny_purge: true,
+  });
   return jsm;
 };
 
@@ -76,7 +89,7 @@ const ensureStream = async (jsm: JetStreamManager, config: Partial<StreamConfig>
 /** Removes a test run's streams (never call it on the production topology). */
 export const removeTopology = async (nc: NatsConnection, topology: Topology) => {
   const jsm = await jetstreamManager(nc);
-  for (const name of [topology.eventStream, topology.deadLetterStream]) {
+  for (const name of [topology.eventStream, topology.deadLetterStream, replayStreamOf(topology)]) {
     await jsm.streams.delete(name).catch(() => undefined);
   }
 };

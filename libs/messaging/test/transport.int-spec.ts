@@ -1,5 +1,4 @@
-import { Catch, Controller, INestMicroservice, Module, RpcExceptionFilter } from '@nestjs/common';
-import { throwError } from 'rxjs';
+import { Controller, INestMicroservice, Module } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
@@ -7,14 +6,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { ContinuityEvent, ContinuityPublisher, eventSubject, Topology } from '@continuity/contracts';
 import { anEvent, aBackupCreatedData } from '@continuity/contracts/testing';
 import { JetStreamContext, JetStreamTransport, OnEvent } from '../src/index.js';
-import { connectTestNats, createTestTopology, TEST_NATS_URL, pollUntil, readDeadLetters, streamMessageCount } from '../src/testing.js';
-
-@Catch()
-class RethrowEventErrors implements RpcExceptionFilter<unknown> {
-  catch(exception: unknown) {
-    return throwError(() => exception);
-  }
-}
+import { connectTestNats, createTestTopology, TEST_NATS_URL, pollUntil, readDeadLetters, streamMessageCount, RethrowEventErrors } from '../src/testing.js';
 
 /** What the handler does for each backupId; the test sets it. Records every delivery. */
 const behaviour = new Map<string, (deliveryCount: number) => Promise<void> | void>();

@@ -1,4 +1,4 @@
-import { baseEnvSchema, ConfigError, loadConfig, redactUrl, topologyFor } from './config.js';
+import { baseEnvSchema, ConfigError, hashToken, loadConfig, redactUrl, topologyFor } from './config.js';
 
 describe('loadConfig', () => {
   const schema = baseEnvSchema(3001);
@@ -12,7 +12,19 @@ describe('loadConfig', () => {
       CONTINUITY_NAMESPACE: 'continuity',
       LOG_LEVEL: 'log',
       JETSTREAM_ACK_WAIT_MS: 30_000,
+      CONTINUITY_OPERATOR_TOKENS: [],
     });
+  });
+
+  it('keeps operator tokens only hashed, and never repeats a bad one back', () => {
+    const token = 'a-long-enough-operator-token';
+    const { CONTINUITY_OPERATOR_TOKENS } = loadConfig(schema, { CONTINUITY_OPERATOR_TOKENS: `alice:${token}, bob:${'b'.repeat(16)}` });
+    expect(CONTINUITY_OPERATOR_TOKENS.map((t) => t.name)).toEqual(['alice', 'bob']);
+    expect(CONTINUITY_OPERATOR_TOKENS[0]!.sha256).toEqual(hashToken(token));
+    expect(JSON.stringify(CONTINUITY_OPERATOR_TOKENS)).not.toContain(token);
+    const short = 'alice:short-secret';
+    expect(() => loadConfig(schema, { CONTINUITY_OPERATOR_TOKENS: short })).toThrow('CONTINUITY_OPERATOR_TOKENS: must be comma-separated name:token pairs');
+    expect(() => loadConfig(schema, { CONTINUITY_OPERATOR_TOKENS: short })).not.toThrow('short-secret');
   });
 
   it('treats empty variables as unset', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_TOPOLOGY, isolatedTopology, Topology } from '@continuity/contracts';
 
@@ -38,6 +39,29 @@ const natsUrls = z
     { message: 'must be one or more comma-separated nats:// URLs, e.g. nats://127.0.0.1:4222' },
   );
 
+/** An operator's bearer token, kept only as its SHA-256: the raw token is not held after start. */
+export interface OperatorToken {
+  name: string;
+  sha256: Buffer;
+}
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest();
+
+const operatorTokens = z.string().transform((value, ctx): OperatorToken[] => {
+  const tokens: OperatorToken[] = [];
+  for (const pair of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf(':');
+    const name = pair.slice(0, at);
+    const token = pair.slice(at + 1);
+    if (at < 1 || !/^[A-Za-z0-9_.@-]{1,64}$/.test(name) || token.length < 16 || /\s/.test(token)) {
+      ctx.addIssue({ code: 'custom', message: 'must be comma-separated name:token pairs, names of letters, digits, _ . @ -, tokens of 16+ characters' });
+      return z.NEVER;
+    }
+    tokens.push({ name, sha256: hashToken(token) });
+  }
+  return tokens;
+});
+
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/continuity';
 
@@ -61,9 +85,13 @@ export const baseEnvSchema = (defaultPort: number) =>
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     /** How long JetStream waits for an ack before redelivering (also after a crash). */
     JETSTREAM_ACK_WAIT_MS: z.coerce.number().int().min(1_000, 'must be ≥ 1000').default(30_000),
+    /** `name:token,…`: who may use the operator routes (`/dlq`); with none, they answer 401. */
+    CONTINUITY_OPERATOR_TOKENS: operatorTokens.default([]),
   });
 
 export type BaseConfig = z.infer<ReturnType<typeof baseEnvSchema>>;
+
+const SECRET_VARIABLE = /TOKEN|SECRET|PASSWORD|KEY/;
 
 /** Reads and validates the environment; throws `ConfigError` naming every bad variable. */
 export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> => {
@@ -74,7 +102,8 @@ export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const variable = issue.path.map(String).join('.') || '(environment)';
-      const got = env[variable];
+      // Secrets (tokens, keys) are never repeated back: the message ends up in logs.
+      const got = SECRET_VARIABLE.test(variable) ? undefined : env[variable];
       return { variable, message: `${issue.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}` };
     }),
   );

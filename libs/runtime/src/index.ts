@@ -6,6 +6,8 @@ export * from './runtime.module.js';
 export * from './bootstrap.js';
 export * from './http/error.filter.js';
 export * from './http/parse-request.js';
+export * from './http/operator.guard.js';
+export * from './dlq/dlq.controller.js';
 export * from './config-file.js';
 export * from './postgres.js';
 export * from './secrets.js';

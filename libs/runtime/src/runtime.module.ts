@@ -3,10 +3,13 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Pool } from 'pg';
 import { ContinuityPublisher, Topology } from '@continuity/contracts';
+import { DeadLetters } from '@continuity/messaging';
 import type { Telemetry } from '@continuity/telemetry';
 import { BaseConfig, topologyFor } from './config.js';
 import { HealthController, ReadinessChecks } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
+import { DlqController } from './dlq/dlq.controller.js';
+import { OperatorGuard } from './http/operator.guard.js';
 import { NATS_CONNECTION, PG_POOL, PUBLISHER, SERVICE_CONFIG, TELEMETRY, TOPOLOGY } from './tokens.js';
 import { DependencyUnreachableError } from './unreachable.js';
 
@@ -45,7 +48,7 @@ class RuntimeShutdown implements OnApplicationShutdown {
 
 /**
  * What every service process has: its validated config, one NATS connection, a PostgreSQL pool,
- * the typed publisher, and the `/health/*` and `/metrics` routes. Global, so slices inject them.
+ * the typed publisher, and the `/health/*`, `/metrics` and operators' `/dlq` routes. Global, so slices inject them.
  */
 @Global()
 @Module({})
@@ -54,7 +57,7 @@ export class RuntimeModule {
     const topology: Topology = topologyFor(options.config.CONTINUITY_NAMESPACE);
     return {
       module: RuntimeModule,
-      controllers: [HealthController, MetricsController],
+      controllers: [HealthController, MetricsController, DlqController],
       providers: [
         { provide: SERVICE_CONFIG, useValue: options.config },
         { provide: TELEMETRY, useValue: options.telemetry },
@@ -74,6 +77,12 @@ export class RuntimeModule {
           inject: [NATS_CONNECTION],
           useFactory: (nc: NatsConnection) => new ContinuityPublisher(jetstream(nc), { source: options.serviceName, topology }),
         },
+        {
+          provide: DeadLetters,
+          inject: [NATS_CONNECTION, PUBLISHER],
+          useFactory: (nc: NatsConnection, publisher: ContinuityPublisher) => new DeadLetters(nc, { topology, publisher }),
+        },
+        OperatorGuard,
         ReadinessChecks,
         RuntimeShutdown,
       ],
