@@ -143,6 +143,17 @@ export const anAuditCheckpointSignedData = (
   ...over,
 });
 
+export const anAuditSigningKeyChangedData = (
+  over: Partial<EventDataMap['AuditSigningKeyChanged']> = {},
+): EventDataMap['AuditSigningKeyChanged'] => ({
+  keyId: sha256Of('new key'),
+  publicKeyPem: '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n',
+  previousKeyId: sha256Of('old key'),
+  treeSize: 736,
+  attestation: null,
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -153,6 +164,7 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupExpired: aBackupExpiredData,
   ResourceDegraded: aResourceDegradedData,
   AuditCheckpointSigned: anAuditCheckpointSignedData,
+  AuditSigningKeyChanged: anAuditSigningKeyChangedData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */
