@@ -65,8 +65,10 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
 
   private async run(): Promise<TamperReport> {
     const started = Date.now();
-    const keys = await this.keys.all();
+    // Heads first: a key is committed before any head names it, so these keys cover these heads
+    // even while another instance adds its key and signs.
     const heads = await this.heads.all();
+    const keys = await this.keys.all();
     const auditor = new LedgerAuditor(heads, keys);
     let after = -1;
     for (;;) {

@@ -36,7 +36,7 @@ export class ExportHttpController {
       signedHead: head,
       signedHeads: (await this.heads.all()).filter((h) => h.treeSize <= (head?.treeSize ?? 0)),
       publicKeyPem: this.keys.publicKeyPem,
-      publicKeys: await this.keys.all(),
+      publicKeys: await this.keys.all(), // read after the heads: it holds every key they name
       entries: (await this.history.entriesByIndex(from, end)).map((e) => ({ logIndex: e.logIndex, leafHash: e.leafHash, envelope: e.envelope })),
     };
   }
