@@ -58,6 +58,8 @@ describe('audit: many instances, many keys, one ledger (real processes, NATS and
   const ready = async (proc: ServiceProcess) => (await call(proc, '/health/ready')).status;
   const count = async (where = 'true') => Number((await sql.query(`select count(*) from audit.log_entries where ${where}`)).rows[0].count);
   const keyChanges = () => count(`type = 'AuditSigningKeyChanged'`);
+  const inboxRows = async () => Number((await sql.query('select count(*) from audit.ledger_inbox')).rows[0].count);
+  const verifyOffline = (...args: string[]) => spawnSync(process.execPath, [CLI, 'verify', ...args], { encoding: 'utf8' });
 
   /** Publishes one event every few milliseconds until stopped; returns the ids published. */
   const publishSteadily = () => {
@@ -88,7 +90,7 @@ describe('audit: many instances, many keys, one ledger (real processes, NATS and
     expect(rows.every((r, i) => Number(r.log_index) === i)).toBe(true);
     const leaves = rows.map((r) => envelopeLeafHash(r.envelope));
     expect(rows.every((r, i) => (r.leaf_hash as Buffer).equals(leaves[i]!))).toBe(true);
-    expect(Number((await sql.query('select count(*) from audit.ledger_inbox')).rows[0].count)).toBe(0);
+    expect(await inboxRows()).toBe(0);
     return leaves;
   };
 
@@ -120,7 +122,7 @@ describe('audit: many instances, many keys, one ledger (real processes, NATS and
     const load = publishSteadily();
 
     // The standby gets its share of the durable consumer's messages and hands them to the writer.
-    await pollUntil(async () => Number((await sql.query('select count(*) from audit.ledger_inbox')).rows[0].count) > 0, {
+    await pollUntil(async () => (await inboxRows()) > 0, {
       timeoutMs: 30_000,
       intervalMs: 5,
       what: 'b handing events over through the inbox',
@@ -227,7 +229,7 @@ describe('audit: many instances, many keys, one ledger (real processes, NATS and
     writeFileSync(keysFile, keys.keys.map((k: any) => k.publicKeyPem).join(''));
     const exportFile = join(dir, 'export.json');
     writeFileSync(exportFile, JSON.stringify(exported));
-    const run = spawnSync(process.execPath, [CLI, 'verify', '--export', exportFile, '--public-key', keysFile], { encoding: 'utf8' });
+    const run = verifyOffline('--export', exportFile, '--public-key', keysFile);
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain(`✓ signature of tree head ${exported.signedHead.treeSize}`);
     expect(run.stdout).toMatch(/✓ \d+ earlier signed heads verify, each with the key it names/);
@@ -238,7 +240,7 @@ describe('audit: many instances, many keys, one ledger (real processes, NATS and
     // With a's key alone, b's and c's heads are not trusted: nothing attested them.
     const aOnly = join(dir, 'a-key.pem');
     writeFileSync(aOnly, keys.keys.find((k: any) => k.previousKeyId === null).publicKeyPem);
-    const partial = spawnSync(process.execPath, [CLI, 'verify', '--export', exportFile, '--public-key', aOnly], { encoding: 'utf8' });
+    const partial = verifyOffline('--export', exportFile, '--public-key', aOnly);
     expect(partial.stdout).toContain('does NOT verify');
     expect(partial.status).toBe(1);
   }, 120_000);
@@ -258,7 +260,7 @@ describe('audit: many instances, many keys, one ledger (real processes, NATS and
     const { body: exported } = await call(d, '/audit/export');
     const exportFile = join(dir, 'export-d.json');
     writeFileSync(exportFile, JSON.stringify(exported));
-    const run = spawnSync(process.execPath, [CLI, 'verify', '--export', exportFile, '--public-key', join(dir, 'ledger-keys.pem')], { encoding: 'utf8' });
+    const run = verifyOffline('--export', exportFile, '--public-key', join(dir, 'ledger-keys.pem'));
     expect(run.stdout).toContain(`key ${dKey.keyId.slice(0, 16)}… is trusted`);
     expect(run.status).toBe(0);
     expect(await check(d)).toMatchObject({ intact: true, keysKnown: 4 });
