@@ -13,6 +13,7 @@ import { BackupExpiredV1, BackupExpiredV1Schema } from './events/backup-expired.
 import { ResourceDegradedV1, ResourceDegradedV1Schema } from './events/resource-degraded.v1.js';
 import { AuditCheckpointSignedV1, AuditCheckpointSignedV1Schema } from './events/audit-checkpoint-signed.v1.js';
 import { DeadLetterReplayedV1, DeadLetterReplayedV1Schema } from './events/dead-letter-replayed.v1.js';
+import { AuditSigningKeyChangedV1, AuditSigningKeyChangedV1Schema } from './events/audit-signing-key-changed.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -26,6 +27,7 @@ export interface EventDataMap {
   ResourceDegraded: ResourceDegradedV1;
   AuditCheckpointSigned: AuditCheckpointSignedV1;
   DeadLetterReplayed: DeadLetterReplayedV1;
+  AuditSigningKeyChanged: AuditSigningKeyChangedV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -46,4 +48,5 @@ export const continuityEvents = new EventRegistry()
   .define('BackupExpired', 1, BackupExpiredV1Schema)
   .define('ResourceDegraded', 1, ResourceDegradedV1Schema)
   .define('AuditCheckpointSigned', 1, AuditCheckpointSignedV1Schema)
-  .define('DeadLetterReplayed', 1, DeadLetterReplayedV1Schema);
+  .define('DeadLetterReplayed', 1, DeadLetterReplayedV1Schema)
+  .define('AuditSigningKeyChanged', 1, AuditSigningKeyChangedV1Schema);

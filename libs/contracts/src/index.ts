@@ -19,5 +19,6 @@ export * from './events/backup-expired.v1.js';
 export * from './events/resource-degraded.v1.js';
 export * from './events/audit-checkpoint-signed.v1.js';
 export * from './events/dead-letter-replayed.v1.js';
+export * from './events/audit-signing-key-changed.v1.js';
 export * from './routing/route-record.js';
 export * from './routing/watch-primary.js';

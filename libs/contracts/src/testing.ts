@@ -159,6 +159,17 @@ export const aDeadLetterReplayedData = (
   ...over,
 });
 
+export const anAuditSigningKeyChangedData = (
+  over: Partial<EventDataMap['AuditSigningKeyChanged']> = {},
+): EventDataMap['AuditSigningKeyChanged'] => ({
+  keyId: sha256Of('new key'),
+  publicKeyPem: '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n',
+  previousKeyId: sha256Of('old key'),
+  treeSize: 736,
+  attestation: null,
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -170,6 +181,7 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   ResourceDegraded: aResourceDegradedData,
   AuditCheckpointSigned: anAuditCheckpointSignedData,
   DeadLetterReplayed: aDeadLetterReplayedData,
+  AuditSigningKeyChanged: anAuditSigningKeyChangedData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */

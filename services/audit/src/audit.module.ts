@@ -6,6 +6,7 @@ import { AuditAuthGuard } from './api/auth.guard.js';
 import { AuditConfig } from './config/audit.config.js';
 import { AuditLedger1764150000000 } from './database/1764150000000-audit-ledger.migration.js';
 import { AuditorViews1764160000000 } from './database/1764160000000-auditor-views.migration.js';
+import { SigningKeysAndInbox1764170000000 } from './database/1764170000000-signing-keys-and-inbox.migration.js';
 import { AUDIT_ENTITIES } from './database/audit.entities.js';
 import { HistoryHttpController } from './history/history.http.controller.js';
 import { HistoryService } from './history/history.service.js';
@@ -13,6 +14,8 @@ import { IntegrityHttpController } from './integrity/integrity.http.controller.j
 import { LedgerListener } from './ledger/ledger.listener.js';
 import { LedgerProofs } from './ledger/ledger.queries.js';
 import { LedgerWriter } from './ledger/ledger.writer.js';
+import { WriterLease } from './ledger/writer-lease.js';
+import { SigningKeysService } from './signing/signing-keys.service.js';
 import { ProofsHttpController } from './ledger/proofs.http.controller.js';
 import { TreeHeadsHttpController } from './signing/tree-heads.http.controller.js';
 import { TreeHeadsService } from './signing/tree-heads.service.js';
@@ -31,7 +34,7 @@ import { ExportHttpController } from './verification/export.http.controller.js';
         type: 'postgres',
         url: config.DATABASE_URL,
         entities: AUDIT_ENTITIES,
-        migrations: [AuditLedger1764150000000, AuditorViews1764160000000],
+        migrations: [AuditLedger1764150000000, AuditorViews1764160000000, SigningKeysAndInbox1764170000000],
         migrationsTableName: 'audit_migrations',
         migrationsRun: true,
         synchronize: false,
@@ -49,6 +52,17 @@ import { ExportHttpController } from './verification/export.http.controller.js';
     HistoryHttpController,
     ExportHttpController,
   ],
-  providers: [LedgerWriter, LedgerProofs, TreeHeadsService, HistoryService, TamperCheckService, ReportService, ProjectionRebuildService, { provide: APP_GUARD, useClass: AuditAuthGuard }],
+  providers: [
+    WriterLease,
+    SigningKeysService,
+    LedgerWriter,
+    LedgerProofs,
+    TreeHeadsService,
+    HistoryService,
+    TamperCheckService,
+    ReportService,
+    ProjectionRebuildService,
+    { provide: APP_GUARD, useClass: AuditAuthGuard },
+  ],
 })
 export class AuditModule {}

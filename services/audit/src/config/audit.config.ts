@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { baseEnvSchema } from '@continuity/runtime';
 
@@ -23,6 +24,11 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
   AUDIT_SIGNING_KEY: z.string().optional(),
   /** Where the key lives; generated and saved there (mode 0600) on first start if absent. */
   AUDIT_SIGNING_KEY_FILE: z.string().min(1).default('.continuity/audit-signing-key.pem'),
+  /**
+   * The key the ledger signed with before this one, for a planned rotation: when set, the key
+   * change is attested (the old key signs the new public key). Usually absent: then unattested.
+   */
+  AUDIT_PREVIOUS_SIGNING_KEY_FILE: z.string().min(1).optional(),
   AUDIT_SIGN_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
   AUDIT_TAMPER_CHECK_INTERVAL_MS: z.coerce.number().int().min(1_000).default(600_000),
   /** `token:role,…`; with none set, every audit API request is refused. */
@@ -30,6 +36,13 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
   AUDIT_RPO_TARGET_MS: z.coerce.number().int().positive().default(300_000),
   AUDIT_RTO_TARGET_MS: z.coerce.number().int().positive().default(30_000),
   AUDIT_AVAILABILITY_TARGET: z.coerce.number().gt(0).lt(1).default(0.9999),
+  /** How often a standby tries to take the writer lease (and the writer checks it still holds it). */
+  AUDIT_WRITER_LEASE_POLL_MS: z.coerce.number().int().min(100).default(1_000),
+  /** Names this instance in readiness, `/audit/integrity` and PostgreSQL's `application_name`. */
+  AUDIT_INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,40}$/, 'must be 1–40 letters, digits, . _ : -')
+    .default(() => `${hostname().slice(0, 30)}-${process.pid}`),
   /** Events written per ledger transaction at most. */
   AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
 });

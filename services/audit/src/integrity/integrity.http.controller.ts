@@ -2,17 +2,21 @@ import { Get, HttpCode, Post } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { READERS, Roles } from '../api/auth.guard.js';
+import { WriterLease } from '../ledger/writer-lease.js';
 import { TamperCheckService } from './tamper-check.service.js';
 
 @AuditHttpController()
 export class IntegrityHttpController {
-  constructor(private readonly tamperCheck: TamperCheckService) {}
+  constructor(
+    private readonly tamperCheck: TamperCheckService,
+    private readonly lease: WriterLease,
+  ) {}
 
   @Get('integrity')
   @Roles(...READERS)
-  @ApiOperation({ summary: 'The last re-check of the stored ledger against its signed heads' })
-  integrity() {
-    return this.tamperCheck.last ?? { message: 'the first check is still running' };
+  @ApiOperation({ summary: 'The last re-check of the stored ledger against its signed heads, and which instance writes the ledger' })
+  async integrity() {
+    return { ...(this.tamperCheck.last ?? { message: 'the first check is still running' }), ledgerWriter: await this.lease.status() };
   }
 
   @Post('integrity/check')

@@ -1,6 +1,7 @@
 import { appendLeaf, EMPTY_FRONTIER, Frontier, frontierRoot, SubtreeNode } from '../ledger/frontier.js';
 import { envelopeLeafHash } from '../ledger/leaf.js';
-import { SignedTreeHead, verifyTreeHead } from '../signing/tree-head-signer.js';
+import { checkHeadSignature, keyHistoryProblems, LedgerKey } from '../signing/key-history.js';
+import { SignedTreeHead } from '../signing/tree-head-signer.js';
 
 export type Finding =
   | { kind: 'changed'; logIndex: number; detail: string }
@@ -8,7 +9,9 @@ export type Finding =
   | { kind: 'out-of-place'; logIndex: number; detail: string }
   | { kind: 'node-mismatch'; level: number; idx: number; detail: string }
   | { kind: 'root-mismatch'; treeSize: number; detail: string }
-  | { kind: 'bad-signature'; treeSize: number; detail: string };
+  | { kind: 'bad-signature'; treeSize: number; detail: string }
+  | { kind: 'unknown-key'; treeSize: number; detail: string }
+  | { kind: 'bad-key'; detail: string };
 
 export interface AuditEntry {
   logIndex: number;
@@ -21,24 +24,31 @@ export interface AuditEntry {
  * Re-checks a ledger, chunk by chunk, against itself and its signed heads: every leaf hash is
  * recomputed from the stored envelope, indices must run 0, 1, 2, … without gaps, stored Merkle
  * nodes must equal the recomputed ones, and every signed head must verify and match the root of
- * the recomputed tree at its size. Pure: the caller feeds entries in index order.
+ * the recomputed tree at its size. Each head is verified with the key it names, from the ledger's
+ * key history (old heads keep verifying after a key change). Pure: the caller feeds entries in
+ * index order.
  */
 export class LedgerAuditor {
   private frontier: Frontier = EMPTY_FRONTIER;
   private readonly heads: SignedTreeHead[];
   private readonly headsBySize: Map<number, SignedTreeHead>;
   readonly findings: Finding[] = [];
-  private readonly completed = new Map<string, Buffer>();
+  /** Heads signed before the ledger kept its keys, by a key never recorded: matched, not verified. */
+  readonly unverifiedHeads: number[] = [];
 
   constructor(
     heads: SignedTreeHead[],
-    private readonly publicKeyPem: string,
+    keys: readonly LedgerKey[],
     private readonly maxFindings = 100,
   ) {
     this.heads = [...heads].sort((a, b) => a.treeSize - b.treeSize);
     this.headsBySize = new Map(this.heads.map((h) => [h.treeSize, h]));
+    for (const detail of keyHistoryProblems(keys)) this.report({ kind: 'bad-key', detail });
+    const byId = new Map(keys.map((k) => [k.keyId, k]));
     for (const head of this.heads) {
-      if (!verifyTreeHead(head, publicKeyPem)) this.report({ kind: 'bad-signature', treeSize: head.treeSize, detail: `signed head of size ${head.treeSize} does not verify with the service's key` });
+      const verdict = checkHeadSignature(head, byId);
+      if (!verdict.ok) this.report({ kind: verdict.kind, treeSize: head.treeSize, detail: verdict.detail });
+      else if (!verdict.verified) this.unverifiedHeads.push(head.treeSize);
     }
   }
 

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { ReadinessChecks, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
+import { SigningKeysService } from '../signing/signing-keys.service.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 import { describeFinding, Finding, LedgerAuditor } from './ledger-audit.js';
 
@@ -10,6 +11,10 @@ export interface TamperReport {
   checkedAt: string;
   entriesChecked: number;
   headsChecked: number;
+  /** Keys in the ledger's key history, each head verified with its own. */
+  keysKnown: number;
+  /** Heads that predate the key history, signed by a key never recorded: matched to the entries, not verified. */
+  unverifiedHeads: number[];
   durationMs: number;
   intact: boolean;
   findings: Finding[];
@@ -33,6 +38,7 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
     private readonly heads: TreeHeadsService,
+    private readonly keys: SigningKeysService,
     readiness: ReadinessChecks,
   ) {
     readiness.register('ledger', async () =>
@@ -59,8 +65,11 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
 
   private async run(): Promise<TamperReport> {
     const started = Date.now();
+    // Heads first: a key is committed before any head names it, so these keys cover these heads
+    // even while another instance adds its key and signs.
     const heads = await this.heads.all();
-    const auditor = new LedgerAuditor(heads, this.heads.publicKeyPem);
+    const keys = await this.keys.all();
+    const auditor = new LedgerAuditor(heads, keys);
     let after = -1;
     for (;;) {
       const rows: { log_index: string; envelope: unknown; leaf_hash: Buffer }[] = await this.dataSource.query(
@@ -85,12 +94,16 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
       checkedAt: new Date().toISOString(),
       entriesChecked: auditor.entriesChecked,
       headsChecked: heads.length,
+      keysKnown: keys.length,
+      unverifiedHeads: auditor.unverifiedHeads,
       durationMs: Date.now() - started,
       intact: findings.length === 0,
       findings,
     };
     for (const finding of findings) this.logger.error(`ledger tampering detected: ${describeFinding(finding)}`);
-    if (report.intact) this.logger.log(`ledger intact: ${report.entriesChecked} entries, ${report.headsChecked} signed heads checked in ${report.durationMs} ms`);
+    if (report.intact) {
+      this.logger.log(`ledger intact: ${report.entriesChecked} entries, ${report.headsChecked} signed heads (${report.keysKnown} keys) checked in ${report.durationMs} ms`);
+    }
     this.last = report;
     return report;
   }

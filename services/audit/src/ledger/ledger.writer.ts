@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { Envelope } from '@continuity/contracts';
@@ -11,6 +11,7 @@ import { LedgerEntry, ResourceState, SloTargets } from '../resource-state/resour
 import { sloTargetsOf } from '../resource-state/slo-targets.js';
 import { appendLeaf, EMPTY_FRONTIER, Frontier, frontierRoot, frontierShape, SubtreeNode } from './frontier.js';
 import { envelopeLeafHash } from './leaf.js';
+import { WriterLease } from './writer-lease.js';
 
 interface Pending {
   event: Envelope;
@@ -18,7 +19,12 @@ interface Pending {
   streamSeq: number;
   resolve: () => void;
   reject: (error: unknown) => void;
+  /** Set when the event came through the inbox: its row goes in the same transaction as the append. */
+  inboxRow?: number;
 }
+
+/** How often the writer looks for events a standby left in the inbox. */
+const INBOX_POLL_MS = 200;
 
 export interface AppendedBatch {
   firstIndex: number;
@@ -41,9 +47,15 @@ const isDataError = (error: unknown): boolean => {
  * resources it touches — all committed together. A caller's promise resolves only after the
  * commit, so the transport acks only durable entries. Redelivered or re-published events (same id)
  * are skipped: they change nothing.
+ *
+ * Only the instance holding the writer lease appends. A standby still receives its share of the
+ * durable consumer's messages; it commits them to `audit.ledger_inbox` (and only then acks), and
+ * the writer appends them from there, removing each inbox row in the transaction that appends it.
+ * Holding messages unacked instead would strand them with the standby for as long as the writer
+ * lives.
  */
 @Injectable()
-export class LedgerWriter implements OnModuleInit {
+export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(LedgerWriter.name);
   private frontier: Frontier = EMPTY_FRONTIER;
   private lastRecordedAt = 0;
@@ -53,24 +65,70 @@ export class LedgerWriter implements OnModuleInit {
   private draining: Promise<void> | null = null;
   private readonly listeners: ((batch: AppendedBatch) => void)[] = [];
   private readonly targets: SloTargets;
+  private inboxTimer?: NodeJS.Timeout;
+  /** Inbox rows queued and not yet committed: not read again until they are. */
+  private inboxInFlight = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
     rebuilder: ProjectionRebuildService,
+    private readonly lease: WriterLease,
   ) {
     this.targets = sloTargetsOf(config);
     // Projections replaced in the database make the cached ones stale.
     rebuilder.onReplaced(() => this.forgetProjections());
+    // A new writer starts from what the database holds, not from what it saw while standing by.
+    lease.onChange((held) => {
+      if (held) void this.reload().catch((error: Error) => this.logger.error(`could not reload the ledger head: ${error.message}`));
+    });
   }
 
   async onModuleInit() {
+    await this.lease.start(); // decided before the first message arrives
+    await this.reload();
+    this.logger.log(`ledger holds ${this.frontier.size} entries, root ${frontierRoot(this.frontier).toString('hex')}`);
+    this.inboxTimer = setInterval(() => void this.pollInbox().catch((error: Error) => this.logger.error(`reading the ledger inbox failed: ${error.message}`)), INBOX_POLL_MS);
+  }
+
+  onModuleDestroy() {
+    clearInterval(this.inboxTimer);
+  }
+
+  private async reload() {
     await this.dataSource.transaction(async (tx) => {
       const { size, recordedAt } = await this.currentSize(tx);
       this.frontier = await this.loadFrontier(tx, size);
-      this.lastRecordedAt = recordedAt;
+      this.lastRecordedAt = Math.max(this.lastRecordedAt, recordedAt);
+      this.states = new Map();
     });
-    this.logger.log(`ledger holds ${this.frontier.size} entries, root ${frontierRoot(this.frontier).toString('hex')}`);
+    for (const listener of this.listeners) listener({ firstIndex: this.frontier.size, count: 0, treeSize: this.frontier.size, types: [] });
+  }
+
+  /** Entries stored now, read from the database (a standby's own head lags behind the writer's). */
+  async storedSize(): Promise<number> {
+    if (this.lease.isWriter) return this.frontier.size;
+    const [row] = await this.dataSource.query('select coalesce(max(log_index) + 1, 0) as n from audit.log_entries');
+    return Number(row.n);
+  }
+
+  /** The writer appends what standbys left in the inbox, through the same queue as its own events. */
+  private async pollInbox() {
+    if (!this.lease.isWriter || this.inboxInFlight) return;
+    const rows: { received: string; event: Envelope; published: unknown; stream_seq: string }[] = await this.dataSource.query(
+      'select received, event, published, stream_seq from audit.ledger_inbox order by received limit $1',
+      [this.config.AUDIT_BATCH_SIZE],
+    );
+    if (rows.length === 0) return;
+    this.inboxInFlight = true;
+    const appended = rows.map(
+      (row) =>
+        new Promise<void>((resolve, reject) => {
+          this.enqueue({ event: row.event, published: row.published, streamSeq: Number(row.stream_seq), inboxRow: Number(row.received), resolve, reject });
+        }),
+    );
+    // A failed append leaves its row in the inbox for the next poll.
+    await Promise.allSettled(appended).finally(() => (this.inboxInFlight = false));
   }
 
   /** Entries committed so far, and the root over them. */
@@ -87,12 +145,32 @@ export class LedgerWriter implements OnModuleInit {
     this.listeners.push(listener);
   }
 
-  /** Queues one event; resolves once it (or the entry it duplicates) is committed. */
+  /**
+   * Queues one event; resolves once it (or the entry it duplicates) is committed to the ledger, or,
+   * on a standby, to the inbox the writer appends from.
+   */
   append(event: Envelope, published: unknown, streamSeq: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ event, published, streamSeq, resolve, reject });
-      this.draining ??= this.drain().finally(() => (this.draining = null));
-    });
+    return new Promise((resolve, reject) => this.enqueue({ event, published, streamSeq, resolve, reject }));
+  }
+
+  private enqueue(pending: Pending) {
+    this.queue.push(pending);
+    this.draining ??= this.drain().finally(() => (this.draining = null));
+  }
+
+  /** The writer appends; a standby hands over through the inbox. Decided per batch: the lease can move. */
+  private persist(batch: Pending[]): Promise<AppendedBatch> {
+    return this.lease.isWriter ? this.write(batch) : this.handOver(batch);
+  }
+
+  private async handOver(batch: Pending[]): Promise<AppendedBatch> {
+    await this.dataSource.query(
+      `insert into audit.ledger_inbox (event_id, stream_seq, event, published)
+       select x.id, x.s, x.e, x.p from jsonb_to_recordset($1::jsonb) as x(id uuid, s bigint, e jsonb, p jsonb)
+       on conflict (event_id) do nothing`,
+      [JSON.stringify(batch.map((p) => ({ id: p.event.id, s: p.streamSeq, e: p.event, p: p.published })))],
+    );
+    return { firstIndex: this.frontier.size, count: 0, treeSize: this.frontier.size, types: [] };
   }
 
   private async drain() {
@@ -101,7 +179,7 @@ export class LedgerWriter implements OnModuleInit {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.config.AUDIT_BATCH_SIZE);
       try {
-        this.committed(batch, await this.write(batch));
+        this.committed(batch, await this.persist(batch));
       } catch (error) {
         if (batch.length === 1 || !isDataError(error)) {
           this.logger.error(`ledger batch of ${batch.length} failed, will be redelivered: ${(error as Error).message}`);
@@ -113,7 +191,7 @@ export class LedgerWriter implements OnModuleInit {
         this.logger.warn(`ledger batch of ${batch.length} failed (${(error as Error).message}); writing its events one by one`);
         for (const pending of batch) {
           try {
-            this.committed([pending], await this.write([pending]));
+            this.committed([pending], await this.persist([pending]));
           } catch (single) {
             this.logger.error(`ledger entry ${pending.event.id} failed, will be redelivered: ${(single as Error).message}`);
             pending.reject(single);
@@ -148,6 +226,9 @@ export class LedgerWriter implements OnModuleInit {
         frontier = await this.loadFrontier(tx, size);
         states = new Map();
       }
+      // Inbox rows of this batch go with it, appended or not (a duplicate is done with too).
+      const inboxRows = batch.flatMap((p) => (p.inboxRow === undefined ? [] : [p.inboxRow]));
+      if (inboxRows.length) await tx.query('delete from audit.ledger_inbox where received = any($1::bigint[])', [inboxRows]);
       const known = new Set<string>(head.known);
       const recordedAt = Math.max(Date.now(), this.lastRecordedAt, head.last_recorded_at ? new Date(head.last_recorded_at).getTime() : 0);
       const recordedAtIso = new Date(recordedAt).toISOString();

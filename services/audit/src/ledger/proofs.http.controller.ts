@@ -21,7 +21,7 @@ export class ProofsHttpController {
   @ApiOperation({ summary: 'Consistency proof between tree sizes from ≤ to (RFC 9162 2.1.4)' })
   async consistency(@Query() query: unknown) {
     const { from, to } = parseQuery(consistencyQuery, query);
-    const size = this.writer.head.treeSize;
+    const size = await this.writer.storedSize();
     if (to > size) throw new TreeTooSmallError(to, size);
     return { from, to, proof: await this.proofs.consistency(from, to) };
   }

@@ -21,8 +21,34 @@ export interface SignedTreeHead extends TreeHead {
 export const treeHeadBytes = (head: TreeHead): Buffer =>
   canonicalBytes({ treeSize: head.treeSize, rootHash: head.rootHash, timestamp: head.timestamp });
 
-export const keyIdOf = (publicKey: KeyObject): string =>
-  createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' }).subarray(-32)).digest('hex');
+/** The 32 raw bytes of an Ed25519 public key (the tail of its SPKI DER). */
+const rawPublicKey = (publicKey: KeyObject): Buffer => publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+
+export const keyIdOf = (publicKey: KeyObject): string => createHash('sha256').update(rawPublicKey(publicKey)).digest('hex');
+
+/** The key id of a public key in PEM; null when the text is not a public key. */
+export const keyIdOfPem = (pem: string): string | null => {
+  try {
+    return keyIdOf(createPublicKey(pem));
+  } catch {
+    return null;
+  }
+};
+
+/**
+ * A key change vouched for by the key before it: the old key's Ed25519 signature over the new
+ * key's raw public key, base64.
+ */
+export const attestKey = (newPublicKeyPem: string, oldPrivateKey: KeyObject): string =>
+  sign(null, rawPublicKey(createPublicKey(newPublicKeyPem)), oldPrivateKey).toString('base64');
+
+export const verifyAttestation = (newPublicKeyPem: string, attestation: string, oldPublicKeyPem: string): boolean => {
+  try {
+    return verify(null, rawPublicKey(createPublicKey(newPublicKeyPem)), createPublicKey(oldPublicKeyPem), Buffer.from(attestation, 'base64'));
+  } catch {
+    return false;
+  }
+};
 
 export const signTreeHead = (head: TreeHead, privateKey: KeyObject): SignedTreeHead => ({
   ...head,

@@ -4,16 +4,26 @@ import { z } from 'zod';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { READERS, Roles } from '../api/auth.guard.js';
 import { parseQuery, positiveInt } from '../api/query.js';
+import { SigningKeysService } from './signing-keys.service.js';
 import { NoSignedHeadError, TreeHeadsService } from './tree-heads.service.js';
 
 @AuditHttpController()
 export class TreeHeadsHttpController {
-  constructor(private readonly heads: TreeHeadsService) {}
+  constructor(
+    private readonly heads: TreeHeadsService,
+    private readonly keys: SigningKeysService,
+  ) {}
 
   @Get('public-key')
-  @ApiOperation({ summary: 'The Ed25519 public key that verifies every signed tree head (open to anyone)' })
-  publicKey() {
-    return { algorithm: 'Ed25519', keyId: this.heads.keyId, publicKeyPem: this.heads.publicKeyPem };
+  @ApiOperation({ summary: "This instance's Ed25519 public key, and every key the ledger has used (open to anyone)" })
+  async publicKey() {
+    return { algorithm: 'Ed25519', keyId: this.keys.keyId, publicKeyPem: this.keys.publicKeyPem, keys: await this.keys.all() };
+  }
+
+  @Get('public-keys')
+  @ApiOperation({ summary: 'Every Ed25519 key the ledger has used; each signed head names its own (open to anyone)' })
+  async publicKeys() {
+    return { algorithm: 'Ed25519', currentKeyId: this.keys.keyId, keys: await this.keys.all() };
   }
 
   @Get('tree-heads/latest')

@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { KeyObject } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ContinuityPublisher, DomainError } from '@continuity/contracts';
 import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { LedgerWriter } from '../ledger/ledger.writer.js';
-import { keyIdOf, loadOrCreateSigningKey, publicKeyPem, SignedTreeHead, signTreeHead } from './tree-head-signer.js';
-import { createPublicKey } from 'node:crypto';
+import { WriterLease } from '../ledger/writer-lease.js';
+import { SigningKeysService } from './signing-keys.service.js';
+import { SignedTreeHead } from './tree-head-signer.js';
 
 const toHead = (row: Record<string, unknown>): SignedTreeHead => ({
   treeSize: Number(row.tree_size),
@@ -28,15 +28,14 @@ export class NoSignedHeadError extends DomainError {
  * Signs the ledger's head every few seconds while it grows (and on request), stores the signed
  * head and announces it as `AuditCheckpointSigned`. The private key never leaves this process.
  * The ledger does not record its own checkpoint events (see LedgerListener), so a head never
- * causes the next one.
+ * causes the next one. Only the writer signs (its head is the current one), and only once its key
+ * is in the ledger's key history, so every stored head names a key the ledger holds.
  */
 @Injectable()
 export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(TreeHeadsService.name);
-  private readonly privateKey: KeyObject;
-  readonly publicKeyPem: string;
-  readonly keyId: string;
   private grown = true;
+  private keyRegistered = false;
   private timer?: NodeJS.Timeout;
   private signing: Promise<SignedTreeHead | null> | null = null;
   /** The newest head this instance knows; refreshed when it signs and on each tick. */
@@ -47,21 +46,30 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
     @Inject(PUBLISHER) private readonly publisher: ContinuityPublisher,
     private readonly writer: LedgerWriter,
+    private readonly keys: SigningKeysService,
+    private readonly lease: WriterLease,
   ) {
-    const { privateKey, created } = loadOrCreateSigningKey(config.AUDIT_SIGNING_KEY, config.AUDIT_SIGNING_KEY_FILE);
-    this.privateKey = privateKey;
-    this.publicKeyPem = publicKeyPem(privateKey);
-    this.keyId = keyIdOf(createPublicKey(privateKey));
-    if (created) this.logger.warn(`generated a new Ed25519 signing key in ${config.AUDIT_SIGNING_KEY_FILE} (key id ${this.keyId}); back it up`);
     writer.onAppended(() => (this.grown = true));
   }
 
   async onApplicationBootstrap() {
     this.newest = await this.latest();
+    await this.registerKey();
     this.timer = setInterval(() => {
-      if (this.grown) void this.signNow().catch((error: Error) => this.logger.error(`signing failed: ${error.message}`));
-      else void this.latest().catch(() => undefined); // another instance may have signed
+      if (!this.keyRegistered) void this.registerKey();
+      else if (this.grown && this.lease.isWriter) void this.signNow().catch((error: Error) => this.logger.error(`signing failed: ${error.message}`));
+      else void this.latest().catch(() => undefined); // the writer may have signed
     }, this.config.AUDIT_SIGN_INTERVAL_MS);
+  }
+
+  /** Retried every interval until it succeeds (PostgreSQL or NATS may be away at start). */
+  private async registerKey() {
+    try {
+      await this.keys.register();
+      this.keyRegistered = true;
+    } catch (error) {
+      this.logger.error(`could not record the signing key in the ledger's key history, not signing until it is: ${(error as Error).message}`);
+    }
   }
 
   /**
@@ -76,18 +84,19 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
     clearInterval(this.timer);
   }
 
-  /** Signs the current head unless it is already signed; returns the latest signed head. */
+  /** Signs the current head unless it is already signed (or this instance may not sign); returns the latest signed head. */
   signNow(): Promise<SignedTreeHead | null> {
     this.signing ??= this.sign().finally(() => (this.signing = null));
     return this.signing;
   }
 
   private async sign(): Promise<SignedTreeHead | null> {
+    if (!this.lease.isWriter || !this.keyRegistered) return this.latest();
     this.grown = false;
     const latest = await this.latest();
     const { treeSize, rootHash } = this.writer.head;
     if (treeSize === 0 || (latest && latest.treeSize >= treeSize)) return latest;
-    const head = signTreeHead({ treeSize, rootHash, timestamp: new Date().toISOString() }, this.privateKey);
+    const head = this.keys.sign({ treeSize, rootHash, timestamp: new Date().toISOString() });
     await this.dataSource.query(
       'insert into audit.tree_heads (tree_size, root_hash, timestamp, signature, key_id) values ($1, $2, $3, $4, $5) on conflict do nothing',
       [head.treeSize, head.rootHash, head.timestamp, head.signature, head.keyId],

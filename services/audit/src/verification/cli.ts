@@ -4,8 +4,10 @@ import { verifyOffline, VerifyInput } from './offline-verify.js';
 
 const USAGE = `continuity-audit verify — check the audit ledger without the service or its database
 
-  --export FILE        an export (GET /audit/export): entries, signed head, public key
-  --public-key FILE    the service's Ed25519 public key (PEM), obtained separately (recommended)
+  --export FILE        an export (GET /audit/export): entries, signed heads, the ledger's public keys
+  --public-key FILE    Ed25519 public key(s) (PEM) of the ledger, obtained separately (recommended);
+                       repeatable, and a file may hold several. Each head is checked with the key
+                       it names; a key the export introduces counts when a trusted key attested it
   --head FILE          a signed tree head (GET /audit/tree-heads/latest) to check against
   --inclusion FILE     an event with its inclusion proof (GET /audit/events/{id})
   --consistency FILE   a consistency proof (GET /audit/proofs/consistency?from=&to=)
@@ -24,6 +26,12 @@ const readJson = (file: string, what: string) => {
 
 class UsageError extends Error {}
 
+/** Each `-----BEGIN PUBLIC KEY-----` block of a file: one file may carry a ledger's every key. */
+const pemBlocks = (text: string): string[] => {
+  const blocks = text.match(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g) ?? [];
+  return blocks.length ? blocks.map((b) => `${b}\n`) : [text];
+};
+
 export const runCli = (argv: string[], out = process.stdout, err = process.stderr): number => {
   try {
     const [command, ...rest] = argv;
@@ -32,7 +40,7 @@ export const runCli = (argv: string[], out = process.stdout, err = process.stder
       args: rest,
       options: {
         export: { type: 'string' },
-        'public-key': { type: 'string' },
+        'public-key': { type: 'string', multiple: true },
         head: { type: 'string' },
         inclusion: { type: 'string' },
         consistency: { type: 'string' },
@@ -45,7 +53,7 @@ export const runCli = (argv: string[], out = process.stdout, err = process.stder
     if (values.consistency && !values['old-head']) throw new UsageError('--consistency needs --old-head');
     const input: VerifyInput = {
       exported: values.export ? readJson(values.export, 'the export') : undefined,
-      publicKeyPem: values['public-key'] ? readFileSync(values['public-key'], 'utf8') : undefined,
+      publicKeyPems: values['public-key']?.flatMap((file) => pemBlocks(readFileSync(file, 'utf8'))),
       head: values.head ? readJson(values.head, 'the tree head') : undefined,
       inclusion: values.inclusion ? readJson(values.inclusion, 'the inclusion proof') : undefined,
       consistency: values.consistency

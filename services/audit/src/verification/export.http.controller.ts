@@ -5,6 +5,7 @@ import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { READERS, Roles } from '../api/auth.guard.js';
 import { nonNegativeInt, parseQuery, positiveInt } from '../api/query.js';
 import { HistoryService } from '../history/history.service.js';
+import { SigningKeysService } from '../signing/signing-keys.service.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 import { EXPORT_FORMAT, LedgerExport } from './offline-verify.js';
 
@@ -18,11 +19,12 @@ export class ExportHttpController {
   constructor(
     private readonly history: HistoryService,
     private readonly heads: TreeHeadsService,
+    private readonly keys: SigningKeysService,
   ) {}
 
   @Get('export')
   @Roles(...READERS)
-  @ApiOperation({ summary: 'Entries [from, to) by log index with the latest signed head and public key, for offline verification' })
+  @ApiOperation({ summary: 'Entries [from, to) by log index with the signed heads and every public key the ledger used, for offline verification' })
   async export(@Query() query: unknown): Promise<LedgerExport> {
     const head = await this.heads.latest();
     const { from, to } = parseQuery(exportQuery, query);
@@ -32,7 +34,9 @@ export class ExportHttpController {
       from,
       to: end,
       signedHead: head,
-      publicKeyPem: this.heads.publicKeyPem,
+      signedHeads: (await this.heads.all()).filter((h) => h.treeSize <= (head?.treeSize ?? 0)),
+      publicKeyPem: this.keys.publicKeyPem,
+      publicKeys: await this.keys.all(), // read after the heads: it holds every key they name
       entries: (await this.history.entriesByIndex(from, end)).map((e) => ({ logIndex: e.logIndex, leafHash: e.leafHash, envelope: e.envelope })),
     };
   }
