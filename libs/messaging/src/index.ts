@@ -5,3 +5,4 @@ export * from './retry.policy.js';
 export * from './topology.js';
 export * from './failure.classifier.js';
 export * from './outages.js';
+export * from './replication.js';

@@ -94,6 +94,7 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
     servers: config.NATS_URL.split(',').map((s) => s.trim()),
     topology: topologyFor(config.CONTINUITY_NAMESPACE),
     ackWaitMs: config.JETSTREAM_ACK_WAIT_MS,
+    streams: { replicas: config.NATS_REPLICAS },
     // Handlers that find a dependency down wait for these to answer (nothing is dead-lettered for it).
     probes: { postgres: () => probePostgres(pool), nats: () => nats.flush() },
     endpoints: endpointsOf({ postgres: config.DATABASE_URL, nats: config.NATS_URL }),

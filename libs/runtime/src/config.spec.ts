@@ -12,6 +12,8 @@ describe('loadConfig', () => {
       CONTINUITY_NAMESPACE: 'continuity',
       LOG_LEVEL: 'log',
       JETSTREAM_ACK_WAIT_MS: 30_000,
+      NATS_REPLICAS: 1,
+      STARTUP_WAIT_MS: 120_000,
     });
   });
 
@@ -26,6 +28,11 @@ describe('loadConfig', () => {
     ['PORT', 'eighty', 'PORT: must be a port number'],
     ['PORT', '70000', 'PORT: must be between 1 and 65535'],
     ['CONTINUITY_NAMESPACE', 'Bad.Name', 'CONTINUITY_NAMESPACE: must be lowercase'],
+    ['NATS_REPLICAS', '0', 'NATS_REPLICAS: must be a whole number from 1 to 5'],
+    ['NATS_REPLICAS', '7', 'NATS_REPLICAS: must be a whole number from 1 to 5: JetStream keeps at most 5 replicas'],
+    ['NATS_REPLICAS', 'three', 'NATS_REPLICAS: must be a whole number from 1 to 5'],
+    ['NATS_REPLICAS', '2.5', 'NATS_REPLICAS: must be a whole number from 1 to 5'],
+    ['STARTUP_WAIT_MS', '-1', 'STARTUP_WAIT_MS: must be 0 or more'],
   ])('names %s when it is %j', (variable, value, message) => {
     expect(() => loadConfig(schema, { [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig(schema, { [variable]: value })).toThrow(message);
@@ -39,6 +46,10 @@ describe('loadConfig', () => {
     } catch (error) {
       expect((error as ConfigError).problems.map((p) => p.variable)).toEqual(['NATS_URL', 'PORT']);
     }
+  });
+
+  it('reads the replica count for a cluster', () => {
+    expect(loadConfig(schema, { NATS_REPLICAS: '3' }).NATS_REPLICAS).toBe(3);
   });
 
   it('accepts a cluster of NATS URLs', () => {

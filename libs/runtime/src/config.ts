@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_TOPOLOGY, isolatedTopology, Topology } from '@continuity/contracts';
+import { DEFAULT_REPLICAS, MAX_REPLICAS } from '@continuity/messaging';
 
 /** A configuration value that is missing or wrong; the message names the variable. */
 export class ConfigError extends Error {
@@ -61,6 +62,22 @@ export const baseEnvSchema = (defaultPort: number) =>
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     /** How long JetStream waits for an ack before redelivering (also after a crash). */
     JETSTREAM_ACK_WAIT_MS: z.coerce.number().int().min(1_000, 'must be ≥ 1000').default(30_000),
+    /**
+     * Servers holding each stream, KV bucket and object store this service creates: 1 on one
+     * server, 3 (or 5) in a cluster, so losing a minority of the servers loses nothing.
+     */
+    NATS_REPLICAS: z.coerce
+      .number({ message: `must be a whole number from 1 to ${MAX_REPLICAS} (3 in a 3-node cluster)` })
+      .int(`must be a whole number from 1 to ${MAX_REPLICAS} (3 in a 3-node cluster)`)
+      .min(1, `must be a whole number from 1 to ${MAX_REPLICAS} (3 in a 3-node cluster)`)
+      .max(MAX_REPLICAS, `must be a whole number from 1 to ${MAX_REPLICAS}: JetStream keeps at most ${MAX_REPLICAS} replicas`)
+      .default(DEFAULT_REPLICAS),
+    /**
+     * How long a starting service waits for NATS and PostgreSQL to answer before it gives up
+     * (exit 1): a service restarted during an outage, or started before its dependencies, then
+     * comes up by itself. 0: try once.
+     */
+    STARTUP_WAIT_MS: z.coerce.number({ message: 'must be a number of milliseconds' }).int('must be a whole number of milliseconds').min(0, 'must be 0 or more').default(120_000),
   });
 
 export type BaseConfig = z.infer<ReturnType<typeof baseEnvSchema>>;

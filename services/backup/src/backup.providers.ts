@@ -48,7 +48,7 @@ export const backupProviders: Provider[] = [
       return catalogue;
     },
   },
-  { provide: LOCATIONS, inject: [BACKUP_CONFIG, NATS_CONNECTION], useFactory: (config: BackupConfig, nc: NatsConnection) => new LocationRegistry(config, nc) },
+  { provide: LOCATIONS, inject: [BACKUP_CONFIG, NATS_CONNECTION, SERVICE_CONFIG], useFactory: (config: BackupConfig, nc: NatsConnection, env: BackupEnv) => new LocationRegistry(config, nc, env.NATS_REPLICAS) },
   {
     provide: RETENTION,
     inject: [PG_POOL, CATALOGUE, LOCATIONS, PUBLISHER],

@@ -79,7 +79,7 @@ const open = async (options: { config?: string }): Promise<Context> => {
     await pool.end().catch(() => undefined);
     throw new CliError(`the catalogue database is not reachable at DATABASE_URL=${redactUrl(env.DATABASE_URL)}: ${(error as Error).message}`);
   }
-  const locations = new LocationRegistry(config, nc);
+  const locations = new LocationRegistry(config, nc, env.NATS_REPLICAS);
   const publisher = new ContinuityPublisher(jetstream(nc), { source: 'backup', topology: topologyFor(env.CONTINUITY_NAMESPACE) });
   return {
     env,
