@@ -61,6 +61,7 @@ describe('helpers', () => {
   it('redacts passwords', () => {
     expect(redactUrl('postgres://app:s3cret@db:5432/x')).toBe('postgres://app:***@db:5432/x');
     expect(redactUrl('postgres://postgres@db/x')).toBe('postgres://postgres@db/x');
+    expect(redactUrl('nats://u:pw@a:4222,nats://u:pw@b:4222')).toBe('nats://u:***@a:4222,nats://u:***@b:4222');
   });
   it('maps the namespace to streams', () => {
     expect(topologyFor('continuity').eventStream).toBe('CONTINUITY');

@@ -100,8 +100,7 @@ export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
 export const topologyFor = (namespace: string): Topology =>
   namespace === DEFAULT_TOPOLOGY.namespace ? DEFAULT_TOPOLOGY : isolatedTopology(namespace);
 
-/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs. */
-export const redactUrl = (url: string): string => {
+const redactOne = (url: string): string => {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
@@ -110,3 +109,9 @@ export const redactUrl = (url: string): string => {
     return url;
   }
 };
+
+/**
+ * `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs; each
+ * URL of a comma-separated list (`NATS_URL` of a cluster) on its own.
+ */
+export const redactUrl = (url: string): string => url.split(',').map((one) => redactOne(one.trim())).join(',');

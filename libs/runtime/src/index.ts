@@ -8,3 +8,4 @@ export * from './http/error.filter.js';
 export * from './http/parse-request.js';
 export * from './config-file.js';
 export * from './postgres.js';
+export * from './startup-wait.js';
