@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { freePort } from './free-port.js';
 
 /**
  * Real `nats-server` processes for tests and benchmarks: one server, or a JetStream cluster of
@@ -27,16 +27,6 @@ export const natsServerBinary = (): string => {
   return found;
 };
 
-const freeLoopbackPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-
 const live = new Set<NatsCluster>();
 process.once('exit', () => {
   for (const cluster of live) cluster.removeSync();
@@ -56,10 +46,6 @@ export class NatsNode {
 
   get url() {
     return `nats://127.0.0.1:${this.port}`;
-  }
-
-  get running() {
-    return this.child !== null;
   }
 
   log(): string {
@@ -142,7 +128,7 @@ export class NatsCluster {
     const size = options.size ?? 3;
     const dir = mkdtempSync(join(tmpdir(), 'continuity-nats-'));
     const clusterName = `c_${dir.slice(-6).replace(/[^A-Za-z0-9]/g, '')}`;
-    const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freeLoopbackPort(), route: await freeLoopbackPort() })));
+    const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort() })));
     const nodes = ports.map(({ client, route }, i) => {
       const name = `n${i + 1}`;
       const nodeDir = join(dir, name);

@@ -10,7 +10,7 @@ import { redactUrl } from './config.js';
  * A service started while NATS or PostgreSQL is down (a machine booting, `docker compose up`, a
  * restart during an outage) waits for them instead of exiting: up to `STARTUP_WAIT_MS`, saying
  * every few seconds what it waits for, where, and how to start it. Errors that waiting cannot fix
- * (wrong password, no such database) stop it at once.
+ * (a refused NATS login, no such database) are not waited for.
  */
 export interface StartupWait {
   /** When to give up (epoch ms), shared by every dependency of one start. */
@@ -93,11 +93,14 @@ export const waitForNats = (servers: string, name: string, wait: StartupWait): P
   );
 
 /**
- * Waits until PostgreSQL takes connections: the services migrate their schemas while Nest starts,
- * which would otherwise fail (and exit) against a server still down or starting up.
+ * Waits until PostgreSQL answers: the services migrate their schemas while Nest starts, which would
+ * otherwise fail (and exit) against a server still down or starting up. A server that answers but
+ * refuses (no such database, a wrong password) is not waited for, nor does it stop the start here:
+ * what needs the database reports it (a service such as failover may not use it at all).
  */
 export const waitForPostgres = (databaseUrl: string, wait: StartupWait): Promise<void> => {
   const endpoints = endpointsOf({ postgres: databaseUrl });
+  const logger = wait.logger ?? new Logger('Startup');
   return waitForDependency(
     {
       dependency: 'PostgreSQL',
@@ -109,11 +112,14 @@ export const waitForPostgres = (databaseUrl: string, wait: StartupWait): Promise
         try {
           await client.connect();
           await client.query('select 1');
+        } catch (error) {
+          if (classifyFailure(error, endpoints).kind === 'transient') throw error;
+          logger.warn(`PostgreSQL at DATABASE_URL=${redactUrl(databaseUrl)} answers but refuses: ${(error as Error).message}`);
         } finally {
           await client.end().catch(() => undefined);
         }
       },
-      transient: (error) => classifyFailure(error, endpoints).kind === 'transient',
+      transient: () => true,
     },
     wait,
   );
