@@ -1,5 +1,6 @@
 // `npm start`: makes sure NATS (JetStream) and PostgreSQL are there, creates the database, starts
-// the four services as their own processes, prints where each listens, and stops them all on Ctrl-C.
+// the four services as their own processes, prints where each listens, restarts one that crashes
+// (back-off 1 s doubling to 30 s, reset once it has stayed up a minute), and stops them all on Ctrl-C.
 //
 // Defaults: NATS at nats://127.0.0.1:4222 and postgres://postgres@127.0.0.1:5432/continuity. With no
 // NATS_URL and nothing on :4222, `nats-server -js` is started if it is installed; with no
@@ -141,9 +142,17 @@ function auditTokens() {
 const children = new Map();
 let stopping = false;
 
+// A crashed service is restarted after a pause that doubles on each crash in a row (a service that
+// cannot start does not spin), and is forgiven once it has stayed up for a minute.
+const RESTART_FIRST_MS = 1_000;
+const RESTART_MAX_MS = 30_000;
+const RESTART_RESET_AFTER_MS = 60_000;
+const restarts = new Map(); // name → { delayMs, timer }
+
 async function stopAll(code) {
   if (stopping) return;
   stopping = true;
+  for (const { timer } of restarts.values()) clearTimeout(timer);
   say('stopping services…');
   await Promise.all(
     [...children.values()].map(
@@ -177,12 +186,19 @@ function startService({ name, port }, env) {
       for (const line of lines) process.stdout.write(prefix + line + '\n');
     });
   }
+  const startedAt = Date.now();
   child.once('exit', (code, signal) => {
     children.delete(name);
-    if (!stopping) {
-      console.error(`[start] ${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping the others`);
-      void stopAll(1);
-    }
+    if (stopping) return;
+    const previous = restarts.get(name);
+    const delayMs = !previous || Date.now() - startedAt >= RESTART_RESET_AFTER_MS ? RESTART_FIRST_MS : Math.min(previous.delayMs * 2, RESTART_MAX_MS);
+    console.error(`[start] ${name} exited unexpectedly (${signal ?? `code ${code}`}); restarting it in ${delayMs / 1000} s (the others keep running)`);
+    const timer = setTimeout(() => {
+      if (stopping) return;
+      say(`restarting ${name}`);
+      startService({ name, port }, env);
+    }, delayMs);
+    restarts.set(name, { delayMs, timer });
   });
   children.set(name, child);
 }

@@ -6,3 +6,5 @@ export * from './retry.policy.js';
 export * from './topology.js';
 export * from './failure.classifier.js';
 export * from './outages.js';
+export * from './replication.js';
+export * from './free-port.js';

@@ -217,6 +217,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       // The callback form: messages of one network read are handled (and their acks written) together.
       subscription.messages = await consumer.consume({
         max_messages: Math.max(256, subscription.options.concurrency * 2),
+        // A pull request lost with its server (a cluster node killed, the consumer's leader moved) is
+        // noticed by missed heartbeats, at twice expires/2: 10 s rather than the default 30 s.
+        expires: 10_000,
         callback: (msg) => this.deliver(subscription, msg),
       });
       // Replays are rare: a small pull, through the same handler slots as the stream's messages.

@@ -7,6 +7,8 @@ import { testRunId } from '@continuity/contracts/testing';
 import { DeadLetter, readDeadLetter } from './dead-letter.js';
 import { ensureTopology, removeTopology } from './topology.js';
 
+export * from './nats-cluster.testing.js';
+
 export const TEST_NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
 /** Connects to the NATS the tests use, or fails saying how to start it (tests never skip). */

@@ -6,7 +6,9 @@ import { endpointsOf, JetStreamTransport } from '@continuity/messaging';
 import { startTelemetry } from '@continuity/telemetry';
 import { baseEnvSchema, BaseConfig, ConfigError, loadConfig, topologyFor } from './config.js';
 import type { Pool } from 'pg';
-import { connectNats, RuntimeModule } from './runtime.module.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { RuntimeModule } from './runtime.module.js';
+import { waitForNats, waitForPostgres } from './startup-wait.js';
 import { ReadinessChecks } from './health.controller.js';
 import { PG_POOL } from './tokens.js';
 import { HttpErrorFilter } from './http/error.filter.js';
@@ -69,10 +71,18 @@ const stopOnSignals = (app: INestApplication, logger: Logger) => {
 const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
 
 /**
- * Starts one service process: telemetry first, then config (a bad value stops the process with a
- * message naming the variable), then Nest with HTTP and the JetStream transport. SIGTERM/SIGINT
- * stop it gracefully: the transport finishes in-flight messages before connections close.
+ * Waits (up to `STARTUP_WAIT_MS`, both at once, each saying what it waits for) until NATS with
+ * JetStream and PostgreSQL answer: a service started before or during their outage comes up by
+ * itself once they do. Resolves with the NATS connection.
  */
+const waitForDependencies = async (config: BaseConfig, name: string): Promise<NatsConnection> => {
+  const wait = { deadline: Date.now() + config.STARTUP_WAIT_MS, waitMs: config.STARTUP_WAIT_MS, logger: new Logger(name) };
+  const [nats, postgres] = await Promise.allSettled([waitForNats(config.NATS_URL, name, wait), waitForPostgres(config.DATABASE_URL, wait)]);
+  if (nats.status === 'fulfilled' && postgres.status === 'fulfilled') return nats.value;
+  if (nats.status === 'fulfilled') await nats.value.close().catch(() => undefined);
+  throw nats.status === 'rejected' ? nats.reason : (postgres as PromiseRejectedResult).reason;
+};
+
 /**
  * Builds and starts one service (config, NATS, Nest with HTTP and the JetStream transport) and
  * returns it; throws `ConfigError` or `DependencyUnreachableError` when it cannot. Tests use it to
@@ -80,7 +90,7 @@ const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
  */
 export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelemetry({ serviceName: spec.name })) => {
   const config = loadConfig(spec.envSchema ?? baseEnvSchema(spec.defaultPort), spec.env);
-  const nats = await connectNats(config.NATS_URL, spec.name);
+  const nats = await waitForDependencies(config, spec.name);
   @Module({ imports: [RuntimeModule.forRoot({ serviceName: spec.name, config, telemetry, nats }), spec.module] })
   class ServiceRootModule {}
 
@@ -94,6 +104,7 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
     servers: config.NATS_URL.split(',').map((s) => s.trim()),
     topology: topologyFor(config.CONTINUITY_NAMESPACE),
     ackWaitMs: config.JETSTREAM_ACK_WAIT_MS,
+    streams: { replicas: config.NATS_REPLICAS },
     // Handlers that find a dependency down wait for these to answer (nothing is dead-lettered for it).
     probes: { postgres: () => probePostgres(pool), nats: () => nats.flush() },
     endpoints: endpointsOf({ postgres: config.DATABASE_URL, nats: config.NATS_URL }),

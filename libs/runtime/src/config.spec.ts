@@ -13,6 +13,8 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'log',
       JETSTREAM_ACK_WAIT_MS: 30_000,
       CONTINUITY_OPERATOR_TOKENS: [],
+      NATS_REPLICAS: 1,
+      STARTUP_WAIT_MS: 120_000,
     });
   });
 
@@ -38,6 +40,11 @@ describe('loadConfig', () => {
     ['PORT', 'eighty', 'PORT: must be a port number'],
     ['PORT', '70000', 'PORT: must be between 1 and 65535'],
     ['CONTINUITY_NAMESPACE', 'Bad.Name', 'CONTINUITY_NAMESPACE: must be lowercase'],
+    ['NATS_REPLICAS', '0', 'NATS_REPLICAS: must be a whole number from 1 to 5'],
+    ['NATS_REPLICAS', '7', 'NATS_REPLICAS: must be a whole number from 1 to 5: JetStream keeps at most 5 replicas'],
+    ['NATS_REPLICAS', 'three', 'NATS_REPLICAS: must be a whole number from 1 to 5'],
+    ['NATS_REPLICAS', '2.5', 'NATS_REPLICAS: must be a whole number from 1 to 5'],
+    ['STARTUP_WAIT_MS', '-1', 'STARTUP_WAIT_MS: must be 0 or more'],
   ])('names %s when it is %j', (variable, value, message) => {
     expect(() => loadConfig(schema, { [variable]: value })).toThrow(ConfigError);
     expect(() => loadConfig(schema, { [variable]: value })).toThrow(message);
@@ -53,6 +60,10 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the replica count for a cluster', () => {
+    expect(loadConfig(schema, { NATS_REPLICAS: '3' }).NATS_REPLICAS).toBe(3);
+  });
+
   it('accepts a cluster of NATS URLs', () => {
     expect(loadConfig(schema, { NATS_URL: 'nats://a:4222,nats://b:4222' }).NATS_URL).toBe('nats://a:4222,nats://b:4222');
   });
@@ -62,6 +73,7 @@ describe('helpers', () => {
   it('redacts passwords', () => {
     expect(redactUrl('postgres://app:s3cret@db:5432/x')).toBe('postgres://app:***@db:5432/x');
     expect(redactUrl('postgres://postgres@db/x')).toBe('postgres://postgres@db/x');
+    expect(redactUrl('nats://u:pw@a:4222,nats://u:pw@b:4222')).toBe('nats://u:***@a:4222,nats://u:***@b:4222');
   });
   it('maps the namespace to streams', () => {
     expect(topologyFor('continuity').eventStream).toBe('CONTINUITY');

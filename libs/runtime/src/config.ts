@@ -1,6 +1,8 @@
+import { redactSecrets } from './secrets.js';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_TOPOLOGY, isolatedTopology, Topology } from '@continuity/contracts';
+import { DEFAULT_REPLICAS, MAX_REPLICAS } from '@continuity/messaging';
 
 /** A configuration value that is missing or wrong; the message names the variable. */
 export class ConfigError extends Error {
@@ -87,6 +89,22 @@ export const baseEnvSchema = (defaultPort: number) =>
     JETSTREAM_ACK_WAIT_MS: z.coerce.number().int().min(1_000, 'must be ≥ 1000').default(30_000),
     /** `name:token,…`: who may use the operator routes (`/dlq`); with none, they answer 401. */
     CONTINUITY_OPERATOR_TOKENS: operatorTokens.default([]),
+    /**
+     * Servers holding each stream, KV bucket and object store this service creates: 1 on one
+     * server, 3 (or 5) in a cluster, so losing a minority of the servers loses nothing.
+     */
+    NATS_REPLICAS: z.coerce
+      .number({ message: `must be a whole number from 1 to ${MAX_REPLICAS} (3 in a 3-node cluster)` })
+      .int(`must be a whole number from 1 to ${MAX_REPLICAS} (3 in a 3-node cluster)`)
+      .min(1, `must be a whole number from 1 to ${MAX_REPLICAS} (3 in a 3-node cluster)`)
+      .max(MAX_REPLICAS, `must be a whole number from 1 to ${MAX_REPLICAS}: JetStream keeps at most ${MAX_REPLICAS} replicas`)
+      .default(DEFAULT_REPLICAS),
+    /**
+     * How long a starting service waits for NATS and PostgreSQL to answer before it gives up
+     * (exit 1): a service restarted during an outage, or started before its dependencies, then
+     * comes up by itself. 0: try once.
+     */
+    STARTUP_WAIT_MS: z.coerce.number({ message: 'must be a number of milliseconds' }).int('must be a whole number of milliseconds').min(0, 'must be 0 or more').default(120_000),
   });
 
 export type BaseConfig = z.infer<ReturnType<typeof baseEnvSchema>>;
@@ -112,13 +130,8 @@ export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
 export const topologyFor = (namespace: string): Topology =>
   namespace === DEFAULT_TOPOLOGY.namespace ? DEFAULT_TOPOLOGY : isolatedTopology(namespace);
 
-/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs. */
-export const redactUrl = (url: string): string => {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-};
+/**
+ * `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages and logs; every
+ * URL of a comma-separated list (`NATS_URL` of a cluster), `?password=` and conninfo passwords too.
+ */
+export const redactUrl = redactSecrets;

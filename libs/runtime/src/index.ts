@@ -11,3 +11,4 @@ export * from './dlq/dlq.controller.js';
 export * from './config-file.js';
 export * from './postgres.js';
 export * from './secrets.js';
+export * from './startup-wait.js';

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { Client, type Pool, type PoolClient } from 'pg';
 
 /** Runs `work` in one transaction on a pooled client: committed if it resolves, rolled back if it throws. */
@@ -28,13 +27,4 @@ export const withConnection = async <T>(connectionString: string, work: (client:
   }
 };
 
-/** A TCP port free on the loopback right now (for test clusters and servers). */
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+export { freePort } from '@continuity/messaging';

@@ -1,5 +1,5 @@
 import { DynamicModule, Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Pool } from 'pg';
 import { ContinuityPublisher, Topology } from '@continuity/contracts';
@@ -11,24 +11,14 @@ import { MetricsController } from './metrics.controller.js';
 import { DlqController } from './dlq/dlq.controller.js';
 import { OperatorGuard } from './http/operator.guard.js';
 import { NATS_CONNECTION, PG_POOL, PUBLISHER, SERVICE_CONFIG, TELEMETRY, TOPOLOGY } from './tokens.js';
-import { DependencyUnreachableError } from './unreachable.js';
 
 export interface RuntimeOptions {
   serviceName: string;
   config: BaseConfig;
   telemetry: Telemetry;
-  /** Connected before Nest starts, so an unreachable NATS is reported plainly (see `connectNats`). */
+  /** Connected before Nest starts, so an unreachable NATS is waited for and reported plainly (see `waitForNats`). */
   nats: NatsConnection;
 }
-
-export const connectNats = async (servers: string, name: string): Promise<NatsConnection> => {
-  try {
-    // noAsyncTraces: the client otherwise builds Error objects per request just for stack traces.
-    return await connect({ servers: servers.split(',').map((s) => s.trim()), name, timeout: 5_000, maxReconnectAttempts: -1, noAsyncTraces: true });
-  } catch (error) {
-    throw new DependencyUnreachableError('NATS', 'NATS_URL', servers, error);
-  }
-};
 
 /** Closes what the runtime opened, after the transport has finished its in-flight messages. */
 class RuntimeShutdown implements OnApplicationShutdown {

@@ -1,6 +1,6 @@
 import { redactUrl } from './config.js';
 
-const HOW_TO_START: Record<string, string> = {
+export const HOW_TO_START: Record<'NATS' | 'PostgreSQL', string> = {
   NATS:
     'start it with `nats-server -js` (Debian: start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server),' +
     ' or `docker compose up nats postgres`, or point NATS_URL at a running server',
@@ -16,9 +16,11 @@ export class DependencyUnreachableError extends Error {
     readonly variable: string,
     readonly url: string,
     cause: unknown,
+    /** How long the service waited for it, if it did (` (waited 120 s; STARTUP_WAIT_MS=120000)`). */
+    waited = '',
   ) {
     super(
-      `${dependency} is not reachable at ${variable}=${redactUrl(url)}: ${(cause as Error)?.message ?? String(cause)}\n` +
+      `${dependency} is not reachable at ${variable}=${redactUrl(url)}: ${(cause as Error)?.message ?? String(cause)}${waited}\n` +
         `  ${HOW_TO_START[dependency]}`,
       { cause },
     );

@@ -40,9 +40,9 @@ export const backupProviders: Provider[] = [
   { provide: BACKUP_CONFIG, inject: [SERVICE_CONFIG], useFactory: (env: BackupEnv) => loadServiceConfig(env) },
   {
     provide: BACKUP_GRAPH,
-    inject: [BACKUP_CONFIG, PG_POOL, NATS_CONNECTION, PUBLISHER],
-    useFactory: async (config: BackupConfig, pool: Pool, nc: NatsConnection, publisher: ContinuityPublisher) => {
-      const graph = wireBackup({ config, pool, nc, publisher }, { logger: (name) => new Logger(name) });
+    inject: [BACKUP_CONFIG, PG_POOL, NATS_CONNECTION, PUBLISHER, SERVICE_CONFIG],
+    useFactory: async (config: BackupConfig, pool: Pool, nc: NatsConnection, publisher: ContinuityPublisher, env: BackupEnv) => {
+      const graph = wireBackup({ config, pool, nc, publisher }, { logger: (name) => new Logger(name), replicas: env.NATS_REPLICAS });
       await graph.catalogue.migrate();
       return graph;
     },

@@ -22,6 +22,8 @@ export interface BackupWiringOptions {
   logger: (part: 'BackupRun' | 'Retention') => LoggerLike;
   /** Told what retention did after each created backup (the CLI prints it). */
   onRetention?: (policy: ResolvedPolicy, report: RetentionReport) => void;
+  /** `NATS_REPLICAS`: for object-store buckets whose location does not set `replicas`. */
+  replicas: number;
 }
 
 export interface BackupGraph {
@@ -42,7 +44,7 @@ export interface BackupGraph {
  */
 export const wireBackup = ({ config, pool, nc, publisher }: BackupConnections, options: BackupWiringOptions): BackupGraph => {
   const catalogue = new Catalogue(pool);
-  const locations = new LocationRegistry(config, nc);
+  const locations = new LocationRegistry(config, nc, options.replicas);
   const retention = new RetentionRunner({ pool, catalogue, locations, publisher, logger: options.logger('Retention') });
   const runner: BackupRunner = new BackupRunner({
     config,

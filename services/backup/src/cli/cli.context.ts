@@ -63,6 +63,7 @@ const open = async (options: { config?: string }): Promise<Context> => {
     { config, pool, nc, publisher },
     {
       logger: () => logger,
+      replicas: env.NATS_REPLICAS,
       onRetention: (policy, report) => {
         if (report.expired.length) err(`retention (${policy.name}): expired ${report.expired.length} older backup(s), kept ${report.kept}`);
       },

@@ -60,7 +60,7 @@ describe('backup configuration', () => {
     expect(uploads.threeTwoOneOptOut).toBe('scratch data, re-creatable');
     expect(uploads.threeTwoOneFailures.map((f) => f.rule)).toEqual(['three-copies']);
     expect(config.resources.get('uploads')).toMatchObject({ include: ['**'], exclude: ['cache/**'] });
-    expect(config.locations.get('offsite')).toMatchObject({ medium: 'object', replicas: 1 });
+    expect(config.locations.get('offsite')).toMatchObject({ medium: 'object' });
   });
 
   it('rejects a policy that cannot meet 3-2-1, saying which rules fail and how to opt out', async () => {

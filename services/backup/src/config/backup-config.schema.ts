@@ -47,8 +47,8 @@ const objectStoreLocation = z.strictObject({
   bucket: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, "_" or "-" (a JetStream object store bucket)'),
   /** NATS servers holding the bucket; defaults to the service's NATS_URL. */
   natsUrl: z.string().min(1).optional(),
-  /** JetStream replicas when the bucket is created. */
-  replicas: z.int().min(1).max(5).default(1),
+  /** JetStream replicas of the bucket; defaults to the service's NATS_REPLICAS. */
+  replicas: z.int().min(1).max(5).optional(),
 });
 
 export const LocationConfigSchema = z.discriminatedUnion('kind', [filesystemLocation, objectStoreLocation], {

@@ -1,6 +1,7 @@
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { DEFAULT_REPLICAS, ensureKvBucket } from '@continuity/messaging';
 import { failoverBucketName, leaseBucketName, parseRouteRecord, RouteRecord, routeKey, epochKey } from '@continuity/contracts';
 import { decodeJson, encodeJson, isCasConflict } from './kv-errors.js';
 
@@ -27,9 +28,10 @@ export type WriteRouteResult = { written: true; revision: number } | { written: 
 const MAX_CAS_RETRIES = 5;
 
 /**
- * Both failover buckets: `<namespace>_failover` (routes and epochs; no TTL, file storage) and
- * `<namespace>_failover_leases` (leases; the bucket TTL is the lease TTL, memory storage).
- * Created idempotently at start-up (an existing bucket is used as it is).
+ * Both failover buckets: `<namespace>_failover` (routes and epochs; no TTL) and
+ * `<namespace>_failover_leases` (leases; the bucket TTL is the lease TTL), both with file storage
+ * (a lease must survive a NATS restart, or two leaders could follow one) and `NATS_REPLICAS`
+ * replicas. Created idempotently at start-up (an existing bucket keeps its TTL).
  */
 export class FailoverStore {
   private constructor(
@@ -39,10 +41,9 @@ export class FailoverStore {
     readonly namespace: string,
   ) {}
 
-  static async open(nc: NatsConnection, namespace: string, leaseTtlMs: number): Promise<FailoverStore> {
-    const kvm = new Kvm(nc);
-    const kv = await kvm.create(failoverBucketName(namespace), { history: 10, storage: 'file', description: 'Continuity failover: routes.<resource>, epochs.<resource>' });
-    const leases = await kvm.create(leaseBucketName(namespace), { history: 1, storage: 'memory', ttl: leaseTtlMs, description: 'Continuity failover: leader leases (bucket TTL = lease TTL)' });
+  static async open(nc: NatsConnection, namespace: string, leaseTtlMs: number, replicas = DEFAULT_REPLICAS): Promise<FailoverStore> {
+    const kv = await ensureKvBucket(nc, failoverBucketName(namespace), { replicas, history: 10, storage: 'file', description: 'Continuity failover: routes.<resource>, epochs.<resource>' });
+    const leases = await ensureKvBucket(nc, leaseBucketName(namespace), { replicas, history: 1, storage: 'file', ttl: leaseTtlMs, description: 'Continuity failover: leader leases (bucket TTL = lease TTL)' });
     // An existing bucket keeps the TTL it was created with: that is the lease everyone honours.
     const actualTtl = (await leases.status()).ttl || leaseTtlMs;
     return new FailoverStore(kv, leases, actualTtl, namespace);

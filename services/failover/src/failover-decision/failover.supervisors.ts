@@ -26,6 +26,7 @@ export class FailoverSupervisors implements OnApplicationBootstrap, OnModuleDest
   private store: FailoverStore | null = null;
   private readonly rto: Histogram;
   readonly instanceId: string;
+  private readonly replicas: number;
 
   constructor(
     @Inject(FAILOVER_SETTINGS) private readonly settings: FailoverSettings,
@@ -35,6 +36,7 @@ export class FailoverSupervisors implements OnApplicationBootstrap, OnModuleDest
     @Inject(TOPOLOGY) private readonly topology: Topology,
     readiness: ReadinessChecks,
   ) {
+    this.replicas = env.NATS_REPLICAS;
     this.instanceId = env.FAILOVER_INSTANCE_ID ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
     readiness.register('failover', async () =>
       this.settings.resources.length === 0 || this.store ? { status: 'up' } : { status: 'down', error: 'failover KV buckets not open yet' },
@@ -63,7 +65,7 @@ export class FailoverSupervisors implements OnApplicationBootstrap, OnModuleDest
       );
       return;
     }
-    this.store = await FailoverStore.open(this.nc, this.topology.namespace, this.settings.leaseTtlMs);
+    this.store = await FailoverStore.open(this.nc, this.topology.namespace, this.settings.leaseTtlMs, this.replicas);
     for (const resource of this.settings.resources) {
       const supervisor = new ResourceSupervisor({
         settings: resource,

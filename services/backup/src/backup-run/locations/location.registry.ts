@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { DEFAULT_REPLICAS } from '@continuity/messaging';
 import type { BackupConfig } from '../../config/backup-config.loader.js';
 import type { LocationConfig } from '../../config/backup-config.schema.js';
 import { FilesystemLocation } from './filesystem.location.js';
@@ -12,6 +13,8 @@ export class LocationRegistry {
   constructor(
     private readonly config: BackupConfig,
     private readonly nc: NatsConnection,
+    /** `NATS_REPLICAS`, for object store buckets whose location does not set `replicas`. */
+    private readonly replicas = DEFAULT_REPLICAS,
   ) {}
 
   names(): string[] {
@@ -30,8 +33,8 @@ export class LocationRegistry {
 
   private build(name: string, config: LocationConfig): BackupLocation {
     if (config.kind === 'filesystem') return new FilesystemLocation(name, config.site, config.medium, config.path);
-    if (!config.natsUrl) return new ObjectStoreLocation(name, config.site, config.medium, config.bucket, this.nc, { replicas: config.replicas });
-    return new LazyObjectStore(name, config);
+    if (!config.natsUrl) return new ObjectStoreLocation(name, config.site, config.medium, config.bucket, this.nc, { replicas: config.replicas ?? this.replicas });
+    return new LazyObjectStore(name, config, config.replicas ?? this.replicas);
   }
 
   async close() {
@@ -51,6 +54,7 @@ class LazyObjectStore implements BackupLocation {
   constructor(
     readonly name: string,
     private readonly config: Extract<LocationConfig, { kind: 'object-store' }>,
+    private readonly replicas: number,
   ) {
     this.site = config.site;
     this.medium = config.medium;
@@ -59,7 +63,7 @@ class LazyObjectStore implements BackupLocation {
 
   private open() {
     this.inner ??= connect({ servers: this.config.natsUrl!.split(',').map((s) => s.trim()), name: `backup-location-${this.name}`, timeout: 5_000 }).then(
-      (nc) => new ObjectStoreLocation(this.name, this.site, this.medium, this.config.bucket, nc, { replicas: this.config.replicas, ownsConnection: true }),
+      (nc) => new ObjectStoreLocation(this.name, this.site, this.medium, this.config.bucket, nc, { replicas: this.replicas, ownsConnection: true }),
       (error: Error) => {
         this.inner = null;
         throw new Error(`${this.name}: NATS at ${this.config.natsUrl} is not reachable: ${error.message}`);

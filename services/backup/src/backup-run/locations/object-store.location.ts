@@ -1,7 +1,8 @@
 import { PassThrough, Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Objm, type ObjectStore } from '@nats-io/obj';
+import type { ObjectStore } from '@nats-io/obj';
+import { DEFAULT_REPLICAS, ensureObjectStore } from '@continuity/messaging';
 import { artifactPath, ArtifactKey, Digest, manifestPath } from '@continuity/artifacts';
 import { BackupLocation, CleanupResult, CopyWriter, LocationError } from './location.js';
 
@@ -30,7 +31,7 @@ export class ObjectStoreLocation implements BackupLocation {
   ) {}
 
   private open(): Promise<ObjectStore> {
-    this.store ??= new Objm(this.nc).create(this.bucket, { replicas: this.options.replicas ?? 1 }).catch((error: Error) => {
+    this.store ??= ensureObjectStore(this.nc, this.bucket, { replicas: this.options.replicas ?? DEFAULT_REPLICAS }).catch((error: Error) => {
       this.store = null;
       throw new LocationError(this.name, `cannot open object store bucket ${this.bucket}: ${error.message}`, { cause: error });
     });
