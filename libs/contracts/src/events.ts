@@ -12,6 +12,7 @@ import { BackupFailedV1, BackupFailedV1Schema } from './events/backup-failed.v1.
 import { BackupExpiredV1, BackupExpiredV1Schema } from './events/backup-expired.v1.js';
 import { ResourceDegradedV1, ResourceDegradedV1Schema } from './events/resource-degraded.v1.js';
 import { AuditCheckpointSignedV1, AuditCheckpointSignedV1Schema } from './events/audit-checkpoint-signed.v1.js';
+import { RestorePerformedV1, RestorePerformedV1Schema } from './events/restore-performed.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -24,6 +25,7 @@ export interface EventDataMap {
   BackupExpired: BackupExpiredV1;
   ResourceDegraded: ResourceDegradedV1;
   AuditCheckpointSigned: AuditCheckpointSignedV1;
+  RestorePerformed: RestorePerformedV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -43,4 +45,5 @@ export const continuityEvents = new EventRegistry()
   .define('BackupFailed', 1, BackupFailedV1Schema)
   .define('BackupExpired', 1, BackupExpiredV1Schema)
   .define('ResourceDegraded', 1, ResourceDegradedV1Schema)
-  .define('AuditCheckpointSigned', 1, AuditCheckpointSignedV1Schema);
+  .define('AuditCheckpointSigned', 1, AuditCheckpointSignedV1Schema)
+  .define('RestorePerformed', 1, RestorePerformedV1Schema);

@@ -18,5 +18,6 @@ export * from './events/backup-failed.v1.js';
 export * from './events/backup-expired.v1.js';
 export * from './events/resource-degraded.v1.js';
 export * from './events/audit-checkpoint-signed.v1.js';
+export * from './events/restore-performed.v1.js';
 export * from './routing/route-record.js';
 export * from './routing/watch-primary.js';
