@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
@@ -40,6 +41,61 @@ export const createTestDatabase = async (prefix = 'backup_test') => {
     },
   };
 };
+
+export interface TestRole {
+  name: string;
+  password: string;
+  /** A URL to `database` as this role; with its password only when asked. */
+  url(database: string, options?: { withPassword?: boolean }): string;
+  /** Makes the role own `database` (so it may dump and restore it). */
+  own(database: string): Promise<void>;
+  drop(): Promise<void>;
+}
+
+const asAdmin = async <T>(work: (c: Client) => Promise<T>): Promise<T> => {
+  const c = new Client({ connectionString: PG_ADMIN_URL });
+  await c.connect();
+  try {
+    return await work(c);
+  } finally {
+    await c.end();
+  }
+};
+
+/** A login role with a password and CREATEDB (not superuser), of this test file's own. */
+export const createTestRole = async (): Promise<TestRole> => {
+  const name = `backup_test_${testRunId('role')}`.toLowerCase();
+  const password = `pw-${randomBytes(12).toString('hex')}`;
+  await asAdmin((c) => c.query(`CREATE ROLE "${name}" LOGIN CREATEDB PASSWORD '${password}'`));
+  return {
+    name,
+    password,
+    url: (database, options = {}) => {
+      const url = new URL(PG_ADMIN_URL);
+      url.username = name;
+      if (options.withPassword) url.password = password;
+      url.pathname = `/${database}`;
+      return url.toString();
+    },
+    own: (database) => asAdmin((c) => c.query(`ALTER DATABASE "${database}" OWNER TO "${name}"`)).then(() => undefined),
+    drop: () => asAdmin((c) => c.query(`DROP ROLE IF EXISTS "${name}"`)).then(() => undefined),
+  };
+};
+
+/** This process's child processes running `name`, with their argv and environment as the kernel shows them (/proc). */
+export const childProcessesNamed = (name: string): { pid: number; argv: string[]; environ: string[] }[] =>
+  readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((pid) => {
+      try {
+        const stat = /^\d+ \((.*)\) \S+ (\d+) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        if (!stat || stat[1] !== name || Number(stat[2]) !== process.pid) return [];
+        const split = (file: string) => readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0').filter(Boolean);
+        return [{ pid: Number(pid), argv: split('cmdline'), environ: split('environ') }];
+      } catch {
+        return []; // it exited while being read
+      }
+    });
 
 export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `${prefix}-`));
 

@@ -10,6 +10,7 @@ import { Client } from 'pg';
 import { extract as extractTar } from 'tar';
 import { decryptStream, parseManifest, type ArtifactKey, type ArtifactManifest } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';
+import { pgToolInvocation } from '../backup-run/sources/pg-tool.js';
 import type { BackupRecord, Catalogue } from '../catalogue/catalogue.js';
 import { orderCopies } from './copy-order.policy.js';
 import { RestoreError } from './restore.errors.js';
@@ -276,9 +277,9 @@ const postgresTarget = async (options: RestoreOptions, backupId: string): Promis
     stage: (input) => pipeline(input, createWriteStream(file, { mode: 0o600, flags: 'wx', highWaterMark: 1 << 20 })),
     apply: async () => {
       try {
-        const args = ['--dbname', options.to, '--exit-on-error', '--single-transaction', '--no-password', ...(options.clean ? ['--clean', '--if-exists'] : []), file];
+        const pgRestore = pgToolInvocation(options.to, ['--exit-on-error', '--single-transaction', '--no-password', ...(options.clean ? ['--clean', '--if-exists'] : []), file]);
         await new Promise<void>((resolve, reject) => {
-          const child = spawn('pg_restore', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+          const child = spawn('pg_restore', pgRestore.args, { stdio: ['ignore', 'ignore', 'pipe'], env: pgRestore.env });
           let stderr = '';
           child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
           child.once('error', (error) => reject(new Error(`cannot run pg_restore: ${error.message}`)));

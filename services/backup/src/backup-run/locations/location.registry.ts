@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { redactSecrets } from '@continuity/runtime';
 import type { BackupConfig } from '../../config/backup-config.loader.js';
 import type { LocationConfig } from '../../config/backup-config.schema.js';
 import { FilesystemLocation } from './filesystem.location.js';
@@ -62,7 +63,7 @@ class LazyObjectStore implements BackupLocation {
       (nc) => new ObjectStoreLocation(this.name, this.site, this.medium, this.config.bucket, nc, { replicas: this.config.replicas, ownsConnection: true }),
       (error: Error) => {
         this.inner = null;
-        throw new Error(`${this.name}: NATS at ${this.config.natsUrl} is not reachable: ${error.message}`);
+        throw new Error(`${this.name}: NATS at ${redactSecrets(this.config.natsUrl!)} is not reachable: ${redactSecrets(error.message)}`);
       },
     );
     return this.inner;
