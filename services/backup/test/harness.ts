@@ -12,6 +12,7 @@ import { BackupConfig, parseBackupConfig } from '../src/config/backup-config.loa
 import { Catalogue } from '../src/catalogue/catalogue.js';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import { BackupRunner, BackupRunnerDeps } from '../src/backup-run/backup-runner.js';
+import { RestoreDeps, RestoreOptions, RestoreService } from '../src/restore/restore.service.js';
 
 export const PG_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -135,6 +136,23 @@ export const startWorld = async (name: string) => {
       const locations = new LocationRegistry(config, nc);
       runners.push({ locations });
       return new BackupRunner({ config, locations, catalogue, publisher, progressEveryMs: 50, ...over });
+    },
+    /** The restore service over `config`, recording RestorePerformed through the catalogue's outbox as the service does. */
+    restorer: (config: BackupConfig, location: RestoreDeps['location']) => {
+      const service = new RestoreService({
+        catalogue,
+        location,
+        resource: (name) => config.resources.get(name),
+        recordPerformed: async (resource, data) => {
+          await catalogue.queue(publisher.build('RestorePerformed', { resource, data }));
+          await catalogue.flushOutbox((event) => publisher.publishEnvelope(event));
+        },
+      });
+      return {
+        authorize: service.authorize.bind(service),
+        restore: (options: Omit<RestoreOptions, 'requestedBy'> & Partial<Pick<RestoreOptions, 'requestedBy'>>) =>
+          service.restore({ requestedBy: { via: 'cli', operator: 'test' }, ...options }),
+      };
     },
     /** Every event of `type` stored in this run's stream (upcast to the newest version). */
     events: async <T extends EventType>(type: T, resource?: string): Promise<Envelope<T, any>[]> =>

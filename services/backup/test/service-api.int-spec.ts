@@ -30,7 +30,7 @@ describe('backup service process: API, retention, schedule, bad config, CLI (rea
 
   const yaml = (root: string, policies: string) => `
 resources:
-  files: { kind: directory, site: eu-west-1a, path: ${tree} }
+  files: { kind: directory, site: eu-west-1a, path: ${tree}, restoreTargets: [${root}] }
   ticking: { kind: directory, site: eu-west-1a, path: ${tree}, include: ['a.txt'] }
 locations:
   local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${root}/local }
