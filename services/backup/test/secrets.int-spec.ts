@@ -4,7 +4,8 @@ import { Client } from 'pg';
 import { testRunId } from '@continuity/contracts/testing';
 import { pollUntil } from '@continuity/messaging/testing';
 import { startPostgresSource } from '../src/backup-run/sources/postgres.source.js';
-import { childProcessesNamed, createTestDatabase, createTestRole, PG_ADMIN_URL, seedDatabase, startWorld, TestRole, World } from './harness.js';
+import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
+import { childProcessesNamed, createTestDatabase, createTestRole, databaseUrl, PG_ADMIN_URL, seedDatabase, startWorld, TestRole, World } from './harness.js';
 
 /**
  * Passwords in connection strings never reach a command line (readable by every local user) nor
@@ -24,7 +25,10 @@ describe('secrets stay out of argv, events, the catalogue and logs (real Postgre
     await seedDatabase(role.url(source.name));
   });
 
+  const restoredDatabases: string[] = [];
+
   afterAll(async () => {
+    for (const name of restoredDatabases) await dropDatabase(name);
     await source?.drop();
     await role?.drop();
     await world?.close();
@@ -62,6 +66,53 @@ describe('secrets stay out of argv, events, the catalogue and logs (real Postgre
     await run.done();
     expect(bytes).toBeGreaterThan(10_000);
     expect(run.index().tables).toContainEqual({ schema: 'public', name: 'orders', rows: 5000 });
+  });
+
+  it('pg_restore gets --dbname without the password and PGPASSWORD in its environment; the restore works', async () => {
+    const config = await world.config(`
+resources:
+  orders-db:
+    kind: postgres
+    site: eu-west-1a
+    connection: "${role.url(source.name, { withPassword: true })}"
+    restoreTargets: ["${role.url(`${source.name}_r*`)}"]
+locations:
+  local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
+policies:
+  orders: { resource: orders-db, copies: [local-disk], threeTwoOne: { optOut: "a test of secrets" } }
+`);
+    const outcome = await (await world.runner(config).start('orders-db', { trigger: 'test' })).done;
+    if (outcome.state !== 'created') throw new Error(`backup failed: ${outcome.reason}`);
+    const locations = new LocationRegistry(config, world.nc);
+    const restorer = world.restorer(config, (name) => locations.get(name));
+    const target = `${source.name}_r1`;
+    restoredDatabases.push(target);
+    const to = role.url(target, { withPassword: true });
+    try {
+      await restorer.restore({ backupId: outcome.backupId, to });
+
+      // Again over it (clean), held where it can be looked at: a reader's share lock keeps
+      // pg_restore's DROP TABLE waiting.
+      const reader = new Client({ connectionString: databaseUrl(target) });
+      await reader.connect();
+      await reader.query('BEGIN; SELECT 1 FROM customers LIMIT 1');
+      const restoring = restorer.restore({ backupId: outcome.backupId, to, clean: true });
+      restoring.catch(() => undefined);
+      const pgRestore = await pollUntil(() => childProcessesNamed('pg_restore').find((p) => p.argv.includes('--clean')), { what: 'pg_restore to be running' });
+      await reader.query('COMMIT').finally(() => reader.end());
+      expect(pgRestore.argv.join(' ')).not.toContain(role.password);
+      expect(pgRestore.argv).toContain(`--dbname=${role.url(target)}`);
+      expect(pgRestore.environ).toContain(`PGPASSWORD=${role.password}`);
+      await restoring;
+      const events = (await world.events('RestorePerformed')).filter((e) => e.data.backupId === outcome.backupId);
+      expect(events.map((e) => [e.data.outcome, e.data.overwritten, e.data.target])).toEqual([
+        ['restored', false, role.url(target).replace('@', ':***@')],
+        ['restored', true, role.url(target).replace('@', ':***@')],
+      ]);
+      expect(JSON.stringify(events)).not.toContain(role.password);
+    } finally {
+      await locations.close();
+    }
   });
 
   it('a failing backup names its locations and tools without their passwords: BackupFailed, the catalogue and the log', async () => {
@@ -105,4 +156,11 @@ const waitingForLock = async (pid: number) => {
   } finally {
     await c.end();
   }
+};
+
+const dropDatabase = async (name: string) => {
+  if (!name.includes('test')) throw new Error(`refusing to drop database ${name}: its name lacks "test"`);
+  const c = new Client({ connectionString: PG_ADMIN_URL });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).finally(() => c.end());
 };
