@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,6 +98,19 @@ export const childProcessesNamed = (name: string): { pid: number; argv: string[]
         return []; // it exited while being read
       }
     });
+
+const CLI = join(__dirname, '..', 'dist', 'cli', 'main.js');
+
+/** Runs the built CLI (`npm run build` first) with `env` added to this process's environment. */
+export const runCli = (args: string[], env: Record<string, string>) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
 
 export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `${prefix}-`));
 

@@ -1,22 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { pollUntil } from '@continuity/messaging/testing';
 import { ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
-import { createTestDatabase, databaseUrl, PG_ADMIN_URL, seedDatabase, startWorld, World } from './harness.js';
-
-const CLI = join(__dirname, '..', 'dist', 'cli', 'main.js');
-
-const runCli = (args: string[], env: Record<string, string>) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+import { createTestDatabase, databaseUrl, PG_ADMIN_URL, runCli, seedDatabase, startWorld, World } from './harness.js';
 
 const databaseExists = async (name: string) => {
   const c = new Client({ connectionString: PG_ADMIN_URL });
