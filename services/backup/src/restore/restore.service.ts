@@ -138,15 +138,15 @@ export class RestoreService {
       startedAt,
       finishedAt: this.now().toISOString(),
     });
-    const record_ = (data: RestorePerformedV1) =>
+    const recordOutcome = (data: RestorePerformedV1) =>
       this.deps.recordPerformed(record.resource, data).catch((error: Error) => options.onNotice?.(`could not record RestorePerformed: ${redactSecrets(error.message)}`));
     let target: Target | null = null;
     try {
       const result = await this.restoreAllowed(record, { ...options, to: allowed.to }, (prepared) => (target = prepared));
-      await record_(performed({ result, overwritten: (target as Target | null)?.overwrites ?? false }));
+      await recordOutcome(performed({ result, overwritten: (target as Target | null)?.overwrites ?? false }));
       return result;
     } catch (error) {
-      await record_(performed({ error: error as Error }));
+      await recordOutcome(performed({ error: error as Error }));
       throw error;
     }
   }
