@@ -14,6 +14,7 @@ import { ResourceDegradedV1, ResourceDegradedV1Schema } from './events/resource-
 import { AuditCheckpointSignedV1, AuditCheckpointSignedV1Schema } from './events/audit-checkpoint-signed.v1.js';
 import { DeadLetterReplayedV1, DeadLetterReplayedV1Schema } from './events/dead-letter-replayed.v1.js';
 import { AuditSigningKeyChangedV1, AuditSigningKeyChangedV1Schema } from './events/audit-signing-key-changed.v1.js';
+import { RestorePerformedV1, RestorePerformedV1Schema } from './events/restore-performed.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -28,6 +29,7 @@ export interface EventDataMap {
   AuditCheckpointSigned: AuditCheckpointSignedV1;
   DeadLetterReplayed: DeadLetterReplayedV1;
   AuditSigningKeyChanged: AuditSigningKeyChangedV1;
+  RestorePerformed: RestorePerformedV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -49,4 +51,5 @@ export const continuityEvents = new EventRegistry()
   .define('ResourceDegraded', 1, ResourceDegradedV1Schema)
   .define('AuditCheckpointSigned', 1, AuditCheckpointSignedV1Schema)
   .define('DeadLetterReplayed', 1, DeadLetterReplayedV1Schema)
-  .define('AuditSigningKeyChanged', 1, AuditSigningKeyChangedV1Schema);
+  .define('AuditSigningKeyChanged', 1, AuditSigningKeyChangedV1Schema)
+  .define('RestorePerformed', 1, RestorePerformedV1Schema);

@@ -170,6 +170,22 @@ export const anAuditSigningKeyChangedData = (
   ...over,
 });
 
+export const aRestorePerformedData = (over: Partial<EventDataMap['RestorePerformed']> = {}): EventDataMap['RestorePerformed'] => ({
+  restoreId: uuidv7(),
+  backupId: uuidv7(),
+  targetKind: 'postgres',
+  target: 'postgres://restorer:***@db.internal:5432/orders_restore_1',
+  overwritten: false,
+  outcome: 'restored',
+  error: null,
+  copy: 'local-disk',
+  requestedBy: { via: 'cli', operator: 'alice' },
+  targetAllowedBy: 'configuration',
+  startedAt: '2026-11-26T09:00:00.000Z',
+  finishedAt: '2026-11-26T09:02:00.000Z',
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -182,6 +198,7 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   AuditCheckpointSigned: anAuditCheckpointSignedData,
   DeadLetterReplayed: aDeadLetterReplayedData,
   AuditSigningKeyChanged: anAuditSigningKeyChangedData,
+  RestorePerformed: aRestorePerformedData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */

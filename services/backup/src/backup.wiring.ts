@@ -59,7 +59,16 @@ export const wireBackup = ({ config, pool, nc, publisher }: BackupConnections, o
     },
   });
   // A copy in a location no longer in the policy file is skipped with a notice, not an error: the other copies may do.
-  const restore = new RestoreService({ catalogue, location: (name) => (config.locations.has(name) ? locations.get(name) : null) });
+  const restore = new RestoreService({
+    catalogue,
+    location: (name) => (config.locations.has(name) ? locations.get(name) : null),
+    resource: (name) => config.resources.get(name),
+    // Through the outbox like every backup event: published now, or by the next flush if NATS is down.
+    recordPerformed: async (resource, data) => {
+      await catalogue.queue(publisher.build('RestorePerformed', { resource, data }));
+      await runner.flushOutbox();
+    },
+  });
   const restoreJobs = new RestoreJobs({ restore, catalogue, config });
   return { config, catalogue, locations, retention, runner, restore, restoreJobs };
 };

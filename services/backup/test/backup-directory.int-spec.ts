@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateIdentity } from 'age-encryption';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
-import { RestoreService } from '../src/restore/restore.service.js';
 import { startWorld, World } from './harness.js';
 
 /** path → type, mode, size, content hash, link target, mtime (s): what "restored identically" means. */
@@ -71,7 +70,7 @@ describe('directory backup and restore (real filesystem, NATS, PostgreSQL)', () 
 
   const configYaml = (encrypted: boolean) => `
 resources:
-  files: { kind: directory, site: eu-west-1a, path: ${tree}, exclude: ['cache/**', '**/*.tmp'] }
+  files: { kind: directory, site: eu-west-1a, path: ${tree}, exclude: ['cache/**', '**/*.tmp'], restoreTargets: [${world.root}] }
 locations:
   local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
   usb: { kind: filesystem, site: eu-west-1a, medium: usb, path: ${world.root}/usb }
@@ -89,7 +88,7 @@ ${encrypted ? `    encryption: { keyFile: ${keyFile} }\n` : ''}`;
     const outcome = await done;
     if (outcome.state !== 'created') throw new Error(`backup failed: ${outcome.reason}`);
     const locations = new LocationRegistry(config, world.nc);
-    return { outcome, config, locations, restore: new RestoreService({ catalogue: world.catalogue, location: (n) => locations.get(n) }) };
+    return { outcome, config, locations, restore: world.restorer(config, (n) => locations.get(n)) };
   };
 
   const expected = () => {

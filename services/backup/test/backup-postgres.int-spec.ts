@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Objm } from '@nats-io/obj';
 import { writeFileSync } from 'node:fs';
-import { RestoreService } from '../src/restore/restore.service.js';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import { createTestDatabase, databaseUrl, fingerprint, seedDatabase, startWorld, World } from './harness.js';
 
@@ -31,7 +30,7 @@ describe('PostgreSQL backup to three copies on two media (real PostgreSQL, NATS,
 
   const configYaml = () => `
 resources:
-  orders-db: { kind: postgres, site: eu-west-1a, connection: "${source.url}" }
+  orders-db: { kind: postgres, site: eu-west-1a, connection: "${source.url}", restoreTargets: ["${databaseUrl(`${source.name}_*`)}"] }
 locations:
   local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
   nas: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/nas }
@@ -89,7 +88,7 @@ policies:
     const outcome = await done;
     if (outcome.state !== 'created') throw new Error(`backup failed: ${outcome.reason}`);
     const locations = new LocationRegistry(config, world.nc);
-    const restore = new RestoreService({ catalogue: world.catalogue, location: (name) => (config.locations.has(name) ? locations.get(name) : null) });
+    const restore = world.restorer(config, (name) => (config.locations.has(name) ? locations.get(name) : null));
     const targetName = `${source.name}_restored`;
     try {
       const result = await restore.restore({ backupId: outcome.backupId, to: databaseUrl(targetName) });
@@ -123,7 +122,7 @@ policies:
     writeFileSync(local, bytes);
     const locations = new LocationRegistry(config, world.nc);
     const notices: string[] = [];
-    const restore = new RestoreService({ catalogue: world.catalogue, location: (name) => locations.get(name) });
+    const restore = world.restorer(config, (name) => locations.get(name));
     const targetName = `${source.name}_fallback`;
     try {
       const result = await restore.restore({ backupId: outcome.backupId, to: databaseUrl(targetName), onNotice: (m) => notices.push(m) });

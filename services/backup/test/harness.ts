@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
@@ -11,6 +13,7 @@ import { BackupConfig, parseBackupConfig } from '../src/config/backup-config.loa
 import { Catalogue } from '../src/catalogue/catalogue.js';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import { BackupRunner, BackupRunnerDeps } from '../src/backup-run/backup-runner.js';
+import { RestoreDeps, RestoreOptions, RestoreService } from '../src/restore/restore.service.js';
 
 export const PG_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -40,6 +43,74 @@ export const createTestDatabase = async (prefix = 'backup_test') => {
     },
   };
 };
+
+export interface TestRole {
+  name: string;
+  password: string;
+  /** A URL to `database` as this role; with its password only when asked. */
+  url(database: string, options?: { withPassword?: boolean }): string;
+  /** Makes the role own `database` (so it may dump and restore it). */
+  own(database: string): Promise<void>;
+  drop(): Promise<void>;
+}
+
+const asAdmin = async <T>(work: (c: Client) => Promise<T>): Promise<T> => {
+  const c = new Client({ connectionString: PG_ADMIN_URL });
+  await c.connect();
+  try {
+    return await work(c);
+  } finally {
+    await c.end();
+  }
+};
+
+/** A login role with a password and CREATEDB (not superuser), of this test file's own. */
+export const createTestRole = async (): Promise<TestRole> => {
+  const name = `backup_test_${testRunId('role')}`.toLowerCase();
+  const password = `pw-${randomBytes(12).toString('hex')}`;
+  await asAdmin((c) => c.query(`CREATE ROLE "${name}" LOGIN CREATEDB PASSWORD '${password}'`));
+  return {
+    name,
+    password,
+    url: (database, options = {}) => {
+      const url = new URL(PG_ADMIN_URL);
+      url.username = name;
+      if (options.withPassword) url.password = password;
+      url.pathname = `/${database}`;
+      return url.toString();
+    },
+    own: (database) => asAdmin((c) => c.query(`ALTER DATABASE "${database}" OWNER TO "${name}"`)).then(() => undefined),
+    drop: () => asAdmin((c) => c.query(`DROP ROLE IF EXISTS "${name}"`)).then(() => undefined),
+  };
+};
+
+/** This process's child processes running `name`, with their argv and environment as the kernel shows them (/proc). */
+export const childProcessesNamed = (name: string): { pid: number; argv: string[]; environ: string[] }[] =>
+  readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((pid) => {
+      try {
+        const stat = /^\d+ \((.*)\) \S+ (\d+) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        if (!stat || stat[1] !== name || Number(stat[2]) !== process.pid) return [];
+        const split = (file: string) => readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0').filter(Boolean);
+        return [{ pid: Number(pid), argv: split('cmdline'), environ: split('environ') }];
+      } catch {
+        return []; // it exited while being read
+      }
+    });
+
+const CLI = join(__dirname, '..', 'dist', 'cli', 'main.js');
+
+/** Runs the built CLI (`npm run build` first) with `env` added to this process's environment. */
+export const runCli = (args: string[], env: Record<string, string>) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
 
 export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `${prefix}-`));
 
@@ -79,6 +150,23 @@ export const startWorld = async (name: string) => {
       const locations = new LocationRegistry(config, nc);
       runners.push({ locations });
       return new BackupRunner({ config, locations, catalogue, publisher, progressEveryMs: 50, ...over });
+    },
+    /** The restore service over `config`, recording RestorePerformed through the catalogue's outbox as the service does. */
+    restorer: (config: BackupConfig, location: RestoreDeps['location']) => {
+      const service = new RestoreService({
+        catalogue,
+        location,
+        resource: (name) => config.resources.get(name),
+        recordPerformed: async (resource, data) => {
+          await catalogue.queue(publisher.build('RestorePerformed', { resource, data }));
+          await catalogue.flushOutbox((event) => publisher.publishEnvelope(event));
+        },
+      });
+      return {
+        authorize: service.authorize.bind(service),
+        restore: (options: Omit<RestoreOptions, 'requestedBy'> & Partial<Pick<RestoreOptions, 'requestedBy'>>) =>
+          service.restore({ requestedBy: { via: 'cli', operator: 'test' }, ...options }),
+      };
     },
     /** Every event of `type` stored in this run's stream (upcast to the newest version). */
     events: async <T extends EventType>(type: T, resource?: string): Promise<Envelope<T, any>[]> =>

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,19 +6,7 @@ import { eventSubject } from '@continuity/contracts';
 import { anEvent, anIntegrityVerifiedData } from '@continuity/contracts/testing';
 import { pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
-import { startWorld, World } from './harness.js';
-
-const CLI = join(__dirname, '..', 'dist', 'cli', 'main.js');
-
-const runCli = (args: string[], env: Record<string, string>) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+import { runCli, startWorld, World } from './harness.js';
 
 describe('backup service process: API, retention, schedule, bad config, CLI (real NATS, PostgreSQL, filesystem)', () => {
   let world: World;
@@ -30,7 +17,7 @@ describe('backup service process: API, retention, schedule, bad config, CLI (rea
 
   const yaml = (root: string, policies: string) => `
 resources:
-  files: { kind: directory, site: eu-west-1a, path: ${tree} }
+  files: { kind: directory, site: eu-west-1a, path: ${tree}, restoreTargets: [${root}] }
   ticking: { kind: directory, site: eu-west-1a, path: ${tree}, include: ['a.txt'] }
 locations:
   local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${root}/local }

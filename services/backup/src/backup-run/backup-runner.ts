@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { v7 as uuidv7 } from 'uuid';
 import type { ContinuityPublisher, Envelope } from '@continuity/contracts';
+import { redactSecrets } from '@continuity/runtime';
 import { BackupConfig, policyForResource, ResolvedPolicy } from '../config/backup-config.loader.js';
 import { buildManifest, type ArtifactKey } from '@continuity/artifacts';
 import {
@@ -68,7 +69,9 @@ class StageError extends Error {
     readonly location: string | null,
     cause: unknown,
   ) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    // The message becomes BackupFailed's reason, the catalogue's error and a log line: a tool or
+    // a location quoting its URL must not carry a password into any of them.
+    super(redactSecrets(cause instanceof Error ? cause.message : String(cause)), { cause });
   }
 }
 const atStage = (stage: FailureStage, location: string | null = null) => (error: unknown): never => {
@@ -254,7 +257,7 @@ export class BackupRunner {
       source?.cancel();
       apply({ type: 'FailRun', failure: { stage: error.stage, reason: error.message, location: error.location } });
       // Every copy begun is removed, committed or not: no partial copy may look complete.
-      const cleanedUp: Cleanup[] = await Promise.all(writers.map((w) => w.abort(error)));
+      const cleanedUp: Cleanup[] = (await Promise.all(writers.map((w) => w.abort(error)))).map((c) => ({ ...c, error: c.error === null ? null : redactSecrets(c.error) }));
       apply({ type: 'RecordCleanup', cleanedUp, at: this.now().toISOString() });
       if (state.status !== 'failed') throw new Error(`backup ${plan.backupId}: run ended ${state.status} after a failure`);
       const failed = state;
@@ -302,9 +305,9 @@ export class BackupRunner {
           const location = this.deps.locations.get(copy.location);
           const removed = await location.remove(key);
           if ('sweepPartials' in location) await (location as { sweepPartials(f: (id: string) => boolean): Promise<string[]> }).sweepPartials((id) => this.active.has(id));
-          cleanedUp.push({ location: copy.location, uri: location.uriOf(key), removed: removed.deleted, error: removed.error });
+          cleanedUp.push({ location: copy.location, uri: location.uriOf(key), removed: removed.deleted, error: removed.error === null ? null : redactSecrets(removed.error) });
         } catch (error) {
-          cleanedUp.push({ location: copy.location, uri: copy.location, removed: false, error: (error as Error).message });
+          cleanedUp.push({ location: copy.location, uri: copy.location, removed: false, error: redactSecrets((error as Error).message) });
         }
       }
       const reason = `abandoned: the process running it stopped (no progress since ${record.startedAt > record.recoveryPoint ? record.startedAt : record.recoveryPoint})`;

@@ -230,6 +230,14 @@ export class Catalogue implements RunCatalogue {
     });
   }
 
+  /**
+   * Queues an event that changes nothing else in the catalogue (RestorePerformed): the outbox still
+   * carries it across a NATS outage, published by the next flush.
+   */
+  async queue(event: Envelope) {
+    await this.transaction((tx) => this.enqueue(tx, event));
+  }
+
   /** Records a verification verdict; an older verdict never overwrites a newer one (redelivery, reordering). */
   async recordVerdict(v: { backupId: string; resource: string; verdict: string; trigger: string; eventId: string; occurredAt: string }) {
     await this.pool.query(

@@ -32,9 +32,12 @@ export const buildProgram = () => {
     .argument('<backupId>', 'backup id (see `continuity list`)')
     .requiredOption('--to <target>', 'a directory that does not exist or is empty, or a postgres:// URL (the database is created if missing)')
     .option('--key <file>', 'age key file holding the AGE-SECRET-KEY for an encrypted backup')
-    .option('--clean', 'PostgreSQL: restore into a non-empty database, replacing the objects the dump holds')
+    .option('--clean', 'restore over a non-empty target: a database keeps what the dump does not hold; a directory is replaced')
+    .option('--allow-any-target', "restore to a target outside the resource's restoreTargets (on your own authority; recorded in RestorePerformed)")
     .option('--no-progress', 'no progress bar')
-    .action((backupId: string, options: { to: string; key?: string; clean?: boolean; progress?: boolean }) => restoreCommand(backupId, { ...global(), ...options }));
+    .action((backupId: string, options: { to: string; key?: string; clean?: boolean; allowAnyTarget?: boolean; progress?: boolean }) =>
+      restoreCommand(backupId, { ...global(), ...options }),
+    );
   program
     .command('list')
     .description('list backups, newest first')

@@ -121,6 +121,20 @@ describe('backup configuration', () => {
     expect(keyProblems).toEqual([expect.stringMatching(/^policies\.orders-nightly\.encryption\.keyFile: cannot read key file .*missing\.key: ENOENT/)]);
   });
 
+  it('validates restoreTargets, naming the line: PostgreSQL patterns without passwords, absolute directories', async () => {
+    const text = valid
+      .replace('    connection: postgres://postgres@127.0.0.1:5432/orders\n', '    connection: postgres://postgres@127.0.0.1:5432/orders\n    restoreTargets: [postgres://postgres:hunter2@127.0.0.1:5432/orders_restore*, "postgres://a:1,b:2/x"]\n')
+      .replace("    exclude: ['cache/**']\n", "    exclude: ['cache/**']\n    restoreTargets: [srv/restore]\n");
+    let error: unknown;
+    await parseBackupConfig('/etc/continuity/backup.yaml', text).catch((e) => (error = e));
+    expect((error as Error).message).toContain('resources.orders-db.restoreTargets.0 (line 7): "postgres://postgres:***@127.0.0.1:5432/orders_restore*" must not carry a password');
+    expect((error as Error).message).toContain('resources.orders-db.restoreTargets.1 (line 7): "postgres://a:1,b:2/x" is not a valid URL');
+    expect((error as Error).message).toContain('resources.uploads.restoreTargets.0 (line 13): must be an absolute path');
+    expect((error as Error).message).not.toContain('hunter2');
+    const ok = await parseBackupConfig('/etc/continuity/backup.yaml', text.replace(/restoreTargets: \[postgres.*\]/, 'restoreTargets: [postgres://postgres@127.0.0.1/orders_restore*]').replace('[srv/restore]', '[/srv/restore]'));
+    expect(ok.resources.get('uploads')).toMatchObject({ restoreTargets: ['/srv/restore'] });
+  });
+
   it('rejects a second policy for the same resource and an unknown resource', async () => {
     const text = `${valid}  again:\n    resource: orders-db\n    copies: [local-disk, nas, offsite]\n  ghost:\n    resource: billing-db\n    copies: [local-disk, nas, offsite]\n`;
     expect(await problemsOf(text)).toEqual([

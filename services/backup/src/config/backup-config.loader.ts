@@ -129,7 +129,7 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
 
 const ALLOWED: Record<string, string[]> = {
   root: ['resources', 'locations', 'policies', 'failover', 'verifier'],
-  resources: ['kind', 'site', 'connection', 'database (postgres)', 'path', 'include', 'exclude (directory)'],
+  resources: ['kind', 'site', 'restoreTargets', 'connection', 'database (postgres)', 'path', 'include', 'exclude (directory)'],
   locations: ['kind', 'site', 'medium', 'path (filesystem)', 'bucket', 'natsUrl', 'replicas (object-store)'],
   policies: ['resource', 'schedule', 'copies', 'retention', 'encryption', 'threeTwoOne'],
   retention: ['keepLast', 'daily', 'weekly', 'monthly'],

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { redactSecrets } from '@continuity/runtime';
 import { RESOURCE_PATTERN } from '@continuity/contracts';
+import { parsePostgresEndpoint } from '../restore/restore-targets.policy.js';
 import { parseSchedule } from './schedule.js';
 
 /**
@@ -19,6 +21,15 @@ const postgresResource = z.strictObject({
   connection: z.string().min(1, 'must be a PostgreSQL connection string, e.g. postgres://postgres@127.0.0.1:5432/orders'),
   /** The database to dump; defaults to the one in `connection`. */
   database: z.string().min(1).optional(),
+  /** Where restores of it may go: `postgres://[user@]host[:port]/<database pattern, * = anything>`; none = nowhere over HTTP. */
+  restoreTargets: z
+    .array(
+      z.string().superRefine((value, ctx) => {
+        const parsed = parsePostgresEndpoint(value, { rule: true });
+        if ('error' in parsed) ctx.addIssue({ code: 'custom', message: `"${redactSecrets(value)}" ${parsed.error}` });
+      }),
+    )
+    .optional(),
 });
 
 const directoryResource = z.strictObject({
@@ -27,6 +38,8 @@ const directoryResource = z.strictObject({
   path: nonEmptyPath,
   include: z.array(z.string().min(1)).min(1, 'must list at least one glob (or leave include out to take everything)').default(['**']),
   exclude: z.array(z.string().min(1)).default([]),
+  /** Directories a restore of it may go to (or inside); none = nowhere over HTTP. */
+  restoreTargets: z.array(nonEmptyPath).optional(),
 });
 
 export const ResourceConfigSchema = z.discriminatedUnion('kind', [postgresResource, directoryResource], {

@@ -1,16 +1,18 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Catalogue } from '../catalogue/catalogue.js';
 import { BackupConfig, policyForResource } from '../config/backup-config.loader.js';
-import { loadAgeKey } from '@continuity/artifacts';
-import { RestoreError, RestoreKeyInvalidError, RestoreNotFoundError } from './restore.errors.js';
-import type { RestoreResult, RestoreService } from './restore.service.js';
+import { RestoreError, RestoreNotFoundError } from './restore.errors.js';
+import type { RestoreRequester, RestoreResult, RestoreService } from './restore.service.js';
 
+/**
+ * A restore asked for over HTTP. No key file: the key is the resource's policy key
+ * (`encryption.keyFile`), so a caller cannot make the service read a file of its choosing.
+ */
 export interface RestoreRequest {
-  /** A directory path or a postgres:// URL. */
+  /** A directory path or a postgres:// URL, among the resource's restoreTargets. */
   to: string;
+  /** Required to restore over a non-empty target. */
   clean?: boolean;
-  /** An age key file; without it, the identities of the resource's policy key (if it holds any). */
-  keyFile?: string;
 }
 
 export interface RestoreJob {
@@ -29,7 +31,7 @@ export interface RestoreJob {
 }
 
 export interface RestoreJobsDeps {
-  restore: Pick<RestoreService, 'restore'>;
+  restore: Pick<RestoreService, 'restore' | 'authorize'>;
   catalogue: Pick<Catalogue, 'getOrNotFound'>;
   config: BackupConfig;
   now?: () => Date;
@@ -48,20 +50,18 @@ export class RestoreJobs {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Checks the backup and the key, then starts the restore and returns its job at once. */
-  async start(backupId: string, request: RestoreRequest): Promise<RestoreJob> {
+  /**
+   * Checks the backup and that the target is allowed (403 `RESTORE.TARGET_NOT_ALLOWED` otherwise,
+   * before anything is read or written), then starts the restore and returns its job at once.
+   */
+  async start(backupId: string, request: RestoreRequest, requestedBy: RestoreRequester = { via: 'http', operator: null }): Promise<RestoreJob> {
     const record = await this.deps.catalogue.getOrNotFound(backupId);
-    let identities: string[] = [];
-    try {
-      if (request.keyFile) identities = (await loadAgeKey(request.keyFile)).identities;
-      else identities = policyForResource(this.deps.config, record.resource)?.encryption?.identities ?? [];
-    } catch (error) {
-      throw new RestoreKeyInvalidError((error as Error).message, { cause: error });
-    }
+    const allowed = await this.deps.restore.authorize(record, request.to);
+    const identities = policyForResource(this.deps.config, record.resource)?.encryption?.identities ?? [];
     const job: RestoreJob = {
       restoreId: uuidv7(),
       backupId,
-      to: request.to.replace(/(\/\/[^:/]+:)[^@]+@/, '$1***@'),
+      to: allowed.redacted,
       state: 'running',
       bytesDone: 0,
       bytesTotal: record.sizeBytes,
@@ -74,8 +74,10 @@ export class RestoreJobs {
     this.jobs.set(job.restoreId, job);
     void this.deps.restore
       .restore({
+        restoreId: job.restoreId,
         backupId,
         to: request.to,
+        requestedBy,
         clean: request.clean,
         identities,
         onProgress: (done) => (job.bytesDone = done),

@@ -4,10 +4,11 @@ import { parseRequest } from '@continuity/runtime';
 import { RESTORE_JOBS } from '../tokens.js';
 import { RestoreJobs } from './restore-jobs.js';
 
+// No keyFile: the key comes from the resource's policy, never from a path the caller names (an
+// unknown field is a 400 naming it).
 const RestoreBody = z.strictObject({
-  to: z.string({ error: 'is required: a directory path or a postgres:// URL' }).min(1, 'must not be empty'),
+  to: z.string({ error: 'is required: a directory path or a postgres:// URL among the resource\'s restoreTargets' }).min(1, 'must not be empty'),
   clean: z.boolean().optional(),
-  keyFile: z.string().min(1).optional(),
 });
 
 /** Restores over HTTP: 202 with the restore's id at once, then its progress and outcome by id. */

@@ -7,20 +7,38 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import type { RestorePerformedV1 } from '@continuity/contracts';
+import { redactSecrets } from '@continuity/runtime';
 import { extract as extractTar } from 'tar';
 import { decryptStream, parseManifest, type ArtifactKey, type ArtifactManifest } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';
+import { pgToolInvocation } from '../backup-run/sources/pg-tool.js';
 import type { BackupRecord, Catalogue } from '../catalogue/catalogue.js';
 import { orderCopies } from './copy-order.policy.js';
+import type { ResourceConfig } from '../config/backup-config.schema.js';
 import { RestoreError } from './restore.errors.js';
+import { allowRestoreTarget, AllowedTarget, TargetKind } from './restore-target.guard.js';
+
+/** Who asked for a restore: recorded in its RestorePerformed. */
+export interface RestoreRequester {
+  via: 'http' | 'cli';
+  /** The operator's name when known (the CLI's user; over HTTP, the authenticated caller). */
+  operator: string | null;
+}
 
 export interface RestoreOptions {
   backupId: string;
-  /** A directory path, or a postgres:// URL of the database to restore into. */
+  /** A directory path, or a postgres:// URL of the database to restore into; must match the resource's restoreTargets. */
   to: string;
+  requestedBy: RestoreRequester;
+  /** The CLI's `--allow-any-target`: skip the restoreTargets check (recorded in RestorePerformed). */
+  anyTarget?: boolean;
+  /** The id RestorePerformed carries (default: a new one). */
+  restoreId?: string;
   /** age identities (AGE-SECRET-KEY-1…) for an encrypted backup. */
   identities?: string[];
-  /** PostgreSQL: restore into a non-empty database, dropping what the dump recreates. */
+  /** Restore over a non-empty target: PostgreSQL drops what the dump recreates; a directory is replaced. */
   clean?: boolean;
   /** Where a PostgreSQL dump is staged before pg_restore (default: the OS temp dir). */
   stagingDir?: string;
@@ -49,6 +67,8 @@ export interface RestoreResult {
 
 interface Target {
   kind: 'postgres' | 'directory';
+  /** The target holds data the restore replaces (only with `clean`). */
+  overwrites: boolean;
   /** Stream the verified plaintext into staging. */
   stage(input: Readable): Promise<void>;
   /** The stored bytes matched: make the staged data the restored resource. */
@@ -60,6 +80,11 @@ interface Target {
 export interface RestoreDeps {
   catalogue: Pick<Catalogue, 'get'>;
   location: (name: string) => BackupLocation | null;
+  /** The configured resource (its `restoreTargets`); undefined when it is no longer configured. */
+  resource: (name: string) => ResourceConfig | undefined;
+  /** Records RestorePerformed (through the catalogue's outbox). */
+  recordPerformed: (resource: string, data: RestorePerformedV1) => Promise<void>;
+  now?: () => Date;
 }
 
 /**
@@ -71,17 +96,64 @@ export interface RestoreDeps {
  * right bytes, a wrong key or a pg_restore error is final (another copy would fail the same way).
  */
 export class RestoreService {
-  constructor(private readonly deps: RestoreDeps) {}
+  private readonly now: () => Date;
 
+  constructor(private readonly deps: RestoreDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /**
+   * Whether `to` may receive a restore of `record`'s resource (its `restoreTargets`, or
+   * `anyTarget`): throws `RestoreTargetNotAllowedError` (403) before anything is read or written.
+   */
+  authorize(record: Pick<BackupRecord, 'resource' | 'resourceKind'>, to: string, options: { anyTarget?: boolean } = {}): Promise<AllowedTarget> {
+    return allowRestoreTarget(record.resource, this.deps.resource(record.resource), record.resourceKind as TargetKind, to, options);
+  }
+
+  /**
+   * Restores a backup if its target is allowed. Every restore that gets past that check publishes
+   * one RestorePerformed, restored or failed (a failure to record it is a notice: the data is
+   * restored either way).
+   */
   async restore(options: RestoreOptions): Promise<RestoreResult> {
-    const started = Date.now();
-    const notice = options.onNotice ?? (() => undefined);
     const record = await this.deps.catalogue.get(options.backupId);
     if (!record) throw new RestoreError('RESTORE.NOT_FOUND', `backup ${options.backupId} is not in the catalogue`);
     if (record.state !== 'created') {
       const why = record.state === 'expired' ? `expired at ${record.expiredAt} (its copies were deleted)` : record.state === 'failed' ? 'failed' : 'still running';
       throw new RestoreError('RESTORE.NOT_RESTORABLE', `backup ${record.backupId} of ${record.resource} ${why}: nothing to restore`);
     }
+    const allowed = await this.authorize(record, options.to, options);
+    const startedAt = this.now().toISOString();
+    const performed = (outcome: { result: RestoreResult; overwritten: boolean } | { error: Error }): RestorePerformedV1 => ({
+      restoreId: options.restoreId ?? uuidv7(),
+      backupId: record.backupId,
+      targetKind: allowed.kind,
+      target: allowed.redacted,
+      overwritten: 'result' in outcome && outcome.overwritten,
+      outcome: 'result' in outcome ? 'restored' : 'failed',
+      error: 'error' in outcome ? redactSecrets(outcome.error.message) : null,
+      copy: 'result' in outcome ? outcome.result.copy.location : null,
+      requestedBy: options.requestedBy,
+      targetAllowedBy: allowed.allowedBy,
+      startedAt,
+      finishedAt: this.now().toISOString(),
+    });
+    const recordOutcome = (data: RestorePerformedV1) =>
+      this.deps.recordPerformed(record.resource, data).catch((error: Error) => options.onNotice?.(`could not record RestorePerformed: ${redactSecrets(error.message)}`));
+    let target: Target | null = null;
+    try {
+      const result = await this.restoreAllowed(record, { ...options, to: allowed.to }, (prepared) => (target = prepared));
+      await recordOutcome(performed({ result, overwritten: (target as Target | null)?.overwrites ?? false }));
+      return result;
+    } catch (error) {
+      await recordOutcome(performed({ error: error as Error }));
+      throw error;
+    }
+  }
+
+  private async restoreAllowed(record: BackupRecord, options: RestoreOptions, onTarget: (target: Target) => void): Promise<RestoreResult> {
+    const started = Date.now();
+    const notice = options.onNotice ?? (() => undefined);
     if (record.encryption && !options.identities?.length) {
       throw new RestoreError(
         'RESTORE.KEY_REQUIRED',
@@ -89,6 +161,7 @@ export class RestoreService {
       );
     }
     const target = await this.prepareTarget(record, options);
+    onTarget(target);
     const key: ArtifactKey = { resource: record.resource, backupId: record.backupId, extension: record.artifactExtension };
     const { ordered, unavailable } = orderCopies(record.copies, (name) => this.deps.location(name)?.kind ?? null);
     const attempts: CopyAttempt[] = unavailable.map(({ copy, reason }) => ({ location: copy.location, uri: copy.uri, ok: false, error: reason }));
@@ -215,26 +288,13 @@ export class RestoreService {
     return { ok: true };
   }
 
+  /** The target's kind was checked with it (`authorize`). */
   private async prepareTarget(record: BackupRecord, options: RestoreOptions): Promise<Target> {
-    if (/^postgres(ql)?:\/\//.test(options.to)) {
-      if (record.resourceKind !== 'postgres') {
-        throw new RestoreError('RESTORE.WRONG_TARGET', `backup ${record.backupId} is a ${record.resourceKind} backup: restore it to a directory, not a database`);
-      }
-      return postgresTarget(options, record.backupId);
-    }
-    if (record.resourceKind !== 'directory') {
-      throw new RestoreError('RESTORE.WRONG_TARGET', `backup ${record.backupId} is a PostgreSQL dump: restore it to a postgres:// URL, not ${options.to}`);
-    }
-    return directoryTarget(options.to);
+    return record.resourceKind === 'postgres' ? postgresTarget(options, record.backupId) : directoryTarget(options.to, options.clean ?? false);
   }
 }
 
-const redact = (target: string) => {
-  if (!/^postgres(ql)?:\/\//.test(target)) return target;
-  const url = new URL(target);
-  if (url.password) url.password = '***';
-  return url.toString();
-};
+const redact = redactSecrets;
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -246,12 +306,13 @@ const postgresTarget = async (options: RestoreOptions, backupId: string): Promis
   const adminUrl = new URL(options.to);
   adminUrl.pathname = '/postgres';
   const admin = new Client({ connectionString: adminUrl.toString(), connectionTimeoutMillis: 5_000 });
+  let relations = 0;
   try {
     await admin.connect();
     const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount;
     if (!exists) {
       await admin.query(`CREATE DATABASE ${quoteIdent(database)}`);
-    } else if (!options.clean) {
+    } else {
       const target = new Client({ connectionString: options.to, connectionTimeoutMillis: 5_000 });
       await target.connect();
       const { rows } = await target
@@ -260,8 +321,11 @@ const postgresTarget = async (options: RestoreOptions, backupId: string): Promis
             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`,
         )
         .finally(() => target.end());
-      if (rows[0]!.n > 0) {
-        throw new RestoreError('RESTORE.TARGET_NOT_EMPTY', `database ${database} already holds ${rows[0]!.n} relations: restore into a new database, or pass --clean to replace them`);
+      relations = rows[0]!.n;
+      if (relations > 0 && !options.clean) {
+        throw new RestoreError('RESTORE.TARGET_NOT_EMPTY', `database ${database} already holds ${relations} relations: restore into a new database, or pass --clean to replace them`, {
+          status: 409,
+        });
       }
     }
   } catch (error) {
@@ -273,12 +337,13 @@ const postgresTarget = async (options: RestoreOptions, backupId: string): Promis
   const file = join(options.stagingDir ?? tmpdir(), `continuity-restore-${backupId}-${randomBytes(4).toString('hex')}.dump`);
   return {
     kind: 'postgres',
+    overwrites: relations > 0,
     stage: (input) => pipeline(input, createWriteStream(file, { mode: 0o600, flags: 'wx', highWaterMark: 1 << 20 })),
     apply: async () => {
       try {
-        const args = ['--dbname', options.to, '--exit-on-error', '--single-transaction', '--no-password', ...(options.clean ? ['--clean', '--if-exists'] : []), file];
+        const pgRestore = pgToolInvocation(options.to, ['--exit-on-error', '--single-transaction', '--no-password', ...(options.clean ? ['--clean', '--if-exists'] : []), file]);
         await new Promise<void>((resolve, reject) => {
-          const child = spawn('pg_restore', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+          const child = spawn('pg_restore', pgRestore.args, { stdio: ['ignore', 'ignore', 'pipe'], env: pgRestore.env });
           let stderr = '';
           child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
           child.once('error', (error) => reject(new Error(`cannot run pg_restore: ${error.message}`)));
@@ -292,12 +357,19 @@ const postgresTarget = async (options: RestoreOptions, backupId: string): Promis
   };
 };
 
-/** A directory that must not exist yet (or be empty); the tar is extracted beside it, then renamed. */
-const directoryTarget = async (to: string): Promise<Target> => {
+/**
+ * A directory that does not exist yet or is empty — or, with `clean`, one whose contents are
+ * replaced: the tar is extracted beside it, then renamed into place (a replaced directory is moved
+ * aside first and removed after, so the target is never half old, half new).
+ */
+const directoryTarget = async (to: string, clean: boolean): Promise<Target> => {
   if (!isAbsolute(to)) throw new RestoreError('RESTORE.WRONG_TARGET', `${to} must be an absolute path`);
   const existing = await lstat(to).catch(() => null);
   if (existing && !existing.isDirectory()) throw new RestoreError('RESTORE.WRONG_TARGET', `${to} exists and is not a directory`);
-  if (existing && (await readdir(to)).length) throw new RestoreError('RESTORE.TARGET_NOT_EMPTY', `${to} is not empty: restore into a new or empty directory`);
+  const overwrites = existing !== null && (await readdir(to)).length > 0;
+  if (overwrites && !clean) {
+    throw new RestoreError('RESTORE.TARGET_NOT_EMPTY', `${to} is not empty: restore into a new or empty directory, or pass --clean (clean: true) to replace it`, { status: 409 });
+  }
   await mkdir(dirname(to), { recursive: true });
   let staging = '';
   const fresh = async () => {
@@ -306,6 +378,7 @@ const directoryTarget = async (to: string): Promise<Target> => {
   };
   return {
     kind: 'directory',
+    overwrites,
     stage: async (input) => {
       await fresh();
       const asRoot = process.getuid?.() === 0;
@@ -323,8 +396,18 @@ const directoryTarget = async (to: string): Promise<Target> => {
           await lutimes(path, time, time).catch(() => undefined);
         }
       }
-      if (existing) await rmdir(to);
-      await rename(staging, to);
+      if (overwrites) {
+        const replaced = join(dirname(to), `.${basename(to)}.replaced-${randomBytes(4).toString('hex')}`);
+        await rename(to, replaced);
+        await rename(staging, to).catch(async (error: Error) => {
+          await rename(replaced, to);
+          throw error;
+        });
+        await rm(replaced, { recursive: true, force: true, maxRetries: 5 });
+      } else {
+        if (existing) await rmdir(to);
+        await rename(staging, to);
+      }
     },
     discard: async () => {
       if (staging) await rm(staging, { recursive: true, force: true, maxRetries: 5 });

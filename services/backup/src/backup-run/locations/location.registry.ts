@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DEFAULT_REPLICAS } from '@continuity/messaging';
+import { redactSecrets } from '@continuity/runtime';
 import type { BackupConfig } from '../../config/backup-config.loader.js';
 import type { LocationConfig } from '../../config/backup-config.schema.js';
 import { FilesystemLocation } from './filesystem.location.js';
@@ -66,7 +67,7 @@ class LazyObjectStore implements BackupLocation {
       (nc) => new ObjectStoreLocation(this.name, this.site, this.medium, this.config.bucket, nc, { replicas: this.replicas, ownsConnection: true }),
       (error: Error) => {
         this.inner = null;
-        throw new Error(`${this.name}: NATS at ${this.config.natsUrl} is not reachable: ${error.message}`);
+        throw new Error(`${this.name}: NATS at ${redactSecrets(this.config.natsUrl!)} is not reachable: ${redactSecrets(error.message)}`);
       },
     );
     return this.inner;

@@ -1,9 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Client, type ClientConfig } from 'pg';
+import { redactSecrets } from '@continuity/runtime';
 import type { PostgresResourceConfig } from '../../config/backup-config.schema.js';
 import type { TableRowCount } from '@continuity/artifacts';
 import { CatalogTable, clientConfigFor, countSql, lockSql, qualifiedName, TABLES_SQL, tableCounts, tablesToCount } from './pg-tables.js';
+import { pgToolInvocation } from './pg-tool.js';
 import { SourceError, SourceRun } from './source.js';
 
 const run = promisify(execFile);
@@ -66,7 +68,7 @@ const openSnapshotSession = async (connection: string): Promise<SnapshotSession 
   try {
     client = new Client({ ...clientConfigFor(connection), connectionTimeoutMillis: connectTimeoutMs(), fallback_application_name: 'continuity-backup' } as ClientConfig);
   } catch (error) {
-    return { unavailable: `cannot count rows: ${(error as Error).message}` };
+    return { unavailable: `cannot count rows: ${redactSecrets((error as Error).message)}` };
   }
   // An idle session losing its connection emits 'error': the next query (or COMMIT) reports it.
   client.on('error', () => undefined);
@@ -74,7 +76,7 @@ const openSnapshotSession = async (connection: string): Promise<SnapshotSession 
     await client.connect();
   } catch (error) {
     await client.end().catch(() => undefined);
-    return { unavailable: `cannot count rows: cannot connect: ${(error as Error).message}` };
+    return { unavailable: `cannot count rows: cannot connect: ${redactSecrets((error as Error).message)}` };
   }
   try {
     const version = Number((await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v);
@@ -156,10 +158,11 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
     throw error;
   }
   const snapshotArgs = session ? [`--snapshot=${session.snapshot}`, `--lock-wait-timeout=${Math.max(1, Math.round(options.lockWaitTimeoutMs ?? LOCK_WAIT_TIMEOUT_MS))}`] : [];
-  const child = spawn('pg_dump', ['--format=custom', '--no-password', ...snapshotArgs, `--dbname=${connection}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' },
+  const pgDump = pgToolInvocation(connection, ['--format=custom', '--no-password', ...snapshotArgs], {
+    ...process.env,
+    PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10',
   });
+  const child = spawn('pg_dump', pgDump.args, { stdio: ['ignore', 'pipe', 'pipe'], env: pgDump.env });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

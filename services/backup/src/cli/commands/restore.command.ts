@@ -1,4 +1,6 @@
-import { RestoreError } from '../../restore/restore.errors.js';
+import { userInfo } from 'node:os';
+import { policyForResource } from '../../config/backup-config.loader.js';
+import { RestoreError, RestoreTargetNotAllowedError } from '../../restore/restore.errors.js';
 import { KeyFileError, loadAgeKey } from '@continuity/artifacts';
 import { CliError, err, out, withContext } from '../cli.context.js';
 import { formatBytes } from '../format.js';
@@ -8,6 +10,8 @@ export interface RestoreCommandOptions {
   to: string;
   key?: string;
   clean?: boolean;
+  /** Restore to a target outside the resource's restoreTargets (recorded in RestorePerformed). */
+  allowAnyTarget?: boolean;
   config?: string;
   progress?: boolean;
 }
@@ -26,10 +30,28 @@ const identitiesIn = async (keyFile: string | undefined): Promise<string[]> => {
   return identities;
 };
 
-/** `continuity restore <backupId> --to <target>`: from the first healthy copy, checked against its SHA-256. */
+/** The operator running the CLI, for RestorePerformed; null when the OS cannot say. */
+const operatorName = (): string | null => {
+  try {
+    return userInfo().username;
+  } catch {
+    return null;
+  }
+};
+
+/** Exit code of a restore refused because its target is not among the resource's restoreTargets. */
+export const TARGET_NOT_ALLOWED_EXIT = 4;
+
+/**
+ * `continuity restore <backupId> --to <target>`: from the first healthy copy, checked against its
+ * SHA-256, into a target among the resource's restoreTargets (or anywhere with
+ * `--allow-any-target`). The key is `--key` (for a disaster, when the operator holds the file) or
+ * the resource's policy key.
+ */
 export const restoreCommand = async (backupId: string, options: RestoreCommandOptions) =>
   withContext(options, async (ctx) => {
-    const identities = await identitiesIn(options.key);
+    const record = await ctx.catalogue.get(backupId);
+    const identities = options.key ? await identitiesIn(options.key) : record ? (policyForResource(ctx.config, record.resource)?.encryption?.identities ?? []) : [];
     const bar = progressBar('restore');
     let barStarted = false;
     const showBar = options.progress !== false && process.stderr.isTTY;
@@ -37,6 +59,8 @@ export const restoreCommand = async (backupId: string, options: RestoreCommandOp
       const result = await ctx.restore.restore({
         backupId,
         to: options.to,
+        requestedBy: { via: 'cli', operator: operatorName() },
+        anyTarget: options.allowAnyTarget,
         identities,
         clean: options.clean,
         onProgress: (done, total) => {
@@ -62,6 +86,9 @@ export const restoreCommand = async (backupId: string, options: RestoreCommandOp
       if (refused.length) out(`  refused  ${refused.map((a) => `${a.location}: ${a.error}`).join('; ')}`);
     } catch (error) {
       if (barStarted) bar.stop();
+      if (error instanceof RestoreTargetNotAllowedError) {
+        throw new CliError(`${error.message} [${error.code}] (add the target to the resource's restoreTargets, or pass --allow-any-target to restore there on your own authority)`, TARGET_NOT_ALLOWED_EXIT);
+      }
       if (error instanceof RestoreError) throw new CliError(`${error.message} [${error.code}]`);
       throw error;
     }
