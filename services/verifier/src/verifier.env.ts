@@ -50,6 +50,22 @@ export const verifierEnvSchema = baseEnvSchema(3002).extend({
   VERIFIER_SCRUB_EVERY: duration('1h'),
   /** Longest a configured SQL assertion may run in a scratch database. */
   VERIFIER_ASSERTION_TIMEOUT: duration('60s'),
+  /**
+   * The role scratch restores connect as (LOGIN CREATEDB, nothing more): created through the scratch
+   * server's connection when missing. SQL inside an archive runs with this role's rights.
+   */
+  VERIFIER_RESTORE_ROLE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a PostgreSQL role name: lowercase letters, digits and _, starting with a letter or _')
+    .default('continuity_verifier_restore'),
+  /** Folders under which file:// copies may be read (comma-separated absolute paths); default: the backup policy file's filesystem locations. */
+  VERIFIER_FILE_ROOTS: z
+    .string()
+    .transform((value) => value.split(',').map((p) => p.trim()).filter(Boolean))
+    .refine((paths) => paths.every((p) => p.startsWith('/')), 'must be absolute paths, separated by commas')
+    .optional(),
+  /** Wall-clock limit of one verification (every copy read and the restore test), in milliseconds. */
+  VERIFIER_DEADLINE_MS: z.coerce.number({ message: 'must be a number of milliseconds' }).int('must be a whole number').min(1_000, 'must be at least 1000').default(6 * 3_600_000),
 });
 
 export type VerifierEnv = z.infer<typeof verifierEnvSchema>;
