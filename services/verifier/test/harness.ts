@@ -236,16 +236,35 @@ export const publishExternalBackup = async (
     } else {
       uri = copy.kind.uri;
     }
-    copies.push({ location: copy.location, site: `site-${copy.location}`, medium: copy.kind === 'object' ? 'object' : 'disk', uri, sha256: digest.sha256, sizeBytes: digest.sizeBytes, manifestUri });
+    copies.push({ location: copy.location, uri, manifestUri });
   }
+  return announceBackup(world, { backupId, resource: input.resource, resourceKind: input.resourceKind, method: input.method, digest, copies });
+};
+
+/**
+ * Publishes a BackupCreated as any publisher could, saying whatever it likes: copies anywhere, of
+ * any declared size and hash (nothing is written). Returns the event data.
+ */
+export const announceBackup = async (
+  world: Pick<VerifierWorld, 'publisher'>,
+  input: {
+    backupId?: string;
+    resource: string;
+    resourceKind: 'postgres' | 'directory' | 'external';
+    method: string;
+    digest: { sha256: string; sizeBytes: number };
+    copies: { location: string; uri: string; manifestUri?: string | null }[];
+  },
+) => {
+  const { digest } = input;
   const data: EventDataMap['BackupCreated'] = {
-    backupId,
+    backupId: input.backupId ?? uuidv7(),
     resourceKind: input.resourceKind,
     method: input.method,
     recoveryPoint: new Date().toISOString(),
     sizeBytes: digest.sizeBytes,
     sha256: digest.sha256,
-    copies,
+    copies: input.copies.map((c) => ({ location: c.location, site: `site-${c.location}`, medium: c.uri.startsWith('nats-object:') ? 'object' : 'disk', uri: c.uri, sha256: digest.sha256, sizeBytes: digest.sizeBytes, manifestUri: c.manifestUri ?? null })),
     policy: null,
     plaintext: digest,
     encryption: null,

@@ -198,7 +198,10 @@ export class Scratch {
     const { rows } = await client.query<{ rolname: string; rolsuper: boolean; rolcreaterole: boolean }>(DANGEROUS_ROLES);
     if (!rows.length) return;
     const role = this.options.restoreRole;
-    const rights = rows.map((r) => (r.rolname === role ? (r.rolsuper ? 'it is a superuser' : 'it has CREATEROLE') : `it can act as ${r.rolname}${r.rolsuper ? ' (a superuser)' : ''}`));
+    // A superuser is a member of every role: that it is one says it all.
+    const rights = rows.some((r) => r.rolname === role && r.rolsuper)
+      ? ['it is a superuser']
+      : rows.map((r) => (r.rolname === role ? 'it has CREATEROLE' : `it can act as ${r.rolname}${r.rolsuper ? ' (a superuser)' : ''}`));
     throw new RestoreRoleRefusedError(
       `refused to restore as role ${role}: ${[...new Set(rights)].join(', ')}. SQL inside an archive runs with the rights of the role restoring it (programs and files on the database host); set VERIFIER_RESTORE_ROLE to a role with LOGIN CREATEDB only`,
     );

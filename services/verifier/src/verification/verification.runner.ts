@@ -99,20 +99,7 @@ export class VerificationRunner {
       }
       outcomes.push({ ...outcome, manifest });
     }
-    // Started from a good copy and not done in time (a check cut short counts too): the backup cannot be restored within the limit.
-    const timedOut = (): RestoreTestOutcome => ({
-      result: { status: 'failed', durationMs: options.deadlineMs, checks: [check('restore test finished in time', false, `stopped at ${deadline.words}; its scratch was removed`)] },
-      unverifiable: null,
-    });
-    const restoreTest = options.restoreTest
-      ? await this.restoreTest(resource, backup, outcomes, { ...options, signal: deadline.signal }).then(
-          (outcome) => (deadline.passed() ? timedOut() : outcome),
-          (error: unknown) => {
-            if (!deadline.passed()) throw error;
-            return timedOut();
-          },
-        )
-      : null;
+    const restoreTest = options.restoreTest ? await this.restoreTest(resource, backup, outcomes, options, deadline) : null;
     // Interrupted (shutdown): whatever a cut-short step reported is not a verdict on the backup.
     options.signal.throwIfAborted();
     const { verdict, reasons } = judge({ copies: outcomes, restoreTest });
@@ -125,7 +112,13 @@ export class VerificationRunner {
     return { ...parsed, problems: manifestDisagreements(parsed.manifest, backup) };
   }
 
-  private async restoreTest(resource: string, backup: BackupCreatedV2, outcomes: (CopyOutcome & { manifest: Manifest | null })[], options: RunOptions): Promise<RestoreTestOutcome> {
+  private async restoreTest(
+    resource: string,
+    backup: BackupCreatedV2,
+    outcomes: (CopyOutcome & { manifest: Manifest | null })[],
+    options: RunOptions,
+    deadline: ReturnType<typeof deadlineOf>,
+  ): Promise<RestoreTestOutcome> {
     const tester = backup.resourceKind === 'postgres' && backup.method === 'pg_dump-custom' ? this.deps.postgres : backup.resourceKind === 'directory' && backup.method === 'tar' ? this.deps.directory : null;
     if (!tester) {
       if (backup.resourceKind === 'external') return skipped(`an external ${backup.method} backup: there is no restore test for it; its copies are hash-checked`, null);
@@ -142,7 +135,12 @@ export class VerificationRunner {
     const manifest = outcomes.find((o) => o.manifest)?.manifest ?? null;
     const encryption = backup.encryption ?? manifest?.encryption ?? null;
     options.onProgress?.(`restore test from ${source.check.location}`);
-    return step('restore test', { 'continuity.backup.id': backup.backupId, 'continuity.copy.location': source.check.location }, () =>
+    // Started from a good copy and not done in time (a check cut short counts too): the backup cannot be restored within the limit.
+    const timedOut = (): RestoreTestOutcome => ({
+      result: { status: 'failed', durationMs: options.deadlineMs, checks: [check('restore test finished in time', false, `stopped at ${deadline.words}; its scratch was removed`)] },
+      unverifiable: null,
+    });
+    const tested = step('restore test', { 'continuity.backup.id': backup.backupId, 'continuity.copy.location': source.check.location }, () =>
       tester.run({
         backupId: backup.backupId,
         resource,
@@ -153,8 +151,15 @@ export class VerificationRunner {
         // The recorded plaintext is about the artifact whose stored hash the event names.
         plaintext: backup.copies.find((c) => c.uri === source.check.uri)?.sha256 === backup.sha256 ? (backup.plaintext ?? manifest?.plaintext ?? null) : null,
         manifest,
-        signal: options.signal,
+        signal: deadline.signal,
       }),
+    );
+    return tested.then(
+      (outcome) => (deadline.passed() ? timedOut() : outcome),
+      (error: unknown) => {
+        if (!deadline.passed()) throw error;
+        return timedOut();
+      },
     );
   }
 }
