@@ -33,7 +33,7 @@ export const verifierEnvSchema = baseEnvSchema(3002).extend({
   VERIFIER_CONCURRENCY: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(64, 'must be at most 64').default(2),
   /** `off`: copies are re-hashed, nothing is test-restored (restoreTest is null in the verdicts). */
   VERIFIER_RESTORE_TEST: z.enum(['on', 'off']).default('on'),
-  /** Server on which scratch databases are created (needs CREATEDB); defaults to DATABASE_URL. */
+  /** Server on which scratch databases live: creates the restore role when missing, drops scratch databases; defaults to DATABASE_URL. */
   VERIFIER_SCRATCH_DATABASE_URL: postgresUrl.optional(),
   /** Scratch databases and folders are named `<prefix><id>`; recognisable, and swept after a crash. */
   VERIFIER_SCRATCH_PREFIX: z

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { identitiesFor } from '@continuity/artifacts';
 import { formatDuration, parseDuration } from './duration.js';
-import { parseBackupPolicyFile, parseVerifierConfig, VerifierConfigError } from './verifier-config.js';
+import { loadVerifierConfig, parseBackupPolicyFile, parseVerifierConfig, VerifierConfigError } from './verifier-config.js';
 
 describe('verifier configuration', () => {
   let dir: string;
@@ -85,6 +85,16 @@ policies:
     expect(borrowed.objectStores).toEqual(new Map([['continuity-offsite', 'nats://dr:4222']]));
     expect(borrowed.fileRoots).toEqual(['/b']);
     expect(borrowed.notes).toEqual([expect.stringMatching(/^policy uploads: .*recipients\.agekey holds recipients only/)]);
+  });
+
+  it("file roots: the file's own, else the backup policy file's filesystem locations, else none", async () => {
+    const backup = join(dir, 'backup.yaml');
+    writeFileSync(backup, 'locations:\n  local: { kind: filesystem, site: a, medium: disk, path: /srv/backups }\n');
+    const own = join(dir, 'own.yaml');
+    writeFileSync(own, 'fileRoots: [/mnt/nas]\n');
+    expect((await loadVerifierConfig({ verifierConfig: own, backupConfig: backup })).fileRoots).toEqual(['/mnt/nas']);
+    expect((await loadVerifierConfig({ backupConfig: backup })).fileRoots).toEqual(['/srv/backups']);
+    expect((await loadVerifierConfig({})).fileRoots).toBeNull();
   });
 
   it('parses and formats durations', () => {

@@ -47,7 +47,8 @@ const errorsOf = (stderr: string): string => {
 /**
  * PostgreSQL restore test: `pg_restore` of the dump (streamed from a hash-checked copy, decrypted
  * on the way when encrypted) into a scratch database created for the test and always dropped
- * after; then every table the backup holds must be there, with the row counts recorded (when the
+ * after, all as the scratch restore role (never a superuser: SQL inside the archive runs with its
+ * rights); then every table the backup holds must be there, with the row counts recorded (when the
  * manifest records them), large objects as listed, and every configured SQL assertion true. The
  * time from opening the copy to pg_restore's exit is the measured restore RTO.
  */
