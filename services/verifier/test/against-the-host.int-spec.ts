@@ -19,6 +19,27 @@ const sparseFile = (path: string, size: number) => {
   truncateSync(path, size);
 };
 
+/** A PostgreSQL dump announced as an external publisher would, its one copy a file under the world's root. */
+const publishDump = (world: VerifierWorld, resource: string, dump: Buffer) =>
+  publishExternalBackup(world, { resource, resourceKind: 'postgres', method: 'pg_dump-custom', artifact: dump, copies: [{ location: 'disk-a', kind: 'file' }] });
+
+/** A verifier world of its own (in a describe block) with a small seeded database's dump at hand. */
+const worldWithDump = (name: string, options: Parameters<typeof startVerifierWorld>[1]) => {
+  const context = {} as { world: VerifierWorld; dump: Buffer };
+  let source: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+  beforeAll(async () => {
+    context.world = await startVerifierWorld(name, options);
+    source = await createTestDatabase('verifier_src');
+    await seedDatabase(source.url, 10);
+    context.dump = await pgDump(source.url);
+  });
+  afterAll(async () => {
+    await context.world?.close();
+    await source?.drop();
+  });
+  return context;
+};
+
 /**
  * A BackupCreated can come from anyone who may publish one: these tests are what an attacker
  * would send, and show the verifier does not turn against its host. SQL inside a forged dump runs
@@ -111,13 +132,7 @@ resources:
   });
 
   it('restores the forged archive as its restore role: nothing runs, nothing is read, the restore test fails with the permission errors', async () => {
-    const { data } = await publishExternalBackup(world, {
-      resource: 'forged-db',
-      resourceKind: 'postgres',
-      method: 'pg_dump-custom',
-      artifact: forged,
-      copies: [{ location: 'disk-a', kind: 'file' }],
-    });
+    const { data } = await publishDump(world, 'forged-db', forged);
     const verdict = await world.verdict(data.backupId);
     expect(verdict.data.verdict).toBe('failed');
     const restore = verdict.data.restoreTest!;
@@ -135,13 +150,7 @@ resources:
   });
 
   it('passes a good dump restored as the restore role, which owns the scratch database and is no superuser', async () => {
-    const { data } = await publishExternalBackup(world, {
-      resource: 'shop-db',
-      resourceKind: 'postgres',
-      method: 'pg_dump-custom',
-      artifact: good,
-      copies: [{ location: 'disk-a', kind: 'file' }],
-    });
+    const { data } = await publishDump(world, 'shop-db', good);
     const verdict = await world.verdict(data.backupId);
     expect(verdict.data).toMatchObject({ verdict: 'passed', reasons: [] });
     expect(verdict.data.restoreTest!.checks.filter((c) => c.name.startsWith('assertion')).map((c) => [c.name, c.passed])).toEqual([
@@ -254,28 +263,11 @@ resources:
 });
 
 describe('the verifier refuses to restore as a superuser (real NATS, PostgreSQL)', () => {
-  let world: VerifierWorld;
-  let source: Awaited<ReturnType<typeof createTestDatabase>>;
-
-  beforeAll(async () => {
-    world = await startVerifierWorld('su', { env: { VERIFIER_RESTORE_ROLE: 'postgres' } });
-    source = await createTestDatabase('verifier_src');
-    await seedDatabase(source.url, 10);
-  });
-
-  afterAll(async () => {
-    await world?.close();
-    await source?.drop();
-  });
+  const given = worldWithDump('su', { env: { VERIFIER_RESTORE_ROLE: 'postgres' } });
 
   it('says why, restores nothing and leaves no scratch database', async () => {
-    const { data } = await publishExternalBackup(world, {
-      resource: 'shop-db',
-      resourceKind: 'postgres',
-      method: 'pg_dump-custom',
-      artifact: await pgDump(source.url),
-      copies: [{ location: 'disk-a', kind: 'file' }],
-    });
+    const { world, dump } = given;
+    const { data } = await publishDump(world, 'shop-db', dump);
     const verdict = (await world.verdict(data.backupId)).data;
     expect(verdict.verdict).toBe('unverifiable');
     expect(verdict.reasons).toEqual([
@@ -287,37 +279,20 @@ describe('the verifier refuses to restore as a superuser (real NATS, PostgreSQL)
 });
 
 describe('every verification has a deadline (real NATS, PostgreSQL, filesystem)', () => {
-  let world: VerifierWorld;
-  let source: Awaited<ReturnType<typeof createTestDatabase>>;
-
-  beforeAll(async () => {
-    world = await startVerifierWorld('dl', {
-      env: { VERIFIER_DEADLINE_MS: '1500' },
-      config: `
+  const given = worldWithDump('dl', {
+    env: { VERIFIER_DEADLINE_MS: '1500' },
+    config: `
 resources:
   slow-db:
     assertions:
       - { name: slower than the deadline, sql: "select pg_sleep(30) is not null" }
 `,
-    });
-    source = await createTestDatabase('verifier_src');
-    await seedDatabase(source.url, 10);
-  });
-
-  afterAll(async () => {
-    await world?.close();
-    await source?.drop();
   });
 
   it('stops a restore test at the deadline, says so, and removes its scratch database', async () => {
+    const { world, dump } = given;
     const started = Date.now();
-    const { data } = await publishExternalBackup(world, {
-      resource: 'slow-db',
-      resourceKind: 'postgres',
-      method: 'pg_dump-custom',
-      artifact: await pgDump(source.url),
-      copies: [{ location: 'disk-a', kind: 'file' }],
-    });
+    const { data } = await publishDump(world, 'slow-db', dump);
     const verdict = (await world.verdict(data.backupId)).data;
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(verdict.verdict).toBe('failed');
@@ -326,6 +301,7 @@ resources:
   });
 
   it('stops reading a copy at the deadline and says which', async () => {
+    const { world } = given;
     const dir = join(world.root, 'big');
     mkdirSync(dir, { recursive: true });
     // 16 GiB (sparse, declared at that size): hashing it takes far longer than the deadline.
