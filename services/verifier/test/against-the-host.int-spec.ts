@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { create as createTar } from 'tar';
 import { pollUntil } from '@continuity/messaging/testing';
-import { createTestDatabase } from '@continuity/runtime/testing';
-import { announceBackup, pgDump, publishExternalBackup, seedDatabase, sha256, startVerifierWorld, VerifierWorld } from './harness.js';
+import { createTestDatabase, TEST_DATABASE_URL } from '@continuity/runtime/testing';
+import { announceBackup, dropRole, pgDump, publishExternalBackup, seedDatabase, sha256, startVerifierWorld, testRestoreRole, VerifierWorld } from './harness.js';
 
 const run = promisify(execFile);
 const GiB = 1 << 30;
@@ -274,6 +274,29 @@ describe('the verifier refuses to restore as a superuser (real NATS, PostgreSQL)
       'restore test not possible: refused to restore as role postgres: it is a superuser. SQL inside an archive runs with the rights of the role restoring it (programs and files on the database host); set VERIFIER_RESTORE_ROLE to a role with LOGIN CREATEDB only',
     ]);
     expect(verdict.restoreTest).toMatchObject({ status: 'skipped' });
+    expect(await world.scratchLeft()).toEqual([]);
+  });
+});
+
+describe('the verifier refuses to restore as a role that may run programs on the database host (real NATS, PostgreSQL)', () => {
+  const role = testRestoreRole();
+  const given = worldWithDump('exec', { env: { VERIFIER_RESTORE_ROLE: role } });
+
+  beforeAll(async () => {
+    const c = new Client({ connectionString: TEST_DATABASE_URL });
+    await c.connect();
+    await c.query(`CREATE ROLE "${role}" LOGIN CREATEDB; GRANT pg_execute_server_program TO "${role}"`);
+    await c.end();
+  });
+
+  afterAll(() => dropRole(role));
+
+  it('names the role it could act as and restores nothing', async () => {
+    const { world, dump } = given;
+    const { data } = await publishDump(world, 'shop-db', dump);
+    const verdict = (await world.verdict(data.backupId)).data;
+    expect(verdict.verdict).toBe('unverifiable');
+    expect(verdict.reasons).toEqual([expect.stringMatching(new RegExp(`^restore test not possible: refused to restore as role ${role}: it can act as pg_execute_server_program\\. `))]);
     expect(await world.scratchLeft()).toEqual([]);
   });
 });
