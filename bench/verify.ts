@@ -12,7 +12,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -127,14 +127,14 @@ const restoreComparison = async (dir: string) => {
     await admin((c) => c.query(`DROP DATABASE "${target}" WITH (FORCE)`));
     progress(`${BENCH}: pg_restore alone: ${round(pgRestoreMs / 1000, 2)} s`);
 
-    const scratch = new Scratch(pool, liveness, { adminUrl: urlOf(verifierDb), prefix: `continuity_verify_bench${process.pid}_`, dir });
+    const scratch = new Scratch(pool, liveness, { adminUrl: urlOf(verifierDb), prefix: `continuity_verify_bench${process.pid}_`, dir, restoreRole: 'continuity_verifier_restore' });
     const tester = new PostgresRestoreTest(scratch, { assertionTimeoutMs: 60_000, assertionsFor: () => [] });
     started = performance.now();
     const outcome = await tester.run({
       backupId: '00000000-0000-7000-8000-000000000000',
       resource: 'bench-db',
-      copy: { location: 'bench', uri: pathToFileURL(dump).href },
-      reader: new FileCopyReader(),
+      copy: { location: 'bench', uri: pathToFileURL(dump).href, sizeBytes: statSync(dump).size },
+      reader: new FileCopyReader([dir]),
       encryption: null,
       identities: [],
       plaintext: { sha256, sizeBytes: 0 },
@@ -166,7 +166,7 @@ const main = async () => {
     progress(`${BENCH}: writing a ${options.sizeMib} MiB copy to ${path}`);
     await makeFile(path, bytes);
     const expected = await sha256File(path); // also warms the page cache for both
-    const readers = new CopyReaders([new FileCopyReader()]);
+    const readers = new CopyReaders([new FileCopyReader([dir])]);
     const copy = { location: 'bench', uri: pathToFileURL(path).href, sha256: expected, sizeBytes: bytes };
     const project = async () => {
       const started = performance.now();

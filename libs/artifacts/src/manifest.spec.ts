@@ -43,6 +43,9 @@ describe('the backup manifest', () => {
 
   it('a reader names every bad field; the writer refuses another format', () => {
     expect(() => readManifest(Buffer.from('{'))).toThrow(/^is not JSON/);
+    // The bytes read are never quoted, only where the error is.
+    expect(() => readManifest(Buffer.from('{"a": root:x:0:0:root:/root:/bin/bash'))).toThrow(/^is not JSON$/);
+    expect(() => readManifest(Buffer.from('{"a": 1,'))).toThrow(/^is not JSON \(syntax error at byte 8 of 8\)$/);
     expect(() => readManifest(Buffer.from(JSON.stringify({ ...written, backupId: 'x', stored: { sha256: 'no', sizeBytes: -1 } })))).toThrow(ManifestError);
     expect(() => readManifest(Buffer.from(JSON.stringify({ ...written, backupId: 'x' })))).toThrow(/backupId: /);
     expect(() => parseManifest(Buffer.from(JSON.stringify({ format: 'other/v1' })))).toThrow('not a continuity backup manifest (format "other/v1")');

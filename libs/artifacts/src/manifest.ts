@@ -158,7 +158,9 @@ export const readManifest = (bytes: Buffer): CheckedManifest => {
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch (error) {
-    throw new ManifestError(`is not JSON: ${(error as Error).message}`);
+    // Where, never what: V8's message quotes the text around the error, and a manifest's bytes are not ours to publish.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ManifestError(`is not JSON${position === undefined ? '' : ` (syntax error at byte ${position} of ${bytes.length})`}`);
   }
   const result = ManifestSchema.safeParse(json);
   if (!result.success) {

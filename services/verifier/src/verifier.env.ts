@@ -33,7 +33,7 @@ export const verifierEnvSchema = baseEnvSchema(3002).extend({
   VERIFIER_CONCURRENCY: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(64, 'must be at most 64').default(2),
   /** `off`: copies are re-hashed, nothing is test-restored (restoreTest is null in the verdicts). */
   VERIFIER_RESTORE_TEST: z.enum(['on', 'off']).default('on'),
-  /** Server on which scratch databases are created (needs CREATEDB); defaults to DATABASE_URL. */
+  /** Server on which scratch databases live: creates the restore role when missing, drops scratch databases; defaults to DATABASE_URL. */
   VERIFIER_SCRATCH_DATABASE_URL: postgresUrl.optional(),
   /** Scratch databases and folders are named `<prefix><id>`; recognisable, and swept after a crash. */
   VERIFIER_SCRATCH_PREFIX: z
@@ -50,6 +50,22 @@ export const verifierEnvSchema = baseEnvSchema(3002).extend({
   VERIFIER_SCRUB_EVERY: duration('1h'),
   /** Longest a configured SQL assertion may run in a scratch database. */
   VERIFIER_ASSERTION_TIMEOUT: duration('60s'),
+  /**
+   * The role scratch restores connect as (LOGIN CREATEDB, nothing more): created through the scratch
+   * server's connection when missing. SQL inside an archive runs with this role's rights.
+   */
+  VERIFIER_RESTORE_ROLE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a PostgreSQL role name: lowercase letters, digits and _, starting with a letter or _')
+    .default('continuity_verifier_restore'),
+  /** Folders under which file:// copies may be read (comma-separated absolute paths); default: the backup policy file's filesystem locations. */
+  VERIFIER_FILE_ROOTS: z
+    .string()
+    .transform((value) => value.split(',').map((p) => p.trim()).filter(Boolean))
+    .refine((paths) => paths.every((p) => p.startsWith('/')), 'must be absolute paths, separated by commas')
+    .optional(),
+  /** Wall-clock limit of one verification (every copy read and the restore test), in milliseconds. */
+  VERIFIER_DEADLINE_MS: z.coerce.number({ message: 'must be a number of milliseconds' }).int('must be a whole number').min(1_000, 'must be at least 1000').default(6 * 3_600_000),
 });
 
 export type VerifierEnv = z.infer<typeof verifierEnvSchema>;

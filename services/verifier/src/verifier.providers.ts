@@ -69,6 +69,7 @@ export const verifierProviders: Provider[] = [
         adminUrl: env.VERIFIER_SCRATCH_DATABASE_URL ?? env.DATABASE_URL,
         prefix: env.VERIFIER_SCRATCH_PREFIX,
         dir: env.VERIFIER_SCRATCH_DIR ?? tmpdir(),
+        restoreRole: env.VERIFIER_RESTORE_ROLE,
       });
       const removed = await scratch.sweep();
       if (removed.databases.length || removed.directories.length) {
@@ -79,8 +80,12 @@ export const verifierProviders: Provider[] = [
   },
   {
     provide: READERS,
-    inject: [NATS_CONNECTION, VERIFIER_CONFIG],
-    useFactory: (nc: NatsConnection, config: VerifierConfig) => new CopyReaders([new FileCopyReader(), new ObjectStoreCopyReader(nc, (bucket) => config.objectStores.get(bucket))]),
+    inject: [NATS_CONNECTION, VERIFIER_CONFIG, SERVICE_CONFIG],
+    useFactory: (nc: NatsConnection, config: VerifierConfig, env: VerifierEnv) => {
+      const roots = env.VERIFIER_FILE_ROOTS ?? config.fileRoots ?? [];
+      new Logger('VerifierConfig').log(roots.length ? `file:// copies are read only under ${roots.join(', ')}` : 'no file roots configured (VERIFIER_FILE_ROOTS): file:// copies are unverifiable');
+      return new CopyReaders([new FileCopyReader(roots), new ObjectStoreCopyReader(nc, (bucket) => config.objectStores.get(bucket))]);
+    },
   },
   {
     provide: RUNNER,

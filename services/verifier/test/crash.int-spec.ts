@@ -8,7 +8,7 @@ import { ContinuityPublisher } from '@continuity/contracts';
 import { testRunId } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readStream } from '@continuity/messaging/testing';
 import { createTestDatabase, ServiceProcess, startServiceProcess, TEST_DATABASE_URL } from '@continuity/runtime/testing';
-import { databasesLike, pgDump, publishExternalBackup, seedDatabase } from './harness.js';
+import { databasesLike, dropRole, pgDump, publishExternalBackup, seedDatabase, testRestoreRole } from './harness.js';
 
 /**
  * The verifier process is SIGKILLed in the middle of a restore test (its scratch database exists,
@@ -28,6 +28,7 @@ describe('verifier killed mid-restore-test and restarted (real process, NATS, Po
     for (const p of started.splice(0)) await p.stop('SIGKILL');
   };
   const prefix = `continuity_verify_${testRunId('k')}_`;
+  const restoreRole = testRestoreRole();
 
   beforeAll(async () => {
     nc = await connectTestNats();
@@ -54,6 +55,7 @@ describe('verifier killed mid-restore-test and restarted (real process, NATS, Po
     await topology?.remove();
     await db?.drop();
     await source?.drop();
+    await dropRole(restoreRole);
     await nc?.close();
     rmSync(root, { recursive: true, force: true });
   });
@@ -65,6 +67,8 @@ describe('verifier killed mid-restore-test and restarted (real process, NATS, Po
       VERIFIER_CONFIG: join(root, 'verifier.yaml'),
       VERIFIER_SCRATCH_PREFIX: prefix,
       VERIFIER_SCRATCH_DIR: join(root, 'scratch'),
+      VERIFIER_RESTORE_ROLE: restoreRole,
+      VERIFIER_FILE_ROOTS: root,
       VERIFIER_SCRUB: 'off',
       JETSTREAM_ACK_WAIT_MS: '2000', // the killed process's message comes back quickly
     });

@@ -59,6 +59,27 @@ export const seedDatabase = async (url: string, orders = 500) => {
   await c.end();
 };
 
+/**
+ * A restore role of the test run's own (the verifier creates it on first use, LOGIN CREATEDB): named
+ * so that parallel test files never share one, dropped at the end with whatever it still owns.
+ */
+export const testRestoreRole = () => `continuity_verify_${testRunId('role')}`;
+
+export const dropRole = async (role: string) => {
+  const c = new Client({ connectionString: TEST_DATABASE_URL });
+  await c.connect();
+  try {
+    const { rowCount } = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+    if (!rowCount) return;
+    for (const { datname } of (await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = $1)', [role])).rows) {
+      await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    }
+    await c.query(`DROP ROLE IF EXISTS "${role}"`);
+  } finally {
+    await c.end();
+  }
+};
+
 export const pgDump = async (url: string): Promise<Buffer> =>
   (await run('pg_dump', ['--format=custom', `--dbname=${url}`], { encoding: 'buffer', maxBuffer: 1 << 30 })).stdout as Buffer;
 
@@ -73,6 +94,7 @@ export const startVerifierWorld = async (name: string, options: { config?: strin
   const root = mkdtempSync(join(tmpdir(), `continuity-verifier-${name}-`));
   const scratchDir = join(root, 'scratch');
   const scratchPrefix = `continuity_verify_${testRunId('t')}_`;
+  const restoreRole = testRestoreRole();
   const configFile = join(root, 'verifier.yaml');
   if (options.config !== undefined) writeFileSync(configFile, options.config);
   const port = await freePort();
@@ -89,6 +111,9 @@ export const startVerifierWorld = async (name: string, options: { config?: strin
       LOG_LEVEL: 'error',
       VERIFIER_SCRATCH_PREFIX: scratchPrefix,
       VERIFIER_SCRATCH_DIR: scratchDir,
+      VERIFIER_RESTORE_ROLE: restoreRole,
+      // Where this world's copies are written (publishExternalBackup, the backup service's locations).
+      VERIFIER_FILE_ROOTS: root,
       VERIFIER_SCRUB: 'off',
       ...(options.config !== undefined ? { VERIFIER_CONFIG: configFile } : {}),
       ...options.env,
@@ -115,6 +140,7 @@ export const startVerifierWorld = async (name: string, options: { config?: strin
     root,
     scratchDir,
     scratchPrefix,
+    restoreRole,
     app: app as INestApplication,
     base,
     publisher,
@@ -145,6 +171,7 @@ export const startVerifierWorld = async (name: string, options: { config?: strin
       for (const bucket of buckets) await new Objm(nc).open(bucket).then((os) => os.destroy()).catch(() => undefined);
       await topology.remove();
       await db.drop();
+      await dropRole(restoreRole);
       await nc.close();
       rmSync(root, { recursive: true, force: true });
     },
@@ -209,16 +236,35 @@ export const publishExternalBackup = async (
     } else {
       uri = copy.kind.uri;
     }
-    copies.push({ location: copy.location, site: `site-${copy.location}`, medium: copy.kind === 'object' ? 'object' : 'disk', uri, sha256: digest.sha256, sizeBytes: digest.sizeBytes, manifestUri });
+    copies.push({ location: copy.location, uri, manifestUri });
   }
+  return announceBackup(world, { backupId, resource: input.resource, resourceKind: input.resourceKind, method: input.method, digest, copies });
+};
+
+/**
+ * Publishes a BackupCreated as any publisher could, saying whatever it likes: copies anywhere, of
+ * any declared size and hash (nothing is written). Returns the event data.
+ */
+export const announceBackup = async (
+  world: Pick<VerifierWorld, 'publisher'>,
+  input: {
+    backupId?: string;
+    resource: string;
+    resourceKind: 'postgres' | 'directory' | 'external';
+    method: string;
+    digest: { sha256: string; sizeBytes: number };
+    copies: { location: string; uri: string; manifestUri?: string | null }[];
+  },
+) => {
+  const { digest } = input;
   const data: EventDataMap['BackupCreated'] = {
-    backupId,
+    backupId: input.backupId ?? uuidv7(),
     resourceKind: input.resourceKind,
     method: input.method,
     recoveryPoint: new Date().toISOString(),
     sizeBytes: digest.sizeBytes,
     sha256: digest.sha256,
-    copies,
+    copies: input.copies.map((c) => ({ location: c.location, site: `site-${c.location}`, medium: c.uri.startsWith('nats-object:') ? 'object' : 'disk', uri: c.uri, sha256: digest.sha256, sizeBytes: digest.sizeBytes, manifestUri: c.manifestUri ?? null })),
     policy: null,
     plaintext: digest,
     encryption: null,

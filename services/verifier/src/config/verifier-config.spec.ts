@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { identitiesFor } from '@continuity/artifacts';
 import { formatDuration, parseDuration } from './duration.js';
-import { parseBackupPolicyFile, parseVerifierConfig, VerifierConfigError } from './verifier-config.js';
+import { loadVerifierConfig, parseBackupPolicyFile, parseVerifierConfig, VerifierConfigError } from './verifier-config.js';
 
 describe('verifier configuration', () => {
   let dir: string;
@@ -29,6 +29,7 @@ resources:
   cache: { restoreTest: false }
 objectStores:
   offsite: { natsUrl: "nats://dr:4222" }
+fileRoots: [/var/backups]
 `,
     );
     expect(config.keys).toEqual([{ file: join(dir, 'orders.agekey'), identity, recipient: await identityToRecipient(identity) }]);
@@ -41,6 +42,7 @@ objectStores:
     });
     expect(config.resources.get('cache')).toEqual({ restoreTest: false, assertions: [] });
     expect(config.objectStores.get('offsite')).toBe('nats://dr:4222');
+    expect(config.fileRoots).toEqual(['/var/backups']);
     expect(identitiesFor(config.keys, ['age1other', await identityToRecipient(identity)])).toEqual([identity]);
     expect(identitiesFor(config.keys, ['age1other'])).toEqual([]);
   });
@@ -68,7 +70,7 @@ resources:
     expect(missing).toMatch(/keys\.0 \(line 1\): cannot read key file .*missing\.agekey/);
   });
 
-  it("takes the backup policy file's key files (noting recipients-only ones) and object stores' NATS URLs", async () => {
+  it("takes the backup policy file's key files (noting recipients-only ones), object stores' NATS URLs and filesystem locations (file roots)", async () => {
     const borrowed = await parseBackupPolicyFile(
       '/etc/backup.yaml',
       `locations:
@@ -81,7 +83,18 @@ policies:
     );
     expect(borrowed.keys.map((k) => k.identity)).toEqual([identity]);
     expect(borrowed.objectStores).toEqual(new Map([['continuity-offsite', 'nats://dr:4222']]));
+    expect(borrowed.fileRoots).toEqual(['/b']);
     expect(borrowed.notes).toEqual([expect.stringMatching(/^policy uploads: .*recipients\.agekey holds recipients only/)]);
+  });
+
+  it("file roots: the file's own, else the backup policy file's filesystem locations, else none", async () => {
+    const backup = join(dir, 'backup.yaml');
+    writeFileSync(backup, 'locations:\n  local: { kind: filesystem, site: a, medium: disk, path: /srv/backups }\n');
+    const own = join(dir, 'own.yaml');
+    writeFileSync(own, 'fileRoots: [/mnt/nas]\n');
+    expect((await loadVerifierConfig({ verifierConfig: own, backupConfig: backup })).fileRoots).toEqual(['/mnt/nas']);
+    expect((await loadVerifierConfig({ backupConfig: backup })).fileRoots).toEqual(['/srv/backups']);
+    expect((await loadVerifierConfig({})).fileRoots).toBeNull();
   });
 
   it('parses and formats durations', () => {

@@ -16,6 +16,7 @@ import { AgeIdentity, KeyFileError, loadIdentities } from '@continuity/artifacts
  *       - { name: no orphan orders, sql: "select count(*) = 0 from orders o left join customers c on c.id = o.customer_id where c.id is null" }
  * objectStores:                                 # buckets held by another NATS than NATS_URL
  *   continuity-offsite: { natsUrl: "nats://dr-site:4222" }
+ * fileRoots: [/var/backups, /mnt/nas]           # file:// copies are read only under these (VERIFIER_FILE_ROOTS wins)
  * ```
  *
  * Unknown keys are errors (a typo must not silently drop an assertion); every problem names the
@@ -40,6 +41,7 @@ export const VerifierConfigFileSchema = z.strictObject({
   objectStores: z
     .record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be a bucket name (letters, digits, "_" or "-")'), z.strictObject({ natsUrl: z.string().min(1, 'must be one or more nats:// URLs') }))
     .default({}),
+  fileRoots: z.array(absolutePath).optional(),
 });
 
 export interface SqlAssertion {
@@ -59,11 +61,16 @@ export interface VerifierConfig {
   resources: Map<string, ResourceOptions>;
   /** bucket → NATS servers holding it (buckets not listed are on NATS_URL). */
   objectStores: Map<string, string>;
+  /**
+   * Folders under which `file://` copies may be read: the file's `fileRoots`, else the backup policy
+   * file's filesystem locations; null when neither names any (then `file://` copies are refused).
+   */
+  fileRoots: string[] | null;
   /** Things worth a log line (e.g. a backup policy's key file that holds recipients only). */
   notes: string[];
 }
 
-export const emptyVerifierConfig = (): VerifierConfig => ({ files: [], keys: [], resources: new Map(), objectStores: new Map(), notes: [] });
+export const emptyVerifierConfig = (): VerifierConfig => ({ files: [], keys: [], resources: new Map(), objectStores: new Map(), fileRoots: null, notes: [] });
 
 export const resourceOptions = (config: VerifierConfig, resource: string): ResourceOptions =>
   config.resources.get(resource) ?? { restoreTest: true, assertions: [] };
@@ -109,6 +116,7 @@ export const parseVerifierConfig = async (file: string, text: string): Promise<V
     keys,
     resources,
     objectStores: new Map(Object.entries(parsed.data.objectStores).map(([bucket, o]) => [bucket, o.natsUrl])),
+    fileRoots: parsed.data.fileRoots ?? null,
     notes,
   };
 };
@@ -116,11 +124,12 @@ export const parseVerifierConfig = async (file: string, text: string): Promise<V
 /**
  * What the verifier takes from the backup service's policy file (read leniently: the backup
  * service validates it): every policy's `encryption.keyFile` (identities in it can decrypt; a
- * recipients-only file is noted, not an error) and every object-store location's `natsUrl`.
+ * recipients-only file is noted, not an error), every object-store location's `natsUrl` and every
+ * filesystem location's `path` (where the backup service writes `file://` copies).
  */
-export const parseBackupPolicyFile = async (file: string, text: string): Promise<Pick<VerifierConfig, 'keys' | 'objectStores' | 'notes'>> => {
+export const parseBackupPolicyFile = async (file: string, text: string): Promise<Pick<VerifierConfig, 'keys' | 'objectStores' | 'notes'> & { fileRoots: string[] }> => {
   const { raw } = parseYaml(file, text);
-  const doc = (raw ?? {}) as { policies?: Record<string, { encryption?: { keyFile?: unknown } }>; locations?: Record<string, { kind?: unknown; bucket?: unknown; natsUrl?: unknown }> };
+  const doc = (raw ?? {}) as { policies?: Record<string, { encryption?: { keyFile?: unknown } }>; locations?: Record<string, { kind?: unknown; bucket?: unknown; natsUrl?: unknown; path?: unknown }> };
   const keys: AgeIdentity[] = [];
   const notes: string[] = [];
   const seen = new Set<string>();
@@ -137,10 +146,12 @@ export const parseBackupPolicyFile = async (file: string, text: string): Promise
     }
   }
   const objectStores = new Map<string, string>();
+  const fileRoots: string[] = [];
   for (const location of Object.values(doc.locations ?? {})) {
     if (location?.kind === 'object-store' && typeof location.bucket === 'string' && typeof location.natsUrl === 'string') objectStores.set(location.bucket, location.natsUrl);
+    if (location?.kind === 'filesystem' && typeof location.path === 'string' && location.path.startsWith('/')) fileRoots.push(location.path);
   }
-  return { keys, objectStores, notes };
+  return { keys, objectStores, fileRoots, notes };
 };
 
 /** Loads `VERIFIER_CONFIG` and, when given, the backup policy file; throws `VerifierConfigError`. */
@@ -156,6 +167,7 @@ export const loadVerifierConfig = async (files: { verifierConfig?: string; backu
     config.files.push(path);
     config.keys.push(...borrowed.keys.filter((k) => !config.keys.some((c) => c.identity === k.identity)));
     for (const [bucket, url] of borrowed.objectStores) if (!config.objectStores.has(bucket)) config.objectStores.set(bucket, url);
+    if (config.fileRoots === null && borrowed.fileRoots.length) config.fileRoots = borrowed.fileRoots;
     config.notes.push(...borrowed.notes);
   }
   return config;

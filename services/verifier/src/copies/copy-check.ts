@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BackupCopyV2, CopyCheck } from '@continuity/contracts';
-import { CopyReaders, CopyUnreadableError, UnsupportedLocationError } from './copy-reader.js';
+import { CopyReaders, CopyRefusedError, CopyUnreadableError, UnsupportedLocationError } from './copy-reader.js';
 
 /** A copy's check plus how the verdict must count it. */
 export interface CopyOutcome {
@@ -16,8 +16,10 @@ export const mbPerSec = (bytes: number, ms: number): number | null => (bytes > 0
 
 /**
  * Reads one copy end to end through SHA-256 and compares size and hash with what the backup
- * recorded for it. Never throws for the copy's sake (a missing or damaged copy is a result); only
- * an abort propagates.
+ * recorded for it, never past the recorded size + 1 byte (a longer copy is a mismatch, found without
+ * reading it all). Never throws for the copy's sake (a missing or damaged copy is a result); only
+ * an abort propagates. A copy the reader refuses to read (outside the file roots, not a regular
+ * file) is `unverifiable`, with the reader's words only.
  */
 export const checkCopy = async (readers: CopyReaders, copy: Pick<BackupCopyV2, 'location' | 'uri' | 'sha256' | 'sizeBytes'>, signal?: AbortSignal): Promise<CopyOutcome> => {
   const base = { location: copy.location, uri: copy.uri };
@@ -41,12 +43,13 @@ export const checkCopy = async (readers: CopyReaders, copy: Pick<BackupCopyV2, '
         hash.update(chunk);
         bytes += chunk.length;
       },
-      signal,
+      { signal, limitBytes: copy.sizeBytes },
     );
   } catch (error) {
-    if (isAbort(error)) throw error;
+    // Stopped (shutdown or the verification's deadline): the caller says what that means.
+    if (isAbort(error) || signal?.aborted) throw error;
     const durationMs = Math.round(performance.now() - started);
-    if (error instanceof UnsupportedLocationError) {
+    if (error instanceof UnsupportedLocationError || error instanceof CopyRefusedError) {
       return { status: 'unverifiable', check: { ...base, readable: false, sizeMatch: false, hashMatch: false, actualSha256: null, durationMs, mbPerSec: null, error: error.message } };
     }
     const message = error instanceof CopyUnreadableError ? error.message : `read failed: ${(error as Error).message}`;
@@ -56,12 +59,14 @@ export const checkCopy = async (readers: CopyReaders, copy: Pick<BackupCopyV2, '
     };
   }
   const elapsed = performance.now() - started;
-  const actualSha256 = hash.digest('hex');
+  const longer = bytes > copy.sizeBytes;
+  // Of a longer copy only the first size + 1 bytes were read: their hash would mean nothing.
+  const actualSha256 = longer ? null : hash.digest('hex');
   const sizeMatch = bytes === copy.sizeBytes;
   const hashMatch = actualSha256 === copy.sha256;
   const problems = [
-    sizeMatch ? null : `holds ${bytes} bytes, expected ${copy.sizeBytes}`,
-    hashMatch ? null : `SHA-256 is ${actualSha256}, expected ${copy.sha256}`,
+    sizeMatch ? null : longer ? `holds more than the ${copy.sizeBytes} bytes expected (read stopped there)` : `holds ${bytes} bytes, expected ${copy.sizeBytes}`,
+    hashMatch || longer ? null : `SHA-256 is ${actualSha256}, expected ${copy.sha256}`,
   ].filter((p): p is string => p !== null);
   return {
     status: problems.length ? 'bad' : 'good',

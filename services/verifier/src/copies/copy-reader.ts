@@ -1,5 +1,11 @@
 import type { Readable } from 'node:stream';
 
+export interface ReadOptions {
+  signal?: AbortSignal;
+  /** The declared size: a reader stops after this many bytes + 1 (one more tells a longer copy). */
+  limitBytes?: number;
+}
+
 /**
  * Reads the stored bytes of a copy, wherever it is. One reader per URI scheme; a scheme without a
  * reader makes the copy `unverifiable` (never silently "good").
@@ -11,9 +17,9 @@ export interface CopyReader {
    * Calls `onChunk` with every chunk of the copy, in order, as fast as it can (the hashing path).
    * A chunk is only valid during the call: readers reuse their buffers.
    */
-  scan(uri: string, onChunk: (chunk: Buffer) => void, signal?: AbortSignal): Promise<void>;
+  scan(uri: string, onChunk: (chunk: Buffer) => void, options?: ReadOptions): Promise<void>;
   /** The copy as a stream (restore tests); rejects when it cannot be opened. */
-  open(uri: string, signal?: AbortSignal): Promise<Readable>;
+  open(uri: string, options?: ReadOptions): Promise<Readable>;
   /** A small object such as a manifest, whole; rejects when missing or larger than `maxBytes`. */
   readSmall(uri: string, maxBytes: number): Promise<Buffer>;
   close(): Promise<void>;
@@ -23,6 +29,15 @@ export interface CopyReader {
 export class CopyUnreadableError extends Error {
   override readonly name = 'CopyUnreadableError';
   readonly code = 'VERIFY.COPY_UNREADABLE';
+}
+
+/**
+ * The copy is somewhere this verifier must not read (outside its file roots, a link, not a regular
+ * file): the copy is unverifiable, and the message says nothing about what is there.
+ */
+export class CopyRefusedError extends Error {
+  override readonly name = 'CopyRefusedError';
+  readonly code = 'VERIFY.COPY_REFUSED';
 }
 
 /** This verifier has no reader for the copy's location type. */

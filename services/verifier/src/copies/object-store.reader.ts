@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { abortError, CopyReader, CopyUnreadableError } from './copy-reader.js';
+import { redactSecrets } from '@continuity/runtime';
+import { abortError, CopyReader, CopyUnreadableError, ReadOptions } from './copy-reader.js';
 
 /** `nats-object://<bucket>/<name>` → bucket and object name (the name may hold slashes). */
 export const parseObjectUri = (uri: string): { bucket: string; name: string } => {
@@ -35,7 +36,7 @@ export class ObjectStoreCopyReader implements CopyReader {
       this.remotes.set(servers, remote);
     }
     return remote.catch((error: Error) => {
-      throw new CopyUnreadableError(`NATS at ${servers} (holding bucket ${bucket}) is not reachable: ${error.message}`);
+      throw new CopyUnreadableError(`NATS at ${redactSecrets(servers)} (holding bucket ${bucket}) is not reachable: ${error.message}`);
     });
   }
 
@@ -59,15 +60,25 @@ export class ObjectStoreCopyReader implements CopyReader {
     return { result, bucket, name };
   }
 
-  async scan(uri: string, onChunk: (chunk: Buffer) => void, signal?: AbortSignal): Promise<void> {
+  async scan(uri: string, onChunk: (chunk: Buffer) => void, { signal, limitBytes }: ReadOptions = {}): Promise<void> {
     const { result, bucket, name } = await this.get(uri);
     const reader = (result.data as unknown as WebReadableStream<Uint8Array>).getReader();
+    const limit = limitBytes === undefined ? Number.POSITIVE_INFINITY : limitBytes + 1;
+    let bytes = 0;
     try {
       for (;;) {
         if (signal?.aborted) throw abortError(signal);
         const { done, value } = await reader.read();
         if (done) break;
-        if (value.length) onChunk(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+        if (!value.length) continue;
+        // Never past the declared size + 1, as for files: one byte more tells a longer copy.
+        const take = Math.min(value.length, limit - bytes);
+        onChunk(Buffer.from(value.buffer, value.byteOffset, take));
+        bytes += take;
+        if (bytes >= limit) {
+          await reader.cancel().catch(() => undefined);
+          return;
+        }
       }
       // The library also checks the object's digest (from its metadata) at the end.
       const error = await result.error;
@@ -79,7 +90,7 @@ export class ObjectStoreCopyReader implements CopyReader {
     }
   }
 
-  async open(uri: string, signal?: AbortSignal): Promise<Readable> {
+  async open(uri: string, { signal }: ReadOptions = {}): Promise<Readable> {
     const { result } = await this.get(uri);
     const stream = Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>, { signal });
     result.error.then(

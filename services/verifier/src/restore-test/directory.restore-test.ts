@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { extract as extractTar } from 'tar';
+import { extract as extractTar, type ReadEntry } from 'tar';
 import { compareTree, FoundEntry } from './directory-compare.js';
 import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
 import type { Scratch } from './scratch.js';
@@ -39,6 +39,58 @@ export const walkTree = async (root: string, signal?: AbortSignal): Promise<Map<
   return found;
 };
 
+/** The archive holds more than its declared size: extraction stopped. */
+export class ExtractionLimitError extends Error {
+  override readonly name = 'ExtractionLimitError';
+  readonly code = 'VERIFY.EXTRACTION_LIMIT';
+}
+
+/**
+ * What a tar error says, without quoting the archive: node-tar's messages may carry an entry's
+ * path or link target (bytes of the archive) and the scratch folder's path; its codes do not.
+ */
+const describeTarError = (error: unknown, entries: number): string => {
+  const { tarCode, code } = error as { tarCode?: string; code?: string };
+  // Not node-tar's: reading or decrypting the copy failed (our own words, or the decryptor's).
+  if (error instanceof ExtractionLimitError || !tarCode) return (error as Error).message;
+  const kind: Record<string, string> = {
+    TAR_BAD_ARCHIVE: 'not a tar archive, or truncated',
+    TAR_ENTRY_INVALID: 'an invalid entry header',
+    TAR_ENTRY_UNSUPPORTED: 'an entry of an unsupported type',
+    TAR_ENTRY_ERROR: 'an entry that could not be extracted',
+    TAR_ABORT: 'the archive could not be read to its end',
+  };
+  const what = (tarCode && kind[tarCode]) ?? 'the archive could not be extracted';
+  const codes = [tarCode, code && code !== tarCode ? code : undefined].filter(Boolean).join(', ');
+  return `${what} (${codes || 'no code'}) after ${entries} entries`;
+};
+
+/**
+ * The extraction, stopped once the archive's entries (each a 512-byte header and its content
+ * rounded up to 512-byte blocks: what a plain tar stream of them takes) exceed `limitBytes`. A tar
+ * stream of a declared size cannot hold more; a compressed one (node-tar unpacks gzip, brotli and
+ * zstd on its own) can, and is stopped at the first entry past the limit, before it is written.
+ */
+const cappedExtract = (cwd: string, limitBytes: number) => {
+  let counted = 0;
+  const state = { entries: 0 };
+  const unpack = extractTar({
+    cwd,
+    strict: true,
+    chmod: true,
+    processUmask: 0,
+    preserveOwner: false,
+    filter: (_path: string, entry: ReadEntry | Stats) => {
+      counted += 512 + Math.ceil((entry.size ?? 0) / 512) * 512;
+      state.entries++;
+      if (counted <= limitBytes) return true;
+      unpack.abort(new ExtractionLimitError(`the archive holds more than its declared ${limitBytes} bytes: extraction stopped at entry ${state.entries}`));
+      return false;
+    },
+  });
+  return { unpack, state };
+};
+
 /**
  * Directory restore test: the tar stream (decrypted on the way when encrypted) is extracted into a
  * scratch folder created for the test and always removed after, then every entry is compared with
@@ -65,15 +117,18 @@ export class DirectoryRestoreTest implements RestoreTester {
       const checks: RestoreCheck[] = [];
       const started = performance.now();
       let plaintext: { sha256: string; sizeBytes: number } | null = null;
+      let extraction: ReturnType<typeof cappedExtract> | null = null;
       try {
         const input = await openPlaintext(context);
-        // Never as the archive's owners, and never outside the folder (node-tar strips absolute paths and `..`).
-        await pipeline(input.stream, extractTar({ cwd: dir.path, strict: true, chmod: true, processUmask: 0, preserveOwner: false }), { signal: context.signal });
+        // Never as the archive's owners, never outside the folder (node-tar strips absolute paths and `..`),
+        // never more than the declared plaintext size (a tar bomb stops there; the folder is removed below).
+        extraction = cappedExtract(dir.path, context.plaintext?.sizeBytes ?? context.copy.sizeBytes);
+        await pipeline(input.stream, extraction.unpack, { signal: context.signal });
         plaintext = input.digest();
         checks.push(check('extract', true, `${plaintext.sizeBytes} bytes extracted from ${context.copy.location}`));
       } catch (error) {
         if (context.signal.aborted) throw error;
-        checks.push(check('extract', false, (error as Error).message));
+        checks.push(check('extract', false, describeTarError(error, extraction?.state.entries ?? 0)));
       }
       const durationMs = performance.now() - started;
       if (plaintext) {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import type { TableRowCount } from '@continuity/artifacts';
+import { libpqConnection, redactSecrets } from '@continuity/runtime';
 import type { SqlAssertion } from '../config/verifier-config.js';
 import { DumpContents, parseToc } from './pg-toc.js';
 import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
@@ -27,16 +28,27 @@ const list = (items: string[]) => `${items.slice(0, LISTED).join('; ')}${items.l
 const qualified = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-/** The error lines of pg_restore's output (it prints one per failed TOC entry), or its last words. */
+/** Longest error line quoted: the server's message, not a page of the archive's data after it. */
+const MAX_ERROR_LINE = 300;
+
+/**
+ * The error lines of pg_restore's output (it prints one per failed TOC entry), nothing else: never
+ * its `Command was:`, `LINE n:` or `DETAIL:` lines, which quote the archive's SQL and data.
+ */
 const errorsOf = (stderr: string): string => {
-  const errors = stderr.split('\n').filter((l) => /^pg_restore: error:/.test(l)).map((l) => l.replace(/^pg_restore: error: /, ''));
-  return errors.length ? list([...new Set(errors)]) : stderr.trim().split('\n').slice(-3).join(' ') || 'no message';
+  const errors = stderr
+    .split('\n')
+    .filter((l) => /^pg_restore: error:/.test(l))
+    .map((l) => l.replace(/^pg_restore: error: /, ''))
+    .map((l) => redactSecrets(l.length > MAX_ERROR_LINE ? `${l.slice(0, MAX_ERROR_LINE)}…` : l));
+  return errors.length ? list([...new Set(errors)]) : 'no error message';
 };
 
 /**
  * PostgreSQL restore test: `pg_restore` of the dump (streamed from a hash-checked copy, decrypted
  * on the way when encrypted) into a scratch database created for the test and always dropped
- * after; then every table the backup holds must be there, with the row counts recorded (when the
+ * after, all as the scratch restore role (never a superuser: SQL inside the archive runs with its
+ * rights); then every table the backup holds must be there, with the row counts recorded (when the
  * manifest records them), large objects as listed, and every configured SQL assertion true. The
  * time from opening the copy to pg_restore's exit is the measured restore RTO.
  */
@@ -106,11 +118,9 @@ export class PostgresRestoreTest implements RestoreTester {
     }
     try {
       const started = performance.now();
-      // The password (if any) goes through the environment, not the command line (visible in ps).
-      const target = new URL(db.url);
-      const password = decodeURIComponent(target.password);
-      target.password = '';
-      const restore = await this.runTool(context, ['--no-owner', '--no-privileges', `--dbname=${target.toString()}`], { env: password ? { PGPASSWORD: password } : {} }).catch((error: Error) => {
+      // As the restore role (never a superuser); its password (if any) through the environment, not argv (visible in ps).
+      const target = libpqConnection(db.url);
+      const restore = await this.runTool(context, ['--no-owner', '--no-privileges', `--dbname=${target.dbname}`], { env: target.env }).catch((error: Error) => {
         if (context.signal.aborted) throw error;
         return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: { sha256: '', sizeBytes: 0 } };
       });

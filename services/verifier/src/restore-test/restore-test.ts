@@ -19,7 +19,8 @@ export interface RestoreTestOutcome {
 export interface RestoreTestContext {
   backupId: string;
   resource: string;
-  copy: { location: string; uri: string };
+  /** The copy read; `sizeBytes` as recorded (reading stops one byte past it). */
+  copy: { location: string; uri: string; sizeBytes: number };
   reader: CopyReader;
   /** age recipients when the stored bytes are encrypted. */
   encryption: { recipients: string[] } | null;
@@ -47,7 +48,7 @@ export interface PlaintextStream {
 }
 
 export const openPlaintext = async (context: RestoreTestContext): Promise<PlaintextStream> => {
-  const stored = await context.reader.open(context.copy.uri, context.signal);
+  const stored = await context.reader.open(context.copy.uri, { signal: context.signal, limitBytes: context.copy.sizeBytes });
   const plain = context.encryption ? await decryptStream(stored, context.identities, '(age)') : stored;
   const hash = createHash('sha256');
   let bytes = 0;

@@ -3,11 +3,21 @@ import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, type Pool } from 'pg';
+import { redactSecrets } from '@continuity/runtime';
 import type { InstanceLiveness } from '../liveness/instance-liveness.js';
 
 export interface ScratchOptions {
-  /** A database URL on the server that hosts scratch databases (the user needs CREATEDB). */
+  /**
+   * A database URL on the server that hosts scratch databases: creates the restore role when it is
+   * missing, and drops scratch databases.
+   */
   adminUrl: string;
+  /**
+   * The role scratch databases are created, restored into and checked as (LOGIN CREATEDB, nothing
+   * more). Connected to with the admin URL's password when it is the admin URL's own user, else
+   * without one (trust, peer, certificate or a pass file).
+   */
+  restoreRole: string;
   /** Every scratch database and folder is named `<prefix><id>`. */
   prefix: string;
   /** Parent folder of scratch folders. */
@@ -16,7 +26,7 @@ export interface ScratchOptions {
 
 export interface ScratchDatabase {
   name: string;
-  /** URL of the scratch database (same credentials as the admin URL). */
+  /** URL of the scratch database, as the restore role (never a superuser). */
   url: string;
   drop(): Promise<void>;
 }
@@ -30,6 +40,23 @@ export class ScratchError extends Error {
   override readonly name = 'ScratchError';
   readonly code = 'VERIFY.SCRATCH_FAILED';
 }
+
+/** The role restores would run as could act as a superuser or on the database host's files and programs. */
+export class RestoreRoleRefusedError extends Error {
+  override readonly name = 'RestoreRoleRefusedError';
+  readonly code = 'VERIFY.RESTORE_ROLE_REFUSED';
+}
+
+/**
+ * Roles whose rights SQL inside an archive could use against the database host: superusers
+ * (programs, any file), the three server-file roles, and CREATEROLE (which, up to PostgreSQL 15,
+ * may grant itself those roles). `pg_has_role(…, 'MEMBER')` also counts roles it may `SET ROLE` to.
+ */
+const DANGEROUS_ROLES = `
+  SELECT r.rolname, r.rolsuper, r.rolcreaterole FROM pg_roles r
+   WHERE (r.rolsuper OR r.rolcreaterole OR r.rolname IN ('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program'))
+     AND pg_has_role(current_user, r.oid, 'MEMBER')
+   ORDER BY r.rolname`;
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -81,14 +108,28 @@ export class Scratch {
     return `${this.options.prefix}${backupId.replace(/-/g, '').slice(-12)}_${randomBytes(3).toString('hex')}`;
   }
 
-  private urlOf(database: string) {
+  /** The restore role's URL for `database` (its own user; the admin's password only when it is the admin's user). */
+  private urlOf(database: string | null) {
     const url = new URL(this.options.adminUrl);
-    url.pathname = `/${encodeURIComponent(database)}`;
+    if (decodeURIComponent(url.username) !== this.options.restoreRole) {
+      url.username = encodeURIComponent(this.options.restoreRole);
+      url.password = '';
+      url.searchParams.delete('password');
+    }
+    if (database !== null) url.pathname = `/${encodeURIComponent(database)}`;
     return url.toString();
   }
 
   private async admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
-    const client = new Client({ connectionString: this.options.adminUrl, connectionTimeoutMillis: 5_000 });
+    return this.connect(this.options.adminUrl, work);
+  }
+
+  private async asRestoreRole<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    return this.connect(this.urlOf(null), work);
+  }
+
+  private async connect<T>(connectionString: string, work: (client: Client) => Promise<T>): Promise<T> {
+    const client = new Client({ connectionString, connectionTimeoutMillis: 5_000 });
     await client.connect();
     try {
       return await work(client);
@@ -123,15 +164,66 @@ export class Scratch {
       try {
         await remove();
       } catch (error) {
-        this.logger.warn(`could not remove scratch ${name} (will retry): ${(error as Error).message}`);
+        this.logger.warn(`could not remove scratch ${name} (will retry): ${redactSecrets((error as Error).message)}`);
       } finally {
         this.active.delete(name);
       }
     };
   }
 
-  /** An empty database (from template0) of this process's own; `drop()` always, when done. */
+  /** Creates the restore role when it is missing: LOGIN CREATEDB, explicitly nothing more. */
+  private async ensureRestoreRole() {
+    const role = this.options.restoreRole;
+    await this.admin(async (c) => {
+      const { rowCount } = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+      if (rowCount) return;
+      try {
+        await c.query(`CREATE ROLE ${quoteIdent(role)} LOGIN CREATEDB NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
+        this.logger.log(`created role ${role} (LOGIN CREATEDB) for scratch restores`);
+      } catch (error) {
+        // Another verifier created it at the same moment: fine.
+        const code = (error as { code?: string }).code;
+        if (code === '42710' || code === '23505') return;
+        throw new ScratchError(`role ${role} (VERIFIER_RESTORE_ROLE) does not exist and cannot be created: ${(error as Error).message}; create it with LOGIN CREATEDB only`, { cause: error });
+      }
+    });
+  }
+
+  /**
+   * The restore role, as it connects: refused when it is, or may become, a superuser or a member of
+   * the server-file roles. Asked before every restore, as the role itself (`current_user`), so a
+   * role granted more rights since the last test is refused too.
+   */
+  private async checkRestoreRole(client: Client) {
+    const { rows } = await client.query<{ rolname: string; rolsuper: boolean; rolcreaterole: boolean }>(DANGEROUS_ROLES);
+    if (!rows.length) return;
+    const role = this.options.restoreRole;
+    // A superuser is a member of every role: that it is one says it all.
+    const rights = rows.some((r) => r.rolname === role && r.rolsuper)
+      ? ['it is a superuser']
+      : rows.map((r) => (r.rolname === role ? 'it has CREATEROLE' : `it can act as ${r.rolname}${r.rolsuper ? ' (a superuser)' : ''}`));
+    throw new RestoreRoleRefusedError(
+      `refused to restore as role ${role}: ${[...new Set(rights)].join(', ')}. SQL inside an archive runs with the rights of the role restoring it (programs and files on the database host); set VERIFIER_RESTORE_ROLE to a role with LOGIN CREATEDB only`,
+    );
+  }
+
+  /** Once per process (again after a failure): the restore role exists. */
+  private roleReady: Promise<void> | null = null;
+  private prepareRestoreRole() {
+    if (!this.roleReady) {
+      this.roleReady = this.ensureRestoreRole();
+      this.roleReady.catch(() => (this.roleReady = null));
+    }
+    return this.roleReady;
+  }
+
+  /**
+   * An empty database (from template0) of this process's own, created and owned by the restore role
+   * (refused, with `RestoreRoleRefusedError`, when that role is a superuser or could act as one);
+   * `drop()` always, when done.
+   */
   async database(backupId: string): Promise<ScratchDatabase> {
+    await this.prepareRestoreRole();
     const name = this.newName(backupId);
     this.active.add(name);
     try {
@@ -141,11 +233,15 @@ export class Scratch {
       throw error;
     }
     try {
-      await this.admin((c) => c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`));
+      await this.asRestoreRole(async (c) => {
+        await this.checkRestoreRole(c);
+        await c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
+      });
     } catch (error) {
       this.active.delete(name);
       await this.forget(name).catch(() => undefined);
-      throw new ScratchError(`cannot create scratch database ${name} on ${serverOf(this.options.adminUrl)}: ${(error as Error).message}`, { cause: error });
+      if (error instanceof RestoreRoleRefusedError || error instanceof ScratchError) throw error;
+      throw new ScratchError(`cannot create scratch database ${name} on ${serverOf(this.options.adminUrl)} as role ${this.options.restoreRole}: ${redactSecrets((error as Error).message)}`, { cause: error });
     }
     return { name, url: this.urlOf(name), drop: this.release(name, () => this.dropDatabase(name)) };
   }
@@ -203,7 +299,7 @@ export class Scratch {
           removed.directories.push(row.location);
         }
       } catch (error) {
-        this.logger.warn(`could not remove leftover scratch ${row.kind} ${row.name}: ${(error as Error).message}`);
+        this.logger.warn(`could not remove leftover scratch ${row.kind} ${row.name}: ${redactSecrets((error as Error).message)}`);
       }
     }
     return removed;

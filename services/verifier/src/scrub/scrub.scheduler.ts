@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { SERVICE_CONFIG } from '@continuity/runtime';
+import { redactSecrets, SERVICE_CONFIG } from '@continuity/runtime';
 import { formatDuration } from '../config/duration.js';
 import { STORE } from '../tokens.js';
 import type { VerifierEnv } from '../verifier.env.js';
@@ -50,7 +50,7 @@ export class ScrubScheduler implements OnApplicationBootstrap, OnModuleDestroy {
 
   private tick() {
     void this.runOnce()
-      .catch((error: Error) => this.logger.error(`scrub round failed: ${error.message}`))
+      .catch((error: Error) => this.logger.error(`scrub round failed: ${redactSecrets(error.message)}`))
       .finally(() => {
         if (this.verifications.signal.aborted) return;
         this.timer = setTimeout(() => this.tick(), this.env.VERIFIER_SCRUB_EVERY);

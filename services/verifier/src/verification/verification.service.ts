@@ -3,7 +3,7 @@ import { metrics } from '@opentelemetry/api';
 import type { PoolClient } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import type { ContinuityEvent, ContinuityPublisher, Envelope, IntegrityVerifiedV1 } from '@continuity/contracts';
-import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
+import { PUBLISHER, redactSecrets, SERVICE_CONFIG } from '@continuity/runtime';
 import { resourceOptions, VerifierConfig } from '../config/verifier-config.js';
 import type { CopyReaders } from '../copies/copy-reader.js';
 import type { InstanceLiveness } from '../liveness/instance-liveness.js';
@@ -146,7 +146,7 @@ export class VerificationService implements OnApplicationBootstrap, BeforeApplic
 
   private inBackground(work: Promise<unknown>, what: string) {
     const tracked = work.catch((error: Error) => {
-      if (error.name !== 'AbortError') this.logger.error(`${what} failed: ${error.message}`);
+      if (error.name !== 'AbortError') this.logger.error(`${what} failed: ${redactSecrets(error.message)}`);
     });
     this.background.add(tracked);
     void tracked.finally(() => this.background.delete(tracked));
@@ -162,6 +162,7 @@ export class VerificationService implements OnApplicationBootstrap, BeforeApplic
         const result = await this.runner.run(backup.resource, backup.data, {
           restoreTest: this.env.VERIFIER_RESTORE_TEST === 'on' && options.restoreTest,
           signal: this.stopping.signal,
+          deadlineMs: this.env.VERIFIER_DEADLINE_MS,
         });
         const data: IntegrityVerifiedV1 = { ...result, trigger: verification.trigger };
         // Caused by the BackupCreated, in its correlation: one backup, one chain of facts.
@@ -207,7 +208,7 @@ export class VerificationService implements OnApplicationBootstrap, BeforeApplic
         await this.publish(row.verificationId, row.envelope!);
         sent++;
       } catch (error) {
-        this.logger.warn(`publishing the verdict of ${row.verificationId}: ${(error as Error).message} (will retry)`);
+        this.logger.warn(`publishing the verdict of ${row.verificationId}: ${redactSecrets((error as Error).message)} (will retry)`);
         break;
       }
     }
@@ -235,11 +236,11 @@ export class VerificationService implements OnApplicationBootstrap, BeforeApplic
         this.inBackground(this.execute(claim.verification, backup), `manual verification of ${row.backupId}`);
       }
     }
-    await this.relay().catch((error: Error) => this.logger.warn(`relay: ${error.message}`));
+    await this.relay().catch((error: Error) => this.logger.warn(`relay: ${redactSecrets(error.message)}`));
     // Now and then: verdicts whose publish failed, and scratch whose removal failed.
     this.relayTimer = setInterval(() => {
-      void this.relay().catch((error: Error) => this.logger.warn(`relay: ${error.message}`));
-      void this.scratch.sweep().catch((error: Error) => this.logger.warn(`scratch sweep: ${error.message}`));
+      void this.relay().catch((error: Error) => this.logger.warn(`relay: ${redactSecrets(error.message)}`));
+      void this.scratch.sweep().catch((error: Error) => this.logger.warn(`scratch sweep: ${redactSecrets(error.message)}`));
     }, 30_000);
     this.relayTimer.unref();
   }
