@@ -149,6 +149,10 @@ export class PgMember {
       const refused = all.filter((r) => !unquotableRole(r));
       await this.editHba(client, (content) => withFence(content, refused, why));
       return { refused, notRefused: all.filter((r) => unquotableRole(r)).map((role) => ({ role, reason: unquotableRole(role)! })) };
+    }).catch(async (error: unknown) => {
+      // No file access (not a superuser), say: the read-only default is still better than nothing.
+      await this.makeReadOnly(timeoutMs).catch(() => undefined);
+      throw error;
     });
     // Ends the sessions opened before the reload too, and waits until new sessions see it.
     await this.makeReadOnly(timeoutMs);
