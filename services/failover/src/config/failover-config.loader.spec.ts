@@ -33,6 +33,9 @@ const problemsOf = (text: string) => {
   throw new Error('expected the configuration to be rejected');
 };
 
+/** A failover section with one resource, orders-db (maxLagBytes 0), and these member lines. */
+const ordersDb = (...members: string[]) => `\n${['failover:', '  resources:', '    orders-db:', '      maxLagBytes: 0', '      members:', ...members].join('\n')}\n`;
+
 describe('failover configuration', () => {
   it('reads the failover section with its defaults, ignoring the other services’ sections', () => {
     const settings = parseFailoverConfig(FILE, valid);
@@ -90,15 +93,12 @@ failover:
 
   it('reports the decider’s checks under the resource’s members key', () => {
     expect(
-      problemsOf(`
-failover:
-  resources:
-    orders-db:
-      maxLagBytes: 0
-      members:
-        - { name: pg-a, connection: "postgres://postgres@h1:5432/postgres", role: standby }
-        - { name: pg-a, connection: "postgres://postgres@h2:5432/postgres", role: standby }
-`),
+      problemsOf(
+        ordersDb(
+          '        - { name: pg-a, connection: "postgres://postgres@h1:5432/postgres", role: standby }',
+          '        - { name: pg-a, connection: "postgres://postgres@h2:5432/postgres", role: standby }',
+        ),
+      ),
     ).toEqual([
       'failover.resources.orders-db.members (line 7): duplicate member names: pg-a',
       "failover.resources.orders-db.members (line 7): exactly one member must have role 'primary' (found 0)",
@@ -126,21 +126,10 @@ failover:
   it('reads a member\'s fence command with its defaults, and names what is wrong with one', () => {
     const settings = parseFailoverConfig(
       FILE,
-      `
-failover:
-  resources:
-    orders-db:
-      maxLagBytes: 0
-      members:
-        - name: pg-a
-          connection: "postgres://postgres@h1:5432/postgres"
-          role: primary
-          fence: { command: ["/usr/local/bin/stonith", "--node", "db-a"], timeoutMs: 5000, required: true }
-        - name: pg-b
-          connection: "postgres://postgres@h2:5432/postgres"
-          role: standby
-          fence: { command: ["/usr/local/bin/stonith", "--node", "db-b"] }
-`,
+      ordersDb(
+        '        - { name: pg-a, connection: "postgres://postgres@h1:5432/postgres", role: primary, fence: { command: ["/usr/local/bin/stonith", "--node", "db-a"], timeoutMs: 5000, required: true } }',
+        '        - { name: pg-b, connection: "postgres://postgres@h2:5432/postgres", role: standby, fence: { command: ["/usr/local/bin/stonith", "--node", "db-b"] } }',
+      ),
     );
     expect(settings.resources[0]!.members.map((m) => m.fence)).toEqual([
       { command: ['/usr/local/bin/stonith', '--node', 'db-a'], timeoutMs: 5000, required: true },
@@ -148,15 +137,12 @@ failover:
     ]);
     expect(parseFailoverConfig(FILE, valid).resources[0]!.members[0]!.fence).toBeNull();
     expect(
-      problemsOf(`
-failover:
-  resources:
-    orders-db:
-      maxLagBytes: 0
-      members:
-        - { name: pg-a, connection: "postgres://postgres@h1:5432/postgres", role: primary, fence: { command: "stonith --node db-a; rm -rf /" } }
-        - { name: pg-b, connection: "postgres://postgres@h2:5432/postgres", role: standby, fence: { command: ["stonith"], required: yes, timeout: 5 } }
-`),
+      problemsOf(
+        ordersDb(
+          '        - { name: pg-a, connection: "postgres://postgres@h1:5432/postgres", role: primary, fence: { command: "stonith --node db-a; rm -rf /" } }',
+          '        - { name: pg-b, connection: "postgres://postgres@h2:5432/postgres", role: standby, fence: { command: ["stonith"], required: yes, timeout: 5 } }',
+        ),
+      ),
     ).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^failover\.resources\.orders-db\.members\.0\.fence\.command \(line 7\): must be an argv array/),
