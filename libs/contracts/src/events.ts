@@ -5,7 +5,8 @@ import { BackupCreatedV2, BackupCreatedV2Schema, upcastBackupCreatedV1 } from '.
 import { FailoverCompletedV1Schema } from './events/failover-completed.v1.js';
 import { FailoverCompletedV2, FailoverCompletedV2Schema, upcastFailoverCompletedV1 } from './events/failover-completed.v2.js';
 import { FailoverTriggeredV1Schema } from './events/failover-triggered.v1.js';
-import { FailoverTriggeredV2, FailoverTriggeredV2Schema, upcastFailoverTriggeredV1 } from './events/failover-triggered.v2.js';
+import { FailoverTriggeredV2Schema, upcastFailoverTriggeredV1 } from './events/failover-triggered.v2.js';
+import { FailoverTriggeredV3, FailoverTriggeredV3Schema, upcastFailoverTriggeredV2 } from './events/failover-triggered.v3.js';
 import { FailoverAbandonedV1, FailoverAbandonedV1Schema } from './events/failover-abandoned.v1.js';
 import { IntegrityVerifiedV1, IntegrityVerifiedV1Schema } from './events/integrity-verified.v1.js';
 import { BackupFailedV1, BackupFailedV1Schema } from './events/backup-failed.v1.js';
@@ -20,7 +21,7 @@ import { RestorePerformedV1, RestorePerformedV1Schema } from './events/restore-p
 export interface EventDataMap {
   BackupCreated: BackupCreatedV2;
   IntegrityVerified: IntegrityVerifiedV1;
-  FailoverTriggered: FailoverTriggeredV2;
+  FailoverTriggered: FailoverTriggeredV3;
   FailoverCompleted: FailoverCompletedV2;
   FailoverAbandoned: FailoverAbandonedV1;
   BackupFailed: BackupFailedV1;
@@ -43,6 +44,7 @@ export const continuityEvents = new EventRegistry()
   .define('IntegrityVerified', 1, IntegrityVerifiedV1Schema)
   .define('FailoverTriggered', 1, FailoverTriggeredV1Schema)
   .define('FailoverTriggered', 2, FailoverTriggeredV2Schema, upcastFailoverTriggeredV1)
+  .define('FailoverTriggered', 3, FailoverTriggeredV3Schema, upcastFailoverTriggeredV2)
   .define('FailoverCompleted', 1, FailoverCompletedV1Schema)
   .define('FailoverCompleted', 2, FailoverCompletedV2Schema, upcastFailoverCompletedV1)
   .define('FailoverAbandoned', 1, FailoverAbandonedV1Schema)

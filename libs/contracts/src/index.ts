@@ -11,6 +11,7 @@ export * from './events/backup-created.v2.js';
 export * from './events/integrity-verified.v1.js';
 export * from './events/failover-triggered.v1.js';
 export * from './events/failover-triggered.v2.js';
+export * from './events/failover-triggered.v3.js';
 export * from './events/failover-completed.v1.js';
 export * from './events/failover-completed.v2.js';
 export * from './events/failover-abandoned.v1.js';

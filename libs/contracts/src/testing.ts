@@ -64,6 +64,7 @@ export const aFailoverTriggeredData = (
   decidedBy: 'failover-1',
   lastHealthyAt: '2026-11-26T08:59:59.500Z',
   primaryLsn: '0/3000060',
+  fence: null,
   ...over,
 });
 

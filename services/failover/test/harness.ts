@@ -19,13 +19,19 @@ export interface ResourceOptions {
   probeIntervalMs?: number;
   failuresBeforeFailover?: number;
   switchoverTimeoutMs?: number;
+  /** A member's `fence:` setting, by member name. */
+  fence?: Record<string, { command: string[]; timeoutMs?: number; required?: boolean }>;
 }
 
 /** The YAML configuration for one resource made of the cluster's nodes (first node primary). */
 export const configYaml = (cluster: PgCluster, options: ResourceOptions & { leaseTtlMs?: number } = {}) => {
   const resource = options.resource ?? 'orders-db';
   const members = cluster.nodes
-    .map((n, i) => `        - { name: ${n.name}, connection: "${n.url}", role: ${i === 0 ? 'primary' : 'standby'} }`)
+    .map((n, i) => {
+      const fence = options.fence?.[n.name];
+      // JSON is YAML: the fence setting goes in as it is.
+      return `        - { name: ${n.name}, connection: "${n.url}", role: ${i === 0 ? 'primary' : 'standby'}${fence ? `, fence: ${JSON.stringify(fence)}` : ''} }`;
+    })
     .join('\n');
   return [
     'failover:',

@@ -4,18 +4,19 @@ import { aFailoverTriggeredData, anEvent } from '../testing.js';
 
 describe('FailoverTriggered v2', () => {
   it('reads a v1 event as v2, saying "not stated" for what v1 did not carry', () => {
-    const v2 = anEvent('FailoverTriggered');
-    const { observations, decidedBy, lastHealthyAt, primaryLsn, ...v1Data } = v2.data;
-    const v1 = { ...v2, version: 1, data: v1Data };
+    const latest = anEvent('FailoverTriggered');
+    const { observations, decidedBy, lastHealthyAt, primaryLsn, fence, ...v1Data } = latest.data;
+    const v1 = { ...latest, version: 1, data: v1Data };
+    // Read as the newest version (v3, whose fence v2 did not state either).
     expect(continuityEvents.parse(v1)).toEqual({
-      ...v2,
-      version: 2,
-      data: { ...v1Data, observations: null, decidedBy: null, lastHealthyAt: null, primaryLsn: null },
+      ...latest,
+      version: 3,
+      data: { ...v1Data, observations: null, decidedBy: null, lastHealthyAt: null, primaryLsn: null, fence: null },
     });
   });
 
   it('keeps a v1 event\'s reason, candidates and timings as published', () => {
-    const { observations, decidedBy, lastHealthyAt, primaryLsn, ...v1Data } = aFailoverTriggeredData({ toInstance: null, reason: 'no eligible standby' });
+    const { observations, decidedBy, lastHealthyAt, primaryLsn, fence, ...v1Data } = aFailoverTriggeredData({ toInstance: null, reason: 'no eligible standby' });
     const parsed = continuityEvents.parse({ ...anEvent('FailoverTriggered'), version: 1, data: v1Data });
     expect(parsed.data).toMatchObject(v1Data);
   });

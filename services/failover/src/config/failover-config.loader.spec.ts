@@ -33,6 +33,9 @@ const problemsOf = (text: string) => {
   throw new Error('expected the configuration to be rejected');
 };
 
+/** A failover section with one resource, orders-db (maxLagBytes 0), and these member lines. */
+const ordersDb = (...members: string[]) => `\n${['failover:', '  resources:', '    orders-db:', '      maxLagBytes: 0', '      members:', ...members].join('\n')}\n`;
+
 describe('failover configuration', () => {
   it('reads the failover section with its defaults, ignoring the other services’ sections', () => {
     const settings = parseFailoverConfig(FILE, valid);
@@ -82,7 +85,7 @@ failover:
         expect.stringMatching(/^failover\.resources\.orders-db\.probeIntervalMs \(line 8\): probeIntervalMs must be at least 1 ms/),
         expect.stringMatching(/^failover\.resources\.orders-db\.members\.0\.connection \(line 10\): must be a postgres:\/\/ URL/),
         expect.stringMatching(/^failover\.resources\.orders-db\.members\.1\.role \(line 11\): must be "primary" or "standby"/),
-        expect.stringMatching(/^failover\.resources\.orders-db\.members\.1\.port \(line 11\): unknown key \(allowed here: name, connection, role, replicationConnection\)/),
+        expect.stringMatching(/^failover\.resources\.orders-db\.members\.1\.port \(line 11\): unknown key \(allowed here: name, connection, role, replicationConnection, fence\)/),
         expect.stringMatching(/^failover\.resources\.bad name!.*resource names must be/),
       ]),
     );
@@ -90,15 +93,12 @@ failover:
 
   it('reports the decider’s checks under the resource’s members key', () => {
     expect(
-      problemsOf(`
-failover:
-  resources:
-    orders-db:
-      maxLagBytes: 0
-      members:
-        - { name: pg-a, connection: "postgres://postgres@h1:5432/postgres", role: standby }
-        - { name: pg-a, connection: "postgres://postgres@h2:5432/postgres", role: standby }
-`),
+      problemsOf(
+        ordersDb(
+          '        - { name: pg-a, connection: "postgres://postgres@h1:5432/postgres", role: standby }',
+          '        - { name: pg-a, connection: "postgres://postgres@h2:5432/postgres", role: standby }',
+        ),
+      ),
     ).toEqual([
       'failover.resources.orders-db.members (line 7): duplicate member names: pg-a',
       "failover.resources.orders-db.members (line 7): exactly one member must have role 'primary' (found 0)",
@@ -121,6 +121,36 @@ failover:
       'failover.resources.orders-db.probeTimeoutMs (line 6): must not exceed probeIntervalMs (500): probes of one round must end before the next',
       'failover.resources.orders-db.members.1.connection (line 9): same host and port as pg-a',
     ]);
+  });
+
+  it('reads a member\'s fence command with its defaults, and names what is wrong with one', () => {
+    const settings = parseFailoverConfig(
+      FILE,
+      ordersDb(
+        '        - { name: pg-a, connection: "postgres://postgres@h1:5432/postgres", role: primary, fence: { command: ["/usr/local/bin/stonith", "--node", "db-a"], timeoutMs: 5000, required: true } }',
+        '        - { name: pg-b, connection: "postgres://postgres@h2:5432/postgres", role: standby, fence: { command: ["/usr/local/bin/stonith", "--node", "db-b"] } }',
+      ),
+    );
+    expect(settings.resources[0]!.members.map((m) => m.fence)).toEqual([
+      { command: ['/usr/local/bin/stonith', '--node', 'db-a'], timeoutMs: 5000, required: true },
+      { command: ['/usr/local/bin/stonith', '--node', 'db-b'], timeoutMs: 30_000, required: false },
+    ]);
+    expect(parseFailoverConfig(FILE, valid).resources[0]!.members[0]!.fence).toBeNull();
+    expect(
+      problemsOf(
+        ordersDb(
+          '        - { name: pg-a, connection: "postgres://postgres@h1:5432/postgres", role: primary, fence: { command: "stonith --node db-a; rm -rf /" } }',
+          '        - { name: pg-b, connection: "postgres://postgres@h2:5432/postgres", role: standby, fence: { command: ["stonith"], required: yes, timeout: 5 } }',
+        ),
+      ),
+    ).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^failover\.resources\.orders-db\.members\.0\.fence\.command \(line 7\): must be an argv array/),
+        expect.stringMatching(/^failover\.resources\.orders-db\.members\.1\.fence\.command \(line 8\): the program \(first element\) must be an absolute path/),
+        expect.stringMatching(/^failover\.resources\.orders-db\.members\.1\.fence\.required \(line 8\): must be true or false/),
+        'failover.resources.orders-db.members.1.fence.timeout (line 8): unknown key (allowed here: command, timeoutMs, required)',
+      ]),
+    );
   });
 
   it('reports YAML syntax errors with their line', () => {

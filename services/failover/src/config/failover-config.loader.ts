@@ -23,6 +23,15 @@ export interface MemberEndpoint {
   /** Contains credentials: never log or publish it (see `redactConnection`). */
   readonly connection: string;
   readonly replicationConnection: string | null;
+  /** Run before promoting another member in its place when it is the primary that failed. */
+  readonly fence: FenceCommand | null;
+}
+
+export interface FenceCommand {
+  /** argv; run without a shell. May carry secrets: published and logged only through `redactSecrets`. */
+  readonly command: readonly string[];
+  readonly timeoutMs: number;
+  readonly required: boolean;
 }
 
 /** One protected resource: the decider's configuration plus what the adapters need. */
@@ -104,7 +113,7 @@ export const parseFailoverConfig = (file: string, text: string): FailoverSetting
     resources.push({
       resource,
       decider,
-      members: input.members.map((m) => ({ name: m.name, role: m.role, connection: m.connection, replicationConnection: m.replicationConnection ?? null })),
+      members: input.members.map((m) => ({ name: m.name, role: m.role, connection: m.connection, replicationConnection: m.replicationConnection ?? null, fence: m.fence ?? null })),
       probeTimeoutMs,
       promoteTimeoutMs: input.promoteTimeoutMs,
       switchoverTimeoutMs: input.switchoverTimeoutMs,
@@ -134,12 +143,14 @@ export const redactConnection = (connection: string): string => {
 const ALLOWED: Record<string, string[]> = {
   section: ['leaseTtlMs', 'resources'],
   resource: ['members', 'maxLagBytes', 'mode', 'probeIntervalMs', 'failuresBeforeFailover', 'probeTimeoutMs', 'promoteTimeoutMs', 'switchoverTimeoutMs'],
-  member: ['name', 'connection', 'role', 'replicationConnection'],
+  member: ['name', 'connection', 'role', 'replicationConnection', 'fence'],
+  fence: ['command', 'timeoutMs', 'required'],
 };
 
 const allowedKeys = (path: readonly PropertyKey[]): string[] => {
   if (path.length === 0) return ALLOWED.section!;
   if (path.length === 2) return ALLOWED.resource!;
+  if (path[path.length - 1] === 'fence') return ALLOWED.fence!;
   return ALLOWED.member!;
 };
 

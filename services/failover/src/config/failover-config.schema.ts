@@ -12,6 +12,22 @@ const positiveMs = (what: string) => z.int(`${what} must be a whole number of mi
 
 const MEMBER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
+/**
+ * A member's fence command (STONITH: power it off, stop its service, detach its volume), run once
+ * per failover before a standby is promoted in its place, when it is the primary that failed.
+ * An argv array, run without a shell, so nothing in it is ever interpreted.
+ */
+export const FenceCommandSchema = z.strictObject({
+  command: z
+    .array(z.string().min(1, 'an argument must not be empty'), { error: 'must be an argv array, e.g. ["/usr/local/bin/stonith", "--node", "db-a"]' })
+    .min(1, 'must name the program to run')
+    .refine((argv) => argv[0]!.startsWith('/'), 'the program (first element) must be an absolute path: it is run without a shell or PATH lookup'),
+  /** Killed (with everything it started) when it has not exited within this. */
+  timeoutMs: positiveMs('timeoutMs').default(30_000),
+  /** true: a fence that does not succeed stops the failover (FailoverAbandoned). false: promote anyway, saying the old primary was not fenced. */
+  required: z.boolean({ error: 'must be true or false' }).default(false),
+});
+
 export const MemberConfigSchema = z.strictObject({
   name: z.string().regex(MEMBER_NAME, 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit'),
   /** libpq URL the failover service connects with (needs pg_promote and ALTER SYSTEM rights). */
@@ -32,6 +48,8 @@ export const MemberConfigSchema = z.strictObject({
    * host, port and user (and password) of `connection`, with application_name = the standby's name.
    */
   replicationConnection: z.string().min(1).optional(),
+  /** What to do to this member when it is the primary and fails: see FenceCommandSchema. */
+  fence: FenceCommandSchema.optional(),
 });
 
 export const ResourceFailoverSchema = z.strictObject({
@@ -61,6 +79,7 @@ export const FailoverSectionSchema = z.strictObject({
     .default({}),
 });
 
+export type FenceCommandInput = z.infer<typeof FenceCommandSchema>;
 export type MemberConfigInput = z.infer<typeof MemberConfigSchema>;
 export type ResourceFailoverInput = z.infer<typeof ResourceFailoverSchema>;
 export type FailoverSectionInput = z.infer<typeof FailoverSectionSchema>;

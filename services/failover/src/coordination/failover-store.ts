@@ -2,6 +2,7 @@ import type { KV } from '@nats-io/kv';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DEFAULT_REPLICAS, ensureKvBucket } from '@continuity/messaging';
+import type { FenceCommandOutcome } from '@continuity/contracts';
 import { failoverBucketName, leaseBucketName, parseRouteRecord, RouteRecord, routeKey, epochKey } from '@continuity/contracts';
 import { decodeJson, encodeJson, isCasConflict } from './kv-errors.js';
 
@@ -20,9 +21,15 @@ export interface EpochRecord {
   failoverId: string;
   takenAt: string;
   takenBy: string;
+  /**
+   * The failed primary's fence command for this epoch: recorded as started before it runs and
+   * with its outcome once it ended, so it runs at most once per epoch and a successor leader knows.
+   */
+  fence?: { member: string; startedAt: string; outcome: FenceCommandOutcome | null };
 }
 
-export type TakeEpochResult = { taken: true; revision: number } | { taken: false; current: EpochRecord | null };
+/** `previous`: the record the epoch was taken over (the previous attempt's, when there was one). */
+export type TakeEpochResult = { taken: true; revision: number; previous: EpochRecord | null } | { taken: false; current: EpochRecord | null };
 export type WriteRouteResult = { written: true; revision: number } | { written: false; current: RouteRecord | null };
 
 const MAX_CAS_RETRIES = 5;
@@ -79,10 +86,20 @@ export class FailoverStore {
     if (currentEpoch !== expected) return { taken: false, current: current?.record ?? null };
     try {
       const revision = current ? await this.kv.update(key, encodeJson(next), current.revision) : await this.kv.create(key, encodeJson(next));
-      return { taken: true, revision };
+      return { taken: true, revision, previous: current?.record ?? null };
     } catch (error) {
       if (!isCasConflict(error)) throw error;
       return { taken: false, current: (await this.readEpoch(next.resource))?.record ?? null };
+    }
+  }
+
+  /** Rewrites the epoch record this leader took (same epoch) by compare-and-set: the new revision, or null when it moved. */
+  async updateEpoch(record: EpochRecord, revision: number): Promise<number | null> {
+    try {
+      return await this.kv.update(epochKey(record.resource), encodeJson(record), revision);
+    } catch (error) {
+      if (!isCasConflict(error)) throw error;
+      return null;
     }
   }
 

@@ -3,6 +3,7 @@ import { lsnDiffBytes } from '../probing/lsn.js';
 import type { Observation } from '../probing/observation.js';
 import type { ReportNoCandidate, StartFailover } from './failover.decider.js';
 import type { FailoverAttempt } from './failover-attempt.js';
+import { describeFenceOutcome, OldPrimaryFence } from './old-primary-fence.js';
 import type { Promotion } from './promotion.js';
 import type { ResourceContext } from './resource-context.js';
 
@@ -15,10 +16,14 @@ const describeTarget = (seen: Observation | null): string =>
  * previous leader left unfinished.
  */
 export class AutomaticFailover {
+  private readonly fence: OldPrimaryFence;
+
   constructor(
     private readonly ctx: ResourceContext,
     private readonly promotion: Promotion,
-  ) {}
+  ) {
+    this.fence = new OldPrimaryFence(ctx);
+  }
 
   async run(decision: StartFailover): Promise<void> {
     const { ctx, promotion } = this;
@@ -27,7 +32,7 @@ export class AutomaticFailover {
       firstFailureAt: decision.firstFailureAt,
       detectedAt: decision.detectedAt,
       primaryLsn: decision.primaryLsn,
-    });
+    }, this.fence.beforePromotion);
     if (!begun) return;
     const { attempt, decidedAt } = begun;
 
@@ -67,6 +72,7 @@ export class AutomaticFailover {
       epoch: decision.epoch,
       candidates: decision.candidates,
       primaryLsn: ctx.state().lastKnownPrimaryLsn,
+      fence: null,
     });
     if (published) ctx.fold({ type: 'NoCandidateReported', firstFailureAt: decision.firstFailureAt, at: Date.now() });
     ctx.deps.logger.error(`${ctx.resource}: ${reason}`);
@@ -98,7 +104,12 @@ export class AutomaticFailover {
       triggered: { id: intent.failoverId, correlationId: intent.failoverId },
     };
     if (!target || !seen?.reachable || seen.inRecovery !== false) {
-      await promotion.abandon(attempt, `left unfinished by failover instance ${intent.takenBy}, which took epoch ${intent.epoch}; ${intent.to} was not promoted (found ${describeTarget(seen)}); deciding afresh`);
+      const fenced = !intent.fence
+        ? ''
+        : intent.fence.outcome
+          ? `; ${intent.from}'s fence command ${describeFenceOutcome(intent.fence.outcome)}`
+          : `; ${intent.from}'s fence command was started at ${intent.fence.startedAt} and its outcome is unknown`;
+      await promotion.abandon(attempt, `left unfinished by failover instance ${intent.takenBy}, which took epoch ${intent.epoch}; ${intent.to} was not promoted (found ${describeTarget(seen)})${fenced}; deciding afresh`);
       return;
     }
     ctx.deps.logger.warn(`${ctx.resource}: finishing failover ${intent.failoverId} (epoch ${intent.epoch}, ${intent.from} → ${intent.to}) left unfinished by ${intent.takenBy}: ${intent.to} is already promoted`);

@@ -1,4 +1,4 @@
-import { causedBy, type ContinuityEvent, type FailoverObservation } from '@continuity/contracts';
+import { causedBy, type ContinuityEvent, type FailoverObservation, type FenceCommandOutcome } from '@continuity/contracts';
 import type { Observation } from '../probing/observation.js';
 import type { Candidate } from './failover.decider.js';
 import type { FailoverState, RecordedObservation } from './failover.state.js';
@@ -17,6 +17,8 @@ export interface Trigger {
   epoch: number;
   candidates: readonly Candidate[];
   primaryLsn: string | null;
+  /** The failed primary's fence command, when one ran (or an earlier attempt's was reused) before this promotion. */
+  fence: FenceCommandOutcome | null;
 }
 
 /**
@@ -83,6 +85,7 @@ export class FailoverAnnouncer {
           // Of the primary being replaced, not of one before it (the route may have moved since).
           lastHealthyAt: this.lastHealthyPrimary?.member === t.from ? iso(this.lastHealthyPrimary.at) : null,
           primaryLsn: t.primaryLsn,
+          fence: t.fence,
         },
       });
       this.lastFailoverEvent = event;

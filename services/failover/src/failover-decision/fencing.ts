@@ -4,28 +4,34 @@ import { EpochConflictError, MemberNotStandbyError, UnknownMemberError } from '.
 import { requireLease, type ResourceContext, routeRecord } from './resource-context.js';
 
 /**
- * Former primaries: made read-only (and announced degraded) each time one reappears, and let
- * back in once an operator has rebuilt one as a standby.
+ * Former primaries: fenced (application connections refused, read-only, sessions ended; and
+ * announced degraded) each time one reappears, and let back in once an operator has rebuilt one
+ * as a standby.
  */
 export class Fencing {
   constructor(private readonly ctx: ResourceContext) {}
 
-  /** Makes a reappeared former primary read-only and publishes ResourceDegraded; folds FenceApplied once published. */
+  /** Fences a reappeared former primary (PgMember.fence) and publishes ResourceDegraded; folds FenceApplied once published. */
   async fence(decision: FenceMember): Promise<void> {
     const { ctx } = this;
     const member = ctx.members.get(decision.member);
     const cause = ctx.state().fenced[decision.member]?.cause ?? 'failover';
     let madeReadOnly = false;
-    let problem = '';
+    let what = '';
     if (member) {
       try {
-        await member.makeReadOnly();
+        const { refused, notRefused } = await member.fence(`former primary of epoch ${decision.formerEpoch}, fenced at epoch ${decision.epoch}`);
         madeReadOnly = true;
+        what =
+          `; application connections refused (pg_hba.conf reject rules for ${refused.length ? refused.join(', ') : 'no login role other than superusers'})` +
+          `${notRefused.length ? `, except ${notRefused.map((r) => `${r.role} (${r.reason})`).join(', ')}` : ''}, read-only, sessions ended`;
       } catch (error) {
-        problem = `; could not make it read-only: ${(error as Error).message}`;
+        // The read-only default may have been applied even though refusing connections failed.
+        madeReadOnly = (await member.probe()).readOnly === true;
+        what = `; not fenced as it should be: ${(error as Error).message}${madeReadOnly ? ' (it is read-only by default, which a client can switch off for its session)' : ''}`;
       }
     }
-    const reason = `${decision.reason}; not routed to (route epoch ${decision.epoch}, primary ${ctx.state().primary})${madeReadOnly ? '; made read-only (default_transaction_read_only = on, sessions ended)' : problem}`;
+    const reason = `${decision.reason}; not routed to (route epoch ${decision.epoch}, primary ${ctx.state().primary})${what}`;
     const published = await ctx.announcer.degraded({
       member: decision.member,
       reason,
@@ -54,8 +60,9 @@ export class Fencing {
     if (!seen.reachable || seen.inRecovery !== true) {
       throw new MemberNotStandbyError(ctx.resource, member, seen.reachable ? 'it is not in recovery (pg_is_in_recovery = false)' : `it is unreachable: ${seen.error}`);
     }
-    // It may have been fenced (made read-only) while it was being rebuilt: a standby that may be promoted must not be.
-    if (seen.readOnly) await pg.makeWritable();
+    // It may have been fenced while it was being rebuilt, or kept the fence through the rebuild
+    // (a pg_hba.conf outside the data directory): a standby that may be promoted must not be.
+    await pg.unfence();
     ctx.fold({ type: 'MemberRebuilt', member, at: Date.now() });
     const latest = await ctx.deps.store.readRoute(ctx.resource);
     const record = routeRecord(ctx, latest?.record.failoverId ?? null);

@@ -1,5 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { trace } from '@opentelemetry/api';
+import type { FenceCommandOutcome } from '@continuity/contracts';
 import type { EpochRecord } from '../coordination/failover-store.js';
 import { type PgMember, primaryConninfoFor } from '../probing/pg-member.js';
 import type { StartFailover, StartSwitchover } from './failover.decider.js';
@@ -9,6 +10,20 @@ import { iso } from './observations.js';
 import { memberEndpoint, type ResourceContext, routeRecord } from './resource-context.js';
 import { rtoMs } from './rto.js';
 
+/** An epoch this leader has just taken: its record, that record's revision, and the record it replaced. */
+export interface TakenEpoch {
+  record: EpochRecord;
+  revision: number;
+  previous: EpochRecord | null;
+}
+
+/**
+ * What must happen between taking the epoch and announcing the attempt (the failed primary's
+ * fence command): its outcome for FailoverTriggered, a clause for its reason, and why the attempt
+ * must be abandoned instead of promoting (null to go on).
+ */
+export type BeforeAnnounce = (taken: TakenEpoch) => Promise<{ fence: FenceCommandOutcome | null; note: string; abandon: string | null }>;
+
 /**
  * The steps every change of primary takes, automatic or planned: take the fencing epoch
  * (compare-and-set), promote, confirm writes, route, announce; or abandon, keeping the epoch.
@@ -17,19 +32,23 @@ export class Promotion {
   constructor(private readonly ctx: ResourceContext) {}
 
   /**
-   * Takes the epoch, folds FailoverStarted and announces FailoverTriggered: the attempt under way
-   * and when it was decided, or null when another leader moved the epoch.
+   * Takes the epoch, folds FailoverStarted, runs `beforeAnnounce` and announces FailoverTriggered:
+   * the attempt under way and when it was decided; null when another leader moved the epoch, or
+   * when `beforeAnnounce` said to abandon (FailoverAbandoned published after FailoverTriggered).
    */
   async begin(
     decision: StartFailover | StartSwitchover,
     planned: boolean,
     trigger: Pick<Trigger, 'reason' | 'firstFailureAt' | 'detectedAt' | 'primaryLsn'>,
+    beforeAnnounce?: BeforeAnnounce,
   ): Promise<{ attempt: FailoverAttempt; decidedAt: number } | null> {
     const { ctx } = this;
     const failoverId = uuidv7();
-    if (!(await this.takeEpoch(decision, failoverId, planned))) return null;
+    const taken = await this.takeEpoch(decision, failoverId, planned);
+    if (!taken) return null;
     const decidedAt = Date.now();
     ctx.fold({ type: 'FailoverStarted', epoch: decision.epoch, from: decision.from, to: decision.to, planned, at: decidedAt });
+    const before = beforeAnnounce ? await beforeAnnounce(taken) : { fence: null, note: '', abandon: null };
     const triggered = await ctx.announcer.triggered(ctx.state(), {
       failoverId,
       from: decision.from,
@@ -38,13 +57,19 @@ export class Promotion {
       epoch: decision.epoch,
       candidates: decision.candidates,
       ...trigger,
+      reason: trigger.reason + before.note,
+      fence: before.fence,
     });
     const attempt: FailoverAttempt = { failoverId, epoch: decision.epoch, from: decision.from, to: decision.to, planned, decidedBy: ctx.deps.instanceId, triggered };
+    if (before.abandon) {
+      await this.abandon(attempt, before.abandon);
+      return null;
+    }
     return { attempt, decidedAt };
   }
 
   /** Compare-and-set of the fencing epoch; null (and a reconcile next round) when another leader moved it. */
-  private async takeEpoch(decision: StartFailover | StartSwitchover, failoverId: string, planned: boolean): Promise<EpochRecord | null> {
+  private async takeEpoch(decision: StartFailover | StartSwitchover, failoverId: string, planned: boolean): Promise<TakenEpoch | null> {
     const intent: EpochRecord = {
       resource: this.ctx.resource,
       epoch: decision.epoch,
@@ -57,7 +82,7 @@ export class Promotion {
     };
     if (!this.ctx.lease.isLeader()) return null;
     const result = await this.ctx.deps.store.takeEpoch(decision.epoch - 1, intent);
-    if (result.taken) return intent;
+    if (result.taken) return { record: intent, revision: result.revision, previous: result.previous };
     this.ctx.reconcileNext();
     this.ctx.deps.logger.warn(`${this.ctx.resource}: epoch ${decision.epoch} not taken: the stored epoch is ${result.current?.epoch ?? 'missing'} (taken by ${result.current?.takenBy ?? '?'}); not promoting`);
     return null;

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import type { MemberEndpoint } from '../config/failover-config.loader.js';
 import { parseLsn } from './lsn.js';
+import { unquotableRole, withFence, withoutFence } from './pg-hba-fence.js';
 import type { Observation } from './observation.js';
 
 /** An action on a member failed; `member` and `action` say which. */
@@ -130,6 +131,89 @@ export class PgMember {
     }
   }
 
+  /**
+   * Fences a former primary so that no application can write to it, whatever it sets for its own
+   * session: every role that can log in, other than superusers and the role this service connects
+   * as, has its connections refused by reject rules put first in pg_hba.conf (see pg-hba-fence.ts);
+   * then the server is made read-only and every client session ended (`makeReadOnly`), so none
+   * opened before the reload survives. The rules are a file, so they hold across restarts until
+   * `unfence`. Needs a superuser (pg_read_file / COPY … TO a server file). Returns the roles refused
+   * and those that could not be named in pg_hba.conf (their connections are not refused).
+   */
+  async fence(why: string, timeoutMs = 5_000): Promise<{ refused: string[]; notRefused: { role: string; reason: string }[] }> {
+    const roles = await this.run('refuse application connections', timeoutMs, async (client) => {
+      const { rows } = await client.query<{ rolname: string }>(
+        'select rolname from pg_roles where rolcanlogin and not rolsuper and rolname <> current_user order by rolname',
+      );
+      const all = rows.map((r) => r.rolname);
+      const refused = all.filter((r) => !unquotableRole(r));
+      await this.editHba(client, (content) => withFence(content, refused, why));
+      return { refused, notRefused: all.filter((r) => unquotableRole(r)).map((role) => ({ role, reason: unquotableRole(role)! })) };
+    }).catch(async (error: unknown) => {
+      // No file access (not a superuser), say: the read-only default is still better than nothing.
+      await this.makeReadOnly(timeoutMs).catch(() => undefined);
+      throw error;
+    });
+    // Ends the sessions opened before the reload too, and waits until new sessions see it.
+    await this.makeReadOnly(timeoutMs);
+    await this.waitUntilRefused(roles.refused[0], Date.now() + timeoutMs);
+    return roles;
+  }
+
+  /** Undoes `fence`: the reject rules leave pg_hba.conf and new sessions write by default again. */
+  async unfence(timeoutMs = 5_000): Promise<void> {
+    await this.run('let application connections in', timeoutMs, (client) => this.editHba(client, withoutFence));
+    await this.makeWritable(timeoutMs);
+  }
+
+  /**
+   * Rewrites pg_hba.conf through SQL: read it (`pg_read_file`), write the edited text back with
+   * `COPY … TO` the same file and read it again to check it is exactly what was meant; then check
+   * PostgreSQL parses every line (`pg_hba_file_rules`) before `pg_reload_conf()`, and put the old
+   * text back if it does not (a file it cannot parse would keep the old rules, or stop a restart).
+   */
+  private async editHba(client: Client, edit: (content: string) => string): Promise<void> {
+    const file = (await client.query<{ f: string }>("select current_setting('hba_file') as f")).rows[0]!.f;
+    const before = await readServerFile(client, file);
+    const after = edit(before);
+    if (after === before) return;
+    await writeServerFile(client, file, after);
+    const { rows: errors } = await client.query<{ line_number: number; error: string }>('select line_number, error from pg_hba_file_rules where error is not null');
+    if (errors.length) {
+      await writeServerFile(client, file, before);
+      throw new Error(`${file} would not parse after the edit, so it was left as it was (${errors.map((e) => `line ${e.line_number}: ${e.error}`).join('; ')})`);
+    }
+    await client.query('select pg_reload_conf()');
+  }
+
+  /**
+   * After a reload the postmaster applies the new rules to connections it accepts from then on:
+   * waits until a connection as `role` (no password) is rejected by pg_hba.conf rather than by
+   * authentication. Without a role to try, the read-only check in `makeReadOnly` (same reload) stands.
+   */
+  private async waitUntilRefused(role: string | undefined, deadlineMs: number): Promise<void> {
+    if (role === undefined) return;
+    const url = new URL(this.endpoint.connection);
+    url.username = encodeURIComponent(role);
+    url.password = '';
+    let last = '';
+    while (Date.now() < deadlineMs) {
+      const client = new Client({ connectionString: url.toString(), connectionTimeoutMillis: this.probeTimeoutMs, application_name: 'continuity-failover' });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        last = `${role} could still connect`;
+      } catch (error) {
+        last = describe(error, this.probeTimeoutMs);
+        if (/pg_hba\.conf rejects connection/.test(last)) return;
+      } finally {
+        void client.end().catch(() => undefined);
+      }
+      await sleep(20);
+    }
+    throw new MemberActionError(this.name, 'refuse application connections', `connections of ${role} not refused after the reload (${last})`);
+  }
+
   /** Undoes `makeReadOnly` (an abandoned switchover hands the primary back). */
   async makeWritable(timeoutMs = 5_000): Promise<void> {
     await this.run('make writable', timeoutMs, async (client) => {
@@ -198,6 +282,25 @@ export class PgMember {
     }
   }
 }
+
+const readServerFile = async (client: Client, file: string): Promise<string> => (await client.query<{ c: string }>('select pg_read_file($1) as c', [file])).rows[0]!.c;
+
+/**
+ * Replaces a server-side text file through `COPY … TO` and checks it reads back exactly. COPY writes
+ * CSV with a unit separator as delimiter and a record separator as quote, so no character of an
+ * ordinary line is escaped or quoted; empty lines go out as NULL (written as nothing).
+ */
+const writeServerFile = async (client: Client, file: string, content: string): Promise<void> => {
+  const lines = content.replace(/\r/g, '').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const array = `array[${lines.map((l) => client.escapeLiteral(l)).join(', ')}]::text[]`;
+  await client.query(
+    `copy (select nullif(line, '') from unnest(${array}) with ordinality as l(line, n) order by n)
+       to ${client.escapeLiteral(file)} with (format csv, delimiter e'\\x1f', quote e'\\x1e')`,
+  );
+  const written = await readServerFile(client, file);
+  if (written !== `${lines.join('\n')}\n`) throw new Error(`${file} does not read back as written`);
+};
 
 class ProbeTimeout extends Error {
   constructor(ms: number) {
