@@ -2,7 +2,7 @@ import { HttpCode, Post, Query } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
-import { Roles } from '../api/auth.guard.js';
+import { Roles } from '../api/roles.js';
 import { parseQuery } from '../api/query.js';
 import { ProjectionRebuildService } from './projection-rebuild.service.js';
 

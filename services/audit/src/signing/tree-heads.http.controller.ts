@@ -2,7 +2,7 @@ import { Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
-import { READERS, Roles } from '../api/auth.guard.js';
+import { Public, READERS, Roles } from '../api/roles.js';
 import { parseQuery, positiveInt } from '../api/query.js';
 import { NoSignedHeadError, TreeHeadsService } from './tree-heads.service.js';
 
@@ -11,6 +11,7 @@ export class TreeHeadsHttpController {
   constructor(private readonly heads: TreeHeadsService) {}
 
   @Get('public-key')
+  @Public()
   @ApiOperation({ summary: 'The Ed25519 public key that verifies every signed tree head (open to anyone)' })
   publicKey() {
     return { algorithm: 'Ed25519', keyId: this.heads.keyId, publicKeyPem: this.heads.publicKeyPem };
