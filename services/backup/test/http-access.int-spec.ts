@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil } from '@continuity/messaging/testing';
 import { bearer, callAsStrangers, MutatingRoute, refusedToStrangers, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
@@ -12,9 +12,7 @@ describe('backup HTTP access (real process, NATS, PostgreSQL)', () => {
 
   beforeAll(async () => {
     world = await startWorld('bkacc');
-    const tree = join(world.root, 'tree');
-    mkdirSync(tree, { recursive: true });
-    writeFileSync(join(tree, 'a.txt'), 'alpha\n');
+    const tree = world.tree('tree', { 'a.txt': 'alpha\n' });
     const config = world.configFile(`
 resources:
   files: { kind: directory, site: eu-west-1a, path: ${tree} }
