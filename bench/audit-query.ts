@@ -20,7 +20,7 @@ import { intOption, median, percentile, printResult, progress, round } from './l
 const EVENTS = intOption('events', 'BENCH_EVENTS', 1_000_000);
 const QUERIES = intOption('queries', 'BENCH_QUERIES', 1_000);
 const RESOURCES = 1_000;
-const TOKEN = 'bench-auditor-token';
+const TOKEN = 'bench-auditor-token-0123456789abcdef';
 
 const main = async () => {
   const nc = await connectTestNats();
@@ -28,7 +28,7 @@ const main = async () => {
     AUDIT_SIGN_INTERVAL_MS: '3600000',
     AUDIT_TAMPER_CHECK_INTERVAL_MS: '86400000',
     AUDIT_BATCH_SIZE: '5000',
-    AUDIT_TOKENS: `${TOKEN}:auditor`,
+    CONTINUITY_TOKENS: `bench:auditor:${TOKEN}`,
   });
   const { app } = audit;
   try {

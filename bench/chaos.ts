@@ -56,7 +56,7 @@ const main = async () => {
       NATS_REPLICAS: '3',
       DATABASE_URL: pg!.primary.url,
       CONTINUITY_NAMESPACE: topology.namespace,
-      AUDIT_TOKENS: `${AUDITOR}:auditor`,
+      CONTINUITY_TOKENS: `chaos:auditor:${AUDITOR}`,
       AUDIT_SIGNING_KEY_FILE: join(work, `audit-${i}.pem`),
       AUDIT_SIGN_INTERVAL_MS: '3600000',
       AUDIT_INSTANCE_ID: `chaos-audit-${i}`,

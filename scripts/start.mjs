@@ -6,8 +6,8 @@
 // NATS_URL and nothing on :4222, `nats-server -js` is started if it is installed; with no
 // DATABASE_URL and nothing on :5432, an embedded PostgreSQL (data under .continuity/) is started.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -127,16 +127,33 @@ async function ensurePostgres() {
   return embeddedUrl;
 }
 
-/** The audit API needs bearer tokens; made once for this checkout and kept in .continuity/. */
-function auditTokens() {
-  if (process.env.AUDIT_TOKENS) return { value: process.env.AUDIT_TOKENS, made: false };
-  const file = join(stateDir, 'audit-tokens');
+/**
+ * Every HTTP route but health and metrics needs a bearer token. Made once per checkout: one token a
+ * role (32 random bytes each), kept in clear in .continuity/tokens (mode 0600) to print them, and
+ * handed to the services only as SHA-256 hashes (.continuity/tokens.sha256, CONTINUITY_TOKENS_FILE).
+ */
+const ROLES = ['viewer', 'operator', 'auditor', 'admin'];
+function accessTokens() {
+  if (process.env.CONTINUITY_TOKENS || process.env.CONTINUITY_TOKENS_FILE) return { env: {}, made: false };
+  const file = join(stateDir, 'tokens');
   if (!existsSync(file)) {
     mkdirSync(stateDir, { recursive: true });
-    const token = () => randomBytes(18).toString('base64url');
-    writeFileSync(file, `${token()}:auditor,${token()}:operator\n`, { mode: 0o600 });
+    const lines = ROLES.map((role) => `${role} ${role} ${randomBytes(32).toString('base64url')}`);
+    writeFileSync(file, `# name role token (made by npm start; the services read only tokens.sha256)\n${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
   }
-  return { value: readFileSync(file, 'utf8').trim(), made: true, file };
+  chmodSync(file, 0o600);
+  const tokens = readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => line.replace(/#.*/, '').trim())
+    .filter(Boolean)
+    .map((line) => {
+      const [name, role, token] = line.split(/\s+/);
+      return { name, role, token };
+    });
+  const hashed = join(stateDir, 'tokens.sha256');
+  const sha256 = (token) => createHash('sha256').update(token).digest('hex');
+  writeFileSync(hashed, tokens.map((t) => `${t.name} ${t.role} ${sha256(t.token)}\n`).join(''), { mode: 0o600 });
+  return { env: { CONTINUITY_TOKENS_FILE: hashed }, made: true, tokens, file };
 }
 
 const children = new Map();
@@ -212,16 +229,21 @@ process.on('SIGTERM', () => void stopAll(0));
 const natsUrl = await ensureNats();
 const databaseUrl = await ensurePostgres();
 say(`NATS ${natsUrl}; PostgreSQL ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname}`);
-const tokens = auditTokens();
-for (const service of SERVICES) startService(service, { NATS_URL: natsUrl, DATABASE_URL: databaseUrl, AUDIT_TOKENS: tokens.value });
+const tokens = accessTokens();
+for (const service of SERVICES) startService(service, { NATS_URL: natsUrl, DATABASE_URL: databaseUrl, ...tokens.env });
 for (const { name, port } of SERVICES) await waitListening('127.0.0.1', port, name, 30_000);
 say('all four services are up:');
 for (const { name, port } of SERVICES) say(`  ${name.padEnd(8)} http://127.0.0.1:${port}  (/health/ready, /metrics)`);
 if (tokens.made) {
-  for (const pair of tokens.value.split(',')) {
-    const [token, role] = pair.split(':');
-    say(`audit ${role} token: ${token}  (curl -H "Authorization: Bearer ${token}" http://127.0.0.1:3004/audit/resources)`);
+  const TRY = {
+    viewer: 'http://127.0.0.1:3001/backups',
+    operator: '-X POST http://127.0.0.1:3004/audit/tree-heads',
+    auditor: 'http://127.0.0.1:3004/audit/resources',
+    admin: 'http://127.0.0.1:3002/verifications',
+  };
+  for (const { name, role, token } of tokens.tokens) {
+    say(`${role} token (${name}): ${token}  (curl -H "Authorization: Bearer ${token}" ${TRY[role] ?? 'http://127.0.0.1:3001/backups'})`);
   }
-  say(`(tokens kept in ${tokens.file}; set AUDIT_TOKENS to choose your own)`);
+  say(`(tokens kept in ${tokens.file}; set CONTINUITY_TOKENS or CONTINUITY_TOKENS_FILE to choose your own)`);
 }
 say('Ctrl-C stops everything.');

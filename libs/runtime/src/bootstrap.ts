@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { INestApplication, Logger, LogLevel, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { z } from 'zod';
 import { endpointsOf, JetStreamTransport } from '@continuity/messaging';
 import { startTelemetry } from '@continuity/telemetry';
@@ -12,6 +13,7 @@ import { waitForNats, waitForPostgres } from './startup-wait.js';
 import { ReadinessChecks } from './health.controller.js';
 import { PG_POOL } from './tokens.js';
 import { HttpErrorFilter } from './http/error.filter.js';
+import { acceptJsonBodiesOnly } from './http/json-bodies.js';
 import { DependencyUnreachableError } from './unreachable.js';
 
 export interface ServiceSpec<S extends z.ZodType<BaseConfig> = z.ZodType<BaseConfig>> {
@@ -94,10 +96,12 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
   @Module({ imports: [RuntimeModule.forRoot({ serviceName: spec.name, config, telemetry, nats }), spec.module] })
   class ServiceRootModule {}
 
-  const app = await NestFactory.create(ServiceRootModule, {
+  const app = await NestFactory.create<NestExpressApplication>(ServiceRootModule, {
     logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
     abortOnError: false,
+    bodyParser: false, // no urlencoded parser: JSON bodies only (acceptJsonBodiesOnly)
   });
+  acceptJsonBodiesOnly(app);
   const pool = app.get<Pool>(PG_POOL);
   const transport = new JetStreamTransport({
     serviceName: spec.name,

@@ -1,4 +1,8 @@
-import { baseEnvSchema, ConfigError, hashToken, loadConfig, redactUrl, topologyFor } from './config.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { baseEnvSchema, ConfigError, loadConfig, redactUrl, topologyFor } from './config.js';
+import { accessTokensOf, hashToken } from './http/access-tokens.js';
 
 describe('loadConfig', () => {
   const schema = baseEnvSchema(3001);
@@ -12,21 +16,69 @@ describe('loadConfig', () => {
       CONTINUITY_NAMESPACE: 'continuity',
       LOG_LEVEL: 'log',
       JETSTREAM_ACK_WAIT_MS: 30_000,
+      CONTINUITY_TOKENS: [],
+      CONTINUITY_TOKENS_FILE: [],
       CONTINUITY_OPERATOR_TOKENS: [],
       NATS_REPLICAS: 1,
       STARTUP_WAIT_MS: 120_000,
+      AUDIT_TOKENS: [],
+      CONTINUITY_AUTH_MAX_FAILURES: 10,
+      CONTINUITY_AUTH_WINDOW_MS: 60_000,
     });
   });
 
-  it('keeps operator tokens only hashed, and never repeats a bad one back', () => {
-    const token = 'a-long-enough-operator-token';
-    const { CONTINUITY_OPERATOR_TOKENS } = loadConfig(schema, { CONTINUITY_OPERATOR_TOKENS: `alice:${token}, bob:${'b'.repeat(16)}` });
-    expect(CONTINUITY_OPERATOR_TOKENS.map((t) => t.name)).toEqual(['alice', 'bob']);
-    expect(CONTINUITY_OPERATOR_TOKENS[0]!.sha256).toEqual(hashToken(token));
-    expect(JSON.stringify(CONTINUITY_OPERATOR_TOKENS)).not.toContain(token);
-    const short = 'alice:short-secret';
-    expect(() => loadConfig(schema, { CONTINUITY_OPERATOR_TOKENS: short })).toThrow('CONTINUITY_OPERATOR_TOKENS: must be comma-separated name:token pairs');
-    expect(() => loadConfig(schema, { CONTINUITY_OPERATOR_TOKENS: short })).not.toThrow('short-secret');
+  const token = 'a-long-enough-token-of-32-characters';
+
+  it('keeps tokens only hashed, with their names and roles, and never repeats a bad one back', () => {
+    const { CONTINUITY_TOKENS } = loadConfig(schema, { CONTINUITY_TOKENS: `alice:operator:${token}, bob:viewer:${'b'.repeat(32)}` });
+    expect(CONTINUITY_TOKENS.map(({ name, role }) => ({ name, role }))).toEqual([{ name: 'alice', role: 'operator' }, { name: 'bob', role: 'viewer' }]);
+    expect(CONTINUITY_TOKENS[0]!.sha256).toEqual(hashToken(token));
+    expect(JSON.stringify(CONTINUITY_TOKENS)).not.toContain(token);
+    for (const [bad, problem] of [
+      ['alice:operator:short-secret-of-31-characters-x', 'entry 1: the token must be 32+ characters'],
+      [`alice:root:${token}`, 'entry 1: the role must be one of viewer, operator, auditor, admin'],
+      [`bob:viewer:${token},${token}`, 'entry 2: the role must be'],
+    ] as const) {
+      let error: unknown;
+      try {
+        loadConfig(schema, { CONTINUITY_TOKENS: bad });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toContain(`CONTINUITY_TOKENS: ${problem}`);
+      expect((error as Error).message).not.toContain('short-secret');
+      expect((error as Error).message).not.toContain(token);
+    }
+  });
+
+  it('reads hashed tokens from CONTINUITY_TOKENS_FILE and names a bad line, not its content', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'continuity-tokens-'));
+    try {
+      const file = join(dir, 'tokens');
+      writeFileSync(file, `# name role sha256\ncarol admin ${hashToken(token).toString('hex')}\n\ndave auditor ${'ab'.repeat(32)}\n`);
+      expect(loadConfig(schema, { CONTINUITY_TOKENS_FILE: file }).CONTINUITY_TOKENS_FILE).toEqual([
+        { name: 'carol', role: 'admin', sha256: hashToken(token) },
+        { name: 'dave', role: 'auditor', sha256: Buffer.from('ab'.repeat(32), 'hex') },
+      ]);
+      writeFileSync(file, `carol admin ${token}\n`);
+      expect(() => loadConfig(schema, { CONTINUITY_TOKENS_FILE: file })).toThrow('CONTINUITY_TOKENS_FILE: line 1: must be "name role sha256-hex"');
+      expect(() => loadConfig(schema, { CONTINUITY_TOKENS_FILE: file })).not.toThrow(token);
+      expect(() => loadConfig(schema, { CONTINUITY_TOKENS_FILE: join(dir, 'missing') })).toThrow('CONTINUITY_TOKENS_FILE: cannot read the file (ENOENT)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('still accepts the deprecated CONTINUITY_OPERATOR_TOKENS and AUDIT_TOKENS, with the same length rule', () => {
+    const config = loadConfig(schema, { CONTINUITY_OPERATOR_TOKENS: `erin:${token}`, AUDIT_TOKENS: `${'f'.repeat(32)}:auditor` });
+    expect(accessTokensOf(config).map(({ name, role }) => ({ name, role }))).toEqual([
+      { name: 'erin', role: 'operator' },
+      { name: 'audit-auditor', role: 'auditor' },
+    ]);
+    expect(() => loadConfig(schema, { CONTINUITY_OPERATOR_TOKENS: 'erin:sixteen-chars-xx' })).toThrow('CONTINUITY_OPERATOR_TOKENS: entry 1: the token must be 32+ characters');
+    expect(() => loadConfig(schema, { AUDIT_TOKENS: 'auditor-token-1234:auditor' })).toThrow('AUDIT_TOKENS: entry 1: the token must be 32+ characters');
+    expect(() => loadConfig(schema, { AUDIT_TOKENS: 'auditor-token-1234:auditor' })).not.toThrow('auditor-token-1234');
   });
 
   it('treats empty variables as unset', () => {

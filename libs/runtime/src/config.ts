@@ -1,8 +1,8 @@
 import { redactSecrets } from './secrets.js';
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DEFAULT_TOPOLOGY, isolatedTopology, Topology } from '@continuity/contracts';
 import { DEFAULT_REPLICAS, MAX_REPLICAS } from '@continuity/messaging';
+import { clearTokens, hashedTokensFile, legacyAuditTokens, legacyOperatorTokens } from './http/access-tokens.js';
 
 /** A configuration value that is missing or wrong; the message names the variable. */
 export class ConfigError extends Error {
@@ -41,29 +41,6 @@ const natsUrls = z
     { message: 'must be one or more comma-separated nats:// URLs, e.g. nats://127.0.0.1:4222' },
   );
 
-/** An operator's bearer token, kept only as its SHA-256: the raw token is not held after start. */
-export interface OperatorToken {
-  name: string;
-  sha256: Buffer;
-}
-
-export const hashToken = (token: string) => createHash('sha256').update(token).digest();
-
-const operatorTokens = z.string().transform((value, ctx): OperatorToken[] => {
-  const tokens: OperatorToken[] = [];
-  for (const pair of value.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const at = pair.indexOf(':');
-    const name = pair.slice(0, at);
-    const token = pair.slice(at + 1);
-    if (at < 1 || !/^[A-Za-z0-9_.@-]{1,64}$/.test(name) || token.length < 16 || /\s/.test(token)) {
-      ctx.addIssue({ code: 'custom', message: 'must be comma-separated name:token pairs, names of letters, digits, _ . @ -, tokens of 16+ characters' });
-      return z.NEVER;
-    }
-    tokens.push({ name, sha256: hashToken(token) });
-  }
-  return tokens;
-});
-
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/continuity';
 
@@ -87,8 +64,17 @@ export const baseEnvSchema = (defaultPort: number) =>
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     /** How long JetStream waits for an ack before redelivering (also after a crash). */
     JETSTREAM_ACK_WAIT_MS: z.coerce.number().int().min(1_000, 'must be ≥ 1000').default(30_000),
-    /** `name:token,…`: who may use the operator routes (`/dlq`); with none, they answer 401. */
-    CONTINUITY_OPERATOR_TOKENS: operatorTokens.default([]),
+    /** `name:role:token,…` (roles viewer, operator, auditor, admin): who may call the HTTP API; with none, only health and metrics answer. */
+    CONTINUITY_TOKENS: clearTokens.default([]),
+    /** A file of `name role sha256-hex` lines: the same, stored hashed (recommended). */
+    CONTINUITY_TOKENS_FILE: hashedTokensFile.default([]),
+    /** Deprecated: `name:token,…` operators; use CONTINUITY_TOKENS. */
+    CONTINUITY_OPERATOR_TOKENS: legacyOperatorTokens.default([]),
+    /** Deprecated: `token:role,…` (auditor, operator); use CONTINUITY_TOKENS. */
+    AUDIT_TOKENS: legacyAuditTokens.default([]),
+    /** Unknown tokens from one address within the window before it is answered 429. */
+    CONTINUITY_AUTH_MAX_FAILURES: z.coerce.number().int().min(1, 'must be ≥ 1').default(10),
+    CONTINUITY_AUTH_WINDOW_MS: z.coerce.number().int().min(1_000, 'must be ≥ 1000').default(60_000),
     /**
      * Servers holding each stream, KV bucket and object store this service creates: 1 on one
      * server, 3 (or 5) in a cluster, so losing a minority of the servers loses nothing.

@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
 import type { Response } from 'express';
 import { NATS_CONNECTION, PG_POOL } from './tokens.js';
+import { Public } from './http/access.guard.js';
 
 export type CheckResult = { status: 'up' } | { status: 'down'; error: string };
 
@@ -23,6 +24,7 @@ export class ReadinessChecks {
 const withTimeout = <T>(promise: Promise<T>, ms: number, what: string) =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms).unref())]);
 
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -2,7 +2,9 @@ import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Telemetry } from '@continuity/telemetry';
 import { TELEMETRY } from './tokens.js';
+import { Public } from './http/access.guard.js';
 
+@Public()
 @Controller()
 export class MetricsController {
   constructor(@Inject(TELEMETRY) private readonly telemetry: Telemetry) {}

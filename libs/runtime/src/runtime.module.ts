@@ -9,7 +9,8 @@ import { BaseConfig, topologyFor } from './config.js';
 import { HealthController, ReadinessChecks } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
 import { DlqController } from './dlq/dlq.controller.js';
-import { OperatorGuard } from './http/operator.guard.js';
+import { APP_GUARD } from '@nestjs/core';
+import { AccessGuard } from './http/access.guard.js';
 import { NATS_CONNECTION, PG_POOL, PUBLISHER, SERVICE_CONFIG, TELEMETRY, TOPOLOGY } from './tokens.js';
 
 export interface RuntimeOptions {
@@ -38,7 +39,7 @@ class RuntimeShutdown implements OnApplicationShutdown {
 
 /**
  * What every service process has: its validated config, one NATS connection, a PostgreSQL pool,
- * the typed publisher, and the `/health/*`, `/metrics` and operators' `/dlq` routes. Global, so slices inject them.
+ * the typed publisher, the `/health/*`, `/metrics` and operators' `/dlq` routes, and the HTTP guard. Global, so slices inject them.
  */
 @Global()
 @Module({})
@@ -72,7 +73,8 @@ export class RuntimeModule {
           inject: [NATS_CONNECTION, PUBLISHER],
           useFactory: (nc: NatsConnection, publisher: ContinuityPublisher) => new DeadLetters(nc, { topology, publisher }),
         },
-        OperatorGuard,
+        // Deny by default, in every service: each route is public, or needs a token with a role.
+        { provide: APP_GUARD, useClass: AccessGuard },
         ReadinessChecks,
         RuntimeShutdown,
       ],

@@ -7,8 +7,56 @@ import { ContinuityPublisher, EventType } from '@continuity/contracts';
 import { anEvent } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { freePort } from './postgres.js';
+import type { Role } from './http/access-tokens.js';
 
 export { freePort };
+
+/** One token per role for tests (32+ characters, as the guard requires); pass `TEST_CONTINUITY_TOKENS` as CONTINUITY_TOKENS. */
+export const TEST_TOKENS = {
+  viewer: 'test-viewer-token-0123456789abcdef',
+  operator: 'test-operator-token-0123456789abcdef',
+  auditor: 'test-auditor-token-0123456789abcdef',
+  admin: 'test-admin-token-0123456789abcdef',
+} as const satisfies Record<Role, string>;
+export const TEST_CONTINUITY_TOKENS = Object.entries(TEST_TOKENS)
+  .map(([role, token]) => `${role}:${role}:${token}`)
+  .join(',');
+/** `Authorization` header of a test token of `role`. */
+export const bearer = (role: Role) => ({ authorization: `Bearer ${TEST_TOKENS[role]}` });
+
+export interface MutatingRoute {
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  body?: unknown;
+}
+
+/**
+ * Calls each route as an anonymous caller and with a viewer's and an auditor's token, each with a
+ * well-formed JSON body, and returns what was answered; a test expects only 401s and 403s and then
+ * checks that nothing changed.
+ */
+export const callAsStrangers = async (base: string, routes: MutatingRoute[]) => {
+  const answers: { route: string; as: string; status: number; code: unknown }[] = [];
+  for (const { method, path, body } of routes) {
+    for (const as of ['anonymous', 'viewer', 'auditor'] as const) {
+      const res = await fetch(base + path, {
+        method,
+        headers: { 'content-type': 'application/json', ...(as === 'anonymous' ? {} : bearer(as)) },
+        body: JSON.stringify(body ?? {}),
+      });
+      answers.push({ route: `${method} ${path}`, as, status: res.status, code: ((await res.json()) as { code?: unknown }).code });
+    }
+  }
+  return answers;
+};
+
+/** What `callAsStrangers` must get for every route: 401 without a token, 403 for the wrong role. */
+export const refusedToStrangers = (routes: MutatingRoute[]) =>
+  routes.flatMap(({ method, path }) => [
+    { route: `${method} ${path}`, as: 'anonymous', status: 401, code: 'AUTH.TOKEN_MISSING' },
+    { route: `${method} ${path}`, as: 'viewer', status: 403, code: 'AUTH.ROLE_FORBIDDEN' },
+    { route: `${method} ${path}`, as: 'auditor', status: 403, code: 'AUTH.ROLE_FORBIDDEN' },
+  ]);
 
 const repoRoot = join(__dirname, '..', '..', '..');
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -58,7 +106,7 @@ export const startServiceProcess = async (service: string, env: Record<string, s
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (\`npm test\` does)`);
   const port = Number(env.PORT ?? (await freePort()));
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, NO_COLOR: '1', PORT: String(port), ...env },
+    env: { ...process.env, NO_COLOR: '1', PORT: String(port), CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';

@@ -14,7 +14,7 @@ import { HttpErrorFilter } from '../src/http/error.filter.js';
 import { RuntimeModule } from '../src/runtime.module.js';
 import { runDlqCli } from '../src/dlq/dlq.cli.js';
 
-const ALICE = 'alice-operator-token-0123456789';
+const ALICE = 'alice-operator-token-0123456789abcdef';
 const broken = new Set<string>();
 const handled = new Map<string, number>();
 
@@ -37,7 +37,7 @@ describe('/dlq routes (real NATS)', () => {
 
   /** The runtime module as every service mounts it, with these operator tokens. */
   const startApi = async (tokens: string) => {
-    const config = loadConfig(baseEnvSchema(0), { CONTINUITY_NAMESPACE: topology.namespace, CONTINUITY_OPERATOR_TOKENS: tokens });
+    const config = loadConfig(baseEnvSchema(0), { CONTINUITY_NAMESPACE: topology.namespace, CONTINUITY_TOKENS: tokens });
     const nats = await connect({ servers: TEST_NATS_URL, noAsyncTraces: true });
     const telemetry = { shutdown: async () => undefined } as unknown as Telemetry;
     @Module({ imports: [RuntimeModule.forRoot({ serviceName: 'dlqapi', config, telemetry, nats })] })
@@ -74,7 +74,7 @@ describe('/dlq routes (real NATS)', () => {
     });
     consumer.useGlobalFilters(new RethrowEventErrors());
     await consumer.listen();
-    api = await startApi(`alice:${ALICE}`);
+    api = await startApi(`alice:operator:${ALICE},victor:viewer:${'v'.repeat(32)}`);
     closed = await startApi('');
 
     const data = aBackupCreatedData();
@@ -96,8 +96,11 @@ describe('/dlq routes (real NATS)', () => {
     expect(await call(api, '/dlq')).toMatchObject({ status: 401, body: { code: 'AUTH.TOKEN_MISSING' } });
     expect(await call(api, `/dlq/${sequence}`, { token: 'wrong-token-but-long-enough' })).toMatchObject({ status: 401, body: { code: 'AUTH.TOKEN_UNKNOWN' } });
     expect(await call(api, `/dlq/${sequence}/replay`, { method: 'POST', token: ALICE.slice(0, -1) })).toMatchObject({ status: 401 });
+    // Dead letters hold event bodies: a viewer may neither read nor replay them.
+    expect(await call(api, '/dlq', { token: 'v'.repeat(32) })).toMatchObject({ status: 403, body: { code: 'AUTH.ROLE_FORBIDDEN' } });
+    expect(await call(api, `/dlq/${sequence}/replay`, { method: 'POST', token: 'v'.repeat(32) })).toMatchObject({ status: 403 });
     // Configured with no tokens: closed, even to a token that works elsewhere.
-    expect(await call(closed, '/dlq', { token: ALICE })).toMatchObject({ status: 401, body: { code: 'AUTH.NO_OPERATORS' } });
+    expect(await call(closed, '/dlq', { token: ALICE })).toMatchObject({ status: 401, body: { code: 'AUTH.NO_TOKENS' } });
     expect(await call(closed, `/dlq/${sequence}/replay`, { method: 'POST', token: ALICE })).toMatchObject({ status: 401 });
     // Nothing was replayed by any of these.
     expect(await streamMessageCount(nc, replayStreamOf(topology))).toBe(0);

@@ -1,8 +1,6 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SERVICE_CONFIG } from '@continuity/runtime';
-import { AuditAuthGuard } from './api/auth.guard.js';
 import { AuditConfig } from './config/audit.config.js';
 import { AuditLedger1764150000000 } from './database/1764150000000-audit-ledger.migration.js';
 import { AuditorViews1764160000000 } from './database/1764160000000-auditor-views.migration.js';
@@ -62,7 +60,6 @@ import { ExportHttpController } from './verification/export.http.controller.js';
     TamperCheckService,
     ReportService,
     ProjectionRebuildService,
-    { provide: APP_GUARD, useClass: AuditAuthGuard },
   ],
 })
 export class AuditModule {}

@@ -26,7 +26,6 @@ describe('audit ledger survives being killed mid-ingest (real process, NATS and 
       CONTINUITY_NAMESPACE: topology.namespace,
       AUDIT_SIGNING_KEY_FILE: join(tmpdir(), `continuity-audit-${topology.namespace}.pem`),
       AUDIT_SIGN_INTERVAL_MS: '3600000', // no checkpoint events: the log holds exactly the published events
-      AUDIT_TOKENS: `${OPERATOR}:operator`,
       // Messages the killed process held come back after ack_wait; keep the test short.
       JETSTREAM_ACK_WAIT_MS: '2000',
     });

@@ -2,14 +2,14 @@ import { INestApplication } from '@nestjs/common';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServiceApp } from '@continuity/runtime';
-import { freePort } from '@continuity/runtime/testing';
+import { freePort, TEST_CONTINUITY_TOKENS, TEST_TOKENS } from '@continuity/runtime/testing';
 import { TEST_NATS_URL } from '@continuity/messaging/testing';
 import { AuditModule } from '../src/audit.module.js';
 import { auditEnvSchema } from '../src/config/audit.config.js';
 import { serveOpenApi } from '../src/api/openapi.js';
 
-export const AUDITOR = 'auditor-token-1234';
-export const OPERATOR = 'operator-token-1234';
+export const AUDITOR = TEST_TOKENS.auditor;
+export const OPERATOR = TEST_TOKENS.operator;
 
 /** The audit service in-process, on its own database and topology. */
 export const startAudit = async (databaseUrl: string, namespace: string, env: Record<string, string> = {}) => {
@@ -28,7 +28,7 @@ export const startAudit = async (databaseUrl: string, namespace: string, env: Re
       LOG_LEVEL: 'error',
       AUDIT_SIGNING_KEY_FILE: join(tmpdir(), `continuity-audit-${namespace}.pem`),
       AUDIT_SIGN_INTERVAL_MS: '250',
-      AUDIT_TOKENS: `${AUDITOR}:auditor,${OPERATOR}:operator`,
+      CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS,
       ...env,
     },
   });

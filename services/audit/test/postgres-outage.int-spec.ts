@@ -44,7 +44,6 @@ describe('audit ledger through a PostgreSQL outage (real process, its own Postgr
       CONTINUITY_NAMESPACE: topology.namespace,
       AUDIT_SIGNING_KEY_FILE: join(tmpdir(), `continuity-audit-${topology.namespace}.pem`),
       AUDIT_SIGN_INTERVAL_MS: '3600000', // no checkpoint events: the log holds exactly the published events
-      AUDIT_TOKENS: `${OPERATOR}:operator`,
     });
     await proc.waitForOutput('audit listening');
     const ready = async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
-import { createTestDatabase, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
+import { bearer, createTestDatabase, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
 import { AUDITOR } from './harness.js';
 
 /**
@@ -42,7 +42,7 @@ policies:
       // The backup asked for over HTTP is the only one: no scheduled first slot at start.
       ['backup', { BACKUP_SCHEDULER: 'off' }],
       ['verifier', {}],
-      ['audit', { AUDIT_TOKENS: `${AUDITOR}:auditor`, AUDIT_SIGNING_KEY_FILE: join(dir, 'audit.pem'), AUDIT_SIGN_INTERVAL_MS: '250' }],
+      ['audit', { AUDIT_SIGNING_KEY_FILE: join(dir, 'audit.pem'), AUDIT_SIGN_INTERVAL_MS: '250' }],
     ] as const) {
       const proc = await startServiceProcess(service, { ...env, ...extra });
       processes.push(proc);
@@ -62,14 +62,14 @@ policies:
     const [backup, verifier, audit] = processes;
     const started = await fetch(`http://127.0.0.1:${backup!.port}/backups`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...bearer('operator') },
       body: JSON.stringify({ resource: 'docs' }),
     });
     expect(started.status).toBe(202);
     const { backupId } = (await started.json()) as { backupId: string };
 
     const verification = await pollUntil(async () => {
-      const res = await fetch(`http://127.0.0.1:${verifier!.port}/verifications?backupId=${backupId}`);
+      const res = await fetch(`http://127.0.0.1:${verifier!.port}/verifications?backupId=${backupId}`, { headers: bearer('viewer') });
       const body = (await res.json()) as { verifications: { status: string; verdict: string }[] };
       return body.verifications.find((v) => v.status === 'done');
     }, { timeoutMs: 30_000, what: 'the verifier’s verdict' });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
@@ -139,6 +139,15 @@ export const startWorld = async (name: string) => {
       const bucket = `${topology.namespace}_${label}`;
       buckets.push(bucket);
       return bucket;
+    },
+    /** A directory `name` under the world's root holding `files` (path → content); returns its path. */
+    tree: (name: string, files: Record<string, string | Buffer>) => {
+      const dir = join(root, name);
+      for (const [path, content] of Object.entries(files)) {
+        mkdirSync(join(dir, path, '..'), { recursive: true });
+        writeFileSync(join(dir, path), content);
+      }
+      return dir;
     },
     configFile: (yaml: string) => {
       const file = join(root, `config-${testRunId('c')}.yaml`);

@@ -1,4 +1,3 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil } from '@continuity/messaging/testing';
 import { ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
@@ -35,9 +34,7 @@ describe('two backup processes, one schedule: each slot backed up once (real pro
 
   beforeAll(async () => {
     world = await startWorld('twoproc');
-    const tree = join(world.root, 'tree');
-    mkdirSync(tree, { recursive: true });
-    writeFileSync(join(tree, 'a.txt'), 'alpha\n');
+    const tree = world.tree('tree', { 'a.txt': 'alpha\n' });
     const config = world.configFile(`
 resources:
   files: { kind: directory, site: eu-west-1a, path: ${tree} }

@@ -5,7 +5,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { eventSubject } from '@continuity/contracts';
 import { anEvent, anIntegrityVerifiedData } from '@continuity/contracts/testing';
 import { pollUntil, readDeadLetters } from '@continuity/messaging/testing';
-import { ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
+import { bearer, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
 import { runCli, startWorld, World } from './harness.js';
 
 describe('backup service process: API, retention, schedule, bad config, CLI (real NATS, PostgreSQL, filesystem)', () => {
@@ -51,8 +51,8 @@ ${policies}`;
     await world?.close();
   });
 
-  const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const get = async (path: string): Promise<any> => (await fetch(`${base}${path}`)).json();
+  const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer('operator') }, body: JSON.stringify(body) });
+  const get = async (path: string): Promise<any> => (await fetch(`${base}${path}`, { headers: bearer('viewer') })).json();
   const waitFor = (backupId: string, state = 'created') =>
     pollUntil(async () => {
       const b = await get(`/backups/${backupId}`);
@@ -67,7 +67,7 @@ ${policies}`;
     const unknown = await post('/backups', { resource: 'billing-db' });
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as any).message).toMatch(/^unknown resource "billing-db" \(protected: files, ticking\)$/);
-    expect((await fetch(`${base}/backups/01935c3e-7b1a-7cc2-9a55-3f8d2f1e0b6a`)).status).toBe(404);
+    expect((await fetch(`${base}/backups/01935c3e-7b1a-7cc2-9a55-3f8d2f1e0b6a`, { headers: bearer('viewer') })).status).toBe(404);
   });
 
   let first: string;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ContinuityEvent, EventType } from '@continuity/contracts';
 import { createServiceApp } from '@continuity/runtime';
-import { freePort } from '@continuity/runtime/testing';
+import { bearer, freePort, TEST_CONTINUITY_TOKENS } from '@continuity/runtime/testing';
 import { readStream, TEST_NATS_URL } from '@continuity/messaging/testing';
 import { FailoverModule } from '../src/failover.module.js';
 import { failoverEnvSchema } from '../src/failover.env.js';
@@ -70,6 +70,7 @@ export const startFailover = async (namespace: string, configFile: string | null
       CONTINUITY_NAMESPACE: namespace,
       PORT: String(port),
       LOG_LEVEL: process.env.FAILOVER_TEST_LOG ?? 'error',
+      CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS,
       ...(configFile ? { CONTINUITY_CONFIG: configFile } : {}),
       ...env,
     },
@@ -80,11 +81,11 @@ export const startFailover = async (namespace: string, configFile: string | null
 export const httpClient = (base: string) => ({
   base,
   get: async (path: string) => {
-    const res = await fetch(base + path);
+    const res = await fetch(base + path, { headers: bearer('operator') });
     return { status: res.status, body: (await res.json().catch(() => null)) as any };
   },
   post: async (path: string, body?: unknown) => {
-    const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer('operator') }, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: (await res.json().catch(() => null)) as any };
   },
 });

@@ -7,7 +7,7 @@ import { Client } from 'pg';
 import { ContinuityPublisher } from '@continuity/contracts';
 import { testRunId } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readStream } from '@continuity/messaging/testing';
-import { createTestDatabase, ServiceProcess, startServiceProcess, TEST_DATABASE_URL } from '@continuity/runtime/testing';
+import { bearer, createTestDatabase, ServiceProcess, startServiceProcess, TEST_DATABASE_URL } from '@continuity/runtime/testing';
 import { databasesLike, dropRole, pgDump, publishExternalBackup, seedDatabase, testRestoreRole } from './harness.js';
 
 /**
@@ -125,7 +125,7 @@ describe('verifier killed mid-restore-test and restarted (real process, NATS, Po
     await pollUntil(async () => (await databasesLike(prefix)).length === 0, { what: 'the second run\'s scratch database to be dropped' });
     const info = await (await jetstream(nc).consumers.get(topology.eventStream, 'verifier_BackupCreated')).info();
     expect(info.num_ack_pending + info.num_pending).toBe(0);
-    const { verifications } = (await (await fetch(`http://127.0.0.1:${proc.port}/verifications?backupId=${data.backupId}`)).json()) as { verifications: { attempts: number; status: string }[] };
+    const { verifications } = (await (await fetch(`http://127.0.0.1:${proc.port}/verifications?backupId=${data.backupId}`, { headers: bearer('viewer') })).json()) as { verifications: { attempts: number; status: string }[] };
     expect(verifications).toEqual([expect.objectContaining({ status: 'done', attempts: 2 })]);
     expect(readdirSync(root).includes('scratch') ? readdirSync(join(root, 'scratch')) : []).toEqual([]);
     expect(await proc.stop('SIGTERM')).toBe(0);

@@ -14,7 +14,7 @@ import { ContinuityPublisher, continuityEvents, Envelope, EventDataMap, EventTyp
 import { testRunId } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readStream, TEST_NATS_URL } from '@continuity/messaging/testing';
 import { createServiceApp } from '@continuity/runtime';
-import { createTestDatabase, freePort, TEST_DATABASE_URL } from '@continuity/runtime/testing';
+import { bearer, createTestDatabase, freePort, TEST_CONTINUITY_TOKENS, TEST_DATABASE_URL } from '@continuity/runtime/testing';
 import { MANIFEST_FORMAT } from '@continuity/artifacts';
 import { ScrubScheduler } from '../src/scrub/scrub.scheduler.js';
 import { verifierEnvSchema } from '../src/verifier.env.js';
@@ -115,6 +115,7 @@ export const startVerifierWorld = async (name: string, options: { config?: strin
       // Where this world's copies are written (publishExternalBackup, the backup service's locations).
       VERIFIER_FILE_ROOTS: root,
       VERIFIER_SCRUB: 'off',
+      CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS,
       ...(options.config !== undefined ? { VERIFIER_CONFIG: configFile } : {}),
       ...options.env,
     },
@@ -151,11 +152,11 @@ export const startVerifierWorld = async (name: string, options: { config?: strin
       pollUntil(async () => (await verdicts(backupId)).filter((e) => e.data.trigger === trigger)[n - 1], { timeoutMs, intervalMs: 100, what: `verdict #${n} (${trigger}) of backup ${backupId}` }),
     scrubber: () => app.get(ScrubScheduler),
     get: async (path: string) => {
-      const res = await fetch(base + path);
+      const res = await fetch(base + path, { headers: bearer('operator') });
       return { status: res.status, body: (await res.json().catch(() => null)) as any };
     },
     post: async (path: string, body: unknown) => {
-      const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer('operator') }, body: JSON.stringify(body) });
       return { status: res.status, body: (await res.json().catch(() => null)) as any };
     },
     /** A bucket name of this run's own (destroyed at the end). */

@@ -1,7 +1,7 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { DeadLetters, parseDeadLetterSequence } from '@continuity/messaging';
-import { OperatorGuard, type OperatorRequest } from '../http/operator.guard.js';
+import { type Caller, CurrentCaller, Roles } from '../http/access.guard.js';
 import { parseRequest } from '../http/parse-request.js';
 
 const ListQuery = z
@@ -23,7 +23,7 @@ const ReplayBody = z.object({ force: z.boolean().default(false) }).strict();
  * token's name.
  */
 @Controller('dlq')
-@UseGuards(OperatorGuard)
+@Roles('operator')
 export class DlqController {
   constructor(private readonly deadLetters: DeadLetters) {}
 
@@ -40,8 +40,8 @@ export class DlqController {
 
   @Post(':seq/replay')
   @HttpCode(200)
-  replay(@Param('seq') seq: string, @Body() body: unknown, @Req() request: OperatorRequest) {
+  replay(@Param('seq') seq: string, @Body() body: unknown, @CurrentCaller() caller: Caller) {
     const { force } = parseRequest(ReplayBody, body);
-    return this.deadLetters.replay(parseDeadLetterSequence(seq), { by: request.operator, force });
+    return this.deadLetters.replay(parseDeadLetterSequence(seq), { by: caller.name, force });
   }
 }

@@ -2,23 +2,6 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { baseEnvSchema } from '@continuity/runtime';
 
-export type AuditRole = 'auditor' | 'operator';
-
-const tokenList = z
-  .string()
-  .transform((value, ctx) => {
-    const tokens = new Map<string, AuditRole>();
-    for (const pair of value.split(',').map((p) => p.trim()).filter(Boolean)) {
-      const [token, role] = pair.split(':');
-      if (!token || token.length < 8 || (role !== 'auditor' && role !== 'operator')) {
-        ctx.addIssue({ code: 'custom', message: 'must be comma-separated token:role pairs, tokens of 8+ characters, roles auditor or operator' });
-        return z.NEVER;
-      }
-      tokens.set(token, role);
-    }
-    return tokens;
-  });
-
 export const auditEnvSchema = baseEnvSchema(3004).extend({
   /** Ed25519 private key (PKCS#8 PEM) in the environment; wins over the file. */
   AUDIT_SIGNING_KEY: z.string().optional(),
@@ -31,8 +14,6 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
   AUDIT_PREVIOUS_SIGNING_KEY_FILE: z.string().min(1).optional(),
   AUDIT_SIGN_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
   AUDIT_TAMPER_CHECK_INTERVAL_MS: z.coerce.number().int().min(1_000).default(600_000),
-  /** `token:role,…`; with none set, every audit API request is refused. */
-  AUDIT_TOKENS: tokenList.default(new Map()),
   AUDIT_RPO_TARGET_MS: z.coerce.number().int().positive().default(300_000),
   AUDIT_RTO_TARGET_MS: z.coerce.number().int().positive().default(30_000),
   AUDIT_AVAILABILITY_TARGET: z.coerce.number().gt(0).lt(1).default(0.9999),

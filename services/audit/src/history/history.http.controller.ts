@@ -3,7 +3,7 @@ import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ResourceSchema } from '@continuity/contracts';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
-import { READERS, Roles } from '../api/auth.guard.js';
+import { READERS, Roles } from '../api/roles.js';
 import { isoTime, nonNegativeInt, parsePath, parseQuery, positiveInt } from '../api/query.js';
 import { HistoryService } from './history.service.js';
 

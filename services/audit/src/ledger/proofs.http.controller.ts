@@ -2,7 +2,7 @@ import { Get, Query } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
-import { READERS, Roles } from '../api/auth.guard.js';
+import { READERS, Roles } from '../api/roles.js';
 import { parseQuery, positiveInt } from '../api/query.js';
 import { LedgerProofs, TreeTooSmallError } from './ledger.queries.js';
 import { LedgerWriter } from './ledger.writer.js';

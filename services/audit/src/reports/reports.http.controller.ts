@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
-import { READERS, Roles } from '../api/auth.guard.js';
+import { READERS, Roles } from '../api/roles.js';
 import { isoTime, parseQuery } from '../api/query.js';
 import { ReportService } from './report.service.js';
 

@@ -3,7 +3,7 @@ import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
 import { DomainError } from '@continuity/contracts';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
-import { Roles } from '../api/auth.guard.js';
+import { Roles } from '../api/roles.js';
 import { parseQuery } from '../api/query.js';
 import { WriterLease } from '../ledger/writer-lease.js';
 import { ProjectionRebuildService } from './projection-rebuild.service.js';

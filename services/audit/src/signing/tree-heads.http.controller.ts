@@ -2,7 +2,7 @@ import { Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
-import { READERS, Roles } from '../api/auth.guard.js';
+import { Public, READERS, Roles } from '../api/roles.js';
 import { parseQuery, positiveInt } from '../api/query.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { NoSignedHeadError, TreeHeadsService } from './tree-heads.service.js';
@@ -15,12 +15,14 @@ export class TreeHeadsHttpController {
   ) {}
 
   @Get('public-key')
+  @Public()
   @ApiOperation({ summary: "This instance's Ed25519 public key, and every key the ledger has used (open to anyone)" })
   async publicKey() {
     return { algorithm: 'Ed25519', keyId: this.keys.keyId, publicKeyPem: this.keys.publicKeyPem, keys: await this.keys.all() };
   }
 
   @Get('public-keys')
+  @Public()
   @ApiOperation({ summary: 'Every Ed25519 key the ledger has used; each signed head names its own (open to anyone)' })
   async publicKeys() {
     return { algorithm: 'Ed25519', currentKeyId: this.keys.keyId, keys: await this.keys.all() };

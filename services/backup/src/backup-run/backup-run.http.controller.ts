@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { z } from 'zod';
 import { RESOURCE_PATTERN } from '@continuity/contracts';
-import { parseRequest } from '@continuity/runtime';
+import { parseRequest, Roles } from '@continuity/runtime';
 import { BACKUP_RUNNER } from '../tokens.js';
 import { BackupRunner } from './backup-runner.js';
 
@@ -19,6 +19,7 @@ export class BackupRunHttpController {
   constructor(@Inject(BACKUP_RUNNER) private readonly runner: BackupRunner) {}
 
   @Post()
+  @Roles('operator')
   @HttpCode(202)
   async start(@Body() body: unknown) {
     const { resource } = parseRequest(StartBackupBody, body, { code: 'BACKUP.INVALID_REQUEST' });

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { parseRequest } from '@continuity/runtime';
+import { parseRequest, Roles } from '@continuity/runtime';
 import { RESTORE_JOBS } from '../tokens.js';
 import { RestoreJobs } from './restore-jobs.js';
 
@@ -17,6 +17,7 @@ export class RestoreHttpController {
   constructor(@Inject(RESTORE_JOBS) private readonly jobs: RestoreJobs) {}
 
   @Post('backups/:id/restore')
+  @Roles('operator')
   @HttpCode(202)
   async start(@Param('id') backupId: string, @Body() body: unknown) {
     const job = await this.jobs.start(backupId, parseRequest(RestoreBody, body, { code: 'BACKUP.INVALID_REQUEST' }));

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
-import { parseRequest } from '@continuity/runtime';
+import { parseRequest, Roles } from '@continuity/runtime';
 import { FailoverSupervisors } from './failover.supervisors.js';
 
 const SwitchoverBody = z.strictObject({ to: z.string().min(1, 'must name the standby to promote') });
@@ -33,6 +33,7 @@ export class FailoverHttpController {
 
   /** A planned switchover with no data loss; answers when it is done (or refused, with why). */
   @Post(':resource/switchover')
+  @Roles('operator')
   @HttpCode(200)
   switchover(@Param('resource') resource: string, @Body() body: unknown) {
     const { to } = parseRequest(SwitchoverBody, body, { part: 'body', code: 'FAILOVER.BAD_REQUEST' });
@@ -41,6 +42,7 @@ export class FailoverHttpController {
 
   /** An operator rebuilt a fenced former primary as a standby: it may be promoted again. */
   @Post(':resource/members/:member/rebuilt')
+  @Roles('operator')
   @HttpCode(200)
   rebuilt(@Param('resource') resource: string, @Param('member') member: string) {
     return this.supervisors.memberRebuilt(resource, member);

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
-import { parseRequest } from '@continuity/runtime';
+import { parseRequest, Roles } from '@continuity/runtime';
 import { STORE } from '../tokens.js';
 import { VerificationNotFoundError } from './verification.errors.js';
 import { INVALID_REQUEST, ListVerificationsQuery, uuidParam, VerifyBody } from './verification.requests.js';
@@ -50,6 +50,7 @@ export class VerificationHttpController {
   }
 
   @Post()
+  @Roles('operator')
   @HttpCode(202)
   async request(@Body() body: unknown) {
     const { backupId } = parseRequest(VerifyBody, body, { part: 'body', code: INVALID_REQUEST });
