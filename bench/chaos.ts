@@ -87,7 +87,7 @@ const main = async () => {
 
     // The client: a steady rate, each event retried with its own id until JetStream stored it.
     nc = await connect({ servers: nats.urls.split(','), maxReconnectAttempts: -1, noAsyncTraces: true });
-    const publisher = new ContinuityPublisher(jetstream(nc, { timeout: 2_000 }), { source: 'chaos', topology });
+    const publisher = new ContinuityPublisher(jetstream(nc, { timeout: 2_000 }), { source: 'backup', topology });
     const published = new Set<string>();
     let publishRetries = 0;
     const publishOne = async (envelope: Envelope) => {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { pollUntil } from '@continuity/messaging/testing';
-import { ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
+import { bearer, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
 import { createTestDatabase, databaseUrl, PG_ADMIN_URL, runCli, seedDatabase, startWorld, World } from './harness.js';
 
 const databaseExists = async (name: string) => {
@@ -74,8 +74,9 @@ policies:
     await world?.close();
   });
 
-  const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const get = async (path: string): Promise<any> => (await fetch(`${base}${path}`)).json();
+  const post = (path: string, body: unknown) =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer('operator') }, body: JSON.stringify(body) });
+  const get = async (path: string): Promise<any> => (await fetch(`${base}${path}`, { headers: bearer('viewer') })).json();
   const backUp = async (resource: string) => {
     const { backupId } = (await (await post('/backups', { resource })).json()) as any;
     await pollUntil(async () => {
