@@ -22,3 +22,4 @@ export * from './events/dead-letter-replayed.v1.js';
 export * from './events/audit-signing-key-changed.v1.js';
 export * from './routing/route-record.js';
 export * from './routing/watch-primary.js';
+export * from './provenance.js';

@@ -8,3 +8,4 @@ export * from './failure.classifier.js';
 export * from './outages.js';
 export * from './replication.js';
 export * from './free-port.js';
+export * from './nats-connect.js';

@@ -2,8 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { ContinuityPublisher } from '@continuity/contracts';
-import { aBackupCreatedData } from '@continuity/contracts/testing';
+import { aBackupCreatedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createPgCluster, PgCluster, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
 import { envelopeLeafHash } from '../src/ledger/leaf.js';
@@ -54,7 +53,7 @@ describe('audit ledger through a PostgreSQL outage (real process, its own Postgr
     const count = async () => Number((await primary.query<{ n: string }>('select count(*) as n from audit.log_entries'))[0]!.n);
 
     // A client publishing at a steady rate the whole time, as the rest of the platform would.
-    const publisher = new ContinuityPublisher(jetstream(nc), { source: 'load', topology });
+    const publisher = ownersPublisher(jetstream(nc), { topology });
     const ids: string[] = [];
     publishing = true;
     load = (async () => {

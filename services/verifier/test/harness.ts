@@ -90,6 +90,8 @@ export const startVerifierWorld = async (name: string, options: { config?: strin
       VERIFIER_SCRATCH_PREFIX: scratchPrefix,
       VERIFIER_SCRATCH_DIR: scratchDir,
       VERIFIER_SCRUB: 'off',
+      // The tests publish BackupCreated as the external publisher `billing`, for these resources.
+      CONTINUITY_PUBLISHERS: 'billing=billing-db,ledger-db,orders-db,shop-db,slow-db',
       ...(options.config !== undefined ? { VERIFIER_CONFIG: configFile } : {}),
       ...options.env,
     },
