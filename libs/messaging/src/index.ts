@@ -9,3 +9,4 @@ export * from './outages.js';
 export * from './replication.js';
 export * from './free-port.js';
 export * from './nats-connect.js';
+export * from './nats-auth.js';
