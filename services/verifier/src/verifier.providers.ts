@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
-import { ConfigError, NATS_CONNECTION, PG_POOL, SERVICE_CONFIG } from '@continuity/runtime';
+import { ConfigError, NATS_CONNECTION, natsAuthOf, PG_POOL, SERVICE_CONFIG } from '@continuity/runtime';
 import { loadVerifierConfig, VerifierConfig, VerifierConfigError } from './config/verifier-config.js';
 import { CopyReaders } from './copies/copy-reader.js';
 import { FileCopyReader } from './copies/file.reader.js';
@@ -79,8 +79,9 @@ export const verifierProviders: Provider[] = [
   },
   {
     provide: READERS,
-    inject: [NATS_CONNECTION, VERIFIER_CONFIG],
-    useFactory: (nc: NatsConnection, config: VerifierConfig) => new CopyReaders([new FileCopyReader(), new ObjectStoreCopyReader(nc, (bucket) => config.objectStores.get(bucket))]),
+    inject: [NATS_CONNECTION, VERIFIER_CONFIG, SERVICE_CONFIG],
+    useFactory: (nc: NatsConnection, config: VerifierConfig, env: VerifierEnv) =>
+      new CopyReaders([new FileCopyReader(), new ObjectStoreCopyReader(nc, (bucket) => config.objectStores.get(bucket), natsAuthOf(env))]),
   },
   {
     provide: RUNNER,
