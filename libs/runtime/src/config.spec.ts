@@ -1,4 +1,4 @@
-import { baseEnvSchema, ConfigError, hashToken, loadConfig, redactUrl, topologyFor } from './config.js';
+import { baseEnvSchema, ConfigError, hashToken, loadConfig, natsAuthOf, redactUrl, topologyFor } from './config.js';
 
 describe('loadConfig', () => {
   const schema = baseEnvSchema(3001);
@@ -15,7 +15,19 @@ describe('loadConfig', () => {
       CONTINUITY_OPERATOR_TOKENS: [],
       NATS_REPLICAS: 1,
       STARTUP_WAIT_MS: 120_000,
+      CONTINUITY_PUBLISHERS: [],
+      EVENT_MAX_FUTURE_SKEW_MS: 300_000,
     });
+  });
+
+  it('reads NATS credentials: a bad combination names the variables, never the password', () => {
+    const config = loadConfig(schema, { NATS_USER: 'backup', NATS_PASSWORD: 'hunter2-very-secret' });
+    expect(natsAuthOf(config)).toEqual({ user: 'backup', pass: 'hunter2-very-secret' });
+    expect(() => natsAuthOf(loadConfig(schema, { NATS_PASSWORD: 'hunter2-very-secret' }))).toThrow('NATS_USER: must be set with NATS_PASSWORD');
+    expect(() => natsAuthOf(loadConfig(schema, { NATS_PASSWORD: 'hunter2-very-secret' }))).not.toThrow('hunter2');
+    expect(() => natsAuthOf(loadConfig(schema, { NATS_USER: 'a', NATS_PASSWORD: 'p', NATS_NKEY_SEED_FILE: '/nonexistent.nk' }))).toThrow('set only one of');
+    expect(() => natsAuthOf(loadConfig(schema, { NATS_NKEY_SEED_FILE: '/nonexistent.nk' }))).toThrow('NATS_NKEY_SEED_FILE: cannot read /nonexistent.nk: ENOENT');
+    expect(() => loadConfig(schema, { CONTINUITY_PUBLISHERS: 'backup=orders-db' })).toThrow('CONTINUITY_PUBLISHERS: publisher name backup is reserved');
   });
 
   it('keeps operator tokens only hashed, and never repeats a bad one back', () => {
