@@ -24,3 +24,4 @@ export * from './events/audit-signing-key-changed.v1.js';
 export * from './events/restore-performed.v1.js';
 export * from './routing/route-record.js';
 export * from './routing/watch-primary.js';
+export * from './provenance.js';

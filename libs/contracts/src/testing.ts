@@ -2,6 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { Envelope } from './envelope.js';
 import { continuityEvents, ContinuityEvent, EventDataMap, EventType } from './events.js';
+import { serviceOwning } from './provenance.js';
+import { ContinuityPublisher, type PublisherOptions, type PublishInput } from './publisher.js';
+import type { JetStreamClient } from '@nats-io/jetstream';
 
 /**
  * Fixtures shared by publisher and consumer tests, so both build events the same way.
@@ -212,7 +215,8 @@ export const anEvent = <T extends EventType>(
     id,
     type,
     version: continuityEvents.latestVersion(type),
-    source: 'test',
+    // The service that alone may publish the type: consumers refuse any other source.
+    source: serviceOwning(type) ?? 'test',
     resource: 'orders-db',
     occurredAt: new Date().toISOString(),
     correlationId: id,
@@ -220,6 +224,23 @@ export const anEvent = <T extends EventType>(
     data: dataFixtures[type](),
     ...over,
   } as ContinuityEvent<T>;
+};
+
+/**
+ * Publishes each event as the service that owns its type (`backup` for BackupCreated, `failover`
+ * for FailoverCompleted, …), as the real services would: a test of what consumers do with events
+ * stands in for every publisher at once.
+ */
+export const ownersPublisher = (js: JetStreamClient, options: Omit<PublisherOptions, 'source'>) => {
+  const publishers = new Map<string, ContinuityPublisher>();
+  const as = (source: string) => {
+    let publisher = publishers.get(source);
+    if (!publisher) publishers.set(source, (publisher = new ContinuityPublisher(js, { ...options, source })));
+    return publisher;
+  };
+  return {
+    publish: <T extends EventType>(type: T, input: PublishInput<T>) => as(serviceOwning(type) ?? 'test').publish(type, input),
+  };
 };
 
 /** A short random id for naming a test run's streams, buckets and databases. */

@@ -8,3 +8,5 @@ export * from './failure.classifier.js';
 export * from './outages.js';
 export * from './replication.js';
 export * from './free-port.js';
+export * from './nats-connect.js';
+export * from './nats-auth.js';

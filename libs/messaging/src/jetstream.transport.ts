@@ -1,5 +1,5 @@
 import { CustomTransportStrategy, EventPattern, MessageHandler, Server } from '@nestjs/microservices';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -24,6 +24,8 @@ import {
   replayFilter,
   replayStreamOf,
   Topology,
+  checkProvenance,
+  type ProvenancePolicy,
 } from '@continuity/contracts';
 import { replayOriginOf, writeDeadLetter } from './dead-letter.js';
 import { JetStreamContext } from './jetstream.context.js';
@@ -31,6 +33,7 @@ import { decideBeforeHandling, decideOnFailure, DEFAULT_RETRY_POLICY, describeEr
 import type { Dependency, Endpoints } from './failure.classifier.js';
 import { Outage, Outages, Probe } from './outages.js';
 import { ensureTopology, StreamOptions } from './topology.js';
+import { connectNats, type NatsAuthOptions } from './nats-connect.js';
 
 export interface JetStreamTransportOptions {
   /** Durable consumer names start with it: `<serviceName>_<EventType>`. */
@@ -38,6 +41,15 @@ export interface JetStreamTransportOptions {
   /** NATS servers to connect to; or pass `connection` to share one (it is then not closed here). */
   servers?: string | string[];
   connection?: NatsConnection;
+  /** Credentials and TLS of the connection this transport opens (`natsAuthOptions`). */
+  auth?: NatsAuthOptions;
+  /**
+   * Who may publish what (`checkProvenance`): an event whose source may not publish its type, or
+   * dated beyond the allowed skew into the future, is dead-lettered (permanent, with the reason)
+   * instead of handled, unless the handler asks for every event (`provenance: 'record'`).
+   * Without a policy every event is handled (tests of the transport itself).
+   */
+  provenance?: ProvenancePolicy;
   topology?: Topology;
   registry?: EventRegistry;
   retry?: Partial<RetryPolicy>;
@@ -64,6 +76,12 @@ export interface EventHandlerOptions {
   maxDeliver?: number;
   /** Hand over well-formed events of types this build has no schema for (default: only for `*`). */
   acceptUnknownTypes?: boolean;
+  /**
+   * `enforce` (default): events from a source the provenance policy does not allow are
+   * dead-lettered, not handed over. `record`: handed over all the same, for a handler that must see
+   * everything (the audit ledger) and checks provenance itself.
+   */
+  provenance?: 'enforce' | 'record';
 }
 
 /**
@@ -80,7 +98,7 @@ interface Subscription {
   replayDurable: string;
   pattern: string;
   handler: MessageHandler;
-  options: Required<Pick<EventHandlerOptions, 'concurrency' | 'acceptUnknownTypes'>> & { maxDeliver: number };
+  options: Required<Pick<EventHandlerOptions, 'concurrency' | 'acceptUnknownTypes' | 'provenance'>> & { maxDeliver: number };
   parseOptions: ParseOptions;
   messages?: ConsumerMessages;
   replayMessages?: ConsumerMessages;
@@ -173,11 +191,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
   }
 
   private async start() {
-    this.nc = this.options.connection ?? (await connect({
-        servers: this.options.servers ?? 'nats://127.0.0.1:4222',
+    this.nc = this.options.connection ?? (await connectNats(this.options.servers ?? 'nats://127.0.0.1:4222', this.options.auth ?? {}, {
         name: this.options.serviceName,
         maxReconnectAttempts: -1,
-        noAsyncTraces: true, // the client would otherwise build Error objects per request for stack traces
       }));
     this.js = jetstream(this.nc);
     this.jsm = await ensureTopology(this.nc, this.topology, this.options.streams);
@@ -195,6 +211,7 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
         options: {
           concurrency: Math.max(1, extras.concurrency ?? 1),
           acceptUnknownTypes,
+          provenance: extras.provenance ?? 'enforce',
           maxDeliver: extras.maxDeliver ?? this.retry.maxDeliver,
         },
         parseOptions: { allowUnknownTypes: acceptUnknownTypes },
@@ -347,6 +364,12 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       if (expected !== subject) throw new Error(`published on ${subject} but its type and resource belong on ${expected}`);
     } catch (error) {
       return this.deadLetter(subscription, msg, `invalid event: ${describeError(error)}`);
+    }
+    // Not acted on: a source that may not publish this type, or a date ahead of every clock. Permanent
+    // (no retry helps), so dead-lettered at once, with the reason, where operators see it.
+    if (this.options.provenance && subscription.options.provenance === 'enforce') {
+      const verdict = checkProvenance(this.options.provenance, event, Date.now());
+      if (!verdict.trusted) return this.deadLetter(subscription, msg, `refused (${verdict.kind}): ${verdict.reason}`);
     }
 
     // As `tracer.startActiveSpan`, without a closure per message; the handler runs inside the span.

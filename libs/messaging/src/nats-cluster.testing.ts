@@ -5,6 +5,7 @@ import { delimiter, join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { freePort } from './free-port.js';
+import type { NatsAuthOptions } from './nats-connect.js';
 
 /**
  * Real `nats-server` processes for tests and benchmarks: one server, or a JetStream cluster of
@@ -72,7 +73,9 @@ export class NatsNode {
         const nc = await connect({ servers: this.url, timeout: 500, reconnect: false });
         await nc.close();
         return;
-      } catch {
+      } catch (error) {
+        // A server requiring credentials answers, and refuses us: it is up.
+        if (/authorization/i.test(String((error as Error)?.message))) return;
         if (Date.now() > deadline) throw new Error(`nats-server ${this.name} did not accept clients on ${this.url} within 15 s:\n${this.log().slice(-2000)}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -103,6 +106,10 @@ export class NatsNode {
 export interface NatsClusterOptions {
   /** 1: a single server (no cluster block); 3 or 5: a JetStream cluster. */
   size?: number;
+  /** More server configuration for every node, e.g. an `authorization` block (`npm run nats:auth`). */
+  extraConfig?: string;
+  /** How the harness itself connects (waiting for JetStream, `connect()`): the admin's credentials when `extraConfig` requires them. */
+  auth?: NatsAuthOptions;
 }
 
 export class NatsCluster {
@@ -111,6 +118,7 @@ export class NatsCluster {
   private constructor(
     readonly nodes: NatsNode[],
     readonly dir: string,
+    private readonly auth: NatsAuthOptions = {},
   ) {}
 
   /** Every node's client URL, comma-separated: what `NATS_URL` would be. */
@@ -141,11 +149,12 @@ export class NatsCluster {
         `jetstream { store_dir: ${JSON.stringify(join(nodeDir, 'store'))} }`,
         ...(size > 1 ? [`cluster { name: ${clusterName}, listen: 127.0.0.1:${route}, routes: [${routes.map((r) => JSON.stringify(r)).join(', ')}] }`] : []),
         `logfile: ${JSON.stringify(join(nodeDir, 'server.log'))}`,
+        ...(options.extraConfig ? [options.extraConfig] : []),
       ].join('\n');
       writeFileSync(join(nodeDir, 'server.conf'), config);
       return new NatsNode(name, client, join(nodeDir, 'server.conf'), join(nodeDir, 'server.log'));
     });
-    const cluster = new NatsCluster(nodes, dir);
+    const cluster = new NatsCluster(nodes, dir, options.auth ?? {});
     live.add(cluster);
     try {
       await Promise.all(nodes.map((node) => node.start()));
@@ -158,8 +167,8 @@ export class NatsCluster {
   }
 
   /** A client of the whole cluster: it reconnects to another node when one goes away. */
-  connect(name = 'test'): Promise<NatsConnection> {
-    return connect({ servers: this.nodes.map((n) => n.url), name, maxReconnectAttempts: -1, reconnectTimeWait: 100, timeout: 3_000, noAsyncTraces: true });
+  connect(name = 'test', auth: NatsAuthOptions = this.auth): Promise<NatsConnection> {
+    return connect({ servers: this.nodes.map((n) => n.url), name, maxReconnectAttempts: -1, reconnectTimeWait: 100, timeout: 3_000, noAsyncTraces: true, ...auth });
   }
 
   /** Waits until JetStream answers API requests: in a cluster, once a meta leader is elected. */

@@ -5,11 +5,12 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { z } from 'zod';
 import { endpointsOf, JetStreamTransport } from '@continuity/messaging';
 import { startTelemetry } from '@continuity/telemetry';
-import { baseEnvSchema, BaseConfig, ConfigError, loadConfig, topologyFor } from './config.js';
+import { baseEnvSchema, BaseConfig, ConfigError, loadConfig, natsAuthOf, provenancePolicyOf, topologyFor } from './config.js';
+import { natsIdentityOf } from '@continuity/messaging';
 import type { Pool } from 'pg';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { RuntimeModule } from './runtime.module.js';
-import { waitForNats, waitForPostgres } from './startup-wait.js';
+import { NatsLogin, waitForNats, waitForPostgres } from './startup-wait.js';
 import { ReadinessChecks } from './health.controller.js';
 import { PG_POOL } from './tokens.js';
 import { HttpErrorFilter } from './http/error.filter.js';
@@ -77,9 +78,9 @@ const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
  * JetStream and PostgreSQL answer: a service started before or during their outage comes up by
  * itself once they do. Resolves with the NATS connection.
  */
-const waitForDependencies = async (config: BaseConfig, name: string): Promise<NatsConnection> => {
+const waitForDependencies = async (config: BaseConfig, name: string, login: NatsLogin): Promise<NatsConnection> => {
   const wait = { deadline: Date.now() + config.STARTUP_WAIT_MS, waitMs: config.STARTUP_WAIT_MS, logger: new Logger(name) };
-  const [nats, postgres] = await Promise.allSettled([waitForNats(config.NATS_URL, name, wait), waitForPostgres(config.DATABASE_URL, wait)]);
+  const [nats, postgres] = await Promise.allSettled([waitForNats(config.NATS_URL, name, wait, login), waitForPostgres(config.DATABASE_URL, wait)]);
   if (nats.status === 'fulfilled' && postgres.status === 'fulfilled') return nats.value;
   if (nats.status === 'fulfilled') await nats.value.close().catch(() => undefined);
   throw nats.status === 'rejected' ? nats.reason : (postgres as PromiseRejectedResult).reason;
@@ -92,7 +93,9 @@ const waitForDependencies = async (config: BaseConfig, name: string): Promise<Na
  */
 export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelemetry({ serviceName: spec.name })) => {
   const config = loadConfig(spec.envSchema ?? baseEnvSchema(spec.defaultPort), spec.env);
-  const nats = await waitForDependencies(config, spec.name);
+  // Credentials files are read (and checked) before anything connects: a bad one is a ConfigError.
+  const login: NatsLogin = { options: natsAuthOf(config), identity: natsIdentityOf(config) };
+  const nats = await waitForDependencies(config, spec.name, login);
   @Module({ imports: [RuntimeModule.forRoot({ serviceName: spec.name, config, telemetry, nats }), spec.module] })
   class ServiceRootModule {}
 
@@ -105,7 +108,10 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
   const pool = app.get<Pool>(PG_POOL);
   const transport = new JetStreamTransport({
     serviceName: spec.name,
-    servers: config.NATS_URL.split(',').map((s) => s.trim()),
+    servers: config.NATS_URL,
+    auth: login.options,
+    // Events whose source may not publish their type, or dated ahead, are dead-lettered, not handled.
+    provenance: provenancePolicyOf(config),
     topology: topologyFor(config.CONTINUITY_NAMESPACE),
     ackWaitMs: config.JETSTREAM_ACK_WAIT_MS,
     streams: { replicas: config.NATS_REPLICAS },

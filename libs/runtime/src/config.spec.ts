@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { baseEnvSchema, ConfigError, loadConfig, redactUrl, topologyFor } from './config.js';
+import { baseEnvSchema, ConfigError, loadConfig, natsAuthOf, redactUrl, topologyFor } from './config.js';
 import { accessTokensOf, hashToken } from './http/access-tokens.js';
 
 describe('loadConfig', () => {
@@ -24,7 +24,19 @@ describe('loadConfig', () => {
       AUDIT_TOKENS: [],
       CONTINUITY_AUTH_MAX_FAILURES: 10,
       CONTINUITY_AUTH_WINDOW_MS: 60_000,
+      CONTINUITY_PUBLISHERS: [],
+      EVENT_MAX_FUTURE_SKEW_MS: 300_000,
     });
+  });
+
+  it('reads NATS credentials: a bad combination names the variables, never the password', () => {
+    const config = loadConfig(schema, { NATS_USER: 'backup', NATS_PASSWORD: 'hunter2-very-secret' });
+    expect(natsAuthOf(config)).toEqual({ user: 'backup', pass: 'hunter2-very-secret' });
+    expect(() => natsAuthOf(loadConfig(schema, { NATS_PASSWORD: 'hunter2-very-secret' }))).toThrow('NATS_USER: must be set with NATS_PASSWORD');
+    expect(() => natsAuthOf(loadConfig(schema, { NATS_PASSWORD: 'hunter2-very-secret' }))).not.toThrow('hunter2');
+    expect(() => natsAuthOf(loadConfig(schema, { NATS_USER: 'a', NATS_PASSWORD: 'p', NATS_NKEY_SEED_FILE: '/nonexistent.nk' }))).toThrow('set only one of');
+    expect(() => natsAuthOf(loadConfig(schema, { NATS_NKEY_SEED_FILE: '/nonexistent.nk' }))).toThrow('NATS_NKEY_SEED_FILE: cannot read /nonexistent.nk: ENOENT');
+    expect(() => loadConfig(schema, { CONTINUITY_PUBLISHERS: 'backup=orders-db' })).toThrow('CONTINUITY_PUBLISHERS: publisher name backup is reserved');
   });
 
   const token = 'a-long-enough-token-of-32-characters';

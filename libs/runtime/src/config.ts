@@ -1,7 +1,7 @@
 import { redactSecrets } from './secrets.js';
 import { z } from 'zod';
-import { DEFAULT_TOPOLOGY, isolatedTopology, Topology } from '@continuity/contracts';
-import { DEFAULT_REPLICAS, MAX_REPLICAS } from '@continuity/messaging';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, DEFAULT_TOPOLOGY, ExternalPublisher, isolatedTopology, parsePublishers, provenancePolicy, Topology } from '@continuity/contracts';
+import { DEFAULT_REPLICAS, MAX_REPLICAS, natsAuthOptions, NatsAuthOptions, NatsAuthSettings, NatsCredentialsError } from '@continuity/messaging';
 import { clearTokens, hashedTokensFile, legacyAuditTokens, legacyOperatorTokens } from './http/access-tokens.js';
 
 /** A configuration value that is missing or wrong; the message names the variable. */
@@ -43,6 +43,46 @@ const natsUrls = z
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/continuity';
+
+/**
+ * How this process authenticates to NATS (see `natsAuthOptions`; at most one of the first three).
+ * Paths, not secrets, except `NATS_PASSWORD`, which is never repeated in errors or logs.
+ */
+export const natsCredentialsEnv = {
+  NATS_NKEY_SEED_FILE: z.string().min(1).optional(),
+  NATS_CREDS: z.string().min(1).optional(),
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  NATS_CA: z.string().min(1).optional(),
+};
+
+/** Who may publish what beyond the services themselves, and how far ahead an event may be dated. */
+export const provenanceEnv = {
+  /** External publishers: `billing=billing-db,billing-archive;crm=crm-db` (as in the identities file). */
+  CONTINUITY_PUBLISHERS: z.string().transform((value, ctx): ExternalPublisher[] => {
+    try {
+      return parsePublishers(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  }).default([]),
+  EVENT_MAX_FUTURE_SKEW_MS: z.coerce.number({ message: 'must be a number of milliseconds' }).int('must be a whole number of milliseconds').min(0, 'must be 0 or more').default(DEFAULT_MAX_FUTURE_SKEW_MS),
+};
+
+/** The provenance policy of this configuration (`checkProvenance`). */
+export const provenancePolicyOf = (config: { CONTINUITY_PUBLISHERS: ExternalPublisher[]; EVENT_MAX_FUTURE_SKEW_MS: number }) =>
+  provenancePolicy(config.CONTINUITY_PUBLISHERS, config.EVENT_MAX_FUTURE_SKEW_MS);
+
+/** `natsAuthOptions` with a bad setting reported as a `ConfigError` naming the variable. */
+export const natsAuthOf = (settings: NatsAuthSettings): NatsAuthOptions => {
+  try {
+    return natsAuthOptions(settings);
+  } catch (error) {
+    if (error instanceof NatsCredentialsError) throw new ConfigError([{ variable: error.variable, message: error.message.slice(error.variable.length + 2) }]);
+    throw error;
+  }
+};
 
 /** Variables every service reads. Services extend it with their own. */
 export const baseEnvSchema = (defaultPort: number) =>
@@ -91,6 +131,8 @@ export const baseEnvSchema = (defaultPort: number) =>
      * comes up by itself. 0: try once.
      */
     STARTUP_WAIT_MS: z.coerce.number({ message: 'must be a number of milliseconds' }).int('must be a whole number of milliseconds').min(0, 'must be 0 or more').default(120_000),
+    ...natsCredentialsEnv,
+    ...provenanceEnv,
   });
 
 export type BaseConfig = z.infer<ReturnType<typeof baseEnvSchema>>;

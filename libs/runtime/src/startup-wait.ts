@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Client } from 'pg';
-import { classifyFailure, endpointsOf } from '@continuity/messaging';
+import { classifyFailure, connectNats, endpointsOf, type NatsAuthOptions } from '@continuity/messaging';
 import { HOW_TO_START, DependencyUnreachableError } from './unreachable.js';
 import { redactUrl } from './config.js';
 
@@ -66,19 +66,34 @@ export const waitForDependency = async <T>(dep: Dependency<T>, wait: StartupWait
 /** Refusals that no amount of waiting fixes: the server answered and said no. */
 const NATS_REFUSAL = /authorization|authentication|permission|user credentials|tls/i;
 
+/** The credentials a connection uses (`natsAuthOf`) and what they are, for the log (null: none). */
+export interface NatsLogin {
+  options: NatsAuthOptions;
+  identity: string | null;
+}
+
+export const ANONYMOUS: NatsLogin = { options: {}, identity: null };
+
+/** The one line a process connected without credentials logs (the local development server). */
+export const warnIfAnonymous = (login: NatsLogin, servers: string, logger: Pick<Logger, 'warn'>) => {
+  if (login.identity) return;
+  logger.warn(
+    `connected to NATS at NATS_URL=${redactUrl(servers)} without credentials: fine for a local development server, but anyone who reaches it can publish any event (set NATS_NKEY_SEED_FILE, NATS_CREDS or NATS_USER/NATS_PASSWORD; docs/decisions/0019-nats-identities-and-permissions.md)`,
+  );
+};
+
 /**
  * Connects to NATS once JetStream answers (in a cluster: once it has elected a meta leader), so
  * that the streams can be created right after.
  */
-export const waitForNats = (servers: string, name: string, wait: StartupWait): Promise<NatsConnection> =>
-  waitForDependency(
+export const waitForNats = async (servers: string, name: string, wait: StartupWait, login: NatsLogin = ANONYMOUS): Promise<NatsConnection> => {
+  const nc = await waitForDependency(
     {
       dependency: 'NATS',
       variable: 'NATS_URL',
       url: servers,
       attempt: async (timeoutMs) => {
-        // noAsyncTraces: the client otherwise builds Error objects per request just for stack traces.
-        const nc = await connect({ servers: servers.split(',').map((s) => s.trim()), name, timeout: timeoutMs, maxReconnectAttempts: -1, noAsyncTraces: true });
+        const nc = await connectNats(servers, login.options, { name, timeout: timeoutMs, maxReconnectAttempts: -1 });
         try {
           await jetstreamManager(nc, { timeout: timeoutMs });
           return nc;
@@ -91,6 +106,9 @@ export const waitForNats = (servers: string, name: string, wait: StartupWait): P
     },
     wait,
   );
+  warnIfAnonymous(login, servers, wait.logger ?? new Logger('Startup'));
+  return nc;
+};
 
 /**
  * Waits until PostgreSQL answers: the services migrate their schemas while Nest starts, which would

@@ -5,6 +5,7 @@ import { AuditConfig } from './config/audit.config.js';
 import { AuditLedger1764150000000 } from './database/1764150000000-audit-ledger.migration.js';
 import { AuditorViews1764160000000 } from './database/1764160000000-auditor-views.migration.js';
 import { SigningKeysAndInbox1764170000000 } from './database/1764170000000-signing-keys-and-inbox.migration.js';
+import { UntrustedEntries1764180000000 } from './database/1764180000000-untrusted-entries.migration.js';
 import { AUDIT_ENTITIES } from './database/audit.entities.js';
 import { HistoryHttpController } from './history/history.http.controller.js';
 import { HistoryService } from './history/history.service.js';
@@ -32,7 +33,7 @@ import { ExportHttpController } from './verification/export.http.controller.js';
         type: 'postgres',
         url: config.DATABASE_URL,
         entities: AUDIT_ENTITIES,
-        migrations: [AuditLedger1764150000000, AuditorViews1764160000000, SigningKeysAndInbox1764170000000],
+        migrations: [AuditLedger1764150000000, AuditorViews1764160000000, SigningKeysAndInbox1764170000000, UntrustedEntries1764180000000],
         migrationsTableName: 'audit_migrations',
         migrationsRun: true,
         synchronize: false,

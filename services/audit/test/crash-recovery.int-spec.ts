@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
-import { ContinuityPublisher } from '@continuity/contracts';
-import { aBackupCreatedData } from '@continuity/contracts/testing';
+import { aBackupCreatedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { createTestDatabase, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
 import { envelopeLeafHash } from '../src/ledger/leaf.js';
@@ -48,7 +47,7 @@ describe('audit ledger survives being killed mid-ingest (real process, NATS and 
   });
 
   it('has 10,000 entries, indices 0…9,999 without a gap, and the root of a fresh recomputation after SIGKILL and restart', async () => {
-    const publisher = new ContinuityPublisher(jetstream(nc), { source: 'load', topology });
+    const publisher = ownersPublisher(jetstream(nc), { topology });
     const ids = new Set<string>();
     for (let i = 0; i < EVENTS; i += 250) {
       const published = await Promise.all(

@@ -6,8 +6,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { ContinuityPublisher } from '@continuity/contracts';
-import { aBackupCreatedData, anEvent } from '@continuity/contracts/testing';
+import { aBackupCreatedData, anEvent, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
 import { AuditLedger1764150000000 } from '../src/database/1764150000000-audit-ledger.migration.js';
@@ -110,7 +109,7 @@ describe('audit: a ledger from before the key history, its key lost (real NATS a
     expect(rows[0].envelope.data).toMatchObject({ keyId: keys.currentKeyId, previousKeyId: lostKeyId, treeSize: LEGACY_SIZE, attestation: null });
 
     // New heads verify with the new key; the export verifies offline, the old head said to be unverifiable.
-    const publisher = new ContinuityPublisher(jetstream(nc), { source: 'test', topology });
+    const publisher = ownersPublisher(jetstream(nc), { topology });
     for (let i = 0; i < 5; i++) await publisher.publish('BackupCreated', { resource: 'db-new', data: aBackupCreatedData() });
     await pollUntil(async () => (await audit!.get('/audit/tree-heads/latest')).body?.treeSize === LEGACY_SIZE + 6, { what: 'a head over the new entries' });
     expect(await audit.post('/audit/integrity/check', OPERATOR)).toMatchObject({ body: { intact: true, findings: [], unverifiedHeads: [LEGACY_SIZE] } });

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { ContinuityPublisher, Envelope, eventSubject, continuityEvents } from '@continuity/contracts';
-import { aBackupCreatedData, aFailoverCompletedData, anEvent, anIntegrityVerifiedData } from '@continuity/contracts/testing';
+import { Envelope, eventSubject, continuityEvents } from '@continuity/contracts';
+import { aBackupCreatedData, aFailoverCompletedData, anEvent, anIntegrityVerifiedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
 import { envelopeLeafHash } from '../src/ledger/leaf.js';
@@ -15,14 +15,14 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
   let topology: Awaited<ReturnType<typeof createTestTopology>>;
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let audit: Awaited<ReturnType<typeof startAudit>>;
-  let publisher: ContinuityPublisher;
+  let publisher: ReturnType<typeof ownersPublisher>;
 
   beforeAll(async () => {
     nc = await connectTestNats();
     topology = await createTestTopology(nc, 'aud');
     db = await createTestDatabase('audit');
     audit = await startAudit(db.url, topology.namespace);
-    publisher = new ContinuityPublisher(jetstream(nc), { source: 'test', topology });
+    publisher = ownersPublisher(jetstream(nc), { topology });
   });
 
   afterAll(async () => {

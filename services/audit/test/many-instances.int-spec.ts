@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
-import { ContinuityPublisher } from '@continuity/contracts';
-import { aBackupCreatedData } from '@continuity/contracts/testing';
+import { aBackupCreatedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { createTestDatabase, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
 import { envelopeLeafHash } from '../src/ledger/leaf.js';
@@ -63,7 +62,7 @@ describe('audit: many instances, many keys, one ledger (real processes, NATS and
 
   /** Publishes one event every few milliseconds until stopped; returns the ids published. */
   const publishSteadily = () => {
-    const publisher = new ContinuityPublisher(jetstream(nc), { source: 'load', topology });
+    const publisher = ownersPublisher(jetstream(nc), { topology });
     const ids: string[] = [];
     let running = true;
     const done = (async () => {

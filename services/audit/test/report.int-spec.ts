@@ -2,8 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { chromium } from 'playwright-core';
-import { ContinuityPublisher } from '@continuity/contracts';
-import { aBackupCreatedData, aFailoverCompletedData, anIntegrityVerifiedData } from '@continuity/contracts/testing';
+import { aBackupCreatedData, aFailoverCompletedData, anIntegrityVerifiedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
 import { AUDITOR, startAudit } from './harness.js';
@@ -22,7 +21,7 @@ describe('continuity report and auditor SQL (real NATS, PostgreSQL and Chromium)
     topology = await createTestTopology(nc, 'rep');
     db = await createTestDatabase('audit');
     audit = await startAudit(db.url, topology.namespace);
-    const publisher = new ContinuityPublisher(jetstream(nc), { source: 'test', topology });
+    const publisher = ownersPublisher(jetstream(nc), { topology });
     for (const resource of resources) {
       for (let i = 3; i >= 1; i--) {
         const backup = aBackupCreatedData({ recoveryPoint: new Date(Date.now() - i * 120_000).toISOString() });

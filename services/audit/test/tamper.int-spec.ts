@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
-import { ContinuityPublisher } from '@continuity/contracts';
-import { aBackupCreatedData } from '@continuity/contracts/testing';
+import { aBackupCreatedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
 import { runCli } from '../src/verification/cli.js';
@@ -39,7 +38,7 @@ describe('tamper evidence and offline verification (real NATS and PostgreSQL)', 
     audit = await startAudit(db.url, topology.namespace);
     sql = new Client({ connectionString: db.url });
     await sql.connect();
-    const publisher = new ContinuityPublisher(jetstream(nc), { source: 'test', topology });
+    const publisher = ownersPublisher(jetstream(nc), { topology });
     for (let i = 0; i < 20; i++) await publisher.publish('BackupCreated', { resource: `db-${i % 3}`, data: aBackupCreatedData() });
     await pollUntil(async () => (await audit.get('/audit/tree-heads/latest')).body?.treeSize >= 20, { what: 'a signed head over 20 entries' });
   });

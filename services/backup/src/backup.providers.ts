@@ -1,3 +1,4 @@
+import { natsAuthOf } from '@continuity/runtime';
 import { Logger, Provider } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
@@ -42,7 +43,7 @@ export const backupProviders: Provider[] = [
     provide: BACKUP_GRAPH,
     inject: [BACKUP_CONFIG, PG_POOL, NATS_CONNECTION, PUBLISHER, SERVICE_CONFIG],
     useFactory: async (config: BackupConfig, pool: Pool, nc: NatsConnection, publisher: ContinuityPublisher, env: BackupEnv) => {
-      const graph = wireBackup({ config, pool, nc, publisher }, { logger: (name) => new Logger(name), replicas: env.NATS_REPLICAS });
+      const graph = wireBackup({ config, pool, nc, publisher }, { logger: (name) => new Logger(name), replicas: env.NATS_REPLICAS, natsAuth: natsAuthOf(env) });
       await graph.catalogue.migrate();
       return graph;
     },

@@ -1,3 +1,4 @@
+import type { NatsAuthOptions } from '@continuity/messaging';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
 import type { ContinuityPublisher } from '@continuity/contracts';
@@ -24,6 +25,8 @@ export interface BackupWiringOptions {
   onRetention?: (policy: ResolvedPolicy, report: RetentionReport) => void;
   /** `NATS_REPLICAS`: for object-store buckets whose location does not set `replicas`. */
   replicas: number;
+  /** Credentials for object stores on another site's NATS (`natsAuthOf`): this service's own identity there. */
+  natsAuth?: NatsAuthOptions;
 }
 
 export interface BackupGraph {
@@ -44,7 +47,7 @@ export interface BackupGraph {
  */
 export const wireBackup = ({ config, pool, nc, publisher }: BackupConnections, options: BackupWiringOptions): BackupGraph => {
   const catalogue = new Catalogue(pool);
-  const locations = new LocationRegistry(config, nc, options.replicas);
+  const locations = new LocationRegistry(config, nc, options.replicas, options.natsAuth);
   const retention = new RetentionRunner({ pool, catalogue, locations, publisher, logger: options.logger('Retention') });
   const runner: BackupRunner = new BackupRunner({
     config,

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstream } from '@nats-io/jetstream';
-import { eventSubject } from '@continuity/contracts';
+import { ContinuityPublisher, eventSubject } from '@continuity/contracts';
 import { anEvent, anIntegrityVerifiedData } from '@continuity/contracts/testing';
 import { pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { bearer, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
@@ -12,6 +12,8 @@ describe('backup service process: API, retention, schedule, bad config, CLI (rea
   let world: World;
   let proc: ServiceProcess;
   let env: Record<string, string>;
+  /** Verdicts come from the verifier: the backup service acts on no one else's. */
+  const verifier = () => new ContinuityPublisher(jetstream(world.nc), { source: 'verifier', topology: world.topology });
   let base: string;
   let tree: string;
 
@@ -89,7 +91,7 @@ ${policies}`;
   });
 
   it('expires by retention with BackupExpired, but never the newest verified backup', async () => {
-    await world.publisher.publish('IntegrityVerified', { resource: 'files', data: anIntegrityVerifiedData({ backupId: first, verdict: 'passed' }) });
+    await verifier().publish('IntegrityVerified', { resource: 'files', data: anIntegrityVerifiedData({ backupId: first, verdict: 'passed' }) });
     await pollUntil(async () => (await get(`/backups/${first}`)).verification?.verdict === 'passed', { what: 'the verdict to be recorded' });
 
     const second = ((await (await post('/backups', { resource: 'files' })).json()) as any).backupId;
@@ -115,13 +117,16 @@ ${policies}`;
 
   it('records verdicts idempotently: a redelivered or older verdict changes nothing; a malformed one is dead-lettered', async () => {
     const backupId = (await get('/backups?resource=files&state=created')).backups[0].backupId;
-    const passed = anEvent('IntegrityVerified', { resource: 'files', occurredAt: '2030-01-02T00:00:00.000Z', data: anIntegrityVerifiedData({ backupId, verdict: 'passed', trigger: 'scrub' }) });
-    await world.publisher.publishEnvelope(passed);
-    await pollUntil(async () => (await get(`/backups/${backupId}`)).verification?.occurredAt === '2030-01-02T00:00:00.000Z', { what: 'the verdict' });
+    // Within the allowed skew ahead (EVENT_MAX_FUTURE_SKEW_MS), so newer than any verdict so far.
+    const later = new Date(Date.now() + 120_000).toISOString();
+    const earlier = new Date(Date.now() + 60_000).toISOString();
+    const passed = anEvent('IntegrityVerified', { resource: 'files', occurredAt: later, data: anIntegrityVerifiedData({ backupId, verdict: 'passed', trigger: 'scrub' }) });
+    await verifier().publishEnvelope(passed);
+    await pollUntil(async () => (await get(`/backups/${backupId}`)).verification?.occurredAt === later, { what: 'the verdict' });
     // The same event again (a redelivery after the dedupe window), then an older "failed" verdict.
     await jetstream(world.nc).publish(eventSubject('IntegrityVerified', 'files', world.topology), JSON.stringify(passed));
-    const older = anEvent('IntegrityVerified', { resource: 'files', occurredAt: '2030-01-01T00:00:00.000Z', data: anIntegrityVerifiedData({ backupId, verdict: 'failed' }) });
-    await world.publisher.publishEnvelope(older);
+    const older = anEvent('IntegrityVerified', { resource: 'files', occurredAt: earlier, data: anIntegrityVerifiedData({ backupId, verdict: 'failed' }) });
+    await verifier().publishEnvelope(older);
     const poison = await jetstream(world.nc).publish(
       eventSubject('IntegrityVerified', 'files', world.topology),
       JSON.stringify({ ...anEvent('IntegrityVerified', { resource: 'files' }), data: { backupId: 'not-a-uuid' } }),
@@ -129,7 +134,35 @@ ${policies}`;
     const letter = await pollUntil(async () => (await readDeadLetters(world.nc, world.topology)).find((l) => l.streamSequence === poison.seq), { what: 'the dead letter' });
     expect(letter.reason).toMatch(/^invalid event: ContractViolationError: IntegrityVerified v1 is invalid: data.backupId/);
     await pollUntil(async () => proc.output().includes(`IntegrityVerified ${backupId} of files: failed`), { what: 'the older verdict to be handled' });
-    expect((await get(`/backups/${backupId}`)).verification).toEqual({ verdict: 'passed', trigger: 'scrub', occurredAt: '2030-01-02T00:00:00.000Z' });
+    expect((await get(`/backups/${backupId}`)).verification).toEqual({ verdict: 'passed', trigger: 'scrub', occurredAt: later });
+  });
+
+  it('does not act on a verdict forged by another source, nor on one dated beyond the allowed skew: both are dead-lettered with the reason', async () => {
+    const backupId = (await get('/backups?resource=files&state=created')).backups[0].backupId;
+    const before = (await get(`/backups/${backupId}`)).verification;
+    // The backup service's own name on a "failed" verdict newer than every other: only the verifier publishes verdicts.
+    const forged = await world.publisher.publish('IntegrityVerified', {
+      resource: 'files',
+      occurredAt: new Date(Date.now() + 180_000),
+      data: anIntegrityVerifiedData({ backupId, verdict: 'failed', trigger: 'manual' }),
+    });
+    // The verifier's name, dated a year ahead: it would win over every later verdict for good.
+    const ahead = await verifier().publish('IntegrityVerified', {
+      resource: 'files',
+      occurredAt: new Date(Date.now() + 365 * 86_400_000),
+      data: anIntegrityVerifiedData({ backupId, verdict: 'failed', trigger: 'manual' }),
+    });
+    const letters = await pollUntil(async () => {
+      const all = await readDeadLetters(world.nc, world.topology);
+      const found = [forged, ahead].map((p) => all.find((l) => l.streamSequence === p.seq));
+      return found.every(Boolean) ? found : null;
+    }, { what: 'both refused verdicts in the dead-letter stream' });
+    expect(letters[0]!.reason).toBe(
+      'refused (unauthorized-source): source "backup" may not publish IntegrityVerified for files; it is published by verifier',
+    );
+    expect(letters[1]!.reason).toMatch(/^refused \(future-dated\): occurredAt .* in the future \(more than EVENT_MAX_FUTURE_SKEW_MS=300000\)$/);
+    expect(proc.output()).not.toContain(`IntegrityVerified ${backupId} of files: failed (manual)`);
+    expect((await get(`/backups/${backupId}`)).verification).toEqual(before);
   });
 
   it('restores through the API', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
-import { ConfigError, NATS_CONNECTION, PG_POOL, SERVICE_CONFIG } from '@continuity/runtime';
+import { ConfigError, NATS_CONNECTION, natsAuthOf, PG_POOL, SERVICE_CONFIG } from '@continuity/runtime';
 import { loadVerifierConfig, VerifierConfig, VerifierConfigError } from './config/verifier-config.js';
 import { CopyReaders } from './copies/copy-reader.js';
 import { FileCopyReader } from './copies/file.reader.js';
@@ -84,7 +84,7 @@ export const verifierProviders: Provider[] = [
     useFactory: (nc: NatsConnection, config: VerifierConfig, env: VerifierEnv) => {
       const roots = env.VERIFIER_FILE_ROOTS ?? config.fileRoots ?? [];
       new Logger('VerifierConfig').log(roots.length ? `file:// copies are read only under ${roots.join(', ')}` : 'no file roots configured (VERIFIER_FILE_ROOTS): file:// copies are unverifiable');
-      return new CopyReaders([new FileCopyReader(roots), new ObjectStoreCopyReader(nc, (bucket) => config.objectStores.get(bucket))]);
+      return new CopyReaders([new FileCopyReader(roots), new ObjectStoreCopyReader(nc, (bucket) => config.objectStores.get(bucket), natsAuthOf(env))]);
     },
   },
   {

@@ -1,6 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
-import { eventSubject } from '@continuity/contracts';
+import { ContinuityPublisher, eventSubject } from '@continuity/contracts';
 import { pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
 import { VerificationService } from '../src/verification/verification.service.js';
@@ -286,8 +286,9 @@ resources:
     expect(unknown).toMatchObject({ status: 404, body: { code: 'VERIFY.BACKUP_NOT_FOUND' } });
     expect((await world.get('/verifications/0190f4a0-0000-7000-8000-000000000000')).status).toBe(404);
 
-    // An expired backup is no longer retained: not re-verifiable, not in the coverage.
-    await world.publisher.publish('BackupExpired', {
+    // An expired backup is no longer retained: not re-verifiable, not in the coverage. (Expiries
+    // come from the backup service: an external publisher may only publish BackupCreated.)
+    await new ContinuityPublisher(jetstream(world.nc), { source: 'backup', topology: world.topology }).publish('BackupExpired', {
       resource: 'billing-db',
       data: { backupId: data.backupId, recoveryPoint: data.recoveryPoint, policy: 'billing', reason: 'keep-last 1', copies: [] },
     });

@@ -116,6 +116,8 @@ export const startVerifierWorld = async (name: string, options: { config?: strin
       VERIFIER_FILE_ROOTS: root,
       VERIFIER_SCRUB: 'off',
       CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS,
+      // The tests publish BackupCreated as the external publisher `billing`, for these resources.
+      CONTINUITY_PUBLISHERS: 'billing=billing-db,ledger-db,orders-db,shop-db,slow-db',
       ...(options.config !== undefined ? { VERIFIER_CONFIG: configFile } : {}),
       ...options.env,
     },

@@ -1,10 +1,11 @@
 import { userInfo } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { ContinuityPublisher, DomainError } from '@continuity/contracts';
-import { DeadLetterFilter, DeadLetters, DeadLetterSummary, parseDeadLetterSequence } from '@continuity/messaging';
-import { baseEnvSchema, ConfigError, loadConfig, topologyFor } from '../config.js';
+import { connectNats, DeadLetterFilter, DeadLetters, DeadLetterSummary, parseDeadLetterSequence } from '@continuity/messaging';
+import { baseEnvSchema, ConfigError, loadConfig, natsAuthOf, topologyFor } from '../config.js';
+import { redactSecrets } from '../secrets.js';
 
 /**
  * `continuity-dlq list|show|replay`: the operator's command for dead letters, the same as the
@@ -20,7 +21,7 @@ export interface CliIo {
 
 class UsageError extends Error {}
 
-const envSchema = baseEnvSchema(0).pick({ NATS_URL: true, CONTINUITY_NAMESPACE: true });
+const envSchema = baseEnvSchema(0).pick({ NATS_URL: true, CONTINUITY_NAMESPACE: true, NATS_NKEY_SEED_FILE: true, NATS_CREDS: true, NATS_USER: true, NATS_PASSWORD: true, NATS_CA: true });
 
 const one = (letter: DeadLetterSummary) =>
   [
@@ -53,9 +54,10 @@ export const runDlqCli = async (argv: string[], io: CliIo = {}): Promise<number>
       throw error;
     }
     try {
-      nc = await connect({ servers: env.NATS_URL.split(',').map((s) => s.trim()), name: 'continuity-dlq', timeout: 5_000 });
+      nc = await connectNats(env.NATS_URL, natsAuthOf(env), { name: 'continuity-dlq', timeout: 5_000 });
     } catch (error) {
-      throw new Error(`NATS is not reachable at NATS_URL=${env.NATS_URL}: ${(error as Error).message}`);
+      if (error instanceof ConfigError) throw new UsageError(error.message);
+      throw new Error(`NATS is not reachable at NATS_URL=${redactSecrets(env.NATS_URL)}: ${(error as Error).message}`);
     }
     const topology = topologyFor(env.CONTINUITY_NAMESPACE);
     return new DeadLetters(nc, { topology, publisher: new ContinuityPublisher(jetstream(nc), { source: 'continuity-dlq', topology }) });

@@ -37,6 +37,10 @@ export class LogEntryEntity {
 
   @Column({ name: 'leaf_hash', type: 'bytea' })
   leafHash!: Buffer;
+
+  /** Why the event was not acted on (its source may not publish it, or it is dated ahead); null: it was. */
+  @Column({ type: 'text', nullable: true })
+  untrusted!: string | null;
 }
 
 /** Hash of a perfect aligned subtree of size 2^level ≥ 2 covering leaves [idx·2^level, (idx+1)·2^level). */

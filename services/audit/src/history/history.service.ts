@@ -20,6 +20,8 @@ export interface StoredEntry {
   streamSeq: number;
   envelope: Record<string, unknown>;
   leafHash: string;
+  /** Why the event was recorded but not acted on (an unknown or unauthorized source, dated ahead); null: acted on. */
+  untrusted: string | null;
 }
 
 const toEntry = (row: Record<string, any>): StoredEntry => ({
@@ -32,6 +34,7 @@ const toEntry = (row: Record<string, any>): StoredEntry => ({
   streamSeq: Number(row.stream_seq),
   envelope: row.envelope,
   leafHash: (row.leaf_hash as Buffer).toString('hex'),
+  untrusted: row.untrusted ?? null,
 });
 
 /** Something asked for is not in the ledger: 404 with its code. */
@@ -70,7 +73,7 @@ export class HistoryService {
       );
       state = snapshot ? (snapshot.state as ResourceState) : null;
       const rows = await this.dataSource.query(
-        'select log_index, recorded_at, envelope from audit.log_entries where resource = $1 and log_index > $2 and log_index < $3 order by log_index',
+        'select log_index, recorded_at, envelope from audit.log_entries where resource = $1 and log_index > $2 and log_index < $3 and untrusted is null order by log_index',
         [resource, snapshot ? Number(snapshot.log_index) : -1, treeSize],
       );
       const targets = sloTargetsOf(this.config);

@@ -12,7 +12,9 @@ import { LedgerWriter } from './ledger.writer.js';
 export class LedgerListener {
   constructor(private readonly writer: LedgerWriter) {}
 
-  @OnEvent('*', { durable: 'audit_ledger', concurrency: 2_000 })
+  // `record`: the ledger must hold every event, from whatever source; the writer marks the ones
+  // whose source may not publish them (`untrusted`) and keeps them out of the projections.
+  @OnEvent('*', { durable: 'audit_ledger', concurrency: 2_000, provenance: 'record' })
   async record(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
     // The ledger's own checkpoints are statements about the log, kept in audit.tree_heads; logging
     // them too would make every head grow the log and call for another head.

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { Envelope } from '@continuity/contracts';
-import { SERVICE_CONFIG } from '@continuity/runtime';
+import { checkProvenance, Envelope, ProvenancePolicy } from '@continuity/contracts';
+import { provenancePolicyOf, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { WRITER_LOCK } from '../database/advisory-locks.js';
 import { foldEntries, ProjectedResource } from '../resource-state/projection-fold.js';
@@ -65,6 +65,7 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
   private draining: Promise<void> | null = null;
   private readonly listeners: ((batch: AppendedBatch) => void)[] = [];
   private readonly targets: SloTargets;
+  private readonly provenance: ProvenancePolicy;
   private inboxTimer?: NodeJS.Timeout;
   /** Inbox rows queued and not yet committed: not read again until they are. */
   private inboxInFlight = false;
@@ -76,6 +77,7 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
     private readonly lease: WriterLease,
   ) {
     this.targets = sloTargetsOf(config);
+    this.provenance = provenancePolicyOf(config);
     // Projections replaced in the database make the cached ones stale.
     rebuilder.onReplaced(() => this.forgetProjections());
     // A new writer starts from what the database holds, not from what it saw while standing by.
@@ -232,7 +234,7 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
       const known = new Set<string>(head.known);
       const recordedAt = Math.max(Date.now(), this.lastRecordedAt, head.last_recorded_at ? new Date(head.last_recorded_at).getTime() : 0);
       const recordedAtIso = new Date(recordedAt).toISOString();
-      const rows: { index: number; pending: Pending; leaf: Buffer }[] = [];
+      const rows: { index: number; pending: Pending; leaf: Buffer; untrusted: string | null }[] = [];
       const nodes: SubtreeNode[] = [];
       for (const pending of batch) {
         const id = pending.event.id.toLowerCase();
@@ -240,7 +242,11 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
         known.add(id);
         const leaf = envelopeLeafHash(pending.published);
         const appended = appendLeaf(frontier, leaf);
-        rows.push({ index: frontier.size, pending, leaf });
+        // Checked against the time it is recorded, so a rebuild folds exactly what was folded now.
+        const verdict = checkProvenance(this.provenance, pending.event, recordedAt);
+        const untrusted = verdict.trusted ? null : `${verdict.kind}: ${verdict.reason}`;
+        if (untrusted) this.logger.warn(`ledger entry ${frontier.size} (${pending.event.type} ${pending.event.id}) recorded as untrusted, kept out of projections: ${untrusted}`);
+        rows.push({ index: frontier.size, pending, leaf, untrusted });
         nodes.push(...appended.completed);
         frontier = appended.frontier;
       }
@@ -249,15 +255,15 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
       const projected = await this.project(
         tx,
         states,
-        rows.map((r) => ({ logIndex: r.index, recordedAt: recordedAtIso, event: r.pending.event })),
+        rows.filter((r) => r.untrusted === null).map((r) => ({ logIndex: r.index, recordedAt: recordedAtIso, event: r.pending.event })),
       );
       // One round trip for everything the batch writes (data-modifying CTEs run as one statement).
       // Rows travel as one JSON document: far cheaper to encode than pg's text arrays of JSON.
       await tx.query(
         `with entries as (
-           insert into audit.log_entries (log_index, event_id, type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash)
-           select x.i, x.id, x.t, x.r, x.o, $2::timestamptz, x.s, x.e, decode(x.h, 'hex')
-           from jsonb_to_recordset($1::jsonb) as x(i bigint, id uuid, t text, r text, o timestamptz, s bigint, e jsonb, h text)
+           insert into audit.log_entries (log_index, event_id, type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash, untrusted)
+           select x.i, x.id, x.t, x.r, x.o, $2::timestamptz, x.s, x.e, decode(x.h, 'hex'), x.u
+           from jsonb_to_recordset($1::jsonb) as x(i bigint, id uuid, t text, r text, o timestamptz, s bigint, e jsonb, h text, u text)
          ), nodes as (
            insert into audit.merkle_nodes (level, idx, hash)
            select x.l, x.i, decode(x.h, 'hex') from jsonb_to_recordset($3::jsonb) as x(l smallint, i bigint, h text)
@@ -279,6 +285,7 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
               s: r.pending.streamSeq,
               e: r.pending.published,
               h: r.leaf.toString('hex'),
+              u: r.untrusted,
             })),
           ),
           recordedAtIso,

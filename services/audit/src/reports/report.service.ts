@@ -29,7 +29,8 @@ export class ReportService {
     const size = head?.treeSize ?? 0;
     for (let start = 0; start < size; start += CHUNK) {
       const rows = await this.dataSource.query(
-        'select log_index, recorded_at, envelope from audit.log_entries where log_index >= $1 and log_index < $2 and occurred_at < $3 order by log_index',
+        // Events from a source that may not publish them are in the ledger, not in the report.
+        'select log_index, recorded_at, envelope from audit.log_entries where log_index >= $1 and log_index < $2 and occurred_at < $3 and untrusted is null order by log_index',
         [start, Math.min(size, start + CHUNK), to.toISOString()],
       );
       for (const row of rows) {

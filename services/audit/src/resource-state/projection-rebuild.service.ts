@@ -43,7 +43,8 @@ export class ProjectionRebuildService {
       let entries = 0;
       for (let after = -1; ; ) {
         const rows = await tx.query(
-          'select log_index, resource, recorded_at, envelope from audit.log_entries where log_index > $1 order by log_index limit $2',
+          // Untrusted entries were never folded (see the ledger writer): neither are they here.
+          'select log_index, resource, recorded_at, envelope from audit.log_entries where log_index > $1 and untrusted is null order by log_index limit $2',
           [after, CHUNK],
         );
         if (rows.length === 0) break;

@@ -1,8 +1,9 @@
 import { jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Pool } from 'pg';
 import { ContinuityPublisher } from '@continuity/contracts';
-import { ConfigError, loadConfig, redactUrl, topologyFor } from '@continuity/runtime';
+import { ConfigError, loadConfig, natsAuthOf, redactUrl, topologyFor } from '@continuity/runtime';
+import { connectNats } from '@continuity/messaging';
 import { backupEnvSchema, BackupEnv } from '../backup.env.js';
 import { BackupGraph, wireBackup } from '../backup.wiring.js';
 import { BackupConfig, BackupConfigError, emptyConfig, loadBackupConfig } from '../config/backup-config.loader.js';
@@ -51,8 +52,9 @@ const open = async (options: { config?: string }): Promise<Context> => {
   const config = await readPolicies(env);
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: env.NATS_URL.split(',').map((s) => s.trim()), name: 'continuity-cli', timeout: 5_000 });
+    nc = await connectNats(env.NATS_URL, natsAuthOf(env), { name: 'continuity-cli', timeout: 5_000 });
   } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message, 2);
     throw new CliError(`NATS is not reachable at NATS_URL=${env.NATS_URL}: ${(error as Error).message}`);
   }
   const pool = new Pool({ connectionString: env.DATABASE_URL, max: 4, connectionTimeoutMillis: 5_000 });
@@ -64,6 +66,7 @@ const open = async (options: { config?: string }): Promise<Context> => {
     {
       logger: () => logger,
       replicas: env.NATS_REPLICAS,
+      natsAuth: natsAuthOf(env),
       onRetention: (policy, report) => {
         if (report.expired.length) err(`retention (${policy.name}): expired ${report.expired.length} older backup(s), kept ${report.kept}`);
       },

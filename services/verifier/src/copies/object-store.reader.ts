@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, type NatsAuthOptions } from '@continuity/messaging';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { redactSecrets } from '@continuity/runtime';
 import { abortError, CopyReader, CopyUnreadableError, ReadOptions } from './copy-reader.js';
@@ -24,6 +25,8 @@ export class ObjectStoreCopyReader implements CopyReader {
   constructor(
     private readonly nc: NatsConnection,
     private readonly serversOf: (bucket: string) => string | undefined = () => undefined,
+    /** Credentials on another site's NATS: this service's own identity there (`natsAuthOf`). */
+    private readonly auth: NatsAuthOptions = {},
   ) {}
 
   private connectionFor(bucket: string): Promise<NatsConnection> {
@@ -31,7 +34,7 @@ export class ObjectStoreCopyReader implements CopyReader {
     if (!servers) return Promise.resolve(this.nc);
     let remote = this.remotes.get(servers);
     if (!remote) {
-      remote = connect({ servers: servers.split(',').map((s) => s.trim()), name: 'verifier-object-store', timeout: 5_000, maxReconnectAttempts: -1 });
+      remote = connectNats(servers, this.auth, { name: 'verifier-object-store', timeout: 5_000, maxReconnectAttempts: -1 });
       remote.catch(() => this.remotes.delete(servers));
       this.remotes.set(servers, remote);
     }

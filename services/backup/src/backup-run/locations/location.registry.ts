@@ -1,5 +1,5 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { DEFAULT_REPLICAS } from '@continuity/messaging';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, DEFAULT_REPLICAS, type NatsAuthOptions } from '@continuity/messaging';
 import { redactSecrets } from '@continuity/runtime';
 import type { BackupConfig } from '../../config/backup-config.loader.js';
 import type { LocationConfig } from '../../config/backup-config.schema.js';
@@ -16,6 +16,8 @@ export class LocationRegistry {
     private readonly nc: NatsConnection,
     /** `NATS_REPLICAS`, for object store buckets whose location does not set `replicas`. */
     private readonly replicas = DEFAULT_REPLICAS,
+    /** Credentials on remote sites' NATS: the same identity (the same identities file generates each site's configuration). */
+    private readonly auth: NatsAuthOptions = {},
   ) {}
 
   names(): string[] {
@@ -35,7 +37,7 @@ export class LocationRegistry {
   private build(name: string, config: LocationConfig): BackupLocation {
     if (config.kind === 'filesystem') return new FilesystemLocation(name, config.site, config.medium, config.path);
     if (!config.natsUrl) return new ObjectStoreLocation(name, config.site, config.medium, config.bucket, this.nc, { replicas: config.replicas ?? this.replicas });
-    return new LazyObjectStore(name, config, config.replicas ?? this.replicas);
+    return new LazyObjectStore(name, config, config.replicas ?? this.replicas, this.auth);
   }
 
   async close() {
@@ -56,6 +58,7 @@ class LazyObjectStore implements BackupLocation {
     readonly name: string,
     private readonly config: Extract<LocationConfig, { kind: 'object-store' }>,
     private readonly replicas: number,
+    private readonly auth: NatsAuthOptions,
   ) {
     this.site = config.site;
     this.medium = config.medium;
@@ -63,7 +66,7 @@ class LazyObjectStore implements BackupLocation {
   }
 
   private open() {
-    this.inner ??= connect({ servers: this.config.natsUrl!.split(',').map((s) => s.trim()), name: `backup-location-${this.name}`, timeout: 5_000 }).then(
+    this.inner ??= connectNats(this.config.natsUrl!, this.auth, { name: `backup-location-${this.name}`, timeout: 5_000 }).then(
       (nc) => new ObjectStoreLocation(this.name, this.site, this.medium, this.config.bucket, nc, { replicas: this.replicas, ownsConnection: true }),
       (error: Error) => {
         this.inner = null;
