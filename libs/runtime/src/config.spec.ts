@@ -29,6 +29,19 @@ describe('loadConfig', () => {
     });
   });
 
+  it('repeats a bad URL without its password', () => {
+    let message = '';
+    try {
+      loadConfig(schema, { DATABASE_URL: 'mysql://admin:hunter2@db/x', NATS_URL: 'nats://u:s3cret@h:99999' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+    expect(message).toContain('(got "mysql://admin:***@db/x")');
+    expect(message).toContain('(got "nats://u:***@h:99999")');
+    expect(message).not.toMatch(/hunter2|s3cret/);
+  });
+
   it('reads NATS credentials: a bad combination names the variables, never the password', () => {
     const config = loadConfig(schema, { NATS_USER: 'backup', NATS_PASSWORD: 'hunter2-very-secret' });
     expect(natsAuthOf(config)).toEqual({ user: 'backup', pass: 'hunter2-very-secret' });

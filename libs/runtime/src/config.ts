@@ -149,7 +149,9 @@ export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
     result.error.issues.map((issue) => {
       const variable = issue.path.map(String).join('.') || '(environment)';
       // Secrets (tokens, keys) are never repeated back: the message ends up in logs.
-      const got = SECRET_VARIABLE.test(variable) ? undefined : env[variable];
+      // A secret variable is never repeated; any other value is repeated without the passwords in it.
+      const raw = SECRET_VARIABLE.test(variable) ? undefined : env[variable];
+      const got = raw === undefined ? undefined : redactSecrets(raw);
       return { variable, message: `${issue.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}` };
     }),
   );

@@ -8,7 +8,7 @@ import { ContinuityPublisher } from '@continuity/contracts';
 import { testRunId } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readStream } from '@continuity/messaging/testing';
 import { bearer, createTestDatabase, ServiceProcess, startServiceProcess, TEST_DATABASE_URL } from '@continuity/runtime/testing';
-import { databasesLike, dropRole, pgDump, publishExternalBackup, seedDatabase, testRestoreRole } from './harness.js';
+import { databasesLike, dropRole, pgDump, publishExternalBackup, seedDatabase, testRestoreRole, TEST_PUBLISHERS } from './harness.js';
 
 /**
  * The verifier process is SIGKILLed in the middle of a restore test (its scratch database exists,
@@ -68,6 +68,7 @@ describe('verifier killed mid-restore-test and restarted (real process, NATS, Po
       VERIFIER_SCRATCH_PREFIX: prefix,
       VERIFIER_SCRATCH_DIR: join(root, 'scratch'),
       VERIFIER_RESTORE_ROLE: restoreRole,
+      CONTINUITY_PUBLISHERS: TEST_PUBLISHERS,
       VERIFIER_FILE_ROOTS: root,
       VERIFIER_SCRUB: 'off',
       JETSTREAM_ACK_WAIT_MS: '2000', // the killed process's message comes back quickly

@@ -20,6 +20,9 @@ import { ScrubScheduler } from '../src/scrub/scrub.scheduler.js';
 import { verifierEnvSchema } from '../src/verifier.env.js';
 import { VerifierModule } from '../src/verifier.module.js';
 
+/** The tests publish BackupCreated as the external publisher `billing`, for these resources only. */
+export const TEST_PUBLISHERS = 'billing=billing-db,ledger-db,orders-db,shop-db,slow-db,big,probe,uploads,forged-db';
+
 const run = promisify(execFile);
 
 export const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
@@ -116,8 +119,7 @@ export const startVerifierWorld = async (name: string, options: { config?: strin
       VERIFIER_FILE_ROOTS: root,
       VERIFIER_SCRUB: 'off',
       CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS,
-      // The tests publish BackupCreated as the external publisher `billing`, for these resources.
-      CONTINUITY_PUBLISHERS: 'billing=billing-db,ledger-db,orders-db,shop-db,slow-db',
+      CONTINUITY_PUBLISHERS: TEST_PUBLISHERS,
       ...(options.config !== undefined ? { VERIFIER_CONFIG: configFile } : {}),
       ...options.env,
     },
