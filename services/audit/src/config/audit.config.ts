@@ -43,6 +43,8 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,40}$/, 'must be 1–40 letters, digits, . _ : -')
     .default(() => `${hostname().slice(0, 30)}-${process.pid}`),
+  /** Entries one `GET /audit/export` returns at most: larger ranges are a 400, an open range is paged. */
+  AUDIT_EXPORT_MAX_ENTRIES: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
   /** Events written per ledger transaction at most. */
   AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
 });

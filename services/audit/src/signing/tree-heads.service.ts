@@ -120,6 +120,16 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
     return row ? toHead(row) : null;
   }
 
+  /** Heads covering more than `from` and at most `to` entries, oldest first. */
+  async between(from: number, to: number): Promise<SignedTreeHead[]> {
+    return (await this.dataSource.query('select * from audit.tree_heads where tree_size > $1 and tree_size <= $2 order by tree_size asc', [from, to])).map(toHead);
+  }
+
+  /** Up to `limit` heads covering more than `after` entries, oldest first: one page of `GET /audit/tree-heads`. */
+  async page(after: number, limit: number): Promise<SignedTreeHead[]> {
+    return (await this.dataSource.query('select * from audit.tree_heads where tree_size > $1 order by tree_size asc limit $2', [after, limit])).map(toHead);
+  }
+
   async all(): Promise<SignedTreeHead[]> {
     return (await this.dataSource.query('select * from audit.tree_heads order by tree_size asc')).map(toHead);
   }
