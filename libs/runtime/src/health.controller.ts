@@ -4,7 +4,8 @@ import type { Pool } from 'pg';
 import type { Response } from 'express';
 import { NATS_CONNECTION, PG_POOL } from './tokens.js';
 
-export type CheckResult = { status: 'up' } | { status: 'down'; error: string };
+/** `warning`: up, but something needs attention soon (e.g. a stream nearly full). */
+export type CheckResult = { status: 'up'; warning?: string } | { status: 'down'; error: string };
 
 export type ReadinessCheck = { name: string; check: () => Promise<CheckResult> };
 

@@ -1,16 +1,23 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { ReadinessChecks, SERVICE_CONFIG } from '@continuity/runtime';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Topology } from '@continuity/contracts';
+import { NATS_CONNECTION, ReadinessChecks, SERVICE_CONFIG, TOPOLOGY } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { SigningKeysService } from '../signing/signing-keys.service.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
-import { describeFinding, Finding, LedgerAuditor } from './ledger-audit.js';
+import { readAnnouncements } from './checkpoint-announcements.js';
+import { compareAnnouncements, describeFinding, Finding, LedgerAuditor } from './ledger-audit.js';
 
 export interface TamperReport {
   checkedAt: string;
   entriesChecked: number;
   headsChecked: number;
+  /** `AuditCheckpointSigned` announcements on the stream compared with the stored heads. */
+  announcementsChecked: number;
+  /** Announcements beyond the bounded read, not compared this time. */
+  announcementsUnread: number;
   /** Keys in the ledger's key history, each head verified with its own. */
   keysKnown: number;
   /** Heads that predate the key history, signed by a key never recorded: matched to the entries, not verified. */
@@ -37,6 +44,8 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(TOPOLOGY) private readonly topology: Topology,
     private readonly heads: TreeHeadsService,
     private readonly keys: SigningKeysService,
     readiness: ReadinessChecks,
@@ -61,6 +70,24 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
   check(): Promise<TamperReport> {
     this.running ??= this.run().finally(() => (this.running = null));
     return this.running;
+  }
+
+  private announced = { checked: 0, unread: 0 };
+
+  /**
+   * The stored heads against their announcements on the stream. A head signed within the last two
+   * signing intervals may not be announced yet (it is stored first); older ones must be. When the
+   * read stopped at its bound, only heads up to the last announcement read are compared.
+   */
+  private async announcementFindings(stored: Awaited<ReturnType<TreeHeadsService['all']>>): Promise<Finding[]> {
+    const { heads: announced, unread, unreadable } = await readAnnouncements(this.nc, this.topology);
+    this.announced = { checked: announced.length, unread };
+    const last = announced.reduce((max, h) => Math.max(max, h.treeSize), 0);
+    const compared = unread > 0 ? stored.filter((h) => h.treeSize <= last) : stored;
+    const announcedBy = new Date(Date.now() - 2 * this.config.AUDIT_SIGN_INTERVAL_MS - 1_000).toISOString();
+    const findings = compareAnnouncements(compared, announced, announcedBy);
+    if (unreadable) findings.push({ kind: 'unstored-announcement', treeSize: -1, detail: `${unreadable} messages on the AuditCheckpointSigned subject are not signed heads` });
+    return findings;
   }
 
   private async run(): Promise<TamperReport> {
@@ -89,11 +116,13 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
       }
       if (first > after) break;
     }
-    const findings = auditor.finish();
+    const findings = [...auditor.finish(), ...(await this.announcementFindings(heads))];
     const report: TamperReport = {
       checkedAt: new Date().toISOString(),
       entriesChecked: auditor.entriesChecked,
       headsChecked: heads.length,
+      announcementsChecked: this.announced.checked,
+      announcementsUnread: this.announced.unread,
       keysKnown: keys.length,
       unverifiedHeads: auditor.unverifiedHeads,
       durationMs: Date.now() - started,
