@@ -28,7 +28,7 @@ export const readAnnouncements = async (nc: NatsConnection, topology: Topology, 
   const heads: SignedTreeHead[] = [];
   let unreadable = 0;
   if (want === 0) return { heads, unread: total, unreadable };
-  const consumer = await jetstream(nc).consumers.get(topology.eventStream, { filter_subjects: [subject] });
+  const consumer = await jetstream(nc).consumers.get(topology.eventStream, { filter_subjects: subject } /* a string: one filter_subject, as NATS 2.9 knows */);
   let read = 0;
   while (read < want) {
     let got = 0;
