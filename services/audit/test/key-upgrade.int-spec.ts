@@ -68,6 +68,8 @@ describe('audit: a ledger from before the key history, its key lost (real NATS a
       head.signature,
       head.keyId,
     ]);
+    // …and announced it, as every version of the service has (the tamper check compares the two).
+    await new ContinuityPublisher(jetstream(nc), { source: 'audit', topology }).publish('AuditCheckpointSigned', { resource: 'audit-ledger', data: head });
   };
 
   beforeAll(async () => {

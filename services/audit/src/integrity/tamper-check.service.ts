@@ -7,7 +7,8 @@ import { NATS_CONNECTION, ReadinessChecks, SERVICE_CONFIG, TOPOLOGY } from '@con
 import { AuditConfig } from '../config/audit.config.js';
 import { SigningKeysService } from '../signing/signing-keys.service.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
-import { readAnnouncements } from './checkpoint-announcements.js';
+import { SignedTreeHead } from '../signing/tree-head-signer.js';
+import { Announcements, readAnnouncements } from './checkpoint-announcements.js';
 import { compareAnnouncements, describeFinding, Finding, LedgerAuditor } from './ledger-audit.js';
 
 export interface TamperReport {
@@ -75,16 +76,14 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
   private announced = { checked: 0, unread: 0 };
 
   /**
-   * The stored heads against their announcements on the stream. A head signed within the last two
-   * signing intervals may not be announced yet (it is stored first); older ones must be. When the
-   * read stopped at its bound, only heads up to the last announcement read are compared.
+   * The stored heads against their announcements on the stream. A head signed after `announcedBy`
+   * (two signing intervals before the announcements were read) may not be announced yet: it is
+   * stored first. When the read stopped at its bound, only heads up to the last one read are compared.
    */
-  private async announcementFindings(stored: Awaited<ReturnType<TreeHeadsService['all']>>): Promise<Finding[]> {
-    const { heads: announced, unread, unreadable } = await readAnnouncements(this.nc, this.topology);
+  private announcementFindings(stored: SignedTreeHead[], { heads: announced, unread, unreadable }: Announcements, announcedBy: string): Finding[] {
     this.announced = { checked: announced.length, unread };
     const last = announced.reduce((max, h) => Math.max(max, h.treeSize), 0);
     const compared = unread > 0 ? stored.filter((h) => h.treeSize <= last) : stored;
-    const announcedBy = new Date(Date.now() - 2 * this.config.AUDIT_SIGN_INTERVAL_MS - 1_000).toISOString();
     const findings = compareAnnouncements(compared, announced, announcedBy);
     if (unreadable) findings.push({ kind: 'unstored-announcement', treeSize: -1, detail: `${unreadable} messages on the AuditCheckpointSigned subject are not signed heads` });
     return findings;
@@ -94,6 +93,10 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
     const started = Date.now();
     // Heads first: a key is committed before any head names it, so these keys cover these heads
     // even while another instance adds its key and signs.
+    // Announcements before heads: a head signed in between is then stored but not yet read as
+    // announced, which the grace below allows, rather than announced and missing from the heads.
+    const announcedBy = new Date(Date.now() - 2 * this.config.AUDIT_SIGN_INTERVAL_MS - 1_000).toISOString();
+    const announcements = await readAnnouncements(this.nc, this.topology);
     const heads = await this.heads.all();
     const keys = await this.keys.all();
     const auditor = new LedgerAuditor(heads, keys);
@@ -116,7 +119,7 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
       }
       if (first > after) break;
     }
-    const findings = [...auditor.finish(), ...(await this.announcementFindings(heads))];
+    const findings = [...auditor.finish(), ...this.announcementFindings(heads, announcements, announcedBy)];
     const report: TamperReport = {
       checkedAt: new Date().toISOString(),
       entriesChecked: auditor.entriesChecked,
