@@ -5,18 +5,10 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { ContinuityPublisher, EVENT_LIMITS, eventSubject } from '@continuity/contracts';
-import { aBackupCreatedData, aBackupFailedData, anAuditCheckpointSignedData, anEvent } from '@continuity/contracts/testing';
+import { aBackupFailedData, anAuditCheckpointSignedData, anEvent } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
-import { runCli } from '../src/verification/cli.js';
-import { OPERATOR, startAudit } from './harness.js';
-
-/** Runs the offline verifier as an auditor would. */
-const verify = (args: string[]) => {
-  let out = '';
-  const code = runCli(['verify', ...args], { write: (s: string) => ((out += s), true) } as any, { write: (s: string) => ((out += s), true) } as any);
-  return { code, out };
-};
+import { OPERATOR, publishBackups, runVerify as verify, startAudit } from './harness.js';
 
 const PAGE = 8;
 
@@ -41,11 +33,8 @@ describe('bounded responses, bounded events and announced heads (real NATS and P
     sql = new Client({ connectionString: db.url });
     await sql.connect();
     const publisher = new ContinuityPublisher(jetstream(nc), { source: 'test', topology });
-    for (let i = 0; i < 20; i++) await publisher.publish('BackupCreated', { resource: `db-${i % 3}`, data: aBackupCreatedData() });
-    await pollUntil(async () => (await audit.get('/audit/tree-heads/latest')).body?.treeSize >= 20, { what: 'a signed head over 20 entries' });
-    // At least two heads, so the heads can be paged.
-    await publisher.publish('BackupCreated', { resource: 'db-0', data: aBackupCreatedData() });
-    await pollUntil(async () => (await audit.get('/audit/tree-heads/latest')).body?.treeSize >= 21, { what: 'a signed head over 21 entries' });
+    await publishBackups(audit, publisher, 20);
+    await publishBackups(audit, publisher, 1); // at least two heads, so the heads can be paged
   });
 
   afterAll(async () => {

@@ -5,19 +5,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { ContinuityPublisher } from '@continuity/contracts';
-import { aBackupCreatedData } from '@continuity/contracts/testing';
-import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
+import { connectTestNats, createTestTopology } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
-import { runCli } from '../src/verification/cli.js';
-import { OPERATOR, startAudit } from './harness.js';
-
-/** Runs the offline verifier as an auditor would, capturing what it prints. */
-const verify = (args: string[]) => {
-  let out = '';
-  let err = '';
-  const code = runCli(['verify', ...args], { write: (s: string) => ((out += s), true) } as any, { write: (s: string) => ((err += s), true) } as any);
-  return { code, out, err };
-};
+import { OPERATOR, publishBackups, runVerify as verify, startAudit } from './harness.js';
 
 describe('tamper evidence and offline verification (real NATS and PostgreSQL)', () => {
   let nc: NatsConnection;
@@ -40,8 +30,7 @@ describe('tamper evidence and offline verification (real NATS and PostgreSQL)', 
     sql = new Client({ connectionString: db.url });
     await sql.connect();
     const publisher = new ContinuityPublisher(jetstream(nc), { source: 'test', topology });
-    for (let i = 0; i < 20; i++) await publisher.publish('BackupCreated', { resource: `db-${i % 3}`, data: aBackupCreatedData() });
-    await pollUntil(async () => (await audit.get('/audit/tree-heads/latest')).body?.treeSize >= 20, { what: 'a signed head over 20 entries' });
+    await publishBackups(audit, publisher, 20);
   });
 
   afterAll(async () => {
