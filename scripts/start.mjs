@@ -230,7 +230,12 @@ const natsUrl = await ensureNats();
 const databaseUrl = await ensurePostgres();
 say(`NATS ${natsUrl}; PostgreSQL ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname}`);
 const tokens = accessTokens();
-for (const service of SERVICES) startService(service, { NATS_URL: natsUrl, DATABASE_URL: databaseUrl, ...tokens.env });
+// The audit service needs an absolute key path: the checkout's state directory, where earlier
+// versions kept it (relative to the directory npm start runs in, the checkout's root).
+const signingKeyFile = process.env.AUDIT_SIGNING_KEY_FILE ?? join(stateDir, 'audit-signing-key.pem');
+for (const service of SERVICES) {
+  startService(service, { NATS_URL: natsUrl, DATABASE_URL: databaseUrl, ...tokens.env, AUDIT_SIGNING_KEY_FILE: signingKeyFile });
+}
 for (const { name, port } of SERVICES) await waitListening('127.0.0.1', port, name, 30_000);
 say('all four services are up:');
 for (const { name, port } of SERVICES) say(`  ${name.padEnd(8)} http://127.0.0.1:${port}  (/health/ready, /metrics)`);

@@ -3,7 +3,8 @@ import { INestApplication, Logger, LogLevel, Module, Type } from '@nestjs/common
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { z } from 'zod';
-import { endpointsOf, JetStreamTransport } from '@continuity/messaging';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { deadLetterFill, endpointsOf, JetStreamTransport } from '@continuity/messaging';
 import { startTelemetry } from '@continuity/telemetry';
 import { baseEnvSchema, BaseConfig, ConfigError, loadConfig, natsAuthOf, provenancePolicyOf, topologyFor } from './config.js';
 import { natsIdentityOf } from '@continuity/messaging';
@@ -16,6 +17,9 @@ import { PG_POOL } from './tokens.js';
 import { HttpErrorFilter } from './http/error.filter.js';
 import { acceptJsonBodiesOnly } from './http/json-bodies.js';
 import { DependencyUnreachableError } from './unreachable.js';
+
+/** Readiness warns from this fill of the dead-letter stream's max_bytes on. */
+export const DEAD_LETTER_WARN_FILL = 0.8;
 
 export interface ServiceSpec<S extends z.ZodType<BaseConfig> = z.ZodType<BaseConfig>> {
   /** `backup`, `verifier`, `failover`, `audit`: names its durable consumers and its telemetry. */
@@ -123,6 +127,14 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
     const outages = transport.outages();
     if (outages.length === 0) return { status: 'up' };
     return { status: 'down', error: outages.map((o) => `waiting for ${o.dependency} since ${o.since} (${o.failures} failed attempts): ${o.reason}`).join('; ') };
+  });
+  // Full, the dead-letter stream refuses new dead letters (consumers then keep retrying): say so
+  // while there is still room. A warning, not "down": the service still works.
+  app.get(ReadinessChecks).register('dead-letters', async () => {
+    const { bytes, maxBytes, fill } = await deadLetterFill(await jetstreamManager(nats), topologyFor(config.CONTINUITY_NAMESPACE));
+    return fill < DEAD_LETTER_WARN_FILL
+      ? { status: 'up' }
+      : { status: 'up', warning: `the dead-letter stream is ${Math.round(fill * 100)} % full (${bytes} of ${maxBytes} bytes): replay or remove dead letters (npm run dlq) before it refuses new ones` };
   });
   // The microservice inherits the app's global filter (it cannot register its own once connected).
   app.useGlobalFilters(new HttpErrorFilter());

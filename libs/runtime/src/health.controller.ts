@@ -5,7 +5,8 @@ import type { Response } from 'express';
 import { NATS_CONNECTION, PG_POOL } from './tokens.js';
 import { Public } from './http/access.guard.js';
 
-export type CheckResult = { status: 'up' } | { status: 'down'; error: string };
+/** `warning`: up, but something needs attention soon (e.g. a stream nearly full). */
+export type CheckResult = { status: 'up'; warning?: string } | { status: 'down'; error: string };
 
 export type ReadinessCheck = { name: string; check: () => Promise<CheckResult> };
 

@@ -187,7 +187,7 @@ export const serviceProcessSuite = (service: string, handledType: EventType, ext
 
     it('exits non-zero naming NATS_URL when NATS is not there', async () => {
       // A short wait: the service waits STARTUP_WAIT_MS for NATS before it gives up.
-      const bad = await startServiceProcess(service, { NATS_URL: `nats://127.0.0.1:${await freePort()}`, DATABASE_URL: TEST_DATABASE_URL, STARTUP_WAIT_MS: '500' });
+      const bad = await startServiceProcess(service, { ...extraEnv, NATS_URL: `nats://127.0.0.1:${await freePort()}`, DATABASE_URL: TEST_DATABASE_URL, STARTUP_WAIT_MS: '500' });
       expect(await bad.exited).not.toBe(0);
       expect(bad.output()).toMatch(/NATS is not reachable at NATS_URL=nats:\/\/127\.0\.0\.1:\d+/);
     });

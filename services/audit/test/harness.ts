@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServiceApp } from '@continuity/runtime';
 import { freePort, TEST_CONTINUITY_TOKENS, TEST_TOKENS } from '@continuity/runtime/testing';
-import { TEST_NATS_URL } from '@continuity/messaging/testing';
+import { pollUntil, TEST_NATS_URL } from '@continuity/messaging/testing';
+import { ContinuityPublisher } from '@continuity/contracts';
+import { aBackupCreatedData } from '@continuity/contracts/testing';
+import { runCli } from '../src/verification/cli.js';
 import { AuditModule } from '../src/audit.module.js';
 import { auditEnvSchema } from '../src/config/audit.config.js';
 import { serveOpenApi } from '../src/api/openapi.js';
@@ -42,4 +45,21 @@ export const startAudit = async (databaseUrl: string, namespace: string, env: Re
     return { status: res.status, body: (await res.json().catch(() => null)) as any };
   };
   return { app: app as INestApplication, base, get, post };
+};
+
+type Audit = Awaited<ReturnType<typeof startAudit>>;
+
+/** Publishes `count` backups over three resources and waits for a signed head covering them all. */
+export const publishBackups = async (audit: Audit, publisher: Pick<ContinuityPublisher, 'publish'>, count: number) => {
+  const before = (await audit.get('/audit/tree-heads/latest')).body?.treeSize ?? 0;
+  for (let i = 0; i < count; i++) await publisher.publish('BackupCreated', { resource: `db-${i % 3}`, data: aBackupCreatedData() });
+  await pollUntil(async () => (await audit.get('/audit/tree-heads/latest')).body?.treeSize >= before + count, { what: `a signed head over ${before + count} entries` });
+};
+
+/** Runs the offline verifier as an auditor would, capturing what it prints. */
+export const runVerify = (args: string[]) => {
+  let out = '';
+  let err = '';
+  const code = runCli(['verify', ...args], { write: (s: string) => ((out += s), true) } as any, { write: (s: string) => ((err += s), true) } as any);
+  return { code, out, err };
 };

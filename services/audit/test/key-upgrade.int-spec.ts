@@ -6,6 +6,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { ContinuityPublisher } from '@continuity/contracts';
 import { aBackupCreatedData, anEvent, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
@@ -67,6 +68,8 @@ describe('audit: a ledger from before the key history, its key lost (real NATS a
       head.signature,
       head.keyId,
     ]);
+    // …and announced it, as every version of the service has (the tamper check compares the two).
+    await new ContinuityPublisher(jetstream(nc), { source: 'audit', topology }).publish('AuditCheckpointSigned', { resource: 'audit-ledger', data: head });
   };
 
   beforeAll(async () => {

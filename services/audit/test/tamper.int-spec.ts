@@ -7,16 +7,7 @@ import { Client } from 'pg';
 import { aBackupCreatedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
-import { runCli } from '../src/verification/cli.js';
-import { OPERATOR, startAudit } from './harness.js';
-
-/** Runs the offline verifier as an auditor would, capturing what it prints. */
-const verify = (args: string[]) => {
-  let out = '';
-  let err = '';
-  const code = runCli(['verify', ...args], { write: (s: string) => ((out += s), true) } as any, { write: (s: string) => ((err += s), true) } as any);
-  return { code, out, err };
-};
+import { OPERATOR, publishBackups, runVerify as verify, startAudit } from './harness.js';
 
 describe('tamper evidence and offline verification (real NATS and PostgreSQL)', () => {
   let nc: NatsConnection;
@@ -39,8 +30,7 @@ describe('tamper evidence and offline verification (real NATS and PostgreSQL)', 
     sql = new Client({ connectionString: db.url });
     await sql.connect();
     const publisher = ownersPublisher(jetstream(nc), { topology });
-    for (let i = 0; i < 20; i++) await publisher.publish('BackupCreated', { resource: `db-${i % 3}`, data: aBackupCreatedData() });
-    await pollUntil(async () => (await audit.get('/audit/tree-heads/latest')).body?.treeSize >= 20, { what: 'a signed head over 20 entries' });
+    await publishBackups(audit, publisher, 20);
   });
 
   afterAll(async () => {

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { Sha256Schema, UtcTimestampSchema } from '../envelope.js';
+import { EVENT_LIMITS, NameSchema, Sha256Schema, UriSchema, UtcTimestampSchema, boundedArray } from '../envelope.js';
 
 /** One stored copy of a backup artifact. `site` and `medium` are what 3-2-1 is judged on. */
 export const BackupCopySchema = z.object({
-  location: z.string().min(1).describe('name of the copy location in the backup configuration'),
-  site: z.string().min(1).describe('where the copy physically is, e.g. eu-west-1a'),
-  medium: z.string().min(1).describe('kind of storage, e.g. disk, object, tape'),
-  uri: z.string().min(1).describe('where to read the copy: file://…, nats-object://bucket/name, s3://…'),
+  location: NameSchema.describe('name of the copy location in the backup configuration'),
+  site: NameSchema.describe('where the copy physically is, e.g. eu-west-1a'),
+  medium: NameSchema.describe('kind of storage, e.g. disk, object, tape'),
+  uri: UriSchema.describe('where to read the copy: file://…, nats-object://bucket/name, s3://…'),
   sha256: Sha256Schema.describe('SHA-256 of the stored bytes'),
   sizeBytes: z.int().nonnegative(),
 });
@@ -14,11 +14,11 @@ export const BackupCopySchema = z.object({
 export const BackupCreatedV1Schema = z.object({
   backupId: z.uuid(),
   resourceKind: z.enum(['postgres', 'directory', 'external']),
-  method: z.string().min(1).describe('how the artifact was made, e.g. pg_dump-custom, tar'),
+  method: NameSchema.describe('how the artifact was made, e.g. pg_dump-custom, tar'),
   recoveryPoint: UtcTimestampSchema.describe('the moment whose data the backup holds'),
   sizeBytes: z.int().nonnegative(),
   sha256: Sha256Schema.describe('SHA-256 of the artifact as stored'),
-  copies: z.array(BackupCopySchema).min(1),
+  copies: boundedArray(BackupCopySchema, EVENT_LIMITS.copies).min(1),
 });
 
 export type BackupCopy = z.infer<typeof BackupCopySchema>;

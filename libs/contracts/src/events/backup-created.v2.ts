@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Sha256Schema } from '../envelope.js';
+import { EVENT_LIMITS, NameSchema, Sha256Schema, TextSchema, UriSchema, boundedArray } from '../envelope.js';
 import { BackupCopySchema, BackupCreatedV1, BackupCreatedV1Schema } from './backup-created.v1.js';
 
 /**
@@ -10,25 +10,25 @@ import { BackupCopySchema, BackupCreatedV1, BackupCreatedV1Schema } from './back
  * Fields are nullable so external publishers and upcast v1 events can say "not stated".
  */
 export const BackupCopyV2Schema = BackupCopySchema.extend({
-  manifestUri: z.string().min(1).nullable().describe('where the copy\'s manifest is (backup id, hashes, tool versions, per-file index)'),
+  manifestUri: UriSchema.nullable().describe('where the copy\'s manifest is (backup id, hashes, tool versions, per-file index)'),
 });
 
 export const ThreeTwoOneSchema = z.object({
   compliant: z.boolean().describe('≥ 3 copies, ≥ 2 media, ≥ 1 copy off the resource\'s own site'),
-  resourceSite: z.string().min(1).nullable().describe('the site the resource lives in, against which off-site is judged'),
+  resourceSite: NameSchema.nullable().describe('the site the resource lives in, against which off-site is judged'),
   failedRules: z.array(z.enum(['three-copies', 'two-media', 'one-offsite'])),
-  optOut: z.string().min(1).nullable().describe('why the policy accepts not meeting 3-2-1; null when it does not opt out'),
+  optOut: TextSchema.min(1).nullable().describe('why the policy accepts not meeting 3-2-1; null when it does not opt out'),
 });
 
 export const BackupCreatedV2Schema = BackupCreatedV1Schema.extend({
-  policy: z.string().min(1).nullable().describe('the policy that made the backup; null when not stated'),
-  copies: z.array(BackupCopyV2Schema).min(1),
+  policy: NameSchema.nullable().describe('the policy that made the backup; null when not stated'),
+  copies: boundedArray(BackupCopyV2Schema, EVENT_LIMITS.copies).min(1),
   plaintext: z
     .object({ sha256: Sha256Schema, sizeBytes: z.int().nonnegative() })
     .nullable()
     .describe('the artifact before encryption; equals sha256/sizeBytes when not encrypted; null when not stated'),
   encryption: z
-    .object({ format: z.literal('age'), recipients: z.array(z.string().min(1)).min(1) })
+    .object({ format: z.literal('age'), recipients: boundedArray(UriSchema).min(1) })
     .nullable()
     .describe('how the stored bytes are encrypted; null when they are not (or v1 did not say)'),
   threeTwoOne: ThreeTwoOneSchema.nullable().describe('null when the publisher did not assess 3-2-1'),

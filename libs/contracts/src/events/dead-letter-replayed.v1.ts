@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EventIdSchema, EventTypeSchema, UtcTimestampSchema } from '../envelope.js';
+import { EventIdSchema, EventTypeSchema, NameSchema, TextSchema, UriSchema, UtcTimestampSchema } from '../envelope.js';
 
 /**
  * An operator sent a dead letter back to the one consumer that gave up on it (after a fix). The
@@ -8,18 +8,18 @@ import { EventIdSchema, EventTypeSchema, UtcTimestampSchema } from '../envelope.
  */
 export const DeadLetterReplayedV1Schema = z.object({
   consumer: z.string().min(1).max(256).describe('the durable consumer the dead letter was replayed to'),
-  deadLetterStream: z.string().min(1),
+  deadLetterStream: NameSchema,
   deadLetterSequence: z.int().positive().describe('stream sequence of the dead letter'),
   replaySequence: z.int().positive().describe('stream sequence of the replayed message in the replay stream'),
   original: z.object({
     eventId: EventIdSchema,
     type: EventTypeSchema,
-    subject: z.string().min(1),
+    subject: UriSchema,
     streamSequence: z.int().positive().describe('sequence of the event in the event stream'),
   }),
-  reason: z.string().describe('why the consumer had dead-lettered it'),
+  reason: TextSchema.describe('why the consumer had dead-lettered it'),
   deliveryCount: z.int().nonnegative(),
-  replayedBy: z.string().min(1).max(128).describe('the operator who asked for the replay'),
+  replayedBy: NameSchema.describe('the operator who asked for the replay'),
   replayedAt: UtcTimestampSchema,
   forced: z.boolean().describe('true when the dead letter had been replayed before'),
 });

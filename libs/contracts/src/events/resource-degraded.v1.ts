@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { NameSchema, TextSchema } from '../envelope.js';
 
 /** A member of a protected resource that must not serve: e.g. a former primary that came back. */
 export const ResourceDegradedV1Schema = z.object({
-  member: z.string().min(1),
-  reason: z.string().min(1),
+  member: NameSchema,
+  reason: TextSchema.min(1),
   formerEpoch: z.int().nonnegative().nullable(),
   currentEpoch: z.int().nonnegative(),
   needs: z.enum(['rewind', 'rebuild', 'attention']),

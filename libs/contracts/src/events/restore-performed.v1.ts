@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UtcTimestampSchema } from '../envelope.js';
+import { EVENT_LIMITS, TextSchema, UriSchema, UtcTimestampSchema } from '../envelope.js';
 
 /**
  * A restore that was allowed to start (its target matched the configuration, or the CLI was told
@@ -12,14 +12,14 @@ export const RestorePerformedV1Schema = z.object({
   restoreId: z.uuid(),
   backupId: z.uuid(),
   targetKind: z.enum(['postgres', 'directory']),
-  target: z.string().min(1).describe('the directory, or the database URL with any password redacted'),
+  target: UriSchema.describe('the directory, or the database URL with any password redacted'),
   overwritten: z.boolean().describe('true when the target held data and the restore replaced it (clean)'),
   outcome: z.enum(['restored', 'failed']),
-  error: z.string().nullable().describe('why it failed (secrets redacted); null when restored'),
-  copy: z.string().nullable().describe('the location whose copy was restored; null when none was'),
+  error: TextSchema.nullable().describe('why it failed (secrets redacted); null when restored'),
+  copy: z.string().max(EVENT_LIMITS.name).nullable().describe('the location whose copy was restored; null when none was'),
   requestedBy: z.object({
     via: z.enum(['http', 'cli']),
-    operator: z.string().nullable().describe('who asked, when known (the CLI user; over HTTP, the authenticated caller)'),
+    operator: z.string().max(EVENT_LIMITS.name).nullable().describe('who asked, when known (the CLI user; over HTTP, the authenticated caller)'),
   }),
   targetAllowedBy: z.enum(['configuration', 'allow-any-target']).describe("the resource's restoreTargets, or the CLI's explicit --allow-any-target"),
   startedAt: UtcTimestampSchema,

@@ -1,17 +1,27 @@
 import { hostname } from 'node:os';
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { baseEnvSchema } from '@continuity/runtime';
+
+/** A key file's place must not depend on the directory the service happens to start in. */
+const absolutePath = z
+  .string()
+  .min(1)
+  .refine(isAbsolute, { message: 'must be an absolute path (a relative one depends on the directory the service starts in)' });
 
 export const auditEnvSchema = baseEnvSchema(3004).extend({
   /** Ed25519 private key (PKCS#8 PEM) in the environment; wins over the file. */
   AUDIT_SIGNING_KEY: z.string().optional(),
-  /** Where the key lives; generated and saved there (mode 0600) on first start if absent. */
-  AUDIT_SIGNING_KEY_FILE: z.string().min(1).default('.continuity/audit-signing-key.pem'),
+  /**
+   * Where the key lives, an absolute path (required unless AUDIT_SIGNING_KEY is set); created there
+   * exclusively with mode 0600 on first start if absent; refused when group or others may read it.
+   */
+  AUDIT_SIGNING_KEY_FILE: absolutePath.optional(),
   /**
    * The key the ledger signed with before this one, for a planned rotation: when set, the key
    * change is attested (the old key signs the new public key). Usually absent: then unattested.
    */
-  AUDIT_PREVIOUS_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  AUDIT_PREVIOUS_SIGNING_KEY_FILE: absolutePath.optional(),
   AUDIT_SIGN_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
   AUDIT_TAMPER_CHECK_INTERVAL_MS: z.coerce.number().int().min(1_000).default(600_000),
   AUDIT_RPO_TARGET_MS: z.coerce.number().int().positive().default(300_000),
@@ -24,8 +34,14 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,40}$/, 'must be 1–40 letters, digits, . _ : -')
     .default(() => `${hostname().slice(0, 30)}-${process.pid}`),
+  /** Entries one `GET /audit/export` returns at most: larger ranges are a 400, an open range is paged. */
+  AUDIT_EXPORT_MAX_ENTRIES: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
   /** Events written per ledger transaction at most. */
   AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
+}).superRefine((config, ctx) => {
+  if (!config.AUDIT_SIGNING_KEY && !config.AUDIT_SIGNING_KEY_FILE) {
+    ctx.addIssue({ code: 'custom', path: ['AUDIT_SIGNING_KEY_FILE'], message: 'is required (an absolute path; the key is created there on first start) unless AUDIT_SIGNING_KEY is set' });
+  }
 });
 
 export type AuditConfig = z.infer<typeof auditEnvSchema>;

@@ -11,7 +11,10 @@ export type Finding =
   | { kind: 'root-mismatch'; treeSize: number; detail: string }
   | { kind: 'bad-signature'; treeSize: number; detail: string }
   | { kind: 'unknown-key'; treeSize: number; detail: string }
-  | { kind: 'bad-key'; detail: string };
+  | { kind: 'bad-key'; detail: string }
+  | { kind: 'unannounced-head'; treeSize: number; detail: string }
+  | { kind: 'unstored-announcement'; treeSize: number; detail: string }
+  | { kind: 'announcement-differs'; treeSize: number; detail: string };
 
 export interface AuditEntry {
   logIndex: number;
@@ -126,3 +129,34 @@ export class LedgerAuditor {
 }
 
 export const describeFinding = (f: Finding): string => `${f.kind}: ${f.detail}`;
+
+const sameHead = (a: SignedTreeHead, b: SignedTreeHead) =>
+  a.treeSize === b.treeSize && a.rootHash === b.rootHash && a.timestamp === b.timestamp && a.signature === b.signature && a.keyId === b.keyId;
+
+/**
+ * Stored heads against the `AuditCheckpointSigned` announcements on the stream: the service
+ * announces every head it signs, and neither the database nor the stream can be rewritten alone
+ * without the two disagreeing. A stored head never announced, an announcement with no stored head,
+ * or one that differs from the stored head of its size is a finding. Heads signed after
+ * `announcedBy` may still be on their way to the stream and are not required yet.
+ */
+export const compareAnnouncements = (stored: readonly SignedTreeHead[], announced: readonly SignedTreeHead[], announcedBy: string): Finding[] => {
+  const findings: Finding[] = [];
+  const bySize = new Map<number, SignedTreeHead[]>();
+  for (const a of announced) bySize.set(a.treeSize, [...(bySize.get(a.treeSize) ?? []), a]);
+  const storedSizes = new Map(stored.map((h) => [h.treeSize, h]));
+  for (const head of stored) {
+    const announcements = bySize.get(head.treeSize) ?? [];
+    if (announcements.length === 0) {
+      if (head.timestamp <= announcedBy) findings.push({ kind: 'unannounced-head', treeSize: head.treeSize, detail: `stored head ${head.treeSize} (root ${head.rootHash}) was never announced as AuditCheckpointSigned` });
+    } else if (announcements.some((a) => !sameHead(a, head))) {
+      findings.push({ kind: 'announcement-differs', treeSize: head.treeSize, detail: `head ${head.treeSize} as stored (root ${head.rootHash}) differs from its AuditCheckpointSigned announcement` });
+    }
+  }
+  for (const [size, announcements] of bySize) {
+    if (!storedSizes.has(size)) {
+      findings.push({ kind: 'unstored-announcement', treeSize: size, detail: `AuditCheckpointSigned announced head ${size} (root ${announcements[0]!.rootHash}), which is not stored` });
+    }
+  }
+  return findings;
+};

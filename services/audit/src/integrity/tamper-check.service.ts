@@ -1,16 +1,24 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { ReadinessChecks, SERVICE_CONFIG } from '@continuity/runtime';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Topology } from '@continuity/contracts';
+import { NATS_CONNECTION, ReadinessChecks, SERVICE_CONFIG, TOPOLOGY } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { SigningKeysService } from '../signing/signing-keys.service.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
-import { describeFinding, Finding, LedgerAuditor } from './ledger-audit.js';
+import { SignedTreeHead } from '../signing/tree-head-signer.js';
+import { Announcements, readAnnouncements } from './checkpoint-announcements.js';
+import { compareAnnouncements, describeFinding, Finding, LedgerAuditor } from './ledger-audit.js';
 
 export interface TamperReport {
   checkedAt: string;
   entriesChecked: number;
   headsChecked: number;
+  /** `AuditCheckpointSigned` announcements on the stream compared with the stored heads. */
+  announcementsChecked: number;
+  /** Announcements beyond the bounded read, not compared this time. */
+  announcementsUnread: number;
   /** Keys in the ledger's key history, each head verified with its own. */
   keysKnown: number;
   /** Heads that predate the key history, signed by a key never recorded: matched to the entries, not verified. */
@@ -37,6 +45,8 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(TOPOLOGY) private readonly topology: Topology,
     private readonly heads: TreeHeadsService,
     private readonly keys: SigningKeysService,
     readiness: ReadinessChecks,
@@ -63,10 +73,53 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
     return this.running;
   }
 
+  private announced = { checked: 0, unread: 0 };
+
+  /**
+   * The stored heads against their announcements on the stream. A head signed after `announcedBy`
+   * (two signing intervals before the announcements were read) may not be announced yet: it is
+   * stored first. When the read stopped at its bound, only heads up to the last one read are compared.
+   */
+  private announcementFindings(stored: SignedTreeHead[], { heads: announced, unread, unreadable }: Announcements, announcedBy: string): Finding[] {
+    this.announced = { checked: announced.length, unread };
+    const last = announced.reduce((max, h) => Math.max(max, h.treeSize), 0);
+    const compared = unread > 0 ? stored.filter((h) => h.treeSize <= last) : stored;
+    const findings = compareAnnouncements(compared, announced, announcedBy);
+    if (unreadable) findings.push({ kind: 'unstored-announcement', treeSize: -1, detail: `${unreadable} messages on the AuditCheckpointSigned subject are not signed heads` });
+    return findings;
+  }
+
+  /**
+   * A stored head whose signature verifies but that was never announced is not tampering: the
+   * process stopped (or NATS was down) between storing and announcing it. It is announced now and
+   * said so, rather than turning readiness 503 for good. Only heads with a finding of their own
+   * (a bad signature, an unknown key) stay findings.
+   */
+  private async announceLost(findings: Finding[], heads: SignedTreeHead[], ledgerFindings: Finding[]): Promise<Finding[]> {
+    const suspect = new Set(ledgerFindings.map((f) => ('treeSize' in f ? f.treeSize : undefined)).filter((n) => n !== undefined));
+    const kept: Finding[] = [];
+    for (const finding of findings) {
+      const head = finding.kind === 'unannounced-head' && !suspect.has(finding.treeSize) ? heads.find((h) => h.treeSize === finding.treeSize) : undefined;
+      if (!head) {
+        kept.push(finding);
+        continue;
+      }
+      await this.heads.announce(head).then(
+        () => this.logger.warn(`signed head ${head.treeSize} was stored but its announcement was lost (a stop or NATS outage in between): announced now`),
+        (error: Error) => this.logger.warn(`signed head ${head.treeSize} is not announced yet and NATS refused it now (${error.message}); the next check tries again`),
+      );
+    }
+    return kept;
+  }
+
   private async run(): Promise<TamperReport> {
     const started = Date.now();
     // Heads first: a key is committed before any head names it, so these keys cover these heads
     // even while another instance adds its key and signs.
+    // Announcements before heads: a head signed in between is then stored but not yet read as
+    // announced, which the grace below allows, rather than announced and missing from the heads.
+    const announcedBy = new Date(Date.now() - 2 * this.config.AUDIT_SIGN_INTERVAL_MS - 1_000).toISOString();
+    const announcements = await readAnnouncements(this.nc, this.topology);
     const heads = await this.heads.all();
     const keys = await this.keys.all();
     const auditor = new LedgerAuditor(heads, keys);
@@ -89,11 +142,14 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
       }
       if (first > after) break;
     }
-    const findings = auditor.finish();
+    const ledgerFindings = auditor.finish();
+    const findings = [...ledgerFindings, ...(await this.announceLost(this.announcementFindings(heads, announcements, announcedBy), heads, ledgerFindings))];
     const report: TamperReport = {
       checkedAt: new Date().toISOString(),
       entriesChecked: auditor.entriesChecked,
       headsChecked: heads.length,
+      announcementsChecked: this.announced.checked,
+      announcementsUnread: this.announced.unread,
       keysKnown: keys.length,
       unverifiedHeads: auditor.unverifiedHeads,
       durationMs: Date.now() - started,

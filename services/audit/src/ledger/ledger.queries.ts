@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError } from '@continuity/contracts';
-import { consistencyProof, inclusionProof, SubtreeHashes, subtreeHashesFromPerfect, toHex } from './merkle.js';
+import { consistencyProof, inclusionProof, rangeProof, SubtreeHashes, subtreeHashesFromPerfect, toHex } from './merkle.js';
 
 const log2 = (n: number) => Math.round(Math.log2(n));
 const key = (start: number, size: number) => `${start}:${size}`;
@@ -30,6 +30,11 @@ export class LedgerProofs {
   async consistency(from: number, to: number): Promise<string[]> {
     if (from === to) return [];
     return this.withSubtrees((hashes) => consistencyProof(from, to, hashes));
+  }
+
+  /** The subtree hashes that prove entries [from, to) against the root of `treeSize` entries: O(log n) of them. */
+  async range(from: number, to: number, treeSize: number): Promise<string[]> {
+    return this.withSubtrees((hashes) => rangeProof(from, to, treeSize, hashes));
   }
 
   /** Root of the first `treeSize` entries, from stored hashes. */

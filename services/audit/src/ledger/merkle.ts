@@ -222,6 +222,59 @@ export const verifyInclusion = (
 };
 
 // ---------------------------------------------------------------------------------------------
+// Range proofs: a contiguous run of leaves [from, to) against the root of a larger tree
+
+/**
+ * The hashes of the subtrees of MTH(D[treeSize]) that lie wholly outside [from, to), in the
+ * left-to-right order of the RFC recursion: with the leaves of the range they are exactly what
+ * recomputing the root needs (RFC 9162 style, like a multi-leaf inclusion proof). At most two
+ * root-to-leaf paths straddle the range's ends, so the proof holds O(log n) hashes however many
+ * leaves the range has.
+ */
+export const rangeProof = (from: number, to: number, treeSize: number, hashes: SubtreeHashes): Buffer[] => {
+  requireIndex('from', from);
+  requireIndex('to', to);
+  requireIndex('treeSize', treeSize);
+  if (treeSize === 0 || from > to || to > treeSize) throw new RangeError(`range [${from}, ${to}) is not inside a tree of size ${treeSize}`);
+  const proof: Buffer[] = [];
+  const walk = (start: number, size: number): void => {
+    const end = start + size;
+    if (end <= from || start >= to) proof.push(hashes.hash(start, size));
+    else if (start < from || end > to) {
+      const k = splitPoint(size);
+      walk(start, k);
+      walk(start + k, size - k);
+    }
+  };
+  walk(0, treeSize);
+  return proof;
+};
+
+/**
+ * The root of a tree of `treeSize` leaves whose leaves [from, from + leaves.length) are `leaves`,
+ * the rest summarised by `proof` (from `rangeProof`); null when the proof does not fit that shape
+ * (too short, too long, malformed). Never throws. The shape is fixed by (from, count, treeSize),
+ * so every leaf hash lands at one position only: a root equal to a signed root proves each leaf
+ * sits at its index in that tree (a dropped, inserted, swapped or changed leaf changes the root).
+ */
+export const rootFromRange = (from: number, treeSize: number, leaves: readonly Uint8Array[], proof: readonly Uint8Array[]): Buffer | null => {
+  const to = from + leaves.length;
+  if (!isIndex(from) || !isIndex(treeSize) || treeSize === 0 || to > treeSize || !allHashes(leaves) || !allHashes(proof)) return null;
+  let used = 0;
+  const walk = (start: number, size: number): Uint8Array | null => {
+    const end = start + size;
+    if (end <= from || start >= to) return used < proof.length ? proof[used++]! : null;
+    if (start >= from && end <= to) return rootFromLeafHashes(leaves.slice(start - from, end - from).map((h) => Buffer.from(h)));
+    const k = splitPoint(size);
+    const left = walk(start, k);
+    const right = left && walk(start + k, size - k);
+    return right && nodeHash(left!, right);
+  };
+  const root = walk(0, treeSize);
+  return root && used === proof.length ? Buffer.from(root) : null;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Consistency proofs (RFC 9162 s2.1.4)
 
 /**

@@ -114,7 +114,7 @@ export class SigningKeysService {
   private attestFor(previousKeyId: string): string | null {
     const file = this.config.AUDIT_PREVIOUS_SIGNING_KEY_FILE;
     if (!file || !existsSync(file)) return null;
-    const { privateKey } = loadOrCreateSigningKey(undefined, file);
+    const { privateKey } = loadOrCreateSigningKey(undefined, file, 'AUDIT_PREVIOUS_SIGNING_KEY_FILE');
     if (keyIdOf(createPublicKey(privateKey)) !== previousKeyId) {
       this.logger.warn(`AUDIT_PREVIOUS_SIGNING_KEY_FILE holds key ${keyIdOf(createPublicKey(privateKey))}, not the ledger's previous key ${previousKeyId}: the change stays unattested`);
       return null;

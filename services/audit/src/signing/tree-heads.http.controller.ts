@@ -3,9 +3,14 @@ import { ApiOperation } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { Public, READERS, Roles } from '../api/roles.js';
-import { parseQuery, positiveInt } from '../api/query.js';
+import { nonNegativeInt, parseQuery, positiveInt, RangeTooLargeError } from '../api/query.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { NoSignedHeadError, TreeHeadsService } from './tree-heads.service.js';
+
+/** Heads per page of `GET /audit/tree-heads`: a head is signed every few seconds while the ledger grows, so there can be millions. */
+export const TREE_HEADS_PAGE_MAX = 1_000;
+
+const headsQuery = z.object({ size: positiveInt.optional(), after: nonNegativeInt.default(0), limit: positiveInt.optional() });
 
 @AuditHttpController()
 export class TreeHeadsHttpController {
@@ -39,10 +44,14 @@ export class TreeHeadsHttpController {
 
   @Get('tree-heads')
   @Roles(...READERS)
-  @ApiOperation({ summary: 'Signed tree heads; with ?size=, the first head covering at least that many entries' })
+  @ApiOperation({ summary: `Signed tree heads, oldest first, in pages of at most ${TREE_HEADS_PAGE_MAX} (?after=<tree size>&limit=; \`next\` is the following page's after); with ?size=, the first head covering at least that many entries` })
   async headsBySize(@Query() query: unknown) {
-    const { size } = parseQuery(z.object({ size: positiveInt.optional() }), query);
-    if (size === undefined) return { heads: await this.heads.all() };
+    const { size, after, limit = TREE_HEADS_PAGE_MAX } = parseQuery(headsQuery, query);
+    if (limit > TREE_HEADS_PAGE_MAX) throw new RangeTooLargeError(`${limit} tree heads`, TREE_HEADS_PAGE_MAX, 'heads', 'page with ?after= and the `next` cursor');
+    if (size === undefined) {
+      const heads = await this.heads.page(after, limit);
+      return { heads, next: heads.length === limit ? { after: heads[heads.length - 1]!.treeSize } : null };
+    }
     const head = await this.heads.atOrAfter(size);
     if (!head) throw new NoSignedHeadError(`no signed head covers ${size} entries yet`);
     return head;

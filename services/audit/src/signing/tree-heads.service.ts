@@ -101,10 +101,17 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
       'insert into audit.tree_heads (tree_size, root_hash, timestamp, signature, key_id) values ($1, $2, $3, $4, $5) on conflict do nothing',
       [head.treeSize, head.rootHash, head.timestamp, head.signature, head.keyId],
     );
-    await this.publisher.publish('AuditCheckpointSigned', { resource: 'audit-ledger', data: head });
     this.newest = head;
+    // Stored first, announced second: a crash or NATS outage in between leaves a stored head
+    // without its announcement, which the tamper check announces then (`announce`).
+    await this.announce(head);
     this.logger.debug?.(`signed tree head ${head.treeSize} ${head.rootHash}`);
     return head;
+  }
+
+  /** Publishes `head` as `AuditCheckpointSigned` (again, when an earlier announcement was lost). */
+  async announce(head: SignedTreeHead): Promise<void> {
+    await this.publisher.publish('AuditCheckpointSigned', { resource: 'audit-ledger', data: head });
   }
 
   async latest(): Promise<SignedTreeHead | null> {
@@ -118,6 +125,16 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
   async atOrAfter(size: number): Promise<SignedTreeHead | null> {
     const [row] = await this.dataSource.query('select * from audit.tree_heads where tree_size >= $1 order by tree_size asc limit 1', [size]);
     return row ? toHead(row) : null;
+  }
+
+  /** Heads covering more than `from` and at most `to` entries, oldest first. */
+  async between(from: number, to: number): Promise<SignedTreeHead[]> {
+    return (await this.dataSource.query('select * from audit.tree_heads where tree_size > $1 and tree_size <= $2 order by tree_size asc', [from, to])).map(toHead);
+  }
+
+  /** Up to `limit` heads covering more than `after` entries, oldest first: one page of `GET /audit/tree-heads`. */
+  async page(after: number, limit: number): Promise<SignedTreeHead[]> {
+    return (await this.dataSource.query('select * from audit.tree_heads where tree_size > $1 order by tree_size asc limit $2', [after, limit])).map(toHead);
   }
 
   async all(): Promise<SignedTreeHead[]> {

@@ -1,12 +1,22 @@
 import { envelopeLeafHash } from '../ledger/leaf.js';
-import { fromHex, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
+import { fromHex, rootFromRange, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
 import { describeFinding, Finding, LedgerAuditor } from '../integrity/ledger-audit.js';
 import { checkHeadSignature, LedgerKey } from '../signing/key-history.js';
 import { keyIdOfPem, SignedTreeHead, verifyAttestation } from '../signing/tree-head-signer.js';
 
-/** /2 adds every key the ledger used and every signed head; /1 exports (one key, one head) still verify. */
-export const EXPORT_FORMAT = 'continuity-audit-export/2';
-const EXPORT_FORMATS = [EXPORT_FORMAT, 'continuity-audit-export/1'];
+/**
+ * /3 adds `rangeProof` to a partial export (not from 0 to the head's size) and `next`; /2 added every
+ * key the ledger used and every signed head. /1 and /2 exports still verify when complete: a
+ * partial one carries no proof, so it is refused.
+ */
+export const EXPORT_FORMAT = 'continuity-audit-export/3';
+const EXPORT_FORMATS = [EXPORT_FORMAT, 'continuity-audit-export/2', 'continuity-audit-export/1'];
+
+/** The subtree hashes that, with the exported range's leaves, give the root of `treeSize` entries (see `rangeProof`). */
+export interface RangeProof {
+  treeSize: number;
+  hashes: string[];
+}
 
 export interface LedgerExport {
   format: string;
@@ -21,6 +31,10 @@ export interface LedgerExport {
   /** The ledger's key history: every key that signed a head. */
   publicKeys?: LedgerKey[];
   entries: { logIndex: number; leafHash: string; envelope: unknown }[];
+  /** Present when the export is partial: proves the entries sit at their indices in `signedHead`'s tree. */
+  rangeProof?: RangeProof;
+  /** The next page when the export was capped (`GET /audit/export?from=&to=`). */
+  next?: { from: number; to: number } | null;
 }
 
 /** `GET /audit/events/{id}` as served: the entry, its inclusion proof and the head it is against. */
@@ -122,47 +136,7 @@ export const verifyOffline = (input: VerifyInput): Check[] => {
   if (!head) return [...checks, { ok: false, what: 'no signed tree head: pass --head or an export that carries one' }];
   checks.push(signatureCheck(`tree head ${head.treeSize} (root ${head.rootHash}, ${head.timestamp})`, head, byId));
 
-  if (input.exported) {
-    const exp = input.exported;
-    if (!EXPORT_FORMATS.includes(exp.format)) checks.push({ ok: false, what: `export format ${JSON.stringify(exp.format)} is not ${EXPORT_FORMAT}` });
-    for (const key of exp.publicKeys ?? []) {
-      if (key.previousKeyId === null) continue;
-      checks.push({
-        ok: true,
-        what: key.attestation
-          ? `key ${short(key.keyId)} took over from ${short(key.previousKeyId)} at ${key.introducedAtTreeSize} entries, attested by it`
-          : `key ${short(key.keyId)} took over from ${short(key.previousKeyId)} at ${key.introducedAtTreeSize} entries, unattested (confirm it out of band)`,
-      });
-    }
-    if (exp.from === 0 && exp.entries.length >= head.treeSize) {
-      const earlier = (exp.signedHeads ?? []).filter((h) => h.treeSize < head.treeSize);
-      const auditor = new LedgerAuditor([head, ...earlier], keys);
-      auditor.feed(exp.entries.slice(0, head.treeSize));
-      const findings = auditor.finish().filter((f) => !(SIGNATURE_FINDINGS.includes(f.kind) && 'treeSize' in f && f.treeSize === head.treeSize));
-      const signatures = findings.filter((f) => SIGNATURE_FINDINGS.includes(f.kind));
-      const rest = findings.filter((f) => !SIGNATURE_FINDINGS.includes(f.kind));
-      if (earlier.length) {
-        const unverified = auditor.unverifiedHeads.length;
-        checks.push(
-          signatures.length === 0
-            ? { ok: true, what: `${earlier.length} earlier signed heads verify, each with the key it names${unverified ? ` (${unverified} predate the key history: matched, not verifiable)` : ''}` }
-            : { ok: false, what: `earlier signed heads do not verify: ${signatures.map(describeFinding).join('; ')}` },
-        );
-      }
-      checks.push(
-        rest.length === 0
-          ? { ok: true, what: `root recomputed from ${head.treeSize} exported entries equals the signed root${earlier.length ? ` (and the root of each earlier head)` : ''}` }
-          : { ok: false, what: `exported entries do not match the signed head: ${rest.map(describeFinding).join('; ')}` },
-      );
-    } else {
-      const bad = exp.entries.filter((e) => envelopeLeafHash(e.envelope).toString('hex') !== e.leafHash).map((e) => e.logIndex);
-      checks.push(
-        bad.length === 0
-          ? { ok: true, what: `every one of ${exp.entries.length} exported entries hashes to its leaf hash (the root needs entries from 0 to ${head.treeSize})` }
-          : { ok: false, what: `entries ${bad.join(', ')} do not hash to their leaf hashes` },
-      );
-    }
-  }
+  if (input.exported) checks.push(...exportChecks(input.exported, head, keys));
   if (input.inclusion) {
     const ev = input.inclusion;
     if (ev.envelope !== undefined) {
@@ -184,6 +158,99 @@ export const verifyOffline = (input: VerifyInput): Check[] => {
     const ok =
       sizesOk && verifyConsistency(oldHead.treeSize, head.treeSize, fromHex(oldHead.rootHash), fromHex(head.rootHash), evidence.proof.map(fromHex));
     checks.push({ ok, what: `tree head ${head.treeSize} ${ok ? 'extends' : 'does NOT extend'} tree head ${oldHead.treeSize} (append-only)` });
+  }
+  return checks;
+};
+
+const isIndex = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/**
+ * The entries of an export against the signed head. Leaf hashes are recomputed from the envelopes
+ * (the exported ones are only compared). A complete export (entries 0 … head size) is replayed into
+ * the tree; a partial one must carry a range proof that, with the entries' recomputed leaves, gives
+ * the signed root. Without it a partial export is refused: leaf hashes alone say nothing about
+ * which entries the tree holds, so dropped, reordered or rewritten entries would pass.
+ */
+const exportChecks = (exp: LedgerExport, head: SignedTreeHead, keys: LedgerKey[]): Check[] => {
+  const checks: Check[] = [];
+  if (!EXPORT_FORMATS.includes(exp.format)) checks.push({ ok: false, what: `export format ${JSON.stringify(exp.format)} is not ${EXPORT_FORMAT}` });
+  for (const key of exp.publicKeys ?? []) {
+    if (key.previousKeyId === null) continue;
+    checks.push({
+      ok: true,
+      what: key.attestation
+        ? `key ${short(key.keyId)} took over from ${short(key.previousKeyId)} at ${key.introducedAtTreeSize} entries, attested by it`
+        : `key ${short(key.keyId)} took over from ${short(key.previousKeyId)} at ${key.introducedAtTreeSize} entries, unattested (confirm it out of band)`,
+    });
+  }
+  // The entries must be exactly the indices the export claims, in order: every later check relies on it.
+  const { from, to, entries } = exp;
+  const entriesOk = Array.isArray(entries) && isIndex(from) && isIndex(to) && from <= to && entries.length === to - from;
+  const misplaced = entriesOk ? entries.findIndex((e, i) => e?.logIndex !== from + i) : -1;
+  if (!entriesOk || misplaced >= 0) {
+    const detail = !entriesOk
+      ? `it claims entries ${String(from)}…${String(to)} (exclusive) but holds ${Array.isArray(entries) ? entries.length : 'no'} entries`
+      : `position ${misplaced} holds entry ${String(entries[misplaced]?.logIndex)}, not ${from + misplaced}`;
+    return [...checks, { ok: false, what: `the export's entries are not the log indices it claims: ${detail}` }];
+  }
+
+  const complete = from === 0 && to >= head.treeSize;
+  const earlier = (exp.signedHeads ?? []).filter((h) => h.treeSize < head.treeSize);
+  const auditor = new LedgerAuditor(complete ? [head, ...earlier] : earlier, keys);
+  // From 0 the entries rebuild the tree, so every head within them is matched to its root.
+  if (from === 0) auditor.feed(entries.slice(0, head.treeSize));
+  let findings = auditor.finish().filter((f) => !(SIGNATURE_FINDINGS.includes(f.kind) && 'treeSize' in f && f.treeSize === head.treeSize));
+  // Heads past a partial export's last entry cannot be matched here ('missing'), and changed
+  // entries are reported below, once; the indices were checked above.
+  if (!complete) findings = findings.filter((f) => f.kind !== 'missing' && f.kind !== 'changed');
+  const signatures = findings.filter((f) => SIGNATURE_FINDINGS.includes(f.kind));
+  const rest = findings.filter((f) => !SIGNATURE_FINDINGS.includes(f.kind));
+  if (earlier.length) {
+    const unverified = auditor.unverifiedHeads.length;
+    checks.push(
+      signatures.length === 0
+        ? { ok: true, what: `${earlier.length} earlier signed heads verify, each with the key it names${unverified ? ` (${unverified} predate the key history: matched, not verifiable)` : ''}` }
+        : { ok: false, what: `earlier signed heads do not verify: ${signatures.map(describeFinding).join('; ')}` },
+    );
+  }
+  if (complete) {
+    checks.push(
+      rest.length === 0
+        ? { ok: true, what: `root recomputed from ${head.treeSize} exported entries equals the signed root${earlier.length ? ` (and the root of each earlier head)` : ''}` }
+        : { ok: false, what: `exported entries do not match the signed head: ${rest.map(describeFinding).join('; ')}` },
+    );
+    return checks;
+  }
+
+  const leaves = entries.map((e) => envelopeLeafHash(e.envelope));
+  const changed = entries.filter((e, i) => leaves[i]!.toString('hex') !== e.leafHash).map((e) => e.logIndex);
+  if (changed.length) checks.push({ ok: false, what: `changed: entries ${changed.join(', ')} do not hash to their exported leaf hashes` });
+  if (rest.length) checks.push({ ok: false, what: `exported entries do not match earlier signed heads: ${rest.map(describeFinding).join('; ')}` });
+  const beyond = earlier.filter((h) => from > 0 || h.treeSize > to).length;
+  if (beyond) checks.push({ ok: true, what: `${beyond} earlier signed heads lie outside the exported entries: signatures checked, roots not recomputed` });
+  const range = `entries ${from}…${to - 1} (${to - from} of the ${head.treeSize} tree head ${head.treeSize} covers)`;
+  const proof = exp.rangeProof;
+  if (!proof) {
+    checks.push({
+      ok: false,
+      what: `the export is partial, ${range}, and carries no range proof: refused, since leaf hashes alone cannot show these entries are in the signed tree (export again from a service that adds the proof, or export from 0 to ${head.treeSize})`,
+    });
+  } else if (proof.treeSize !== head.treeSize || to > head.treeSize) {
+    checks.push({ ok: false, what: `the range proof is for tree size ${String(proof.treeSize)} and the entries end at ${to}; the head is ${head.treeSize}: export against this head` });
+  } else {
+    let root: Buffer | null = null;
+    try {
+      root = rootFromRange(from, head.treeSize, leaves, (proof.hashes ?? []).map(fromHex));
+    } catch {
+      root = null; // a malformed hash: no root
+    }
+    const ok = root !== null && root.equals(fromHex(head.rootHash));
+    checks.push({
+      ok,
+      what: ok
+        ? `${range}, hashed from their envelopes, and the range proof's ${proof.hashes.length} subtree hashes give the signed root`
+        : `${range}, hashed from their envelopes, with the range proof do NOT give the signed root: an entry was changed, dropped, added or moved`,
+    });
   }
   return checks;
 };
