@@ -16,6 +16,7 @@ import { AuditCheckpointSignedV1, AuditCheckpointSignedV1Schema } from './events
 import { DeadLetterReplayedV1, DeadLetterReplayedV1Schema } from './events/dead-letter-replayed.v1.js';
 import { AuditSigningKeyChangedV1, AuditSigningKeyChangedV1Schema } from './events/audit-signing-key-changed.v1.js';
 import { RestorePerformedV1, RestorePerformedV1Schema } from './events/restore-performed.v1.js';
+import { SynchronousReplicationChangedV1, SynchronousReplicationChangedV1Schema } from './events/synchronous-replication-changed.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -31,6 +32,7 @@ export interface EventDataMap {
   DeadLetterReplayed: DeadLetterReplayedV1;
   AuditSigningKeyChanged: AuditSigningKeyChangedV1;
   RestorePerformed: RestorePerformedV1;
+  SynchronousReplicationChanged: SynchronousReplicationChangedV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -54,4 +56,5 @@ export const continuityEvents = new EventRegistry()
   .define('AuditCheckpointSigned', 1, AuditCheckpointSignedV1Schema)
   .define('DeadLetterReplayed', 1, DeadLetterReplayedV1Schema)
   .define('AuditSigningKeyChanged', 1, AuditSigningKeyChangedV1Schema)
-  .define('RestorePerformed', 1, RestorePerformedV1Schema);
+  .define('RestorePerformed', 1, RestorePerformedV1Schema)
+  .define('SynchronousReplicationChanged', 1, SynchronousReplicationChangedV1Schema);

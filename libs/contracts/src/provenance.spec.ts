@@ -15,6 +15,7 @@ describe('provenance policy', () => {
     ['FailoverCompleted', 'failover'],
     ['FailoverAbandoned', 'failover'],
     ['ResourceDegraded', 'failover'],
+    ['SynchronousReplicationChanged', 'failover'],
     ['AuditCheckpointSigned', 'audit'],
     ['AuditSigningKeyChanged', 'audit'],
   ])('%s is published by %s alone', (type, owner) => {

@@ -9,7 +9,7 @@ import { RESOURCE_PATTERN } from './envelope.js';
  *
  * - `backup` → `Backup*` and `Restore*` (the catalogue, retention and restores it owns);
  * - `verifier` → `IntegrityVerified`;
- * - `failover` → `Failover*` and `ResourceDegraded`;
+ * - `failover` → `Failover*`, `ResourceDegraded` and `SynchronousReplicationChanged`;
  * - `audit` → `Audit*`;
  * - any service, the DLQ tool and an admin → `DeadLetterReplayed` (an operator's replay);
  * - an external publisher → `BackupCreated` for the resources listed for it, nothing else.
@@ -26,7 +26,7 @@ export const RESERVED_IDENTITIES: readonly string[] = [...SERVICE_IDENTITIES, ..
 /** The service that alone publishes `type`, or null for a type no service owns. */
 export const serviceOwning = (type: string): ServiceIdentity | null => {
   if (type === 'IntegrityVerified') return 'verifier';
-  if (type === 'ResourceDegraded' || type.startsWith('Failover')) return 'failover';
+  if (type === 'ResourceDegraded' || type === 'SynchronousReplicationChanged' || type.startsWith('Failover')) return 'failover';
   if (type.startsWith('Backup') || type.startsWith('Restore')) return 'backup';
   if (type.startsWith('Audit')) return 'audit';
   return null;

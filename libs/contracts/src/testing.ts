@@ -190,6 +190,20 @@ export const aRestorePerformedData = (over: Partial<EventDataMap['RestorePerform
   ...over,
 });
 
+export const aSynchronousReplicationChangedData = (
+  over: Partial<EventDataMap['SynchronousReplicationChanged']> = {},
+): EventDataMap['SynchronousReplicationChanged'] => ({
+  primary: 'pg-a',
+  mode: 'relaxed',
+  synchronousStandby: null,
+  previousStandby: 'pg-b',
+  setting: '',
+  epoch: 0,
+  reason: 'no standby can acknowledge commits (pg-b: not streaming to pg-a); commits are acknowledged without a standby until one is back',
+  standbys: [{ member: 'pg-b', streaming: false, eligible: false, reason: 'not streaming to pg-a' }],
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -203,6 +217,7 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   DeadLetterReplayed: aDeadLetterReplayedData,
   AuditSigningKeyChanged: anAuditSigningKeyChangedData,
   RestorePerformed: aRestorePerformedData,
+  SynchronousReplicationChanged: aSynchronousReplicationChangedData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */

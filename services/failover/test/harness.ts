@@ -19,6 +19,8 @@ export interface ResourceOptions {
   probeIntervalMs?: number;
   failuresBeforeFailover?: number;
   switchoverTimeoutMs?: number;
+  synchronous?: boolean;
+  relaxSynchronousAfterMs?: number;
   /** A member's `fence:` setting, by member name. */
   fence?: Record<string, { command: string[]; timeoutMs?: number; required?: boolean }>;
 }
@@ -43,6 +45,8 @@ export const configYaml = (cluster: PgCluster, options: ResourceOptions & { leas
     `      probeIntervalMs: ${options.probeIntervalMs ?? 500}`,
     `      failuresBeforeFailover: ${options.failuresBeforeFailover ?? 3}`,
     `      switchoverTimeoutMs: ${options.switchoverTimeoutMs ?? 15000}`,
+    ...(options.synchronous ? ['      synchronous: true'] : []),
+    ...(options.relaxSynchronousAfterMs !== undefined ? [`      relaxSynchronousAfterMs: ${options.relaxSynchronousAfterMs}`] : []),
     '      members:',
     members,
     '',

@@ -153,6 +153,21 @@ failover:
     );
   });
 
+  it('reads synchronous mode with its relax delay (default: the failover threshold × the probe interval), and checks it', () => {
+    const members = ['      members:', '        - { name: pg-a, connection: "postgres://postgres@h1:5432/postgres", role: primary }', '        - { name: pg-b, connection: "postgres://postgres@h2:5432/postgres", role: standby }'];
+    const section = (...lines: string[]) => `\n${['failover:', '  resources:', '    orders-db:', '      maxLagBytes: 0', ...lines, ...members].join('\n')}\n`;
+    expect(parseFailoverConfig(FILE, section()).resources[0]!.decider).toMatchObject({ synchronous: false, relaxSynchronousAfterMs: 1500 });
+    expect(parseFailoverConfig(FILE, section('      synchronous: true', '      relaxSynchronousAfterMs: 4000')).resources[0]!.decider).toMatchObject({ synchronous: true, relaxSynchronousAfterMs: 4000 });
+    expect(problemsOf(section('      synchronous: "yes"', '      relaxSynchronousAfterMs: -1'))).toEqual([
+      'failover.resources.orders-db.synchronous (line 6): must be true or false',
+      'failover.resources.orders-db.relaxSynchronousAfterMs (line 7): must be 0 or more',
+    ]);
+    const long = 'x'.repeat(64);
+    expect(
+      problemsOf(ordersDb('      synchronous: true', `        - { name: pg-a, connection: "postgres://postgres@h1:5432/postgres", role: primary }`, `        - { name: ${long}, connection: "postgres://postgres@h2:5432/postgres", role: standby }`).replace('      members:\n      synchronous: true', '      synchronous: true\n      members:')),
+    ).toEqual([`failover.resources.orders-db.members (line 8): synchronous: member names are the standbys' application_name, at most 63 characters (too long: ${long})`]);
+  });
+
   it('reports YAML syntax errors with their line', () => {
     expect(problemsOf('failover:\n  resources: {\n')[0]).toMatch(/^\(yaml\) \(line \d\): /);
   });

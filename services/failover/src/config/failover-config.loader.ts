@@ -96,6 +96,8 @@ export const parseFailoverConfig = (file: string, text: string): FailoverSetting
         failuresBeforeFailover: input.failuresBeforeFailover,
         maxLagBytes: input.maxLagBytes,
         mode: input.mode,
+        synchronous: input.synchronous,
+        relaxSynchronousAfterMs: input.relaxSynchronousAfterMs,
       });
     } catch (error) {
       if (!(error instanceof InvalidFailoverConfigError)) throw error;
@@ -142,7 +144,7 @@ export const redactConnection = (connection: string): string => {
 
 const ALLOWED: Record<string, string[]> = {
   section: ['leaseTtlMs', 'resources'],
-  resource: ['members', 'maxLagBytes', 'mode', 'probeIntervalMs', 'failuresBeforeFailover', 'probeTimeoutMs', 'promoteTimeoutMs', 'switchoverTimeoutMs'],
+  resource: ['members', 'maxLagBytes', 'mode', 'probeIntervalMs', 'failuresBeforeFailover', 'probeTimeoutMs', 'promoteTimeoutMs', 'switchoverTimeoutMs', 'synchronous', 'relaxSynchronousAfterMs'],
   member: ['name', 'connection', 'role', 'replicationConnection', 'fence'],
   fence: ['command', 'timeoutMs', 'required'],
 };

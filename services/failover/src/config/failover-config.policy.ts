@@ -26,12 +26,25 @@ export interface FailoverConfigInput {
   /** Most WAL a standby may miss (primary's last known LSN − standby's receive LSN) and still be promoted: the bound on data lost. */
   readonly maxLagBytes: number;
   readonly mode: FailoverMode;
+  /**
+   * Zero-loss mode (Patroni's synchronous mode): the primary's commits wait for one named standby
+   * (`synchronous_standby_names`), and only that standby is promoted. Default false.
+   */
+  readonly synchronous?: boolean;
+  /**
+   * How long commits may block with no standby able to acknowledge them before synchronous
+   * replication is relaxed (writes go on, announced). Default failuresBeforeFailover × probeIntervalMs:
+   * the same patience as for a failing primary, so a standby's restart does not drop the guarantee.
+   */
+  readonly relaxSynchronousAfterMs?: number;
 }
 
 export type FailoverConfig = Required<FailoverConfigInput>;
 
 export const DEFAULT_PROBE_INTERVAL_MS = 500;
 export const DEFAULT_FAILURES_BEFORE_FAILOVER = 3;
+/** PostgreSQL's NAMEDATALEN - 1: a standby's application_name (its member name) is cut beyond this. */
+export const MAX_APPLICATION_NAME = 63;
 
 /** A configuration that cannot work; lists every problem, not just the first. */
 export class InvalidFailoverConfigError extends DomainError {
@@ -46,14 +59,17 @@ export class InvalidFailoverConfigError extends DomainError {
 /** Applies the defaults and checks the configuration once, at start-up. */
 export function resolveFailoverConfig(input: FailoverConfigInput): FailoverConfig {
   const probeIntervalMs = input.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS;
+  const failuresBeforeFailover = input.failuresBeforeFailover ?? DEFAULT_FAILURES_BEFORE_FAILOVER;
   const config: FailoverConfig = {
     resource: input.resource,
     members: input.members,
     probeIntervalMs,
-    failuresBeforeFailover: input.failuresBeforeFailover ?? DEFAULT_FAILURES_BEFORE_FAILOVER,
+    failuresBeforeFailover,
     staleAfterMs: input.staleAfterMs ?? 3 * probeIntervalMs,
     maxLagBytes: input.maxLagBytes,
     mode: input.mode,
+    synchronous: input.synchronous ?? false,
+    relaxSynchronousAfterMs: input.relaxSynchronousAfterMs ?? failuresBeforeFailover * probeIntervalMs,
   };
   const problems: string[] = [];
   if (!config.resource) problems.push('resource is empty');
@@ -72,6 +88,14 @@ export function resolveFailoverConfig(input: FailoverConfigInput): FailoverConfi
     problems.push(`maxLagBytes must be an integer ≥ 0 (got ${config.maxLagBytes})`);
   if (config.mode !== 'automatic' && config.mode !== 'manual')
     problems.push(`mode must be 'automatic' or 'manual' (got ${String(config.mode)})`);
+  if (!Number.isSafeInteger(config.relaxSynchronousAfterMs) || config.relaxSynchronousAfterMs < 0)
+    problems.push(`relaxSynchronousAfterMs must be an integer ≥ 0 (got ${config.relaxSynchronousAfterMs})`);
+  if (config.synchronous) {
+    // The primary knows its standbys only by application_name, which is the member name (see README).
+    const long = names.filter((n) => n.length > MAX_APPLICATION_NAME);
+    if (long.length)
+      problems.push(`synchronous: member names are the standbys' application_name, at most ${MAX_APPLICATION_NAME} characters (too long: ${long.join(', ')})`);
+  }
   if (problems.length) throw new InvalidFailoverConfigError(config.resource, problems);
   return config;
 }

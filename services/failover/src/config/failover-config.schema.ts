@@ -63,6 +63,13 @@ export const ResourceFailoverSchema = z.strictObject({
   probeTimeoutMs: positiveMs('probeTimeoutMs').optional(),
   /** How long pg_promote may take before the failover is abandoned. */
   promoteTimeoutMs: positiveMs('promoteTimeoutMs').default(10_000),
+  /**
+   * Zero-loss failover: commits wait for one named standby (synchronous_standby_names, kept by the
+   * leader) and only that standby is promoted; relaxed (announced) when no standby can acknowledge.
+   */
+  synchronous: z.boolean({ error: 'must be true or false' }).default(false),
+  /** How long commits may block with no standby to acknowledge them before synchronous replication is relaxed. */
+  relaxSynchronousAfterMs: z.int('relaxSynchronousAfterMs must be a whole number of milliseconds').min(0, 'must be 0 or more').optional(),
   /** How long a switchover waits for the target to replay the primary's last position. */
   switchoverTimeoutMs: positiveMs('switchoverTimeoutMs').default(30_000),
 });

@@ -1,6 +1,7 @@
 import { causedBy, type ContinuityEvent, type FailoverObservation, type FenceCommandOutcome } from '@continuity/contracts';
 import type { Observation } from '../probing/observation.js';
 import type { Candidate } from './failover.decider.js';
+import type { SetSynchronousStandby } from './synchronous-standby.decider.js';
 import type { FailoverState, RecordedObservation } from './failover.state.js';
 import type { CompletedFailover, EventRef, FailoverAttempt, SupervisorDeps } from './failover-attempt.js';
 import { iso, keepFailedPrimaryProbes, observationsBehind } from './observations.js';
@@ -22,8 +23,8 @@ export interface Trigger {
 }
 
 /**
- * Builds and publishes one resource's FailoverTriggered, FailoverAbandoned, FailoverCompleted and
- * ResourceDegraded events, chained by causation: each failover's later events are caused by its
+ * Builds and publishes one resource's FailoverTriggered, FailoverAbandoned, FailoverCompleted,
+ * ResourceDegraded and SynchronousReplicationChanged events, chained by causation: each failover's later events are caused by its
  * FailoverTriggered, and a ResourceDegraded by the latest failover event. Keeps what
  * FailoverTriggered reports beyond the decision itself: the primary's failed probes of the
  * current outage and when it was last seen healthy.
@@ -131,6 +132,28 @@ export class FailoverAnnouncer {
       this.lastFailoverEvent = event.event;
     } catch (error) {
       this.deps.logger.error(`${this.resource}: FailoverCompleted not published: ${(error as Error).message}`);
+    }
+  }
+
+  /** SynchronousReplicationChanged: which standby the primary's commits now wait for, or none (relaxed). */
+  async synchronousChanged(decision: SetSynchronousStandby): Promise<void> {
+    try {
+      await this.deps.publisher.publish('SynchronousReplicationChanged', {
+        resource: this.resource,
+        data: {
+          primary: decision.primary,
+          mode: decision.standby === null ? 'relaxed' : 'synchronous',
+          synchronousStandby: decision.standby,
+          previousStandby: decision.previous,
+          setting: decision.setting,
+          epoch: decision.epoch,
+          reason: decision.reason,
+          standbys: [...decision.standbys],
+        },
+        ...(this.lastFailoverEvent ? causedBy(this.lastFailoverEvent) : {}),
+      });
+    } catch (error) {
+      this.deps.logger.error(`${this.resource}: SynchronousReplicationChanged not published: ${(error as Error).message}`);
     }
   }
 

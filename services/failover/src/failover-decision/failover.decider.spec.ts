@@ -1,6 +1,6 @@
 import type { FailoverConfig } from '../config/failover-config.policy.js';
 import type { FailoverEvent } from './failover.state.js';
-import { config, down, evaluate, failedOverToB, given, healthy, LIMIT, primaryFails3, primaryUp, probe, standby, started, switchoverTo, t } from '../testing/failover-decider.given.js';
+import { config, down, evaluate, failedOverToB, given, healthy, LIMIT, primaryFails3, primarySync, primaryUp, probe, promoted, standby, started, switchoverTo, syncChanged, syncConfig, t } from '../testing/failover-decider.given.js';
 
 describe('failover decider: detecting a failed primary', () => {
   it('does nothing while the primary is healthy', () => {
@@ -239,5 +239,83 @@ describe('failover decider: planned switchover', () => {
     given(...failedOverToB, primaryUp('pg-b', 2000), standby('pg-a', 2000, '0/5000000'))
       .when(switchoverTo('pg-a', 2000))
       .then({ type: 'rejected', code: 'SWITCHOVER.TARGET_NOT_ELIGIBLE', reason: 'pg-a cannot take over: fenced: former primary of epoch 0; needs rewind or rebuild' });
+  });
+});
+
+describe('failover decider: synchronous mode (zero-loss failover)', () => {
+  const SYNC_B = 'FIRST 1 ("pg-b")';
+  // pg-b is the synchronous standby; pg-c has received more WAL (it is ahead, say, on a faster link).
+  const syncOnB = [primarySync('pg-a', 0, SYNC_B, ['pg-b', 'pg-c'], 'pg-b'), standby('pg-b', 0, '0/4F00000'), standby('pg-c', 0, '0/5000000')];
+
+  it('promotes only the synchronous standby, even when another has received more WAL', () => {
+    given(...syncOnB, ...primaryFails3('0/4F00000', '0/5000000'))
+      .when(evaluate(1500), syncConfig)
+      .then({
+        type: 'failover',
+        to: 'pg-b',
+        reason: expect.stringMatching(/; synchronous mode: only pg-b, the synchronous standby, holds every acknowledged commit$/),
+        candidates: [
+          { instance: 'pg-b', eligible: true, reason: 'the synchronous standby (lag 1048576 bytes)' },
+          { instance: 'pg-c', eligible: false, reason: 'not the synchronous standby (pg-b is): it may lack acknowledged commits' },
+        ],
+      });
+  });
+
+  it('promotes the synchronous standby beyond the lag limit: what it lacks was never acknowledged', () => {
+    const tight: FailoverConfig = { ...syncConfig, maxLagBytes: 1024 };
+    given(...syncOnB, ...primaryFails3('0/4F00000', '0/5000000')).when(evaluate(1500), tight).then({ type: 'failover', to: 'pg-b', lagBytes: 1048576 });
+  });
+
+  it('promotes nothing when the synchronous standby is unavailable, and says why', () => {
+    const { decision } = given(...syncOnB, down('pg-a', 500), down('pg-a', 1000), down('pg-a', 1500), down('pg-b', 1500), standby('pg-c', 1500, '0/5000000')).when(
+      evaluate(1500),
+      syncConfig,
+    );
+    expect(decision).toMatchObject({
+      type: 'no-candidate',
+      reason: expect.stringMatching(/; synchronous mode: only pg-b, the synchronous standby, holds every acknowledged commit; no eligible standby$/),
+      candidates: [
+        { instance: 'pg-b', eligible: false, reason: 'unreachable: connect ECONNREFUSED' },
+        { instance: 'pg-c', eligible: false, reason: 'not the synchronous standby (pg-b is): it may lack acknowledged commits' },
+      ],
+    });
+  });
+
+  it('keeps to the last confirmed synchronous standby while commits wait for a newly named one', () => {
+    // pg-b failed, the leader named pg-c, but pg-a died before pg-c was reported sync.
+    given(...syncOnB, syncChanged('pg-a', 'pg-c', 200), primarySync('pg-a', 300, 'FIRST 1 ("pg-c")', ['pg-c']), down('pg-a', 500), down('pg-a', 1000), down('pg-a', 1500), down('pg-b', 1500), standby('pg-c', 1500, '0/5000000'))
+      .when(evaluate(1500), syncConfig)
+      .then({ type: 'no-candidate', candidates: [{ instance: 'pg-b', eligible: false }, { instance: 'pg-c', eligible: false, reason: expect.stringContaining('(pg-b is)') }] });
+  });
+
+  it('promotes nothing when no standby was ever confirmed synchronous', () => {
+    given(primarySync('pg-a', 0, SYNC_B, ['pg-b']), standby('pg-b', 0, '0/5000000'), ...primaryFails3())
+      .when(evaluate(1500), syncConfig)
+      .then({ type: 'no-candidate', candidates: [{ instance: 'pg-b', reason: 'no standby confirmed synchronous: it may lack acknowledged commits' }, expect.anything()] });
+  });
+
+  it('after relaxation was announced, applies the lag rule and says acknowledged commits may be lost', () => {
+    given(...syncOnB, syncChanged('pg-a', null, 700), ...primaryFails3('0/4F00000', '0/5000000'))
+      .when(evaluate(1500), syncConfig)
+      .then({
+        type: 'failover',
+        to: 'pg-c',
+        reason: `primary pg-a failed 3 consecutive probes (threshold 3; last: connect ECONNREFUSED); synchronous replication was relaxed at ${new Date(t(700)).toISOString()}, so commits acknowledged since may be lost`,
+      });
+  });
+
+  it('is the synchronous standby again only once the primary reports it sync after a relaxation', () => {
+    const restored = [...syncOnB, syncChanged('pg-a', null, 700), syncChanged('pg-a', 'pg-b', 900)];
+    given(...restored, ...primaryFails3('0/4F00000', '0/5000000')).when(evaluate(1500), syncConfig).then({ type: 'failover', to: 'pg-c', reason: expect.stringContaining('relaxed at') });
+    given(...restored, primarySync('pg-a', 1000, SYNC_B, ['pg-b', 'pg-c'], 'pg-b'), down('pg-a', 1500), down('pg-a', 2000), down('pg-a', 2500), standby('pg-b', 2500, '0/4F00000'), standby('pg-c', 2500, '0/5000000'))
+      .when(evaluate(2500), syncConfig)
+      .then({ type: 'failover', to: 'pg-b' });
+  });
+
+  it('forgets the old primary\'s synchronous standby once another member is promoted', () => {
+    const state = [...syncOnB, ...primaryFails3('0/4F00000', '0/5000000'), started(1, 'pg-a', 'pg-b', 1510), promoted(1, 'pg-b', 1900, '0/5000000')];
+    given(...state, down('pg-b', 2000), down('pg-b', 2500), down('pg-b', 3000), standby('pg-c', 3000, '0/5000000'))
+      .when(evaluate(3000), syncConfig)
+      .then({ type: 'no-candidate', candidates: [{ instance: 'pg-a', eligible: false }, { instance: 'pg-c', reason: 'no standby confirmed synchronous: it may lack acknowledged commits' }] });
   });
 });

@@ -146,7 +146,8 @@ function evaluate(state: FailoverState, config: FailoverConfig, now: number): Fa
   if (config.mode === 'manual') return none(`${failed}; mode is manual: no automatic failover`);
 
   const firstFailureAt = state.firstFailureAt ?? now;
-  const { candidates, chosen } = assessStandbys(state, config, now, { enforceLagLimit: true });
+  const rule = synchronousRule(state, config);
+  const { candidates, chosen } = assessStandbys(state, config, now, { enforceLagLimit: true, synchronousOnly: rule.only });
   // A standby is only eligible when its lag, and so the primary's LSN, is known.
   const primaryLsn = state.lastKnownPrimaryLsn;
   if (!chosen || primaryLsn === null) {
@@ -156,7 +157,7 @@ function evaluate(state: FailoverState, config: FailoverConfig, now: number): Fa
       resource: state.resource,
       from: primary,
       epoch: state.epoch,
-      reason: `${failed}; no eligible standby`,
+      reason: `${failed}${rule.note}; no eligible standby`,
       firstFailureAt,
       detectedAt: now,
       candidates,
@@ -168,7 +169,7 @@ function evaluate(state: FailoverState, config: FailoverConfig, now: number): Fa
     from: primary,
     to: chosen.instance,
     epoch: state.epoch + 1,
-    reason: failed,
+    reason: `${failed}${rule.note}`,
     firstFailureAt,
     detectedAt: now,
     primaryLsn,
@@ -251,6 +252,25 @@ function switchover(state: FailoverState, config: FailoverConfig, to: string, no
   };
 }
 
+// ─── synchronous mode ────────────────────────────────────────────────────────────────────
+
+/**
+ * Which standbys a failover may promote in synchronous mode. While the primary's commits waited
+ * for a standby, only the one confirmed `sync` holds every acknowledged commit: it alone may be
+ * promoted (whatever its lag: what it lacks was never acknowledged), and if it cannot be, nothing is.
+ * Once relaxation was seen or announced, commits may have been acknowledged with no standby
+ * holding them: the lag rule applies, and the decision says data may be lost.
+ * `only`: undefined = no restriction; a name = that standby alone; null = none.
+ */
+function synchronousRule(state: FailoverState, config: FailoverConfig): { only: string | null | undefined; note: string } {
+  if (!config.synchronous) return { only: undefined, note: '' };
+  const { confirmed, relaxedSince } = state.synchronous;
+  if (relaxedSince !== null)
+    return { only: undefined, note: `; synchronous replication was relaxed at ${new Date(relaxedSince).toISOString()}, so commits acknowledged since may be lost` };
+  if (confirmed !== null) return { only: confirmed, note: `; synchronous mode: only ${confirmed}, the synchronous standby, holds every acknowledged commit` };
+  return { only: null, note: '; synchronous mode: no standby was confirmed synchronous, so any promotion could lose acknowledged commits' };
+}
+
 // ─── choosing a standby ──────────────────────────────────────────────────────────────────
 
 interface Assessed {
@@ -272,11 +292,11 @@ function assessStandbys(
   state: FailoverState,
   config: FailoverConfig,
   now: number,
-  options: { enforceLagLimit: boolean; target?: string },
+  options: { enforceLagLimit: boolean; target?: string; synchronousOnly?: string | null },
 ): { candidates: Candidate[]; chosen: Candidate | null } {
   const assessed = config.members
     .filter((m) => m.name !== state.primary)
-    .map((m) => assessStandby(state, config, now, m.name, options.enforceLagLimit));
+    .map((m) => assessStandby(state, config, now, m.name, options));
 
   const ranked = assessed
     .filter((a) => a.problem === null)
@@ -293,7 +313,7 @@ function assessStandbys(
     const lag = a.lagBytes === null ? 'lag unknown' : `lag ${a.lagBytes} bytes`;
     let reason: string;
     if (a.problem !== null) reason = a.problem;
-    else if (a === best) reason = options.target === undefined ? `most up-to-date eligible standby (${lag})` : `requested switchover target (${lag})`;
+    else if (a === best) reason = options.target !== undefined ? `requested switchover target (${lag})` : options.synchronousOnly ? `the synchronous standby (${lag})` : `most up-to-date eligible standby (${lag})`;
     else if (options.target !== undefined) reason = `eligible (${lag}); not the requested target`;
     else if (best && a.receive < best.receive) reason = `eligible (${lag}); ${best.instance} has received more WAL`;
     else if (best && a.replay < best.replay) reason = `eligible (${lag}); same receive LSN as ${best.instance}, which has replayed more`;
@@ -308,7 +328,7 @@ function assessStandby(
   config: FailoverConfig,
   now: number,
   instance: string,
-  enforceLagLimit: boolean,
+  options: { enforceLagLimit: boolean; synchronousOnly?: string | null },
 ): Assessed {
   const seen = state.observations[instance];
   const lsn = seen ? (seen.receiveLsn ?? seen.replayLsn ?? null) : null;
@@ -321,6 +341,12 @@ function assessStandby(
     replay: -1n,
   });
 
+  const { synchronousOnly } = options;
+  if (synchronousOnly === null) return ineligible('no standby confirmed synchronous: it may lack acknowledged commits');
+  if (synchronousOnly !== undefined && instance !== synchronousOnly)
+    return ineligible(`not the synchronous standby (${synchronousOnly} is): it may lack acknowledged commits`);
+  // The synchronous standby has every acknowledged commit: whatever it lacks was never acknowledged.
+  const enforceLagLimit = options.enforceLagLimit && synchronousOnly === undefined;
   const fenced = state.fenced[instance];
   if (fenced) return ineligible(`fenced: former primary of epoch ${fenced.formerEpoch}; needs rewind or rebuild`);
   const abandoned = state.abandoned[instance];

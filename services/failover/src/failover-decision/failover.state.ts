@@ -1,4 +1,5 @@
 import type { Observation } from '../probing/observation.js';
+import { parseSynchronousStandbyNames } from '../probing/synchronous-standby-names.js';
 import { type FailoverConfig, InvalidFailoverConfigError } from '../config/failover-config.policy.js';
 import { type Instant, toMs } from './instant.js';
 
@@ -42,6 +43,27 @@ export interface FailoverInProgress {
   readonly startedAt: number;
 }
 
+/**
+ * Synchronous replication of the current primary, as its healthy probes and this instance's own
+ * changes show it. Read by the decider only for a `synchronous: true` resource.
+ */
+export interface SynchronousReplication {
+  /** Standbys named in the primary's synchronous_standby_names (latest healthy probe, or as this leader last set it). */
+  readonly named: readonly string[];
+  /**
+   * The standby named and reported `sync` in pg_stat_replication at the latest healthy probe that
+   * showed one: every commit acknowledged since is on it. Kept while commits wait for a named standby
+   * (none was acknowledged without it); null while relaxed, until a standby is confirmed again.
+   */
+  readonly confirmed: string | null;
+  /** Since when commits may have been acknowledged without a standby (an empty setting seen or set); null once one is confirmed. */
+  readonly relaxedSince: number | null;
+  /** Since when the setting names standbys but none is `sync` (commits wait); null otherwise. */
+  readonly blockedSince: number | null;
+  /** What this instance last published (SynchronousReplicationChanged), so each change is announced once. */
+  readonly announced: { readonly primary: string; readonly standby: string | null } | null;
+}
+
 export interface FailoverState {
   readonly resource: string;
   readonly primary: string;
@@ -63,7 +85,17 @@ export interface FailoverState {
    * would be retried, with a new epoch and a new FailoverTriggered, every round).
    */
   readonly abandoned: Readonly<Record<string, { readonly epoch: number; readonly reason: string }>>;
+  readonly synchronous: SynchronousReplication;
 }
+
+/** Nothing known yet of a primary's synchronous replication (a new primary starts here). */
+const unknownSynchronous = (announced: SynchronousReplication['announced'] = null): SynchronousReplication => ({
+  named: [],
+  confirmed: null,
+  relaxedSince: null,
+  blockedSince: null,
+  announced,
+});
 
 /**
  * State before any fact. `epoch` and `primary` come from the route record when the
@@ -86,6 +118,7 @@ export function initialState(config: FailoverConfig, from: { epoch?: number; pri
     fenced: {},
     noCandidateReportedFor: null,
     abandoned: {},
+    synchronous: unknownSynchronous(),
   };
 }
 
@@ -113,6 +146,11 @@ export type FailoverEvent =
   | { readonly type: 'FenceApplied'; readonly member: string; readonly reappearance: number; readonly at: Instant }
   /** A former primary was rewound or rebuilt as a standby and may be promoted again. */
   | { readonly type: 'MemberRebuilt'; readonly member: string; readonly at: Instant }
+  /**
+   * The leader set the primary's synchronous_standby_names to name `standby` (null: relaxed, no
+   * standby) — or found it already so — and published SynchronousReplicationChanged.
+   */
+  | { readonly type: 'SynchronousStandbyChanged'; readonly primary: string; readonly standby: string | null; readonly at: Instant }
   /** The adapter published that no standby qualified for the outage that began at firstFailureAt. */
   | { readonly type: 'NoCandidateReported'; readonly firstFailureAt: Instant; readonly at: Instant }
   /**
@@ -187,6 +225,7 @@ export function evolve(state: FailoverState, event: FailoverEvent): FailoverStat
         failover: null,
         fenced: { ...state.fenced, [failover.from]: fencedMember },
         abandoned: {},
+        synchronous: unknownSynchronous(state.synchronous.announced),
       };
     }
 
@@ -209,6 +248,18 @@ export function evolve(state: FailoverState, event: FailoverEvent): FailoverStat
       if (!state.fenced[event.member]) return state;
       const { [event.member]: _rebuilt, ...fenced } = state.fenced;
       return { ...state, fenced };
+    }
+
+    case 'SynchronousStandbyChanged': {
+      if (event.primary !== state.primary) return state;
+      const at = toMs(event.at, 'SynchronousStandbyChanged.at');
+      const announced = { primary: event.primary, standby: event.standby };
+      const synchronous: SynchronousReplication =
+        event.standby === null
+          ? { ...state.synchronous, named: [], confirmed: null, relaxedSince: state.synchronous.relaxedSince ?? at, blockedSince: null, announced }
+          : // Confirmed only once the primary reports it `sync`: until then commits wait for it.
+            { ...state.synchronous, named: [event.standby], announced };
+      return { ...state, synchronous };
     }
 
     case 'NoCandidateReported':
@@ -271,6 +322,7 @@ function adoptRoute(state: FailoverState, event: Extract<FailoverEvent, { type: 
     fenced,
     noCandidateReportedFor: null,
     abandoned: {},
+    synchronous: unknownSynchronous(state.synchronous.announced),
   };
 }
 
@@ -291,6 +343,7 @@ function observe(state: FailoverState, observation: Observation): FailoverState 
           lastFailure: null,
           lastKnownPrimaryLsn: observation.currentLsn ?? state.lastKnownPrimaryLsn,
           abandoned: Object.keys(state.abandoned).length ? {} : state.abandoned,
+          synchronous: observeSynchronous(state.synchronous, observation, at),
         }
       : {
           ...next,
@@ -317,4 +370,18 @@ function observe(state: FailoverState, observation: Observation): FailoverState 
     };
   }
   return next;
+}
+
+/**
+ * What a healthy primary probe says of synchronous replication: the standbys named, the one that
+ * is `sync` (it then holds every acknowledged commit), whether commits are acknowledged without
+ * a standby (empty setting) or wait for one that is not `sync` yet (blocked).
+ */
+function observeSynchronous(previous: SynchronousReplication, observation: Observation, at: number): SynchronousReplication {
+  if (observation.synchronousStandbyNames === undefined) return previous;
+  const named = parseSynchronousStandbyNames(observation.synchronousStandbyNames);
+  if (named.length === 0) return { ...previous, named, confirmed: null, relaxedSince: previous.relaxedSince ?? at, blockedSince: null };
+  const sync = (observation.replication ?? []).find((r) => r.syncState === 'sync' && named.includes(r.name));
+  if (sync) return { ...previous, named, confirmed: sync.name, relaxedSince: null, blockedSince: null };
+  return { ...previous, named, blockedSince: previous.blockedSince ?? at };
 }

@@ -132,6 +132,10 @@ export class Promotion {
     try {
       // A member once fenced keeps default_transaction_read_only = on unless reset: clients would get read-only sessions.
       if (this.ctx.state().observations[p.to]?.readOnly) await target.makeWritable();
+      // A standby copied from a synchronous primary carries its synchronous_standby_names (ALTER SYSTEM
+      // is in the copied postgresql.auto.conf): promoted, its commits would wait for a standby that
+      // does not stream from it. Start relaxed; the leader names a standby once one streams from it.
+      if (this.ctx.deps.settings.decider.synchronous) await target.setSynchronousStandbyNames('');
       lsn = await target.confirmWritable(Date.now() + this.ctx.deps.settings.promoteTimeoutMs);
     } catch (error) {
       await this.abandon(attempt, `${p.to} left recovery but does not accept writes: ${(error as Error).message}; not routed to`);

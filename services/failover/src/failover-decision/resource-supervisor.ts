@@ -15,6 +15,8 @@ import { iso } from './observations.js';
 import { Promotion } from './promotion.js';
 import { requireLease, type ResourceContext, routeAdopted, routeRecord } from './resource-context.js';
 import { Switchover } from './switchover.js';
+import { SynchronousReplication } from './synchronous-replication.js';
+import { decideSynchronousStandby } from './synchronous-standby.decider.js';
 
 /** One span per failover step taken; events published inside it are its children. */
 const traced = <T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>) => inSpan('@continuity/failover', name, attributes, fn);
@@ -68,6 +70,7 @@ export class ResourceSupervisor {
   private readonly automatic: AutomaticFailover;
   private readonly switching: Switchover;
   private readonly fencing: Fencing;
+  private readonly synchronous: SynchronousReplication;
 
   constructor(private readonly deps: SupervisorDeps) {
     const { settings, store, instanceId } = deps;
@@ -105,6 +108,7 @@ export class ResourceSupervisor {
     this.automatic = new AutomaticFailover(this.ctx, promotion);
     this.switching = new Switchover(this.ctx, promotion);
     this.fencing = new Fencing(this.ctx);
+    this.synchronous = new SynchronousReplication(this.ctx);
   }
 
   get resource() {
@@ -154,6 +158,9 @@ export class ResourceSupervisor {
       consecutiveFailures: s.consecutiveFailures,
       firstFailureAt: iso(s.firstFailureAt),
       failoverInProgress: s.failover && { ...s.failover, startedAt: iso(s.failover.startedAt) },
+      synchronous: this.deps.settings.decider.synchronous
+        ? { named: s.synchronous.named, confirmed: s.synchronous.confirmed, relaxedSince: iso(s.synchronous.relaxedSince), blockedSince: iso(s.synchronous.blockedSince) }
+        : null,
       fenced: Object.values(s.fenced).map((f) => ({ member: f.member, formerEpoch: f.formerEpoch, cause: f.cause, fencedAt: iso(f.fencedAt), present: f.present })),
       members: this.deps.settings.members.map((m) => ({ name: m.name, url: redactConnection(m.connection), observation: s.observations[m.name] ? { ...s.observations[m.name]!, at: iso(s.observations[m.name]!.at) } : null })),
       lastDecision: this.lastDecision,
@@ -217,6 +224,7 @@ export class ResourceSupervisor {
     this.remember(decision);
     switch (decision.type) {
       case 'none':
+        return this.keepSynchronousStandby();
       case 'rejected':
         return;
       case 'failover':
@@ -235,6 +243,13 @@ export class ResourceSupervisor {
         throw new Error(`unknown decision ${JSON.stringify(unreachable)}`);
       }
     }
+  }
+
+  /** Synchronous mode: with nothing else to do, keep the primary's synchronous standby as the rules want it. */
+  private async keepSynchronousStandby(): Promise<void> {
+    const decision = decideSynchronousStandby(this.state, this.deps.settings.decider, Date.now());
+    if (decision.type === 'none') return;
+    await traced('failover.synchronous_standby', { 'continuity.resource': this.resource, 'failover.synchronous_standby': decision.standby ?? '' }, () => this.synchronous.apply(decision));
   }
 
   private remember(decision: FailoverDecision): void {

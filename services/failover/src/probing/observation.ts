@@ -15,4 +15,18 @@ export interface Observation {
   readonly replayLsn?: string;
   /** `default_transaction_read_only = on` (e.g. already fenced): new sessions do not write by default. */
   readonly readOnly?: boolean;
+  /** Primary: `synchronous_standby_names` as in force (empty: commits wait for no standby). */
+  readonly synchronousStandbyNames?: string;
+  /** Primary: its `pg_stat_replication`, one row per connected standby (by application_name). */
+  readonly replication?: readonly ReplicationRow[];
+}
+
+/** One row of a primary's `pg_stat_replication`. */
+export interface ReplicationRow {
+  /** `application_name`: the member name, for standbys this service configures. */
+  readonly name: string;
+  /** `state`: 'streaming' once caught up to the live WAL ('startup', 'catchup', 'backup', 'stopping' before). */
+  readonly state: string;
+  /** `sync_state`: 'sync' for the standby whose flush a commit waits for; 'potential', 'async', 'quorum' otherwise. */
+  readonly syncState: string;
 }

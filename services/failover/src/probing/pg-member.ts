@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import type { MemberEndpoint } from '../config/failover-config.loader.js';
 import { parseLsn } from './lsn.js';
 import { unquotableRole, withFence, withoutFence } from './pg-hba-fence.js';
-import type { Observation } from './observation.js';
+import type { Observation, ReplicationRow } from './observation.js';
 
 /** An action on a member failed; `member` and `action` say which. */
 export class MemberActionError extends Error {
@@ -22,7 +22,11 @@ const PROBE_SQL = `select pg_is_in_recovery() as in_recovery,
   case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as current_lsn,
   pg_last_wal_receive_lsn()::text as receive_lsn,
   pg_last_wal_replay_lsn()::text as replay_lsn,
-  current_setting('default_transaction_read_only') = 'on' as read_only`;
+  current_setting('default_transaction_read_only') = 'on' as read_only,
+  current_setting('synchronous_standby_names') as sync_names,
+  case when pg_is_in_recovery() then null else
+    (select coalesce(json_agg(json_build_object('name', application_name, 'state', state, 'syncState', sync_state) order by application_name), '[]'::json)
+       from pg_stat_replication) end as replication`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -59,6 +63,8 @@ export class PgMember {
         ...(row.receive_lsn ? { receiveLsn: row.receive_lsn as string } : {}),
         ...(row.replay_lsn ? { replayLsn: row.replay_lsn as string } : {}),
         ...(row.read_only === true ? { readOnly: true } : {}),
+        // What synchronous mode needs, from a primary only (a standby's setting means nothing until promoted).
+        ...(row.in_recovery === false ? { synchronousStandbyNames: row.sync_names as string, replication: row.replication as ReplicationRow[] } : {}),
       };
     } catch (error) {
       return { member: this.name, at, reachable: false, error: describe(error, this.probeTimeoutMs) };
@@ -123,12 +129,7 @@ export class PgMember {
           where backend_type = 'client backend' and pid <> pg_backend_pid()`,
       );
     });
-    // The reload reaches new sessions once the postmaster has re-read its files: wait for it.
-    const deadline = Date.now() + timeoutMs;
-    while ((await this.run('check read-only', timeoutMs, async (c) => (await c.query('show default_transaction_read_only')).rows[0].default_transaction_read_only)) !== 'on') {
-      if (Date.now() > deadline) throw new MemberActionError(this.name, 'make read-only', 'default_transaction_read_only still off after reload');
-      await sleep(20);
-    }
+    await this.waitUntilInForce('default_transaction_read_only', 'on', 'make read-only', timeoutMs);
   }
 
   /**
@@ -212,6 +213,29 @@ export class PgMember {
       await sleep(20);
     }
     throw new MemberActionError(this.name, 'refuse application connections', `connections of ${role} not refused after the reload (${last})`);
+  }
+
+  /**
+   * Sets the primary's `synchronous_standby_names` (`ALTER SYSTEM`, so it survives a restart;
+   * `pg_reload_conf()` applies it) and waits until new sessions see it: an empty value releases
+   * every commit waiting for a standby at once. ALTER SYSTEM writes no WAL, so it never waits itself.
+   */
+  async setSynchronousStandbyNames(value: string, timeoutMs = 5_000): Promise<void> {
+    await this.run('set synchronous_standby_names', timeoutMs, async (client) => {
+      await client.query(`alter system set synchronous_standby_names = ${client.escapeLiteral(value)}`);
+      await client.query('select pg_reload_conf()');
+    });
+    await this.waitUntilInForce('synchronous_standby_names', value, 'set synchronous_standby_names', timeoutMs);
+  }
+
+  /** The reload reaches new sessions once the postmaster has re-read its files: waits until a new session sees `value`. */
+  private async waitUntilInForce(setting: string, value: string, action: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const current = () => this.run(`check ${setting}`, timeoutMs, async (c) => (await c.query('select current_setting($1) as v', [setting])).rows[0].v as string);
+    while ((await current()) !== value) {
+      if (Date.now() > deadline) throw new MemberActionError(this.name, action, `${setting} is not ${JSON.stringify(value)} after the reload`);
+      await sleep(20);
+    }
   }
 
   /** Undoes `makeReadOnly` (an abandoned switchover hands the primary back). */

@@ -23,10 +23,28 @@ export const config = resolveFailoverConfig({
   mode: 'automatic',
 });
 
+/** The same cluster in synchronous mode (relax after 1500 ms, the default: 3 × 500 ms). */
+export const syncConfig: FailoverConfig = { ...config, synchronous: true };
+
 // ─── facts ───
 export const probe = (observation: Observation): FailoverEvent => ({ type: 'ProbeObserved', observation });
 export const primaryUp = (member: string, ms: number, currentLsn = '0/5000000') =>
   probe({ member, at: t(ms), reachable: true, inRecovery: false, currentLsn });
+/**
+ * A healthy primary probe in synchronous mode: its synchronous_standby_names and pg_stat_replication
+ * (`streaming` lists standbys streaming; `sync` the one reported sync).
+ */
+export const primarySync = (member: string, ms: number, names: string, streaming: string[], sync: string | null = null, currentLsn = '0/5000000') =>
+  probe({
+    member,
+    at: t(ms),
+    reachable: true,
+    inRecovery: false,
+    currentLsn,
+    synchronousStandbyNames: names,
+    replication: streaming.map((name) => ({ name, state: 'streaming', syncState: name === sync ? 'sync' : 'async' })),
+  });
+export const syncChanged = (primary: string, standby: string | null, ms: number): FailoverEvent => ({ type: 'SynchronousStandbyChanged', primary, standby, at: t(ms) });
 export const down = (member: string, ms: number, error = 'connect ECONNREFUSED') =>
   probe({ member, at: t(ms), reachable: false, error });
 export const standby = (member: string, ms: number, receiveLsn: string, replayLsn = receiveLsn) =>
