@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UtcTimestampSchema } from '../envelope.js';
+import { NameSchema, TextSchema, UtcTimestampSchema } from '../envelope.js';
 
 /**
  * A failover or switchover that was started (its epoch taken, usually a FailoverTriggered with the
@@ -10,11 +10,11 @@ import { UtcTimestampSchema } from '../envelope.js';
  */
 export const FailoverAbandonedV1Schema = z.object({
   failoverId: z.uuid().describe('the failoverId of the FailoverTriggered this ends'),
-  fromInstance: z.string().min(1).describe('the primary when the failover began'),
-  toInstance: z.string().min(1).nullable().describe('the member that was to be promoted; null when none had been chosen'),
+  fromInstance: NameSchema.min(1).describe('the primary when the failover began'),
+  toInstance: NameSchema.min(1).nullable().describe('the member that was to be promoted; null when none had been chosen'),
   epoch: z.int().nonnegative().describe('the fencing epoch that was taken (it stays taken)'),
   planned: z.boolean().describe('true for a requested switchover'),
-  reason: z.string().min(1).describe('why it was given up, and what state it left'),
+  reason: TextSchema.min(1).describe('why it was given up, and what state it left'),
   at: UtcTimestampSchema.describe('when it was given up'),
 });
 

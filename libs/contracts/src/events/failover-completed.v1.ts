@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { UtcTimestampSchema } from '../envelope.js';
+import { NameSchema, UtcTimestampSchema } from '../envelope.js';
 
 export const FailoverCompletedV1Schema = z.object({
   failoverId: z.uuid(),
-  newPrimary: z.string().min(1),
+  newPrimary: NameSchema.min(1),
   epoch: z.int().nonnegative(),
   rtoMs: z.number().nonnegative().describe('first failed probe → writable and routed'),
   replicationLagBytes: z.int().nonnegative().nullable().describe('lag at promotion: the bound on data lost'),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NameSchema } from '../envelope.js';
 import { FailoverCompletedV1, FailoverCompletedV1Schema } from './failover-completed.v1.js';
 
 /**
@@ -8,7 +9,7 @@ import { FailoverCompletedV1, FailoverCompletedV1Schema } from './failover-compl
  */
 export const FailoverCompletedV2Schema = FailoverCompletedV1Schema.extend({
   planned: z.boolean().nullable().describe('true for a requested switchover, false for a failover; null when not stated'),
-  fromInstance: z.string().min(1).nullable().describe('the primary before the change; null when not stated'),
+  fromInstance: NameSchema.min(1).nullable().describe('the primary before the change; null when not stated'),
   decidedBy: z
     .string()
     .min(1)

@@ -1,24 +1,24 @@
 import { z } from 'zod';
-import { UtcTimestampSchema } from '../envelope.js';
+import { NameSchema, TextSchema, UtcTimestampSchema, boundedArray } from '../envelope.js';
 
 export const FailoverCandidateSchema = z.object({
-  instance: z.string().min(1),
-  lsn: z.string().nullable().describe('last WAL position received or replayed'),
+  instance: NameSchema.min(1),
+  lsn: NameSchema.nullable().describe('last WAL position received or replayed'),
   lagBytes: z.int().nonnegative().nullable(),
   eligible: z.boolean(),
-  reason: z.string().nullable().describe('why the candidate was or was not chosen'),
+  reason: TextSchema.nullable().describe('why the candidate was or was not chosen'),
 });
 
 export const FailoverTriggeredV1Schema = z.object({
   failoverId: z.uuid(),
-  fromInstance: z.string().min(1),
-  toInstance: z.string().min(1).nullable().describe('chosen standby; null when none qualifies'),
+  fromInstance: NameSchema.min(1),
+  toInstance: NameSchema.min(1).nullable().describe('chosen standby; null when none qualifies'),
   planned: z.boolean().describe('true for a requested switchover'),
-  reason: z.string().min(1),
+  reason: TextSchema.min(1),
   firstFailureAt: UtcTimestampSchema.nullable(),
   detectedAt: UtcTimestampSchema,
   epoch: z.int().nonnegative().describe('fencing epoch after the increment'),
-  candidates: z.array(FailoverCandidateSchema),
+  candidates: boundedArray(FailoverCandidateSchema),
 });
 
 export type FailoverCandidate = z.infer<typeof FailoverCandidateSchema>;

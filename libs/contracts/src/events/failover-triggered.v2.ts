@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UtcTimestampSchema } from '../envelope.js';
+import { NameSchema, TextSchema, UtcTimestampSchema } from '../envelope.js';
 import { FailoverTriggeredV1, FailoverTriggeredV1Schema } from './failover-triggered.v1.js';
 
 /** A WAL position in PostgreSQL's text form (`pg_current_wal_lsn()` etc.), e.g. `0/3000060`. */
@@ -9,7 +9,7 @@ export const LsnSchema = z
 
 /** One probe of one member, as the deciding instance saw it. Null: the probe did not report it (e.g. unreachable). */
 export const FailoverObservationSchema = z.object({
-  member: z.string().min(1),
+  member: NameSchema.min(1),
   at: UtcTimestampSchema.describe('when the probe ran'),
   reachable: z.boolean().describe('a fresh connection was made and answered within the probe timeout'),
   inRecovery: z.boolean().nullable().describe('pg_is_in_recovery()'),
@@ -17,7 +17,7 @@ export const FailoverObservationSchema = z.object({
   currentLsn: LsnSchema.nullable().describe('primary: pg_current_wal_lsn()'),
   receiveLsn: LsnSchema.nullable().describe('standby: pg_last_wal_receive_lsn()'),
   replayLsn: LsnSchema.nullable().describe('standby: pg_last_wal_replay_lsn()'),
-  error: z.string().nullable().describe('why the probe failed'),
+  error: TextSchema.nullable().describe('why the probe failed'),
 });
 
 /**
@@ -31,7 +31,7 @@ export const FailoverTriggeredV2Schema = FailoverTriggeredV1Schema.extend({
     .array(FailoverObservationSchema)
     .nullable()
     .describe("the probes behind the decision: each of the failed primary's consecutive failed probes, then the latest probe of every other member; null when not stated"),
-  decidedBy: z.string().min(1).nullable().describe('the failover instance that took the epoch and decided; null when not stated'),
+  decidedBy: NameSchema.min(1).nullable().describe('the failover instance that took the epoch and decided; null when not stated'),
   lastHealthyAt: UtcTimestampSchema.nullable().describe('latest probe that found the old primary healthy; null when never seen healthy or not stated'),
   primaryLsn: LsnSchema.nullable().describe("the old primary's last known WAL position, against which candidates' lag is measured; null when unknown or not stated"),
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UtcTimestampSchema } from '../envelope.js';
+import { NameSchema, TextSchema, UtcTimestampSchema, boundedArray } from '../envelope.js';
 import { FailoverTriggeredV2, FailoverTriggeredV2Schema } from './failover-triggered.v2.js';
 
 /**
@@ -8,8 +8,8 @@ import { FailoverTriggeredV2, FailoverTriggeredV2Schema } from './failover-trigg
  * same outage reuses an earlier attempt's success rather than running it again (`ran: false`).
  */
 export const FenceCommandOutcomeSchema = z.object({
-  member: z.string().min(1).describe('the old primary the command fenced'),
-  command: z.array(z.string()).min(1).describe('its argv as configured, secrets redacted; run without a shell'),
+  member: NameSchema.min(1).describe('the old primary the command fenced'),
+  command: boundedArray(z.string()).min(1).describe('its argv as configured, secrets redacted; run without a shell'),
   ran: z.boolean().describe('true: run for this failover; false: an earlier attempt in this outage (epoch `epoch`) fenced it already'),
   epoch: z.int().nonnegative().describe('the failover epoch the command ran for'),
   outcome: z
@@ -20,7 +20,7 @@ export const FenceCommandOutcomeSchema = z.object({
   startedAt: UtcTimestampSchema,
   durationMs: z.int().nonnegative(),
   required: z.boolean().describe('configured `fence.required`: when true and the command did not succeed, nothing was promoted'),
-  output: z.string().describe('the first lines of its stdout and stderr, bounded, secrets redacted'),
+  output: TextSchema.describe('the first lines of its stdout and stderr, bounded, secrets redacted'),
 });
 
 /**
