@@ -43,7 +43,7 @@ describe('audit HTTP access (real NATS and PostgreSQL)', () => {
       { method: 'POST', path: '/dlq/1/replay' },
     ];
     expect(await callAsStrangers(audit.base, routes)).toEqual(refusedToStrangers(routes));
-    expect((await audit.get('/audit/tree-heads')).body).toEqual({ heads: [] });
+    expect((await audit.get('/audit/tree-heads')).body).toEqual({ heads: [], next: null });
 
     // Viewers read the other services, not the ledger; the public key is open to anyone.
     expect(await audit.get('/audit/events', null)).toMatchObject({ status: 401, body: { code: 'AUTH.TOKEN_MISSING' } });
