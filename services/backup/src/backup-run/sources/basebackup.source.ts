@@ -1,47 +1,30 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { ZSTD_LEVEL, zstdCompress, type BaseBackupInfo } from '@continuity/artifacts';
 import type { PostgresResourceConfig } from '../../config/backup-config.schema.js';
 import { basebackupArgs, backupLabelFor, BaseBackupFormatError, parseBackupLabel, systemIdentifierOf, walRangesOf } from './basebackup-label.js';
 import { pgToolInvocation } from './pg-tool.js';
 import { toolVersion } from './postgres.source.js';
 import { SourceError, type SourceRun } from './source.js';
+import { TarObserver } from './tar-observer.js';
 
 /** The tar members read on the way: small files, kept whole. */
 const WANTED = new Set(['backup_label', 'backup_manifest', 'PG_VERSION', 'global/pg_control']);
 
 /** Collects the wanted members of a tar stream as it passes (every other member is skipped unread). */
-class TarMembers {
+class TarMembers extends TarObserver {
   readonly found = new Map<string, Buffer>();
-  private readonly parser: Parser;
-  private readonly ended: Promise<void>;
 
   constructor() {
-    this.parser = new Parser({
-      strict: true,
-      onReadEntry: (entry: ReadEntry) => {
-        const path = entry.path.replace(/^\.\//, '');
-        if (!WANTED.has(path)) return entry.resume();
-        const parts: Buffer[] = [];
-        entry.on('data', (chunk: Buffer) => parts.push(chunk));
-        entry.on('end', () => this.found.set(path, Buffer.concat(parts)));
-      },
+    super((entry: ReadEntry) => {
+      const path = entry.path.replace(/^\.\//, '');
+      if (!WANTED.has(path)) return entry.resume();
+      const parts: Buffer[] = [];
+      entry.on('data', (chunk: Buffer) => parts.push(chunk));
+      entry.on('end', () => this.found.set(path, Buffer.concat(parts)));
     });
-    this.ended = new Promise((resolve, reject) => {
-      this.parser.on('end', () => resolve());
-      this.parser.on('error', reject);
-    });
-  }
-
-  write(chunk: Buffer) {
-    this.parser.write(chunk);
-  }
-
-  async end() {
-    this.parser.end();
-    await this.ended;
   }
 }
 
