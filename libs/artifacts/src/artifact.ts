@@ -1,17 +1,43 @@
 /**
  * The artifact model. A backup is one artifact (a pg_dump archive, a tar stream; later a base
  * backup or a WAL segment) stored as identical copies in several locations, each copy with a
- * manifest beside it. Everything here is data: no I/O. Point-in-time recovery adds its
- * kinds here.
+ * manifest beside it. Everything here is data (the zstd codec aside): no I/O. Point-in-time
+ * recovery adds its kinds here.
  */
 export type ResourceKind = 'postgres' | 'directory';
-export type ArtifactFormat = 'pg_dump-custom' | 'tar';
+/**
+ * `basebackup`: a physical copy of a whole PostgreSQL cluster, `pg_basebackup`'s tar (data files,
+ * the WAL needed to make it consistent, its `backup_label` and `backup_manifest`) compressed with
+ * zstd: `<backupId>.tar.zst[.age]`.
+ */
+export type ArtifactFormat = 'pg_dump-custom' | 'tar' | 'basebackup';
+
+/** The file extension (before `.age`) of each format. */
+export const ARTIFACT_EXTENSIONS: Record<ArtifactFormat, string> = { 'pg_dump-custom': 'dump', tar: 'tar', basebackup: 'tar.zst' };
+
+/**
+ * What a base backup needs for point-in-time recovery: the WAL range that makes it consistent
+ * (replay from `startLsn` on `timeline` to at least `endLsn`), read from its `backup_label` and
+ * `backup_manifest` (`WAL-Ranges`); the label it was taken with; the server's major version and
+ * system identifier (WAL of another cluster never applies to it).
+ */
+export interface BaseBackupInfo {
+  startLsn: string;
+  endLsn: string;
+  timeline: number;
+  label: string;
+  pgVersion: string;
+  /** pg_control's system identifier, as a decimal string (a 64-bit number). */
+  systemIdentifier: string;
+  /** SHA-256 of the `backup_manifest` inside the tar (what `pg_verifybackup` checks the files against). */
+  backupManifestSha256: string;
+}
 
 /** Where an artifact lives inside a location: `<resource>/<backupId>.<ext>`. */
 export interface ArtifactKey {
   resource: string;
   backupId: string;
-  /** `dump`, `tar`; `.age` is appended when encrypted. */
+  /** `dump`, `tar`, `tar.zst`; `.age` is appended when encrypted. */
   extension: string;
 }
 
@@ -46,3 +72,10 @@ export interface Digest {
   sha256: string;
   sizeBytes: number;
 }
+
+/** A WAL position (`X/Y`, PostgreSQL's pg_lsn text) as a number, to compare positions. */
+export const lsnValue = (lsn: string): bigint => {
+  const match = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(lsn);
+  if (!match) throw new Error(`"${lsn}" is not a WAL position (X/Y)`);
+  return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
+};

@@ -2,3 +2,4 @@ export * from './artifact.js';
 export * from './manifest.js';
 export * from './keys.js';
 export * from './encryption.js';
+export * from './zstd.js';

@@ -1,3 +1,4 @@
+import { lsnValue } from './artifact.js';
 import { buildManifest, ManifestError, manifestDisagreements, MANIFEST_FORMAT, parseManifest, readManifest } from './manifest.js';
 
 const digest = { sha256: 'a'.repeat(64), sizeBytes: 14 };
@@ -49,5 +50,17 @@ describe('the backup manifest', () => {
     expect(() => readManifest(Buffer.from(JSON.stringify({ ...written, backupId: 'x', stored: { sha256: 'no', sizeBytes: -1 } })))).toThrow(ManifestError);
     expect(() => readManifest(Buffer.from(JSON.stringify({ ...written, backupId: 'x' })))).toThrow(/backupId: /);
     expect(() => parseManifest(Buffer.from(JSON.stringify({ format: 'other/v1' })))).toThrow('not a continuity backup manifest (format "other/v1")');
+  });
+
+  it('a base backup records its compression and WAL range; manifests without them stay valid', () => {
+    const basebackup = { startLsn: '0/2000028', endLsn: '0/2000100', timeline: 1, label: 'continuity-x', pgVersion: '15', systemIdentifier: '7443320958462394381', backupManifestSha256: 'c'.repeat(64) };
+    const base = buildManifest({ ...plan, method: 'basebackup' }, { finishedAt: plan.startedAt, stored: digest, plaintext: digest, tools: {}, copies: [], files: null, skipped: [], compression: { format: 'zstd', level: 1 }, basebackup });
+    const { manifest } = readManifest(Buffer.from(JSON.stringify(base)));
+    expect(manifest).toMatchObject({ method: 'basebackup', compression: { format: 'zstd', level: 1 }, basebackup });
+    expect(written).not.toHaveProperty('basebackup');
+    expect(readManifest(Buffer.from(JSON.stringify(written))).manifest.basebackup).toBeUndefined();
+    expect(() => readManifest(Buffer.from(JSON.stringify({ ...base, basebackup: { ...basebackup, startLsn: 'zero' } })))).toThrow(/basebackup\.startLsn/);
+    expect(lsnValue('0/2000100') > lsnValue('0/2000028')).toBe(true);
+    expect(lsnValue('1/0')).toBe(1n << 32n);
   });
 });

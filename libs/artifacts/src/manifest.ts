@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Sha256Schema } from '@continuity/contracts';
-import type { ArtifactFormat, Digest, FileIndexEntry, ResourceKind, TableRowCount } from './artifact.js';
+import type { ArtifactFormat, BaseBackupInfo, Digest, FileIndexEntry, ResourceKind, TableRowCount } from './artifact.js';
 
 /**
  * The manifest written beside every copy of a backup (`continuity-backup-manifest/v1`): the
@@ -53,6 +53,10 @@ export interface ArtifactManifest {
   tables?: TableRowCount[] | null;
   /** Why a PostgreSQL backup records no `tables` (the counting session could not be opened). */
   tablesNotRecorded?: string;
+  /** How the plaintext is compressed (`basebackup`: zstd); absent or null when it is not. */
+  compression?: { format: 'zstd'; level: number } | null;
+  /** Base backups: WAL range, timeline, label, server version and identity. Absent for other kinds. */
+  basebackup?: BaseBackupInfo | null;
 }
 
 /** What the writer knows before the artifact is stored (the backup run's plan). */
@@ -72,6 +76,8 @@ export const buildManifest = (
     /** PostgreSQL: the tables and their row counts (null for directories). */
     tables?: TableRowCount[] | null;
     tablesNotRecorded?: string | null;
+    compression?: ArtifactManifest['compression'];
+    basebackup?: BaseBackupInfo | null;
   },
 ): ArtifactManifest => ({
   format: MANIFEST_FORMAT,
@@ -93,6 +99,8 @@ export const buildManifest = (
   skipped: input.skipped,
   tables: input.tables ?? null,
   ...(input.tablesNotRecorded ? { tablesNotRecorded: input.tablesNotRecorded } : {}),
+  ...(input.compression ? { compression: input.compression } : {}),
+  ...(input.basebackup ? { basebackup: input.basebackup } : {}),
 });
 
 export class ManifestError extends Error {
@@ -121,6 +129,19 @@ export const FileIndexEntrySchema = z.object({
 
 export const TableCountSchema = z.object({ schema: z.string().min(1), name: z.string().min(1), rows: z.int().nonnegative().nullable() });
 
+/** PostgreSQL's `X/Y` notation of a WAL position (two hexadecimal 32-bit halves). */
+export const LsnSchema = z.string().regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i, 'must be a WAL position such as 0/2000028');
+
+export const BaseBackupInfoSchema = z.object({
+  startLsn: LsnSchema,
+  endLsn: LsnSchema,
+  timeline: z.int().positive(),
+  label: z.string(),
+  pgVersion: z.string().min(1),
+  systemIdentifier: z.string().regex(/^\d+$/, 'must be a decimal number'),
+  backupManifestSha256: Sha256Schema,
+});
+
 /** What a reader relies on; everything else in a manifest is ignored. */
 export const ManifestSchema = z.object({
   format: z.literal(MANIFEST_FORMAT, { error: `must be "${MANIFEST_FORMAT}"` }),
@@ -135,6 +156,9 @@ export const ManifestSchema = z.object({
   files: z.array(FileIndexEntrySchema).nullable().optional(),
   /** PostgreSQL: the tables the dump holds and their row counts (see above). */
   tables: z.array(TableCountSchema).nullable().optional(),
+  compression: z.object({ format: z.literal('zstd'), level: z.int() }).nullable().optional(),
+  /** Base backups: what point-in-time recovery needs (see `BaseBackupInfo`); absent in older manifests. */
+  basebackup: BaseBackupInfoSchema.nullable().optional(),
 });
 
 /** A manifest as a reader sees it (external writers may leave out what ours always write). */

@@ -29,4 +29,13 @@ describe('BackupCreated v2', () => {
     };
     expect(continuityEvents.parse({ ...event, data }).data).toEqual(data);
   });
+
+  it('carries a base backup\'s WAL range and identity as an optional field (events without it stay valid)', () => {
+    const event = anEvent('BackupCreated');
+    const basebackup = { startLsn: '0/2000028', endLsn: '0/2000100', timeline: 1, label: 'continuity-x', pgVersion: '15', systemIdentifier: '7443320958462394381' };
+    const data = { ...event.data, method: 'basebackup', basebackup };
+    expect(continuityEvents.parse({ ...event, data }).data).toEqual(data);
+    expect(continuityEvents.parse(event).data).not.toHaveProperty('basebackup');
+    expect(() => continuityEvents.parse({ ...event, data: { ...data, basebackup: { ...basebackup, endLsn: 'end' } } })).toThrow(/endLsn/);
+  });
 });

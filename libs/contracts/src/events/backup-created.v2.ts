@@ -20,6 +20,21 @@ export const ThreeTwoOneSchema = z.object({
   optOut: TextSchema.min(1).nullable().describe('why the policy accepts not meeting 3-2-1; null when it does not opt out'),
 });
 
+const LsnSchema = z.string().regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i, 'must be a WAL position such as 0/2000028');
+
+/**
+ * Added to v2 as an optional field (readers that do not know it ignore it; events without it stay
+ * valid): what point-in-time recovery needs to pair a base backup with the WAL archive.
+ */
+export const BaseBackupFactsSchema = z.object({
+  startLsn: LsnSchema.describe('WAL position where replay must start (backup_label START WAL LOCATION)'),
+  endLsn: LsnSchema.describe('WAL position replay must reach for the copy to be consistent (backup_manifest WAL-Ranges End-LSN)'),
+  timeline: z.int().positive().describe('the timeline the backup was taken on'),
+  label: z.string().describe('the backup label (continuity-<backupId>)'),
+  pgVersion: z.string().min(1).describe("the cluster's PostgreSQL major version (PG_VERSION)"),
+  systemIdentifier: z.string().regex(/^\d+$/).describe("the cluster's system identifier (pg_control), decimal"),
+});
+
 export const BackupCreatedV2Schema = BackupCreatedV1Schema.extend({
   policy: NameSchema.nullable().describe('the policy that made the backup; null when not stated'),
   copies: boundedArray(BackupCopyV2Schema, EVENT_LIMITS.copies).min(1),
@@ -32,9 +47,11 @@ export const BackupCreatedV2Schema = BackupCreatedV1Schema.extend({
     .nullable()
     .describe('how the stored bytes are encrypted; null when they are not (or v1 did not say)'),
   threeTwoOne: ThreeTwoOneSchema.nullable().describe('null when the publisher did not assess 3-2-1'),
+  basebackup: BaseBackupFactsSchema.optional().describe('physical base backups (method basebackup) only: WAL range, timeline, label, server identity'),
 });
 
 export type BackupCopyV2 = z.infer<typeof BackupCopyV2Schema>;
+export type BaseBackupFacts = z.infer<typeof BaseBackupFactsSchema>;
 export type BackupCreatedV2 = z.infer<typeof BackupCreatedV2Schema>;
 
 /** v1 said nothing about policy, manifests, encryption or 3-2-1: "not stated", never guessed. */

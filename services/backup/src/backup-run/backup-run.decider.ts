@@ -1,5 +1,5 @@
 import type { EventDataMap } from '@continuity/contracts';
-import type { ArtifactFormat, Digest, ResourceKind } from '@continuity/artifacts';
+import type { ArtifactFormat, BaseBackupInfo, Digest, ResourceKind } from '@continuity/artifacts';
 
 /**
  * One backup run as a decider: `decide(command, state) → events`, `evolve(state, event) → state`,
@@ -47,17 +47,24 @@ export interface Cleanup {
   error: string | null;
 }
 
+/** What the source produced: the artifact's digests and, for a base backup, its WAL range and identity. */
+export interface SourceResult {
+  stored: Digest;
+  plaintext: Digest;
+  basebackup?: BaseBackupInfo | null;
+}
+
 export type RunState =
   | { status: 'none' }
-  | { status: 'running'; plan: RunPlan; bytesDone: number; source: { stored: Digest; plaintext: Digest } | null; committed: CommittedCopy[] }
+  | { status: 'running'; plan: RunPlan; bytesDone: number; source: SourceResult | null; committed: CommittedCopy[] }
   | { status: 'failing'; plan: RunPlan; bytesDone: number; failure: RunFailure }
-  | { status: 'created'; plan: RunPlan; bytesDone: number; source: { stored: Digest; plaintext: Digest }; committed: CommittedCopy[]; finishedAt: string }
+  | { status: 'created'; plan: RunPlan; bytesDone: number; source: SourceResult; committed: CommittedCopy[]; finishedAt: string }
   | { status: 'failed'; plan: RunPlan; bytesDone: number; failure: RunFailure; cleanedUp: Cleanup[]; finishedAt: string };
 
 export type RunCommand =
   | { type: 'StartBackup'; plan: RunPlan }
   | { type: 'RecordProgress'; bytesDone: number }
-  | { type: 'CompleteSource'; stored: Digest; plaintext: Digest }
+  | ({ type: 'CompleteSource' } & SourceResult)
   | { type: 'CommitCopy'; location: string; uri: string; manifestUri: string; sha256: string; sizeBytes: number }
   | { type: 'FailRun'; failure: RunFailure }
   | { type: 'RecordCleanup'; cleanedUp: Cleanup[]; at: string }
@@ -66,7 +73,7 @@ export type RunCommand =
 export type RunEvent =
   | { type: 'RunStarted'; plan: RunPlan }
   | { type: 'ProgressRecorded'; bytesDone: number }
-  | { type: 'SourceCompleted'; stored: Digest; plaintext: Digest }
+  | ({ type: 'SourceCompleted' } & SourceResult)
   | { type: 'CopyCommitted'; copy: CommittedCopy }
   | { type: 'RunFailed'; failure: RunFailure }
   | { type: 'CopiesCleanedUp'; cleanedUp: Cleanup[]; at: string }
@@ -96,7 +103,7 @@ export const decide = (command: RunCommand, state: RunState): RunEvent[] => {
     case 'CompleteSource':
       if (state.status !== 'running') throw notRunning(state, 'complete the source');
       if (state.source) throw new IllegalRunStateError('BACKUP.SOURCE_ALREADY_COMPLETE', 'the source completed twice');
-      return [{ type: 'SourceCompleted', stored: command.stored, plaintext: command.plaintext }];
+      return [{ type: 'SourceCompleted', stored: command.stored, plaintext: command.plaintext, basebackup: command.basebackup ?? null }];
     case 'CommitCopy': {
       if (state.status !== 'running') throw notRunning(state, `commit copy ${command.location}`);
       if (!state.source) throw new IllegalRunStateError('BACKUP.SOURCE_INCOMPLETE', `copy ${command.location} committed before the source completed`);
@@ -145,7 +152,7 @@ export const evolve = (state: RunState, event: RunEvent): RunState => {
     case 'ProgressRecorded':
       return state.status === 'running' ? { ...state, bytesDone: event.bytesDone } : state;
     case 'SourceCompleted':
-      return state.status === 'running' ? { ...state, source: { stored: event.stored, plaintext: event.plaintext } } : state;
+      return state.status === 'running' ? { ...state, source: { stored: event.stored, plaintext: event.plaintext, basebackup: event.basebackup ?? null } } : state;
     case 'CopyCommitted':
       return state.status === 'running' ? { ...state, committed: [...state.committed, event.copy] } : state;
     case 'RunFailed':
@@ -181,7 +188,11 @@ export const backupCreatedData = (state: Extract<RunState, { status: 'created' }
   plaintext: state.source.plaintext,
   encryption: state.plan.encryption,
   threeTwoOne: state.plan.threeTwoOne,
+  ...(state.source.basebackup ? { basebackup: baseBackupFacts(state.source.basebackup) } : {}),
 });
+
+/** The event carries what a reader of the fact needs; the manifest also has the backup_manifest's hash. */
+const baseBackupFacts = ({ backupManifestSha256: _inManifest, ...facts }: BaseBackupInfo) => facts;
 
 export const backupFailedData = (state: Extract<RunState, { status: 'failed' }>): EventDataMap['BackupFailed'] => ({
   backupId: state.plan.backupId,

@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { ContinuityPublisher, Envelope } from '@continuity/contracts';
 import { redactSecrets } from '@continuity/runtime';
 import { BackupConfig, policyForResource, ResolvedPolicy } from '../config/backup-config.loader.js';
-import { buildManifest, type ArtifactKey } from '@continuity/artifacts';
+import { ARTIFACT_EXTENSIONS, buildManifest, type ArtifactKey } from '@continuity/artifacts';
 import {
   backupCreatedData,
   backupFailedData,
@@ -21,6 +21,7 @@ import { LocationError } from './locations/location.js';
 import { LocationRegistry } from './locations/location.registry.js';
 import { streamToCopies } from './one-pass.js';
 import type { RunCatalogue } from './run-catalogue.port.js';
+import { startBaseBackupSource } from './sources/basebackup.source.js';
 import { startDirectorySource } from './sources/directory.source.js';
 import { startPostgresSource } from './sources/postgres.source.js';
 import type { SourceRun } from './sources/source.js';
@@ -79,6 +80,13 @@ const atStage = (stage: FailureStage, location: string | null = null) => (error:
   throw new StageError(error instanceof LocationError ? (stage === 'source' ? 'copy' : stage) : stage, error instanceof LocationError ? error.location : location, error);
 };
 
+/** The source of the policy's method: a dump, a base backup or a directory's tar. */
+const startSource = (policy: ResolvedPolicy, backupId: string): Promise<SourceRun> => {
+  const resource = policy.resource;
+  if (resource.kind === 'directory') return startDirectorySource(resource);
+  return policy.method === 'basebackup' ? startBaseBackupSource(resource, backupId) : startPostgresSource(resource);
+};
+
 const silent: LoggerLike = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
@@ -131,7 +139,7 @@ export class BackupRunner {
       resource,
       policy: policy.name,
       resourceKind: policy.resource.kind,
-      method: policy.resource.kind === 'postgres' ? 'pg_dump-custom' : 'tar',
+      method: policy.method,
       startedAt,
       // The source is opened after this instant: the backup holds at least everything committed before it.
       recoveryPoint: startedAt,
@@ -144,7 +152,7 @@ export class BackupRunner {
         optOut: policy.threeTwoOneOptOut,
       },
     };
-    const key: ArtifactKey = { resource, backupId: plan.backupId, extension: `${policy.resource.kind === 'postgres' ? 'dump' : 'tar'}${policy.encryption ? '.age' : ''}` };
+    const key: ArtifactKey = { resource, backupId: plan.backupId, extension: `${ARTIFACT_EXTENSIONS[policy.method]}${policy.encryption ? '.age' : ''}` };
     const progress: RunProgress = { backupId: plan.backupId, resource, bytesDone: 0, bytesExpected: null };
     this.active.set(plan.backupId, progress);
     try {
@@ -184,7 +192,7 @@ export class BackupRunner {
     const heartbeat = setInterval(() => report(true), 15_000);
     heartbeat.unref();
     try {
-      source = await (policy.resource.kind === 'postgres' ? startPostgresSource(policy.resource) : startDirectorySource(policy.resource)).catch(atStage('source'));
+      source = await startSource(policy, plan.backupId).catch(atStage('source'));
       progress.bytesExpected = source.expectedBytes;
       report(true);
       const begun = await Promise.allSettled(policy.copies.map((c) => this.deps.locations.get(c.name).begin(key)));
@@ -204,11 +212,11 @@ export class BackupRunner {
         },
       }).catch(atStage('source'));
       await source.done().catch(atStage('source'));
-      apply({ type: 'CompleteSource', stored: digests.stored, plaintext: digests.plaintext });
+      const index = source.index();
+      apply({ type: 'CompleteSource', stored: digests.stored, plaintext: digests.plaintext, basebackup: index.basebackup ?? null });
       await Promise.all(writers.map((w) => w.finish(digests.stored).catch(atStage('copy', w.location))));
 
       const finishedAt = this.now().toISOString();
-      const index = source.index();
       const manifest = buildManifest(plan, {
         finishedAt,
         stored: digests.stored,
@@ -222,6 +230,8 @@ export class BackupRunner {
         skipped: index.skipped,
         tables: index.tables ?? null,
         tablesNotRecorded: index.tablesNotRecorded ?? null,
+        compression: index.compression ?? null,
+        basebackup: index.basebackup ?? null,
       });
       const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
       for (const writer of writers) {

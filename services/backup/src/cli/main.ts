@@ -28,14 +28,17 @@ export const buildProgram = () => {
     .action((resource: string, options: { json?: boolean; progress?: boolean }) => backupCommand(resource, { ...global(), ...options }));
   program
     .command('restore')
-    .description('restore a backup into a directory or a PostgreSQL database, from its first healthy copy')
+    .description('restore a backup into a directory, a PostgreSQL database or (a base backup) a data directory, from its first healthy copy')
     .argument('<backupId>', 'backup id (see `continuity list`)')
-    .requiredOption('--to <target>', 'a directory that does not exist or is empty, or a postgres:// URL (the database is created if missing)')
+    .option('--to <target>', 'a directory that does not exist or is empty, or a postgres:// URL (the database is created if missing)')
+    .option('--to-data-dir <dir>', 'a base backup: the new or empty PostgreSQL data directory to restore it into')
+    .option('--start', 'with --to-data-dir: start the restored server (pg_ctl) and report where it got')
+    .option('--port <n>', 'with --start: the port of the restored server')
     .option('--key <file>', 'age key file holding the AGE-SECRET-KEY for an encrypted backup')
     .option('--clean', 'restore over a non-empty target: a database keeps what the dump does not hold; a directory is replaced')
     .option('--allow-any-target', "restore to a target outside the resource's restoreTargets (on your own authority; recorded in RestorePerformed)")
     .option('--no-progress', 'no progress bar')
-    .action((backupId: string, options: { to: string; key?: string; clean?: boolean; allowAnyTarget?: boolean; progress?: boolean }) =>
+    .action((backupId: string, options: { to?: string; toDataDir?: string; start?: boolean; port?: string; key?: string; clean?: boolean; allowAnyTarget?: boolean; progress?: boolean }) =>
       restoreCommand(backupId, { ...global(), ...options }),
     );
   program

@@ -97,7 +97,7 @@ describe('backup configuration', () => {
 
   it('rejects unknown keys (a typo must not mean "keep everything")', async () => {
     expect(await problemsOf(valid.replace('retention:', 'retension:'))).toEqual([
-      'policies.orders-nightly.retension: unknown key (allowed here: resource, schedule, copies, retention, encryption, threeTwoOne)',
+      'policies.orders-nightly.retension: unknown key (allowed here: resource, method, schedule, copies, retention, encryption, threeTwoOne)',
     ]);
   });
 
@@ -133,6 +133,22 @@ describe('backup configuration', () => {
     expect((error as Error).message).not.toContain('hunter2');
     const ok = await parseBackupConfig('/etc/continuity/backup.yaml', text.replace(/restoreTargets: \[postgres.*\]/, 'restoreTargets: [postgres://postgres@127.0.0.1/orders_restore*]').replace('[srv/restore]', '[/srv/restore]'));
     expect(ok.resources.get('uploads')).toMatchObject({ restoreTargets: ['/srv/restore'] });
+  });
+
+  it('takes method: basebackup for a PostgreSQL policy (pg_dump by default), refuses it for a directory, naming the line', async () => {
+    const config = await parseBackupConfig('/etc/continuity/backup.yaml', valid);
+    expect(config.policies.get('orders-nightly')!.method).toBe('pg_dump-custom');
+    expect(config.policies.get('uploads-hourly')!.method).toBe('tar');
+    const physical = await parseBackupConfig(
+      '/etc/continuity/backup.yaml',
+      valid.replace('    resource: orders-db\n', '    resource: orders-db\n    method: basebackup\n').replace('    connection: postgres://postgres@127.0.0.1:5432/orders\n', '    connection: postgres://postgres@127.0.0.1:5432/orders\n    restoreTargets: [/srv/pgdata-restore, postgres://postgres@127.0.0.1/orders_restore*]\n'),
+    );
+    expect(physical.policies.get('orders-nightly')!.method).toBe('basebackup');
+    expect(await problemsOf(valid.replace('    resource: uploads\n', '    resource: uploads\n    method: basebackup\n'))).toEqual([
+      'policies.uploads-hourly.method: "basebackup" backs up PostgreSQL; resource "uploads" is a directory (leave method out)',
+    ]);
+    const wrong = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    method: physical\n')).catch((e: Error) => e);
+    expect((wrong as Error).message).toContain('policies.orders-nightly.method (line 19): must be "pg_dump" or "basebackup"');
   });
 
   it('rejects a second policy for the same resource and an unknown resource', async () => {

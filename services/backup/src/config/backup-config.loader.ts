@@ -8,7 +8,7 @@ import {
 } from './backup-config.schema.js';
 import { parseSchedule, Schedule } from './schedule.js';
 import { checkThreeTwoOne, describeFailedRules, FailedRule } from './three-two-one.policy.js';
-import { AgeKey, KeyFileError, loadAgeKey } from '@continuity/artifacts';
+import { AgeKey, ArtifactFormat, KeyFileError, loadAgeKey } from '@continuity/artifacts';
 
 export type { ConfigProblem };
 
@@ -23,6 +23,8 @@ export interface ResolvedPolicy {
   name: string;
   resourceName: string;
   resource: ResourceConfig;
+  /** The artifact it makes: `pg_dump-custom` or `basebackup` for PostgreSQL, `tar` for a directory. */
+  method: ArtifactFormat;
   schedule: Schedule | null;
   copies: { name: string; location: LocationConfig }[];
   retention: PolicyConfig['retention'] | null;
@@ -92,6 +94,9 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
         problems.push(problem([...at, 'encryption', 'keyFile'], error.message));
       }
     }
+    if (policy.method && resource && resource.kind !== 'postgres') {
+      problems.push(problem([...at, 'method'], `"${policy.method}" backs up PostgreSQL; resource "${policy.resource}" is a ${resource.kind} (leave method out)`));
+    }
     if (!resource || copies.length !== policy.copies.length) continue;
     const failures = checkThreeTwoOne(
       { name: policy.resource, site: resource.site },
@@ -110,6 +115,7 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
       name,
       resourceName: policy.resource,
       resource,
+      method: resource.kind === 'directory' ? 'tar' : policy.method === 'basebackup' ? 'basebackup' : 'pg_dump-custom',
       schedule: policy.schedule ? (parseSchedule(policy.schedule) as { ok: true; schedule: Schedule }).schedule : null,
       copies,
       retention: policy.retention ?? null,
@@ -131,7 +137,7 @@ const ALLOWED: Record<string, string[]> = {
   root: ['resources', 'locations', 'policies', 'failover', 'verifier'],
   resources: ['kind', 'site', 'restoreTargets', 'connection', 'database (postgres)', 'path', 'include', 'exclude (directory)'],
   locations: ['kind', 'site', 'medium', 'path (filesystem)', 'bucket', 'natsUrl', 'replicas (object-store)'],
-  policies: ['resource', 'schedule', 'copies', 'retention', 'encryption', 'threeTwoOne'],
+  policies: ['resource', 'method', 'schedule', 'copies', 'retention', 'encryption', 'threeTwoOne'],
   retention: ['keepLast', 'daily', 'weekly', 'monthly'],
   encryption: ['keyFile'],
   threeTwoOne: ['optOut'],

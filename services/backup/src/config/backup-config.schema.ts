@@ -21,10 +21,15 @@ const postgresResource = z.strictObject({
   connection: z.string().min(1, 'must be a PostgreSQL connection string, e.g. postgres://postgres@127.0.0.1:5432/orders'),
   /** The database to dump; defaults to the one in `connection`. */
   database: z.string().min(1).optional(),
-  /** Where restores of it may go: `postgres://[user@]host[:port]/<database pattern, * = anything>`; none = nowhere over HTTP. */
+  /**
+   * Where restores of it may go: `postgres://[user@]host[:port]/<database pattern, * = anything>`
+   * for dumps, absolute directories for base backups (a data directory must be one of them or
+   * inside one); none = nowhere over HTTP.
+   */
   restoreTargets: z
     .array(
       z.string().superRefine((value, ctx) => {
+        if (value.startsWith('/')) return;
         const parsed = parsePostgresEndpoint(value, { rule: true });
         if ('error' in parsed) ctx.addIssue({ code: 'custom', message: `"${redactSecrets(value)}" ${parsed.error}` });
       }),
@@ -90,6 +95,11 @@ export const PolicyConfigSchema = z.strictObject({
       const parsed = parseSchedule(value);
       if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
     }),
+  /**
+   * How a PostgreSQL resource is backed up: `pg_dump` (default: one database, logical) or
+   * `basebackup` (the whole cluster, physical, through a replication connection).
+   */
+  method: z.enum(['pg_dump', 'basebackup'], { error: 'must be "pg_dump" or "basebackup"' }).optional(),
   copies: z.array(name).min(1, 'must list at least one location'),
   retention: RetentionSchema.optional(),
   encryption: z.strictObject({ keyFile: nonEmptyPath }).optional(),

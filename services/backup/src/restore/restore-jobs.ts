@@ -56,6 +56,10 @@ export class RestoreJobs {
    */
   async start(backupId: string, request: RestoreRequest, requestedBy: RestoreRequester = { via: 'http', operator: null }): Promise<RestoreJob> {
     const record = await this.deps.catalogue.getOrNotFound(backupId);
+    if (record.method === 'basebackup') {
+      // Restoring a cluster's files and starting a server is an operator's act on the target host, not a remote call (yet).
+      throw new RestoreError('RESTORE.BASEBACKUP_CLI_ONLY', `backup ${backupId} is a base backup: restore it with the CLI on the target host (continuity restore ${backupId} --to-data-dir <empty directory> [--start --port N])`, { status: 400 });
+    }
     const allowed = await this.deps.restore.authorize(record, request.to);
     const identities = policyForResource(this.deps.config, record.resource)?.encryption?.identities ?? [];
     const job: RestoreJob = {

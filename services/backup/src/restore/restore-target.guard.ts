@@ -58,11 +58,13 @@ export const allowRestoreTarget = async (
   const redacted = redactSecrets(to);
   if (kind === 'postgres' && !POSTGRES_URL.test(to)) throw new RestoreError('RESTORE.WRONG_TARGET', `${resourceName} is a PostgreSQL database: restore it to a postgres:// URL, not ${redacted}`, { status: 400 });
   if (kind === 'directory' && (POSTGRES_URL.test(to) || !isAbsolute(to))) {
-    throw new RestoreError('RESTORE.WRONG_TARGET', `${resourceName} is a directory: restore it to an absolute directory path, not ${redacted}`, { status: 400 });
+    const what = resource?.kind === 'postgres' ? `${resourceName}'s base backup restores into a data directory` : `${resourceName} is a directory`;
+    throw new RestoreError('RESTORE.WRONG_TARGET', `${what}: restore it to an absolute directory path, not ${redacted}`, { status: 400 });
   }
   if (options.anyTarget) return { kind, to, redacted, allowedBy: 'allow-any-target' };
 
-  const allowed = resource?.kind === kind ? (resource.restoreTargets ?? []) : [];
+  // A PostgreSQL resource lists databases (dump restores) and data directories (base backups): each restore looks at its own kind's.
+  const allowed = (resource?.restoreTargets ?? []).filter((rule) => (kind === 'postgres' ? POSTGRES_URL.test(rule) : isAbsolute(rule)));
   const refuse = (why: string | null): never => {
     throw new RestoreTargetNotAllowedError(resourceName, redacted, allowed, why);
   };

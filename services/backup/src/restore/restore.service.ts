@@ -17,6 +17,7 @@ import { pgToolInvocation } from '../backup-run/sources/pg-tool.js';
 import type { BackupRecord, Catalogue } from '../catalogue/catalogue.js';
 import { orderCopies } from './copy-order.policy.js';
 import type { ResourceConfig } from '../config/backup-config.schema.js';
+import { dataDirectoryTarget, DataDirectoryOutcome } from './data-directory.target.js';
 import { RestoreError } from './restore.errors.js';
 import { allowRestoreTarget, AllowedTarget, TargetKind } from './restore-target.guard.js';
 
@@ -45,6 +46,8 @@ export interface RestoreOptions {
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   /** Things an operator must hear: a copy refused, a fall-back. */
   onNotice?: (message: string) => void;
+  /** A base backup restored into a data directory: start it on this port and report where it got. */
+  start?: { port: number } | null;
 }
 
 export interface CopyAttempt {
@@ -57,16 +60,19 @@ export interface CopyAttempt {
 export interface RestoreResult {
   backupId: string;
   resource: string;
-  kind: 'postgres' | 'directory';
+  kind: 'postgres' | 'directory' | 'data-directory';
   target: string;
   copy: { location: string; uri: string };
   attempts: CopyAttempt[];
   bytes: number;
+  /** From the first byte read to the end (a started base backup: until it answered): the data-recovery RTO. */
   durationMs: number;
+  /** Base backups: `pg_verifybackup`'s verdict, the WAL range, and the started server (with `start`). */
+  dataDirectory?: DataDirectoryOutcome;
 }
 
 interface Target {
-  kind: 'postgres' | 'directory';
+  kind: RestoreResult['kind'];
   /** The target holds data the restore replaces (only with `clean`). */
   overwrites: boolean;
   /** Stream the verified plaintext into staging. */
@@ -75,6 +81,8 @@ interface Target {
   apply(manifest: ArtifactManifest | null): Promise<void>;
   /** Drop the staged data (a copy was refused, or the restore failed). */
   discard(): Promise<void>;
+  /** A data directory's verification and server, after `apply`. */
+  outcome?(): DataDirectoryOutcome | null;
 }
 
 export interface RestoreDeps {
@@ -106,8 +114,8 @@ export class RestoreService {
    * Whether `to` may receive a restore of `record`'s resource (its `restoreTargets`, or
    * `anyTarget`): throws `RestoreTargetNotAllowedError` (403) before anything is read or written.
    */
-  authorize(record: Pick<BackupRecord, 'resource' | 'resourceKind'>, to: string, options: { anyTarget?: boolean } = {}): Promise<AllowedTarget> {
-    return allowRestoreTarget(record.resource, this.deps.resource(record.resource), record.resourceKind as TargetKind, to, options);
+  authorize(record: Pick<BackupRecord, 'resource' | 'resourceKind' | 'method'>, to: string, options: { anyTarget?: boolean } = {}): Promise<AllowedTarget> {
+    return allowRestoreTarget(record.resource, this.deps.resource(record.resource), targetKindOf(record), to, options);
   }
 
   /**
@@ -190,6 +198,7 @@ export class RestoreService {
           attempts,
           bytes: copy.sizeBytes,
           durationMs: Date.now() - started,
+          ...(target.outcome?.() ? { dataDirectory: target.outcome()! } : {}),
         };
       }
       await target.discard().catch((error: Error) => notice(`could not remove the staged data: ${error.message}`));
@@ -290,11 +299,23 @@ export class RestoreService {
 
   /** The target's kind was checked with it (`authorize`). */
   private async prepareTarget(record: BackupRecord, options: RestoreOptions): Promise<Target> {
+    if (record.method === 'basebackup') {
+      if (options.clean) throw new RestoreError('RESTORE.WRONG_TARGET', 'a base backup is restored into a new or empty data directory: --clean does not apply', { status: 400 });
+      const resource = this.deps.resource(record.resource);
+      if (options.start && resource?.kind !== 'postgres') {
+        throw new RestoreError('RESTORE.WRONG_TARGET', `${record.resource} is no longer a configured PostgreSQL resource: its connection is what the started server is asked with`, { status: 400 });
+      }
+      const target = await dataDirectoryTarget(options.to, { start: options.start && resource?.kind === 'postgres' ? { port: options.start.port, connection: resource.connection } : null });
+      return { kind: 'data-directory', ...target, apply: (manifest) => target.apply(manifest?.basebackup ?? null) };
+    }
     return record.resourceKind === 'postgres' ? postgresTarget(options, record.backupId) : directoryTarget(options.to, options.clean ?? false);
   }
 }
 
 const redact = redactSecrets;
+
+/** A base backup is restored into a data directory, whatever its resource's kind. */
+const targetKindOf = (record: Pick<BackupRecord, 'resourceKind' | 'method'>): TargetKind => (record.method === 'basebackup' ? 'directory' : (record.resourceKind as TargetKind));
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 

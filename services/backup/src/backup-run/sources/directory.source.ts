@@ -3,10 +3,11 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import picomatch from 'picomatch';
-import { create as createTar, Parser, type ReadEntry } from 'tar';
+import { create as createTar, type ReadEntry } from 'tar';
 import type { DirectoryResourceConfig } from '../../config/backup-config.schema.js';
 import type { FileIndexEntry } from '@continuity/artifacts';
 import { SourceError, SourceRun } from './source.js';
+import { TarObserver } from './tar-observer.js';
 
 export interface DirectoryPlan {
   /** Entries to archive, relative to the root, parents before children, sorted by name. */
@@ -67,48 +68,30 @@ const TYPES: Record<string, FileIndexEntry['type']> = {
 };
 
 /** Reads the tar stream as it is produced and indexes every entry (path, size, mode, SHA-256). */
-export class TarIndexer {
+export class TarIndexer extends TarObserver {
   readonly files: FileIndexEntry[] = [];
-  private readonly parser: Parser;
-  private readonly ended: Promise<void>;
 
   constructor() {
-    this.parser = new Parser({
-      strict: true,
-      onReadEntry: (entry: ReadEntry) => {
-        const type = TYPES[entry.type];
-        if (!type) return entry.resume();
-        const hash = type === 'file' ? createHash('sha256') : null;
-        const record: FileIndexEntry = {
-          path: entry.path.replace(/^\.\//, '').replace(/\/$/, ''),
-          type,
-          size: type === 'file' ? entry.size : 0,
-          mode: (entry.mode ?? 0) & 0o7777,
-          mtime: entry.mtime && !Number.isNaN(entry.mtime.getTime()) ? entry.mtime.toISOString() : new Date(0).toISOString(),
-          sha256: null,
-          linkTarget: entry.linkpath || null,
-        };
-        if (hash) entry.on('data', (chunk: Buffer) => hash.update(chunk));
-        entry.on('end', () => {
-          if (hash) record.sha256 = hash.digest('hex');
-        });
-        this.files.push(record);
-        entry.resume(); // entries without a 'data' listener (directories, links) must still be drained
-      },
+    super((entry: ReadEntry) => {
+      const type = TYPES[entry.type];
+      if (!type) return entry.resume();
+      const hash = type === 'file' ? createHash('sha256') : null;
+      const record: FileIndexEntry = {
+        path: entry.path.replace(/^\.\//, '').replace(/\/$/, ''),
+        type,
+        size: type === 'file' ? entry.size : 0,
+        mode: (entry.mode ?? 0) & 0o7777,
+        mtime: entry.mtime && !Number.isNaN(entry.mtime.getTime()) ? entry.mtime.toISOString() : new Date(0).toISOString(),
+        sha256: null,
+        linkTarget: entry.linkpath || null,
+      };
+      if (hash) entry.on('data', (chunk: Buffer) => hash.update(chunk));
+      entry.on('end', () => {
+        if (hash) record.sha256 = hash.digest('hex');
+      });
+      this.files.push(record);
+      entry.resume(); // entries without a 'data' listener (directories, links) must still be drained
     });
-    this.ended = new Promise((resolve, reject) => {
-      this.parser.on('end', () => resolve());
-      this.parser.on('error', reject);
-    });
-  }
-
-  write(chunk: Buffer) {
-    this.parser.write(chunk);
-  }
-
-  async end() {
-    this.parser.end();
-    await this.ended;
   }
 }
 

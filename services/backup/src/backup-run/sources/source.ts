@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ArtifactFormat, FileIndexEntry, ResourceKind, TableRowCount } from '@continuity/artifacts';
+import type { ArtifactFormat, ArtifactManifest, BaseBackupInfo, FileIndexEntry, ResourceKind, TableRowCount } from '@continuity/artifacts';
 
 /** A running source: the artifact's bytes, read once. */
 export interface SourceRun {
@@ -22,6 +22,10 @@ export interface SourceRun {
     tables?: TableRowCount[] | null;
     /** Why `tables` is null for a PostgreSQL backup. */
     tablesNotRecorded?: string | null;
+    /** How the stream is compressed (base backups: zstd). */
+    compression?: ArtifactManifest['compression'];
+    /** Base backups: WAL range, timeline, label, identity (for the manifest and BackupCreated). */
+    basebackup?: BaseBackupInfo | null;
   };
   /** Stops the producer (the backup failed elsewhere). */
   cancel(): void;

@@ -7,7 +7,12 @@ import { formatBytes } from '../format.js';
 import { progressBar } from '../progress-bar.js';
 
 export interface RestoreCommandOptions {
-  to: string;
+  to?: string;
+  /** A base backup's target: a new or empty data directory. */
+  toDataDir?: string;
+  /** With `toDataDir`: start the restored server on `port`. */
+  start?: boolean;
+  port?: string;
   key?: string;
   clean?: boolean;
   /** Restore to a target outside the resource's restoreTargets (recorded in RestorePerformed). */
@@ -30,6 +35,22 @@ const identitiesIn = async (keyFile: string | undefined): Promise<string[]> => {
   return identities;
 };
 
+/** Where the restore goes: `--to`, or a base backup's `--to-data-dir` (and `--start --port`); usage errors exit 2. */
+const targetOf = (options: RestoreCommandOptions): { to: string; start: { port: number } | null } => {
+  if ((options.to === undefined) === (options.toDataDir === undefined)) throw new CliError('give one target: --to <directory | postgres://…>, or --to-data-dir <dir> for a base backup', 2);
+  if (options.toDataDir === undefined) {
+    if (options.start || options.port) throw new CliError('--start and --port go with --to-data-dir (a base backup)', 2);
+    return { to: options.to!, start: null };
+  }
+  if (!options.start) {
+    if (options.port) throw new CliError('--port goes with --start', 2);
+    return { to: options.toDataDir, start: null };
+  }
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CliError('--start needs --port <1-65535>: the restored server must not take the original\'s port', 2);
+  return { to: options.toDataDir, start: { port } };
+};
+
 /** The operator running the CLI, for RestorePerformed; null when the OS cannot say. */
 const operatorName = (): string | null => {
   try {
@@ -50,7 +71,16 @@ export const TARGET_NOT_ALLOWED_EXIT = 4;
  */
 export const restoreCommand = async (backupId: string, options: RestoreCommandOptions) =>
   withContext(options, async (ctx) => {
+    const { to, start } = targetOf(options);
     const record = await ctx.catalogue.get(backupId);
+    if (record && (record.method === 'basebackup') !== (options.toDataDir !== undefined)) {
+      throw new CliError(
+        record.method === 'basebackup'
+          ? `backup ${backupId} is a base backup: restore it with --to-data-dir <new or empty directory> [--start --port N]`
+          : `backup ${backupId} is a ${record.method} backup: restore it with --to (--to-data-dir is for base backups)`,
+        2,
+      );
+    }
     const identities = options.key ? await identitiesIn(options.key) : record ? (policyForResource(ctx.config, record.resource)?.encryption?.identities ?? []) : [];
     const bar = progressBar('restore');
     let barStarted = false;
@@ -58,7 +88,8 @@ export const restoreCommand = async (backupId: string, options: RestoreCommandOp
     try {
       const result = await ctx.restore.restore({
         backupId,
-        to: options.to,
+        to,
+        start,
         requestedBy: { via: 'cli', operator: operatorName() },
         anyTarget: options.allowAnyTarget,
         identities,
@@ -82,6 +113,15 @@ export const restoreCommand = async (backupId: string, options: RestoreCommandOp
       if (barStarted) bar.stop();
       out(`restored backup ${result.backupId} of ${result.resource} into ${result.target}`);
       out(`  from copy ${result.copy.location} (${result.copy.uri}), SHA-256 verified, ${formatBytes(result.bytes)} in ${(result.durationMs / 1000).toFixed(1)} s`);
+      const data = result.dataDirectory;
+      if (data) {
+        out(`  pg_verifybackup: ${data.verified}`);
+        if (data.basebackup) out(`  WAL ${data.basebackup.startLsn} to ${data.basebackup.endLsn} on timeline ${data.basebackup.timeline} (PostgreSQL ${data.basebackup.pgVersion})`);
+        if (data.server) {
+          out(`  started on port ${data.server.port} in ${(data.server.startMs / 1000).toFixed(1)} s: answers queries (select 1), WAL at ${data.server.lsn}${data.server.replayLsn ? `, replayed to ${data.server.replayLsn}` : ''}`);
+          out(`  time taken (data recovery): ${(result.durationMs / 1000).toFixed(1)} s`);
+        }
+      }
       const refused = result.attempts.filter((a) => !a.ok);
       if (refused.length) out(`  refused  ${refused.map((a) => `${a.location}: ${a.error}`).join('; ')}`);
     } catch (error) {

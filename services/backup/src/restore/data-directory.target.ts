@@ -1,0 +1,165 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFile, chmod, lstat, mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Client } from 'pg';
+import { extract as extractTar } from 'tar';
+import { zstdDecompress, type BaseBackupInfo } from '@continuity/artifacts';
+import { clientConfigFor } from '../backup-run/sources/pg-tables.js';
+import { RestoreError } from './restore.errors.js';
+
+/**
+ * Restoring a base backup into a PostgreSQL data directory: the verified `.tar.zst` is
+ * decompressed and extracted beside the target (owned by the `postgres` OS user when we run as
+ * root, mode 0700 — PostgreSQL refuses anything looser), checked with `pg_verifybackup` (every
+ * file against `backup_manifest`'s SHA-256, and the WAL from start to end position parsed), then
+ * renamed into place. With `start`, the server is started there with `pg_ctl` on the given port:
+ * it replays the WAL the backup carries (crash recovery from `backup_label`'s checkpoint) and comes
+ * up as a primary at the backup's consistent point. Archive recovery (a `restore_command` and a
+ * recovery target) is the WAL archive's to add.
+ */
+
+const PG_USER = 'postgres';
+const asRoot = () => process.getuid?.() === 0;
+
+/** PostgreSQL's server programs: `PG_BIN`, else Debian's folder for the backup's major version. */
+export const pgServerBin = (pgVersion: string | null) => process.env.PG_BIN ?? `/usr/lib/postgresql/${pgVersion ?? '15'}/bin`;
+
+const idOf = (flag: '-u' | '-g') => Number(spawnSync('id', [flag, PG_USER], { encoding: 'utf8' }).stdout.trim());
+
+/** Runs a server program, as the postgres OS user when we are root (the server refuses root). */
+const runServerTool = (bin: string, program: string, args: string[], options: { asPostgres: boolean; timeoutMs: number }) =>
+  new Promise<{ stdout: string }>((resolve, reject) => {
+    const path = join(bin, program);
+    const [command, argv] = options.asPostgres && asRoot() ? ['runuser', ['-u', PG_USER, '--', path, ...args]] : [path, args];
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout = (stdout + chunk.toString()).slice(-8000)));
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${path}: ${error.message} (set PG_BIN to PostgreSQL's bin folder)`));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout });
+      else reject(new Error(`${program} ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${(stderr || stdout).trim()}`));
+    });
+  });
+
+export interface StartedServer {
+  port: number;
+  /** From `pg_ctl start` to the first answered query. */
+  startMs: number;
+  /** Where the server's WAL is after recovery (`pg_current_wal_lsn()`), and what recovery replayed up to if it says. */
+  lsn: string;
+  replayLsn: string | null;
+  /** The server answered `select 1` with the resource's own credentials. */
+  answered: boolean;
+  logFile: string;
+}
+
+export interface DataDirectoryOutcome {
+  /** `pg_verifybackup`'s verdict ("backup successfully verified"). */
+  verified: string;
+  basebackup: BaseBackupInfo | null;
+  server: StartedServer | null;
+}
+
+/**
+ * The connection to ask the started server with: the resource's own (same roles and passwords as
+ * the cluster it was copied from), pointed at 127.0.0.1 and the new port.
+ */
+const restoredConnection = (resourceConnection: string, port: number) => {
+  const url = new URL(clientConfigFor(resourceConnection).connectionString!);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  url.searchParams.delete('host'); // a socket folder of the original server's
+  return { connectionString: url.toString(), connectionTimeoutMillis: 5_000 };
+};
+
+export interface DataDirectoryTarget {
+  overwrites: false;
+  stage(input: Readable): Promise<void>;
+  apply(basebackup: BaseBackupInfo | null): Promise<void>;
+  discard(): Promise<void>;
+  outcome(): DataDirectoryOutcome | null;
+}
+
+/** An empty or missing directory to restore a base backup into; `start` also starts it on `start.port`. */
+export const dataDirectoryTarget = async (to: string, options: { start?: { port: number; connection: string } | null }): Promise<DataDirectoryTarget> => {
+  if (!isAbsolute(to)) throw new RestoreError('RESTORE.WRONG_TARGET', `${to} must be an absolute path`, { status: 400 });
+  const existing = await lstat(to).catch(() => null);
+  if (existing && !existing.isDirectory()) throw new RestoreError('RESTORE.WRONG_TARGET', `${to} exists and is not a directory`, { status: 400 });
+  if (existing && (await readdir(to)).length > 0) {
+    throw new RestoreError('RESTORE.TARGET_NOT_EMPTY', `${to} is not empty: a base backup is restored into a new or empty data directory`, { status: 409 });
+  }
+  await mkdir(dirname(to), { recursive: true });
+  const owner = asRoot() ? { uid: idOf('-u'), gid: idOf('-g') } : null;
+  let staging = '';
+  let result: DataDirectoryOutcome | null = null;
+  return {
+    overwrites: false,
+    stage: async (input) => {
+      staging = join(dirname(to), `.${basename(to)}.restore-${randomBytes(4).toString('hex')}`);
+      await mkdir(staging, { mode: 0o700 });
+      if (owner) spawnSync('chown', [`${owner.uid}:${owner.gid}`, staging]);
+      await pipeline(
+        input,
+        (source: AsyncIterable<Buffer>) => zstdDecompress(source),
+        extractTar({ cwd: staging, strict: true, chmod: true, processUmask: 0, ...(owner ?? {}) }),
+      );
+    },
+    apply: async (basebackup) => {
+      const bin = pgServerBin(basebackup?.pgVersion ?? null);
+      // Before anything runs in it: every file as the manifest says, and the WAL from start to end readable.
+      // Only reads: as whoever we are (root reads the postgres user's files; the postgres user may not reach our folders).
+      const verified = (await runServerTool(bin, 'pg_verifybackup', [staging], { asPostgres: false, timeoutMs: 3_600_000 })).stdout.trim();
+      await chmod(staging, 0o700);
+      if (existing) await rmdir(to);
+      await rename(staging, to);
+      staging = '';
+      let server: StartedServer | null = null;
+      if (options.start) server = await startServer(bin, to, options.start.port, options.start.connection);
+      result = { verified, basebackup, server };
+    },
+    discard: async () => {
+      if (staging) await rm(staging, { recursive: true, force: true, maxRetries: 5 });
+    },
+    outcome: () => result,
+  };
+};
+
+/**
+ * Starts the restored cluster on `port` (written to `postgresql.auto.conf`, so a later start by
+ * hand uses it too and never the original server's port), waits until it accepts connections,
+ * and asks it where its WAL is.
+ */
+const startServer = async (bin: string, dataDir: string, port: number, connection: string): Promise<StartedServer> => {
+  await appendFile(join(dataDir, 'postgresql.auto.conf'), `\n# continuity restore: the restored server's own port\nport = ${port}\n`);
+  const logFile = join(dataDir, 'continuity-restore-start.log');
+  const started = Date.now();
+  try {
+    // -w: pg_ctl returns once the server accepts connections (recovery of the backup's WAL done).
+    await runServerTool(bin, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '3600', 'start'], { asPostgres: true, timeoutMs: 3_700_000 });
+  } catch (error) {
+    throw new Error(`the restored data directory ${dataDir} did not start: ${(error as Error).message} (see ${logFile})`);
+  }
+  const client = new Client(restoredConnection(connection, port));
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ one: number; lsn: string; replay: string | null }>(
+      'SELECT 1 AS one, pg_current_wal_lsn()::text AS lsn, pg_last_wal_replay_lsn()::text AS replay',
+    );
+    return { port, startMs: Date.now() - started, lsn: rows[0]!.lsn, replayLsn: rows[0]!.replay, answered: rows[0]!.one === 1, logFile };
+  } catch (error) {
+    throw new Error(`the restored server on port ${port} started but does not answer: ${(error as Error).message}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+};
