@@ -102,7 +102,10 @@ ${policies}`;
     await waitFor(third);
     const expired = await waitFor(second, 'expired');
     expect((await get(`/backups/${first}`)).state).toBe('created');
-    const events = await pollUntil(async () => (await world.events('BackupExpired', 'files')).filter((e) => e.data.backupId === second), {
+    const events = await pollUntil(async () => {
+      const expired = (await world.events('BackupExpired', 'files')).filter((e) => e.data.backupId === second);
+      return expired.length > 0 ? expired : null; // an empty list is truthy: wait for the event itself
+    }, {
       what: 'BackupExpired',
     });
     expect(events).toHaveLength(1);

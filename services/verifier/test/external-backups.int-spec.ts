@@ -245,10 +245,11 @@ resources:
   it('dead-letters a BackupCreated that is not valid, with the reason', async () => {
     const js = jetstream(world.nc);
     await js.publish(eventSubject('BackupCreated', 'billing-db', world.topology), JSON.stringify({ hello: 'world' }));
-    const letters = await pollUntil(async () => (await readDeadLetters(world.nc, world.topology)).filter((l) => l.consumer === 'verifier_BackupCreated'), {
+    // `find`, not `filter`: an empty list is truthy, and the poll must wait for the letter itself.
+    const letter = await pollUntil(async () => (await readDeadLetters(world.nc, world.topology)).find((l) => l.consumer === 'verifier_BackupCreated'), {
       what: 'the invalid event on the dead-letter stream',
     });
-    expect(letters[0]!.reason).toMatch(/^invalid event/);
+    expect(letter.reason).toMatch(/^invalid event/);
   });
 
   it('re-verifies on demand; says which parameter or field is wrong; 404 and 409 name the backup', async () => {
