@@ -141,8 +141,10 @@ policies:
 
   it('refuses a second backup of the same resource while one runs', async () => {
     const runner = world.runner(await world.config(configYaml()));
+    // Another process, same catalogue: made before the first run starts, so the second request
+    // comes while the first backup is still running (a small database is dumped in moments).
+    const other = world.runner(await world.config(configYaml()));
     const first = await runner.start('orders-db', { trigger: 'test' });
-    const other = world.runner(await world.config(configYaml())); // another process, same catalogue
     await expect(other.start('orders-db', { trigger: 'test' })).rejects.toThrow(`a backup of orders-db is already running (${first.backupId})`);
     await expect(runner.start('orders-db', { trigger: 'test' })).rejects.toThrow('already running');
     expect((await first.done).state).toBe('created');
