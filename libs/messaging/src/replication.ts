@@ -98,12 +98,13 @@ export interface KvBucketOptions extends Partial<Omit<KvOptions, 'replicas'>> {
  */
 export const ensureKvBucket = async (nc: NatsConnection, bucket: string, options: KvBucketOptions, log: ReplicationLog = defaultLog()): Promise<KV> => {
   let kv: KV;
+  const { replicas, storage } = options;
   try {
-    kv = await new Kvm(nc).create(bucket, options);
+    kv = await new Kvm(nc).create(bucket, { ...options });
   } catch (error) {
     throw new Error(`cannot create KV bucket ${bucket} with ${options.replicas} replica(s): ${describeError(error)}.${replicaHint(options.replicas)}`, { cause: error });
   }
-  await reconcileBackingStream(nc, `KV_${bucket}`, { num_replicas: options.replicas, ...(options.storage ? { storage: options.storage as StorageType } : {}) }, log);
+  await reconcileBackingStream(nc, `KV_${bucket}`, { num_replicas: replicas, ...(storage ? { storage: storage as StorageType } : {}) }, log);
   return kv;
 };
 
@@ -119,11 +120,13 @@ export const ensureObjectStore = async (
   log: ReplicationLog = defaultLog(),
 ): Promise<ObjectStore> => {
   let store: ObjectStore;
+  // Read before `create`, which may rewrite the options object it is given.
+  const { replicas, storage } = options;
   try {
-    store = await new Objm(nc).create(bucket, options);
+    store = await new Objm(nc).create(bucket, { ...options });
   } catch (error) {
     throw new Error(`cannot create object store ${bucket} with ${options.replicas} replica(s): ${describeError(error)}.${replicaHint(options.replicas)}`, { cause: error });
   }
-  await reconcileBackingStream(nc, `OBJ_${bucket}`, { num_replicas: options.replicas, ...(options.storage ? { storage: options.storage } : {}) }, log);
+  await reconcileBackingStream(nc, `OBJ_${bucket}`, { num_replicas: replicas, ...(storage ? { storage } : {}) }, log);
   return store;
 };
