@@ -13,7 +13,7 @@ import { IntegrityHttpController } from './integrity/integrity.http.controller.j
 import { LedgerListener } from './ledger/ledger.listener.js';
 import { LedgerProofs } from './ledger/ledger.queries.js';
 import { LedgerWriter } from './ledger/ledger.writer.js';
-import { WriterLease } from './ledger/writer-lease.js';
+import { WriterLease } from './database/writer-lease.js';
 import { SigningKeysService } from './signing/signing-keys.service.js';
 import { ProofsHttpController } from './ledger/proofs.http.controller.js';
 import { TreeHeadsHttpController } from './signing/tree-heads.http.controller.js';

@@ -2,7 +2,7 @@ import { Get, HttpCode, Post } from '@nestjs/common';
 import { ApiOperation } from '@nestjs/swagger';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { READERS, Roles } from '../api/roles.js';
-import { WriterLease } from '../ledger/writer-lease.js';
+import { WriterLease } from '../database/writer-lease.js';
 import { TamperCheckService } from './tamper-check.service.js';
 
 @AuditHttpController()

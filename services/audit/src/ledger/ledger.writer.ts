@@ -11,7 +11,7 @@ import { LedgerEntry, ResourceState, SloTargets } from '../resource-state/resour
 import { sloTargetsOf } from '../resource-state/slo-targets.js';
 import { appendLeaf, EMPTY_FRONTIER, Frontier, frontierRoot, frontierShape, SubtreeNode } from './frontier.js';
 import { envelopeLeafHash } from './leaf.js';
-import { WriterLease } from './writer-lease.js';
+import { WriterLease } from '../database/writer-lease.js';
 
 interface Pending {
   event: Envelope;

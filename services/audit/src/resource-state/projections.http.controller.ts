@@ -5,7 +5,7 @@ import { DomainError } from '@continuity/contracts';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { Roles } from '../api/roles.js';
 import { parseQuery } from '../api/query.js';
-import { WriterLease } from '../ledger/writer-lease.js';
+import { WriterLease } from '../database/writer-lease.js';
 import { ProjectionRebuildService } from './projection-rebuild.service.js';
 
 /** Replacing projections on a standby would leave the writer folding into its stale cached copy: 409. */

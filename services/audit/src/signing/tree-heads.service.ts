@@ -5,7 +5,7 @@ import { ContinuityPublisher, DomainError } from '@continuity/contracts';
 import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { LedgerWriter } from '../ledger/ledger.writer.js';
-import { WriterLease } from '../ledger/writer-lease.js';
+import { WriterLease } from '../database/writer-lease.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { SignedTreeHead } from './tree-head-signer.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { redactSecrets } from '@continuity/runtime';
 import { RESOURCE_PATTERN } from '@continuity/contracts';
-import { parsePostgresEndpoint } from '../restore/restore-targets.policy.js';
+import { parsePostgresEndpoint } from './restore-targets.policy.js';
 import { parseSchedule } from './schedule.js';
 
 /**

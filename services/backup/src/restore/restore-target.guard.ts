@@ -3,7 +3,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { redactSecrets } from '@continuity/runtime';
 import type { ResourceConfig } from '../config/backup-config.schema.js';
 import { RestoreError, RestoreTargetNotAllowedError } from './restore.errors.js';
-import { isInside, parsePostgresEndpoint, POSTGRES_URL, postgresRuleMatches, postgresUrlOf } from './restore-targets.policy.js';
+import { isInside, parsePostgresEndpoint, POSTGRES_URL, postgresRuleMatches, postgresUrlOf } from '../config/restore-targets.policy.js';
 
 export type TargetKind = 'postgres' | 'directory';
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Client } from 'pg';
 import { CheckResult, ReadinessChecks, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
-import { WRITER_LEASE_LOCK } from '../database/advisory-locks.js';
+import { WRITER_LEASE_LOCK } from './advisory-locks.js';
 
 const APP_NAME_PREFIX = 'continuity-audit ';
 
