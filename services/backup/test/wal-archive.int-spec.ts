@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Client } from 'pg';
+import { lsnValue, walArtifactKey, zstdDecompress } from '@continuity/artifacts';
+import type { WalSegment } from '@continuity/contracts';
+import { pollUntil } from '@continuity/messaging/testing';
+import { createPgCluster, type PgCluster } from '@continuity/runtime/testing';
+import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
+import type { BackupConfig } from '../src/config/backup-config.loader.js';
+import { WalArchiver, walSlotName } from '../src/wal/wal-archiver.js';
+import { childProcessesNamed, startWorld, World } from './harness.js';
+
+const PASSWORD = 'wal-secret-pw-51ad';
+const RESOURCE = 'pg-wal';
+
+const readAll = async (stream: AsyncIterable<Buffer | Uint8Array>) => {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+};
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** A client committing one row at a time until stopped: WAL is written throughout. */
+const startWriter = async (url: string) => {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  await client.query('CREATE TABLE IF NOT EXISTS items (id bigserial PRIMARY KEY, note text NOT NULL)');
+  let stop = false;
+  let written = 0;
+  const loop = (async () => {
+    while (!stop) {
+      await client.query("INSERT INTO items (note) VALUES (repeat('x', 500))");
+      written++;
+    }
+  })();
+  return {
+    written: () => written,
+    stop: async () => {
+      stop = true;
+      await loop;
+      await client.end();
+    },
+  };
+};
+
+describe('continuous WAL archive: pg_receivewal from a slot, every finished segment in every copy, WalArchived (real cluster, NATS, filesystem)', () => {
+  let world: World;
+  let cluster: PgCluster;
+  let writer: Awaited<ReturnType<typeof startWriter>>;
+  let config: BackupConfig;
+  let locations: LocationRegistry;
+  let archiver: WalArchiver;
+
+  beforeAll(async () => {
+    world = await startWorld('walr');
+    cluster = await createPgCluster({ standbys: 0 });
+    writer = await startWriter(cluster.primary.url);
+    const url = new URL(cluster.primary.url);
+    url.password = PASSWORD; // the test cluster trusts 127.0.0.1: the password only has to stay out of argv
+    config = await world.config(`
+resources:
+  ${RESOURCE}: { kind: postgres, site: eu-west-1a, connection: "${url.toString()}" }
+locations:
+  local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
+  nas: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/nas }
+  offsite: { kind: object-store, site: eu-central-1, bucket: ${world.bucket('waloff')} }
+policies:
+  pg-wal-archive:
+    resource: ${RESOURCE}
+    method: basebackup
+    copies: [local-disk, nas, offsite]
+    wal: { enabled: true, walShipIntervalMs: 1000 }
+`);
+    locations = new LocationRegistry(config, world.nc);
+    archiver = new WalArchiver({
+      policy: config.policies.get('pg-wal-archive')!,
+      locations,
+      publisher: world.publisher,
+      queue: (event) => world.catalogue.queue(event),
+      flush: () => world.catalogue.flushOutbox((event) => world.publisher.publishEnvelope(event)),
+      spoolDir: join(world.root, 'spool'),
+      scanEveryMs: 200,
+      restartBackoffMs: { min: 200, max: 1_000 },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await archiver?.stop();
+    await archiver?.dropSlot().catch(() => undefined);
+    await writer?.stop();
+    await locations?.close();
+    await cluster?.remove();
+    await world?.close();
+  });
+
+  /** Switches to a new segment and returns the name of the one it finished. */
+  const switchWal = async () => {
+    const [row] = await cluster.primary.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name');
+    return row!.name;
+  };
+  const archivedFinished = () => archiver.shipments.flatMap((s) => s.segments).filter((s) => s.kind === 'segment' && !s.partial);
+  const waitArchived = (name: string) =>
+    pollUntil(() => archivedFinished().find((s) => s.name === name), { timeoutMs: 30_000, what: `segment ${name} to be archived` });
+
+  it('streams from its own slot with the password in the environment only, and ships the partial segment on the interval', async () => {
+    await archiver.start();
+    const [slot] = await cluster.primary.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1', [walSlotName(RESOURCE)]);
+    expect(slot?.slot_name).toBe('continuity_pg_wal');
+    const receiver = await pollUntil(() => childProcessesNamed('pg_receivewal')[0], { what: 'pg_receivewal to run' });
+    expect(receiver.argv.join(' ')).not.toContain(PASSWORD);
+    expect(receiver.argv).toContain('--slot=continuity_pg_wal');
+    expect(receiver.environ).toContain(`PGPASSWORD=${PASSWORD}`);
+    const partial = await pollUntil(() => archiver.shipments.flatMap((s) => s.segments).find((s) => s.partial), { timeoutMs: 20_000, what: 'a partial segment shipped' });
+    expect(lsnValue(partial.endLsn)).toBeGreaterThan(lsnValue(partial.startLsn));
+  }, 40_000);
+
+  it('archives every finished segment in each copy with the right hash, across a killed pg_receivewal, with no gap', async () => {
+    const switched: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      await pollUntil(async () => writer.written() > 0, {});
+      switched.push(await switchWal());
+      await waitArchived(switched[switched.length - 1]!);
+    }
+    // Kill the receiver while the writer goes on: the archiver restarts it and the slot closes the gap.
+    const pid = archiver.receiverPid!;
+    process.kill(pid, 'SIGKILL');
+    await pollUntil(() => archiver.receiverPid !== null && archiver.receiverPid !== pid, { timeoutMs: 15_000, what: 'pg_receivewal to be restarted' });
+    for (let i = 0; i < 2; i++) {
+      switched.push(await switchWal());
+      await waitArchived(switched[switched.length - 1]!);
+    }
+
+    const finished = new Map<string, WalSegment>();
+    for (const s of archivedFinished()) finished.set(s.name, s);
+    const chain = [...finished.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    expect(chain.length).toBeGreaterThanOrEqual(switched.length);
+    for (const name of switched) expect(finished.has(name)).toBe(true);
+    // Contiguous on the timeline: each segment ends where the next begins.
+    for (let i = 1; i < chain.length; i++) {
+      expect(chain[i]!.timeline).toBe(chain[0]!.timeline);
+      expect(chain[i]!.startLsn).toBe(chain[i - 1]!.endLsn);
+    }
+
+    // Every copy holds the stored bytes the event names; they decompress to the WAL file hashed.
+    for (const segment of chain) {
+      expect(segment.copies.map((c) => c.location).sort()).toEqual(['local-disk', 'nas', 'offsite']);
+      for (const copy of segment.copies) {
+        const stored = await readAll(await locations.get(copy.location).read(walArtifactKey(RESOURCE, segment.name, false)));
+        expect(sha256(stored)).toBe(segment.sha256);
+        expect(copy.sha256).toBe(segment.sha256);
+        expect(stored.length).toBe(segment.sizeBytes);
+        if (copy.location === 'local-disk') {
+          const plain = await readAll(zstdDecompress(Readable.from([stored])));
+          expect(plain.length).toBe(16 * 1024 * 1024);
+          expect(sha256(plain)).toBe(segment.plaintextSha256);
+        }
+      }
+      expect(copyUriOf(segment, 'local-disk')).toContain(`/local/${RESOURCE}/wal/${segment.name.slice(0, 8)}/${segment.name}.zst`);
+    }
+
+    // The events on the stream list them, and the spool keeps no file that was shipped finished.
+    const events = await pollUntil(
+      async () => {
+        const all = await world.events('WalArchived', RESOURCE);
+        const listed = new Set(all.flatMap((e) => e.data.segments.filter((s: WalSegment) => !s.partial).map((s: WalSegment) => s.name)));
+        return chain.every((s) => listed.has(s.name)) ? all : null;
+      },
+      { timeoutMs: 15_000, what: 'WalArchived events listing every segment' } as never,
+    );
+    expect(events[0]!.source).toBe('backup');
+    expect(events[0]!.data.slot).toBe('continuity_pg_wal');
+    expect(JSON.stringify(events)).not.toContain(PASSWORD);
+    const { readdir } = await import('node:fs/promises');
+    const spooled = await readdir(archiver.spool);
+    for (const name of switched) expect(spooled).not.toContain(name);
+  }, 120_000);
+});
+
+const copyUriOf = (segment: WalSegment, location: string) => segment.copies.find((c) => c.location === location)!.uri;
