@@ -1,17 +1,19 @@
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Client } from 'pg';
-import { lsnValue, walArtifactKey, zstdDecompress } from '@continuity/artifacts';
+import { decryptStream, lsnValue, walArtifactKey, zstdDecompress } from '@continuity/artifacts';
 import type { WalSegment } from '@continuity/contracts';
 import { pollUntil } from '@continuity/messaging/testing';
-import { createPgCluster, type PgCluster } from '@continuity/runtime/testing';
+import { createPgCluster, startServiceProcess, type PgCluster, type ServiceProcess } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
 import { WalArchiver, walSlotName } from '../src/wal/wal-archiver.js';
 import { childProcessesNamed, startWorld, World } from './harness.js';
 
 const PASSWORD = 'wal-secret-pw-51ad';
+const IDENTITY = 'AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX';
 const RESOURCE = 'pg-wal';
 
 const readAll = async (stream: AsyncIterable<Buffer | Uint8Array>) => {
@@ -51,6 +53,9 @@ describe('continuous WAL archive: pg_receivewal from a slot, every finished segm
   let config: BackupConfig;
   let locations: LocationRegistry;
   let archiver: WalArchiver;
+  let service: ServiceProcess | null = null;
+  const extraArchivers: WalArchiver[] = [];
+  let connection: string;
 
   beforeAll(async () => {
     world = await startWorld('walr');
@@ -58,6 +63,8 @@ describe('continuous WAL archive: pg_receivewal from a slot, every finished segm
     writer = await startWriter(cluster.primary.url);
     const url = new URL(cluster.primary.url);
     url.password = PASSWORD; // the test cluster trusts 127.0.0.1: the password only has to stay out of argv
+    connection = url.toString();
+    writeFileSync(join(world.root, 'wal.agekey'), `${IDENTITY}\n`);
     config = await world.config(`
 resources:
   ${RESOURCE}: { kind: postgres, site: eu-west-1a, connection: "${url.toString()}" }
@@ -86,8 +93,13 @@ policies:
   }, 60_000);
 
   afterAll(async () => {
-    await archiver?.stop();
-    await archiver?.dropSlot().catch(() => undefined);
+    await service?.stop('SIGTERM');
+    for (const a of [archiver, ...extraArchivers]) {
+      await a?.stop();
+      await a?.dropSlot().catch(() => undefined);
+    }
+    // The service's slot: a slot left behind would keep WAL on the server for ever.
+    await cluster?.primary.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'continuity_pg_wal_svc'").catch(() => undefined);
     await writer?.stop();
     await locations?.close();
     await cluster?.remove();
@@ -174,6 +186,98 @@ policies:
     const { readdir } = await import('node:fs/promises');
     const spooled = await readdir(archiver.spool);
     for (const name of switched) expect(spooled).not.toContain(name);
+  }, 120_000);
+
+  it('encrypts WAL when the policy names a key: stored as .zst.age, hashes over the stored bytes, readable with the key', async () => {
+    const encrypted = await world.config(`
+resources:
+  pg-wal-enc: { kind: postgres, site: eu-west-1a, connection: "${connection}" }
+locations:
+  local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
+policies:
+  enc:
+    resource: pg-wal-enc
+    copies: [local-disk]
+    encryption: { keyFile: ${world.root}/wal.agekey }
+    threeTwoOne: { optOut: one local copy is enough for this test }
+    wal: { enabled: true, walShipIntervalMs: 60000 }
+`);
+    const encLocations = new LocationRegistry(encrypted, world.nc);
+    const enc = new WalArchiver({
+      policy: encrypted.policies.get('enc')!,
+      locations: encLocations,
+      publisher: world.publisher,
+      queue: (event) => world.catalogue.queue(event),
+      flush: () => world.catalogue.flushOutbox((event) => world.publisher.publishEnvelope(event)),
+      spoolDir: join(world.root, 'spool'),
+      scanEveryMs: 200,
+    });
+    extraArchivers.push(enc);
+    await enc.start();
+    // The slot is created before streaming starts: the segment switched out next is streamed in full.
+    await pollUntil(() => enc.receiverPid, { what: 'the second pg_receivewal to run' });
+    await pollUntil(async () => (await cluster.primary.query<{ active: boolean }>("SELECT active FROM pg_replication_slots WHERE slot_name = 'continuity_pg_wal_enc'"))[0]?.active, { timeoutMs: 15_000, what: 'the slot to be streamed from' });
+    const name = await switchWal();
+    const segment = await pollUntil(() => enc.shipments.flatMap((s) => s.segments).find((s) => s.name === name && !s.partial), { timeoutMs: 30_000, what: `${name} archived encrypted` });
+    expect(segment.copies[0]!.uri).toMatch(new RegExp(`/pg-wal-enc/wal/${name.slice(0, 8)}/${name}\\.zst\\.age$`));
+    const stored = await readAll(await encLocations.get('local-disk').read(walArtifactKey('pg-wal-enc', name, true)));
+    expect(sha256(stored)).toBe(segment.sha256);
+    expect(stored.subarray(0, 21).toString()).toBe('age-encryption.org/v1');
+    const plain = await readAll(zstdDecompress(await decryptStream(Readable.from([stored]), [IDENTITY], name)));
+    expect(sha256(plain)).toBe(segment.plaintextSha256);
+    expect(enc.shipments[enc.shipments.length - 1]!.event.data).toMatchObject({ encryption: { format: 'age' } });
+    await enc.stop();
+    await encLocations.close();
+  }, 60_000);
+
+  it('runs in the backup service: WalArchived from the service process, and a restart of the service resumes from the slot with no gap', async () => {
+    const file = world.configFile(`
+resources:
+  pg-wal-svc: { kind: postgres, site: eu-west-1a, connection: "${connection}" }
+locations:
+  local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/svc-local }
+policies:
+  svc:
+    resource: pg-wal-svc
+    copies: [local-disk]
+    threeTwoOne: { optOut: one local copy is enough for this test }
+    wal: { enabled: true, walShipIntervalMs: 60000 }
+`);
+    const env = {
+      CONTINUITY_NAMESPACE: world.topology.namespace,
+      DATABASE_URL: world.db.url,
+      CONTINUITY_CONFIG: file,
+      NATS_URL: 'nats://127.0.0.1:4222',
+      BACKUP_SCHEDULER: 'off',
+      BACKUP_WAL_SPOOL: join(world.root, 'svc-spool'),
+    };
+    const slotActive = () =>
+      pollUntil(async () => (await cluster.primary.query<{ active: boolean }>("SELECT active FROM pg_replication_slots WHERE slot_name = 'continuity_pg_wal_svc'"))[0]?.active, {
+        timeoutMs: 30_000,
+        what: 'the service to stream from its slot',
+      });
+    const finishedOnStream = async () =>
+      (await world.events('WalArchived', 'pg-wal-svc')).flatMap((e) => e.data.segments as WalSegment[]).filter((s) => s.kind === 'segment' && !s.partial);
+    const waitOnStream = (name: string) => pollUntil(async () => (await finishedOnStream()).find((s) => s.name === name), { timeoutMs: 30_000, what: `${name} in a WalArchived` });
+
+    service = await startServiceProcess('backup', env);
+    await slotActive();
+    const first = await switchWal();
+    await waitOnStream(first);
+
+    // Down while the writer goes on and the server switches segments: the slot keeps that WAL.
+    await service.stop('SIGTERM');
+    await pollUntil(async () => (await cluster.primary.query<{ active: boolean }>("SELECT active FROM pg_replication_slots WHERE slot_name = 'continuity_pg_wal_svc'"))[0]?.active === false, { what: 'the slot to be released' });
+    const whileDown = [await switchWal(), await switchWal()];
+
+    service = await startServiceProcess('backup', env);
+    await slotActive();
+    const after = await switchWal();
+    await waitOnStream(after);
+    const chain = [...new Map((await finishedOnStream()).map((s) => [s.name, s])).values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const name of [first, ...whileDown, after]) expect(chain.map((s) => s.name)).toContain(name);
+    for (let i = 1; i < chain.length; i++) expect(chain[i]!.startLsn).toBe(chain[i - 1]!.endLsn);
+    expect(service.output()).not.toContain(PASSWORD);
   }, 120_000);
 });
 
