@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Client } from 'pg';
@@ -279,6 +279,69 @@ policies:
     for (let i = 1; i < chain.length; i++) expect(chain[i]!.startLsn).toBe(chain[i - 1]!.endLsn);
     expect(service.output()).not.toContain(PASSWORD);
   }, 120_000);
+
+  it('ships a timeline history file (first, with its switch point), keeps a file whose copy failed in the spool and ships it on the next scan', async () => {
+    const offline = await world.config(`
+resources:
+  pg-wal-hist: { kind: postgres, site: eu-west-1a, connection: "${connection}" }
+locations:
+  local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/hist-local }
+  blocked: { kind: filesystem, site: eu-west-1b, medium: disk, path: ${world.root}/blocker/copies }
+policies:
+  hist:
+    resource: pg-wal-hist
+    copies: [local-disk, blocked]
+    threeTwoOne: { optOut: two local copies are enough for this test }
+    wal: { enabled: true, walShipIntervalMs: 60000 }
+`);
+    const queued: { type: string; data: any }[] = [];
+    const histLocations = new LocationRegistry(offline, world.nc);
+    // Not started: the spool is filled by hand, as pg_receivewal would after a timeline switch.
+    const hist = new WalArchiver({
+      policy: offline.policies.get('hist')!,
+      locations: histLocations,
+      publisher: world.publisher,
+      queue: async (event) => void queued.push(event),
+      flush: async () => undefined,
+      spoolDir: join(world.root, 'hist-spool'),
+    });
+    const spool = join(world.root, 'hist-spool', 'pg-wal-hist');
+    mkdirSync(spool, { recursive: true });
+    const segment = Buffer.alloc(16 * 1024 * 1024, 7);
+    writeFileSync(join(spool, '000000020000000000000005'), segment);
+    writeFileSync(join(spool, '00000002.history'), '1\t0/5000A28\tno recovery target specified\n');
+    writeFileSync(join(spool, '000000020000000000000006.partial'), Buffer.alloc(16 * 1024 * 1024));
+    // The second location cannot be created (a file where its folder should be): nothing is shipped.
+    writeFileSync(join(world.root, 'blocker'), 'not a folder');
+    await expect(hist.scan()).rejects.toThrow('blocked');
+    expect(queued).toHaveLength(0);
+    expect(existsSync(join(spool, '000000020000000000000005'))).toBe(true);
+    expect(existsSync(join(world.root, 'hist-local', 'pg-wal-hist', 'wal', '00000002', '00000002.history.zst'))).toBe(false);
+
+    rmSync(join(world.root, 'blocker'));
+    const shipment = (await hist.scan())!;
+    expect(shipment.segments.map((s) => [s.name, s.kind, s.partial])).toEqual([
+      ['00000002.history', 'history', false],
+      ['000000020000000000000005', 'segment', false],
+      ['000000020000000000000006', 'segment', true],
+    ]);
+    expect(shipment.segments[0]).toMatchObject({ timeline: 2, startLsn: '0/5000A28', endLsn: '0/5000A28' });
+    expect(shipment.segments[1]).toMatchObject({ timeline: 2, startLsn: '0/5000000', endLsn: '0/6000000', plaintextSha256: sha256(segment) });
+    // An all-zero partial segment holds nothing received yet: it ends where it starts.
+    expect(shipment.segments[2]).toMatchObject({ startLsn: '0/6000000', endLsn: '0/6000000' });
+    expect(queued.map((e) => e.type)).toEqual(['WalArchived']);
+    // Finished files leave the spool once shipped; the partial one stays for pg_receivewal.
+    expect(existsSync(join(spool, '00000002.history'))).toBe(false);
+    expect(existsSync(join(spool, '000000020000000000000005'))).toBe(false);
+    expect(existsSync(join(spool, '000000020000000000000006.partial'))).toBe(true);
+    for (const location of ['hist-local', 'blocker/copies']) {
+      expect(existsSync(join(world.root, location, 'pg-wal-hist', 'wal', '00000002', '000000020000000000000005.zst'))).toBe(true);
+    }
+    // Nothing new and the partial unchanged: no shipment, no event.
+    expect(await hist.scan()).toBeNull();
+    expect(queued).toHaveLength(1);
+    await histLocations.close();
+  }, 60_000);
 });
 
 const copyUriOf = (segment: WalSegment, location: string) => segment.copies.find((c) => c.location === location)!.uri;
