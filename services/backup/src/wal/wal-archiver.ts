@@ -23,6 +23,11 @@ import type { ResolvedPolicy } from '../config/backup-config.loader.js';
 import type { PostgresResourceConfig } from '../config/backup-config.schema.js';
 
 const PARTIAL_SUFFIX = '.partial';
+/**
+ * Files per shipment (and per `WalArchived`): a backlog after an outage leaves in several events,
+ * each well under the event's list limit (64 segments per scan is 1 GiB of WAL every 0.5 s).
+ */
+const MAX_FILES_PER_SHIPMENT = 64;
 
 /**
  * The replication slot of a resource: `continuity_<resource>`, folded to what PostgreSQL allows in
@@ -178,7 +183,7 @@ export class WalArchiver {
     });
   }
 
-  private scheduleScan() {
+  private scheduleScan(delayMs = this.deps.scanEveryMs ?? 500) {
     if (this.stopped) return;
     this.scanTimer = setTimeout(() => {
       this.scanning = this.scan()
@@ -191,7 +196,7 @@ export class WalArchiver {
           this.scanning = null;
           this.scheduleScan();
         });
-    }, this.deps.scanEveryMs ?? 500);
+    }, delayMs);
     this.scanTimer.unref();
   }
 
@@ -211,12 +216,15 @@ export class WalArchiver {
   private async scanOnce(): Promise<Shipment | null> {
     const names = (await readdir(this.dir).catch(() => [] as string[])).sort();
     // History files first: a restore must know a timeline before it reads the timeline's segments.
-    const finished = [...names.filter((n) => WAL_HISTORY_PATTERN.test(n)), ...names.filter((n) => WAL_SEGMENT_PATTERN.test(n))];
+    const ready = [...names.filter((n) => WAL_HISTORY_PATTERN.test(n)), ...names.filter((n) => WAL_SEGMENT_PATTERN.test(n))];
+    const finished = ready.slice(0, MAX_FILES_PER_SHIPMENT);
+    const backlog = ready.length > finished.length;
     const files: { name: string; path: string; partial: boolean }[] = finished.map((name) => ({ name, path: join(this.dir, name), partial: false }));
     const partialName = names.filter((n) => n.endsWith(PARTIAL_SUFFIX) && WAL_SEGMENT_PATTERN.test(n.slice(0, -PARTIAL_SUFFIX.length))).pop();
     const interval = this.deps.policy.wal!.walShipIntervalMs;
     let partialStat: { mtimeMs: number; size: number } | null = null;
-    if (partialName && Date.now() - this.lastPartialShipMs >= interval) {
+    // With a backlog, the older finished files go first: the partial segment waits for the last of them.
+    if (partialName && !backlog && Date.now() - this.lastPartialShipMs >= interval) {
       const name = partialName.slice(0, -PARTIAL_SUFFIX.length);
       const st = await stat(join(this.dir, partialName)).catch(() => null);
       const last = this.lastPartialShipped;
