@@ -320,15 +320,13 @@ policies:
 
     rmSync(join(world.root, 'blocker'));
     const shipment = (await hist.scan())!;
+    // The partial segment holds nothing received yet (all zeros): not shipped.
     expect(shipment.segments.map((s) => [s.name, s.kind, s.partial])).toEqual([
       ['00000002.history', 'history', false],
       ['000000020000000000000005', 'segment', false],
-      ['000000020000000000000006', 'segment', true],
     ]);
     expect(shipment.segments[0]).toMatchObject({ timeline: 2, startLsn: '0/5000A28', endLsn: '0/5000A28' });
     expect(shipment.segments[1]).toMatchObject({ timeline: 2, startLsn: '0/5000000', endLsn: '0/6000000', plaintextSha256: sha256(segment) });
-    // An all-zero partial segment holds nothing received yet: it ends where it starts.
-    expect(shipment.segments[2]).toMatchObject({ startLsn: '0/6000000', endLsn: '0/6000000' });
     expect(queued.map((e) => e.type)).toEqual(['WalArchived']);
     // Finished files leave the spool once shipped; the partial one stays for pg_receivewal.
     expect(existsSync(join(spool, '00000002.history'))).toBe(false);
@@ -337,9 +335,19 @@ policies:
     for (const location of ['hist-local', 'blocker/copies']) {
       expect(existsSync(join(world.root, location, 'pg-wal-hist', 'wal', '00000002', '000000020000000000000005.zst'))).toBe(true);
     }
-    // Nothing new and the partial unchanged: no shipment, no event.
+    // Nothing new: no shipment, no event. Then bytes arrive in the partial segment: shipped as
+    // partial, ending where its received bytes end.
     expect(await hist.scan()).toBeNull();
     expect(queued).toHaveLength(1);
+    const partial = Buffer.alloc(16 * 1024 * 1024);
+    partial.fill(9, 0, 0x1234);
+    writeFileSync(join(spool, '000000020000000000000006.partial'), partial);
+    const partialShipment = (await hist.scan())!;
+    expect(partialShipment.segments).toEqual([
+      expect.objectContaining({ name: '000000020000000000000006', partial: true, startLsn: '0/6000000', endLsn: '0/6001238', plaintextSha256: sha256(partial) }),
+    ]);
+    expect(await hist.scan()).toBeNull(); // unchanged since, and within the interval anyway
+    expect(queued).toHaveLength(2);
     await histLocations.close();
   }, 60_000);
 });

@@ -51,7 +51,7 @@ export class WalArchiveService implements OnApplicationBootstrap, OnApplicationS
   /** A server unreachable at start (the slot cannot be created) is tried again, not fatal to the service. */
   private startArchiver(archiver: WalArchiver) {
     archiver.start().then(
-      () => this.logger.log(`archiving WAL of ${archiver.spool} from slot ${archiver.slot}`),
+      () => this.logger.log(`archiving WAL of ${archiver.resourceName} from slot ${archiver.slot}`),
       (error: Error) => {
         this.logger.error(`cannot start the WAL archive (slot ${archiver.slot}): ${error.message}; retrying in ${START_RETRY_MS / 1000} s`);
         void archiver.stop();

@@ -101,6 +101,10 @@ export class WalArchiver {
     this.backoffMs = deps.restartBackoffMs?.min ?? 1_000;
   }
 
+  get resourceName() {
+    return this.deps.policy.resourceName;
+  }
+
   get spool() {
     return this.dir;
   }
@@ -219,7 +223,7 @@ export class WalArchiver {
     const ready = [...names.filter((n) => WAL_HISTORY_PATTERN.test(n)), ...names.filter((n) => WAL_SEGMENT_PATTERN.test(n))];
     const finished = ready.slice(0, MAX_FILES_PER_SHIPMENT);
     const backlog = ready.length > finished.length;
-    const files: { name: string; path: string; partial: boolean }[] = finished.map((name) => ({ name, path: join(this.dir, name), partial: false }));
+    const files: WalFile[] = finished.map((name) => ({ name, path: join(this.dir, name), partial: false }));
     const partialName = names.filter((n) => n.endsWith(PARTIAL_SUFFIX) && WAL_SEGMENT_PATTERN.test(n.slice(0, -PARTIAL_SUFFIX.length))).pop();
     const interval = this.deps.policy.wal!.walShipIntervalMs;
     let partialStat: { mtimeMs: number; size: number } | null = null;
@@ -229,8 +233,14 @@ export class WalArchiver {
       const st = await stat(join(this.dir, partialName)).catch(() => null);
       const last = this.lastPartialShipped;
       if (st && !finished.includes(name) && !(last && last.name === name && last.mtimeMs === st.mtimeMs && last.size === st.size)) {
-        partialStat = { mtimeMs: st.mtimeMs, size: st.size };
-        files.push({ name, path: join(this.dir, partialName), partial: true });
+        // Read once here: what is shipped is what was measured, however far pg_receivewal has got since.
+        const bytes = await readFile(join(this.dir, partialName)).catch(() => null);
+        const received = bytes ? receivedBytes(bytes) : 0;
+        // A partial segment that holds nothing received yet (just created) is not worth a shipment.
+        if (bytes && received > 0) {
+          partialStat = { mtimeMs: st.mtimeMs, size: st.size };
+          files.push({ name, path: join(this.dir, partialName), partial: true, bytes, received });
+        }
       }
     }
     if (!files.length) return null;
@@ -266,7 +276,7 @@ export class WalArchiver {
   }
 
   /** One file: read once, zstd, (age), every copy; committed everywhere or nowhere. */
-  private async ship(file: { name: string; path: string; partial: boolean }): Promise<WalSegment> {
+  private async ship(file: WalFile): Promise<WalSegment> {
     const policy = this.deps.policy;
     const facts = walFileFacts(file.name);
     let startLsn = facts.startLsn;
@@ -276,15 +286,9 @@ export class WalArchiver {
       const text = await readFile(file.path);
       ({ startLsn, endLsn } = historySwitchPoint(text.toString('utf8')));
       source = Readable.from([text]);
-    } else if (file.partial) {
-      // pg_receivewal pre-sizes a partial segment with zeros: what was received ends at the last
-      // non-zero byte (rounded up to PostgreSQL's 8-byte alignment), an honest lower bound.
-      const bytes = await readFile(file.path);
-      let end = bytes.length;
-      while (end > 0 && bytes[end - 1] === 0) end--;
-      end = Math.min(bytes.length, Math.ceil(end / 8) * 8);
-      endLsn = lsnText(lsnValue(facts.startLsn) + BigInt(end));
-      source = Readable.from([bytes]);
+    } else if (file.partial && file.bytes) {
+      endLsn = lsnText(lsnValue(facts.startLsn) + BigInt(file.received ?? 0));
+      source = Readable.from([file.bytes]);
     } else {
       source = createReadStream(file.path);
     }
@@ -357,6 +361,26 @@ export class WalArchiver {
     }
   }
 }
+
+interface WalFile {
+  name: string;
+  path: string;
+  partial: boolean;
+  /** A partial segment: its bytes as read, and how many of them were received. */
+  bytes?: Buffer;
+  received?: number;
+}
+
+/**
+ * pg_receivewal pre-sizes a partial segment with zeros: what was received ends at the last
+ * non-zero byte, rounded up to PostgreSQL's 8-byte alignment (a lower bound of what it holds:
+ * a record ending in zeros is counted short by at most those zeros).
+ */
+const receivedBytes = (bytes: Buffer) => {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return Math.min(bytes.length, Math.ceil(end / 8) * 8);
+};
 
 const lsnText = (value: bigint) => `${(value >> 32n).toString(16).toUpperCase()}/${(value & 0xffffffffn).toString(16).toUpperCase()}`;
 
