@@ -79,3 +79,43 @@ export const lsnValue = (lsn: string): bigint => {
   if (!match) throw new Error(`"${lsn}" is not a WAL position (X/Y)`);
   return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
 };
+
+/**
+ * WAL archive files: each WAL segment (24 hex digits: timeline, log, segment) or timeline history
+ * file (`<timeline>.history`) compressed with zstd on its own (`.zst`, then `.age` when
+ * encrypted), under `<resource>/wal/<timeline>/`: a restore's `restore_command` finds a file by
+ * the name PostgreSQL asks for, and a timeline's files list together.
+ */
+export const WAL_SEGMENT_PATTERN = /^[0-9A-F]{24}$/;
+export const WAL_HISTORY_PATTERN = /^[0-9A-F]{8}\.history$/;
+/** Bytes per WAL segment: PostgreSQL's default (`--wal-segsize` of initdb), which the archive assumes. */
+export const WAL_SEGMENT_BYTES = 16 * 1024 * 1024;
+
+export interface WalFileFacts {
+  kind: 'segment' | 'history';
+  timeline: number;
+  /** Segments only: the first position the segment holds and the position just after it. */
+  startLsn: string;
+  endLsn: string;
+}
+
+const hexLsn = (value: bigint) => `${(value >> 32n).toString(16).toUpperCase()}/${(value & 0xffffffffn).toString(16).toUpperCase()}`;
+
+/** What a WAL file's name says (a history file's LSNs are 0/0: its contents say where the timeline began). */
+export const walFileFacts = (name: string, segmentBytes = WAL_SEGMENT_BYTES): WalFileFacts => {
+  if (WAL_HISTORY_PATTERN.test(name)) return { kind: 'history', timeline: parseInt(name.slice(0, 8), 16), startLsn: '0/0', endLsn: '0/0' };
+  if (!WAL_SEGMENT_PATTERN.test(name)) throw new Error(`"${name}" is not a WAL segment or history file name`);
+  const timeline = parseInt(name.slice(0, 8), 16);
+  const log = BigInt(`0x${name.slice(8, 16)}`);
+  const seg = BigInt(`0x${name.slice(16, 24)}`);
+  const perLog = 0x1_0000_0000n / BigInt(segmentBytes);
+  const start = (log * perLog + seg) * BigInt(segmentBytes);
+  return { kind: 'segment', timeline, startLsn: hexLsn(start), endLsn: hexLsn(start + BigInt(segmentBytes)) };
+};
+
+/** The key of a WAL file in a location: `<resource>/wal/<timeline>/<name>.zst[.age]`. */
+export const walArtifactKey = (resource: string, name: string, encrypted: boolean): ArtifactKey => ({
+  resource,
+  backupId: `wal/${name.slice(0, 8)}/${name}`,
+  extension: `zst${encrypted ? '.age' : ''}`,
+});

@@ -1,7 +1,7 @@
 import { ContractViolationError } from './errors.js';
 import { EVENT_LIMITS } from './envelope.js';
 import { continuityEvents } from './events.js';
-import { aBackupCreatedData, aBackupExpiredData, aBackupFailedData, anEvent, anIntegrityVerifiedData, aResourceDegradedData, aRestorePerformedData } from './testing.js';
+import { aBackupCreatedData, aBackupExpiredData, aBackupFailedData, anEvent, anIntegrityVerifiedData, aResourceDegradedData, aRestorePerformedData, aWalArchivedData } from './testing.js';
 
 // Every limit, one over and exactly at: an event one character or item over is invalid (so the
 // publisher refuses it and consumers dead-letter it), one at the limit is fine.
@@ -21,6 +21,9 @@ const cases: [string, (n: number) => ReturnType<typeof anEvent>, number][] = [
   ['IntegrityVerified reasons', (n) => anEvent('IntegrityVerified', { data: anIntegrityVerifiedData({ reasons: Array.from({ length: n }, () => 'bad copy') }) }), EVENT_LIMITS.list],
   ['IntegrityVerified reason text', (n) => anEvent('IntegrityVerified', { data: anIntegrityVerifiedData({ reasons: [text(n)] }) }), EVENT_LIMITS.text],
   ['ResourceDegraded reason', (n) => anEvent('ResourceDegraded', { data: aResourceDegradedData({ reason: text(n) }) }), EVENT_LIMITS.text],
+  ['WalArchived segments', (n) => anEvent('WalArchived', { data: aWalArchivedData({ segments: Array.from({ length: n }, () => aWalArchivedData().segments[0]!) }) }), 1_000],
+  ['WalArchived copies', (n) => anEvent('WalArchived', { data: aWalArchivedData({ segments: [{ ...aWalArchivedData().segments[0]!, copies: Array.from({ length: n }, (_, i) => ({ ...aWalArchivedData().segments[0]!.copies[0]!, location: `loc-${i}` })) }] }) }), EVENT_LIMITS.copies],
+  ['WalArchived slot', (n) => anEvent('WalArchived', { data: aWalArchivedData({ slot: text(n) }) }), EVENT_LIMITS.name],
   ['RestorePerformed error', (n) => anEvent('RestorePerformed', { data: aRestorePerformedData({ outcome: 'failed', error: text(n) }) }), EVENT_LIMITS.text],
 ];
 

@@ -17,6 +17,7 @@ import { DeadLetterReplayedV1, DeadLetterReplayedV1Schema } from './events/dead-
 import { AuditSigningKeyChangedV1, AuditSigningKeyChangedV1Schema } from './events/audit-signing-key-changed.v1.js';
 import { RestorePerformedV1, RestorePerformedV1Schema } from './events/restore-performed.v1.js';
 import { SynchronousReplicationChangedV1, SynchronousReplicationChangedV1Schema } from './events/synchronous-replication-changed.v1.js';
+import { WalArchivedV1, WalArchivedV1Schema } from './events/wal-archived.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -33,6 +34,7 @@ export interface EventDataMap {
   AuditSigningKeyChanged: AuditSigningKeyChangedV1;
   RestorePerformed: RestorePerformedV1;
   SynchronousReplicationChanged: SynchronousReplicationChangedV1;
+  WalArchived: WalArchivedV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -57,4 +59,5 @@ export const continuityEvents = new EventRegistry()
   .define('DeadLetterReplayed', 1, DeadLetterReplayedV1Schema)
   .define('AuditSigningKeyChanged', 1, AuditSigningKeyChangedV1Schema)
   .define('RestorePerformed', 1, RestorePerformedV1Schema)
-  .define('SynchronousReplicationChanged', 1, SynchronousReplicationChangedV1Schema);
+  .define('SynchronousReplicationChanged', 1, SynchronousReplicationChangedV1Schema)
+  .define('WalArchived', 1, WalArchivedV1Schema);

@@ -10,6 +10,7 @@ describe('provenance policy', () => {
     ['BackupFailed', 'backup'],
     ['BackupExpired', 'backup'],
     ['RestoreCompleted', 'backup'],
+    ['WalArchived', 'backup'],
     ['IntegrityVerified', 'verifier'],
     ['FailoverTriggered', 'failover'],
     ['FailoverCompleted', 'failover'],

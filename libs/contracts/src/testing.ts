@@ -204,6 +204,36 @@ export const aSynchronousReplicationChangedData = (
   ...over,
 });
 
+export const aWalArchivedData = (over: Partial<EventDataMap['WalArchived']> = {}): EventDataMap['WalArchived'] => {
+  const sha256 = sha256Of(randomBytes(8).toString('hex'));
+  const plaintextSha256 = sha256Of(randomBytes(8).toString('hex'));
+  return {
+    policy: 'orders-wal',
+    slot: 'continuity_orders_db',
+    shippedAt: '2026-11-26T09:00:00.000Z',
+    encryption: null,
+    segments: [
+      {
+        name: '000000010000000000000003',
+        kind: 'segment',
+        timeline: 1,
+        startLsn: '0/3000000',
+        endLsn: '0/4000000',
+        partial: false,
+        sha256,
+        sizeBytes: 40_000,
+        plaintextSha256,
+        plaintextSizeBytes: 16 << 20,
+        copies: [
+          { location: 'local-disk', site: 'eu-west-1a', medium: 'disk', uri: 'file:///var/backups/orders-db/wal/00000001/000000010000000000000003.zst', sha256 },
+          { location: 'offsite', site: 'eu-central-1', medium: 'object', uri: 'nats-object://backups/orders-db/wal/00000001/000000010000000000000003.zst', sha256 },
+        ],
+      },
+    ],
+    ...over,
+  };
+};
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -218,6 +248,7 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   AuditSigningKeyChanged: anAuditSigningKeyChangedData,
   RestorePerformed: aRestorePerformedData,
   SynchronousReplicationChanged: aSynchronousReplicationChangedData,
+  WalArchived: aWalArchivedData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */

@@ -7,6 +7,13 @@ export const backupEnvSchema = baseEnvSchema(3001).extend({
   CONTINUITY_CONFIG: z.string().min(1).optional(),
   /** `off` disables scheduled backups and retention in this process (on-demand still works). */
   BACKUP_SCHEDULER: z.enum(['on', 'off']).default('on'),
+  /** `off` disables the continuous WAL archive in this process. */
+  BACKUP_WAL_ARCHIVE: z.enum(['on', 'off']).default('on'),
+  /**
+   * Where pg_receivewal writes WAL before it is shipped (a folder per resource). It holds WAL the
+   * slot no longer keeps: put it on durable storage that survives a restart of the service.
+   */
+  BACKUP_WAL_SPOOL: z.string().min(1).default('wal-spool'),
 });
 
 export type BackupEnv = z.infer<typeof backupEnvSchema>;

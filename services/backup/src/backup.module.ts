@@ -5,9 +5,10 @@ import { BackupsHttpController } from './catalogue/backups.http.controller.js';
 import { RestoreHttpController } from './restore/restore.http.controller.js';
 import { RecordVerdictOnIntegrityVerified } from './retention/integrity-verified.listener.js';
 import { BackupScheduler } from './scheduler/backup.scheduler.js';
+import { WalArchiveService } from './wal/wal-archive.service.js';
 
 @Module({
   controllers: [BackupRunHttpController, BackupsHttpController, RestoreHttpController, RecordVerdictOnIntegrityVerified],
-  providers: [...backupProviders, BackupScheduler],
+  providers: [...backupProviders, BackupScheduler, WalArchiveService],
 })
 export class BackupModule {}

@@ -97,7 +97,7 @@ describe('backup configuration', () => {
 
   it('rejects unknown keys (a typo must not mean "keep everything")', async () => {
     expect(await problemsOf(valid.replace('retention:', 'retension:'))).toEqual([
-      'policies.orders-nightly.retension: unknown key (allowed here: resource, method, schedule, copies, retention, encryption, threeTwoOne)',
+      'policies.orders-nightly.retension: unknown key (allowed here: resource, method, schedule, copies, retention, encryption, wal, threeTwoOne)',
     ]);
   });
 
@@ -149,6 +149,19 @@ describe('backup configuration', () => {
     ]);
     const wrong = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    method: physical\n')).catch((e: Error) => e);
     expect((wrong as Error).message).toContain('policies.orders-nightly.method (line 19): must be "pg_dump" or "basebackup"');
+  });
+
+  it('takes a WAL archive for a PostgreSQL policy (walShipIntervalMs 60 s by default), refuses it for a directory and a bad interval', async () => {
+    expect((await parseBackupConfig('/etc/continuity/backup.yaml', valid)).policies.get('orders-nightly')!.wal).toBeNull();
+    const archived = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true }\n'));
+    expect(archived.policies.get('orders-nightly')!.wal).toEqual({ walShipIntervalMs: 60_000 });
+    const off = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: false, walShipIntervalMs: 5000 }\n'));
+    expect(off.policies.get('orders-nightly')!.wal).toBeNull();
+    expect(await problemsOf(valid.replace('    resource: uploads\n', '    resource: uploads\n    wal: { enabled: true }\n'))).toEqual([
+      'policies.uploads-hourly.wal: a WAL archive streams PostgreSQL\'s WAL; resource "uploads" is a directory (leave wal out)',
+    ]);
+    const tooOften = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true, walShipIntervalMs: 10 }\n')).catch((e: Error) => e);
+    expect((tooOften as Error).message).toContain('must be at least 1000 (1 s)');
   });
 
   it('rejects a second policy for the same resource and an unknown resource', async () => {

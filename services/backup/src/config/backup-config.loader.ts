@@ -33,6 +33,8 @@ export interface ResolvedPolicy {
   threeTwoOneFailures: FailedRule[];
   /** Set when the policy opted out of 3-2-1; every backup carries it. */
   threeTwoOneOptOut: string | null;
+  /** The continuous WAL archive, when the policy enables it (PostgreSQL only). */
+  wal: { walShipIntervalMs: number } | null;
 }
 
 export interface BackupConfig {
@@ -97,6 +99,9 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
     if (policy.method && resource && resource.kind !== 'postgres') {
       problems.push(problem([...at, 'method'], `"${policy.method}" backs up PostgreSQL; resource "${policy.resource}" is a ${resource.kind} (leave method out)`));
     }
+    if (policy.wal?.enabled && resource && resource.kind !== 'postgres') {
+      problems.push(problem([...at, 'wal'], `a WAL archive streams PostgreSQL's WAL; resource "${policy.resource}" is a ${resource.kind} (leave wal out)`));
+    }
     if (!resource || copies.length !== policy.copies.length) continue;
     const failures = checkThreeTwoOne(
       { name: policy.resource, site: resource.site },
@@ -122,6 +127,7 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
       encryption,
       threeTwoOneFailures: failures,
       threeTwoOneOptOut: optOut,
+      wal: policy.wal?.enabled ? { walShipIntervalMs: policy.wal.walShipIntervalMs } : null,
     });
   }
   if (problems.length) throw new BackupConfigError(file, problems);
@@ -137,7 +143,7 @@ const ALLOWED: Record<string, string[]> = {
   root: ['resources', 'locations', 'policies', 'failover', 'verifier'],
   resources: ['kind', 'site', 'restoreTargets', 'connection', 'database (postgres)', 'path', 'include', 'exclude (directory)'],
   locations: ['kind', 'site', 'medium', 'path (filesystem)', 'bucket', 'natsUrl', 'replicas (object-store)'],
-  policies: ['resource', 'method', 'schedule', 'copies', 'retention', 'encryption', 'threeTwoOne'],
+  policies: ['resource', 'method', 'schedule', 'copies', 'retention', 'encryption', 'wal', 'threeTwoOne'],
   retention: ['keepLast', 'daily', 'weekly', 'monthly'],
   encryption: ['keyFile'],
   threeTwoOne: ['optOut'],

@@ -103,6 +103,17 @@ export const PolicyConfigSchema = z.strictObject({
   copies: z.array(name).min(1, 'must list at least one location'),
   retention: RetentionSchema.optional(),
   encryption: z.strictObject({ keyFile: nonEmptyPath }).optional(),
+  /**
+   * Continuous WAL archive (PostgreSQL): `pg_receivewal` streams WAL from a replication slot and
+   * every finished segment is shipped to every copy location; the segment still being written is
+   * shipped at least every `walShipIntervalMs`, which bounds the data an asynchronous archive loses.
+   */
+  wal: z
+    .strictObject({
+      enabled: z.boolean(),
+      walShipIntervalMs: z.int('must be a whole number of milliseconds').min(1_000, 'must be at least 1000 (1 s)').max(3_600_000, 'must be at most 3600000 (1 h)').default(60_000),
+    })
+    .optional(),
   /** `optOut` only with a reason: every backup of this policy then says it does not meet 3-2-1. */
   threeTwoOne: z.union([z.literal('required'), z.strictObject({ optOut: z.string().min(1, 'must say why the policy opts out of 3-2-1') })]).default('required'),
 });

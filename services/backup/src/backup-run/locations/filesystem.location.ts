@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { artifactPath, ArtifactKey, Digest, manifestPath } from '@continuity/artifacts';
@@ -79,7 +79,8 @@ export class FilesystemLocation implements BackupLocation {
     const final = this.pathOf(key);
     const manifest = this.manifestPathOf(key);
     const dir = dirname(final);
-    const temp = join(dir, `.${key.backupId}.${key.extension}${PARTIAL}${randomBytes(4).toString('hex')}`);
+    // The final name's last part: a WAL key's backupId holds folders (wal/<timeline>/<segment>).
+    const temp = join(dir, `.${basename(final)}${PARTIAL}${randomBytes(4).toString('hex')}`);
     let handle: FileHandle | null = null;
     try {
       await mkdir(dir, { recursive: true });

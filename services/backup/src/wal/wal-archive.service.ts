@@ -1,0 +1,74 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { ContinuityPublisher } from '@continuity/contracts';
+import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
+import type { BackupEnv } from '../backup.env.js';
+import type { BackupGraph } from '../backup.wiring.js';
+import { BACKUP_GRAPH } from '../tokens.js';
+import { WalArchiver } from './wal-archiver.js';
+
+const START_RETRY_MS = 10_000;
+
+/**
+ * Starts one WAL archiver per policy with `wal.enabled` when the service starts, and stops them
+ * (slots kept, so the next start resumes without a gap) when it stops. Two instances of the
+ * service may both try: the slot admits one streaming client at a time, and the other's
+ * `pg_receivewal` keeps retrying with back-off until the slot is free.
+ */
+@Injectable()
+export class WalArchiveService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('WalArchive');
+  readonly archivers: WalArchiver[] = [];
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(
+    @Inject(SERVICE_CONFIG) private readonly env: BackupEnv,
+    @Inject(BACKUP_GRAPH) private readonly graph: BackupGraph,
+    @Inject(PUBLISHER) private readonly publisher: ContinuityPublisher,
+  ) {}
+
+  onApplicationBootstrap() {
+    if (this.env.BACKUP_WAL_ARCHIVE === 'off') {
+      this.logger.log('BACKUP_WAL_ARCHIVE=off: no WAL is archived by this process');
+      return;
+    }
+    for (const policy of this.graph.config.policies.values()) {
+      if (!policy.wal) continue;
+      const archiver = new WalArchiver({
+        policy,
+        locations: this.graph.locations,
+        publisher: this.publisher,
+        queue: (event) => this.graph.catalogue.queue(event),
+        flush: () => this.graph.runner.flushOutbox(),
+        spoolDir: this.env.BACKUP_WAL_SPOOL,
+        logger: this.logger,
+      });
+      this.archivers.push(archiver);
+      this.startArchiver(archiver);
+    }
+  }
+
+  /** A server unreachable at start (the slot cannot be created) is tried again, not fatal to the service. */
+  private startArchiver(archiver: WalArchiver) {
+    archiver.start().then(
+      () => this.logger.log(`archiving WAL of ${archiver.resourceName} from slot ${archiver.slot}`),
+      (error: Error) => {
+        this.logger.error(`cannot start the WAL archive (slot ${archiver.slot}): ${error.message}; retrying in ${START_RETRY_MS / 1000} s`);
+        void archiver.stop();
+        if (this.stopped) return;
+        const timer = setTimeout(() => {
+          this.retries.delete(timer);
+          this.startArchiver(archiver);
+        }, START_RETRY_MS);
+        timer.unref();
+        this.retries.add(timer);
+      },
+    );
+  }
+
+  async onApplicationShutdown() {
+    this.stopped = true;
+    for (const timer of this.retries) clearTimeout(timer);
+    await Promise.all(this.archivers.map((a) => a.stop().catch(() => undefined)));
+  }
+}
