@@ -49,7 +49,7 @@ export class ExtractionLimitError extends Error {
  * What a tar error says, without quoting the archive: node-tar's messages may carry an entry's
  * path or link target (bytes of the archive) and the scratch folder's path; its codes do not.
  */
-const describeTarError = (error: unknown, entries: number): string => {
+export const describeTarError = (error: unknown, entries: number): string => {
   const { tarCode, code } = error as { tarCode?: string; code?: string };
   // Not node-tar's: reading or decrypting the copy failed (our own words, or the decryptor's).
   if (error instanceof ExtractionLimitError || !tarCode) return (error as Error).message;
@@ -71,7 +71,7 @@ const describeTarError = (error: unknown, entries: number): string => {
  * stream of a declared size cannot hold more; a compressed one (node-tar unpacks gzip, brotli and
  * zstd on its own) can, and is stopped at the first entry past the limit, before it is written.
  */
-const cappedExtract = (cwd: string, limitBytes: number) => {
+export const cappedExtract = (cwd: string, limitBytes: number, owner: { uid: number; gid: number } | null = null) => {
   let counted = 0;
   const state = { entries: 0 };
   const unpack = extractTar({
@@ -80,6 +80,8 @@ const cappedExtract = (cwd: string, limitBytes: number) => {
     chmod: true,
     processUmask: 0,
     preserveOwner: false,
+    // A base backup's files must belong to the OS user its server runs as (never the archive's owners).
+    ...(owner ?? {}),
     filter: (_path: string, entry: ReadEntry | Stats) => {
       counted += 512 + Math.ceil((entry.size ?? 0) / 512) * 512;
       state.entries++;

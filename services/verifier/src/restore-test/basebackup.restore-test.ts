@@ -1,0 +1,250 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFile, chmod, chown, lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Client } from 'pg';
+import { lsnValue, zstdDecompress } from '@continuity/artifacts';
+import type { BaseBackupFacts } from '@continuity/contracts';
+import { redactSecrets } from '@continuity/runtime';
+import { cappedExtract, describeTarError } from './directory.restore-test.js';
+import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
+import type { Scratch } from './scratch.js';
+
+/**
+ * The uncompressed tar is not recorded, only the stored (compressed) size. A cluster's files
+ * compress well (empty pages, a WAL segment mostly zeros), so the cap is generous, with a floor
+ * for small clusters whose WAL segment alone is 16 MiB; it stops a zstd bomb, not a real backup.
+ */
+const EXPANSION_FACTOR = 100;
+const EXPANSION_FLOOR = 1 << 30;
+
+/** The server refuses to run as root: it runs as this OS user when we are root. */
+const PG_USER = 'postgres';
+const asRoot = () => process.getuid?.() === 0;
+
+/**
+ * The server's Unix socket lives in its data directory, named through `/proc/<pid>/cwd` (the
+ * postmaster works in its data directory): a socket path is limited to 107 bytes, which a scratch
+ * folder's path easily exceeds. Linux only, like the rest of the verifier's server handling.
+ */
+const SOCKET_DIR_FOR_SERVER = '/proc/self/cwd';
+
+/** Server programs: `PG_BIN`, else Debian's folder for the backup's major version (as the backup service does). */
+export const pgServerBin = (pgVersion: string | null) => process.env.PG_BIN ?? `/usr/lib/postgresql/${pgVersion ?? '15'}/bin`;
+
+const freeLoopbackPort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+const idOf = (flag: '-u' | '-g') => Number(spawnSync('id', [flag, PG_USER], { encoding: 'utf8' }).stdout.trim());
+
+/** A value in postgresql.conf syntax. */
+const confString = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
+/** Runs a server program (as the postgres OS user when we are root and it must), killed on abort; rejects with its last output lines. */
+const runServerTool = (bin: string, program: string, args: string[], options: { asPostgres: boolean; signal?: AbortSignal; timeoutMs: number }) =>
+  new Promise<string>((resolve, reject) => {
+    const path = join(bin, program);
+    const [command, argv] = options.asPostgres && asRoot() ? ['runuser', ['-u', PG_USER, '--', path, ...args]] : [path, args];
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const kill = () => child.kill('SIGKILL');
+    const timer = setTimeout(kill, options.timeoutMs);
+    options.signal?.addEventListener('abort', kill, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', kill);
+    };
+    child.once('error', (error) => {
+      done();
+      reject(new Error(`cannot run ${program}: ${error.message} (set PG_BIN to PostgreSQL's bin folder)`));
+    });
+    child.once('close', (code, signal) => {
+      done();
+      if (code === 0) resolve(output.trim());
+      else reject(new Error(`${program} ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${redactSecrets(output.trim().split('\n').slice(-5).join(' | '))}`));
+    });
+  });
+
+/**
+ * Base-backup restore test: the `.tar.zst` (streamed from a hash-checked copy, decrypted on the way
+ * when encrypted) is decompressed and extracted into a scratch folder, `pg_verifybackup` checks every
+ * file against the backup's `backup_manifest` and parses its WAL, then a scratch server is started
+ * there with `pg_ctl`: crash recovery replays the WAL the backup carries and the server must come
+ * up as a primary, at or past the backup's end position, with the event's system identifier, and
+ * answer queries. The time from opening the copy to accepting connections is the measured restore
+ * RTO. The server is stopped and the folder removed after, always.
+ *
+ * The scratch server is shut off from everyone else: it listens on a free loopback port but its
+ * `pg_hba.conf` is replaced with one line allowing only its own Unix socket, which sits in its
+ * data directory (mode 0700, the server's OS user's); no archiving, no replication, no standby
+ * settings carried over from the source.
+ */
+export class BaseBackupRestoreTest implements RestoreTester {
+  constructor(
+    private readonly scratch: Scratch,
+    private readonly options: { pgBin?: (pgVersion: string | null) => string } = {},
+  ) {}
+
+  async run(context: RestoreTestContext): Promise<RestoreTestOutcome> {
+    if (context.encryption && !context.identities.length) {
+      return skipped(
+        `encrypted (age) to ${context.encryption.recipients.join(', ')} and no configured key holds a matching identity`,
+        `the base backup is encrypted (age) to ${context.encryption.recipients.join(', ')} and no configured key holds a matching identity (add its key file under keys in VERIFIER_CONFIG)`,
+      );
+    }
+    const facts = context.basebackup;
+    if (!facts) return skipped('no WAL range or system identifier recorded', 'the base backup records no WAL range or system identifier (no basebackup in the event or manifest)');
+    let dir;
+    try {
+      dir = await this.scratch.directory(context.backupId);
+    } catch (error) {
+      return skipped((error as Error).message, (error as Error).message);
+    }
+    const bin = (this.options.pgBin ?? pgServerBin)(facts.pgVersion);
+    const dataDir = join(dir.path, 'pgdata');
+    let started = false;
+    try {
+      const owner = asRoot() ? { uid: idOf('-u'), gid: idOf('-g') } : null;
+      if (owner) await chown(dir.path, owner.uid, owner.gid);
+      await mkdir(dataDir, { mode: 0o700 });
+      if (owner) await chown(dataDir, owner.uid, owner.gid);
+      const checks: RestoreCheck[] = [];
+      const t0 = performance.now();
+      const extracted = await this.extract(context, dataDir, owner, checks);
+      if (!extracted) return outcomeOf(checks, performance.now() - t0);
+      try {
+        // Only reads: as whoever we are (root reads the postgres user's files).
+        const said = await runServerTool(bin, 'pg_verifybackup', [dataDir], { asPostgres: false, signal: context.signal, timeoutMs: 24 * 3_600_000 });
+        checks.push(check('pg_verifybackup', true, said.split('\n').pop() ?? 'verified'));
+      } catch (error) {
+        if (context.signal.aborted) throw error;
+        checks.push(check('pg_verifybackup', false, (error as Error).message.replaceAll(dataDir, '<data directory>')));
+        return outcomeOf(checks, performance.now() - t0);
+      }
+      const port = await freeLoopbackPort();
+      await this.configure(dataDir, port, owner);
+      const logFile = join(dir.path, 'server.log');
+      try {
+        started = true; // from here on a postmaster may be running: stopped below whatever happens
+        // -w: returns once the server accepts connections (crash recovery of the backup's WAL done); the deadline kills the wait.
+        await runServerTool(bin, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '86400', 'start'], { asPostgres: true, signal: context.signal, timeoutMs: 24 * 3_600_000 });
+      } catch (error) {
+        if (context.signal.aborted) throw error;
+        checks.push(check('server started', false, (error as Error).message.replaceAll(dir.path, '<scratch>')));
+        return outcomeOf(checks, performance.now() - t0);
+      }
+      const durationMs = performance.now() - t0;
+      checks.push(check('server started', true, `accepting connections on 127.0.0.1:${port} ${Math.round(durationMs)} ms after opening ${context.copy.location}`));
+      checks.push(...(await this.inspect(dataDir, port, facts)));
+      return outcomeOf(checks, durationMs);
+    } finally {
+      if (started) await this.stop(bin, dataDir);
+      await dir.remove();
+    }
+  }
+
+  /** Decompresses and extracts the copy into `dataDir`; false (with the failed check) when it could not be. */
+  private async extract(context: RestoreTestContext, dataDir: string, owner: { uid: number; gid: number } | null, checks: RestoreCheck[]) {
+    const declared = context.plaintext?.sizeBytes ?? context.copy.sizeBytes;
+    let extraction: ReturnType<typeof cappedExtract> | null = null;
+    try {
+      const input = await openPlaintext(context);
+      extraction = cappedExtract(dataDir, Math.max(declared * EXPANSION_FACTOR, EXPANSION_FLOOR), owner);
+      await pipeline(input.stream, (source: AsyncIterable<Buffer>) => zstdDecompress(source), extraction.unpack, { signal: context.signal });
+      const plaintext = input.digest();
+      checks.push(check('extract', true, `${extraction.state.entries} entries from ${plaintext.sizeBytes} compressed bytes of ${context.copy.location}`));
+      const plain = plaintextCheck(context, plaintext);
+      if (plain) checks.push(plain);
+      return plain?.passed ?? true;
+    } catch (error) {
+      if (context.signal.aborted) throw error;
+      checks.push(check('extract', false, describeTarError(error, extraction?.state.entries ?? 0)));
+      return false;
+    }
+  }
+
+  /**
+   * The scratch server's own settings, after the source's (postgresql.auto.conf is read last): its
+   * port and socket, loopback only, no SSL files needed, no archiving, no replication or standby
+   * settings, small memory. Authentication: only its own socket, whose folder only its OS user
+   * (and root) can enter.
+   */
+  private async configure(dataDir: string, port: number, owner: { uid: number; gid: number } | null) {
+    const conf = join(dataDir, 'postgresql.conf');
+    // Clusters configured from /etc (Debian's layout) have none in their data directory.
+    if (!(await lstat(conf).catch(() => null))) await writeFile(conf, '');
+    const hba = join(dataDir, 'continuity-verify-hba.conf');
+    const ident = join(dataDir, 'continuity-verify-ident.conf');
+    await writeFile(hba, 'local all all trust\n');
+    await writeFile(ident, '');
+    const settings: Record<string, string | number> = {
+      port,
+      listen_addresses: confString('127.0.0.1'),
+      unix_socket_directories: confString(SOCKET_DIR_FOR_SERVER),
+      unix_socket_permissions: '0700',
+      hba_file: confString(hba),
+      ident_file: confString(ident),
+      ssl: 'off',
+      archive_mode: 'off',
+      archive_command: confString(''),
+      max_wal_senders: 0,
+      max_replication_slots: 0,
+      synchronous_standby_names: confString(''),
+      primary_conninfo: confString(''),
+      restore_command: confString(''),
+      shared_buffers: confString('32MB'),
+      logging_collector: 'off',
+    };
+    await appendFile(
+      join(dataDir, 'postgresql.auto.conf'),
+      `\n# continuity verifier: a scratch server, reachable only through its own socket\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`,
+    );
+    for (const file of [conf, hba, ident, join(dataDir, 'postgresql.auto.conf')]) {
+      await chmod(file, 0o600);
+      if (owner) await chown(file, owner.uid, owner.gid);
+    }
+  }
+
+  /** The checks the started server must pass. */
+  private async inspect(dataDir: string, port: number, facts: BaseBackupFacts): Promise<RestoreCheck[]> {
+    const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+    if (!pid) return [check('answers queries', false, 'the server started but wrote no postmaster.pid')];
+    // The bootstrap superuser is the OS user that ran initdb: postgres on packaged servers.
+    const client = new Client({ host: `/proc/${pid}/cwd`, port, user: asRoot() ? PG_USER : userInfo().username, database: 'template1', connectionTimeoutMillis: 10_000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ one: number; recovery: boolean; lsn: string; sid: string }>(
+        'SELECT 1 AS one, pg_is_in_recovery() AS recovery, pg_current_wal_lsn()::text AS lsn, (SELECT system_identifier::text FROM pg_control_system()) AS sid',
+      );
+      const row = rows[0]!;
+      return [
+        check('answers queries', row.one === 1, 'select 1'),
+        check('recovery ended', !row.recovery, row.recovery ? 'still in recovery (pg_is_in_recovery())' : 'a primary (pg_is_in_recovery() false)'),
+        check('WAL position reached', lsnValue(row.lsn) >= lsnValue(facts.endLsn), `at ${row.lsn}; the backup ends at ${facts.endLsn}`),
+        check('system identifier', row.sid === facts.systemIdentifier, row.sid === facts.systemIdentifier ? row.sid : `the server's is ${row.sid}; the event says ${facts.systemIdentifier}`),
+      ];
+    } catch (error) {
+      return [check('answers queries', false, redactSecrets((error as Error).message))];
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /** Immediate shutdown (a scratch copy: nothing to flush); the scratch removal kills what is left. */
+  private async stop(bin: string, dataDir: string) {
+    await runServerTool(bin, 'pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', '-t', '60', 'stop'], { asPostgres: true, timeoutMs: 90_000 }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,140 @@
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jetstream } from '@nats-io/jetstream';
+import { Pool } from 'pg';
+import { ContinuityPublisher } from '@continuity/contracts';
+import { createPgCluster, type PgCluster } from '@continuity/runtime/testing';
+// The backup service's own code takes the base backups, exactly as in production (tests only: services never import each other).
+import { parseBackupConfig } from '../../backup/src/config/backup-config.loader.js';
+import { Catalogue } from '../../backup/src/catalogue/catalogue.js';
+import { LocationRegistry } from '../../backup/src/backup-run/locations/location.registry.js';
+import { BackupRunner } from '../../backup/src/backup-run/backup-runner.js';
+import { startVerifierWorld, VerifierWorld } from './harness.js';
+
+/** Processes whose command line names `folder` (a scratch server's `postgres -D <folder>/…`). */
+const processesUnder = (folder: string) =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .flatMap((p) => {
+      try {
+        const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+        return argv.some((a) => a.includes(folder)) ? [argv.join(' ')] : [];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+
+describe('base-backup restore test: a scratch server started from the copy (real clusters, NATS, filesystem)', () => {
+  let world: VerifierWorld;
+  let cluster: PgCluster;
+  let pool: Pool;
+  let locations: LocationRegistry;
+  let runner: BackupRunner;
+  /** Set to make the next BackupCreated claim another cluster's system identifier. */
+  let forgeIdentity = false;
+  let backupId = '';
+
+  beforeAll(async () => {
+    world = await startVerifierWorld('vbb');
+    // The scratch server runs as the postgres OS user when we are root: it must reach the scratch folder through our temp folder.
+    chmodSync(world.root, 0o755);
+    cluster = await createPgCluster({ standbys: 0 });
+    await cluster.primary.query("CREATE TABLE items (id serial PRIMARY KEY, note text); INSERT INTO items (note) SELECT repeat('x', 100) FROM generate_series(1, 2000)");
+    const config = await parseBackupConfig(
+      join(world.root, 'backup.yaml'),
+      `
+resources:
+  pg-cluster: { kind: postgres, site: eu-west-1a, connection: "${cluster.primary.url}" }
+locations:
+  local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
+  nas: { kind: filesystem, site: eu-west-1b, medium: nas, path: ${world.root}/nas }
+  offsite: { kind: object-store, site: eu-central-1, bucket: ${world.bucket('offsite')} }
+policies:
+  pg-physical: { resource: pg-cluster, method: basebackup, copies: [local-disk, nas, offsite] }
+`,
+    );
+    pool = new Pool({ connectionString: world.db.url, max: 3 });
+    const catalogue = new Catalogue(pool);
+    await catalogue.migrate();
+    locations = new LocationRegistry(config, world.nc);
+    const publisher = new ContinuityPublisher(jetstream(world.nc), { source: 'backup', topology: world.topology });
+    const tampering = Object.create(publisher) as ContinuityPublisher;
+    tampering.publishEnvelope = ((event: any) =>
+      publisher.publishEnvelope(
+        forgeIdentity && event.type === 'BackupCreated' ? { ...event, data: { ...event.data, basebackup: { ...event.data.basebackup, systemIdentifier: '1234567890123456789' } } } : event,
+      )) as ContinuityPublisher['publishEnvelope'];
+    runner = new BackupRunner({ config, locations, catalogue, publisher: tampering });
+  }, 120_000);
+
+  afterAll(async () => {
+    await locations?.close();
+    await pool?.end();
+    await cluster?.remove();
+    await world?.close();
+  });
+
+  const backUp = async () => {
+    const { done } = await runner.start('pg-cluster', { trigger: 'test' });
+    const outcome = await done;
+    if (outcome.state !== 'created') throw new Error(`base backup failed: ${outcome.reason}`);
+    return outcome.backupId;
+  };
+
+  const nothingLeft = async () => {
+    expect(await world.scratchLeft()).toEqual([]);
+    expect(processesUnder(world.scratchDir)).toEqual([]);
+  };
+
+  it('passes a good base backup: extracted, pg_verifybackup, started on a free port, each check listed, with its restore time', async () => {
+    backupId = await backUp();
+    const [sid] = await cluster.primary.query<{ sid: string }>('SELECT system_identifier::text AS sid FROM pg_control_system()');
+    const verdict = await world.verdict(backupId, 'new', 1, 120_000);
+    expect(verdict.data).toMatchObject({ verdict: 'passed', reasons: [] });
+    expect(verdict.data.copies.map((c) => [c.location, c.hashMatch])).toEqual([
+      ['local-disk', true],
+      ['nas', true],
+      ['offsite', true],
+    ]);
+    const test = verdict.data.restoreTest!;
+    expect(test.status).toBe('passed');
+    expect(test.durationMs).toBeGreaterThan(0);
+    expect(test.checks).toEqual([
+      { name: 'extract', passed: true, detail: expect.stringMatching(/^\d+ entries from \d+ compressed bytes of local-disk$/) },
+      { name: 'pg_verifybackup', passed: true, detail: 'backup successfully verified' },
+      { name: 'server started', passed: true, detail: expect.stringMatching(/^accepting connections on 127\.0\.0\.1:\d+ \d+ ms after opening local-disk$/) },
+      { name: 'answers queries', passed: true, detail: 'select 1' },
+      { name: 'recovery ended', passed: true, detail: 'a primary (pg_is_in_recovery() false)' },
+      { name: 'WAL position reached', passed: true, detail: expect.stringMatching(/^at [0-9A-F]+\/[0-9A-F]+; the backup ends at [0-9A-F]+\/[0-9A-F]+$/) },
+      { name: 'system identifier', passed: true, detail: sid!.sid },
+    ]);
+    await nothingLeft();
+  }, 180_000);
+
+  it('a copy with corrupted bytes fails, naming it; the restore test uses the other, good copy', async () => {
+    const { body } = await world.get(`/verifications?backupId=${backupId}&trigger=new`);
+    const path = fileURLToPath(body.verifications[0].copies.find((c: { location: string }) => c.location === 'local-disk').uri);
+    const bytes = readFileSync(path);
+    for (let i = 0; i < 64; i++) bytes[(bytes.length >> 1) + i] ^= 0xff;
+    writeFileSync(path, bytes);
+    expect((await world.post('/verifications', { backupId })).status).toBe(202);
+    const verdict = await world.verdict(backupId, 'manual', 1, 120_000);
+    expect(verdict.data.verdict).toBe('failed');
+    expect(verdict.data.reasons).toEqual([expect.stringMatching(/^copy local-disk \(file:\/\/.*\): SHA-256 is [0-9a-f]{64}, expected [0-9a-f]{64}$/)]);
+    expect(verdict.data.restoreTest!.status).toBe('passed');
+    expect(verdict.data.restoreTest!.checks[0]!.detail).toMatch(/ of nas$/);
+    await nothingLeft();
+  }, 180_000);
+
+  it('a base backup whose event claims another system identifier fails, naming the check', async () => {
+    forgeIdentity = true;
+    const forged = await backUp().finally(() => (forgeIdentity = false));
+    const verdict = await world.verdict(forged, 'new', 1, 120_000);
+    expect(verdict.data.verdict).toBe('failed');
+    expect(verdict.data.copies.every((c) => c.hashMatch)).toBe(true);
+    const failed = verdict.data.restoreTest!.checks.filter((c) => !c.passed);
+    expect(failed).toEqual([{ name: 'system identifier', passed: false, detail: expect.stringMatching(/^the server's is \d+; the event says 1234567890123456789$/) }]);
+    expect(verdict.data.reasons).toEqual([expect.stringContaining('system identifier')]);
+    await nothingLeft();
+  }, 180_000);
+});
