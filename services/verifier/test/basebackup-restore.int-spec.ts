@@ -1,18 +1,32 @@
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, chownSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { extract as extractTar } from 'tar';
+import { zstdDecompress } from '@continuity/artifacts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstream } from '@nats-io/jetstream';
 import { Pool } from 'pg';
 import { ContinuityPublisher } from '@continuity/contracts';
-import { createPgCluster, type PgCluster } from '@continuity/runtime/testing';
+import { createPgCluster, freePort, PG_BIN, type PgCluster } from '@continuity/runtime/testing';
+import type { Scratch } from '../src/restore-test/scratch.js';
+import { SCRATCH } from '../src/tokens.js';
 // The backup service's own code takes the base backups, exactly as in production (tests only: services never import each other).
 import { parseBackupConfig } from '../../backup/src/config/backup-config.loader.js';
 import { Catalogue } from '../../backup/src/catalogue/catalogue.js';
 import { LocationRegistry } from '../../backup/src/backup-run/locations/location.registry.js';
 import { BackupRunner } from '../../backup/src/backup-run/backup-runner.js';
+import { pollUntil } from '@continuity/messaging/testing';
 import { startVerifierWorld, VerifierWorld } from './harness.js';
 
 /** Processes whose command line names `folder` (a scratch server's `postgres -D <folder>/…`). */
+const asRoot = process.getuid?.() === 0;
+const idOf = (flag: '-u' | '-g') => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+const pgCtl = (args: string[]) => {
+  const bin = join(PG_BIN, 'pg_ctl');
+  return spawnSync(asRoot ? 'runuser' : bin, asRoot ? ['-u', 'postgres', '--', bin, ...args] : args, { encoding: 'utf8' });
+};
+
 const processesUnder = (folder: string) =>
   readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
@@ -137,4 +151,27 @@ policies:
     expect(verdict.data.reasons).toEqual([expect.stringContaining('system identifier')]);
     await nothingLeft();
   }, 180_000);
+
+  it('the start-up sweep stops the scratch server a dead verifier left running, then removes its folder', async () => {
+    // What a verifier killed mid-test leaves: a recorded scratch folder with a server running in it.
+    const name = `${world.scratchPrefix}leftover`;
+    const folder = join(world.scratchDir, name);
+    const dataDir = join(folder, 'pgdata');
+    const owner = asRoot ? { uid: idOf('-u'), gid: idOf('-g') } : null;
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (owner) for (const dir of [folder, dataDir]) chownSync(dir, owner.uid, owner.gid);
+    const { body } = await world.get(`/verifications?backupId=${backupId}&trigger=new`);
+    const nas = fileURLToPath(body.verifications[0].copies.find((c: { location: string }) => c.location === 'nas').uri);
+    await pipeline(createReadStream(nas), (source: AsyncIterable<Buffer>) => zstdDecompress(source), extractTar({ cwd: dataDir, ...(owner ?? {}) }));
+    appendFileSync(join(dataDir, 'postgresql.auto.conf'), `\nport = ${await freePort()}\nlisten_addresses = ''\nunix_socket_directories = '/proc/self/cwd'\narchive_mode = off\nmax_wal_senders = 0\n`);
+    expect(pgCtl(['-D', dataDir, '-l', join(folder, 'server.log'), '-w', 'start']).status).toBe(0);
+    expect(processesUnder(folder)).not.toEqual([]);
+    await pool.query("INSERT INTO verifier.scratch (name, kind, location, owner, backup_id) VALUES ($1, 'directory', $2, 'a-dead-verifier', $3)", [name, folder, backupId]);
+
+    const removed = await world.app.get<symbol, Scratch>(SCRATCH).sweep();
+    expect(removed.directories).toEqual([folder]);
+    expect(existsSync(folder)).toBe(false);
+    await pollUntil(() => processesUnder(folder).length === 0, { timeoutMs: 10_000, what: 'the leftover server to be gone' });
+    await nothingLeft();
+  }, 120_000);
 });
