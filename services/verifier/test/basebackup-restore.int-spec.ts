@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { generateIdentity } from 'age-encryption';
 import { pipeline } from 'node:stream/promises';
 import { extract as extractTar } from 'tar';
 import { zstdDecompress } from '@continuity/artifacts';
@@ -48,24 +50,32 @@ describe('base-backup restore test: a scratch server started from the copy (real
   /** Set to make the next BackupCreated claim another cluster's system identifier. */
   let forgeIdentity = false;
   let backupId = '';
+  let keys: string;
 
   beforeAll(async () => {
-    world = await startVerifierWorld('vbb');
+    keys = mkdtempSync(join(tmpdir(), 'continuity-verifier-bbkeys-'));
+    writeFileSync(join(keys, 'sealed.agekey'), `${await generateIdentity()}\n`, { mode: 0o600 });
+    world = await startVerifierWorld('vbb', { config: `keys: [${join(keys, 'sealed.agekey')}]\n` });
     // The scratch server runs as the postgres OS user when we are root: it must reach the scratch folder through our temp folder.
     chmodSync(world.root, 0o755);
     cluster = await createPgCluster({ standbys: 0 });
     await cluster.primary.query("CREATE TABLE items (id serial PRIMARY KEY, note text); INSERT INTO items (note) SELECT repeat('x', 100) FROM generate_series(1, 2000)");
+    // The source's ALTER SYSTEM settings travel in the base backup; one that would stop a server
+    // from starting (a library that does not exist) shows the scratch server uses its own configuration.
+    await cluster.primary.query("ALTER SYSTEM SET shared_preload_libraries = 'continuity_no_such_library'");
     const config = await parseBackupConfig(
       join(world.root, 'backup.yaml'),
       `
 resources:
   pg-cluster: { kind: postgres, site: eu-west-1a, connection: "${cluster.primary.url}" }
+  pg-sealed: { kind: postgres, site: eu-west-1a, connection: "${cluster.primary.url}" }
 locations:
   local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
   nas: { kind: filesystem, site: eu-west-1b, medium: nas, path: ${world.root}/nas }
   offsite: { kind: object-store, site: eu-central-1, bucket: ${world.bucket('offsite')} }
 policies:
   pg-physical: { resource: pg-cluster, method: basebackup, copies: [local-disk, nas, offsite] }
+  pg-sealed: { resource: pg-sealed, method: basebackup, copies: [local-disk, nas, offsite], encryption: { keyFile: ${join(keys, 'sealed.agekey')} } }
 `,
     );
     pool = new Pool({ connectionString: world.db.url, max: 3 });
@@ -86,10 +96,11 @@ policies:
     await pool?.end();
     await cluster?.remove();
     await world?.close();
+    rmSync(keys, { recursive: true, force: true });
   });
 
-  const backUp = async () => {
-    const { done } = await runner.start('pg-cluster', { trigger: 'test' });
+  const backUp = async (resource = 'pg-cluster') => {
+    const { done } = await runner.start(resource, { trigger: 'test' });
     const outcome = await done;
     if (outcome.state !== 'created') throw new Error(`base backup failed: ${outcome.reason}`);
     return outcome.backupId;
@@ -121,6 +132,23 @@ policies:
       { name: 'recovery ended', passed: true, detail: 'a primary (pg_is_in_recovery() false)' },
       { name: 'WAL position reached', passed: true, detail: expect.stringMatching(/^at [0-9A-F]+\/[0-9A-F]+; the backup ends at [0-9A-F]+\/[0-9A-F]+$/) },
       { name: 'system identifier', passed: true, detail: sid!.sid },
+    ]);
+    await nothingLeft();
+  }, 180_000);
+
+  it('an encrypted base backup is decrypted with the configured key on the way and passes', async () => {
+    const sealed = await backUp('pg-sealed');
+    const verdict = await world.verdict(sealed, 'new', 1, 120_000);
+    expect(verdict.data).toMatchObject({ verdict: 'passed', reasons: [] });
+    expect(verdict.data.restoreTest!.checks.map((c) => [c.name, c.passed])).toEqual([
+      ['extract', true],
+      ['decrypted artifact matches its recorded SHA-256', true],
+      ['pg_verifybackup', true],
+      ['server started', true],
+      ['answers queries', true],
+      ['recovery ended', true],
+      ['WAL position reached', true],
+      ['system identifier', true],
     ]);
     await nothingLeft();
   }, 180_000);
@@ -163,7 +191,8 @@ policies:
     const { body } = await world.get(`/verifications?backupId=${backupId}&trigger=new`);
     const nas = fileURLToPath(body.verifications[0].copies.find((c: { location: string }) => c.location === 'nas').uri);
     await pipeline(createReadStream(nas), (source: AsyncIterable<Buffer>) => zstdDecompress(source), extractTar({ cwd: dataDir, ...(owner ?? {}) }));
-    appendFileSync(join(dataDir, 'postgresql.auto.conf'), `\nport = ${await freePort()}\nlisten_addresses = ''\nunix_socket_directories = '/proc/self/cwd'\narchive_mode = off\nmax_wal_senders = 0\n`);
+    // The source's own ALTER SYSTEM settings would stop it from starting (see beforeAll): replaced.
+    writeFileSync(join(dataDir, 'postgresql.auto.conf'), `port = ${await freePort()}\nlisten_addresses = ''\nunix_socket_directories = '/proc/self/cwd'\narchive_mode = off\nmax_wal_senders = 0\n`);
     expect(pgCtl(['-D', dataDir, '-l', join(folder, 'server.log'), '-w', 'start']).status).toBe(0);
     expect(processesUnder(folder)).not.toEqual([]);
     await pool.query("INSERT INTO verifier.scratch (name, kind, location, owner, backup_id) VALUES ($1, 'directory', $2, 'a-dead-verifier', $3)", [name, folder, backupId]);

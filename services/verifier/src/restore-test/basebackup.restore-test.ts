@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFile, chmod, chown, lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -86,10 +86,9 @@ const runServerTool = (bin: string, program: string, args: string[], options: { 
  * answer queries. The time from opening the copy to accepting connections is the measured restore
  * RTO. The server is stopped and the folder removed after, always.
  *
- * The scratch server is shut off from everyone else: it listens on a free loopback port but its
- * `pg_hba.conf` is replaced with one line allowing only its own Unix socket, which sits in its
- * data directory (mode 0700, the server's OS user's); no archiving, no replication, no standby
- * settings carried over from the source.
+ * The scratch server is shut off from everyone else and runs nothing the archive asks for: its
+ * configuration is ours alone (see `configure`), it listens on a free loopback port but admits
+ * only its own Unix socket, and the archive may hold no links (the server runs in what it holds).
  */
 export class BaseBackupRestoreTest implements RestoreTester {
   constructor(
@@ -161,7 +160,7 @@ export class BaseBackupRestoreTest implements RestoreTester {
     let extraction: ReturnType<typeof cappedExtract> | null = null;
     try {
       const input = await openPlaintext(context);
-      extraction = cappedExtract(dataDir, Math.max(declared * EXPANSION_FACTOR, EXPANSION_FLOOR), owner);
+      extraction = cappedExtract(dataDir, Math.max(declared * EXPANSION_FACTOR, EXPANSION_FLOOR), { owner, noLinks: true });
       await pipeline(input.stream, (source: AsyncIterable<Buffer>) => zstdDecompress(source), extraction.unpack, { signal: context.signal });
       const plaintext = input.digest();
       checks.push(check('extract', true, `${extraction.state.entries} entries from ${plaintext.sizeBytes} compressed bytes of ${context.copy.location}`));
@@ -176,44 +175,40 @@ export class BaseBackupRestoreTest implements RestoreTester {
   }
 
   /**
-   * The scratch server's own settings, after the source's (postgresql.auto.conf is read last): its
-   * port and socket, loopback only, no SSL files needed, no archiving, no replication or standby
-   * settings, small memory. Authentication: only its own socket, whose folder only its OS user
-   * (and root) can enter.
+   * The scratch server's configuration is ours alone: the archive's `postgresql.conf`,
+   * `postgresql.auto.conf` (ALTER SYSTEM), `pg_hba.conf` and `pg_ident.conf` are replaced, since
+   * they could load libraries, run commands, point at another data directory or open the server
+   * to the network. Its port and socket, loopback only, no SSL files, no archiving, no replication
+   * or standby settings, small memory; authentication only through its own socket, whose folder
+   * only its OS user (and root) can enter. Each file is removed before it is written (created
+   * exclusively): a link in its place is never followed.
    */
   private async configure(dataDir: string, port: number, owner: { uid: number; gid: number } | null) {
-    const conf = join(dataDir, 'postgresql.conf');
-    // Clusters configured from /etc (Debian's layout) have none in their data directory.
-    if (!(await lstat(conf).catch(() => null))) await writeFile(conf, '');
-    const hba = join(dataDir, 'continuity-verify-hba.conf');
-    const ident = join(dataDir, 'continuity-verify-ident.conf');
-    await writeFile(hba, 'local all all trust\n');
-    await writeFile(ident, '');
     const settings: Record<string, string | number> = {
       port,
       listen_addresses: confString('127.0.0.1'),
       unix_socket_directories: confString(SOCKET_DIR_FOR_SERVER),
       unix_socket_permissions: '0700',
-      hba_file: confString(hba),
-      ident_file: confString(ident),
+      max_connections: 20,
+      shared_buffers: confString('32MB'),
       ssl: 'off',
       archive_mode: 'off',
-      archive_command: confString(''),
       max_wal_senders: 0,
       max_replication_slots: 0,
-      synchronous_standby_names: confString(''),
-      primary_conninfo: confString(''),
-      restore_command: confString(''),
-      shared_buffers: confString('32MB'),
+      jit: 'off',
       logging_collector: 'off',
     };
-    await appendFile(
-      join(dataDir, 'postgresql.auto.conf'),
-      `\n# continuity verifier: a scratch server, reachable only through its own socket\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`,
-    );
-    for (const file of [conf, hba, ident, join(dataDir, 'postgresql.auto.conf')]) {
-      await chmod(file, 0o600);
-      if (owner) await chown(file, owner.uid, owner.gid);
+    const files: Record<string, string> = {
+      'postgresql.conf': `# continuity verifier: a scratch server, reachable only through its own socket\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`,
+      'postgresql.auto.conf': '# continuity verifier: the source\'s ALTER SYSTEM settings are not used\n',
+      'pg_hba.conf': 'local all all trust\n',
+      'pg_ident.conf': '',
+    };
+    for (const [name, text] of Object.entries(files)) {
+      const path = join(dataDir, name);
+      await rm(path, { force: true });
+      await writeFile(path, text, { flag: 'wx', mode: 0o600 });
+      if (owner) await chown(path, owner.uid, owner.gid);
     }
   }
 

@@ -71,7 +71,7 @@ export const describeTarError = (error: unknown, entries: number): string => {
  * stream of a declared size cannot hold more; a compressed one (node-tar unpacks gzip, brotli and
  * zstd on its own) can, and is stopped at the first entry past the limit, before it is written.
  */
-export const cappedExtract = (cwd: string, limitBytes: number, owner: { uid: number; gid: number } | null = null) => {
+export const cappedExtract = (cwd: string, limitBytes: number, options: { owner?: { uid: number; gid: number } | null; noLinks?: boolean } = {}) => {
   let counted = 0;
   const state = { entries: 0 };
   const unpack = extractTar({
@@ -81,10 +81,15 @@ export const cappedExtract = (cwd: string, limitBytes: number, owner: { uid: num
     processUmask: 0,
     preserveOwner: false,
     // A base backup's files must belong to the OS user its server runs as (never the archive's owners).
-    ...(owner ?? {}),
+    ...(options.owner ?? {}),
     filter: (_path: string, entry: ReadEntry | Stats) => {
       counted += 512 + Math.ceil((entry.size ?? 0) / 512) * 512;
       state.entries++;
+      // A server will run in what a base backup extracts: a link could make it write outside the folder.
+      if (options.noLinks && 'type' in entry && (entry.type === 'SymbolicLink' || entry.type === 'Link')) {
+        unpack.abort(new ExtractionLimitError(`entry ${state.entries} is a link: a base backup holds none`));
+        return false;
+      }
       if (counted <= limitBytes) return true;
       unpack.abort(new ExtractionLimitError(`the archive holds more than its declared ${limitBytes} bytes: extraction stopped at entry ${state.entries}`));
       return false;
