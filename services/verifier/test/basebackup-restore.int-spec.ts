@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { generateIdentity } from 'age-encryption';
 import { pipeline } from 'node:stream/promises';
 import { extract as extractTar } from 'tar';
-import { zstdDecompress } from '@continuity/artifacts';
+import { zstdCompress, zstdDecompress } from '@continuity/artifacts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstream } from '@nats-io/jetstream';
@@ -19,7 +19,7 @@ import { Catalogue } from '../../backup/src/catalogue/catalogue.js';
 import { LocationRegistry } from '../../backup/src/backup-run/locations/location.registry.js';
 import { BackupRunner } from '../../backup/src/backup-run/backup-runner.js';
 import { pollUntil } from '@continuity/messaging/testing';
-import { startVerifierWorld, VerifierWorld } from './harness.js';
+import { publishExternalBackup, startVerifierWorld, VerifierWorld } from './harness.js';
 
 /** Processes whose command line names `folder` (a scratch server's `postgres -D <folder>/…`). */
 const asRoot = process.getuid?.() === 0;
@@ -179,6 +179,41 @@ policies:
     expect(verdict.data.reasons).toEqual([expect.stringContaining('system identifier')]);
     await nothingLeft();
   }, 180_000);
+
+  it('a base backup whose files differ from its backup_manifest (stored hash intact) fails pg_verifybackup, and no server is started', async () => {
+    const { body } = await world.get(`/verifications?backupId=${backupId}&trigger=new`);
+    const nas = fileURLToPath(body.verifications[0].copies.find((c: { location: string }) => c.location === 'nas').uri);
+    const manifest = JSON.parse(readFileSync(nas.replace(/\.tar\.zst$/, '.manifest.json'), 'utf8'));
+    const chunks: Buffer[] = [];
+    for await (const chunk of zstdDecompress(createReadStream(nas))) chunks.push(chunk);
+    const tar = Buffer.concat(chunks);
+    // One byte of PG_VERSION's contents changed in place: the tar stays valid, backup_manifest's SHA-256 of the file no longer matches.
+    let at = 0;
+    while (at < tar.length && tar.subarray(at, at + 100).toString('latin1').replace(/\0.*$/s, '') !== 'PG_VERSION') {
+      const size = parseInt(tar.subarray(at + 124, at + 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+      at += 512 + Math.ceil(size / 512) * 512;
+    }
+    expect(at).toBeLessThan(tar.length);
+    tar[at + 512] = '9'.charCodeAt(0);
+    const forged: Buffer[] = [];
+    for await (const frame of zstdCompress((async function* () { yield tar; })())) forged.push(frame);
+    const { data } = await publishExternalBackup(world, {
+      resource: 'orders-db',
+      resourceKind: 'postgres',
+      method: 'basebackup',
+      artifact: Buffer.concat(forged),
+      copies: [{ location: 'disk-a', kind: 'file' }],
+      manifest: { basebackup: manifest.basebackup, compression: manifest.compression },
+    });
+    const verdict = await world.verdict(data.backupId, 'new', 1, 120_000);
+    expect(verdict.data.verdict).toBe('failed');
+    expect(verdict.data.restoreTest!.checks).toEqual([
+      { name: 'extract', passed: true, detail: expect.stringMatching(/ of disk-a$/) },
+      { name: 'pg_verifybackup', passed: false, detail: expect.stringMatching(/checksum mismatch for file "PG_VERSION"/) },
+    ]);
+    expect(verdict.data.restoreTest!.checks[1]!.detail).not.toContain(world.root);
+    await nothingLeft();
+  }, 120_000);
 
   it('the start-up sweep stops the scratch server a dead verifier left running, then removes its folder', async () => {
     // What a verifier killed mid-test leaves: a recorded scratch folder with a server running in it.
