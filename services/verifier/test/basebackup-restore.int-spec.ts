@@ -12,7 +12,9 @@ import { Pool } from 'pg';
 import { ContinuityPublisher } from '@continuity/contracts';
 import { createPgCluster, freePort, PG_BIN, type PgCluster } from '@continuity/runtime/testing';
 import type { Scratch } from '../src/restore-test/scratch.js';
-import { SCRATCH } from '../src/tokens.js';
+import { READERS, SCRATCH } from '../src/tokens.js';
+import type { CopyReaders } from '../src/copies/copy-reader.js';
+import { BaseBackupRestoreTest } from '../src/restore-test/basebackup.restore-test.js';
 // The backup service's own code takes the base backups, exactly as in production (tests only: services never import each other).
 import { parseBackupConfig } from '../../backup/src/config/backup-config.loader.js';
 import { Catalogue } from '../../backup/src/catalogue/catalogue.js';
@@ -212,6 +214,32 @@ policies:
       { name: 'pg_verifybackup', passed: false, detail: expect.stringMatching(/checksum mismatch for file "PG_VERSION"/) },
     ]);
     expect(verdict.data.restoreTest!.checks[1]!.detail).not.toContain(world.root);
+    await nothingLeft();
+  }, 120_000);
+
+  it('stopped by the deadline (or a shutdown) while its server starts: the server is stopped and the folder removed', async () => {
+    const { body } = await world.get(`/verifications?backupId=${backupId}&trigger=new`);
+    const nas = body.verifications[0].copies.find((c: { location: string }) => c.location === 'nas');
+    const [created] = (await world.events('BackupCreated')).filter((e) => e.data.backupId === backupId);
+    const stop = new AbortController();
+    const tester = new BaseBackupRestoreTest(world.app.get<symbol, Scratch>(SCRATCH));
+    const running = tester.run({
+      backupId,
+      resource: 'pg-cluster',
+      copy: { location: 'nas', uri: nas.uri, sizeBytes: created!.data.sizeBytes },
+      reader: world.app.get<symbol, CopyReaders>(READERS).for(nas.uri),
+      encryption: null,
+      identities: [],
+      plaintext: null,
+      manifest: null,
+      basebackup: created!.data.basebackup,
+      signal: stop.signal,
+    });
+    const outcome = running.then(() => 'finished', (error: Error) => `stopped: ${error.name}`);
+    // The moment a server process runs in the scratch folder, the verification's clock runs out.
+    await pollUntil(() => processesUnder(world.scratchDir).some((p) => p.includes('postgres -D')), { timeoutMs: 60_000, intervalMs: 5, what: 'the scratch server to be starting' });
+    stop.abort(new Error('the verification deadline'));
+    expect(await outcome).toBe('stopped: Error');
     await nothingLeft();
   }, 120_000);
 
