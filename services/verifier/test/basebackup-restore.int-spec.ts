@@ -217,13 +217,12 @@ policies:
     await nothingLeft();
   }, 120_000);
 
-  it('stopped by the deadline (or a shutdown) while its server starts: the server is stopped and the folder removed', async () => {
+  /** The restore test of the good backup's nas copy, run directly (not through a verification). */
+  const runDirectly = async (tester: BaseBackupRestoreTest, signal: AbortSignal) => {
     const { body } = await world.get(`/verifications?backupId=${backupId}&trigger=new`);
     const nas = body.verifications[0].copies.find((c: { location: string }) => c.location === 'nas');
     const [created] = (await world.events('BackupCreated')).filter((e) => e.data.backupId === backupId);
-    const stop = new AbortController();
-    const tester = new BaseBackupRestoreTest(world.app.get<symbol, Scratch>(SCRATCH));
-    const running = tester.run({
+    return tester.run({
       backupId,
       resource: 'pg-cluster',
       copy: { location: 'nas', uri: nas.uri, sizeBytes: created!.data.sizeBytes },
@@ -233,8 +232,21 @@ policies:
       plaintext: null,
       manifest: null,
       basebackup: created!.data.basebackup,
-      signal: stop.signal,
+      signal,
     });
+  };
+
+  it('without PostgreSQL\'s server programs the restore test is not possible here: unverifiable, not failed', async () => {
+    const tester = new BaseBackupRestoreTest(world.app.get<symbol, Scratch>(SCRATCH), { pgBin: () => join(world.root, 'no-postgres-here') });
+    const outcome = await runDirectly(tester, new AbortController().signal);
+    expect(outcome.result.status).toBe('skipped');
+    expect(outcome.unverifiable).toMatch(/^cannot run pg_verifybackup from .*no-postgres-here: .*ENOENT.* \(set PG_BIN to PostgreSQL's bin folder\)$/);
+    await nothingLeft();
+  });
+
+  it('stopped by the deadline (or a shutdown) while its server starts: the server is stopped and the folder removed', async () => {
+    const stop = new AbortController();
+    const running = runDirectly(new BaseBackupRestoreTest(world.app.get<symbol, Scratch>(SCRATCH)), stop.signal);
     const outcome = running.then(() => 'finished', (error: Error) => `stopped: ${error.name}`);
     // The moment a server process runs in the scratch folder, the verification's clock runs out.
     await pollUntil(() => processesUnder(world.scratchDir).some((p) => p.includes('postgres -D')), { timeoutMs: 60_000, intervalMs: 5, what: 'the scratch server to be starting' });

@@ -49,6 +49,11 @@ const idOf = (flag: '-u' | '-g') => Number(spawnSync('id', [flag, PG_USER], { en
 /** A value in postgresql.conf syntax. */
 const confString = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
+/** A server program is not installed where it was looked for: the test cannot be done here (not a fault of the backup). */
+class ToolMissingError extends Error {
+  override readonly name = 'ToolMissingError';
+}
+
 /** Runs a server program (as the postgres OS user when we are root and it must), killed on abort; rejects with its last output lines. */
 const runServerTool = (bin: string, program: string, args: string[], options: { asPostgres: boolean; signal?: AbortSignal; timeoutMs: number }) =>
   new Promise<string>((resolve, reject) => {
@@ -68,7 +73,8 @@ const runServerTool = (bin: string, program: string, args: string[], options: { 
     };
     child.once('error', (error) => {
       done();
-      reject(new Error(`cannot run ${program}: ${error.message} (set PG_BIN to PostgreSQL's bin folder)`));
+      const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      reject(new (missing ? ToolMissingError : Error)(`cannot run ${program} from ${bin}: ${error.message} (set PG_BIN to PostgreSQL's bin folder)`));
     });
     child.once('close', (code, signal) => {
       done();
@@ -129,6 +135,7 @@ export class BaseBackupRestoreTest implements RestoreTester {
         checks.push(check('pg_verifybackup', true, said.split('\n').pop() ?? 'verified'));
       } catch (error) {
         if (context.signal.aborted) throw error;
+        if (error instanceof ToolMissingError) return skipped(error.message, error.message);
         checks.push(check('pg_verifybackup', false, (error as Error).message.replaceAll(dataDir, '<data directory>')));
         return outcomeOf(checks, performance.now() - t0);
       }
@@ -141,6 +148,7 @@ export class BaseBackupRestoreTest implements RestoreTester {
         await runServerTool(bin, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '86400', 'start'], { asPostgres: true, signal: context.signal, timeoutMs: 24 * 3_600_000 });
       } catch (error) {
         if (context.signal.aborted) throw error;
+        if (error instanceof ToolMissingError) return skipped(error.message, error.message);
         checks.push(check('server started', false, (error as Error).message.replaceAll(dir.path, '<scratch>')));
         return outcomeOf(checks, performance.now() - t0);
       }
