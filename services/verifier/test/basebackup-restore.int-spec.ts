@@ -244,6 +244,19 @@ policies:
     await nothingLeft();
   });
 
+  it('a scratch folder the postgres OS user cannot reach is the verifier\'s configuration: unverifiable, saying so', async () => {
+    if (!asRoot) return; // only as root does the server run as another OS user than the verifier
+    chmodSync(world.root, 0o700);
+    try {
+      const outcome = await runDirectly(new BaseBackupRestoreTest(world.app.get<symbol, Scratch>(SCRATCH)), new AbortController().signal);
+      expect(outcome.result.status).toBe('skipped');
+      expect(outcome.unverifiable).toBe('the postgres OS user cannot reach the scratch folder: every folder above it (VERIFIER_SCRATCH_DIR) must be searchable by it');
+    } finally {
+      chmodSync(world.root, 0o755);
+    }
+    await nothingLeft();
+  });
+
   it('stopped by the deadline (or a shutdown) while its server starts: the server is stopped and the folder removed', async () => {
     const stop = new AbortController();
     const running = runDirectly(new BaseBackupRestoreTest(world.app.get<symbol, Scratch>(SCRATCH)), stop.signal);

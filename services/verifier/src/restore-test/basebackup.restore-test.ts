@@ -44,7 +44,8 @@ const freeLoopbackPort = () =>
     });
   });
 
-const idOf = (flag: '-u' | '-g') => Number(spawnSync('id', [flag, PG_USER], { encoding: 'utf8' }).stdout.trim());
+/** NaN when there is no such user. */
+const idOf = (flag: '-u' | '-g') => parseInt(spawnSync('id', [flag, PG_USER], { encoding: 'utf8' }).stdout.trim(), 10);
 
 /** A value in postgresql.conf syntax. */
 const confString = (value: string) => `'${value.replace(/'/g, "''")}'`;
@@ -111,6 +112,11 @@ export class BaseBackupRestoreTest implements RestoreTester {
     }
     const facts = context.basebackup;
     if (!facts) return skipped('no WAL range or system identifier recorded', 'the base backup records no WAL range or system identifier (no basebackup in the event or manifest)');
+    const owner = asRoot() ? { uid: idOf('-u'), gid: idOf('-g') } : null;
+    if (owner && !(Number.isInteger(owner.uid) && Number.isInteger(owner.gid))) {
+      const why = `the verifier runs as root and there is no ${PG_USER} OS user to run the scratch server as (PostgreSQL refuses root)`;
+      return skipped(why, why);
+    }
     let dir;
     try {
       dir = await this.scratch.directory(context.backupId);
@@ -121,7 +127,6 @@ export class BaseBackupRestoreTest implements RestoreTester {
     const dataDir = join(dir.path, 'pgdata');
     let started = false;
     try {
-      const owner = asRoot() ? { uid: idOf('-u'), gid: idOf('-g') } : null;
       if (owner) await chown(dir.path, owner.uid, owner.gid);
       await mkdir(dataDir, { mode: 0o700 });
       if (owner) await chown(dataDir, owner.uid, owner.gid);
@@ -138,6 +143,11 @@ export class BaseBackupRestoreTest implements RestoreTester {
         if (error instanceof ToolMissingError) return skipped(error.message, error.message);
         checks.push(check('pg_verifybackup', false, (error as Error).message.replaceAll(dataDir, '<data directory>')));
         return outcomeOf(checks, performance.now() - t0);
+      }
+      // A folder the server's OS user cannot reach is the verifier's configuration, not the backup's fault.
+      if (owner && spawnSync('runuser', ['-u', PG_USER, '--', 'test', '-x', dataDir]).status !== 0) {
+        const why = `the ${PG_USER} OS user cannot reach the scratch folder: every folder above it (VERIFIER_SCRATCH_DIR) must be searchable by it`;
+        return skipped(why, why);
       }
       const port = await freeLoopbackPort();
       await this.configure(dataDir, port, owner);
