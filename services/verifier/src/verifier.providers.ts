@@ -9,6 +9,7 @@ import { CopyReaders } from './copies/copy-reader.js';
 import { FileCopyReader } from './copies/file.reader.js';
 import { ObjectStoreCopyReader } from './copies/object-store.reader.js';
 import { DirectoryRestoreTest } from './restore-test/directory.restore-test.js';
+import { BaseBackupRestoreTest } from './restore-test/basebackup.restore-test.js';
 import { PostgresRestoreTest } from './restore-test/postgres.restore-test.js';
 import { Scratch } from './restore-test/scratch.js';
 import { LIVENESS, READERS, RUNNER, SCRATCH, STORE, VERIFIER_CONFIG } from './tokens.js';
@@ -99,6 +100,7 @@ export const verifierProviders: Provider[] = [
           assertionsFor: (resource) => config.resources.get(resource)?.assertions ?? [],
         }),
         directory: new DirectoryRestoreTest(scratch),
+        basebackup: new BaseBackupRestoreTest(scratch),
       }),
   },
 ];

@@ -49,7 +49,7 @@ export class ExtractionLimitError extends Error {
  * What a tar error says, without quoting the archive: node-tar's messages may carry an entry's
  * path or link target (bytes of the archive) and the scratch folder's path; its codes do not.
  */
-const describeTarError = (error: unknown, entries: number): string => {
+export const describeTarError = (error: unknown, entries: number): string => {
   const { tarCode, code } = error as { tarCode?: string; code?: string };
   // Not node-tar's: reading or decrypting the copy failed (our own words, or the decryptor's).
   if (error instanceof ExtractionLimitError || !tarCode) return (error as Error).message;
@@ -71,7 +71,7 @@ const describeTarError = (error: unknown, entries: number): string => {
  * stream of a declared size cannot hold more; a compressed one (node-tar unpacks gzip, brotli and
  * zstd on its own) can, and is stopped at the first entry past the limit, before it is written.
  */
-const cappedExtract = (cwd: string, limitBytes: number) => {
+export const cappedExtract = (cwd: string, limitBytes: number, options: { owner?: { uid: number; gid: number } | null; noLinks?: boolean } = {}) => {
   let counted = 0;
   const state = { entries: 0 };
   const unpack = extractTar({
@@ -80,9 +80,16 @@ const cappedExtract = (cwd: string, limitBytes: number) => {
     chmod: true,
     processUmask: 0,
     preserveOwner: false,
+    // A base backup's files must belong to the OS user its server runs as (never the archive's owners).
+    ...(options.owner ?? {}),
     filter: (_path: string, entry: ReadEntry | Stats) => {
       counted += 512 + Math.ceil((entry.size ?? 0) / 512) * 512;
       state.entries++;
+      // A server will run in what a base backup extracts: a link could make it write outside the folder.
+      if (options.noLinks && 'type' in entry && (entry.type === 'SymbolicLink' || entry.type === 'Link')) {
+        unpack.abort(new ExtractionLimitError(`entry ${state.entries} is a link: a base backup holds none`));
+        return false;
+      }
       if (counted <= limitBytes) return true;
       unpack.abort(new ExtractionLimitError(`the archive holds more than its declared ${limitBytes} bytes: extraction stopped at entry ${state.entries}`));
       return false;

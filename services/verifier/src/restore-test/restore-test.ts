@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import type { z } from 'zod';
-import type { RestoreCheckSchema, RestoreTestSchema } from '@continuity/contracts';
+import type { BaseBackupFacts, RestoreCheckSchema, RestoreTestSchema } from '@continuity/contracts';
 import { decryptStream, type Manifest } from '@continuity/artifacts';
 import type { CopyReader } from '../copies/copy-reader.js';
 
@@ -29,6 +29,8 @@ export interface RestoreTestContext {
   /** Recorded digest of the artifact before encryption, when known. */
   plaintext: { sha256: string; sizeBytes: number } | null;
   manifest: Manifest | null;
+  /** Base backups: WAL range and server identity as the event states them (else the manifest's). */
+  basebackup?: BaseBackupFacts | null;
   signal: AbortSignal;
 }
 

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, type Pool } from 'pg';
 import { redactSecrets } from '@continuity/runtime';
@@ -84,6 +84,31 @@ const removeTree = async (path: string) => {
 };
 
 /**
+ * A base-backup restore test runs a scratch server in `<folder>/pgdata`: when its verifier died
+ * mid-test the postmaster is still running there. It is stopped (SIGQUIT: immediate shutdown, then
+ * SIGKILL) before the folder goes, and only when its pid file's process really is a server working
+ * in that data directory (its cwd), so a reused pid is never signalled.
+ */
+const stopLeftoverServer = async (folder: string) => {
+  const dataDir = join(folder, 'pgdata');
+  const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  const cwd = await realpath(`/proc/${pid}/cwd`).catch(() => null);
+  if (!cwd || cwd !== (await realpath(dataDir).catch(() => null))) return;
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  process.kill(pid, 'SIGQUIT');
+  for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+  if (alive()) process.kill(pid, 'SIGKILL');
+};
+
+/**
  * Scratch databases and folders for restore tests. Each is recorded (table `verifier.scratch`,
  * with its owner's instance id) *before* it is created and un-recorded only after it is gone, so a
  * crash at any point leaves a record; `sweep()` at start removes whatever dead owners left.
@@ -154,6 +179,7 @@ export class Scratch {
 
   private async removeDirectory(path: string, name: string) {
     if (!name.startsWith(this.options.prefix)) throw new ScratchError(`refusing to remove ${path}: not a scratch folder (prefix ${this.options.prefix})`);
+    await stopLeftoverServer(path);
     await removeTree(path);
     await this.forget(name);
   }

@@ -16,6 +16,7 @@ export interface VerificationRunnerDeps {
   keys: () => readonly AgeIdentity[];
   postgres: RestoreTester;
   directory: RestoreTester;
+  basebackup: RestoreTester;
 }
 
 export interface RunOptions {
@@ -119,7 +120,8 @@ export class VerificationRunner {
     options: RunOptions,
     deadline: ReturnType<typeof deadlineOf>,
   ): Promise<RestoreTestOutcome> {
-    const tester = backup.resourceKind === 'postgres' && backup.method === 'pg_dump-custom' ? this.deps.postgres : backup.resourceKind === 'directory' && backup.method === 'tar' ? this.deps.directory : null;
+    const testers: Record<string, RestoreTester> = { 'postgres/pg_dump-custom': this.deps.postgres, 'postgres/basebackup': this.deps.basebackup, 'directory/tar': this.deps.directory };
+    const tester = testers[`${backup.resourceKind}/${backup.method}`] ?? null;
     if (!tester) {
       if (backup.resourceKind === 'external') return skipped(`an external ${backup.method} backup: there is no restore test for it; its copies are hash-checked`, null);
       return skipped(`no restore test for ${backup.resourceKind} backups made with ${backup.method}`, `there is no restore test for ${backup.resourceKind} backups made with ${backup.method}`);
@@ -151,6 +153,7 @@ export class VerificationRunner {
         // The recorded plaintext is about the artifact whose stored hash the event names.
         plaintext: backup.copies.find((c) => c.uri === source.check.uri)?.sha256 === backup.sha256 ? (backup.plaintext ?? manifest?.plaintext ?? null) : null,
         manifest,
+        basebackup: backup.basebackup ?? manifest?.basebackup ?? null,
         signal: deadline.signal,
       }),
     );
