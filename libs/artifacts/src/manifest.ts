@@ -62,22 +62,29 @@ export interface ArtifactManifest {
 /** What the writer knows before the artifact is stored (the backup run's plan). */
 export type ManifestPlan = Pick<ArtifactManifest, 'backupId' | 'resource' | 'resourceKind' | 'policy' | 'method' | 'recoveryPoint' | 'startedAt' | 'encryption' | 'threeTwoOne'>;
 
+/** What a source learns about its artifact while producing it: the manifest's content beyond hashes and copies. */
+export interface ArtifactIndex {
+  files: FileIndexEntry[] | null;
+  skipped: { path: string; reason: string }[];
+  /** PostgreSQL: every table with its row count in the dump's snapshot; null when not recorded. */
+  tables?: TableRowCount[] | null;
+  /** Why `tables` is null for a PostgreSQL backup. */
+  tablesNotRecorded?: string | null;
+  /** How the stream is compressed (base backups: zstd). */
+  compression?: ArtifactManifest['compression'];
+  /** Base backups: WAL range, timeline, label, identity (for the manifest and BackupCreated). */
+  basebackup?: BaseBackupInfo | null;
+}
+
 /** The manifest every copy carries (pure: tool versions, the runtime's included, are passed in). */
 export const buildManifest = (
   plan: ManifestPlan,
-  input: {
+  input: ArtifactIndex & {
     finishedAt: string;
     stored: Digest;
     plaintext: Digest;
     tools: Record<string, string>;
     copies: { location: string; site: string; medium: string; uri: string }[];
-    files: FileIndexEntry[] | null;
-    skipped: { path: string; reason: string }[];
-    /** PostgreSQL: the tables and their row counts (null for directories). */
-    tables?: TableRowCount[] | null;
-    tablesNotRecorded?: string | null;
-    compression?: ArtifactManifest['compression'];
-    basebackup?: BaseBackupInfo | null;
   },
 ): ArtifactManifest => ({
   format: MANIFEST_FORMAT,

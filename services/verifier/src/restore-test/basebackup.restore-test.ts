@@ -1,13 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { lsnValue, zstdDecompress } from '@continuity/artifacts';
 import type { BaseBackupFacts } from '@continuity/contracts';
-import { redactSecrets } from '@continuity/runtime';
+import { freePort, redactSecrets } from '@continuity/runtime';
 import { cappedExtract, describeTarError } from './directory.restore-test.js';
 import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
 import type { Scratch } from './scratch.js';
@@ -33,16 +32,6 @@ const SOCKET_DIR_FOR_SERVER = '/proc/self/cwd';
 
 /** Server programs: `PG_BIN`, else Debian's folder for the backup's major version (as the backup service does). */
 export const pgServerBin = (pgVersion: string | null) => process.env.PG_BIN ?? `/usr/lib/postgresql/${pgVersion ?? '15'}/bin`;
-
-const freeLoopbackPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 /** NaN when there is no such user. */
 const idOf = (flag: '-u' | '-g') => parseInt(spawnSync('id', [flag, PG_USER], { encoding: 'utf8' }).stdout.trim(), 10);
@@ -149,7 +138,7 @@ export class BaseBackupRestoreTest implements RestoreTester {
         const why = `the ${PG_USER} OS user cannot reach the scratch folder: every folder above it (VERIFIER_SCRATCH_DIR) must be searchable by it`;
         return skipped(why, why);
       }
-      const port = await freeLoopbackPort();
+      const port = await freePort();
       await this.configure(dataDir, port, owner);
       const logFile = join(dir.path, 'server.log');
       try {
