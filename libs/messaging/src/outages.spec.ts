@@ -1,5 +1,9 @@
 import { Outages } from './outages.js';
 
+const pollFor = async (condition: () => boolean) => {
+  for (let i = 0; i < 100 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+};
+
 const settled = async <T>(promise: Promise<T>, ms = 50) =>
   Promise.race([promise.then(() => 'resolved' as const), new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms))]);
 
@@ -49,5 +53,22 @@ describe('Outages', () => {
     const stopped = outages.waitToRetry(60_000);
     outages.close();
     expect(await settled(stopped)).toBe('resolved');
+  });
+  it('blames a socket error that names no address on the probed dependency that is down', async () => {
+    const outages = new Outages({ probes: { postgres: async () => { throw new Error('connect ECONNREFUSED'); }, nats: async () => undefined }, probeIntervalMs: 10 });
+    outages.report('network', 'read ECONNRESET');
+    await pollFor(() => outages.current().length > 0);
+    expect(outages.current()).toEqual([expect.objectContaining({ dependency: 'postgres', reason: 'read ECONNRESET (probe: connect ECONNREFUSED)' })]);
+    expect(outages.isBlocked()).toBe(true);
+    outages.close();
+  });
+
+  it('calls it the network when every probe answers', async () => {
+    const outages = new Outages({ probes: { postgres: async () => undefined } });
+    outages.report('network', 'read ECONNRESET');
+    await pollFor(() => outages.current().length > 0);
+    expect(outages.current()).toEqual([expect.objectContaining({ dependency: 'network', reason: 'read ECONNRESET' })]);
+    expect(outages.isBlocked()).toBe(false);
+    outages.close();
   });
 });

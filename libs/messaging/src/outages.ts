@@ -49,6 +49,12 @@ export class Outages {
   }
 
   report(dependency: Dependency, reason: string) {
+    // A socket error that names no address ("read ECONNRESET"): ask the probed dependencies which
+    // of them is down, and blame that one; only if every probe answers is it "the network".
+    if (dependency === 'network' && !this.down.has('network') && this.hasProbes()) {
+      void this.attribute(reason);
+      return;
+    }
     const outage = this.down.get(dependency);
     if (outage) {
       outage.reason = reason;
@@ -125,23 +131,61 @@ export class Outages {
     this.probing.unref();
   }
 
-  private async probe() {
+  private hasProbes() {
+    return Object.values(this.options.probes ?? {}).some(Boolean);
+  }
+
+  /** Runs one probe within the timeout: undefined when it answered, else why not. */
+  private async ask(probe: Probe): Promise<string | undefined> {
     const timeoutMs = this.options.probeTimeoutMs ?? 2_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`probe timed out after ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([probe(), timeout]);
+      return undefined;
+    } catch (error) {
+      return (error as Error)?.message ?? String(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private attributing = false;
+
+  private async attribute(reason: string) {
+    if (this.attributing || this.closed) return;
+    this.attributing = true;
+    try {
+      let blamed = false;
+      for (const [dependency, probe] of Object.entries(this.options.probes ?? {}) as [Dependency, Probe | undefined][]) {
+        if (!probe) continue;
+        const failure = await this.ask(probe);
+        if (failure === undefined) continue;
+        blamed = true;
+        this.report(dependency, `${reason} (probe: ${failure})`);
+      }
+      if (!blamed && !this.closed) {
+        const started: Outage = { dependency: 'network', since: new Date(this.now()).toISOString(), reason, failures: 1 };
+        this.down.set('network', started);
+        this.options.onChange?.({ dependency: 'network', state: 'down', outage: started });
+      }
+    } finally {
+      this.attributing = false;
+    }
+  }
+
+  private async probe() {
     for (const dependency of [...this.down.keys()]) {
       const probe = this.options.probes?.[dependency];
       if (!probe) continue;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`probe timed out after ${timeoutMs} ms`)), timeoutMs);
-      });
-      try {
-        await Promise.race([probe(), timeout]);
+      const failure = await this.ask(probe);
+      if (failure === undefined) {
         this.clear(dependency);
-      } catch (error) {
+      } else {
         const outage = this.down.get(dependency);
-        if (outage) outage.reason = `${outage.reason.split(' (probe: ')[0]} (probe: ${(error as Error)?.message ?? String(error)})`;
-      } finally {
-        clearTimeout(timer);
+        if (outage) outage.reason = `${outage.reason.split(' (probe: ')[0]} (probe: ${failure})`;
       }
     }
     this.probing = undefined;
