@@ -10,35 +10,12 @@ import { pollUntil } from '@continuity/messaging/testing';
 import { createPgCluster, freePort, PG_BIN, type PgCluster } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
-import { childProcessesNamed, startWorld, World } from './harness.js';
+import { childProcessesNamed, startWorld, World, startWriter } from './harness.js';
 
 const IDENTITY = 'AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX';
 const PASSWORD = 'bb-secret-pw-7c1f';
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const asRoot = process.getuid?.() === 0;
-
-/** A client committing one row at a time into `items` until stopped: the cluster is written to throughout. */
-const startWriter = async (url: string) => {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  await client.query('CREATE TABLE IF NOT EXISTS items (id bigserial PRIMARY KEY, note text NOT NULL, at timestamptz NOT NULL DEFAULT now())');
-  let stop = false;
-  let written = 0;
-  const loop = (async () => {
-    while (!stop) {
-      await client.query("INSERT INTO items (note) VALUES (repeat('x', 200))");
-      written++;
-    }
-  })();
-  return {
-    written: () => written,
-    stop: async () => {
-      stop = true;
-      await loop;
-      await client.end();
-    },
-  };
-};
 
 const maxId = async (url: string) => {
   const client = new Client({ connectionString: url });
@@ -60,7 +37,7 @@ describe('PostgreSQL base backups: pg_basebackup tar, zstd, three copies, restor
   beforeAll(async () => {
     world = await startWorld('bbak');
     cluster = await createPgCluster({ standbys: 0 });
-    writer = await startWriter(cluster.primary.url);
+    writer = await startWriter(cluster.primary.url, 200);
     await pollUntil(() => writer.written() > 50, { what: 'the writer to commit rows' });
     bucket = world.bucket('offsite');
     writeFileSync(join(world.root, 'bb.agekey'), `${IDENTITY}\n`);

@@ -239,3 +239,26 @@ export const fingerprint = async (url: string) => {
   await c.end();
   return out;
 };
+
+/** A client committing one row of `rowBytes` at a time into `items` until stopped: the cluster (and its WAL) is written to throughout. */
+export const startWriter = async (url: string, rowBytes = 200) => {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  await client.query('CREATE TABLE IF NOT EXISTS items (id bigserial PRIMARY KEY, note text NOT NULL, at timestamptz NOT NULL DEFAULT now())');
+  let stop = false;
+  let written = 0;
+  const loop = (async () => {
+    while (!stop) {
+      await client.query('INSERT INTO items (note) VALUES (repeat($1, $2))', ['x', rowBytes]);
+      written++;
+    }
+  })();
+  return {
+    written: () => written,
+    stop: async () => {
+      stop = true;
+      await loop;
+      await client.end();
+    },
+  };
+};

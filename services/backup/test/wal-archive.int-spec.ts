@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { Client } from 'pg';
 import { decryptStream, lsnValue, walArtifactKey, zstdDecompress } from '@continuity/artifacts';
 import type { WalSegment } from '@continuity/contracts';
 import { pollUntil } from '@continuity/messaging/testing';
@@ -10,7 +9,7 @@ import { createPgCluster, startServiceProcess, type PgCluster, type ServiceProce
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
 import { WalArchiver, walSlotName } from '../src/wal/wal-archiver.js';
-import { childProcessesNamed, startWorld, World } from './harness.js';
+import { childProcessesNamed, startWorld, World, startWriter } from './harness.js';
 
 const PASSWORD = 'wal-secret-pw-51ad';
 const IDENTITY = 'AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX';
@@ -23,28 +22,6 @@ const readAll = async (stream: AsyncIterable<Buffer | Uint8Array>) => {
 };
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-/** A client committing one row at a time until stopped: WAL is written throughout. */
-const startWriter = async (url: string) => {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  await client.query('CREATE TABLE IF NOT EXISTS items (id bigserial PRIMARY KEY, note text NOT NULL)');
-  let stop = false;
-  let written = 0;
-  const loop = (async () => {
-    while (!stop) {
-      await client.query("INSERT INTO items (note) VALUES (repeat('x', 500))");
-      written++;
-    }
-  })();
-  return {
-    written: () => written,
-    stop: async () => {
-      stop = true;
-      await loop;
-      await client.end();
-    },
-  };
-};
 
 describe('continuous WAL archive: pg_receivewal from a slot, every finished segment in every copy, WalArchived (real cluster, NATS, filesystem)', () => {
   let world: World;
@@ -60,7 +37,7 @@ describe('continuous WAL archive: pg_receivewal from a slot, every finished segm
   beforeAll(async () => {
     world = await startWorld('walr');
     cluster = await createPgCluster({ standbys: 0 });
-    writer = await startWriter(cluster.primary.url);
+    writer = await startWriter(cluster.primary.url, 500);
     const url = new URL(cluster.primary.url);
     url.password = PASSWORD; // the test cluster trusts 127.0.0.1: the password only has to stay out of argv
     connection = url.toString();
