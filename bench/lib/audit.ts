@@ -1,13 +1,22 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { Topology } from '@continuity/contracts';
 import { createTestTopology, TEST_NATS_URL } from '@continuity/messaging/testing';
 import { createServiceApp } from '@continuity/runtime';
 import { createTestDatabase, freePort } from '@continuity/runtime/testing';
 import { AuditModule } from '@continuity/audit/audit.module.js';
 import { auditEnvSchema } from '@continuity/audit/config/audit.config.js';
 
-/** The audit service in this process, on a database and topology of its own; `stop()` removes both. */
-export const startBenchAudit = async (nc: NatsConnection, prefix: string, env: Record<string, string> = {}) => {
-  const topology = await createTestTopology(nc, prefix);
+/**
+ * The audit service in this process, on a database and topology of its own (or on `existing`, a
+ * topology the caller made and filled); `stop()` removes both.
+ */
+export const startBenchAudit = async (
+  nc: NatsConnection,
+  prefix: string,
+  env: Record<string, string> = {},
+  existing?: Topology & { remove(): Promise<void> },
+) => {
+  const topology = existing ?? (await createTestTopology(nc, prefix));
   const db = await createTestDatabase('bench');
   const port = await freePort();
   const { app } = await createServiceApp({

@@ -43,8 +43,23 @@ describe('evolveResourceState', () => {
     expect(state.lastBackup?.backupId).toBe(b.backupId);
     expect(state.lastVerified).toMatchObject({ backupId: b.backupId, recoveryPoint: b.recoveryPoint, restoreMs: 1200 });
     expect(state.lastVerified?.threeTwoOne).toEqual({ copies: 3, media: 2, sites: 2, compliant: true });
-    expect(state.awaitingVerdict).toEqual({ [b.backupId]: expect.anything() });
+    expect(state.awaitingVerdict).toEqual([expect.objectContaining({ backupId: b.backupId })]);
     expect(state.counts).toMatchObject({ backupsTaken: 1, verificationsPassed: 1 });
+  });
+
+  it('folds a state stored before awaitingVerdict was a list (an object keyed by backup id)', () => {
+    const b = backup('2026-11-26T09:55:00.000Z');
+    const created = fold([entry('BackupCreated', b)]);
+    const stored = { ...created, awaitingVerdict: { [b.backupId]: { recoveryPoint: b.recoveryPoint, copies: created.awaitingVerdict[0]!.copies } } } as unknown as ResourceState;
+    const state = evolveResourceState(stored, entry('IntegrityVerified', passed(b)));
+    expect(state.lastVerified).toMatchObject({ backupId: b.backupId, recoveryPoint: b.recoveryPoint });
+    expect(state.awaitingVerdict).toEqual([expect.objectContaining({ backupId: b.backupId })]);
+  });
+
+  it('keeps only the 32 newest backups awaiting a verdict, oldest dropped first', () => {
+    const backups = Array.from({ length: 40 }, (_, i) => backup(new Date(Date.parse('2026-11-26T09:00:00.000Z') + i * 60_000).toISOString()));
+    const state = fold(backups.map((b) => entry('BackupCreated', b)));
+    expect(state.awaitingVerdict.map((a) => a.backupId)).toEqual(backups.slice(8).map((b) => b.backupId));
   });
 
   it('judges 3-2-1 only on the copies whose hash matched', () => {

@@ -29,6 +29,12 @@ export interface ThreeTwoOne {
   compliant: boolean;
 }
 
+export interface AwaitingVerdict {
+  backupId: string;
+  recoveryPoint: string;
+  copies: CopyPlacement[];
+}
+
 export interface SloBreach {
   kind: 'rpo' | 'rto';
   at: string;
@@ -53,8 +59,12 @@ export interface ResourceState {
   } | null;
   lastVerdict: { backupId: string; verdict: string; at: string; reasons: string[] } | null;
   counts: { backupsTaken: number; backupsFailed: number; backupsExpired: number; verificationsPassed: number; verificationsFailed: number; failovers: number };
-  /** Backups created and not yet verified, expired or failed (so a verdict can be judged on their copies). */
-  awaitingVerdict: Record<string, { recoveryPoint: string; copies: CopyPlacement[] }>;
+  /**
+   * Backups created and not yet verified, expired or failed (so a verdict can be judged on their
+   * copies), oldest first. A list, not an object keyed by backup id: objects whose keys are ever-new
+   * ids give V8 a new hidden class per state and made the fold ~15× slower.
+   */
+  awaitingVerdict: AwaitingVerdict[];
   failovers: { failoverId: string; from: string | null; to: string; rtoMs: number; lagBytes: number | null; completedAt: string }[];
   openOutage: { failoverId: string; since: string } | null;
   /** Total time the resource had no routable primary, from first failure to routed. */
@@ -81,7 +91,7 @@ export const initialResourceState = (resource: string, at: string): ResourceStat
   lastVerified: null,
   lastVerdict: null,
   counts: { backupsTaken: 0, backupsFailed: 0, backupsExpired: 0, verificationsPassed: 0, verificationsFailed: 0, failovers: 0 },
-  awaitingVerdict: {},
+  awaitingVerdict: [],
   failovers: [],
   openOutage: null,
   downtimeMs: 0,
@@ -90,6 +100,12 @@ export const initialResourceState = (resource: string, at: string): ResourceStat
 });
 
 const ms = (iso: string) => Date.parse(iso);
+
+/** The awaiting list, also from a state stored before it was a list (an object keyed by backup id). */
+const awaitingOf = (state: ResourceState): AwaitingVerdict[] => {
+  const stored = state.awaitingVerdict as AwaitingVerdict[] | Record<string, Omit<AwaitingVerdict, 'backupId'>>;
+  return Array.isArray(stored) ? stored : Object.entries(stored).map(([backupId, a]) => ({ backupId, ...a }));
+};
 const lastN = <T>(items: T[], n = MAX_LISTED) => (items.length > n ? items.slice(items.length - n) : items);
 
 /**
@@ -104,7 +120,7 @@ export const evolveResourceState = (
 ): ResourceState => {
   const state = current ?? initialResourceState(entry.event.resource, entry.recordedAt);
   if (entry.logIndex <= state.asOfLogIndex) return state;
-  const next: ResourceState = { ...state, asOfLogIndex: entry.logIndex, updatedAt: entry.recordedAt };
+  const next: ResourceState = { ...state, asOfLogIndex: entry.logIndex, updatedAt: entry.recordedAt, awaitingVerdict: awaitingOf(state) };
   const { event } = entry;
   const data = event.data as Record<string, any>;
 
@@ -112,10 +128,9 @@ export const evolveResourceState = (
     case 'BackupCreated': {
       const copies: CopyPlacement[] = (data.copies as BackupCopy[]).map(({ location, site, medium }) => ({ location, site, medium }));
       next.lastBackup = { backupId: data.backupId, recoveryPoint: data.recoveryPoint, createdAt: event.occurredAt, sizeBytes: data.sizeBytes, copies: copies.length };
-      const awaiting: ResourceState['awaitingVerdict'] = { ...state.awaitingVerdict, [data.backupId]: { recoveryPoint: data.recoveryPoint, copies } };
-      const keys = Object.keys(awaiting);
-      for (const key of keys.slice(0, Math.max(0, keys.length - MAX_AWAITING))) delete awaiting[key];
-      next.awaitingVerdict = awaiting;
+      const kept = awaitingOf(state).filter((a) => a.backupId !== data.backupId);
+      kept.push({ backupId: data.backupId, recoveryPoint: data.recoveryPoint, copies });
+      next.awaitingVerdict = kept.length > MAX_AWAITING ? kept.slice(kept.length - MAX_AWAITING) : kept;
       next.counts = { ...state.counts, backupsTaken: state.counts.backupsTaken + 1 };
       return next;
     }
@@ -123,14 +138,13 @@ export const evolveResourceState = (
       next.counts = { ...state.counts, backupsFailed: state.counts.backupsFailed + 1 };
       return next;
     case 'BackupExpired': {
-      const { [data.backupId]: _gone, ...rest } = state.awaitingVerdict;
-      next.awaitingVerdict = rest;
+      next.awaitingVerdict = awaitingOf(state).filter((a) => a.backupId !== data.backupId);
       next.counts = { ...state.counts, backupsExpired: state.counts.backupsExpired + 1 };
       return next;
     }
     case 'IntegrityVerified': {
       next.lastVerdict = { backupId: data.backupId, verdict: data.verdict, at: event.occurredAt, reasons: data.reasons };
-      const backup = state.awaitingVerdict[data.backupId];
+      const backup = awaitingOf(state).find((a) => a.backupId === data.backupId);
       if (data.verdict !== 'passed') {
         next.counts = { ...state.counts, verificationsFailed: state.counts.verificationsFailed + 1 };
         return next;
