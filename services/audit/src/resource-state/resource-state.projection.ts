@@ -1,4 +1,5 @@
 import { BackupCopy, Envelope } from '@continuity/contracts';
+import { emptyProtection, evolveProtection, Protection } from './protection.projection.js';
 
 /** Service-level objectives the projection judges against (the brief's defaults). */
 export interface SloTargets {
@@ -61,6 +62,8 @@ export interface ResourceState {
   downtimeMs: number;
   trackedSince: string;
   sloBreaches: SloBreach[];
+  /** Retained backups, WAL archive, recoveries, open findings (protection.projection.ts); absent until the first such event. */
+  protection?: Protection;
 }
 
 const MAX_AWAITING = 32; // verdicts come within minutes; a backup still unverified after 32 newer ones is dropped from the state (the log keeps it)
@@ -107,6 +110,8 @@ export const evolveResourceState = (
   const next: ResourceState = { ...state, asOfLogIndex: entry.logIndex, updatedAt: entry.recordedAt };
   const { event } = entry;
   const data = event.data as Record<string, any>;
+  const protection = evolveProtection(state.protection, entry);
+  if (protection !== state.protection) next.protection = protection;
 
   switch (event.type) {
     case 'BackupCreated': {
@@ -133,6 +138,7 @@ export const evolveResourceState = (
       const backup = state.awaitingVerdict[data.backupId];
       if (data.verdict !== 'passed') {
         next.counts = { ...state.counts, verificationsFailed: state.counts.verificationsFailed + 1 };
+        if (state.lastVerified?.backupId === data.backupId) withdrawBadCopies(next, state.lastVerified!, entry);
         return next;
       }
       next.counts = { ...state.counts, verificationsPassed: state.counts.verificationsPassed + 1 };
@@ -158,6 +164,7 @@ export const evolveResourceState = (
           passedCopies,
           threeTwoOne: threeTwoOneOf(passedCopies),
         };
+        next.protection = { ...(next.protection ?? emptyProtection()), verifiedEventId: event.id, threeTwoOneLost: null };
       }
       return next;
     }
@@ -196,6 +203,23 @@ export const evolveResourceState = (
     }
     default:
       return next;
+  }
+};
+
+/**
+ * A verdict (a scrub, usually) found copies of the verified recovery point bad: they no longer
+ * count, and when 3-2-1 held before and no longer does, the protection says which event withdrew it.
+ */
+const withdrawBadCopies = (next: ResourceState, verified: NonNullable<ResourceState['lastVerified']>, entry: LedgerEntry) => {
+  const checks = ((entry.event.data as Record<string, any>).copies ?? []) as { location: string; readable: boolean; sizeMatch: boolean; hashMatch: boolean }[];
+  const bad = new Set(checks.filter((c) => !(c.readable && c.sizeMatch && c.hashMatch)).map((c) => c.location));
+  const passedCopies = verified.passedCopies.filter((c) => !bad.has(c.location));
+  if (passedCopies.length === verified.passedCopies.length) return;
+  const threeTwoOne = threeTwoOneOf(passedCopies);
+  next.lastVerified = { ...verified, passedCopies, threeTwoOne };
+  if (verified.threeTwoOne.compliant && !threeTwoOne.compliant) {
+    const lost = { at: entry.event.occurredAt, eventId: entry.event.id, backupId: verified.backupId, locations: [...bad] };
+    next.protection = { ...(next.protection ?? emptyProtection()), threeTwoOneLost: lost };
   }
 };
 
