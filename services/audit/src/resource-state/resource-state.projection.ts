@@ -169,7 +169,12 @@ export const evolveResourceState = (
       return next;
     }
     case 'FailoverTriggered':
-      if (data.toInstance === null) return next; // no candidate: the outage goes on, nothing promoted
+      if (data.toInstance === null) {
+        // No candidate: nothing is promoted, the outage goes on and counts against availability
+        // until a completed failover ends it (an attempt already open keeps its start).
+        next.openOutage = state.openOutage ?? { failoverId: data.failoverId, since: data.firstFailureAt ?? data.detectedAt };
+        return next;
+      }
       next.openOutage = { failoverId: data.failoverId, since: data.firstFailureAt ?? data.detectedAt };
       return next;
     case 'FailoverCompleted': {
