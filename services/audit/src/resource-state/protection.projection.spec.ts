@@ -1,5 +1,5 @@
 import { aBackupExpiredData, aResourceDegradedData } from '@continuity/contracts/testing';
-import { at, atDate, baseBackup, dump, entry, fold, resetLog, verifiedBackup, walShipment } from '../../test/findings-fixtures.js';
+import { at, atDate, baseBackup, dump, entry, fold, resetLog, verdict, verifiedBackup, walShipment } from '../../test/findings-fixtures.js';
 import { assessProtection, lsnValue, recoverableMoment, recoverableWindow, rpoExposure } from './protection.projection.js';
 import { evolveResourceState } from './resource-state.projection.js';
 
@@ -59,7 +59,7 @@ describe('protection projection', () => {
     const b = dump(0);
     const verified = fold(verifiedBackup(b, 0));
     expect(verified.lastVerified?.threeTwoOne.compliant).toBe(true);
-    const scrub = entry('IntegrityVerified', { ...verifiedBackup(b, 0)[1]!.event.data, verdict: 'failed', trigger: 'scrub', copies: (verifiedBackup(b, 0)[1]!.event.data as any).copies.map((c: any) => (c.location === 'offsite' ? { ...c, hashMatch: false } : c)) }, 60);
+    const scrub = entry('IntegrityVerified', verdict(b, ['offsite'], { trigger: 'scrub' }), 60);
     const after = fold([scrub], verified);
     expect(after.lastVerified?.passedCopies.map((c) => c.location)).toEqual(['local-disk', 'nas']);
     expect(after.lastVerified?.threeTwoOne.compliant).toBe(false);
