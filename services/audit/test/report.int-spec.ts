@@ -79,7 +79,7 @@ describe('continuity report and auditor SQL (real NATS, PostgreSQL and Chromium)
       expect(await page.locator('.head').textContent()).toContain('signed tree head');
       // The report leads with the risks and the estate: one row per resource, before any detail.
       for (const resource of resources) expect(await page.locator(`table.estate tr[data-resource="${resource}"]`).count()).toBe(1);
-      const order = await page.evaluate(() => ['#risks', '#estate', 'section.resource'].map((s) => document.querySelector(s)!.getBoundingClientRect().top));
+      const order = await Promise.all(['#risks', '#estate', 'section.resource'].map(async (s) => (await page.locator(s).first().boundingBox())!.y));
       expect(order).toEqual([...order].sort((a, b) => a - b));
       expect(await page.locator('section[data-resource="orders-db"] .protection').textContent()).toContain('Recoverable window');
       const box = await page.locator('svg.chart').first().boundingBox();
