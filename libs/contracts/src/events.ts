@@ -18,6 +18,10 @@ import { AuditSigningKeyChangedV1, AuditSigningKeyChangedV1Schema } from './even
 import { RestorePerformedV1, RestorePerformedV1Schema } from './events/restore-performed.v1.js';
 import { SynchronousReplicationChangedV1, SynchronousReplicationChangedV1Schema } from './events/synchronous-replication-changed.v1.js';
 import { WalArchivedV1, WalArchivedV1Schema } from './events/wal-archived.v1.js';
+import { SloBreachedV1, SloBreachedV1Schema } from './events/slo-breached.v1.js';
+import { SloRestoredV1, SloRestoredV1Schema } from './events/slo-restored.v1.js';
+import { RiskIdentifiedV1, RiskIdentifiedV1Schema } from './events/risk-identified.v1.js';
+import { RiskResolvedV1, RiskResolvedV1Schema } from './events/risk-resolved.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -35,6 +39,10 @@ export interface EventDataMap {
   RestorePerformed: RestorePerformedV1;
   SynchronousReplicationChanged: SynchronousReplicationChangedV1;
   WalArchived: WalArchivedV1;
+  SloBreached: SloBreachedV1;
+  SloRestored: SloRestoredV1;
+  RiskIdentified: RiskIdentifiedV1;
+  RiskResolved: RiskResolvedV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -60,4 +68,8 @@ export const continuityEvents = new EventRegistry()
   .define('AuditSigningKeyChanged', 1, AuditSigningKeyChangedV1Schema)
   .define('RestorePerformed', 1, RestorePerformedV1Schema)
   .define('SynchronousReplicationChanged', 1, SynchronousReplicationChangedV1Schema)
-  .define('WalArchived', 1, WalArchivedV1Schema);
+  .define('WalArchived', 1, WalArchivedV1Schema)
+  .define('SloBreached', 1, SloBreachedV1Schema)
+  .define('SloRestored', 1, SloRestoredV1Schema)
+  .define('RiskIdentified', 1, RiskIdentifiedV1Schema)
+  .define('RiskResolved', 1, RiskResolvedV1Schema);

@@ -19,6 +19,10 @@ describe('provenance policy', () => {
     ['SynchronousReplicationChanged', 'failover'],
     ['AuditCheckpointSigned', 'audit'],
     ['AuditSigningKeyChanged', 'audit'],
+    ['SloBreached', 'audit'],
+    ['SloRestored', 'audit'],
+    ['RiskIdentified', 'audit'],
+    ['RiskResolved', 'audit'],
   ])('%s is published by %s alone', (type, owner) => {
     expect(serviceOwning(type)).toBe(owner);
     for (const source of ['backup', 'verifier', 'failover', 'audit']) {

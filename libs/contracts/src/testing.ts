@@ -234,6 +234,50 @@ export const aWalArchivedData = (over: Partial<EventDataMap['WalArchived']> = {}
   };
 };
 
+export const anSloBreachedData = (over: Partial<EventDataMap['SloBreached']> = {}): EventDataMap['SloBreached'] => ({
+  breachId: uuidv7(),
+  kind: 'rpo',
+  measured: 360_000,
+  target: 300_000,
+  unit: 'ms',
+  since: '2026-11-26T09:05:00.000Z',
+  detail: 'RPO exposure 6.0 min above the 5.0 min target',
+  evidence: [],
+  ...over,
+});
+
+export const anSloRestoredData = (over: Partial<EventDataMap['SloRestored']> = {}): EventDataMap['SloRestored'] => ({
+  breachId: uuidv7(),
+  kind: 'rpo',
+  measured: 1_000,
+  target: 300_000,
+  unit: 'ms',
+  breachedAt: '2026-11-26T09:05:00.000Z',
+  restoredAt: '2026-11-26T09:10:00.000Z',
+  detail: 'a new recovery point is durable',
+  evidence: [],
+  ...over,
+});
+
+export const aRiskIdentifiedData = (over: Partial<EventDataMap['RiskIdentified']> = {}): EventDataMap['RiskIdentified'] => ({
+  riskId: uuidv7(),
+  rule: 'copies-one-site',
+  severity: 'high',
+  summary: 'every copy of the newest verified backup is on site eu-west-1a',
+  mitigation: 'add a copy location on another site to the policy',
+  evidence: [],
+  ...over,
+});
+
+export const aRiskResolvedData = (over: Partial<EventDataMap['RiskResolved']> = {}): EventDataMap['RiskResolved'] => ({
+  riskId: uuidv7(),
+  rule: 'copies-one-site',
+  identifiedAt: '2026-11-26T09:05:00.000Z',
+  detail: 'the newest verified backup has copies on 2 sites',
+  evidence: [],
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -249,6 +293,10 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   RestorePerformed: aRestorePerformedData,
   SynchronousReplicationChanged: aSynchronousReplicationChangedData,
   WalArchived: aWalArchivedData,
+  SloBreached: anSloBreachedData,
+  SloRestored: anSloRestoredData,
+  RiskIdentified: aRiskIdentifiedData,
+  RiskResolved: aRiskResolvedData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */

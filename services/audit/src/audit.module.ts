@@ -24,6 +24,9 @@ import { ReportsHttpController } from './reports/reports.http.controller.js';
 import { ProjectionRebuildService } from './resource-state/projection-rebuild.service.js';
 import { ProjectionsHttpController } from './resource-state/projections.http.controller.js';
 import { ExportHttpController } from './verification/export.http.controller.js';
+import { RiskRegisterService } from './risks/risk-register.service.js';
+import { RisksHttpController } from './risks/risks.http.controller.js';
+import { FindingsEmitter } from './slo/findings-emitter.service.js';
 
 @Module({
   imports: [
@@ -50,6 +53,7 @@ import { ExportHttpController } from './verification/export.http.controller.js';
     ProofsHttpController,
     HistoryHttpController,
     ExportHttpController,
+    RisksHttpController,
   ],
   providers: [
     WriterLease,
@@ -61,6 +65,8 @@ import { ExportHttpController } from './verification/export.http.controller.js';
     TamperCheckService,
     ReportService,
     ProjectionRebuildService,
+    RiskRegisterService,
+    FindingsEmitter,
   ],
 })
 export class AuditModule {}

@@ -25,6 +25,7 @@ describe('audit ledger survives being killed mid-ingest (real process, NATS and 
       CONTINUITY_NAMESPACE: topology.namespace,
       AUDIT_SIGNING_KEY_FILE: join(tmpdir(), `continuity-audit-${topology.namespace}.pem`),
       AUDIT_SIGN_INTERVAL_MS: '3600000', // no checkpoint events: the log holds exactly the published events
+      AUDIT_EVALUATE_INTERVAL_MS: '0', // no SLO/risk findings of the service's own in the log
       // Messages the killed process held come back after ack_wait; keep the test short.
       JETSTREAM_ACK_WAIT_MS: '2000',
     });

@@ -31,6 +31,8 @@ export const startAudit = async (databaseUrl: string, namespace: string, env: Re
       LOG_LEVEL: 'error',
       AUDIT_SIGNING_KEY_FILE: join(tmpdir(), `continuity-audit-${namespace}.pem`),
       AUDIT_SIGN_INTERVAL_MS: '250',
+      // The SLO and risk emitter adds events of its own to the ledger: off unless a test is about it.
+      AUDIT_EVALUATE_INTERVAL_MS: '0',
       CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS,
       ...env,
     },

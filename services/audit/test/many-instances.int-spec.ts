@@ -37,6 +37,7 @@ describe('audit: many instances, many keys, one ledger (real processes, NATS and
       AUDIT_INSTANCE_ID: instance,
       AUDIT_SIGNING_KEY_FILE: keyFile(instance),
       AUDIT_SIGN_INTERVAL_MS: '300',
+      AUDIT_EVALUATE_INTERVAL_MS: '0', // no SLO/risk findings of the service's own in the log
       AUDIT_TAMPER_CHECK_INTERVAL_MS: '1000',
       AUDIT_WRITER_LEASE_POLL_MS: '500',
       AUDIT_TOKENS: `${OPERATOR}:operator`,

@@ -50,6 +50,7 @@ describe('through a PostgreSQL outage: audit, backup and verifier (real processe
       ...env,
       AUDIT_SIGNING_KEY_FILE: join(tmpdir(), `continuity-audit-${topology.namespace}.pem`),
       AUDIT_SIGN_INTERVAL_MS: '3600000', // no checkpoint events: the log holds exactly the published events
+      AUDIT_EVALUATE_INTERVAL_MS: '0', // nor SLO/risk findings of the service's own
     });
     procs.backup = await startServiceProcess('backup', { ...env, BACKUP_SCHEDULER: 'off' });
     procs.verifier = await startServiceProcess('verifier', env);

@@ -77,6 +77,11 @@ describe('continuity report and auditor SQL (real NATS, PostgreSQL and Chromium)
       for (const resource of resources) expect(await page.locator(`section[data-resource="${resource}"] h2`).textContent()).toBe(resource);
       expect(await page.locator('svg.chart polyline.rpo').count()).toBe(resources.length);
       expect(await page.locator('.head').textContent()).toContain('signed tree head');
+      // The report leads with the risks and the estate: one row per resource, before any detail.
+      for (const resource of resources) expect(await page.locator(`table.estate tr[data-resource="${resource}"]`).count()).toBe(1);
+      const order = await Promise.all(['#risks', '#estate', 'section.resource'].map(async (s) => (await page.locator(s).first().boundingBox())!.y));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+      expect(await page.locator('section[data-resource="orders-db"] .protection').textContent()).toContain('Recoverable window');
       const box = await page.locator('svg.chart').first().boundingBox();
       expect(box?.width).toBeGreaterThan(100);
       expect(problems).toEqual([]);

@@ -42,7 +42,7 @@ policies:
       // The backup asked for over HTTP is the only one: no scheduled first slot at start.
       ['backup', { BACKUP_SCHEDULER: 'off' }],
       ['verifier', {}],
-      ['audit', { AUDIT_SIGNING_KEY_FILE: join(dir, 'audit.pem'), AUDIT_SIGN_INTERVAL_MS: '250' }],
+      ['audit', { AUDIT_SIGNING_KEY_FILE: join(dir, 'audit.pem'), AUDIT_SIGN_INTERVAL_MS: '250', AUDIT_EVALUATE_INTERVAL_MS: '0' }],
     ] as const) {
       const proc = await startServiceProcess(service, { ...env, ...extra });
       processes.push(proc);

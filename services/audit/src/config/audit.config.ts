@@ -27,6 +27,14 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
   AUDIT_RPO_TARGET_MS: z.coerce.number().int().positive().default(300_000),
   AUDIT_RTO_TARGET_MS: z.coerce.number().int().positive().default(30_000),
   AUDIT_AVAILABILITY_TARGET: z.coerce.number().gt(0).lt(1).default(0.9999),
+  /** How often the writer judges every resource's SLOs and risks against the clock; 0 turns the emitter off. */
+  AUDIT_EVALUATE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).refine((v) => v === 0 || v >= 100, { message: 'must be 0 (off) or ≥ 100' }).default(5_000),
+  /** Risk register: every retained backup older than this must have been verified within it. */
+  AUDIT_SCRUB_PERIOD_MS: z.coerce.number().int().positive().default(7 * 86_400_000),
+  /** Risk register: a passed recovery drill at most this old. */
+  AUDIT_DRILL_MAX_AGE_MS: z.coerce.number().int().positive().default(30 * 86_400_000),
+  /** Risk register: replication lag a standby may have at most. */
+  AUDIT_STANDBY_LAG_LIMIT_BYTES: z.coerce.number().int().nonnegative().default(16 * 1024 * 1024),
   /** How often a standby tries to take the writer lease (and the writer checks it still holds it). */
   AUDIT_WRITER_LEASE_POLL_MS: z.coerce.number().int().min(100).default(1_000),
   /** Names this instance in readiness, `/audit/integrity` and PostgreSQL's `application_name`. */

@@ -7,6 +7,7 @@ import { AuditConfig } from '../config/audit.config.js';
 import { LedgerProofs } from '../ledger/ledger.queries.js';
 import { assessAt, evolveResourceState, ResourceState } from '../resource-state/resource-state.projection.js';
 import { sloTargetsOf } from '../resource-state/slo-targets.js';
+import { assessProtection } from '../resource-state/protection.projection.js';
 import { readStoredEntry } from '../resource-state/stored-entry.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 
@@ -96,15 +97,19 @@ export class HistoryService {
       at: at.toISOString(),
       treeSize,
       state,
-      assessment: state ? assessAt(state, at, sloTargetsOf(this.config)) : null,
+      assessment: state ? { ...assessAt(state, at, sloTargetsOf(this.config)), protection: assessProtection(state, at) } : null,
       signedHead: head,
       latestSignedHead: latest,
       consistency,
     };
   }
 
-  async currentStates(): Promise<ResourceState[]> {
-    return (await this.dataSource.query('select state from audit.resource_states order by resource')).map((r: { state: ResourceState }) => r.state);
+  /** Every resource's state, with its recoverable window and RPO exposure as of `now` (they grow with the clock). */
+  async currentStates(now = new Date()): Promise<(ResourceState & { protectionNow: ReturnType<typeof assessProtection> })[]> {
+    return (await this.dataSource.query('select state from audit.resource_states order by resource')).map((r: { state: ResourceState }) => ({
+      ...r.state,
+      protectionNow: assessProtection(r.state, now),
+    }));
   }
 
   /** Events by filter, oldest first, `limit` per page; `cursor` is the last log index of the previous page. */

@@ -1,7 +1,7 @@
 import type { SignedTreeHead } from '../signing/tree-head-signer.js';
 import type { ContinuityReport, ResourceReport, RpoPoint } from './continuity-report.js';
 
-const escape = (value: unknown) =>
+export const escapeHtml = (value: unknown) =>
   String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 export const formatDuration = (ms: number | null): string => {
@@ -13,7 +13,7 @@ export const formatDuration = (ms: number | null): string => {
   return `${(ms / 86_400_000).toFixed(1)} d`;
 };
 const percent = (ratio: number) => `${(ratio * 100).toFixed(ratio >= 0.999 ? 4 : 2)} %`;
-const badge = (ok: boolean, yes: string, no: string) => `<span class="badge ${ok ? 'ok' : 'bad'}">${escape(ok ? yes : no)}</span>`;
+const badge = (ok: boolean, yes: string, no: string) => `<span class="badge ${ok ? 'ok' : 'bad'}">${escapeHtml(ok ? yes : no)}</span>`;
 
 /** RPO exposure over the window as an inline SVG line chart, with the target as a dashed line. */
 const rpoChart = (series: RpoPoint[], targetMs: number, from: string, to: string, now: Date): string => {
@@ -29,28 +29,28 @@ const rpoChart = (series: RpoPoint[], targetMs: number, from: string, to: string
   return `<svg class="chart" role="img" aria-label="RPO exposure over time" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">
   <line x1="${pad}" y1="${y(0)}" x2="${width - pad}" y2="${y(0)}" class="axis"/>
   <line x1="${pad}" y1="${y(targetMs)}" x2="${width - pad}" y2="${y(targetMs)}" class="target"/>
-  <text x="${width - pad}" y="${y(targetMs) - 4}" text-anchor="end" class="label">target ${escape(formatDuration(targetMs))}</text>
-  <text x="${pad}" y="${height - 2}" class="label">${escape(from.slice(0, 16).replace('T', ' '))}</text>
-  <text x="${width - pad}" y="${height - 2}" text-anchor="end" class="label">${escape(new Date(x1).toISOString().slice(0, 16).replace('T', ' '))}</text>
-  <text x="4" y="${y(maxY) + 10}" class="label">${escape(formatDuration(maxY))}</text>
+  <text x="${width - pad}" y="${y(targetMs) - 4}" text-anchor="end" class="label">target ${escapeHtml(formatDuration(targetMs))}</text>
+  <text x="${pad}" y="${height - 2}" class="label">${escapeHtml(from.slice(0, 16).replace('T', ' '))}</text>
+  <text x="${width - pad}" y="${height - 2}" text-anchor="end" class="label">${escapeHtml(new Date(x1).toISOString().slice(0, 16).replace('T', ' '))}</text>
+  <text x="4" y="${y(maxY) + 10}" class="label">${escapeHtml(formatDuration(maxY))}</text>
   ${series.length ? `<polyline points="${points}" class="rpo"/>` : `<text x="${width / 2}" y="${height / 2}" text-anchor="middle" class="label">no verified recovery point</text>`}
 </svg>`;
 };
 
-const resourceSection = (r: ResourceReport, report: ContinuityReport, now: Date) => `
-<section class="resource" data-resource="${escape(r.resource)}">
-  <h2>${escape(r.resource)}</h2>
+const resourceSection = (r: ResourceReport, report: ContinuityReport, now: Date, extra: string) => `
+<section class="resource" id="r-${escapeHtml(r.resource)}" data-resource="${escapeHtml(r.resource)}">
+  <h2>${escapeHtml(r.resource)}</h2>${extra}
   <div class="facts">
-    <div><b>RPO achieved</b>${escape(formatDuration(r.rpoAchievedMs))} ${badge(!r.rpoBreached, 'within target', 'breached')}<br><small>worst gap between verified recovery points ${escape(formatDuration(r.worstRecoveryPointGapMs))}</small></div>
+    <div><b>RPO achieved</b>${escapeHtml(formatDuration(r.rpoAchievedMs))} ${badge(!r.rpoBreached, 'within target', 'breached')}<br><small>worst gap between verified recovery points ${escapeHtml(formatDuration(r.worstRecoveryPointGapMs))}</small></div>
     <div><b>Backups</b>${r.backups.taken} taken · ${r.backups.verified} verified · ${r.backups.failedVerification} failed verification · ${r.backups.failed} failed · ${r.backups.expired} expired</div>
     <div><b>3-2-1</b>${r.threeTwoOne ? `${r.threeTwoOne.copies} copies, ${r.threeTwoOne.media} media, ${r.threeTwoOne.sites} sites ${badge(r.threeTwoOne.compliant, 'compliant', 'not compliant')}` : '—'}</div>
-    <div><b>Failovers</b>${r.failovers.length} · worst RTO ${escape(formatDuration(r.worstRtoMs))} ${r.worstRtoMs === null ? '' : badge(r.worstRtoMs <= report.targets.rtoMs, 'within target', 'breached')}</div>
+    <div><b>Failovers</b>${r.failovers.length} · worst RTO ${escapeHtml(formatDuration(r.worstRtoMs))} ${r.worstRtoMs === null ? '' : badge(r.worstRtoMs <= report.targets.rtoMs, 'within target', 'breached')}</div>
     <div><b>Availability</b>${percent(r.availability)} ${badge(r.availability >= report.targets.availability, 'within target', 'breached')}</div>
   </div>
   <h3>RPO exposure</h3>
   ${rpoChart(r.rpoSeries, report.targets.rpoMs, report.from, report.to, now)}
-  ${r.failovers.length ? `<h3>Failovers</h3><table><tr><th>completed</th><th>new primary</th><th>RTO</th><th>lag at promotion</th></tr>${r.failovers.map((f) => `<tr><td>${escape(f.at)}</td><td>${escape(f.newPrimary)}</td><td>${escape(formatDuration(f.rtoMs))}</td><td>${f.lagBytes ?? '—'} bytes</td></tr>`).join('')}</table>` : ''}
-  ${r.sloBreaches.length ? `<h3>SLO breaches (${r.sloBreaches.length})</h3><ul class="breaches">${r.sloBreaches.slice(-20).map((b) => `<li>${escape(b.at)} — ${escape(b.kind.toUpperCase())} ${escape(formatDuration(b.valueMs))} (target ${escape(formatDuration(b.targetMs))}): ${escape(b.detail)}</li>`).join('')}${r.sloBreaches.length > 20 ? `<li>… and ${r.sloBreaches.length - 20} earlier</li>` : ''}</ul>` : ''}
+  ${r.failovers.length ? `<h3>Failovers</h3><table><tr><th>completed</th><th>new primary</th><th>RTO</th><th>lag at promotion</th></tr>${r.failovers.map((f) => `<tr><td>${escapeHtml(f.at)}</td><td>${escapeHtml(f.newPrimary)}</td><td>${escapeHtml(formatDuration(f.rtoMs))}</td><td>${f.lagBytes ?? '—'} bytes</td></tr>`).join('')}</table>` : ''}
+  ${r.sloBreaches.length ? `<h3>SLO breaches (${r.sloBreaches.length})</h3><ul class="breaches">${r.sloBreaches.slice(-20).map((b) => `<li>${escapeHtml(b.at)} — ${escapeHtml(b.kind.toUpperCase())} ${escapeHtml(formatDuration(b.valueMs))} (target ${escapeHtml(formatDuration(b.targetMs))}): ${escapeHtml(b.detail)}</li>`).join('')}${r.sloBreaches.length > 20 ? `<li>… and ${r.sloBreaches.length - 20} earlier</li>` : ''}</ul>` : ''}
 </section>`;
 
 /** The continuity report as a self-contained HTML page (no scripts, no external assets). */
@@ -59,8 +59,10 @@ export const renderContinuityReportHtml = (
   head: SignedTreeHead | null,
   integrity: { intact: boolean; checkedAt: string; findings: { kind: string; detail: string }[] } | null,
   now: Date,
+  /** Shown before the resources (the estate and its risks), and per resource after its heading. */
+  lead: { html: string; perResource: ReadonlyMap<string, string> } = { html: '', perResource: new Map() },
 ): string => `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Continuity report ${escape(report.from.slice(0, 10))} – ${escape(report.to.slice(0, 10))}</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Continuity report ${escapeHtml(report.from.slice(0, 10))} – ${escapeHtml(report.to.slice(0, 10))}</title>
 <style>
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1d232a;padding:0 1rem}
 h1{margin-bottom:.2rem}.sub{color:#5b6670;margin-top:0}
@@ -74,9 +76,10 @@ table{border-collapse:collapse}td,th{border-bottom:1px solid #e4e8ec;padding:.2r
 </style></head>
 <body>
 <h1>Continuity report</h1>
-<p class="sub">${escape(report.from)} to ${escape(report.to)} · targets: RPO ${escape(formatDuration(report.targets.rpoMs))}, RTO ${escape(formatDuration(report.targets.rtoMs))}, availability ${percent(report.targets.availability)}</p>
-${integrity && !integrity.intact ? `<p class="alert"><b>Ledger tampering detected</b> (checked ${escape(integrity.checkedAt)}): ${integrity.findings.slice(0, 5).map((f) => escape(`${f.kind}: ${f.detail}`)).join('; ')}</p>` : ''}
-<div class="head">${head ? `Computed from the ledger up to signed tree head <b>${head.treeSize}</b><br>root ${escape(head.rootHash)}<br>signed ${escape(head.timestamp)} by key ${escape(head.keyId)}<br>signature ${escape(head.signature)}` : 'No signed tree head yet: the ledger is empty.'}</div>
-${report.resources.length ? report.resources.map((r) => resourceSection(r, report, now)).join('\n') : '<p>No resource has any event in the ledger.</p>'}
+<p class="sub">${escapeHtml(report.from)} to ${escapeHtml(report.to)} · targets: RPO ${escapeHtml(formatDuration(report.targets.rpoMs))}, RTO ${escapeHtml(formatDuration(report.targets.rtoMs))}, availability ${percent(report.targets.availability)}</p>
+${integrity && !integrity.intact ? `<p class="alert"><b>Ledger tampering detected</b> (checked ${escapeHtml(integrity.checkedAt)}): ${integrity.findings.slice(0, 5).map((f) => escapeHtml(`${f.kind}: ${f.detail}`)).join('; ')}</p>` : ''}
+<div class="head">${head ? `Computed from the ledger up to signed tree head <b>${head.treeSize}</b><br>root ${escapeHtml(head.rootHash)}<br>signed ${escapeHtml(head.timestamp)} by key ${escapeHtml(head.keyId)}<br>signature ${escapeHtml(head.signature)}` : 'No signed tree head yet: the ledger is empty.'}</div>
+${lead.html}
+${report.resources.length ? report.resources.map((r) => resourceSection(r, report, now, lead.perResource.get(r.resource) ?? '')).join('\n') : '<p>No resource has any event in the ledger.</p>'}
 </body></html>
 `;

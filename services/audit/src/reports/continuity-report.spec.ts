@@ -1,4 +1,4 @@
-import { aBackupCreatedData, aFailoverCompletedData, anEvent, anIntegrityVerifiedData } from '@continuity/contracts/testing';
+import { aBackupCreatedData, aFailoverCompletedData, anEvent, anIntegrityVerifiedData, aWalArchivedData } from '@continuity/contracts/testing';
 import { EventType } from '@continuity/contracts';
 import { LedgerEntry } from '../resource-state/resource-state.projection.js';
 import { buildContinuityReport } from './continuity-report.js';
@@ -79,5 +79,28 @@ describe('buildContinuityReport', () => {
     expect(html).toContain('<polyline');
     expect(html).toContain('x&lt;script&gt;');
     expect(html).not.toContain('x<script>');
+  });
+});
+
+describe('buildContinuityReport with a WAL archive', () => {
+  const window = { from: new Date(at(10)), to: new Date(at(50)) };
+  const now = new Date(at(60));
+  it('measures RPO exposure from WAL shipped after a verified base backup, not only from the backup', () => {
+    index = 0;
+    const base = aBackupCreatedData({
+      recoveryPoint: at(12),
+      method: 'basebackup',
+      basebackup: { startLsn: '0/3000028', endLsn: '0/3000100', timeline: 1, label: 'continuity-x', pgVersion: '15', systemIdentifier: '7300000000000000000' },
+    });
+    const [created, verified] = [entry('BackupCreated', base, 12), entry('IntegrityVerified', anIntegrityVerifiedData({ backupId: base.backupId, copies: base.copies.map((c) => ({ location: c.location, uri: c.uri, readable: true, sizeMatch: true, hashMatch: true, actualSha256: c.sha256, durationMs: 1, mbPerSec: 1, error: null })) }), 13)];
+    const wal = (minute: number, n: number) => {
+      const data = aWalArchivedData({ shippedAt: at(minute) });
+      data.segments[0] = { ...data.segments[0]!, startLsn: `${n}/0`, endLsn: `${n + 1}/0` };
+      return entry('WalArchived', data, minute);
+    };
+    const [r] = buildContinuityReport([created, verified, wal(20, 1), wal(30, 2), wal(40, 3)], window, now).resources;
+    // Exposure drops at each shipment: the worst is the 10 min between shipments (and at the end, 50 − 40).
+    expect(r!.rpoAchievedMs).toBe(10 * 60_000);
+    expect(r!.rpoSeries[r!.rpoSeries.length - 1]).toEqual({ at: at(50), exposureMs: 10 * 60_000 });
   });
 });

@@ -8,6 +8,7 @@ import {
   SloTargets,
   ThreeTwoOne,
 } from '../resource-state/resource-state.projection.js';
+import { recoverableMoment } from '../resource-state/protection.projection.js';
 
 export interface RpoPoint {
   at: string;
@@ -79,7 +80,10 @@ export const buildContinuityReport = (
     const before = tracker.state;
     const after = evolveResourceState(before, entry, targets);
     tracker.state = after;
-    const newRp = after.lastVerified && after.lastVerified.recoveryPoint !== before?.lastVerified?.recoveryPoint ? t(after.lastVerified.recoveryPoint) : null;
+    // The newest recoverable moment: the verified recovery point, or (point-in-time recovery) WAL
+    // durable after a verified base backup, so the series is WAL-based where WAL is archived.
+    const recoverable = recoverableMoment(after);
+    const newRp = recoverable && recoverable.at !== (before && recoverableMoment(before)?.at) ? t(recoverable.at) : null;
     if (occurred < from) {
       if (newRp !== null) tracker.rpAtFrom = newRp;
       continue;

@@ -4,12 +4,14 @@ import { DataSource } from 'typeorm';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { TamperCheckService } from '../integrity/tamper-check.service.js';
-import { LedgerEntry } from '../resource-state/resource-state.projection.js';
-import { sloTargetsOf } from '../resource-state/slo-targets.js';
+import { LedgerEntry, ResourceState } from '../resource-state/resource-state.projection.js';
+import { riskPolicyOf, sloTargetsOf } from '../resource-state/slo-targets.js';
 import { readStoredEntry } from '../resource-state/stored-entry.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 import { buildContinuityReport } from './continuity-report.js';
 import { renderContinuityReportHtml } from './continuity-report.html.js';
+import { buildEstate } from './estate.js';
+import { renderEstateHtml, renderProtectionFacts } from './estate.html.js';
 
 const CHUNK = 5_000;
 
@@ -39,11 +41,15 @@ export class ReportService {
     }
     const report = buildContinuityReport(entries, { from, to }, now, sloTargetsOf(this.config));
     const integrity = this.tamperCheck.last;
-    return { ...report, signedHead: head, integrity: integrity ? { intact: integrity.intact, checkedAt: integrity.checkedAt, findings: integrity.findings } : null };
+    // The estate comes from the stored projections (current state), not from folding the log.
+    const states: { state: ResourceState }[] = await this.dataSource.query('select state from audit.resource_states order by resource');
+    const estate = buildEstate(states.map((r) => r.state), now, riskPolicyOf(this.config));
+    return { estate, ...report, signedHead: head, integrity: integrity ? { intact: integrity.intact, checkedAt: integrity.checkedAt, findings: integrity.findings } : null };
   }
 
   async continuityHtml(from: Date, to: Date, now = new Date()) {
     const report = await this.continuity(from, to, now);
-    return renderContinuityReportHtml(report, report.signedHead, report.integrity, now);
+    const perResource = new Map(report.estate.rows.map((r) => [r.resource, renderProtectionFacts(r)]));
+    return renderContinuityReportHtml(report, report.signedHead, report.integrity, now, { html: renderEstateHtml(report.estate), perResource });
   }
 }

@@ -1,4 +1,5 @@
 import { BackupCopy, Envelope } from '@continuity/contracts';
+import { emptyProtection, evolveProtection, Protection } from './protection.projection.js';
 
 /** Service-level objectives the projection judges against (the brief's defaults). */
 export interface SloTargets {
@@ -71,6 +72,8 @@ export interface ResourceState {
   downtimeMs: number;
   trackedSince: string;
   sloBreaches: SloBreach[];
+  /** Retained backups, WAL archive, recoveries, open findings (protection.projection.ts); absent until the first such event. */
+  protection?: Protection;
 }
 
 const MAX_AWAITING = 32; // verdicts come within minutes; a backup still unverified after 32 newer ones is dropped from the state (the log keeps it)
@@ -123,6 +126,8 @@ export const evolveResourceState = (
   const next: ResourceState = { ...state, asOfLogIndex: entry.logIndex, updatedAt: entry.recordedAt, awaitingVerdict: awaitingOf(state) };
   const { event } = entry;
   const data = event.data as Record<string, any>;
+  const protection = evolveProtection(state.protection, entry);
+  if (protection !== state.protection) next.protection = protection;
 
   switch (event.type) {
     case 'BackupCreated': {
@@ -147,6 +152,7 @@ export const evolveResourceState = (
       const backup = awaitingOf(state).find((a) => a.backupId === data.backupId);
       if (data.verdict !== 'passed') {
         next.counts = { ...state.counts, verificationsFailed: state.counts.verificationsFailed + 1 };
+        if (state.lastVerified?.backupId === data.backupId) withdrawBadCopies(next, state.lastVerified!, entry);
         return next;
       }
       next.counts = { ...state.counts, verificationsPassed: state.counts.verificationsPassed + 1 };
@@ -172,11 +178,17 @@ export const evolveResourceState = (
           passedCopies,
           threeTwoOne: threeTwoOneOf(passedCopies),
         };
+        next.protection = { ...(next.protection ?? emptyProtection()), verifiedEventId: event.id, threeTwoOneLost: null };
       }
       return next;
     }
     case 'FailoverTriggered':
-      if (data.toInstance === null) return next; // no candidate: the outage goes on, nothing promoted
+      if (data.toInstance === null) {
+        // No candidate: nothing is promoted, the outage goes on and counts against availability
+        // until a completed failover ends it (an attempt already open keeps its start).
+        next.openOutage = state.openOutage ?? { failoverId: data.failoverId, since: data.firstFailureAt ?? data.detectedAt };
+        return next;
+      }
       next.openOutage = { failoverId: data.failoverId, since: data.firstFailureAt ?? data.detectedAt };
       return next;
     case 'FailoverCompleted': {
@@ -210,6 +222,23 @@ export const evolveResourceState = (
     }
     default:
       return next;
+  }
+};
+
+/**
+ * A verdict (a scrub, usually) found copies of the verified recovery point bad: they no longer
+ * count, and when 3-2-1 held before and no longer does, the protection says which event withdrew it.
+ */
+const withdrawBadCopies = (next: ResourceState, verified: NonNullable<ResourceState['lastVerified']>, entry: LedgerEntry) => {
+  const checks = ((entry.event.data as Record<string, any>).copies ?? []) as { location: string; readable: boolean; sizeMatch: boolean; hashMatch: boolean }[];
+  const bad = new Set(checks.filter((c) => !(c.readable && c.sizeMatch && c.hashMatch)).map((c) => c.location));
+  const passedCopies = verified.passedCopies.filter((c) => !bad.has(c.location));
+  if (passedCopies.length === verified.passedCopies.length) return;
+  const threeTwoOne = threeTwoOneOf(passedCopies);
+  next.lastVerified = { ...verified, passedCopies, threeTwoOne };
+  if (verified.threeTwoOne.compliant && !threeTwoOne.compliant) {
+    const lost = { at: entry.event.occurredAt, eventId: entry.event.id, backupId: verified.backupId, locations: [...bad] };
+    next.protection = { ...(next.protection ?? emptyProtection()), threeTwoOneLost: lost };
   }
 };
 

@@ -1,0 +1,113 @@
+import { aFailoverTriggeredData, aResourceDegradedData, aRestorePerformedData, aSynchronousReplicationChangedData } from '@continuity/contracts/testing';
+import { at, atDate, baseBackup, dump, entry, fold, resetLog, verdict, verifiedBackup, walShipment } from '../../test/findings-fixtures.js';
+import { DEFAULT_SLO_TARGETS, ResourceState } from '../resource-state/resource-state.projection.js';
+import { evaluateRisks, RISK_RULES, RiskPolicy } from './risk-rules.js';
+
+const DAY = 1440; // minutes
+const policy: RiskPolicy = { targets: { ...DEFAULT_SLO_TARGETS, rpoMs: 5 * 60_000, rtoMs: 30_000 }, scrubPeriodMs: 7 * DAY * 60_000, drillMaxAgeMs: 30 * DAY * 60_000, standbyLagLimitBytes: 1_000 };
+const findings = (state: ResourceState, minute: number) => evaluateRisks(state, atDate(minute), policy);
+const rule = (state: ResourceState, minute: number, id: string) => findings(state, minute).find((f) => f.rule === id);
+// DrillCompleted is another slice's event (not in this build's registry): folded only if present, read defensively.
+const drill = (passed: boolean, minute: number) => {
+  const e = entry('DeadLetterReplayed', {}, minute);
+  return { ...e, event: { ...e.event, type: 'DrillCompleted', source: 'drills', data: { outcome: passed ? 'passed' : 'failed' } } } as typeof e;
+};
+const oneSite = (minute: number) => dump(minute, { copies: dump(0).copies.map((c) => ({ ...c, site: 'eu-west-1a' })) });
+const oneMedium = (minute: number) => dump(minute, { copies: dump(0).copies.map((c) => ({ ...c, medium: 'disk' })) });
+
+describe('risk rules', () => {
+  beforeEach(resetLog);
+
+  it('every rule has a unique id and a description', () => {
+    expect(new Set(RISK_RULES.map((r) => r.id)).size).toBe(RISK_RULES.length);
+    for (const r of RISK_RULES) expect(r.describes.length).toBeGreaterThan(10);
+  });
+
+  it('no-verified-recovery-point: raised when none is verified or the newest is older than the RPO target; cleared by a fresh one', () => {
+    const unverified = fold([entry('BackupCreated', dump(0), 0)]);
+    expect(rule(unverified, 1, 'no-verified-recovery-point')).toMatchObject({ severity: 'critical', evidence: [unverified.protection!.retained[0]!.eventId] });
+    const stale = fold(verifiedBackup(dump(0), 0));
+    expect(rule(stale, 10, 'no-verified-recovery-point')).toMatchObject({ severity: 'high', evidence: expect.arrayContaining([stale.protection!.verifiedEventId]) });
+    expect(rule(fold(verifiedBackup(dump(8), 8), stale), 10, 'no-verified-recovery-point')).toBeUndefined();
+  });
+
+  it('restore-over-rto: raised by a restore test or a restore slower than the RTO target; cleared by a fast one', () => {
+    const b = dump(0);
+    const slow = fold([entry('BackupCreated', b, 0), entry('IntegrityVerified', verdict(b, [], { restoreTest: { status: 'passed', durationMs: 45_000, checks: [] } }), 1)]);
+    expect(rule(slow, 2, 'restore-over-rto')).toMatchObject({ severity: 'high', evidence: [slow.protection!.verifiedEventId] });
+    const b2 = dump(3);
+    const fast = fold([entry('BackupCreated', b2, 3), entry('IntegrityVerified', verdict(b2), 4)], slow);
+    expect(rule(fast, 5, 'restore-over-rto')).toBeUndefined();
+    const restored = fold([entry('RestorePerformed', aRestorePerformedData({ outcome: 'restored', startedAt: at(5), finishedAt: at(6) }), 6)], fast);
+    expect(rule(restored, 7, 'restore-over-rto')?.summary).toContain('60.0 s');
+  });
+
+  it('copies-one-site: raised when every good copy is on one site; cleared by a backup with an off-site copy', () => {
+    const state = fold(verifiedBackup(oneSite(0), 0));
+    expect(rule(state, 2, 'copies-one-site')).toMatchObject({ severity: 'high', evidence: [state.protection!.verifiedEventId] });
+    expect(rule(fold(verifiedBackup(dump(2), 2), state), 4, 'copies-one-site')).toBeUndefined();
+  });
+
+  it('copies-one-medium: raised when every good copy is on one medium; cleared by a backup on two media', () => {
+    const state = fold(verifiedBackup(oneMedium(0), 0));
+    expect(rule(state, 2, 'copies-one-medium')?.summary).toContain('medium disk');
+    expect(rule(fold(verifiedBackup(dump(2), 2), state), 4, 'copies-one-medium')).toBeUndefined();
+  });
+
+  it('three-two-one-lost: raised by a failed scrub of a copy, with the scrub as evidence; cleared by a new compliant backup', () => {
+    const b = dump(0);
+    const verified = fold(verifiedBackup(b, 0));
+    expect(rule(verified, 2, 'three-two-one-lost')).toBeUndefined();
+    const scrub = entry('IntegrityVerified', verdict(b, ['offsite'], { trigger: 'scrub' }), 3);
+    const lost = fold([scrub], verified);
+    expect(rule(lost, 4, 'three-two-one-lost')).toMatchObject({ severity: 'critical', evidence: expect.arrayContaining([scrub.event.id]) });
+    expect(rule(fold(verifiedBackup(dump(4), 4), lost), 6, 'three-two-one-lost')).toBeUndefined();
+  });
+
+  it('scrub-coverage: raised when a retained backup older than the period had no verdict in it; cleared by a scrub', () => {
+    const b = dump(0);
+    const state = fold(verifiedBackup(b, 0));
+    expect(rule(state, 6 * DAY, 'scrub-coverage')).toBeUndefined(); // not due yet
+    expect(rule(state, 8 * DAY, 'scrub-coverage')).toMatchObject({ severity: 'medium', evidence: [state.protection!.retained[0]!.eventId] });
+    expect(rule(state, 8 * DAY, 'scrub-coverage')?.summary).toContain('coverage 0 %');
+    const scrubbed = fold([entry('IntegrityVerified', verdict(b, [], { trigger: 'scrub' }), 8 * DAY - 10)], state);
+    expect(rule(scrubbed, 8 * DAY, 'scrub-coverage')).toBeUndefined();
+  });
+
+  it('drill-overdue: "never drilled" without drills, raised by a failed or old drill; cleared by a recent passed one', () => {
+    const state = fold(verifiedBackup(dump(0), 0));
+    expect(rule(state, 2, 'drill-overdue')?.summary).toContain('never drilled');
+    const failed = fold([drill(false, 3)], state);
+    expect(rule(failed, 4, 'drill-overdue')).toMatchObject({ severity: 'high', evidence: [failed.protection!.lastDrill!.eventId] });
+    const passed = fold([drill(true, 5)], failed);
+    expect(rule(passed, 6, 'drill-overdue')).toBeUndefined();
+    expect(rule(passed, 31 * DAY, 'drill-overdue')?.summary).toContain('old');
+  });
+
+  it('no-standby: raised when no standby could be promoted; cleared when one is eligible again', () => {
+    const none = fold([entry('SynchronousReplicationChanged', aSynchronousReplicationChangedData(), 0)]);
+    expect(rule(none, 1, 'no-standby')).toMatchObject({ severity: 'high', evidence: [none.protection!.standby!.eventId] });
+    const back = fold([entry('SynchronousReplicationChanged', aSynchronousReplicationChangedData({ mode: 'synchronous', synchronousStandby: 'pg-b', standbys: [{ member: 'pg-b', streaming: true, eligible: true, reason: 'streaming' }] }), 2)], none);
+    expect(rule(back, 3, 'no-standby')).toBeUndefined();
+  });
+
+  it('standby-lag: raised when a standby lags above the limit; cleared when it catches up', () => {
+    const lagging = fold([entry('FailoverTriggered', aFailoverTriggeredData({ candidates: [{ instance: 'pg-b', lsn: '0/3000060', lagBytes: 5_000, eligible: true, reason: null }] }), 0)]);
+    expect(rule(lagging, 1, 'standby-lag')?.summary).toContain('5000 bytes');
+    const caught = fold([entry('FailoverTriggered', aFailoverTriggeredData({ candidates: [{ instance: 'pg-b', lsn: '0/3000060', lagBytes: 10, eligible: true, reason: null }] }), 2)], lagging);
+    expect(rule(caught, 3, 'standby-lag')).toBeUndefined();
+  });
+
+  it('wal-archive-gap: raised by a gap in the shipped chain or a ResourceDegraded naming one; cleared by a new base backup', () => {
+    const base = baseBackup(0);
+    const gapped = fold([...verifiedBackup(base, 0), entry('WalArchived', walShipment(2, 1), 2), entry('WalArchived', walShipment(4, 5), 4)]);
+    expect(rule(gapped, 5, 'wal-archive-gap')).toMatchObject({ severity: 'high', evidence: [gapped.protection!.walGap!.eventId] });
+    expect(rule(fold([entry('BackupCreated', baseBackup(6), 6)], gapped), 7, 'wal-archive-gap')).toBeUndefined();
+    const degraded = fold([entry('ResourceDegraded', aResourceDegradedData({ reason: 'WAL gap: slot lost' }), 1)]);
+    expect(rule(degraded, 2, 'wal-archive-gap')).toBeDefined();
+  });
+
+  it('a resource with nothing to protect (no backup or replication facts) is not judged', () => {
+    expect(findings(fold([entry('DeadLetterReplayed', { ...({} as any) }, 0)]), 1)).toEqual([]);
+  });
+});
