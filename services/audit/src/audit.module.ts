@@ -24,6 +24,8 @@ import { ReportsHttpController } from './reports/reports.http.controller.js';
 import { ProjectionRebuildService } from './resource-state/projection-rebuild.service.js';
 import { ProjectionsHttpController } from './resource-state/projections.http.controller.js';
 import { ExportHttpController } from './verification/export.http.controller.js';
+import { StatusHttpController } from './status/status.http.controller.js';
+import { StatusService } from './status/status.service.js';
 
 @Module({
   imports: [
@@ -50,6 +52,7 @@ import { ExportHttpController } from './verification/export.http.controller.js';
     ProofsHttpController,
     HistoryHttpController,
     ExportHttpController,
+    StatusHttpController,
   ],
   providers: [
     WriterLease,
@@ -61,6 +64,7 @@ import { ExportHttpController } from './verification/export.http.controller.js';
     TamperCheckService,
     ReportService,
     ProjectionRebuildService,
+    StatusService,
   ],
 })
 export class AuditModule {}

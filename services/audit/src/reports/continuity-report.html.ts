@@ -1,8 +1,6 @@
+import { escapeHtml as escape } from '../api/html.js';
 import type { SignedTreeHead } from '../signing/tree-head-signer.js';
 import type { ContinuityReport, ResourceReport, RpoPoint } from './continuity-report.js';
-
-const escape = (value: unknown) =>
-  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 export const formatDuration = (ms: number | null): string => {
   if (ms === null) return '—';
