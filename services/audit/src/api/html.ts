@@ -4,11 +4,13 @@ export const escapeHtml = (value: unknown) =>
 
 /**
  * Headers of every HTML page the service renders: nothing but inline styles runs or loads (no
- * scripts, no external assets, no framing), the page is not cached and leaks no referrer.
+ * scripts, no external assets, no framing), the page is not cached and leaks no referrer to other sites.
  */
 export const HTML_PAGE_HEADERS: Record<string, string> = {
   'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Cache-Control': 'no-store',
-  'Referrer-Policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on a form post, and
+  // the login form's same-origin check needs the real one.
+  'Referrer-Policy': 'same-origin',
 };

@@ -31,14 +31,14 @@ describe('status view', () => {
     const states = fold([
       ...verified('orders-db', 50),
       ...verified('stale-db', 10),
-      entry('BackupCreated', aBackupCreatedData({ recoveryPoint: at(55) }), 55, 'new-db'),
-      entry('FailoverTriggered', { ...aFailoverTriggeredData(), firstFailureAt: at(56), detectedAt: at(56) }, 56, 'ha-db'),
+      entry('BackupCreated', aBackupCreatedData({ recoveryPoint: at(51) }), 51, 'new-db'),
+      entry('FailoverTriggered', { ...aFailoverTriggeredData(), firstFailureAt: at(52), detectedAt: at(52) }, 52, 'ha-db'),
     ]);
-    const view = statusView({ states, now: new Date(at(58)), targets: DEFAULT_SLO_TARGETS, head: null, risks: null, tracesUrl: null });
+    const view = statusView({ states, now: new Date(at(53)), targets: DEFAULT_SLO_TARGETS, head: null, risks: null, tracesUrl: null });
     const byName = Object.fromEntries(view.resources.map((r) => [r.resource, r]));
-    expect(byName['orders-db']).toMatchObject({ condition: 'protected', rpoExposureMs: 8 * 60_000, reasons: [] });
-    expect(byName['orders-db']!.newestVerified).toMatchObject({ recoveryPoint: at(50), ageMs: 8 * 60_000 });
-    expect(byName['stale-db']).toMatchObject({ condition: 'at-risk', rpoExposureMs: 48 * 60_000 });
+    expect(byName['orders-db']).toMatchObject({ condition: 'protected', rpoExposureMs: 3 * 60_000, reasons: [] });
+    expect(byName['orders-db']!.newestVerified).toMatchObject({ recoveryPoint: at(50), ageMs: 3 * 60_000, compliant: true });
+    expect(byName['stale-db']).toMatchObject({ condition: 'at-risk', rpoExposureMs: 43 * 60_000 });
     expect(byName['stale-db']!.reasons).toEqual(['newest verified recovery point is older than the RPO target']);
     expect(byName['new-db']).toMatchObject({ condition: 'unverified', rpoExposureMs: null, newestVerified: null });
     expect(byName['ha-db']).toMatchObject({ condition: 'down' });

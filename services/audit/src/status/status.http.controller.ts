@@ -35,8 +35,9 @@ export class StatusHttpController {
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     const caller: Caller | null = bearer ? this.auth.byToken(bearer[1]!, address, now) : this.auth.bySession(req.headers.cookie, now);
     res.set(HTML_PAGE_HEADERS).type('html');
+    // Without credentials, the sign-in form is the page (200, as any site's); a bad token is a 401.
     if (!caller || !grants(caller.role, 'viewer')) {
-      res.status(401).send(renderLoginPage(bearer ? 'That token is not known here.' : null));
+      res.status(bearer ? 401 : 200).send(renderLoginPage(bearer ? 'That token is not known here.' : null));
       return;
     }
     res.status(200).send(renderStatusPage(await this.status.view(new Date(now)), caller, !bearer));
