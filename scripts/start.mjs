@@ -37,6 +37,7 @@ const HOW_TO = {
 const args = process.argv.slice(2);
 const unknownFlag = args.find((a) => a.startsWith('--') && a !== '--no-demo');
 const fileArgs = args.filter((a) => !a.startsWith('--'));
+const launchedAt = Date.now();
 const say = (text) => console.log(`[start] ${text}`);
 const fail = (text) => {
   console.error(`[start] ${text}`);
@@ -331,15 +332,14 @@ async function showDemo(estate, tokens, jaeger) {
       await new Promise((r) => setTimeout(r, 1_000));
     }
   }
-  const started = Date.now();
   const seen = new Set();
   const watch = async () => {
-    while (!stopping && seen.size < estate.resources.length && Date.now() - started < 300_000) {
+    while (!stopping && seen.size < estate.resources.length && Date.now() - launchedAt < 300_000) {
       const answer = await call('GET', 'http://127.0.0.1:3004/audit/resources', byRole.auditor).catch(() => null);
       for (const state of answer?.body?.resources ?? []) {
         if (estate.resources.includes(state.resource) && state.lastVerified && !seen.has(state.resource)) {
           seen.add(state.resource);
-          say(`${state.resource}: verified recovery point ${state.lastVerified.recoveryPoint} in the ledger ${Math.round((Date.now() - started) / 1000)} s after start (${state.lastVerified.passedCopies.length} copies) — see http://127.0.0.1:3004/`);
+          say(`${state.resource}: newest verified recovery point ${state.lastVerified.recoveryPoint} in the ledger ${Math.round((Date.now() - launchedAt) / 1000)} s after npm start (${state.lastVerified.passedCopies.length} copies) — see http://127.0.0.1:3004/`);
         }
       }
       await new Promise((r) => setTimeout(r, 2_000));
