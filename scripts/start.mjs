@@ -14,11 +14,11 @@
 //   npm start -- --no-demo            the services alone, configured from the environment
 //   npm start -- path/to/continuity.yaml   your own estate (as CONTINUITY_CONFIG)
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
+import { makeTokens } from './tokens.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
@@ -141,30 +141,12 @@ async function ensurePostgres() {
 
 /**
  * Every HTTP route but health and metrics needs a bearer token. Made once per checkout: one token a
- * role (32 random bytes each), kept in clear in .continuity/tokens (mode 0600) to print them, and
- * handed to the services only as SHA-256 hashes (.continuity/tokens.sha256, CONTINUITY_TOKENS_FILE).
+ * role, kept in clear in .continuity/tokens (mode 0600) to print them, and handed to the services
+ * only as SHA-256 hashes (.continuity/tokens.sha256, CONTINUITY_TOKENS_FILE). See scripts/tokens.mjs.
  */
-const ROLES = ['viewer', 'operator', 'auditor', 'admin'];
 function accessTokens() {
   if (process.env.CONTINUITY_TOKENS || process.env.CONTINUITY_TOKENS_FILE) return { env: {}, made: false };
-  const file = join(stateDir, 'tokens');
-  if (!existsSync(file)) {
-    mkdirSync(stateDir, { recursive: true });
-    const lines = ROLES.map((role) => `${role} ${role} ${randomBytes(32).toString('base64url')}`);
-    writeFileSync(file, `# name role token (made by npm start; the services read only tokens.sha256)\n${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
-  }
-  chmodSync(file, 0o600);
-  const tokens = readFileSync(file, 'utf8')
-    .split('\n')
-    .map((line) => line.replace(/#.*/, '').trim())
-    .filter(Boolean)
-    .map((line) => {
-      const [name, role, token] = line.split(/\s+/);
-      return { name, role, token };
-    });
-  const hashed = join(stateDir, 'tokens.sha256');
-  const sha256 = (token) => createHash('sha256').update(token).digest('hex');
-  writeFileSync(hashed, tokens.map((t) => `${t.name} ${t.role} ${sha256(t.token)}\n`).join(''), { mode: 0o600 });
+  const { tokens, file, hashed } = makeTokens(stateDir);
   return { env: { CONTINUITY_TOKENS_FILE: hashed }, made: true, tokens, file };
 }
 
