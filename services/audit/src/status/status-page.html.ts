@@ -35,7 +35,19 @@ const time = (iso: string) => `<time datetime="${esc(iso)}">${esc(iso.slice(0, 1
 const bytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`);
 const enc = encodeURIComponent;
 
-const row = (r: ResourceStatus) => {
+/**
+ * Jaeger's search for the resource's spans (every publish and consume carries `continuity.resource`),
+ * when the traces URL is a Jaeger search page; any other URL is linked as it is.
+ */
+export const tracesLink = (tracesUrl: string, resource: string): string => {
+  const url = new URL(tracesUrl);
+  if (!url.pathname.endsWith('/search')) return url.toString();
+  url.searchParams.set('service', 'backup');
+  url.searchParams.set('tags', JSON.stringify({ 'continuity.resource': resource }));
+  return url.toString();
+};
+
+const row = (r: ResourceStatus, tracesUrl: string | null) => {
   const v = r.newestVerified;
   const rpo = r.rpoExposureMs === null ? '—' : `${formatDuration(r.rpoExposureMs)}<div class="muted">target ${esc(formatDuration(r.rpoTargetMs))}</div>`;
   const verified = v
@@ -49,7 +61,8 @@ const row = (r: ResourceStatus) => {
       ? '0'
       : `${r.failovers.count}${r.failovers.recent.map((f) => `<div class="muted">→ ${esc(f.to)} in ${esc(formatDuration(f.rtoMs))}, ${time(f.completedAt)}</div>`).join('')}`;
   const reasons = r.reasons.length ? `<ul class="reasons">${r.reasons.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` : '';
-  const proofs = `<a href="/audit/resources/${esc(enc(r.resource))}/state">state + proof</a> · <a href="/audit/events?resource=${esc(enc(r.resource))}">ledger entries</a>`;
+  const traces = tracesUrl ? ` · <a href="${esc(tracesLink(tracesUrl, r.resource))}" rel="noreferrer">traces</a>` : '';
+  const proofs = `<a href="/audit/resources/${esc(enc(r.resource))}/state">state + proof</a> · <a href="/audit/events?resource=${esc(enc(r.resource))}">ledger entries</a>${traces}`;
   return `<tr data-resource="${esc(r.resource)}">
 <td><strong class="name">${esc(r.resource)}</strong></td>
 <td><span class="cond ${r.condition}">${esc(LABEL[r.condition])}</span>${reasons}</td>
@@ -79,8 +92,8 @@ export const renderStatusPage = (view: StatusView, caller: { name: string; role:
     `<a href="/metrics">metrics</a>`,
   ].filter(Boolean);
   const table = view.resources.length
-    ? `<table class="resources"><thead><tr><th>resource</th><th>state</th><th>RPO exposure</th><th>newest verified recovery point</th><th>last backup</th><th>last restore test</th><th>failovers</th><th>proofs</th></tr></thead>
-<tbody>${view.resources.map(row).join('\n')}</tbody></table>`
+    ? `<table class="resources"><thead><tr><th>resource</th><th>state</th><th>RPO exposure</th><th>newest verified recovery point</th><th>last backup</th><th>last restore test</th><th>failovers</th><th>proofs and traces</th></tr></thead>
+<tbody>${view.resources.map((r) => row(r, view.tracesUrl)).join('\n')}</tbody></table>`
     : '<div class="empty">No resource in the ledger yet: the first backup of a protected resource appears here once the audit service has recorded it.</div>';
   return page(
     'Continuity — estate status',

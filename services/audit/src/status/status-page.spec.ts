@@ -54,6 +54,8 @@ describe('status view', () => {
     expect(html).toContain('→ pg-b in 2.5 s');
     expect(html).toContain('signed tree head over 3 entries');
     expect(html).toContain('href="http://127.0.0.1:16686/search"');
+    // Per resource, Jaeger's search for its spans.
+    expect(html).toContain('href="http://127.0.0.1:16686/search?service=backup&amp;tags=%7B%22continuity.resource%22%3A%22orders-db%22%7D"');
     expect(html).toContain('href="/audit/reports/continuity?format=html"');
     expect(html).not.toContain('class="risks"'); // no risk register: no section
   });
