@@ -21,5 +21,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends postgresql-clie
 WORKDIR /app
 COPY --from=build /app /app
 ENV NODE_ENV=production HOST=0.0.0.0
+# The audit signing key's folder, owned by the service's user: a named volume mounted here starts
+# with this ownership, so the key can be created on first start (as node, mode 0600).
+RUN mkdir -p /var/lib/continuity && chown node:node /var/lib/continuity
 USER node
 CMD ["node", "services/audit/dist/main.js"]

@@ -5,12 +5,20 @@
 // Defaults: NATS at nats://127.0.0.1:4222 and postgres://postgres@127.0.0.1:5432/continuity. With no
 // NATS_URL and nothing on :4222, `nats-server -js` is started if it is installed; with no
 // DATABASE_URL and nothing on :5432, an embedded PostgreSQL (data under .continuity/) is started.
+//
+// With no configuration (`npm start`: no CONTINUITY_CONFIG, no file argument, no --no-demo) it opens
+// the demo estate in .continuity/demo/ (a PostgreSQL primary + hot standby, sample data that keeps
+// changing, files, three copy locations in two sites; libs/runtime/src/demo/), points the services
+// at its configuration, takes the first backups at once and says where to watch them.
+//   npm start                         the demo estate
+//   npm start -- --no-demo            the services alone, configured from the environment
+//   npm start -- path/to/continuity.yaml   your own estate (as CONTINUITY_CONFIG)
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
+import { makeTokens } from './tokens.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
@@ -26,6 +34,10 @@ const HOW_TO = {
   postgres: 'start PostgreSQL (Debian: pg_ctlcluster --skip-systemctl-redirect 15 main start) or run `docker compose up nats postgres`, or set DATABASE_URL',
 };
 
+const args = process.argv.slice(2);
+const unknownFlag = args.find((a) => a.startsWith('--') && a !== '--no-demo');
+const fileArgs = args.filter((a) => !a.startsWith('--'));
+const launchedAt = Date.now();
 const say = (text) => console.log(`[start] ${text}`);
 const fail = (text) => {
   console.error(`[start] ${text}`);
@@ -129,30 +141,12 @@ async function ensurePostgres() {
 
 /**
  * Every HTTP route but health and metrics needs a bearer token. Made once per checkout: one token a
- * role (32 random bytes each), kept in clear in .continuity/tokens (mode 0600) to print them, and
- * handed to the services only as SHA-256 hashes (.continuity/tokens.sha256, CONTINUITY_TOKENS_FILE).
+ * role, kept in clear in .continuity/tokens (mode 0600) to print them, and handed to the services
+ * only as SHA-256 hashes (.continuity/tokens.sha256, CONTINUITY_TOKENS_FILE). See scripts/tokens.mjs.
  */
-const ROLES = ['viewer', 'operator', 'auditor', 'admin'];
 function accessTokens() {
   if (process.env.CONTINUITY_TOKENS || process.env.CONTINUITY_TOKENS_FILE) return { env: {}, made: false };
-  const file = join(stateDir, 'tokens');
-  if (!existsSync(file)) {
-    mkdirSync(stateDir, { recursive: true });
-    const lines = ROLES.map((role) => `${role} ${role} ${randomBytes(32).toString('base64url')}`);
-    writeFileSync(file, `# name role token (made by npm start; the services read only tokens.sha256)\n${lines.join('\n')}\n`, { mode: 0o600, flag: 'wx' });
-  }
-  chmodSync(file, 0o600);
-  const tokens = readFileSync(file, 'utf8')
-    .split('\n')
-    .map((line) => line.replace(/#.*/, '').trim())
-    .filter(Boolean)
-    .map((line) => {
-      const [name, role, token] = line.split(/\s+/);
-      return { name, role, token };
-    });
-  const hashed = join(stateDir, 'tokens.sha256');
-  const sha256 = (token) => createHash('sha256').update(token).digest('hex');
-  writeFileSync(hashed, tokens.map((t) => `${t.name} ${t.role} ${sha256(t.token)}\n`).join(''), { mode: 0o600 });
+  const { tokens, file, hashed } = makeTokens(stateDir);
   return { env: { CONTINUITY_TOKENS_FILE: hashed }, made: true, tokens, file };
 }
 
@@ -223,6 +217,14 @@ function startService({ name, port }, env) {
 process.on('exit', () => {
   for (const child of children.values()) child.kill('SIGKILL'); // never leave orphans behind
 });
+if (unknownFlag || fileArgs.length > 1) fail(`usage: npm start [-- --no-demo | -- <continuity.yaml>] (got ${args.join(' ')})`);
+if (fileArgs[0]) {
+  const file = resolve(process.env.INIT_CWD ?? process.cwd(), fileArgs[0]);
+  if (!existsSync(file)) fail(`${file} does not exist (the configuration file given to npm start)`);
+  process.env.CONTINUITY_CONFIG = file;
+}
+const wantDemo = !args.includes('--no-demo') && !process.env.CONTINUITY_CONFIG;
+
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
@@ -233,8 +235,15 @@ const tokens = accessTokens();
 // The audit service needs an absolute key path: the checkout's state directory, where earlier
 // versions kept it (relative to the directory npm start runs in, the checkout's root).
 const signingKeyFile = process.env.AUDIT_SIGNING_KEY_FILE ?? join(stateDir, 'audit-signing-key.pem');
+const demo = wantDemo ? await openDemo() : null;
+const jaeger = await isListening('127.0.0.1', 16686);
+const telemetryEnv = {
+  // A local Jaeger (e.g. `docker compose up jaeger`) gets the traces, and the status page links to it.
+  ...(jaeger && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT && (await isListening('127.0.0.1', 4318)) ? { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' } : {}),
+  ...(jaeger && !process.env.AUDIT_TRACES_URL ? { AUDIT_TRACES_URL: 'http://localhost:16686/search' } : {}),
+};
 for (const service of SERVICES) {
-  startService(service, { NATS_URL: natsUrl, DATABASE_URL: databaseUrl, ...tokens.env, AUDIT_SIGNING_KEY_FILE: signingKeyFile });
+  startService(service, { NATS_URL: natsUrl, DATABASE_URL: databaseUrl, ...tokens.env, AUDIT_SIGNING_KEY_FILE: signingKeyFile, ...(demo?.env ?? {}), ...telemetryEnv });
 }
 for (const { name, port } of SERVICES) await waitListening('127.0.0.1', port, name, 30_000);
 say('all four services are up:');
@@ -251,4 +260,73 @@ if (tokens.made) {
   }
   say(`(tokens kept in ${tokens.file}; set CONTINUITY_TOKENS or CONTINUITY_TOKENS_FILE to choose your own)`);
 }
+if (demo) await showDemo(demo, tokens, jaeger);
+else if (!process.env.CONTINUITY_CONFIG) say('no configuration (--no-demo): the services run but protect nothing; see examples/continuity.yaml');
 say('Ctrl-C stops everything.');
+
+/** Opens the demo estate (see libs/runtime/src/demo/); without PostgreSQL's server programs, says why and goes on without it. */
+async function openDemo() {
+  const { openDemoEstate, DemoUnavailableError } = require('@continuity/runtime');
+  try {
+    const estate = await openDemoEstate({ dir: join(stateDir, 'demo'), say });
+    owned.push({ name: 'the demo estate (sample writer, PostgreSQL primary and standby)', stop: () => estate.stop() });
+    const { primary, standby } = estate.layout;
+    say(`demo estate in ${estate.layout.dir}: PostgreSQL ${primary.name} (primary) on 127.0.0.1:${primary.port}, ${standby.name} (hot standby) on 127.0.0.1:${standby.port}, database shop (an order a second), files in ${join(estate.layout.dir, 'files')}`);
+    return estate;
+  } catch (error) {
+    if (error instanceof DemoUnavailableError) say(`no demo estate: ${error.message}`);
+    else say(`the demo estate could not start (${error.message}); going on without it (delete ${join(stateDir, 'demo')} to make it afresh)`);
+    return null;
+  }
+}
+
+/**
+ * Takes the demo's first backups now (the schedule's first slot may be minutes away), prints where
+ * to look, and follows each resource until its first verified backup is in the ledger.
+ */
+async function showDemo(estate, tokens, jaeger) {
+  const byRole = Object.fromEntries((tokens.tokens ?? []).map((t) => [t.role, t.token]));
+  say('where to look:');
+  say(`  status page  http://127.0.0.1:3004/  (sign in with the viewer or auditor token)`);
+  say(`  report       http://127.0.0.1:3004/audit/reports/continuity?format=html  (auditor token, or the status page's session)`);
+  say(`  metrics      http://127.0.0.1:3001/metrics … :3004/metrics`);
+  say(jaeger ? '  traces       Jaeger at http://localhost:16686' : '  traces       start Jaeger (docker compose up jaeger) to see them; OTEL_EXPORTER_OTLP_ENDPOINT sends them anywhere');
+  say(`  config       ${estate.env.CONTINUITY_CONFIG}, ${estate.env.VERIFIER_CONFIG}`);
+  if (!byRole.operator || !byRole.auditor) {
+    say('tokens come from your environment: take a first backup with POST /backups {"resource":"shop-db"} as an operator');
+    return;
+  }
+  const call = async (method, url, token, body) => {
+    const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  };
+  for (const resource of estate.resources) {
+    for (let attempt = 0; attempt < 30 && !stopping; attempt++) {
+      const answer = await call('POST', 'http://127.0.0.1:3001/backups', byRole.operator, { resource }).catch((error) => ({ status: 0, body: { message: error.message } }));
+      if (answer.status === 202 || answer.status === 409) {
+        say(`first backup of ${resource} ${answer.status === 202 ? `started (${answer.body.backupId})` : 'already running'}; then one every ${estate.layout.schedule.replace('every ', '')}`);
+        break;
+      }
+      if (answer.status !== 0 && answer.status < 500) {
+        say(`could not start a backup of ${resource}: ${answer.status} ${answer.body?.message ?? ''}`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+  const seen = new Set();
+  const watch = async () => {
+    while (!stopping && seen.size < estate.resources.length && Date.now() - launchedAt < 300_000) {
+      const answer = await call('GET', 'http://127.0.0.1:3004/audit/resources', byRole.auditor).catch(() => null);
+      for (const state of answer?.body?.resources ?? []) {
+        if (estate.resources.includes(state.resource) && state.lastVerified && !seen.has(state.resource)) {
+          seen.add(state.resource);
+          say(`${state.resource}: newest verified recovery point ${state.lastVerified.recoveryPoint} in the ledger ${Math.round((Date.now() - launchedAt) / 1000)} s after npm start (${state.lastVerified.passedCopies.length} copies) — see http://127.0.0.1:3004/`);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+    if (!stopping && seen.size < estate.resources.length) say(`no verified backup of ${estate.resources.filter((r) => !seen.has(r)).join(', ')} yet after 5 min: see the backup and verifier lines above`);
+  };
+  void watch();
+}

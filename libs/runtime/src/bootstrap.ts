@@ -32,6 +32,8 @@ export interface ServiceSpec<S extends z.ZodType<BaseConfig> = z.ZodType<BaseCon
   env?: NodeJS.ProcessEnv;
   /** Last touches on the HTTP app before it listens (e.g. OpenAPI docs). */
   configure?: (app: INestApplication) => void;
+  /** Exact paths whose POST may carry a small HTML form instead of JSON (the audit status page's login). */
+  formPaths?: readonly string[];
 }
 
 /**
@@ -108,7 +110,7 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
     abortOnError: false,
     bodyParser: false, // no urlencoded parser: JSON bodies only (acceptJsonBodiesOnly)
   });
-  acceptJsonBodiesOnly(app);
+  acceptJsonBodiesOnly(app, spec.formPaths);
   const pool = app.get<Pool>(PG_POOL);
   const transport = new JetStreamTransport({
     serviceName: spec.name,

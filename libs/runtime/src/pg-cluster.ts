@@ -1,20 +1,35 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from './postgres.js';
 
 /**
- * Real PostgreSQL streaming replication for tests and benchmarks: a primary and streaming
- * standbys on free ports in a temporary folder, run as the `postgres` OS user when we are root
- * (PostgreSQL refuses to run as root). `remove()` stops every postmaster and deletes the folder;
- * a process-exit hook does the same for clusters a crashed test left behind.
+ * Real PostgreSQL streaming replication for tests, benchmarks and the demo estate: a primary and
+ * streaming standbys on free ports in a folder, run as the `postgres` OS user when we are root
+ * (PostgreSQL refuses to run as root). A temporary cluster (no `root` given) is deleted by
+ * `remove()`, and by a process-exit hook for clusters a crashed test left behind; a kept one (in
+ * `root`, reopened with `PgCluster.reopen`) is only stopped.
  *
  * Small and fast on purpose: shared_buffers 16MB, fsync off, no autovacuum. Not for data you keep.
  */
 
 export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+/** Whether the server programs this harness runs are installed (the demo estate says why not when they are not). */
+export const pgServerBinariesPresent = () => ['initdb', 'pg_ctl', 'pg_basebackup'].every((binary) => existsSync(join(PG_BIN, binary)));
+
+/** Whether PostgreSQL's OS user (when we are root) can reach `dir`: initdb needs every folder above its data to be traversable. */
+export const pgUserCanUse = (dir: string) => !asRoot || spawnSync('runuser', ['-u', PG_USER, '--', 'test', '-x', dir, '-a', '-w', dir]).status === 0;
+
+/** Hands `dir` to PostgreSQL's OS user when we are root. */
+export const giveToPgUser = (dir: string) => {
+  if (asRoot) chownSync(dir, uid(PG_USER), gid(PG_USER));
+};
+
+/** The file a kept cluster records its members' names and ports in, to be reopened on the same ports. */
+const LAYOUT_FILE = 'cluster.json';
 
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const PG_USER = 'postgres';
@@ -212,13 +227,19 @@ export interface PgClusterOptions {
   standbys?: number;
   /** Member names, primary first (default pg-a, pg-b, pg-c, …). */
   names?: string[];
+  /** An empty or new folder to keep the cluster in (PostgreSQL's OS user must be able to reach it); default a temporary one, deleted by `remove()`. */
+  root?: string;
 }
 
 export class PgCluster {
   readonly nodes: PgNode[] = [];
   private removed = false;
 
-  private constructor(readonly root: string) {
+  private constructor(
+    readonly root: string,
+    /** A kept cluster is stopped, never deleted, by `stop()` and at process exit. */
+    readonly kept = false,
+  ) {
     live.add(this);
   }
 
@@ -238,9 +259,10 @@ export class PgCluster {
 
   /** Creates the primary, then each standby with `pg_basebackup -R -X stream`, all started and streaming. */
   static async create(options: PgClusterOptions = {}): Promise<PgCluster> {
-    const root = mkdtempSync(join(tmpdir(), 'continuity-pg-'));
-    if (asRoot) chownSync(root, uid(PG_USER), gid(PG_USER));
-    const cluster = new PgCluster(root);
+    const root = options.root ?? mkdtempSync(join(tmpdir(), 'continuity-pg-'));
+    mkdirSync(root, { recursive: true });
+    giveToPgUser(root);
+    const cluster = new PgCluster(root, options.root !== undefined);
     try {
       const count = 1 + (options.standbys ?? 1);
       const names = options.names ?? Array.from({ length: count }, (_, i) => `pg-${String.fromCharCode(97 + i)}`);
@@ -249,11 +271,55 @@ export class PgCluster {
       // Every standby streaming before the test starts.
       const lsn = await primary.currentLsn();
       for (const standby of cluster.standbys) await standby.waitForReplay(lsn);
+      if (cluster.kept) writeFileSync(join(root, LAYOUT_FILE), JSON.stringify({ nodes: cluster.nodes.map((n) => ({ name: n.name, port: n.port })) }, null, 2) + '\n');
       return cluster;
     } catch (error) {
-      cluster.removeSync();
+      if (cluster.kept) {
+        // A half-made kept cluster is stopped and its members' folders removed: the next start begins afresh.
+        cluster.stopSync();
+        for (const node of cluster.nodes) rmSync(node.dataDir, { recursive: true, force: true });
+      } else cluster.removeSync();
       throw error;
     }
+  }
+
+  /** Whether `root` holds a cluster `create({ root })` finished (its layout was recorded). */
+  static existsIn(root: string): boolean {
+    return existsSync(join(root, LAYOUT_FILE));
+  }
+
+  /**
+   * Starts a kept cluster again, every member on the port it had (a member still running is left
+   * as it is). Members that are standbys stay standbys: their `standby.signal` is in their folder.
+   */
+  static async reopen(root: string): Promise<PgCluster> {
+    const layout = JSON.parse(readFileSync(join(root, LAYOUT_FILE), 'utf8')) as { nodes: { name: string; port: number }[] };
+    const cluster = new PgCluster(root, true);
+    for (const { name, port } of layout.nodes) cluster.nodes.push(new PgNode(name, port, join(root, name), join(root, `${name}.log`)));
+    try {
+      for (const node of cluster.nodes) if (node.pid() === null) await node.start();
+      return cluster;
+    } catch (error) {
+      cluster.stopSync();
+      throw error;
+    }
+  }
+
+  /** Stops every postmaster (fast shutdown) and keeps the folder. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.stop('fast').catch(() => undefined)));
+    live.delete(this);
+  }
+
+  private stopSync(): void {
+    for (const node of this.nodes) {
+      try {
+        node.stopSync();
+      } catch {
+        /* keep going */
+      }
+    }
+    live.delete(this);
   }
 
   private async initPrimary(name: string): Promise<PgNode> {
@@ -322,12 +388,14 @@ export class PgCluster {
 
   /** Stops every postmaster and deletes the folder. Safe to call twice. */
   async remove(): Promise<void> {
+    if (this.kept) return this.stop();
     if (this.removed) return;
     await Promise.all(this.nodes.map((node) => node.stop('immediate').catch(() => undefined)));
     this.removeSync();
   }
 
   removeSync(): void {
+    if (this.kept) return this.stopSync();
     if (this.removed) return;
     this.removed = true;
     live.delete(this);

@@ -11,6 +11,7 @@ import { MetricsController } from './metrics.controller.js';
 import { DlqController } from './dlq/dlq.controller.js';
 import { APP_GUARD } from '@nestjs/core';
 import { AccessGuard } from './http/access.guard.js';
+import { Authenticator } from './http/authenticator.js';
 import { NATS_CONNECTION, PG_POOL, PUBLISHER, SERVICE_CONFIG, TELEMETRY, TOPOLOGY } from './tokens.js';
 
 export interface RuntimeOptions {
@@ -74,11 +75,12 @@ export class RuntimeModule {
           useFactory: (nc: NatsConnection, publisher: ContinuityPublisher) => new DeadLetters(nc, { topology, publisher }),
         },
         // Deny by default, in every service: each route is public, or needs a token with a role.
+        Authenticator,
         { provide: APP_GUARD, useClass: AccessGuard },
         ReadinessChecks,
         RuntimeShutdown,
       ],
-      exports: [SERVICE_CONFIG, TELEMETRY, TOPOLOGY, NATS_CONNECTION, PG_POOL, PUBLISHER, ReadinessChecks],
+      exports: [SERVICE_CONFIG, TELEMETRY, TOPOLOGY, NATS_CONNECTION, PG_POOL, PUBLISHER, ReadinessChecks, Authenticator],
     };
   }
 }

@@ -3,6 +3,7 @@ import { APP_GUARD, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { baseEnvSchema, loadConfig } from '../src/config.js';
 import { AccessGuard, type Caller, CurrentCaller, Public, Roles } from '../src/http/access.guard.js';
+import { Authenticator } from '../src/http/authenticator.js';
 import { HttpErrorFilter } from '../src/http/error.filter.js';
 import { acceptJsonBodiesOnly } from '../src/http/json-bodies.js';
 import { SERVICE_CONFIG } from '../src/tokens.js';
@@ -50,7 +51,7 @@ class ThingsController {
 /** The guard, the filter and the body rules exactly as `createServiceApp` sets them up, without NATS. */
 const startApp = async (env: Record<string, string>) => {
   const config = loadConfig(baseEnvSchema(0), env);
-  @Module({ controllers: [ThingsController], providers: [{ provide: SERVICE_CONFIG, useValue: config }, { provide: APP_GUARD, useClass: AccessGuard }] })
+  @Module({ controllers: [ThingsController], providers: [{ provide: SERVICE_CONFIG, useValue: config }, Authenticator, { provide: APP_GUARD, useClass: AccessGuard }] })
   class Root {}
   const app = await NestFactory.create<NestExpressApplication>(Root, { logger: false, bodyParser: false });
   acceptJsonBodiesOnly(app);

@@ -27,6 +27,8 @@ import { ExportHttpController } from './verification/export.http.controller.js';
 import { RiskRegisterService } from './risks/risk-register.service.js';
 import { RisksHttpController } from './risks/risks.http.controller.js';
 import { FindingsEmitter } from './slo/findings-emitter.service.js';
+import { StatusHttpController } from './status/status.http.controller.js';
+import { StatusService } from './status/status.service.js';
 
 @Module({
   imports: [
@@ -54,6 +56,7 @@ import { FindingsEmitter } from './slo/findings-emitter.service.js';
     HistoryHttpController,
     ExportHttpController,
     RisksHttpController,
+    StatusHttpController,
   ],
   providers: [
     WriterLease,
@@ -67,6 +70,7 @@ import { FindingsEmitter } from './slo/findings-emitter.service.js';
     ProjectionRebuildService,
     RiskRegisterService,
     FindingsEmitter,
+    StatusService,
   ],
 })
 export class AuditModule {}

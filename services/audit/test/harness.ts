@@ -10,6 +10,7 @@ import { runCli } from '../src/verification/cli.js';
 import { AuditModule } from '../src/audit.module.js';
 import { auditEnvSchema } from '../src/config/audit.config.js';
 import { serveOpenApi } from '../src/api/openapi.js';
+import { LOGIN_PATH } from '../src/status/status-page.html.js';
 
 export const AUDITOR = TEST_TOKENS.auditor;
 export const OPERATOR = TEST_TOKENS.operator;
@@ -23,6 +24,7 @@ export const startAudit = async (databaseUrl: string, namespace: string, env: Re
     module: AuditModule,
     envSchema: auditEnvSchema,
     configure: serveOpenApi,
+    formPaths: [LOGIN_PATH],
     env: {
       NATS_URL: TEST_NATS_URL,
       DATABASE_URL: databaseUrl,

@@ -1,12 +1,9 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { DomainError } from '@continuity/contracts';
-import type { BaseConfig } from '../config.js';
-import { SERVICE_CONFIG } from '../tokens.js';
-import { AccessToken, accessTokensOf, grants, hashToken, Role } from './access-tokens.js';
-import { FailedAttempts } from './failed-attempts.js';
+import { grants, Role } from './access-tokens.js';
+import { Authenticator, Caller } from './authenticator.js';
 
 const ACCESS = Symbol('ACCESS');
 type Access = { roles: readonly Role[] } | 'public';
@@ -16,11 +13,7 @@ export const Roles = (...roles: [Role, ...Role[]]) => SetMetadata(ACCESS, { role
 /** A route anyone may call without a token (health, metrics, the audit public key). */
 export const Public = () => SetMetadata(ACCESS, 'public' satisfies Access);
 
-/** Who made a request: the token's name and role. */
-export interface Caller {
-  name: string;
-  role: Role;
-}
+export type { Caller };
 export type AuthenticatedRequest = Request & { caller: Caller };
 
 /** The caller of the current request, for handlers that record who asked. */
@@ -32,22 +25,17 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * The one HTTP guard of every service (registered globally by `RuntimeModule`). Deny by default: a
  * route without `@Public()` needs a bearer token; without `@Roles(…)` a read needs `viewer` and
  * anything else `operator`, and a mutating method needs `operator` whatever its decorator says.
- * No or unknown token → 401, known token without the role → 403. An address that sent
+ * No or unknown token → 401, known token without the role → 403. A read may also carry the
+ * session cookie of the audit status page's login instead of a token. An address that sent
  * `CONTINUITY_AUTH_MAX_FAILURES` unknown tokens within `CONTINUITY_AUTH_WINDOW_MS` gets 429 with
  * `Retry-After` before any token is looked at.
  */
 @Injectable()
 export class AccessGuard implements CanActivate {
-  private readonly tokens: AccessToken[];
-  private readonly failures: FailedAttempts;
-
   constructor(
     private readonly reflector: Reflector,
-    @Inject(SERVICE_CONFIG) config: BaseConfig,
-  ) {
-    this.tokens = accessTokensOf(config);
-    this.failures = new FailedAttempts({ max: config.CONTINUITY_AUTH_MAX_FAILURES, windowMs: config.CONTINUITY_AUTH_WINDOW_MS });
-  }
+    @Inject(Authenticator) private readonly authenticator: Authenticator,
+  ) {}
 
   canActivate(context: ExecutionContext): boolean {
     // Event handlers share the app's global guards; their callers are vouched for by the bus.
@@ -65,37 +53,24 @@ export class AccessGuard implements CanActivate {
     // Express's view of the peer (X-Forwarded-For is not trusted: it is the caller's to forge).
     const address = request.ip ?? request.socket.remoteAddress ?? 'unknown';
     const now = Date.now();
-    const wait = this.failures.retryAfterSeconds(address, now);
-    if (wait > 0) {
-      response.setHeader('Retry-After', String(wait));
-      throw new DomainError('AUTH.TOO_MANY_ATTEMPTS', `too many unknown tokens from this address; try again in ${wait} s`, 429);
-    }
+    this.authenticator.refuseIfThrottled(address, now, (wait) => response.setHeader('Retry-After', String(wait)));
     response.setHeader('WWW-Authenticate', 'Bearer');
-    if (this.tokens.length === 0) {
+    if (!this.authenticator.hasTokens) {
       throw new DomainError('AUTH.NO_TOKENS', 'no tokens are configured (CONTINUITY_TOKENS or CONTINUITY_TOKENS_FILE): only health and metrics are open', 401);
     }
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+    // A browser session (the audit status page's login) is good for reads only: a write needs the
+    // bearer token, which no other site can make a browser send.
+    const session = !match && !mutating ? this.authenticator.bySession(request.headers.cookie, now) : null;
     // A request without a token guesses nothing: only unknown tokens count as failed attempts.
-    if (!match) throw new DomainError('AUTH.TOKEN_MISSING', 'send Authorization: Bearer <token>', 401);
-    const token = this.tokenOf(match[1]!);
-    if (!token) {
-      this.failures.record(address, now);
-      throw new DomainError('AUTH.TOKEN_UNKNOWN', 'unknown bearer token', 401);
-    }
+    if (!match && !session) throw new DomainError('AUTH.TOKEN_MISSING', 'send Authorization: Bearer <token>', 401);
+    const caller = session ?? this.authenticator.byToken(match![1]!, address, now);
+    if (!caller) throw new DomainError('AUTH.TOKEN_UNKNOWN', 'unknown bearer token', 401);
     response.removeHeader('WWW-Authenticate');
-    if (!needed.some((role) => grants(token.role, role))) {
-      throw new DomainError('AUTH.ROLE_FORBIDDEN', `this needs role ${needed.join(' or ')}; your token has ${token.role}`, 403);
+    if (!needed.some((role) => grants(caller.role, role))) {
+      throw new DomainError('AUTH.ROLE_FORBIDDEN', `this needs role ${needed.join(' or ')}; your token has ${caller.role}`, 403);
     }
-    request.caller = { name: token.name, role: token.role };
+    request.caller = caller;
     return true;
-  }
-
-  // Hashes compared in constant time (equal lengths whatever was sent), every token checked: the
-  // response time says nothing about how much of a token matched, or which one.
-  private tokenOf(given: string): AccessToken | undefined {
-    const hash = hashToken(given);
-    let found: AccessToken | undefined;
-    for (const token of this.tokens) if (timingSafeEqual(token.sha256, hash)) found = token;
-    return found;
   }
 }

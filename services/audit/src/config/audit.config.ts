@@ -46,6 +46,10 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
   AUDIT_EXPORT_MAX_ENTRIES: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
   /** Events written per ledger transaction at most. */
   AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
+  /** Where the status page links for traces (e.g. Jaeger's UI); unset: no link. */
+  AUDIT_TRACES_URL: z
+    .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+    .optional(),
 }).superRefine((config, ctx) => {
   if (!config.AUDIT_SIGNING_KEY && !config.AUDIT_SIGNING_KEY_FILE) {
     ctx.addIssue({ code: 'custom', path: ['AUDIT_SIGNING_KEY_FILE'], message: 'is required (an absolute path; the key is created there on first start) unless AUDIT_SIGNING_KEY is set' });

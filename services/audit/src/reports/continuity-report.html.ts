@@ -1,8 +1,6 @@
+import { escapeHtml } from '../api/html.js';
 import type { SignedTreeHead } from '../signing/tree-head-signer.js';
 import type { ContinuityReport, ResourceReport, RpoPoint } from './continuity-report.js';
-
-export const escapeHtml = (value: unknown) =>
-  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 export const formatDuration = (ms: number | null): string => {
   if (ms === null) return '—';

@@ -1,4 +1,5 @@
-import { escapeHtml, formatDuration } from './continuity-report.html.js';
+import { escapeHtml } from '../api/html.js';
+import { formatDuration } from './continuity-report.html.js';
 import type { Estate, EstateRow } from './estate.js';
 
 /** Lists at most this many risks in the page (the JSON and GET /audit/risks have them all). */
