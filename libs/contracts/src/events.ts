@@ -18,6 +18,11 @@ import { AuditSigningKeyChangedV1, AuditSigningKeyChangedV1Schema } from './even
 import { RestorePerformedV1, RestorePerformedV1Schema } from './events/restore-performed.v1.js';
 import { SynchronousReplicationChangedV1, SynchronousReplicationChangedV1Schema } from './events/synchronous-replication-changed.v1.js';
 import { WalArchivedV1, WalArchivedV1Schema } from './events/wal-archived.v1.js';
+import { DrillStartedV1, DrillStartedV1Schema } from './events/drill-started.v1.js';
+import { DrillStepCompletedV1, DrillStepCompletedV1Schema } from './events/drill-step-completed.v1.js';
+import { DrillCompletedV1, DrillCompletedV1Schema } from './events/drill-completed.v1.js';
+import { DrillStepRequestedV1, DrillStepRequestedV1Schema } from './events/drill-step-requested.v1.js';
+import { FailoverRehearsedV1, FailoverRehearsedV1Schema } from './events/failover-rehearsed.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -35,6 +40,11 @@ export interface EventDataMap {
   RestorePerformed: RestorePerformedV1;
   SynchronousReplicationChanged: SynchronousReplicationChangedV1;
   WalArchived: WalArchivedV1;
+  DrillStarted: DrillStartedV1;
+  DrillStepCompleted: DrillStepCompletedV1;
+  DrillCompleted: DrillCompletedV1;
+  DrillStepRequested: DrillStepRequestedV1;
+  FailoverRehearsed: FailoverRehearsedV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -60,4 +70,9 @@ export const continuityEvents = new EventRegistry()
   .define('AuditSigningKeyChanged', 1, AuditSigningKeyChangedV1Schema)
   .define('RestorePerformed', 1, RestorePerformedV1Schema)
   .define('SynchronousReplicationChanged', 1, SynchronousReplicationChangedV1Schema)
-  .define('WalArchived', 1, WalArchivedV1Schema);
+  .define('WalArchived', 1, WalArchivedV1Schema)
+  .define('DrillStarted', 1, DrillStartedV1Schema)
+  .define('DrillStepCompleted', 1, DrillStepCompletedV1Schema)
+  .define('DrillCompleted', 1, DrillCompletedV1Schema)
+  .define('DrillStepRequested', 1, DrillStepRequestedV1Schema)
+  .define('FailoverRehearsed', 1, FailoverRehearsedV1Schema);
