@@ -1,3 +1,6 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseManifest } from '@continuity/artifacts';
 import { redactSecrets } from '@continuity/runtime';
 import type { Catalogue } from '../catalogue/catalogue.js';
@@ -25,6 +28,9 @@ export interface RestoreStepResult extends MeasuredStep {
 }
 
 class StepTimeout extends Error {}
+
+/** Where a drill's restore stages its dump (removed at the end of the step). */
+export const drillStagingDir = (drillId: string) => join(tmpdir(), `continuity-drill-${drillId}`);
 
 /**
  * The restore step of a drill: the newest recovery point restored into a scratch target made for
@@ -54,9 +60,13 @@ export const runRestoreStep = async (deps: RestoreStepDeps, drill: ResolvedDrill
   const rpoMs = Math.max(0, ctx.drillStartedAt.getTime() - Date.parse(newest.recoveryPoint));
   const known = { backupId: newest.backupId, recoveryPoint: newest.recoveryPoint, rpoMs };
   const scratch: ScratchTarget = scratchTargetFor(drill.scratch, ctx.drillId);
+  // The dump is staged in a folder of this drill's own, removed with the scratch target.
+  const staging = drillStagingDir(ctx.drillId);
 
   const work = (async () => {
+    await mkdir(staging, { recursive: true, mode: 0o700 });
     const restored = await deps.restore.restore({
+      stagingDir: staging,
       backupId: newest.backupId,
       to: scratch.to,
       requestedBy: { via: 'http', operator: ctx.requestedBy ? `drill ${ctx.drillId} (${ctx.requestedBy})` : `drill ${ctx.drillId}` },
@@ -87,6 +97,7 @@ export const runRestoreStep = async (deps: RestoreStepDeps, drill: ResolvedDrill
   // The restore may still be running after a timeout: drop the target once it has stopped.
   await work.catch(() => undefined);
   const scratchRemoved = await scratch.remove();
+  await rm(staging, { recursive: true, force: true });
   const where = { scratchTarget: scratch.redacted, scratchRemoved };
   if ('error' in outcome) return { ...failed(outcome.error, { ...known, ...where }), finishedAt, rpoMs };
   return { ...base, finishedAt, rtoMs: finishedAt.getTime() - startedAt.getTime(), error: null, checks: outcome.checks, ...known, ...where };
