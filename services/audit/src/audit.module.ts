@@ -21,6 +21,8 @@ import { TreeHeadsService } from './signing/tree-heads.service.js';
 import { TamperCheckService } from './integrity/tamper-check.service.js';
 import { ReportService } from './reports/report.service.js';
 import { ReportsHttpController } from './reports/reports.http.controller.js';
+import { RecoveryTestingHttpController } from './reports/recovery-testing.http.controller.js';
+import { RecoveryTestingReportService } from './reports/recovery-testing.service.js';
 import { ProjectionRebuildService } from './resource-state/projection-rebuild.service.js';
 import { ProjectionsHttpController } from './resource-state/projections.http.controller.js';
 import { ExportHttpController } from './verification/export.http.controller.js';
@@ -45,6 +47,7 @@ import { ExportHttpController } from './verification/export.http.controller.js';
     LedgerListener,
     ProjectionsHttpController,
     ReportsHttpController,
+    RecoveryTestingHttpController,
     IntegrityHttpController,
     TreeHeadsHttpController,
     ProofsHttpController,
@@ -60,6 +63,7 @@ import { ExportHttpController } from './verification/export.http.controller.js';
     HistoryService,
     TamperCheckService,
     ReportService,
+    RecoveryTestingReportService,
     ProjectionRebuildService,
   ],
 })

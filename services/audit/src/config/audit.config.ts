@@ -27,6 +27,8 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
   AUDIT_RPO_TARGET_MS: z.coerce.number().int().positive().default(300_000),
   AUDIT_RTO_TARGET_MS: z.coerce.number().int().positive().default(30_000),
   AUDIT_AVAILABILITY_TARGET: z.coerce.number().gt(0).lt(1).default(0.9999),
+  /** Headless Chromium that prints the recovery-testing report to PDF (`--print-to-pdf`). */
+  CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
   /** How often a standby tries to take the writer lease (and the writer checks it still holds it). */
   AUDIT_WRITER_LEASE_POLL_MS: z.coerce.number().int().min(100).default(1_000),
   /** Names this instance in readiness, `/audit/integrity` and PostgreSQL's `application_name`. */
