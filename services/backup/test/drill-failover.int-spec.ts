@@ -57,10 +57,10 @@ ${cluster.nodes.map((n, i) => `        - { name: ${n.name}, connection: "${n.url
 `);
     const env = { CONTINUITY_NAMESPACE: world.topology.namespace, DATABASE_URL: world.db.url, CONTINUITY_CONFIG: config, NATS_URL: 'nats://127.0.0.1:4222', BACKUP_WAL_ARCHIVE: 'off' };
     failover = await startServiceProcess('failover', env);
-    await failover.waitForOutput(`failover listening on http://127.0.0.1:${failover.port}`, 30_000);
+    await failover.waitForOutput(`failover listening on http://127.0.0.1:${failover.port}`, 60_000);
     await pollUntil(async () => (await fetch(`http://127.0.0.1:${failover.port}/failover/orders-db/primary`, { headers: bearer('viewer') })).status === 200, { what: 'the initial route', timeoutMs: 20_000 });
     backup = await startServiceProcess('backup', env);
-    await backup.waitForOutput(`backup listening on http://127.0.0.1:${backup.port}`, 30_000);
+    await backup.waitForOutput(`backup listening on http://127.0.0.1:${backup.port}`, 60_000);
     base = `http://127.0.0.1:${backup.port}`;
     const { backupId } = (await (await post('/backups', { resource: 'orders-db' })).json()) as any;
     await pollUntil(async () => {

@@ -51,6 +51,7 @@ resources:
 ${resource('orders-db', here)}
 ${resource('orders-slow', here)}
 ${resource('orders-lost', nowhere)}
+${resource('orders-sched', here)}
 locations:
   local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
   nas: { kind: filesystem, site: eu-west-1b, medium: nas, path: ${world.root}/nas }
@@ -59,6 +60,7 @@ policies:
 ${policy('orders-db')}
 ${policy('orders-slow')}
 ${policy('orders-lost')}
+${policy('orders-sched')}
 drills:
   orders-db:
     scratch: ${here}/${prefix}
@@ -71,10 +73,13 @@ drills:
   orders-lost:
     scratch: ${nowhere}/${prefix}
     stepTimeoutMs: 60000
+  orders-sched:
+    scratch: ${here}/${prefix}
+    schedule: every 24h
 `);
     env = { CONTINUITY_NAMESPACE: world.topology.namespace, DATABASE_URL: world.db.url, CONTINUITY_CONFIG: config, NATS_URL: 'nats://127.0.0.1:4222', BACKUP_WAL_ARCHIVE: 'off' };
     proc = await startServiceProcess('backup', env);
-    await proc.waitForOutput(`backup listening on http://127.0.0.1:${proc.port}`);
+    await proc.waitForOutput(`backup listening on http://127.0.0.1:${proc.port}`, 60_000);
     base = `http://127.0.0.1:${proc.port}`;
     for (const name of ['orders-db', 'orders-slow', 'orders-lost']) {
       const { backupId } = (await (await post('/backups', { resource: name })).json()) as any;
@@ -173,6 +178,21 @@ drills:
     const again = await finished(((await (await post('/drills', { resource: 'orders-db' })).json()) as any).drillId);
     expect(again.state).toBe('passed');
   }, 120_000);
+
+  it('runs a scheduled drill once for its slot, claimed in the catalogue like a backup slot', async () => {
+    const day = 86_400_000;
+    const slot = new Date(Math.floor(Date.now() / day) * day).toISOString();
+    const started = await pollUntil(async () => {
+      const all = (await world.events('DrillStarted', 'orders-sched')).filter((e) => e.data.trigger === 'schedule');
+      return all.length ? all : null;
+    }, { what: 'the scheduled drill', timeoutMs: 30_000 });
+    expect(started.map((e) => e.data.scheduleSlot)).toEqual([slot]);
+    const { rows } = await world.pool.query('SELECT policy, slot FROM backup.schedule_claims WHERE policy = $1', ['drill:orders-sched']);
+    expect(rows.map((r) => [r.policy, r.slot.toISOString()])).toEqual([['drill:orders-sched', slot]]);
+    // It ran with nothing to restore (no backup of orders-sched was taken): failed, saying so.
+    const completed = await pollUntil(async () => (await world.events('DrillCompleted', 'orders-sched')).find((e) => e.data.drillId === started[0]!.data.drillId), { what: 'its end', timeoutMs: 30_000 });
+    expect(completed.data).toMatchObject({ outcome: 'failed', failedStep: 'restore', reason: expect.stringContaining('has no recovery point to restore') });
+  }, 60_000);
 
   it('runs one drill per resource at a time', async () => {
     const [a, b] = await Promise.all([post('/drills', { resource: 'orders-db' }), post('/drills', { resource: 'orders-db' })]);
