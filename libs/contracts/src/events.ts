@@ -22,6 +22,11 @@ import { SloBreachedV1, SloBreachedV1Schema } from './events/slo-breached.v1.js'
 import { SloRestoredV1, SloRestoredV1Schema } from './events/slo-restored.v1.js';
 import { RiskIdentifiedV1, RiskIdentifiedV1Schema } from './events/risk-identified.v1.js';
 import { RiskResolvedV1, RiskResolvedV1Schema } from './events/risk-resolved.v1.js';
+import { DrillStartedV1, DrillStartedV1Schema } from './events/drill-started.v1.js';
+import { DrillStepCompletedV1, DrillStepCompletedV1Schema } from './events/drill-step-completed.v1.js';
+import { DrillCompletedV1, DrillCompletedV1Schema } from './events/drill-completed.v1.js';
+import { DrillStepRequestedV1, DrillStepRequestedV1Schema } from './events/drill-step-requested.v1.js';
+import { FailoverRehearsedV1, FailoverRehearsedV1Schema } from './events/failover-rehearsed.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -43,6 +48,11 @@ export interface EventDataMap {
   SloRestored: SloRestoredV1;
   RiskIdentified: RiskIdentifiedV1;
   RiskResolved: RiskResolvedV1;
+  DrillStarted: DrillStartedV1;
+  DrillStepCompleted: DrillStepCompletedV1;
+  DrillCompleted: DrillCompletedV1;
+  DrillStepRequested: DrillStepRequestedV1;
+  FailoverRehearsed: FailoverRehearsedV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -72,4 +82,9 @@ export const continuityEvents = new EventRegistry()
   .define('SloBreached', 1, SloBreachedV1Schema)
   .define('SloRestored', 1, SloRestoredV1Schema)
   .define('RiskIdentified', 1, RiskIdentifiedV1Schema)
-  .define('RiskResolved', 1, RiskResolvedV1Schema);
+  .define('RiskResolved', 1, RiskResolvedV1Schema)
+  .define('DrillStarted', 1, DrillStartedV1Schema)
+  .define('DrillStepCompleted', 1, DrillStepCompletedV1Schema)
+  .define('DrillCompleted', 1, DrillCompletedV1Schema)
+  .define('DrillStepRequested', 1, DrillStepRequestedV1Schema)
+  .define('FailoverRehearsed', 1, FailoverRehearsedV1Schema);

@@ -278,6 +278,80 @@ export const aRiskResolvedData = (over: Partial<EventDataMap['RiskResolved']> = 
   ...over,
 });
 
+const DRILL_ID = '01937a5e-0000-7000-8000-00000000d1d1';
+
+export const aDrillStartedData = (over: Partial<EventDataMap['DrillStarted']> = {}): EventDataMap['DrillStarted'] => ({
+  drillId: DRILL_ID,
+  kind: 'restore',
+  steps: ['restore'],
+  targets: { rtoMs: 30_000, rpoMs: 300_000 },
+  trigger: 'api',
+  requestedBy: 'alice',
+  startedAt: '2026-11-26T09:00:00.000Z',
+  scheduleSlot: null,
+  stepTimeoutMs: 600_000,
+  failoverStandby: null,
+  ...over,
+});
+
+export const aDrillStepCompletedData = (over: Partial<EventDataMap['DrillStepCompleted']> = {}): EventDataMap['DrillStepCompleted'] => ({
+  drillId: DRILL_ID,
+  step: 'restore',
+  outcome: 'passed',
+  startedAt: '2026-11-26T09:00:00.000Z',
+  finishedAt: '2026-11-26T09:00:04.000Z',
+  durationMs: 4_000,
+  rtoMs: 3_500,
+  rpoMs: 60_000,
+  dataLostBytes: null,
+  backupId: '01937a5e-0000-7000-8000-00000000b0b0',
+  recoveryPoint: '2026-11-26T08:59:00.000Z',
+  scratchTarget: 'postgres://postgres@127.0.0.1:5432/continuity_drill_0a1b2c3d',
+  scratchRemoved: true,
+  standby: null,
+  checks: [{ name: 'row counts as recorded', ok: true, detail: '3 tables' }],
+  reason: null,
+  ...over,
+});
+
+export const aDrillCompletedData = (over: Partial<EventDataMap['DrillCompleted']> = {}): EventDataMap['DrillCompleted'] => ({
+  drillId: DRILL_ID,
+  kind: 'restore',
+  outcome: 'passed',
+  startedAt: '2026-11-26T09:00:00.000Z',
+  finishedAt: '2026-11-26T09:00:04.000Z',
+  targets: { rtoMs: 30_000, rpoMs: 300_000 },
+  achieved: { rtoMs: 3_500, rpoMs: 60_000 },
+  recoveredMs: 4_000,
+  steps: [{ step: 'restore', outcome: 'passed', durationMs: 4_000, rtoMs: 3_500, rpoMs: 60_000, reason: null }],
+  failedStep: null,
+  reason: null,
+  ...over,
+});
+
+export const aDrillStepRequestedData = (over: Partial<EventDataMap['DrillStepRequested']> = {}): EventDataMap['DrillStepRequested'] => ({
+  drillId: DRILL_ID,
+  step: 'failover',
+  standby: 'pg-b',
+  switchBack: true,
+  deadline: '2026-11-26T09:10:00.000Z',
+  ...over,
+});
+
+export const aFailoverRehearsedData = (over: Partial<EventDataMap['FailoverRehearsed']> = {}): EventDataMap['FailoverRehearsed'] => ({
+  drillId: DRILL_ID,
+  requestId: '01937a5e-0000-7000-8000-00000000e0e0',
+  outcome: 'completed',
+  from: 'pg-a',
+  to: 'pg-b',
+  failoverId: '01937a5e-0000-7000-8000-00000000f0f0',
+  rtoMs: 1_200,
+  dataLostBytes: 0,
+  switchBack: { outcome: 'skipped', rtoMs: null, reason: 'pg-a is fenced and needs a rewind before it can be a standby again' },
+  reason: null,
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -297,6 +371,11 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   SloRestored: anSloRestoredData,
   RiskIdentified: aRiskIdentifiedData,
   RiskResolved: aRiskResolvedData,
+  DrillStarted: aDrillStartedData,
+  DrillStepCompleted: aDrillStepCompletedData,
+  DrillCompleted: aDrillCompletedData,
+  DrillStepRequested: aDrillStepRequestedData,
+  FailoverRehearsed: aFailoverRehearsedData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */

@@ -21,6 +21,8 @@ import { TreeHeadsService } from './signing/tree-heads.service.js';
 import { TamperCheckService } from './integrity/tamper-check.service.js';
 import { ReportService } from './reports/report.service.js';
 import { ReportsHttpController } from './reports/reports.http.controller.js';
+import { RecoveryTestingHttpController } from './reports/recovery-testing.http.controller.js';
+import { RecoveryTestingReportService } from './reports/recovery-testing.service.js';
 import { ProjectionRebuildService } from './resource-state/projection-rebuild.service.js';
 import { ProjectionsHttpController } from './resource-state/projections.http.controller.js';
 import { ExportHttpController } from './verification/export.http.controller.js';
@@ -50,6 +52,7 @@ import { StatusService } from './status/status.service.js';
     LedgerListener,
     ProjectionsHttpController,
     ReportsHttpController,
+    RecoveryTestingHttpController,
     IntegrityHttpController,
     TreeHeadsHttpController,
     ProofsHttpController,
@@ -67,6 +70,7 @@ import { StatusService } from './status/status.service.js';
     HistoryService,
     TamperCheckService,
     ReportService,
+    RecoveryTestingReportService,
     ProjectionRebuildService,
     RiskRegisterService,
     FindingsEmitter,

@@ -2,12 +2,12 @@ import { natsAuthOf } from '@continuity/runtime';
 import { Logger, Provider } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
-import type { ContinuityPublisher } from '@continuity/contracts';
-import { ConfigError, NATS_CONNECTION, PG_POOL, PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
+import type { ContinuityPublisher, Topology } from '@continuity/contracts';
+import { ConfigError, NATS_CONNECTION, PG_POOL, PUBLISHER, SERVICE_CONFIG, TOPOLOGY } from '@continuity/runtime';
 import { BackupConfig, BackupConfigError, emptyConfig, loadBackupConfig } from './config/backup-config.loader.js';
 import type { BackupEnv } from './backup.env.js';
 import { BackupGraph, wireBackup } from './backup.wiring.js';
-import { BACKUP_CONFIG, BACKUP_GRAPH, BACKUP_RUNNER, CATALOGUE, RESTORE_JOBS, RETENTION } from './tokens.js';
+import { BACKUP_CONFIG, BACKUP_GRAPH, BACKUP_RUNNER, CATALOGUE, DRILL_STORE, DRILLS, RESTORE_JOBS, RETENTION } from './tokens.js';
 
 /** Loads the policy file; a bad one stops the service naming CONTINUITY_CONFIG, the file, the key. */
 export const loadServiceConfig = async (env: Pick<BackupEnv, 'CONTINUITY_CONFIG'>, logger = new Logger('BackupConfig')): Promise<BackupConfig> => {
@@ -41,10 +41,11 @@ export const backupProviders: Provider[] = [
   { provide: BACKUP_CONFIG, inject: [SERVICE_CONFIG], useFactory: (env: BackupEnv) => loadServiceConfig(env) },
   {
     provide: BACKUP_GRAPH,
-    inject: [BACKUP_CONFIG, PG_POOL, NATS_CONNECTION, PUBLISHER, SERVICE_CONFIG],
-    useFactory: async (config: BackupConfig, pool: Pool, nc: NatsConnection, publisher: ContinuityPublisher, env: BackupEnv) => {
-      const graph = wireBackup({ config, pool, nc, publisher }, { logger: (name) => new Logger(name), replicas: env.NATS_REPLICAS, natsAuth: natsAuthOf(env) });
+    inject: [BACKUP_CONFIG, PG_POOL, NATS_CONNECTION, PUBLISHER, SERVICE_CONFIG, TOPOLOGY],
+    useFactory: async (config: BackupConfig, pool: Pool, nc: NatsConnection, publisher: ContinuityPublisher, env: BackupEnv, topology: Topology) => {
+      const graph = wireBackup({ config, pool, nc, publisher, topology }, { logger: (name) => new Logger(name), replicas: env.NATS_REPLICAS, natsAuth: natsAuthOf(env) });
       await graph.catalogue.migrate();
+      await graph.drillStore.migrate();
       return graph;
     },
   },
@@ -52,4 +53,6 @@ export const backupProviders: Provider[] = [
   part(RETENTION, (g) => g.retention),
   part(BACKUP_RUNNER, (g) => g.runner),
   part(RESTORE_JOBS, (g) => g.restoreJobs),
+  part(DRILLS, (g) => g.drills),
+  part(DRILL_STORE, (g) => g.drillStore),
 ];

@@ -1,7 +1,7 @@
 import type { NatsAuthOptions } from '@continuity/messaging';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
-import type { ContinuityPublisher } from '@continuity/contracts';
+import { DEFAULT_TOPOLOGY, type ContinuityPublisher, type Topology } from '@continuity/contracts';
 import { BackupRunner, LoggerLike } from './backup-run/backup-runner.js';
 import { LocationRegistry } from './backup-run/locations/location.registry.js';
 import { Catalogue } from './catalogue/catalogue.js';
@@ -9,6 +9,9 @@ import type { BackupConfig, ResolvedPolicy } from './config/backup-config.loader
 import { RestoreJobs } from './restore/restore-jobs.js';
 import { RestoreService } from './restore/restore.service.js';
 import { RetentionReport, RetentionRunner } from './retention/retention.runner.js';
+import { DrillCoordinator } from './drills/drill-coordinator.js';
+import { DrillStore } from './drills/drill-store.js';
+import { policyForResource } from './config/backup-config.loader.js';
 
 /** What the backup service and the CLI are built from: the policy file and the process's connections. */
 export interface BackupConnections {
@@ -16,11 +19,13 @@ export interface BackupConnections {
   pool: Pool;
   nc: NatsConnection;
   publisher: ContinuityPublisher;
+  /** Where the event stream is (the failover step of a drill reads its answer there). */
+  topology?: Topology;
 }
 
 export interface BackupWiringOptions {
   /** A logger for each part (`BackupRun`, `Retention`). */
-  logger: (part: 'BackupRun' | 'Retention') => LoggerLike;
+  logger: (part: 'BackupRun' | 'Retention' | 'Drills') => LoggerLike;
   /** Told what retention did after each created backup (the CLI prints it). */
   onRetention?: (policy: ResolvedPolicy, report: RetentionReport) => void;
   /** `NATS_REPLICAS`: for object-store buckets whose location does not set `replicas`. */
@@ -37,6 +42,8 @@ export interface BackupGraph {
   runner: BackupRunner;
   restore: RestoreService;
   restoreJobs: RestoreJobs;
+  drillStore: DrillStore;
+  drills: DrillCoordinator;
 }
 
 /**
@@ -45,7 +52,7 @@ export interface BackupGraph {
  * Nothing is opened here: the caller migrates the catalogue (`catalogue.migrate()`) and closes
  * the locations; locations open lazily.
  */
-export const wireBackup = ({ config, pool, nc, publisher }: BackupConnections, options: BackupWiringOptions): BackupGraph => {
+export const wireBackup = ({ config, pool, nc, publisher, topology }: BackupConnections, options: BackupWiringOptions): BackupGraph => {
   const catalogue = new Catalogue(pool);
   const locations = new LocationRegistry(config, nc, options.replicas, options.natsAuth);
   const retention = new RetentionRunner({ pool, catalogue, locations, publisher, logger: options.logger('Retention') });
@@ -73,5 +80,21 @@ export const wireBackup = ({ config, pool, nc, publisher }: BackupConnections, o
     },
   });
   const restoreJobs = new RestoreJobs({ restore, catalogue, config });
-  return { config, catalogue, locations, retention, runner, restore, restoreJobs };
+  const drillStore = new DrillStore(pool);
+  const drills = new DrillCoordinator({
+    config,
+    store: drillStore,
+    publisher,
+    queue: (event) => catalogue.queue(event),
+    flush: () => runner.flushOutbox(),
+    restoreStep: {
+      catalogue,
+      restore,
+      location: (name) => (config.locations.has(name) ? locations.get(name) : null),
+      identities: (resource) => policyForResource(config, resource)?.encryption?.identities ?? [],
+    },
+    failoverStep: { nc, topology: topology ?? DEFAULT_TOPOLOGY },
+    logger: options.logger('Drills'),
+  });
+  return { config, catalogue, locations, retention, runner, restore, restoreJobs, drillStore, drills };
 };

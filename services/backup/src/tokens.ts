@@ -6,3 +6,5 @@ export const CATALOGUE = Symbol('CATALOGUE');
 export const BACKUP_RUNNER = Symbol('BACKUP_RUNNER');
 export const RETENTION = Symbol('RETENTION');
 export const RESTORE_JOBS = Symbol('RESTORE_JOBS');
+export const DRILLS = Symbol('DRILLS');
+export const DRILL_STORE = Symbol('DRILL_STORE');

@@ -5,9 +5,10 @@ import { FailoverConfigError, loadFailoverConfig, NO_FAILOVER_CONFIG } from './c
 import { FailoverEventsListener } from './failover-decision/failover-events.listener.js';
 import { FAILOVER_SETTINGS, FailoverSupervisors } from './failover-decision/failover.supervisors.js';
 import type { FailoverEnv } from './failover.env.js';
+import { RehearseFailoverOnDrillStepRequested } from './drills/drill-step-requested.listener.js';
 
 @Module({
-  controllers: [FailoverEventsListener, FailoverHttpController],
+  controllers: [FailoverEventsListener, FailoverHttpController, RehearseFailoverOnDrillStepRequested],
   providers: [
     {
       provide: FAILOVER_SETTINGS,

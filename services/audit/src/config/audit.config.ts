@@ -35,6 +35,8 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
   AUDIT_DRILL_MAX_AGE_MS: z.coerce.number().int().positive().default(30 * 86_400_000),
   /** Risk register: replication lag a standby may have at most. */
   AUDIT_STANDBY_LAG_LIMIT_BYTES: z.coerce.number().int().nonnegative().default(16 * 1024 * 1024),
+  /** Headless Chromium that prints the recovery-testing report to PDF (`--print-to-pdf`). */
+  CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
   /** How often a standby tries to take the writer lease (and the writer checks it still holds it). */
   AUDIT_WRITER_LEASE_POLL_MS: z.coerce.number().int().min(100).default(1_000),
   /** Names this instance in readiness, `/audit/integrity` and PostgreSQL's `application_name`. */

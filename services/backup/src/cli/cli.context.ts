@@ -62,7 +62,7 @@ const open = async (options: { config?: string }): Promise<Context> => {
   // Warnings go to stderr; what the service would log as progress, the commands print themselves.
   const logger = { log: () => undefined, warn: (m: string) => err(`warning: ${m}`), error: () => undefined };
   const graph = wireBackup(
-    { config, pool, nc, publisher },
+    { config, pool, nc, publisher, topology: topologyFor(env.CONTINUITY_NAMESPACE) },
     {
       logger: () => logger,
       replicas: env.NATS_REPLICAS,
@@ -74,6 +74,7 @@ const open = async (options: { config?: string }): Promise<Context> => {
   );
   try {
     await graph.catalogue.migrate();
+    await graph.drillStore.migrate();
   } catch (error) {
     await nc.close();
     await pool.end().catch(() => undefined);

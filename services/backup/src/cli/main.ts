@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError, err } from './cli.context.js';
 import { backupCommand } from './commands/backup.command.js';
 import { checkConfigCommand } from './commands/check-config.command.js';
+import { drillCommand } from './commands/drill.command.js';
 import { listCommand } from './commands/list.command.js';
 import { restoreCommand } from './commands/restore.command.js';
 
@@ -48,6 +49,13 @@ export const buildProgram = () => {
     .option('--json', 'print JSON')
     .option('--limit <n>', 'at most this many', '50')
     .action((resource: string | undefined, options: { json?: boolean; limit?: string }) => listCommand(resource, { ...global(), ...options }));
+  program
+    .command('drill')
+    .description('rehearse a recovery of a resource (drills: in the policy file): restore into a scratch target and check it, switch over and back, or both; exit 0 only if it passed')
+    .argument('<resource>', 'resource name from the drills: section')
+    .option('--kind <kind>', 'restore, failover or full (default: the configured kind)')
+    .option('--json', 'print the drill as JSON')
+    .action((resource: string, options: { kind?: string; json?: boolean }) => drillCommand(resource, { ...global(), ...options }));
   program
     .command('check-config')
     .description('validate a policy file and show each policy\'s copies and 3-2-1 status')

@@ -7,6 +7,7 @@ import {
   ResourceConfig,
 } from './backup-config.schema.js';
 import { parseSchedule, Schedule } from './schedule.js';
+import type { DrillConfig } from './drill-config.schema.js';
 import { checkThreeTwoOne, describeFailedRules, FailedRule } from './three-two-one.policy.js';
 import { AgeKey, ArtifactFormat, KeyFileError, loadAgeKey } from '@continuity/artifacts';
 
@@ -42,9 +43,16 @@ export interface BackupConfig {
   resources: Map<string, ResourceConfig>;
   locations: Map<string, LocationConfig>;
   policies: Map<string, ResolvedPolicy>;
+  /** `drills:` per resource (recovery drills). */
+  drills: Map<string, ResolvedDrill>;
 }
 
-export const emptyConfig = (): BackupConfig => ({ file: null, resources: new Map(), locations: new Map(), policies: new Map() });
+export interface ResolvedDrill extends Omit<DrillConfig, 'schedule'> {
+  resourceName: string;
+  schedule: Schedule | null;
+}
+
+export const emptyConfig = (): BackupConfig => ({ file: null, resources: new Map(), locations: new Map(), policies: new Map(), drills: new Map() });
 
 /** Reads, validates and cross-checks the configuration file; throws `BackupConfigError`. */
 export const loadBackupConfig = async (file: string): Promise<BackupConfig> => {
@@ -65,7 +73,7 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
       }),
     );
   }
-  const { resources, locations, policies } = parsed.data;
+  const { resources, locations, policies, drills } = parsed.data;
 
   const problems: ConfigProblem[] = [];
   const resolved = new Map<string, ResolvedPolicy>();
@@ -130,8 +138,23 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
       wal: policy.wal?.enabled ? { walShipIntervalMs: policy.wal.walShipIntervalMs } : null,
     });
   }
+  const resolvedDrills = new Map<string, ResolvedDrill>();
+  for (const [resourceName, drill] of Object.entries(drills)) {
+    const at = ['drills', resourceName];
+    const resource = resources[resourceName];
+    if (!resource) {
+      problems.push(problem(at, `unknown resource "${resourceName}" (known: ${Object.keys(resources).join(', ') || 'none'})`));
+      continue;
+    }
+    if (!policyOfResource.has(resourceName) && drill.kind !== 'failover') problems.push(problem(at, `resource "${resourceName}" has no policy: there is no backup to restore in a drill`));
+    if (resource.kind === 'postgres' && drill.scratch.startsWith('/')) problems.push(problem([...at, 'scratch'], 'a PostgreSQL resource is restored into a scratch database: postgres://[user@]host[:port]/<database prefix>'));
+    if (resource.kind === 'directory' && !drill.scratch.startsWith('/')) problems.push(problem([...at, 'scratch'], 'a directory resource is restored into a scratch directory: an absolute path'));
+    if (drill.failover && resource.kind !== 'postgres') problems.push(problem([...at, 'failover'], 'failover drills switch over a replicated PostgreSQL resource'));
+    resolvedDrills.set(resourceName, { ...drill, resourceName, schedule: drill.schedule ? (parseSchedule(drill.schedule) as { ok: true; schedule: Schedule }).schedule : null });
+  }
   if (problems.length) throw new BackupConfigError(file, problems);
   return {
+    drills: resolvedDrills,
     file,
     resources: new Map(Object.entries(resources)),
     locations: new Map(Object.entries(locations)),
@@ -140,7 +163,8 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
 };
 
 const ALLOWED: Record<string, string[]> = {
-  root: ['resources', 'locations', 'policies', 'failover', 'verifier'],
+  root: ['resources', 'locations', 'policies', 'drills', 'failover', 'verifier'],
+  drills: ['kind', 'schedule', 'scratch', 'targets', 'assertions', 'stepTimeoutMs', 'failover'],
   resources: ['kind', 'site', 'restoreTargets', 'connection', 'database (postgres)', 'path', 'include', 'exclude (directory)'],
   locations: ['kind', 'site', 'medium', 'path (filesystem)', 'bucket', 'natsUrl', 'replicas (object-store)'],
   policies: ['resource', 'method', 'schedule', 'copies', 'retention', 'encryption', 'wal', 'threeTwoOne'],

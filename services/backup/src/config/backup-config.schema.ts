@@ -3,6 +3,7 @@ import { redactSecrets } from '@continuity/runtime';
 import { RESOURCE_PATTERN } from '@continuity/contracts';
 import { parsePostgresEndpoint } from './restore-targets.policy.js';
 import { parseSchedule } from './schedule.js';
+import { DrillConfigSchema } from './drill-config.schema.js';
 
 /**
  * The backup configuration file (YAML, path from `CONTINUITY_CONFIG`): what is protected
@@ -122,6 +123,7 @@ export const BackupConfigFileSchema = z.strictObject({
   resources: z.record(name, ResourceConfigSchema).default({}),
   locations: z.record(name, LocationConfigSchema).default({}),
   policies: z.record(name, PolicyConfigSchema).default({}),
+  drills: z.record(name, DrillConfigSchema).default({}),
   // One file serves every service: the sections other services own are theirs to validate.
   failover: z.unknown().optional(),
   verifier: z.unknown().optional(),
