@@ -45,6 +45,17 @@ describe('status view', () => {
     expect(view.resources.map((r) => r.resource)).toEqual(['ha-db', 'new-db', 'orders-db', 'stale-db']);
   });
 
+  it('a high or critical risk makes a resource at risk; a medium or low one is listed but does not', () => {
+    index = 0;
+    const states = fold([...verified('orders-db', 50), ...verified('files', 50)]);
+    const risk = (resource: string, severity: string) => ({ resource, rule: `rule-${severity}`, severity, detail: 'why', since: at(50) });
+    const view = statusView({ states, now: new Date(at(51)), targets: DEFAULT_SLO_TARGETS, head: null, risks: [risk('orders-db', 'medium'), risk('files', 'high')], tracesUrl: null });
+    const byName = Object.fromEntries(view.resources.map((r) => [r.resource, r]));
+    expect(byName['orders-db']).toMatchObject({ condition: 'protected', reasons: [] });
+    expect(byName['orders-db']!.risks).toHaveLength(1);
+    expect(byName['files']).toMatchObject({ condition: 'at-risk', reasons: ['risk: rule-high (high)'] });
+  });
+
   it('shows the newest verified recovery point, the last restore test and failovers', () => {
     index = 0;
     const states = fold([...verified('orders-db', 50, 4321), entry('FailoverCompleted', aFailoverCompletedData({ newPrimary: 'pg-b', rtoMs: 2500 } as any), 52, 'orders-db')]);

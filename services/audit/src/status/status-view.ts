@@ -55,7 +55,8 @@ export const resourceStatus = (state: ResourceState, now: Date, targets: SloTarg
   }
   const verdict = state.lastVerdict;
   if (verdict && verdict.verdict !== 'passed') reasons.push(`last verification ${verdict.verdict}${verdict.reasons.length ? `: ${verdict.reasons.slice(0, 3).join('; ')}` : ''}`);
-  for (const risk of risks) reasons.push(`risk: ${risk.rule}`);
+  // High and critical risks make the resource at risk; medium and low ones are listed, not alarmed on.
+  for (const risk of risks) if (risk.severity === 'high' || risk.severity === 'critical') reasons.push(`risk: ${risk.rule} (${risk.severity})`);
   const condition: ResourceCondition = state.openOutage ? 'down' : !verified ? 'unverified' : reasons.length > 0 ? 'at-risk' : 'protected';
   return {
     resource: state.resource,

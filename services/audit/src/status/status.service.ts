@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { HistoryService } from '../history/history.service.js';
+import { RiskRegisterService } from '../risks/risk-register.service.js';
 import { sloTargetsOf } from '../resource-state/slo-targets.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 import { statusView, StatusView } from './status-view.js';
@@ -13,18 +14,18 @@ export class StatusService {
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
     private readonly history: HistoryService,
     private readonly heads: TreeHeadsService,
+    private readonly riskRegister: RiskRegisterService,
   ) {}
 
   async view(now = new Date()): Promise<StatusView> {
-    const [states, head] = await Promise.all([this.history.currentStates(), this.heads.latestCached()]);
+    const [states, head, register] = await Promise.all([this.history.currentStates(), this.heads.latestCached(), this.riskRegister.list({}, now)]);
     return statusView({
       states,
       now,
       targets: sloTargetsOf(this.config),
       head,
-      // The risk register (RiskIdentified/RiskResolved) is not projected in this service yet: when
-      // it is, pass its open risks here and the page shows them (null leaves the section out).
-      risks: null,
+      // The risk register now, worst first (a finding not yet announced is open since now).
+      risks: register.risks.map((r) => ({ resource: r.resource, rule: r.rule, severity: r.severity, detail: r.summary, since: r.openSince ?? register.at })),
       tracesUrl: this.config.AUDIT_TRACES_URL ?? null,
     });
   }
