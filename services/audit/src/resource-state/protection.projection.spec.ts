@@ -55,6 +55,15 @@ describe('protection projection', () => {
     expect(fold([entry('ResourceDegraded', aResourceDegradedData({ reason: 'former primary came back' }), 3)]).protection).toBeUndefined();
   });
 
+  it('a WalVerified reporting gaps (another slice\'s event, folded only if present) is a gap; one without is not', () => {
+    const walVerified = (minute: number, gaps: unknown[]) => {
+      const e = entry('DeadLetterReplayed', {}, minute);
+      return { ...e, event: { ...e.event, type: 'WalVerified', source: 'verifier', data: { gaps } } } as typeof e;
+    };
+    expect(fold([walVerified(3, [])]).protection).toBeUndefined();
+    expect(fold([walVerified(3, [{ from: '0/5000000', to: '0/6000000' }])]).protection?.walGap?.detail).toContain('1 gap(s)');
+  });
+
   it('a failed scrub of the verified recovery point withdraws its bad copy and 3-2-1, naming the event', () => {
     const b = dump(0);
     const verified = fold(verifiedBackup(b, 0));

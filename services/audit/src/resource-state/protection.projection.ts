@@ -177,6 +177,12 @@ export const evolveProtection = (current: Protection | undefined, entry: LedgerE
       const eligible = ((data.standbys ?? []) as { eligible: boolean }[]).filter((s) => s.eligible).length;
       return { ...p(), hasReplication: true, standby: { at: event.occurredAt, eventId: event.id, eligible, maxLagBytes: p().standby?.maxLagBytes ?? null } };
     }
+    case 'WalVerified': {
+      // Optional fold: the verifier's check of the WAL chain (another slice's event), read defensively.
+      const gaps = Array.isArray(data.gaps) ? data.gaps.length : 0;
+      if (gaps === 0) return current;
+      return { ...p(), walGap: { at: event.occurredAt, eventId: event.id, detail: `the verifier found ${gaps} gap(s) in the WAL chain` } };
+    }
     case 'DrillCompleted': {
       // Optional fold: drills are another slice's events; read defensively, whatever version.
       const outcome = String(data.outcome ?? data.status ?? data.verdict ?? (data.passed === true ? 'passed' : 'failed'));
