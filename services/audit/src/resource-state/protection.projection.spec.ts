@@ -1,6 +1,6 @@
 import { aBackupExpiredData, aResourceDegradedData } from '@continuity/contracts/testing';
 import { at, atDate, baseBackup, dump, entry, fold, resetLog, verdict, verifiedBackup, walShipment } from '../../test/findings-fixtures.js';
-import { assessProtection, lsnValue, recoverableMoment, recoverableWindow, rpoExposure } from './protection.projection.js';
+import { assessProtection, lsnValue, MAX_RETAINED, recoverableMoment, recoverableWindow, rpoExposure } from './protection.projection.js';
 import { evolveResourceState } from './resource-state.projection.js';
 
 describe('protection projection', () => {
@@ -91,5 +91,20 @@ describe('protection projection', () => {
   it('compares WAL positions as 64-bit numbers', () => {
     expect(lsnValue('1/0') > lsnValue('0/FFFFFFFF')).toBe(true);
     expect(lsnValue('FFFFFFFF/FFFFFFFF')).toBe(2n ** 64n - 1n);
+  });
+});
+
+describe('retained backups', () => {
+  beforeEach(resetLog);
+
+  it('are kept in point order whatever order they arrive in, at most MAX_RETAINED, the oldest dropped first', () => {
+    const late = dump(30);
+    const early = dump(10);
+    const middle = dump(20);
+    const state = fold([entry('BackupCreated', late, 30), entry('BackupCreated', early, 31), entry('BackupCreated', middle, 32)]);
+    expect(state.protection?.retained.map((b) => b.backupId)).toEqual([early.backupId, middle.backupId, late.backupId]);
+    const many = fold(Array.from({ length: MAX_RETAINED + 5 }, (_, i) => entry('BackupCreated', dump(i), i)));
+    expect(many.protection?.retained).toHaveLength(MAX_RETAINED);
+    expect(many.protection?.retained[0]?.point).toBe(at(5));
   });
 });
