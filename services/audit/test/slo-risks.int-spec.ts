@@ -71,6 +71,11 @@ describe('SLO breaches and the risk register (real NATS, PostgreSQL and time)', 
     const open = (await audit.get('/audit/resources')).body.resources.find((r: any) => r.resource === 'slo-db');
     expect(open.protectionNow.openSlo.rpo.id).toBe(breach.data.breachId);
     expect(open.protectionNow.rpoExposure.recoverableMs).toBeGreaterThan(RPO_TARGET_MS);
+    const past = (await audit.get('/audit/resources/slo-db/state')).body;
+    expect(past.assessment.protection.recoverableWindow).toEqual({ earliest: first.recoveryPoint, latest: first.recoveryPoint, walBased: false });
+    expect(past.assessment.protection.rpoExposure.oneCopyMs).toBeGreaterThan(RPO_TARGET_MS);
+    const exposition = await (await fetch(`${audit.base}/metrics`)).text();
+    expect(exposition).toMatch(/continuity_rpo_exposure[^\n]*resource="slo-db"[^\n]* \d+/);
 
     await verifiedBackup('slo-db');
     const restored = await pollUntil(async () => (await events('SloRestored', 'slo-db')).find((e: any) => !e.untrusted), { timeoutMs: 30_000, intervalMs: 200, what: 'SloRestored for slo-db' });

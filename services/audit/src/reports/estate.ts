@@ -37,6 +37,8 @@ export interface Estate {
 
 const SEVERITY_ORDER: RiskSeverity[] = ['critical', 'high', 'medium', 'low'];
 const STATUS_ORDER: EstateRow['status'][] = ['breached', 'at-risk', 'ok'];
+/** Code-point order: names are ASCII tokens, and ICU collation costs more than the rest of a row. */
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The estate from every resource's stored projection at `now` (pure; O(resources)). */
 export const buildEstate = (states: Iterable<ResourceState>, now: Date, policy: RiskPolicy): Estate => {
@@ -67,7 +69,7 @@ export const buildEstate = (states: Iterable<ResourceState>, now: Date, policy: 
       worstRisk,
     });
   }
-  rows.sort((a, b) => STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status) || a.resource.localeCompare(b.resource));
-  risks.sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) || a.resource.localeCompare(b.resource) || a.rule.localeCompare(b.rule));
+  rows.sort((a, b) => STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status) || byName(a.resource, b.resource));
+  risks.sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) || byName(a.resource, b.resource) || byName(a.rule, b.rule));
   return { at: now.toISOString(), rows, risks };
 };

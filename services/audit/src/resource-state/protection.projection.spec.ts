@@ -1,6 +1,6 @@
 import { aBackupExpiredData, aResourceDegradedData } from '@continuity/contracts/testing';
 import { at, atDate, baseBackup, dump, entry, fold, resetLog, verdict, verifiedBackup, walShipment } from '../../test/findings-fixtures.js';
-import { assessProtection, lsnValue, recoverableMoment, recoverableWindow, rpoExposure } from './protection.projection.js';
+import { assessProtection, lsnValue, MAX_RETAINED, recoverableMoment, recoverableWindow, rpoExposure } from './protection.projection.js';
 import { evolveResourceState } from './resource-state.projection.js';
 
 describe('protection projection', () => {
@@ -55,6 +55,15 @@ describe('protection projection', () => {
     expect(fold([entry('ResourceDegraded', aResourceDegradedData({ reason: 'former primary came back' }), 3)]).protection).toBeUndefined();
   });
 
+  it('a WalVerified reporting gaps (another slice\'s event, folded only if present) is a gap; one without is not', () => {
+    const walVerified = (minute: number, gaps: unknown[]) => {
+      const e = entry('DeadLetterReplayed', {}, minute);
+      return { ...e, event: { ...e.event, type: 'WalVerified', source: 'verifier', data: { gaps } } } as typeof e;
+    };
+    expect(fold([walVerified(3, [])]).protection).toBeUndefined();
+    expect(fold([walVerified(3, [{ from: '0/5000000', to: '0/6000000' }])]).protection?.walGap?.detail).toContain('1 gap(s)');
+  });
+
   it('a failed scrub of the verified recovery point withdraws its bad copy and 3-2-1, naming the event', () => {
     const b = dump(0);
     const verified = fold(verifiedBackup(b, 0));
@@ -82,5 +91,20 @@ describe('protection projection', () => {
   it('compares WAL positions as 64-bit numbers', () => {
     expect(lsnValue('1/0') > lsnValue('0/FFFFFFFF')).toBe(true);
     expect(lsnValue('FFFFFFFF/FFFFFFFF')).toBe(2n ** 64n - 1n);
+  });
+});
+
+describe('retained backups', () => {
+  beforeEach(resetLog);
+
+  it('are kept in point order whatever order they arrive in, at most MAX_RETAINED, the oldest dropped first', () => {
+    const late = dump(30);
+    const early = dump(10);
+    const middle = dump(20);
+    const state = fold([entry('BackupCreated', late, 30), entry('BackupCreated', early, 31), entry('BackupCreated', middle, 32)]);
+    expect(state.protection?.retained.map((b) => b.backupId)).toEqual([early.backupId, middle.backupId, late.backupId]);
+    const many = fold(Array.from({ length: MAX_RETAINED + 5 }, (_, i) => entry('BackupCreated', dump(i), i)));
+    expect(many.protection?.retained).toHaveLength(MAX_RETAINED);
+    expect(many.protection?.retained[0]?.point).toBe(at(5));
   });
 });

@@ -74,7 +74,7 @@ export interface Protection {
   generations: Record<string, number>;
 }
 
-export const MAX_RETAINED = 256;
+export const MAX_RETAINED = 128;
 
 export const emptyProtection = (): Protection => ({
   hasBackups: false,
@@ -123,6 +123,23 @@ const foldWal = (wal: WalProgress | null, eventId: string, shippedAt: string, se
   return { wal: { ...next, segments: next.segments + walSegments.length }, gap };
 };
 
+/**
+ * `backup` inserted in point order. Backups nearly always arrive in order: one comparison with the
+ * newest, and a binary search otherwise (every event of a busy resource goes through here).
+ */
+const insertByPoint = (retained: RetainedBackup[], backup: RetainedBackup): RetainedBackup[] => {
+  const point = ms(backup.point);
+  let lo = 0;
+  let hi = retained.length;
+  if (hi > 0 && ms(retained[hi - 1]!.point) <= point) lo = hi;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ms(retained[mid]!.point) <= point) lo = mid + 1;
+    else hi = mid;
+  }
+  return [...retained.slice(0, lo), backup, ...retained.slice(lo)];
+};
+
 const WAL_GAP_REASON = /\bwal\b[^.]*\bgap\b|\bgap\b[^.]*\bwal\b/i;
 
 /** The fold of one ledger entry into a resource's protection. Returns `current` when nothing changes. */
@@ -135,7 +152,7 @@ export const evolveProtection = (current: Protection | undefined, entry: LedgerE
       const copies: CopyPlacement[] = (data.copies as BackupCopy[]).map(({ location, site, medium }) => ({ location, site, medium }));
       const base = data.basebackup ? { endLsn: data.basebackup.endLsn as string, timeline: data.basebackup.timeline as number } : null;
       const backup: RetainedBackup = { backupId: data.backupId, eventId: event.id, method: data.method, point: data.recoveryPoint, copies, badCopies: [], verifiedEventId: null, checkedAt: null, base };
-      const retained = [...p().retained.filter((b) => b.backupId !== backup.backupId), backup].sort((a, b) => ms(a.point) - ms(b.point));
+      const retained = insertByPoint(p().retained.filter((b) => b.backupId !== backup.backupId), backup);
       // A base backup after a WAL gap starts a new chain: the gap no longer limits recovery.
       const walGap = base && p().walGap && ms(backup.point) >= ms(p().walGap!.at) ? null : p().walGap;
       return { ...p(), hasBackups: true, retained: retained.slice(Math.max(0, retained.length - MAX_RETAINED)), walGap };
@@ -176,6 +193,12 @@ export const evolveProtection = (current: Protection | undefined, entry: LedgerE
     case 'SynchronousReplicationChanged': {
       const eligible = ((data.standbys ?? []) as { eligible: boolean }[]).filter((s) => s.eligible).length;
       return { ...p(), hasReplication: true, standby: { at: event.occurredAt, eventId: event.id, eligible, maxLagBytes: p().standby?.maxLagBytes ?? null } };
+    }
+    case 'WalVerified': {
+      // Optional fold: the verifier's check of the WAL chain (another slice's event), read defensively.
+      const gaps = Array.isArray(data.gaps) ? data.gaps.length : 0;
+      if (gaps === 0) return current;
+      return { ...p(), walGap: { at: event.occurredAt, eventId: event.id, detail: `the verifier found ${gaps} gap(s) in the WAL chain` } };
     }
     case 'DrillCompleted': {
       // Optional fold: drills are another slice's events; read defensively, whatever version.

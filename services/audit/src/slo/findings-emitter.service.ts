@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { metrics } from '@opentelemetry/api';
 import { ContinuityPublisher } from '@continuity/contracts';
 import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
@@ -9,7 +10,8 @@ import type { ResourceState } from '../resource-state/resource-state.projection.
 import { riskPolicyOf, sloTargetsOf } from '../resource-state/slo-targets.js';
 import { findingId } from '../risks/finding-id.js';
 import { decideRisks } from '../risks/risk.decider.js';
-import { decideSlos } from './slo.decider.js';
+import { decideSlos, measureSlos } from './slo.decider.js';
+import { evaluateRisks } from '../risks/risk-rules.js';
 
 /** A finding published is not published again for this long while the ledger catches up with it. */
 const RECENT_MS = 60_000;
@@ -33,13 +35,24 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
   private running = false;
   /** Event ids published recently: the projection learns of them only once the ledger folds them. */
   private readonly recent = new Map<string, number>();
+  /** Per resource, as of the last pass: for the gauges on /metrics. */
+  private observed = new Map<string, { rpoExposureMs: number | null; openRisks: number }>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
     @Inject(PUBLISHER) private readonly publisher: ContinuityPublisher,
     private readonly lease: WriterLease,
-  ) {}
+  ) {
+    // Made here, not at import: instruments created before telemetry starts stay no-ops.
+    const meter = metrics.getMeter('@continuity/audit');
+    meter.createObservableGauge('continuity_rpo_exposure', { description: 'now − the newest recoverable moment, as of the last evaluation (writer only)', unit: 'ms' }).addCallback((result) => {
+      for (const [resource, o] of this.observed) if (o.rpoExposureMs !== null) result.observe(o.rpoExposureMs, { resource });
+    });
+    meter.createObservableGauge('continuity_risks_open', { description: 'risk-register findings for the resource, as of the last evaluation (writer only)' }).addCallback((result) => {
+      for (const [resource, o] of this.observed) result.observe(o.openRisks, { resource });
+    });
+  }
 
   onModuleInit() {
     const every = this.config.AUDIT_EVALUATE_INTERVAL_MS;
@@ -61,6 +74,9 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
       const targets = sloTargetsOf(this.config);
       const policy = riskPolicyOf(this.config);
       const epoch = (state: ResourceState) => Date.parse(state.trackedSince);
+      this.observed = new Map(
+        rows.map(({ state }) => [state.resource, { rpoExposureMs: measureSlos(state, now, targets).find((m) => m.kind === 'rpo')?.measured ?? null, openRisks: evaluateRisks(state, now, policy).length }]),
+      );
       for (const { state } of rows) {
         const slo = decideSlos(state, now, targets);
         const risks = decideRisks(state, now, policy);

@@ -1,0 +1,46 @@
+import { atDate, dump, fold, resetLog, verifiedBackup } from '../../test/findings-fixtures.js';
+import type { AuditConfig } from '../config/audit.config.js';
+import type { WriterLease } from '../database/writer-lease.js';
+import { FindingsEmitter } from './findings-emitter.service.js';
+
+const config = {
+  AUDIT_RPO_TARGET_MS: 300_000,
+  AUDIT_RTO_TARGET_MS: 30_000,
+  AUDIT_AVAILABILITY_TARGET: 0.9999,
+  AUDIT_EVALUATE_INTERVAL_MS: 0,
+  AUDIT_SCRUB_PERIOD_MS: 7 * 86_400_000,
+  AUDIT_DRILL_MAX_AGE_MS: 30 * 86_400_000,
+  AUDIT_STANDBY_LAG_LIMIT_BYTES: 1_000,
+} as AuditConfig;
+
+describe('FindingsEmitter', () => {
+  beforeEach(resetLog);
+
+  const setup = (isWriter: boolean) => {
+    const state = fold(verifiedBackup(dump(0), 0));
+    const published: { type: string; id: string }[] = [];
+    const publisher = { publish: async (type: string, input: { id: string }) => void published.push({ type, id: input.id }) };
+    const dataSource = { query: async () => [{ state }] };
+    const emitter = new FindingsEmitter(dataSource as any, config, publisher as any, { isWriter } as WriterLease);
+    return { emitter, published };
+  };
+
+  it('publishes nothing on an instance that does not hold the writer lease', async () => {
+    const { emitter, published } = setup(false);
+    expect(await emitter.evaluate(atDate(60))).toBe(0);
+    expect(published).toEqual([]);
+  });
+
+  it('on the writer, publishes each finding under its derived id, and not again while the ledger catches up', async () => {
+    const { emitter, published } = setup(true);
+    expect(await emitter.evaluate(atDate(60))).toBeGreaterThan(0);
+    expect(published.map((p) => p.type)).toEqual(expect.arrayContaining(['SloBreached', 'RiskIdentified']));
+    const first = [...published];
+    expect(await emitter.evaluate(atDate(60.1))).toBe(0);
+    expect(published).toEqual(first);
+    // Another instance (a restart, a new writer) derives the very same ids: duplicates the stream and ledger drop.
+    const other = setup(true);
+    await other.emitter.evaluate(atDate(61));
+    expect(other.published.map((p) => p.id).sort()).toEqual(first.map((p) => p.id).sort());
+  });
+});
