@@ -6,6 +6,7 @@ import type { OpenRisk, ResourceCondition, ResourceStatus, StatusView } from './
 export const STATUS_PATH = '/';
 export const LOGIN_PATH = '/session';
 export const LOGOUT_PATH = '/session/end';
+export const STATUS_REFRESH_SECONDS = 30;
 
 const STYLE = `
 body{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -25,8 +26,8 @@ section{margin:22px 0}h2{font-size:16px;margin:0 0 8px}
 .error{color:#8c1414}button{font:inherit;padding:6px 14px}
 .empty{background:#fff;padding:16px}`;
 
-const page = (title: string, body: string) => `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+const page = (title: string, body: string, refreshSeconds: number | null = null) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${refreshSeconds ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : ''}
 <title>${esc(title)}</title><style>${STYLE}</style></head>
 <body>${body}</body></html>`;
 
@@ -104,6 +105,8 @@ ${signedIn ? `<form method="post" action="${LOGOUT_PATH}"><button type="submit">
 ${table}
 ${risksSection(view.risks)}
 </main>`,
+    // Reloads itself: a newcomer watching for the first verified backup needs nothing but to look.
+    STATUS_REFRESH_SECONDS,
   );
 };
 

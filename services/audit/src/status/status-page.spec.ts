@@ -1,7 +1,7 @@
 import { aBackupCreatedData, aFailoverCompletedData, aFailoverTriggeredData, anEvent, anIntegrityVerifiedData } from '@continuity/contracts/testing';
 import { EventType } from '@continuity/contracts';
 import { DEFAULT_SLO_TARGETS, evolveResourceState, LedgerEntry, ResourceState } from '../resource-state/resource-state.projection.js';
-import { renderLoginPage, renderStatusPage } from './status-page.html.js';
+import { renderLoginPage, renderStatusPage, tracesLink } from './status-page.html.js';
 import { statusView } from './status-view.js';
 
 let index = 0;
@@ -69,6 +69,12 @@ describe('status view', () => {
     expect(html).toContain('href="http://127.0.0.1:16686/search?service=backup&amp;tags=%7B%22continuity.resource%22%3A%22orders-db%22%7D"');
     expect(html).toContain('href="/audit/reports/continuity?format=html"');
     expect(html).not.toContain('class="risks"'); // no risk register: no section
+    expect(html).toContain('<meta http-equiv="refresh" content="30">');
+  });
+
+  it('links traces per resource only for a Jaeger search page; another URL as it is', () => {
+    expect(tracesLink('https://tempo.example/explore', 'orders-db')).toBe('https://tempo.example/explore');
+    expect(new URL(tracesLink('http://localhost:16686/search', 'orders-db')).searchParams.get('tags')).toBe('{"continuity.resource":"orders-db"}');
   });
 
   it('renders open risks when the register provides them, and says when there are none', () => {
@@ -105,5 +111,6 @@ describe('status view', () => {
     expect(html).toContain('name="token" type="password"');
     expect(html).toContain('action="/session"');
     expect(html).not.toMatch(/value=/);
+    expect(html).not.toContain('http-equiv="refresh"'); // a form being typed into is not reloaded
   });
 });
