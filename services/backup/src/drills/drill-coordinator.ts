@@ -6,6 +6,8 @@ import { judgeDrill, judgeStep, MeasuredStep, stepsOf } from './drill.decider.js
 import type { DrillStore, DrillView } from './drill-store.js';
 import { FailoverStepDeps, runFailoverStep } from './failover-step.js';
 import { RestoreStepDeps, runRestoreStep } from './restore-step.js';
+import { removeScratch } from './scratch-target.js';
+import { redactSecrets } from '@continuity/runtime';
 
 export class DrillNotConfiguredError extends DomainError {
   constructor(resource: string, configured: string[]) {
@@ -28,7 +30,7 @@ export interface DrillRequest {
 
 export interface DrillCoordinatorDeps {
   config: Pick<BackupConfig, 'drills' | 'resources'>;
-  store: Pick<DrillStore, 'begin' | 'save'>;
+  store: Pick<DrillStore, 'begin' | 'save' | 'runningDrills'>;
   publisher: Pick<ContinuityPublisher, 'build'>;
   /** Queues an event in the catalogue's outbox (published with the next flush). */
   queue: (event: Envelope) => Promise<void>;
@@ -97,7 +99,12 @@ export class DrillCoordinator {
     const startedAt = new Date(view.started.startedAt);
     const caused = { correlationId: started.correlationId, causationId: started.id };
     for (const step of view.started.steps) {
-      const measured = step === 'restore' ? await this.restore(drill, view.drillId, startedAt, request.requestedBy) : await this.failover(drill, view.drillId, caused);
+      const onScratch = async (to: string) => {
+        view.scratchInUse = to;
+        await this.deps.store.save(view);
+      };
+      const measured = step === 'restore' ? await this.restore(drill, view.drillId, startedAt, request.requestedBy, onScratch) : await this.failover(drill, view.drillId, caused);
+      view.scratchInUse = null;
       const verdict = judgeStep(measured, drill.targets);
       const data: DrillStepCompletedV1 = {
         drillId: view.drillId,
@@ -132,8 +139,45 @@ export class DrillCoordinator {
     return view;
   }
 
-  private restore(drill: ResolvedDrill, drillId: string, drillStartedAt: Date, requestedBy: string | null): Promise<MeasuredStep> {
-    return runRestoreStep(this.deps.restoreStep, drill, { drillId, drillStartedAt, requestedBy }).catch((error: Error) => crashed('restore', error));
+  private restore(drill: ResolvedDrill, drillId: string, drillStartedAt: Date, requestedBy: string | null, onScratch: (to: string) => Promise<void>): Promise<MeasuredStep> {
+    return runRestoreStep(this.deps.restoreStep, drill, { drillId, drillStartedAt, requestedBy, onScratch }).catch((error: Error) => crashed('restore', error));
+  }
+
+  /**
+   * Ends drills whose coordinating process died (still `running` long after every step's deadline
+   * could have passed: twice the steps' timeouts, plus a minute): drops the scratch target the step
+   * under way had made, then records them failed with `DrillCompleted`, so a dead process's drill
+   * neither looks complete nor blocks the resource for ever. Returns the drills it ended.
+   */
+  async recoverAbandoned(now: Date): Promise<string[]> {
+    const ended: string[] = [];
+    for (const view of await this.deps.store.runningDrills()) {
+      const allowedMs = 2 * view.started.steps.length * view.started.stepTimeoutMs + 60_000;
+      if (now.getTime() - Date.parse(view.started.startedAt) < allowedMs) continue;
+      let cleanup = 'nothing to clean up';
+      if (view.scratchInUse) {
+        const removed = await removeScratch(view.scratchInUse);
+        cleanup = removed ? `its scratch target ${redactSecrets(view.scratchInUse)} was dropped` : `its scratch target ${redactSecrets(view.scratchInUse)} could not be dropped: drop it by hand`;
+      }
+      const plan = { drillId: view.drillId, kind: view.kind, targets: view.started.targets, startedAt: new Date(view.started.startedAt) };
+      const completed = judgeDrill(plan, view.steps, now);
+      const pending = view.started.steps.find((s) => !view.steps.some((done) => done.step === s)) ?? completed.failedStep;
+      Object.assign(completed, {
+        outcome: 'failed',
+        failedStep: completed.failedStep ?? pending,
+        reason: `the process coordinating the drill stopped before it ended (${pending ?? 'a'} step never reported); ${cleanup}`.slice(0, 4_000),
+        recoveredMs: null,
+      });
+      view.completed = completed;
+      view.state = 'failed';
+      view.scratchInUse = null;
+      const event = this.deps.publisher.build('DrillCompleted', { resource: view.resource, occurredAt: now, data: completed });
+      await this.emit(event);
+      await this.deps.store.save(view);
+      this.deps.logger.warn(`drill ${view.drillId} of ${view.resource} abandoned: ${completed.reason}`);
+      ended.push(view.drillId);
+    }
+    return ended;
   }
 
   private failover(drill: ResolvedDrill, drillId: string, caused: { correlationId: string; causationId: string }): Promise<MeasuredStep> {

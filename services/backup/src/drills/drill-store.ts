@@ -10,6 +10,8 @@ export interface DrillView {
   started: DrillStartedV1;
   steps: DrillStepCompletedV1[];
   completed: DrillCompletedV1 | null;
+  /** The scratch target of the step under way (no password: `scratch` may not carry one), so a drill abandoned by a dead process can still be cleaned up. */
+  scratchInUse?: string | null;
 }
 
 export const DRILLS_SCHEMA_SQL = `
@@ -83,9 +85,9 @@ export class DrillStore {
     return rows[0]?.drill_id ?? null;
   }
 
-  /** Drills whose process died mid-way (still `running` after `olderThanMs`): ended as failed by housekeeping. */
-  async stale(olderThanMs: number): Promise<DrillView[]> {
-    const { rows } = await this.pool.query(`SELECT view FROM backup.drills WHERE state = 'running' AND started_at < now() - ($1::text || ' milliseconds')::interval`, [String(olderThanMs)]);
+  /** Every drill still `running` (housekeeping decides which were abandoned). */
+  async runningDrills(): Promise<DrillView[]> {
+    const { rows } = await this.pool.query(`SELECT view FROM backup.drills WHERE state = 'running' ORDER BY started_at`);
     return rows.map((r) => r.view as DrillView);
   }
 }

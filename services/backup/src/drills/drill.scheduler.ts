@@ -12,6 +12,7 @@ import type { DrillCoordinator } from './drill-coordinator.js';
 
 const MAX_TIMER_MS = 6 * 3_600_000;
 const RETRY_MS = 5_000;
+const HOUSEKEEPING_MS = 60_000;
 
 /** The claim key of a resource's drill schedule: beside the policies' own in `backup.schedule_claims`. */
 export const drillClaimKey = (resource: string) => `drill:${resource}`;
@@ -41,13 +42,19 @@ export class DrillScheduler implements OnApplicationBootstrap, OnApplicationShut
   }
 
   onApplicationBootstrap() {
+    // Housekeeping in every process: a drill whose coordinating process died is ended and cleaned up.
+    const housekeeping = setInterval(() => {
+      if (!this.stopped) void this.drills.recoverAbandoned(new Date()).catch((error: Error) => this.logger.warn(`ending abandoned drills: ${error.message}`));
+    }, HOUSEKEEPING_MS);
+    housekeeping.unref();
+    this.timers.add(housekeeping as unknown as NodeJS.Timeout);
     if (this.env.BACKUP_SCHEDULER === 'off') return;
     for (const drill of this.config.drills.values()) if (drill.schedule) void this.tick(drill);
   }
 
   onApplicationShutdown() {
     this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const timer of this.timers) clearInterval(timer);
     this.timers.clear();
   }
 

@@ -39,7 +39,11 @@ export const drillStagingDir = (drillId: string) => join(tmpdir(), `continuity-d
  * has stopped, so nothing it writes later is left behind). RTO: first byte read to data checked.
  * RPO: how old the restored recovery point was when the drill began.
  */
-export const runRestoreStep = async (deps: RestoreStepDeps, drill: ResolvedDrill, ctx: { drillId: string; drillStartedAt: Date; requestedBy: string | null }): Promise<RestoreStepResult> => {
+export const runRestoreStep = async (
+  deps: RestoreStepDeps,
+  drill: ResolvedDrill,
+  ctx: { drillId: string; drillStartedAt: Date; requestedBy: string | null; onScratch?: (to: string) => Promise<void> },
+): Promise<RestoreStepResult> => {
   const startedAt = new Date();
   const base = { step: 'restore' as const, startedAt, checks: [] as MeasuredStep['checks'] };
   const failed = (error: string, extra: Partial<RestoreStepResult> = {}): RestoreStepResult => ({
@@ -64,6 +68,7 @@ export const runRestoreStep = async (deps: RestoreStepDeps, drill: ResolvedDrill
   const staging = drillStagingDir(ctx.drillId);
 
   const work = (async () => {
+    await ctx.onScratch?.(scratch.to);
     await mkdir(staging, { recursive: true, mode: 0o700 });
     const restored = await deps.restore.restore({
       stagingDir: staging,

@@ -22,6 +22,29 @@ export interface ScratchTarget {
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
+/** Drops a scratch target recorded by `to` (a drill abandoned mid-step): true when it is gone. */
+export const removeScratch = async (to: string): Promise<boolean> => {
+  if (to.startsWith('/')) {
+    if (!/\/drill-[0-9a-f]+$/.test(to)) return false; // only what a drill made
+    await rm(to, { recursive: true, force: true, maxRetries: 5 });
+    return true;
+  }
+  const url = new URL(to);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!/_[0-9a-f]{12}$/.test(database)) return false; // only what a drill made
+  url.pathname = '/postgres';
+  const client = new Client({ connectionString: url.toString(), connectionTimeoutMillis: 5_000 });
+  try {
+    await client.connect();
+    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+};
+
 /** `scratch` is the drill configuration's `postgres://…/<prefix>` or an absolute directory. */
 export const scratchTargetFor = (scratch: string, drillId: string): ScratchTarget => {
   const suffix = `${drillId.replace(/-/g, '').slice(-8)}${randomBytes(2).toString('hex')}`;

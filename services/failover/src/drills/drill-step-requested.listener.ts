@@ -1,8 +1,10 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { causedBy, ContinuityEvent, ContinuityPublisher, DomainError, FailoverRehearsedV1 } from '@continuity/contracts';
+import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { causedBy, ContinuityEvent, ContinuityPublisher, DomainError, eventSubject, FailoverRehearsedV1, type Topology } from '@continuity/contracts';
 import { OnEvent } from '@continuity/messaging';
-import { PUBLISHER, redactSecrets } from '@continuity/runtime';
+import { NATS_CONNECTION, PUBLISHER, redactSecrets, TOPOLOGY } from '@continuity/runtime';
 import { FailoverSupervisors } from '../failover-decision/failover.supervisors.js';
 import { NotLeaderError, SwitchoverRejectedError } from '../failover-decision/failover.errors.js';
 import { decideRehearsalRequest } from './drill-request.policy.js';
@@ -14,9 +16,9 @@ import { decideRehearsalRequest } from './drill-request.policy.js';
  * instance throws NotLeaderError so the message is redelivered (the durable consumer is shared),
  * until the request's deadline, after which it is answered failed without switching anything.
  *
- * Delivery guarantee: a redelivered request whose answer is already published is answered again
- * only if it is redelivered before the answer (the answer's id is derived from nothing stored);
- * the drill coordinator takes the first answer with its request id.
+ * Delivery guarantee: a request is acted on at most once. Before switching anything the handler
+ * looks for an answer to it already on the stream (a redelivery after a crash between publishing
+ * the answer and the ack, or on another instance), and then only acks.
  */
 @Controller()
 export class RehearseFailoverOnDrillStepRequested {
@@ -26,11 +28,37 @@ export class RehearseFailoverOnDrillStepRequested {
   constructor(
     private readonly supervisors: FailoverSupervisors,
     @Inject(PUBLISHER) private readonly publisher: ContinuityPublisher,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(TOPOLOGY) private readonly topology: Topology,
   ) {}
+
+  /** Whether the stream already holds a FailoverRehearsed for this request (drill answers are few per resource). */
+  private async answeredOnStream(event: ContinuityEvent<'DrillStepRequested'>): Promise<boolean> {
+    const consumer = await jetstream(this.nc).consumers.get(this.topology.eventStream, {
+      filter_subjects: eventSubject('FailoverRehearsed', event.resource, this.topology),
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: event.occurredAt,
+    });
+    try {
+      for (;;) {
+        let read = 0;
+        let pending = 0;
+        for await (const msg of await consumer.fetch({ max_messages: 100, expires: 1_000 })) {
+          read++;
+          pending = msg.info.pending;
+          const answer = msg.json<ContinuityEvent<'FailoverRehearsed'>>();
+          if (answer.source === 'failover' && answer.data?.requestId === event.id) return true;
+        }
+        if (read === 0 || pending === 0) return false;
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
+  }
 
   @OnEvent('DrillStepRequested')
   async onRequested(@Payload() event: ContinuityEvent<'DrillStepRequested'>) {
-    if (this.answered.has(event.id)) return;
+    if (this.answered.has(event.id) || (await this.answeredOnStream(event))) return;
     const decision = decideRehearsalRequest(event, Date.now(), this.supervisors.all().map((s) => s.resource));
     if (decision.action === 'refuse') {
       this.logger.warn(`${event.resource}: ${decision.reason}`);
