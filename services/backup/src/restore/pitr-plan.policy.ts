@@ -140,7 +140,8 @@ export const quoteSetting = (value: string) => `'${value.replace(/'/g, "''")}'`;
 export const recoverySettings = (options: { restoreCommand: string; target: RecoveryTarget; port: number | null }): string => {
   const lines = ['', '# continuity point-in-time restore', `restore_command = ${quoteSetting(options.restoreCommand)}`];
   const t = options.target;
-  if (t.kind === 'time') lines.push(`recovery_target_time = ${quoteSetting(t.at.toISOString())}`);
+  // PostgreSQL's own timestamptz text (its GUC check is stricter than the SQL input with ISO 'T…Z').
+  if (t.kind === 'time') lines.push(`recovery_target_time = ${quoteSetting(t.at.toISOString().replace('T', ' ').replace('Z', '+00'))}`);
   if (t.kind === 'lsn') lines.push(`recovery_target_lsn = ${quoteSetting(t.lsn)}`);
   if (t.kind === 'name') lines.push(`recovery_target_name = ${quoteSetting(t.name)}`);
   lines.push("recovery_target_timeline = 'latest'", "recovery_target_action = 'promote'");

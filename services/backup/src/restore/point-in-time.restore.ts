@@ -280,8 +280,8 @@ export class PointInTimeRestore {
 const lastLines = (log: string) =>
   log
     .split('\n')
-    .filter((l) => /FATAL|PANIC/.test(l))
-    .slice(-2)
+    .filter((l) => /FATAL|PANIC|ERROR|invalid value/.test(l))
+    .slice(-3)
     .join(' | ');
 
 const readFetchLog = async (path: string): Promise<WalFetchOutcome[]> => {
