@@ -72,6 +72,6 @@ export const wireBackup = ({ config, pool, nc, publisher }: BackupConnections, o
       await runner.flushOutbox();
     },
   });
-  const restoreJobs = new RestoreJobs({ restore, catalogue, config });
+  const restoreJobs = new RestoreJobs({ restore, catalogue, config, location: (name) => (config.locations.has(name) ? locations.get(name) : null) });
   return { config, catalogue, locations, retention, runner, restore, restoreJobs };
 };

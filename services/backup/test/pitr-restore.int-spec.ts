@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { artifactPath, lsnValue, walArtifactKey, walFileFacts } from '@continuity/artifacts';
 import { pollUntil } from '@continuity/messaging/testing';
-import { createPgCluster, freePort, PG_BIN, type PgCluster } from '@continuity/runtime/testing';
+import { bearer, createPgCluster, freePort, PG_BIN, startServiceProcess, type PgCluster } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
 import { WalArchiver } from '../src/wal/wal-archiver.js';
@@ -307,4 +307,27 @@ ${withKey ? `    encryption: { keyFile: ${world.root}/pitr.agekey }\n` : ''}    
     expect(outsideDest.stderr).toContain('outside the data directory');
     expect(existsSync(join(dataDir, '..', 'stolen'))).toBe(false);
   }, 30_000);
+
+  it('over HTTP (operator): a data directory outside restoreTargets is 403, a symbolic link 400, a viewer 403, a bad target 400; nothing written', async () => {
+    const proc = await startServiceProcess('backup', { ...env, BACKUP_SCHEDULER: 'off', BACKUP_WAL_ARCHIVE: 'off' });
+    try {
+      await proc.waitForOutput(`backup listening on http://127.0.0.1:${proc.port}`);
+      const post = (body: unknown, role = 'operator') =>
+        fetch(`http://127.0.0.1:${proc.port}/resources/${RESOURCE}/restore`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(role as 'operator') }, body: JSON.stringify(body) });
+      const outside = await post({ latest: true, toDataDir: join(world.root, 'api-elsewhere') });
+      expect(outside.status).toBe(403);
+      expect(await outside.json()).toMatchObject({ code: 'RESTORE.TARGET_NOT_ALLOWED' });
+      expect(existsSync(join(world.root, 'api-elsewhere'))).toBe(false);
+      const viaLink = await post({ latest: true, toDataDir: join(world.root, 'restored', 'link') });
+      expect(viaLink.status).toBe(400);
+      expect(await viaLink.json()).toMatchObject({ code: 'RESTORE.WRONG_TARGET' });
+      expect((await post({ latest: true, toDataDir: join(world.root, 'restored', 'api') }, 'viewer')).status).toBe(403);
+      const twoTargets = await post({ latest: true, lsn: '0/1', toDataDir: join(world.root, 'restored', 'api') });
+      expect(twoTargets.status).toBe(400);
+      expect((await post({ latest: true, toDataDir: join(world.root, 'restored', 'api'), keyFile: '/etc/shadow' })).status).toBe(400);
+      expect(existsSync(join(world.root, 'restored', 'api'))).toBe(false);
+    } finally {
+      await proc.stop('SIGTERM');
+    }
+  }, 60_000);
 });
