@@ -259,7 +259,7 @@ ${withKey ? `    encryption: { keyFile: ${world.root}/pitr.agekey }\n` : ''}    
     expect(existsSync(dataDir)).toBe(false);
   }, 60_000);
 
-  it('refuses a data directory that is not empty, a symbolic link, or outside restoreTargets; bad targets are usage errors', async () => {
+  it('refuses a data directory that is not empty, a symbolic link, or outside restoreTargets; a time in the future is a usage error', async () => {
     const full = join(world.root, 'restored', 'full');
     mkdirSync(full, { recursive: true });
     writeFileSync(join(full, 'keep.txt'), 'mine');
@@ -280,14 +280,10 @@ ${withKey ? `    encryption: { keyFile: ${world.root}/pitr.agekey }\n` : ''}    
     expect(outside.stderr).toContain('RESTORE.TARGET_NOT_ALLOWED');
     expect(existsSync(join(world.root, 'elsewhere'))).toBe(false);
 
+    // (Targets in the future, unparseable or before the first base backup: recovery-target.spec.ts, pitr-plan.policy.spec.ts.)
     const future = await restore(['--at', new Date(Date.now() + 3_600_000).toISOString(), '--to-data-dir', join(world.root, 'restored', 'x')]);
     expect(future.code).toBe(2);
     expect(future.stderr).toContain('is in the future');
-    const lsn = await restore(['--lsn', '0/zz', '--to-data-dir', join(world.root, 'restored', 'x')]);
-    expect(lsn.code).toBe(2);
-    const before = await restore(['--at', '2001-01-01T00:00:00Z', '--to-data-dir', join(world.root, 'restored', 'x')]);
-    expect(before.code).toBe(1);
-    expect(before.stderr).toContain('RESTORE.TARGET_BEFORE_FIRST_BACKUP');
   }, 90_000);
 
   it('wal-fetch refuses a WAL file name or destination that is a path, writing nothing', async () => {
@@ -311,7 +307,7 @@ ${withKey ? `    encryption: { keyFile: ${world.root}/pitr.agekey }\n` : ''}    
   it('over HTTP (operator): a data directory outside restoreTargets is 403, a symbolic link 400, a viewer 403, a bad target 400; nothing written', async () => {
     const proc = await startServiceProcess('backup', { ...env, BACKUP_SCHEDULER: 'off', BACKUP_WAL_ARCHIVE: 'off' });
     try {
-      await proc.waitForOutput(`backup listening on http://127.0.0.1:${proc.port}`);
+      await proc.waitForOutput(`backup listening on http://127.0.0.1:${proc.port}`, 60_000);
       const post = (body: unknown, role = 'operator') =>
         fetch(`http://127.0.0.1:${proc.port}/resources/${RESOURCE}/restore`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(role as 'operator') }, body: JSON.stringify(body) });
       const outside = await post({ latest: true, toDataDir: join(world.root, 'api-elsewhere') });
@@ -329,5 +325,5 @@ ${withKey ? `    encryption: { keyFile: ${world.root}/pitr.agekey }\n` : ''}    
     } finally {
       await proc.stop('SIGTERM');
     }
-  }, 60_000);
+  }, 120_000);
 });

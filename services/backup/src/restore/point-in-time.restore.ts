@@ -162,7 +162,7 @@ export class PointInTimeRestore {
       locations: copies.map(({ name, location }) =>
         location.kind === 'filesystem'
           ? { name, kind: 'filesystem' as const, path: location.path }
-          : { name, kind: 'object-store' as const, bucket: location.bucket, natsUrl: location.natsUrl ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
+          : { name, kind: 'object-store' as const, bucket: location.bucket, natsUrl: withoutCredentials(location.natsUrl ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222') },
       ),
       files: files.map((f) => {
         const { ordered } = orderCopies(
@@ -276,6 +276,22 @@ export class PointInTimeRestore {
     return outcome;
   }
 }
+
+/** NATS server URLs without user or password: the plan holds no secret. */
+const withoutCredentials = (urls: string) =>
+  urls
+    .split(',')
+    .map((u) => {
+      try {
+        const url = new URL(u.trim());
+        url.username = '';
+        url.password = '';
+        return url.toString().replace(/\/$/, '');
+      } catch {
+        return u.trim().replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1');
+      }
+    })
+    .join(',');
 
 const lastLines = (log: string) =>
   log
