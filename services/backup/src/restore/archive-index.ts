@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { isWalFileName, parseManifest, walArtifactKey, type ArtifactKey } from '@continuity/artifacts';
@@ -8,8 +8,8 @@ import type { BackupRecord } from '../catalogue/catalogue.js';
 import type { ArchivedWal, BaseBackupCandidate } from './pitr-plan.policy.js';
 
 /**
- * What a point-in-time restore can start from, found without the backup service: base backups
- * from the catalogue (or, when it is unreachable, from the copies' manifests), and the archived
+ * What a point-in-time restore can start from, found without the backup service: base backups'
+ * WAL ranges from their copies' manifests, and the archived
  * WAL from the WAL manifests every copy location holds beside each file
  * (`<resource>/wal/<timeline>/<name>.manifest.json`: name, LSN range, stored and plaintext
  * SHA-256). A file's record is what most copies agree on (a finished segment over a partial
@@ -138,32 +138,4 @@ export const baseBackupCandidate = async (record: BackupRecord, location: (name:
     }
   }
   return null;
-};
-
-/**
- * The catalogue unreachable: the base backups of `resource` its filesystem copy locations hold,
- * from their manifests (a backup listed in several copies once).
- */
-export const baseBackupsFromCopies = async (policy: ResolvedPolicy): Promise<{ candidate: BaseBackupCandidate; extension: string; encrypted: boolean }[]> => {
-  const found = new Map<string, { candidate: BaseBackupCandidate; extension: string; encrypted: boolean }>();
-  for (const copy of policy.copies) {
-    if (copy.location.kind !== 'filesystem') continue;
-    const dir = join(copy.location.path, policy.resourceName);
-    for (const entry of await readdir(dir).catch(() => [] as string[])) {
-      if (!entry.endsWith('.manifest.json')) continue;
-      try {
-        const manifest = parseManifest(await readFile(join(dir, entry)));
-        if (manifest.method !== 'basebackup' || !manifest.basebackup || found.has(manifest.backupId)) continue;
-        const { startLsn, endLsn, timeline } = manifest.basebackup;
-        found.set(manifest.backupId, {
-          candidate: { backupId: manifest.backupId, finishedAt: manifest.finishedAt, startLsn, endLsn, timeline },
-          extension: `tar.zst${manifest.encryption ? '.age' : ''}`,
-          encrypted: manifest.encryption !== null,
-        });
-      } catch {
-        continue;
-      }
-    }
-  }
-  return [...found.values()];
 };
