@@ -3,3 +3,4 @@ export * from './manifest.js';
 export * from './keys.js';
 export * from './encryption.js';
 export * from './zstd.js';
+export * from './wal-restore.js';

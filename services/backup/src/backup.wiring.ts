@@ -79,7 +79,7 @@ export const wireBackup = ({ config, pool, nc, publisher, topology }: BackupConn
       await runner.flushOutbox();
     },
   });
-  const restoreJobs = new RestoreJobs({ restore, catalogue, config });
+  const restoreJobs = new RestoreJobs({ restore, catalogue, config, location: (name) => (config.locations.has(name) ? locations.get(name) : null) });
   const drillStore = new DrillStore(pool);
   const drills = new DrillCoordinator({
     config,

@@ -45,6 +45,7 @@ policies:
     const routes: MutatingRoute[] = [
       { method: 'POST', path: '/backups', body: { resource: 'files' } },
       { method: 'POST', path: `/backups/${backupId}/restore`, body: { to: target } },
+      { method: 'POST', path: '/resources/files/restore', body: { latest: true, toDataDir: target } },
       { method: 'POST', path: '/dlq/1/replay' },
     ];
     expect(await callAsStrangers(base, routes)).toEqual(refusedToStrangers(routes));

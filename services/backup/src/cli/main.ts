@@ -6,6 +6,7 @@ import { checkConfigCommand } from './commands/check-config.command.js';
 import { drillCommand } from './commands/drill.command.js';
 import { listCommand } from './commands/list.command.js';
 import { restoreCommand } from './commands/restore.command.js';
+import { walFetch } from './wal-fetch.main.js';
 
 /**
  * `continuity`: the SRE's command line for the backup service. It works on its own (no running
@@ -29,8 +30,16 @@ export const buildProgram = () => {
     .action((resource: string, options: { json?: boolean; progress?: boolean }) => backupCommand(resource, { ...global(), ...options }));
   program
     .command('restore')
-    .description('restore a backup into a directory, a PostgreSQL database or (a base backup) a data directory, from its first healthy copy')
-    .argument('<backupId>', 'backup id (see `continuity list`)')
+    .description(
+      'restore a backup into a directory, a PostgreSQL database or (a base backup) a data directory, from its first healthy copy; ' +
+        'or a PostgreSQL resource to a point in time (--at | --lsn | --name | --latest) from a base backup and the WAL archive',
+    )
+    .argument('<backupId|resource>', 'backup id (see `continuity list`), or with a point-in-time target the resource')
+    .option('--at <time>', 'point in time: restore to this ISO 8601 moment (with a zone, e.g. 2026-12-01T01:30:00Z)')
+    .option('--lsn <lsn>', 'point in time: restore to this WAL position (e.g. 0/3000148)')
+    .option('--name <point>', 'point in time: restore to this named restore point')
+    .option('--latest', 'point in time: restore to the newest moment in the WAL archive')
+    .option('--json', 'point in time: also print the outcome as one JSON line')
     .option('--to <target>', 'a directory that does not exist or is empty, or a postgres:// URL (the database is created if missing)')
     .option('--to-data-dir <dir>', 'a base backup: the new or empty PostgreSQL data directory to restore it into')
     .option('--start', 'with --to-data-dir: start the restored server (pg_ctl) and report where it got')
@@ -39,9 +48,17 @@ export const buildProgram = () => {
     .option('--clean', 'restore over a non-empty target: a database keeps what the dump does not hold; a directory is replaced')
     .option('--allow-any-target', "restore to a target outside the resource's restoreTargets (on your own authority; recorded in RestorePerformed)")
     .option('--no-progress', 'no progress bar')
-    .action((backupId: string, options: { to?: string; toDataDir?: string; start?: boolean; port?: string; key?: string; clean?: boolean; allowAnyTarget?: boolean; progress?: boolean }) =>
-      restoreCommand(backupId, { ...global(), ...options }),
-    );
+    .action((backupId: string, options: Parameters<typeof restoreCommand>[1]) => restoreCommand(backupId, { ...global(), ...options }));
+  program
+    .command('wal-fetch', { hidden: true })
+    .description("PostgreSQL's restore_command in a point-in-time restore: fetch one WAL file from the archive's copies")
+    .argument('<file>', 'the WAL file name PostgreSQL asks for (%f)')
+    .argument('<dest>', 'where to write it, inside the data directory (%p)')
+    .option('--plan <file>', 'the restore plan (default: continuity-restore-plan.json in the working directory)')
+    .action(async (file: string, dest: string, options: { plan?: string }) => {
+      const code = await walFetch([file, dest, ...(options.plan ? ['--plan', options.plan] : [])]);
+      if (code !== 0) throw new CliError(`wal-fetch ${file} failed`, code);
+    });
   program
     .command('list')
     .description('list backups, newest first')

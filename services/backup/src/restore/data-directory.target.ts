@@ -27,10 +27,10 @@ const asRoot = () => process.getuid?.() === 0;
 /** PostgreSQL's server programs: `PG_BIN`, else Debian's folder for the backup's major version. */
 export const pgServerBin = (pgVersion: string | null) => process.env.PG_BIN ?? `/usr/lib/postgresql/${pgVersion ?? '15'}/bin`;
 
-const idOf = (flag: '-u' | '-g') => Number(spawnSync('id', [flag, PG_USER], { encoding: 'utf8' }).stdout.trim());
+export const idOf = (flag: '-u' | '-g') => Number(spawnSync('id', [flag, PG_USER], { encoding: 'utf8' }).stdout.trim());
 
 /** Runs a server program, as the postgres OS user when we are root (the server refuses root). */
-const runServerTool = (bin: string, program: string, args: string[], options: { asPostgres: boolean; timeoutMs: number }) =>
+export const runServerTool = (bin: string, program: string, args: string[], options: { asPostgres: boolean; timeoutMs: number }) =>
   new Promise<{ stdout: string }>((resolve, reject) => {
     const path = join(bin, program);
     const [command, argv] = options.asPostgres && asRoot() ? ['runuser', ['-u', PG_USER, '--', path, ...args]] : [path, args];
@@ -74,7 +74,7 @@ export interface DataDirectoryOutcome {
  * The connection to ask the started server with: the resource's own (same roles and passwords as
  * the cluster it was copied from), pointed at 127.0.0.1 and the new port.
  */
-const restoredConnection = (resourceConnection: string, port: number) => {
+export const restoredConnection = (resourceConnection: string, port: number) => {
   const url = new URL(clientConfigFor(resourceConnection).connectionString!);
   url.hostname = '127.0.0.1';
   url.port = String(port);

@@ -1,8 +1,21 @@
+import { lstat } from 'node:fs/promises';
 import { v7 as uuidv7 } from 'uuid';
 import type { Catalogue } from '../catalogue/catalogue.js';
 import { BackupConfig, policyForResource } from '../config/backup-config.loader.js';
 import { RestoreError, RestoreNotFoundError } from './restore.errors.js';
 import type { RestoreRequester, RestoreResult, RestoreService } from './restore.service.js';
+import type { BackupLocation } from '../backup-run/locations/location.js';
+import { PointInTimeRestore, type PointInTimeResult } from './point-in-time.restore.js';
+import { parseRecoveryTarget, type RecoveryTargetInput } from './recovery-target.js';
+
+/**
+ * A point-in-time restore asked for over HTTP: into a data directory among the resource's
+ * restoreTargets on the service's host, with the policy's key (never a key file the caller names).
+ */
+export interface PointInTimeRequest extends RecoveryTargetInput {
+  toDataDir: string;
+  start?: { port: number };
+}
 
 /**
  * A restore asked for over HTTP. No key file: the key is the resource's policy key
@@ -17,14 +30,15 @@ export interface RestoreRequest {
 
 export interface RestoreJob {
   restoreId: string;
-  backupId: string;
+  /** Null for a point-in-time restore until its base backup is chosen (then in `result`). */
+  backupId: string | null;
   /** The target, its password masked. */
   to: string;
   state: 'running' | 'restored' | 'failed';
   bytesDone: number;
   bytesTotal: number | null;
   notices: string[];
-  result: RestoreResult | null;
+  result: RestoreResult | PointInTimeResult | null;
   error: { code: string; message: string } | null;
   startedAt: string;
   finishedAt: string | null;
@@ -32,8 +46,10 @@ export interface RestoreJob {
 
 export interface RestoreJobsDeps {
   restore: Pick<RestoreService, 'restore' | 'authorize'>;
-  catalogue: Pick<Catalogue, 'getOrNotFound'>;
+  catalogue: Pick<Catalogue, 'getOrNotFound' | 'list'>;
   config: BackupConfig;
+  /** The configured copy locations (point-in-time restores read base backups' and WAL manifests). */
+  location?: (name: string) => BackupLocation | null;
   now?: () => Date;
 }
 
@@ -89,6 +105,58 @@ export class RestoreJobs {
       })
       .then(
         (result) => Object.assign(job, { state: 'restored', result, finishedAt: this.now().toISOString() }),
+        (error: Error) =>
+          Object.assign(job, {
+            state: 'failed',
+            error: { code: error instanceof RestoreError ? error.code : 'RESTORE.FAILED', message: error.message },
+            finishedAt: this.now().toISOString(),
+          }),
+      );
+    return job;
+  }
+
+  /**
+   * A point-in-time restore: the target is validated (400) and the data directory checked against
+   * the resource's restoreTargets (403) before the job starts; the rest runs in the background.
+   */
+  async startPointInTime(resource: string, request: PointInTimeRequest, requestedBy: RestoreRequester = { via: 'http', operator: null }): Promise<RestoreJob> {
+    const target = parseRecoveryTarget(request, this.now());
+    const policy = policyForResource(this.deps.config, resource);
+    if (!policy || policy.resource.kind !== 'postgres') throw new RestoreError('RESTORE.NOT_FOUND', `${resource} is not a configured PostgreSQL resource`, { status: 404 });
+    if ((await lstat(request.toDataDir).catch(() => null))?.isSymbolicLink()) {
+      throw new RestoreError('RESTORE.WRONG_TARGET', `${request.toDataDir} is a symbolic link: restore into a real, new or empty directory`, { status: 400 });
+    }
+    const allowed = await this.deps.restore.authorize({ resource, resourceKind: 'postgres', method: 'basebackup' }, request.toDataDir);
+    const pitr = new PointInTimeRestore({ catalogue: this.deps.catalogue, restore: this.deps.restore, config: this.deps.config, location: this.deps.location ?? (() => null) });
+    const job: RestoreJob = {
+      restoreId: uuidv7(),
+      backupId: null,
+      to: allowed.redacted,
+      state: 'running',
+      bytesDone: 0,
+      bytesTotal: null,
+      notices: [],
+      result: null,
+      error: null,
+      startedAt: this.now().toISOString(),
+      finishedAt: null,
+    };
+    this.jobs.set(job.restoreId, job);
+    const identities = policy.encryption?.identities ?? [];
+    void pitr
+      .run({
+        resource,
+        target,
+        toDataDir: allowed.to,
+        start: request.start ?? null,
+        requestedBy,
+        identities,
+        keyFile: identities.length ? policy.encryption!.file : null,
+        onProgress: (done, total) => Object.assign(job, { bytesDone: done, bytesTotal: total }),
+        onNotice: (message) => job.notices.push(message),
+      })
+      .then(
+        (result) => Object.assign(job, { state: 'restored', backupId: result.backup.backupId, result, finishedAt: this.now().toISOString() }),
         (error: Error) =>
           Object.assign(job, {
             state: 'failed',

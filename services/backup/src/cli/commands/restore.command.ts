@@ -5,6 +5,8 @@ import { KeyFileError, loadAgeKey } from '@continuity/artifacts';
 import { CliError, err, out, withContext } from '../cli.context.js';
 import { formatBytes } from '../format.js';
 import { progressBar } from '../progress-bar.js';
+import { isPointInTime, type RecoveryTargetInput } from '../../restore/recovery-target.js';
+import { restorePitrCommand } from './restore-pitr.command.js';
 
 export interface RestoreCommandOptions {
   to?: string;
@@ -69,7 +71,10 @@ export const TARGET_NOT_ALLOWED_EXIT = 4;
  * `--allow-any-target`). The key is `--key` (for a disaster, when the operator holds the file) or
  * the resource's policy key.
  */
-export const restoreCommand = async (backupId: string, options: RestoreCommandOptions) =>
+export const restoreCommand = async (backupId: string, options: RestoreCommandOptions & RecoveryTargetInput & { json?: boolean }) =>
+  isPointInTime(options) ? restorePitrCommand(backupId, options) : restoreBackupCommand(backupId, options);
+
+const restoreBackupCommand = async (backupId: string, options: RestoreCommandOptions) =>
   withContext(options, async (ctx) => {
     const { to, start } = targetOf(options);
     const record = await ctx.catalogue.get(backupId);

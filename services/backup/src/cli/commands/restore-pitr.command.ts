@@ -1,0 +1,108 @@
+import { userInfo } from 'node:os';
+import { policyForResource } from '../../config/backup-config.loader.js';
+import { PointInTimeRestore, type PointInTimeResult, type RecoveryOutcome } from '../../restore/point-in-time.restore.js';
+import { parseRecoveryTarget, type RecoveryTargetInput } from '../../restore/recovery-target.js';
+import { RestoreError, RestoreTargetNotAllowedError } from '../../restore/restore.errors.js';
+import { CliError, err, out, withContext } from '../cli.context.js';
+import { formatBytes } from '../format.js';
+
+export interface PitrCommandOptions extends RecoveryTargetInput {
+  toDataDir?: string;
+  to?: string;
+  start?: boolean;
+  port?: string;
+  key?: string;
+  clean?: boolean;
+  allowAnyTarget?: boolean;
+  config?: string;
+  json?: boolean;
+}
+
+const operatorName = (): string | null => {
+  try {
+    return userInfo().username;
+  } catch {
+    return null;
+  }
+};
+
+const printRecovery = (recovery: RecoveryOutcome) => {
+  out(`  recovery: ${recovery.promoted ? 'promoted' : 'stopped'} at LSN ${recovery.reachedLsn ?? 'unknown'}, last transaction replayed ${recovery.reachedTime ?? 'none'}`);
+  const served = Object.entries(recovery.servedBy).map(([location, n]) => `${n} from ${location}`);
+  out(`  WAL files replayed from the archive: ${recovery.walFilesReplayed}${served.length ? ` (${served.join(', ')})` : ''}`);
+  for (const r of recovery.refused) out(`  refused copy ${r.location} of ${r.name}: ${r.error}`);
+  out(`  time taken (data recovery): ${(recovery.durationMs / 1000).toFixed(1)} s`);
+};
+
+/**
+ * `continuity restore <resource> --at <time> | --lsn <LSN> | --name <point> | --latest
+ * --to-data-dir <dir> [--start --port N]`: point-in-time restore from the newest base backup
+ * before the target and the WAL archive, with no running service needed (the catalogue and the
+ * copies are read directly). Exit 1 when recovery stopped short of the target (a WAL file no
+ * copy could give back), saying where it stopped.
+ */
+export const restorePitrCommand = async (resource: string, options: PitrCommandOptions) => {
+  if (options.to !== undefined || options.clean) throw new CliError('a point-in-time restore goes into a new or empty data directory: --to-data-dir <dir> (not --to, no --clean)', 2);
+  if (!options.toDataDir) throw new CliError('a point-in-time restore needs --to-data-dir <new or empty directory>', 2);
+  let port: number | null = null;
+  if (options.start) {
+    port = Number(options.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CliError("--start needs --port <1-65535>: the restored server must not take the original's port", 2);
+  } else if (options.port) throw new CliError('--port goes with --start', 2);
+  let target;
+  try {
+    target = parseRecoveryTarget(options, new Date());
+  } catch (error) {
+    throw new CliError((error as Error).message, 2);
+  }
+  return withContext(options, async (ctx) => {
+    const policy = policyForResource(ctx.config, resource);
+    const keyFile = options.key ?? policy?.encryption?.file ?? null;
+    let identities: string[] = [];
+    if (options.key) {
+      const { loadAgeKey } = await import('@continuity/artifacts');
+      identities = await loadAgeKey(options.key).then(
+        (k) => k.identities,
+        (error: Error) => Promise.reject(new CliError(error.message, 2)),
+      );
+    } else identities = policy?.encryption?.identities ?? [];
+    const pitr = new PointInTimeRestore({
+      catalogue: ctx.catalogue,
+      restore: ctx.restore,
+      config: ctx.config,
+      location: (name) => (ctx.config.locations.has(name) ? ctx.locations.get(name) : null),
+    });
+    let result: PointInTimeResult;
+    try {
+      result = await pitr.run({
+        resource,
+        target,
+        toDataDir: options.toDataDir!,
+        start: port === null ? null : { port },
+        requestedBy: { via: 'cli', operator: operatorName() },
+        anyTarget: options.allowAnyTarget,
+        identities,
+        keyFile: identities.length ? keyFile : null,
+        onNotice: (message) => err(`warning: ${message}`),
+      });
+    } catch (error) {
+      if (error instanceof RestoreTargetNotAllowedError) {
+        throw new CliError(`${error.message} [${error.code}] (add the target to the resource's restoreTargets, or pass --allow-any-target)`, 4);
+      }
+      if (error instanceof RestoreError) {
+        const recovery = (error.details as { recovery?: RecoveryOutcome }).recovery;
+        if (recovery) printRecovery(recovery);
+        throw new CliError(`${error.message} [${error.code}]`);
+      }
+      throw error;
+    }
+    const base = result.base;
+    out(`restored ${resource} to ${result.target} into ${base.target}`);
+    out(`  base backup ${result.backup.backupId} (finished ${result.backup.finishedAt}, WAL ${result.backup.startLsn} to ${result.backup.endLsn}) from copy ${base.copy.location}, SHA-256 verified, ${formatBytes(base.bytes)}`);
+    for (const a of base.attempts.filter((x) => !x.ok)) out(`  refused base backup copy ${a.location}: ${a.error}`);
+    out(`  restore plan: ${result.walFiles} WAL file(s) archived up to ${result.archiveEndLsn}${result.archiveGapAt ? ` (hole at ${result.archiveGapAt})` : ''}; records from ${result.recordsFrom}`);
+    if (result.recovery) printRecovery(result.recovery);
+    else out(`  not started: start it with pg_ctl -D ${base.target} start (as the postgres user); it replays the WAL from the archive through continuity wal-fetch and promotes at the target`);
+    if (options.json) out(JSON.stringify({ backupId: result.backup.backupId, walFiles: result.walFiles, recovery: result.recovery }));
+  });
+};
