@@ -18,6 +18,9 @@ import { AuditSigningKeyChangedV1, AuditSigningKeyChangedV1Schema } from './even
 import { RestorePerformedV1, RestorePerformedV1Schema } from './events/restore-performed.v1.js';
 import { SynchronousReplicationChangedV1, SynchronousReplicationChangedV1Schema } from './events/synchronous-replication-changed.v1.js';
 import { WalArchivedV1, WalArchivedV1Schema } from './events/wal-archived.v1.js';
+import { RestorePointCreatedV1, RestorePointCreatedV1Schema } from './events/restore-point-created.v1.js';
+import { WalGapDetectedV1, WalGapDetectedV1Schema } from './events/wal-gap-detected.v1.js';
+import { WalExpiredV1, WalExpiredV1Schema } from './events/wal-expired.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -35,6 +38,9 @@ export interface EventDataMap {
   RestorePerformed: RestorePerformedV1;
   SynchronousReplicationChanged: SynchronousReplicationChangedV1;
   WalArchived: WalArchivedV1;
+  RestorePointCreated: RestorePointCreatedV1;
+  WalGapDetected: WalGapDetectedV1;
+  WalExpired: WalExpiredV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -60,4 +66,7 @@ export const continuityEvents = new EventRegistry()
   .define('AuditSigningKeyChanged', 1, AuditSigningKeyChangedV1Schema)
   .define('RestorePerformed', 1, RestorePerformedV1Schema)
   .define('SynchronousReplicationChanged', 1, SynchronousReplicationChangedV1Schema)
-  .define('WalArchived', 1, WalArchivedV1Schema);
+  .define('WalArchived', 1, WalArchivedV1Schema)
+  .define('RestorePointCreated', 1, RestorePointCreatedV1Schema)
+  .define('WalGapDetected', 1, WalGapDetectedV1Schema)
+  .define('WalExpired', 1, WalExpiredV1Schema);

@@ -7,8 +7,8 @@ import { RESOURCE_PATTERN } from './envelope.js';
  * stream anyway (a publisher trusted by NATS but lying about its `source`, an unauthenticated
  * development server, a stream restored from elsewhere) is still not acted on.
  *
- * - `backup` → `Backup*`, `Restore*` and `WalArchived` (the catalogue, retention, restores and
- *   the WAL archive it owns);
+ * - `backup` → `Backup*`, `Restore*` (with `RestorePointCreated`) and `Wal*` (the catalogue,
+ *   retention, restores and the WAL archive it owns);
  * - `verifier` → `IntegrityVerified`;
  * - `failover` → `Failover*`, `ResourceDegraded` and `SynchronousReplicationChanged`;
  * - `audit` → `Audit*`;
@@ -28,7 +28,7 @@ export const RESERVED_IDENTITIES: readonly string[] = [...SERVICE_IDENTITIES, ..
 export const serviceOwning = (type: string): ServiceIdentity | null => {
   if (type === 'IntegrityVerified') return 'verifier';
   if (type === 'ResourceDegraded' || type === 'SynchronousReplicationChanged' || type.startsWith('Failover')) return 'failover';
-  if (type.startsWith('Backup') || type.startsWith('Restore') || type === 'WalArchived') return 'backup';
+  if (type.startsWith('Backup') || type.startsWith('Restore') || type.startsWith('Wal')) return 'backup';
   if (type.startsWith('Audit')) return 'audit';
   return null;
 };

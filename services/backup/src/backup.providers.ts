@@ -45,6 +45,7 @@ export const backupProviders: Provider[] = [
     useFactory: async (config: BackupConfig, pool: Pool, nc: NatsConnection, publisher: ContinuityPublisher, env: BackupEnv) => {
       const graph = wireBackup({ config, pool, nc, publisher }, { logger: (name) => new Logger(name), replicas: env.NATS_REPLICAS, natsAuth: natsAuthOf(env) });
       await graph.catalogue.migrate();
+      await graph.walInventory.migrate();
       return graph;
     },
   },

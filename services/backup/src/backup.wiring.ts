@@ -9,6 +9,9 @@ import type { BackupConfig, ResolvedPolicy } from './config/backup-config.loader
 import { RestoreJobs } from './restore/restore-jobs.js';
 import { RestoreService } from './restore/restore.service.js';
 import { RetentionReport, RetentionRunner } from './retention/retention.runner.js';
+import { WalRetentionRunner } from './retention/wal-retention.runner.js';
+import { RestorePoints } from './wal/restore-points.js';
+import { WalInventory } from './wal/wal-inventory.js';
 
 /** What the backup service and the CLI are built from: the policy file and the process's connections. */
 export interface BackupConnections {
@@ -34,6 +37,8 @@ export interface BackupGraph {
   catalogue: Catalogue;
   locations: LocationRegistry;
   retention: RetentionRunner;
+  walInventory: WalInventory;
+  walRetention: WalRetentionRunner;
   runner: BackupRunner;
   restore: RestoreService;
   restoreJobs: RestoreJobs;
@@ -42,13 +47,15 @@ export interface BackupGraph {
 /**
  * Builds the backup object graph, the same for the Nest service and the CLI, so a backup or a
  * restore run from the command line (with the service down) behaves as the service's would.
- * Nothing is opened here: the caller migrates the catalogue (`catalogue.migrate()`) and closes
+ * Nothing is opened here: the caller migrates the catalogue (`catalogue.migrate()`, `walInventory.migrate()`) and closes
  * the locations; locations open lazily.
  */
 export const wireBackup = ({ config, pool, nc, publisher }: BackupConnections, options: BackupWiringOptions): BackupGraph => {
   const catalogue = new Catalogue(pool);
   const locations = new LocationRegistry(config, nc, options.replicas, options.natsAuth);
   const retention = new RetentionRunner({ pool, catalogue, locations, publisher, logger: options.logger('Retention') });
+  const walInventory = new WalInventory(pool);
+  const walRetention = new WalRetentionRunner({ pool, catalogue, locations, publisher, inventory: walInventory, logger: options.logger('Retention') });
   const runner: BackupRunner = new BackupRunner({
     config,
     locations,
@@ -56,9 +63,17 @@ export const wireBackup = ({ config, pool, nc, publisher }: BackupConnections, o
     publisher,
     logger: options.logger('BackupRun'),
     // Retention follows every created backup; its BackupExpired events leave through the same outbox.
-    afterCreated: async (policy) => {
+    // Then WAL retention (the WAL the retained base backups need, no more), and, after a base backup of
+    // a WAL-archived resource, a restore point just past it: a recent target a replay test can reach.
+    afterCreated: async (policy, outcome) => {
       const report = await retention.apply(policy, () => runner.flushOutbox());
       options.onRetention?.(policy, report);
+      if (!policy.wal) return;
+      await walRetention.apply(policy, () => runner.flushOutbox());
+      if ((outcome.event.data as { basebackup?: unknown }).basebackup) {
+        const points = new RestorePoints({ policy, publisher, queue: (event) => catalogue.queue(event), flush: () => runner.flushOutbox(), logger: options.logger('BackupRun') });
+        await points.create('base-backup', outcome.backupId);
+      }
     },
   });
   // A copy in a location no longer in the policy file is skipped with a notice, not an error: the other copies may do.
@@ -73,5 +88,5 @@ export const wireBackup = ({ config, pool, nc, publisher }: BackupConnections, o
     },
   });
   const restoreJobs = new RestoreJobs({ restore, catalogue, config });
-  return { config, catalogue, locations, retention, runner, restore, restoreJobs };
+  return { config, catalogue, locations, retention, walInventory, walRetention, runner, restore, restoreJobs };
 };

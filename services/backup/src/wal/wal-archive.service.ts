@@ -4,13 +4,16 @@ import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
 import type { BackupEnv } from '../backup.env.js';
 import type { BackupGraph } from '../backup.wiring.js';
 import { BACKUP_GRAPH } from '../tokens.js';
+import { RestorePoints } from './restore-points.js';
 import { WalArchiver } from './wal-archiver.js';
 
 const START_RETRY_MS = 10_000;
 
 /**
- * Starts one WAL archiver per policy with `wal.enabled` when the service starts, and stops them
- * (slots kept, so the next start resumes without a gap) when it stops. Two instances of the
+ * Starts one WAL archiver per policy with `wal.enabled` when the service starts (with its restore
+ * points on their timer), and stops them (slots kept, so the next start resumes without a gap)
+ * when it stops. A gap the archiver cannot close starts a base backup through the same runner
+ * as every backup (`method: basebackup` whatever the policy's method). Two instances of the
  * service may both try: the slot admits one streaming client at a time, and the other's
  * `pg_receivewal` keeps retrying with back-off until the slot is free.
  */
@@ -18,6 +21,7 @@ const START_RETRY_MS = 10_000;
 export class WalArchiveService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('WalArchive');
   readonly archivers: WalArchiver[] = [];
+  private readonly restorePoints: RestorePoints[] = [];
   private readonly retries = new Set<NodeJS.Timeout>();
   private stopped = false;
 
@@ -40,11 +44,22 @@ export class WalArchiveService implements OnApplicationBootstrap, OnApplicationS
         publisher: this.publisher,
         queue: (event) => this.graph.catalogue.queue(event),
         flush: () => this.graph.runner.flushOutbox(),
+        inventory: this.graph.walInventory,
+        startBaseBackup: async () => (await this.graph.runner.start(policy.resourceName, { trigger: 'wal-gap', method: 'basebackup' })).backupId,
         spoolDir: this.env.BACKUP_WAL_SPOOL,
         logger: this.logger,
       });
       this.archivers.push(archiver);
       this.startArchiver(archiver);
+      const points = new RestorePoints({
+        policy,
+        publisher: this.publisher,
+        queue: (event) => this.graph.catalogue.queue(event),
+        flush: () => this.graph.runner.flushOutbox(),
+        logger: this.logger,
+      });
+      points.start();
+      this.restorePoints.push(points);
     }
   }
 
@@ -69,6 +84,7 @@ export class WalArchiveService implements OnApplicationBootstrap, OnApplicationS
   async onApplicationShutdown() {
     this.stopped = true;
     for (const timer of this.retries) clearTimeout(timer);
+    for (const points of this.restorePoints) points.stop();
     await Promise.all(this.archivers.map((a) => a.stop().catch(() => undefined)));
   }
 }
