@@ -13,7 +13,7 @@ import { receivedBytes, shipWalFile, type WalFile } from './wal-file-shipper.js'
 import { decideWalGap, followsChain, type WalGapDecision } from './wal-gap.policy.js';
 import type { WalInventory } from './wal-inventory.js';
 import { lsnMax, lsnText, segmentNameAt } from './wal-position.js';
-import { oldestWalOnServer, requireSynchronousArchiver, slotState, withApplicationName, withSession, type SlotState } from './wal-server.js';
+import { currentWalLsn, ensureSlot, oldestWalOnServer, requireSynchronousArchiver, slotState, withApplicationName, withSession, type SlotState } from './wal-server.js';
 
 const PARTIAL_SUFFIX = '.partial';
 /**
@@ -197,12 +197,17 @@ export class WalArchiver {
    */
   private async checkGap(before: SlotState, receiverRefused: boolean): Promise<WalGap | null> {
     const partial = await this.partialInSpool();
-    const { after, oldest } = await withSession(this.resource.connection, async (c) => ({ after: await slotState(c, this.slot), oldest: await oldestWalOnServer(c) }));
+    const { after, oldest, current } = await withSession(this.resource.connection, async (c) => ({
+      after: await slotState(c, this.slot),
+      oldest: await oldestWalOnServer(c),
+      current: await currentWalLsn(c),
+    }));
     const decision = decideWalGap({
       tip: this.newestTip(),
       spoolResumeLsn: partial ? walFileFacts(partial.slice(0, -PARTIAL_SUFFIX.length)).startLsn : null,
       slot: before,
-      slotRestartLsn: after.restartLsn,
+      // A slot that reserved no WAL yet: pg_receivewal starts at the server's current position.
+      slotRestartLsn: after.restartLsn ?? current,
       oldestOnServer: oldest,
       receiverRefused,
     });
@@ -257,7 +262,7 @@ export class WalArchiver {
   }
 
   private async createSlot() {
-    await this.runTool(['--create-slot', '--if-not-exists', `--slot=${this.slot}`]);
+    await withSession(this.resource.connection, (c) => ensureSlot(c, this.slot));
   }
 
   private runTool(args: string[]): Promise<void> {

@@ -70,3 +70,27 @@ export const withApplicationName = (connection: string, name: string): string =>
   }
   return `${connection.replace(/(?:^|\s)application_name\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i, '').trim()} application_name=${name}`;
 };
+
+/**
+ * Creates the physical slot if it is missing, reserving WAL at once (`immediately_reserve`): a
+ * new slot pins the WAL from its creation, so streaming (which starts from the slot when the
+ * spool is empty) resumes exactly where the slot says. Needs the REPLICATION attribute.
+ */
+export const ensureSlot = async (client: Client, slot: string): Promise<void> => {
+  try {
+    await client.query(
+      'SELECT pg_catalog.pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1)',
+      [slot],
+    );
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42710') throw error; // created meanwhile by another instance
+  }
+};
+
+/** The server's current WAL position (a standby: what it replayed). */
+export const currentWalLsn = async (client: Client): Promise<string> =>
+  (
+    await client.query<{ lsn: string }>(
+      'SELECT (CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn() ELSE pg_catalog.pg_current_wal_lsn() END)::text AS lsn',
+    )
+  ).rows[0]!.lsn;
