@@ -135,7 +135,7 @@ policies:
       'pg-sync',
     );
     await archiver.start();
-    expect((await primary.query<{ s: string }>('SHOW synchronous_standby_names'))[0]!.s).toBe(`"${archiver.applicationName}"`);
+    expect((await primary.query<{ s: string }>("SELECT current_setting('synchronous_standby_names') AS s"))[0]!.s).toBe(`"${archiver.applicationName}"`);
     await pollUntil(
       async () => (await primary.query<{ sync_state: string }>('SELECT sync_state FROM pg_stat_replication WHERE application_name = $1', [archiver.applicationName]))[0]?.sync_state === 'sync',
       { timeoutMs: 20_000, what: 'the archiver to be the synchronous standby' },
