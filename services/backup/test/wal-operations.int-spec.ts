@@ -12,6 +12,7 @@ import { segmentNameAt } from '../src/wal/wal-position.js';
 import { startWorld, startWriter, World } from './harness.js';
 
 const silent = { log: () => undefined, warn: () => undefined, error: () => undefined };
+const PASSWORD = 'walops-secret-pw-9c2e';
 
 describe('WAL archive operations: restore points, WAL retention, gap detection (real cluster, NATS, filesystem copies)', () => {
   let world: World;
@@ -25,10 +26,13 @@ describe('WAL archive operations: restore points, WAL retention, gap detection (
     world = await startWorld('walops');
     cluster = await createPgCluster({ standbys: 0 });
     writer = await startWriter(cluster.primary.url, 300);
+    // The test cluster trusts 127.0.0.1: the password only has to stay out of argv, events and errors.
+    const url = new URL(cluster.primary.url);
+    url.password = PASSWORD;
     config = await world.config(`
 resources:
-  pg-ops: { kind: postgres, site: eu-west-1a, connection: "${cluster.primary.url}" }
-  pg-gap: { kind: postgres, site: eu-west-1a, connection: "${cluster.primary.url}" }
+  pg-ops: { kind: postgres, site: eu-west-1a, connection: "${url.toString()}" }
+  pg-gap: { kind: postgres, site: eu-west-1a, connection: "${url.toString()}" }
 locations:
   local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
   nas: { kind: filesystem, site: eu-west-1b, medium: disk, path: ${world.root}/nas }
@@ -151,6 +155,22 @@ policies:
     expect(expired.data.copies.map((c: { location: string }) => c.location).sort()).toEqual(['local-disk', 'nas']);
     for (const c of expired.data.copies) expect(c.failed).toBe(0);
 
+    // Attack: one copy's manifest altered to claim a later start. Retention must not believe it.
+    const manifest = join(world.root, 'local', 'pg-ops', `${second.backupId}.manifest.json`);
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const original = readFileSync(manifest, 'utf8');
+    writeFileSync(manifest, original.replace(`"startLsn": "${facts.startLsn}"`, '"startLsn": "FF/0"'));
+    expect(readFileSync(manifest, 'utf8')).not.toBe(original);
+    const refused = await graph.walRetention.apply(config.policies.get('ops')!, () => graph.runner.flushOutbox());
+    expect(refused.skipped).toContain('disagree');
+    expect(refused.expired).toEqual([]);
+    for (const s of after) expect(existsSync(copyPath('local', 'pg-ops', s.name))).toBe(true);
+    writeFileSync(manifest, original);
+
+    // No password in any event of this resource.
+    const all = [...(await eventsOf('RestorePointCreated', 'pg-ops')), ...(await eventsOf('WalExpired', 'pg-ops')), ...(await world.events('WalArchived', 'pg-ops'))];
+    expect(JSON.stringify(all)).not.toContain(PASSWORD);
+
     // This resource's slot would keep WAL on the server for ever: the gap test below needs it gone.
     await ops.stop();
     await ops.dropSlot();
@@ -217,6 +237,7 @@ policies:
     expect(gap.gaps).toHaveLength(1);
     const shippedAfter = (await eventsOf('WalGapDetected', 'pg-gap')).length;
     expect(shippedAfter).toBe(1);
+    expect(JSON.stringify(await eventsOf('WalGapDetected', 'pg-gap'))).not.toContain(PASSWORD);
     expect(finishedOf(gap).filter((s: WalSegment) => lsnValue(s.startLsn) >= lsnValue(reported.fromLsn) && lsnValue(s.endLsn) <= lsnValue(reported.toLsn))).toEqual([]);
   }, 300_000);
 });

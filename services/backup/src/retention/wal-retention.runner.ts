@@ -9,6 +9,8 @@ import type { ResolvedPolicy } from '../config/backup-config.loader.js';
 import type { WalInventory } from '../wal/wal-inventory.js';
 import { RetainedBaseBackup, selectWalExpiry } from './wal-retention.policy.js';
 
+const LSN = /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i;
+
 export interface WalRetentionDeps {
   pool: Pool;
   catalogue: Pick<Catalogue, 'list' | 'queue'>;
@@ -116,19 +118,27 @@ export class WalRetentionRunner {
     const created = await this.deps.catalogue.list({ resource: policy.resourceName, states: ['created'], limit: 100_000 });
     const out: RetainedBaseBackup[] = [];
     for (const record of created.filter((b) => b.method === 'basebackup')) {
-      let facts: { startLsn: string; timeline: number } | null = null;
+      // Every readable copy's manifest must say the same start: one altered manifest (a later start)
+      // must not make retention delete WAL the backup needs.
+      const seen = new Map<string, { startLsn: string; timeline: number }>();
       for (const copy of record.copies) {
         const bytes = await this.deps.locations
           .get(copy.location)
           .readManifest({ resource: record.resource, backupId: record.backupId, extension: record.artifactExtension })
           .catch(() => null);
-        const basebackup = bytes ? (JSON.parse(bytes.toString('utf8')) as { basebackup?: { startLsn: string; timeline: number } | null }).basebackup : null;
-        if (basebackup?.startLsn && basebackup.timeline) {
-          facts = basebackup;
-          break;
+        let basebackup: { startLsn?: unknown; timeline?: unknown } | null | undefined = null;
+        try {
+          basebackup = bytes ? (JSON.parse(bytes.toString('utf8')) as { basebackup?: { startLsn?: unknown; timeline?: unknown } | null }).basebackup : null;
+        } catch {
+          basebackup = null;
+        }
+        if (basebackup && typeof basebackup.startLsn === 'string' && LSN.test(basebackup.startLsn) && Number.isInteger(basebackup.timeline) && (basebackup.timeline as number) > 0) {
+          seen.set(`${basebackup.timeline}@${basebackup.startLsn}`, { startLsn: basebackup.startLsn, timeline: basebackup.timeline as number });
         }
       }
       // Not knowing where a retained base backup starts, no WAL can safely go.
+      if (seen.size > 1) return `the copies of base backup ${record.backupId} disagree on where it starts (${[...seen.keys()].join(', ')}): no WAL is expired`;
+      const facts = [...seen.values()][0];
       if (!facts) return `the start of base backup ${record.backupId} cannot be read from any copy's manifest: no WAL is expired`;
       out.push({ backupId: record.backupId, timeline: facts.timeline, startLsn: facts.startLsn, finishedAt: record.finishedAt ?? record.recoveryPoint });
     }
