@@ -6,9 +6,12 @@ import { Client } from 'pg';
 import { lsnValue, walArtifactKey, zstdDecompress } from '@continuity/artifacts';
 import type { WalSegment } from '@continuity/contracts';
 import { pollUntil } from '@continuity/messaging/testing';
+import { Kvm } from '@nats-io/kv';
+import { failoverBucketName, routeKey, type RouteRecord } from '@continuity/contracts';
 import { createPgCluster, PG_BIN, type PgCluster } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
+import { followPrimary } from '../src/wal/follow-primary.js';
 import { WalArchiver } from '../src/wal/wal-archiver.js';
 import { WalInventory } from '../src/wal/wal-inventory.js';
 import { startWorld, World } from './harness.js';
@@ -77,26 +80,49 @@ policies:
       what: `slot ${slot} streamed from`,
     });
 
-  it('follows the promoted standby after a failover: the history file and the new timeline\'s segments are archived, in WalArchived and in every copy', async () => {
+  it('follows the promoted standby after a failover (the route record): the history file and the new timeline\'s segments are archived, in WalArchived and in every copy', async () => {
     const cluster = await createPgCluster({ standbys: 1 });
     clusters.push(cluster);
     const [primary, standby] = [cluster.primary, cluster.standbys[0]!];
-    const before = archiverFor(await configFor('pg-tl', primary.url, '{ enabled: true, walShipIntervalMs: 1000 }'), 'pg-tl');
+    const kv = await new Kvm(world.nc).create(failoverBucketName(world.topology.namespace));
+    const route = (member: typeof primary, epoch: number): RouteRecord => ({
+      resource: 'pg-tl',
+      primary: member.name,
+      url: `postgres://127.0.0.1:${member.port}/postgres`,
+      host: '127.0.0.1',
+      port: member.port,
+      epoch,
+      failoverId: null,
+      updatedAt: new Date().toISOString(),
+      updatedBy: 'test',
+      fenced: [],
+    });
+    await kv.put(routeKey('pg-tl'), JSON.stringify(route(primary, 0)));
+    const before = archiverFor(await configFor('pg-tl', primary.url, '{ enabled: true, walShipIntervalMs: 1000, followPrimary: true }'), 'pg-tl');
     await before.archiver.start();
     await slotActive(primary, before.archiver.slot);
+    const follow = followPrimary({
+      nc: world.nc,
+      resource: 'pg-tl',
+      namespace: world.topology.namespace,
+      configured: primary.url,
+      repoint: (connection, why) => before.archiver.repoint(connection, why),
+      logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
+      retryMs: 500,
+    });
     await primary.query('CREATE TABLE t (id int)');
     const [{ name: tl1Segment }] = await primary.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name');
     await pollUntil(() => shipped(before.archiver).find((s) => s.name === tl1Segment && !s.partial), { timeoutMs: 30_000, what: `${tl1Segment} archived` });
     await primary.query('INSERT INTO t SELECT generate_series(1, 1000)');
     await standby.waitForReplay(await primary.currentLsn());
 
-    // Failover: the primary dies, the standby is promoted; the resource's connection now names it.
-    await before.archiver.stop();
+    // Failover: the primary dies, the standby is promoted, the route names it (a higher epoch).
     await primary.stop('immediate');
     await standby.query('SELECT pg_promote()');
     await pollUntil(async () => !(await standby.isInRecovery()), { timeoutMs: 30_000, what: 'the standby promoted' });
-    const after = archiverFor(await configFor('pg-tl', standby.url, '{ enabled: true, walShipIntervalMs: 1000 }'), 'pg-tl');
-    await after.archiver.start();
+    await kv.put(routeKey('pg-tl'), JSON.stringify(route(standby, 1)));
+    await pollUntil(() => before.archiver.currentConnection.includes(`:${standby.port}/`), { timeoutMs: 20_000, what: 'the archiver to follow the route' });
+    const after = before;
     await slotActive(standby, after.archiver.slot);
     await standby.query('INSERT INTO t SELECT generate_series(1001, 2000)');
     const [{ name: tl2Segment }] = await standby.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name');
@@ -124,6 +150,12 @@ policies:
     expect(historyText).toMatch(/^1\t[0-9A-F]+\/[0-9A-F]+\t/);
     // The archive's own index knows both timelines' ends (what gap detection compares with next time).
     expect((await inventory.tips('pg-tl')).map((t) => t.timeline)).toEqual([2, 1]);
+    // An older route record (a lower epoch) is never followed back.
+    await kv.put(routeKey('pg-tl'), JSON.stringify(route(primary, 0)));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(after.archiver.currentConnection).toContain(`:${standby.port}/`);
+    follow.stop();
+    await kv.destroy();
   }, 240_000);
 
   it('with synchronous archiving, every commit the client saw acknowledged is in the archived WAL after kill -9 of the primary and the loss of its data directory', async () => {

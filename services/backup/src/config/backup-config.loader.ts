@@ -34,7 +34,7 @@ export interface ResolvedPolicy {
   /** Set when the policy opted out of 3-2-1; every backup carries it. */
   threeTwoOneOptOut: string | null;
   /** The continuous WAL archive, when the policy enables it (PostgreSQL only). */
-  wal: { walShipIntervalMs: number; restorePointIntervalMs: number; synchronous: boolean; setSynchronousStandbyNames: boolean } | null;
+  wal: { walShipIntervalMs: number; restorePointIntervalMs: number; synchronous: boolean; setSynchronousStandbyNames: boolean; followPrimary: boolean } | null;
 }
 
 export interface BackupConfig {
@@ -136,6 +136,7 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
             restorePointIntervalMs: policy.wal.restorePointIntervalMs,
             synchronous: policy.wal.synchronous,
             setSynchronousStandbyNames: policy.wal.setSynchronousStandbyNames,
+            followPrimary: policy.wal.followPrimary,
           }
         : null,
     });

@@ -132,6 +132,11 @@ export const PolicyConfigSchema = z.strictObject({
        * (ALTER SYSTEM + reload; needs a superuser connection). Off: the DBA adds the name.
        */
       setSynchronousStandbyNames: z.boolean().default(false),
+      /**
+       * Follow the failover service's route record (`routes.<resource>`): after a failover the archive
+       * streams from the promoted primary (host and port from the route, credentials from `connection`).
+       */
+      followPrimary: z.boolean().default(false),
     })
     .optional(),
   /** `optOut` only with a reason: every backup of this policy then says it does not meet 3-2-1. */

@@ -21,6 +21,8 @@ export interface RestorePointDeps {
   flush: () => Promise<unknown>;
   logger?: LoggerLike;
   now?: () => Date;
+  /** The server to create points in (the archive's, which may follow a new primary); default the resource's connection. */
+  connection?: () => string;
 }
 
 /**
@@ -43,7 +45,7 @@ export class RestorePoints {
     const policy = this.deps.policy;
     const at = this.now();
     const name = restorePointName(at);
-    const connection = (policy.resource as { connection: string }).connection;
+    const connection = this.deps.connection?.() ?? (policy.resource as { connection: string }).connection;
     const { lsn, timeline } = await withSession(connection, (client) => createRestorePoint(client, name));
     const event = this.deps.publisher.build('RestorePointCreated', {
       resource: policy.resourceName,

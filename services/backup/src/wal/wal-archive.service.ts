@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { ContinuityPublisher } from '@continuity/contracts';
-import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { NATS_CONNECTION, PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
 import type { BackupEnv } from '../backup.env.js';
 import type { BackupGraph } from '../backup.wiring.js';
 import { BACKUP_GRAPH } from '../tokens.js';
+import { followPrimary } from './follow-primary.js';
 import { RestorePoints } from './restore-points.js';
 import { WalArchiver } from './wal-archiver.js';
 
@@ -22,6 +24,7 @@ export class WalArchiveService implements OnApplicationBootstrap, OnApplicationS
   private readonly logger = new Logger('WalArchive');
   readonly archivers: WalArchiver[] = [];
   private readonly restorePoints: RestorePoints[] = [];
+  private readonly follows: { stop(): void }[] = [];
   private readonly retries = new Set<NodeJS.Timeout>();
   private stopped = false;
 
@@ -29,6 +32,7 @@ export class WalArchiveService implements OnApplicationBootstrap, OnApplicationS
     @Inject(SERVICE_CONFIG) private readonly env: BackupEnv,
     @Inject(BACKUP_GRAPH) private readonly graph: BackupGraph,
     @Inject(PUBLISHER) private readonly publisher: ContinuityPublisher,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
   ) {}
 
   onApplicationBootstrap() {
@@ -57,8 +61,21 @@ export class WalArchiveService implements OnApplicationBootstrap, OnApplicationS
         queue: (event) => this.graph.catalogue.queue(event),
         flush: () => this.graph.runner.flushOutbox(),
         logger: this.logger,
+        connection: () => archiver.currentConnection,
       });
       points.start();
+      if (policy.wal.followPrimary && policy.resource.kind === 'postgres') {
+        this.follows.push(
+          followPrimary({
+            nc: this.nc,
+            resource: policy.resourceName,
+            namespace: this.env.CONTINUITY_NAMESPACE,
+            configured: policy.resource.connection,
+            repoint: (connection, why) => archiver.repoint(connection, why),
+            logger: this.logger,
+          }),
+        );
+      }
       this.restorePoints.push(points);
     }
   }
@@ -85,6 +102,7 @@ export class WalArchiveService implements OnApplicationBootstrap, OnApplicationS
     this.stopped = true;
     for (const timer of this.retries) clearTimeout(timer);
     for (const points of this.restorePoints) points.stop();
+    for (const follow of this.follows) follow.stop();
     await Promise.all(this.archivers.map((a) => a.stop().catch(() => undefined)));
   }
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { lsnValue, WAL_HISTORY_PATTERN, WAL_SEGMENT_PATTERN, walFileFacts } from '@continuity/artifacts';
+import { WAL_HISTORY_PATTERN, WAL_SEGMENT_PATTERN, walFileFacts } from '@continuity/artifacts';
 import type { ContinuityPublisher, Envelope, WalSegment } from '@continuity/contracts';
 import { redactSecrets } from '@continuity/runtime';
 import type { LoggerLike } from '../backup-run/backup-runner.js';
@@ -10,9 +10,9 @@ import { pgToolInvocation } from '../backup-run/sources/pg-tool.js';
 import type { ResolvedPolicy } from '../config/backup-config.loader.js';
 import type { PostgresResourceConfig } from '../config/backup-config.schema.js';
 import { receivedBytes, shipWalFile, type WalFile } from './wal-file-shipper.js';
-import { decideWalGap, followsChain, type WalGapDecision } from './wal-gap.policy.js';
+import { decideWalGap, followsChain, missingSegmentsOf, type WalGapDecision } from './wal-gap.policy.js';
 import type { WalInventory } from './wal-inventory.js';
-import { lsnMax, lsnText, segmentNameAt } from './wal-position.js';
+import { lsnMax } from './wal-position.js';
 import { currentWalLsn, ensureSlot, oldestWalOnServer, requireSynchronousArchiver, slotState, withApplicationName, withSession, type SlotState } from './wal-server.js';
 
 const PARTIAL_SUFFIX = '.partial';
@@ -60,6 +60,9 @@ export interface Shipment {
 
 export type WalGap = Extract<WalGapDecision, { gap: true }> & { event: Envelope; baseBackupId: string | null };
 
+/** The newest partial segment of a sorted spool listing (after a timeline switch the old timeline's stays behind). */
+const partialOf = (names: string[]) => names.filter((n) => n.endsWith(PARTIAL_SUFFIX) && WAL_SEGMENT_PATTERN.test(n.slice(0, -PARTIAL_SUFFIX.length))).pop();
+
 const silent: LoggerLike = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** pg_receivewal's words when the server no longer has the WAL it asks for. */
@@ -77,15 +80,15 @@ const WAL_REMOVED = /has already been removed/i;
  * when archiving is synchronous). The slot keeps on the server every WAL byte not yet confirmed
  * received, so a restart (of `pg_receivewal` or of the service) resumes where streaming stopped.
  *
- * Gaps: at every start, and whenever pg_receivewal is told its WAL was removed, the archived end
- * is compared with what the server can still stream (`decideWalGap`); a gap that cannot be closed
- * (the slot dropped and recreated, WAL removed) is reported at once with `WalGapDetected` and a
- * new base backup is started. Every scan also checks that each finished segment follows the
- * archived end of its timeline.
+ * Gaps (`decideWalGap`, at every start and when pg_receivewal is told its WAL was removed; per
+ * finished segment on every scan): one that cannot be closed is reported at once with
+ * `WalGapDetected` and a new base backup is started.
  */
 export class WalArchiver {
   readonly slot: string;
   private readonly resource: PostgresResourceConfig;
+  /** The resource's connection, or the primary the route record named last (`repoint`). */
+  private connection: string;
   private readonly dir: string;
   private readonly logger: LoggerLike;
   private readonly now: () => Date;
@@ -109,8 +112,9 @@ export class WalArchiver {
   constructor(private readonly deps: WalArchiverDeps) {
     if (deps.policy.resource.kind !== 'postgres' || !deps.policy.wal) throw new Error(`policy ${deps.policy.name} archives no PostgreSQL WAL`);
     this.resource = deps.policy.resource;
+    this.connection = this.resource.connection;
     this.slot = walSlotName(deps.policy.resourceName);
-    this.dir = join(deps.spoolDir, deps.policy.resourceName);
+    this.dir = this.spool = join(deps.spoolDir, deps.policy.resourceName);
     this.logger = deps.logger ?? silent;
     this.now = deps.now ?? (() => new Date());
     this.backoffMs = deps.restartBackoffMs?.min ?? 1_000;
@@ -120,9 +124,8 @@ export class WalArchiver {
     return this.deps.policy.resourceName;
   }
 
-  get spool() {
-    return this.dir;
-  }
+  /** The spool folder of this resource. */
+  readonly spool: string;
 
   /** The application_name pg_receivewal streams under (what synchronous_standby_names names). */
   get applicationName() {
@@ -138,18 +141,25 @@ export class WalArchiver {
    * Ships what the spool still holds, checks the archive against the server (a gap is reported
    * and a base backup started before streaming resumes), makes sure the slot exists, then streams.
    */
-  async start(): Promise<void> {
-    if (!this.stopped) return;
+  start(): Promise<void> {
+    if (!this.stopped) return this.starting;
     this.stopped = false;
+    this.starting = this.startOnce();
+    return this.starting;
+  }
+
+  private starting: Promise<void> = Promise.resolve();
+
+  private async startOnce(): Promise<void> {
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       await this.loadTips();
       await this.scan();
-      const before = await withSession(this.resource.connection, (c) => slotState(c, this.slot));
+      const before = await withSession(this.connection, (c) => slotState(c, this.slot));
       await this.createSlot();
       await this.checkGap(before, false);
       if (this.deps.policy.wal!.synchronous && this.deps.policy.wal!.setSynchronousStandbyNames) {
-        await withSession(this.resource.connection, (c) => requireSynchronousArchiver(c, this.applicationName));
+        await withSession(this.connection, (c) => requireSynchronousArchiver(c, this.applicationName));
       }
     } catch (error) {
       this.stopped = true;
@@ -174,9 +184,29 @@ export class WalArchiver {
     await this.scanning;
   }
 
+  /**
+   * Streams from another server from now on (the promoted primary after a failover): stops, then
+   * starts against it (slot ensured there, the archive checked for a gap, pg_receivewal resumed
+   * from the spool and so across the timeline switch).
+   */
+  async repoint(connection: string, why: string): Promise<void> {
+    if (connection === this.connection) return;
+    await this.starting.catch(() => undefined); // a start under way finishes (or fails) first
+    const running = !this.stopped;
+    await this.stop();
+    this.connection = connection;
+    this.logger.warn(`WAL archive of ${this.resourceName} follows a new server: ${why}`);
+    if (running) await this.start();
+  }
+
+  get currentConnection() {
+    return this.connection;
+  }
+
   /** Drops the replication slot (the resource no longer archived): the server stops keeping WAL for it. */
   async dropSlot(): Promise<void> {
-    await this.runTool(['--drop-slot', `--slot=${this.slot}`]);
+    const sql = 'SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1';
+    await withSession(this.connection, (c) => c.query(sql, [this.slot]));
   }
 
   private async loadTips() {
@@ -197,7 +227,7 @@ export class WalArchiver {
    */
   private async checkGap(before: SlotState, receiverRefused: boolean): Promise<WalGap | null> {
     const partial = await this.partialInSpool();
-    const { after, oldest, current } = await withSession(this.resource.connection, async (c) => ({
+    const { after, oldest, current } = await withSession(this.connection, async (c) => ({
       after: await slotState(c, this.slot),
       oldest: await oldestWalOnServer(c),
       current: await currentWalLsn(c),
@@ -213,7 +243,7 @@ export class WalArchiver {
     });
     if (!decision.gap) return null;
     if (partial) {
-      await this.shipPartialNow();
+      await this.scan(true); // the partial segment now, whatever the interval: it is given up next
       await unlink(join(this.dir, partial)).catch(() => undefined);
     }
     return this.reportGap(decision);
@@ -257,23 +287,11 @@ export class WalArchiver {
   }
 
   private async partialInSpool(): Promise<string | undefined> {
-    const names = (await readdir(this.dir).catch(() => [] as string[])).sort();
-    return names.filter((n) => n.endsWith(PARTIAL_SUFFIX) && WAL_SEGMENT_PATTERN.test(n.slice(0, -PARTIAL_SUFFIX.length))).pop();
+    return partialOf((await readdir(this.dir).catch(() => [] as string[])).sort());
   }
 
   private async createSlot() {
-    await withSession(this.resource.connection, (c) => ensureSlot(c, this.slot));
-  }
-
-  private runTool(args: string[]): Promise<void> {
-    const invocation = pgToolInvocation(this.resource.connection, args, { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' });
-    return new Promise((resolve, reject) => {
-      const child = spawn('pg_receivewal', invocation.args, { stdio: ['ignore', 'ignore', 'pipe'], env: invocation.env });
-      let stderr = '';
-      child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-      child.once('error', (error) => reject(new Error(`cannot run pg_receivewal: ${error.message} (is PostgreSQL's client on PATH?)`)));
-      child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_receivewal ${args[0]} exited with ${code}: ${redactSecrets(stderr.trim())}`))));
-    });
+    await withSession(this.connection, (c) => ensureSlot(c, this.slot));
   }
 
   private spawnReceiver() {
@@ -284,7 +302,7 @@ export class WalArchiver {
     // report flushed) each write at once, so a primary waiting for this application_name
     // acknowledges a commit only once its WAL is on the archiver's disk.
     const args = [`--directory=${this.dir}`, `--slot=${this.slot}`, '--no-loop', '--status-interval=1', ...(wal.synchronous ? ['--synchronous'] : [])];
-    const invocation = pgToolInvocation(withApplicationName(this.resource.connection, this.applicationName), args, {
+    const invocation = pgToolInvocation(withApplicationName(this.connection, this.applicationName), args, {
       ...process.env,
       PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10',
     });
@@ -307,7 +325,7 @@ export class WalArchiver {
       this.restartTimer = setTimeout(() => {
         // The server no longer has the WAL the spool resumes from: report the gap, resume past it.
         const ready = refused
-          ? withSession(this.resource.connection, (c) => slotState(c, this.slot))
+          ? withSession(this.connection, (c) => slotState(c, this.slot))
               .then((before) => this.checkGap(before, true))
               .catch((error: Error) => this.logger.error(`WAL archive of ${this.resourceName}: checking for a gap: ${redactSecrets(error.message)}`))
           : Promise.resolve();
@@ -337,18 +355,11 @@ export class WalArchiver {
 
   /**
    * Ships what the spool holds: every finished file, and the partial segment when the interval is
-   * up (every scan when synchronous) and it grew since it was last shipped. One `WalArchived` per
-   * shipment. Calls run one at a time (a direct call waits for the scheduled scan under way).
+   * up (every scan when synchronous; now when `forcePartial`) and it grew since it was last
+   * shipped. One `WalArchived` per shipment. Calls run one at a time.
    */
-  scan(): Promise<Shipment | null> {
-    const run = this.exclusive.then(() => this.scanOnce());
-    this.exclusive = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Ships the partial segment now, whatever the interval (before it is given up after a gap). */
-  private shipPartialNow(): Promise<Shipment | null> {
-    const run = this.exclusive.then(() => this.scanOnce(true));
+  scan(forcePartial = false): Promise<Shipment | null> {
+    const run = this.exclusive.then(() => this.scanOnce(forcePartial));
     this.exclusive = run.catch(() => undefined);
     return run;
   }
@@ -362,7 +373,7 @@ export class WalArchiver {
     const finished = ready.slice(0, MAX_FILES_PER_SHIPMENT);
     const backlog = ready.length > finished.length;
     const files: WalFile[] = finished.map((name) => ({ name, path: join(this.dir, name), partial: false }));
-    const partialName = names.filter((n) => n.endsWith(PARTIAL_SUFFIX) && WAL_SEGMENT_PATTERN.test(n.slice(0, -PARTIAL_SUFFIX.length))).pop();
+    const partialName = partialOf(names);
     const wal = this.deps.policy.wal!;
     const interval = wal.synchronous || forcePartial ? 0 : wal.walShipIntervalMs;
     let partialStat: { mtimeMs: number; size: number } | null = null;
@@ -395,7 +406,7 @@ export class WalArchiver {
           timeline: facts.timeline,
           fromLsn: tip!,
           toLsn: facts.startLsn,
-          missingSegments: gapSegments(facts.timeline, tip!, facts.startLsn),
+          missingSegments: missingSegmentsOf(facts.timeline, tip!, facts.startLsn),
           reason: `WAL ${tip}-${facts.startLsn} is missing from the archive: the next segment to ship (${file.name}) does not follow the last one archived on timeline ${facts.timeline}`,
         });
       }
@@ -433,7 +444,3 @@ export class WalArchiver {
     return shipment;
   }
 }
-
-const gapSegments = (timeline: number, from: string, to: string) => {
-  return { first: segmentNameAt(timeline, from), last: segmentNameAt(timeline, lsnText(lsnValue(to) - 1n)) };
-};

@@ -53,9 +53,14 @@ export const decideWalGap = (input: WalGapInput): WalGapDecision => {
   return gapOf(input.tip.timeline, needFrom, lsnText(resume), input, cause);
 };
 
-const gapOf = (timeline: number, fromLsn: string, toLsn: string, input: WalGapInput, cause: string): WalGapDecision => {
+/** The segment files a gap spans on its timeline, both included. */
+export const missingSegmentsOf = (timeline: number, fromLsn: string, toLsn: string) => {
   const last = lsnValue(toLsn) > lsnValue(fromLsn) ? lsnText(lsnValue(toLsn) - 1n) : fromLsn;
-  const missingSegments = { first: segmentNameAt(timeline, fromLsn), last: segmentNameAt(timeline, last) };
+  return { first: segmentNameAt(timeline, fromLsn), last: segmentNameAt(timeline, last) };
+};
+
+const gapOf = (timeline: number, fromLsn: string, toLsn: string, input: WalGapInput, cause: string): WalGapDecision => {
+  const missingSegments = missingSegmentsOf(timeline, fromLsn, toLsn);
   const range = missingSegments.first === missingSegments.last ? missingSegments.first : `${missingSegments.first}..${missingSegments.last}`;
   return {
     gap: true,
