@@ -27,6 +27,9 @@ import { DrillStepCompletedV1, DrillStepCompletedV1Schema } from './events/drill
 import { DrillCompletedV1, DrillCompletedV1Schema } from './events/drill-completed.v1.js';
 import { DrillStepRequestedV1, DrillStepRequestedV1Schema } from './events/drill-step-requested.v1.js';
 import { FailoverRehearsedV1, FailoverRehearsedV1Schema } from './events/failover-rehearsed.v1.js';
+import { RestorePointCreatedV1, RestorePointCreatedV1Schema } from './events/restore-point-created.v1.js';
+import { WalGapDetectedV1, WalGapDetectedV1Schema } from './events/wal-gap-detected.v1.js';
+import { WalExpiredV1, WalExpiredV1Schema } from './events/wal-expired.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -53,6 +56,9 @@ export interface EventDataMap {
   DrillCompleted: DrillCompletedV1;
   DrillStepRequested: DrillStepRequestedV1;
   FailoverRehearsed: FailoverRehearsedV1;
+  RestorePointCreated: RestorePointCreatedV1;
+  WalGapDetected: WalGapDetectedV1;
+  WalExpired: WalExpiredV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -87,4 +93,7 @@ export const continuityEvents = new EventRegistry()
   .define('DrillStepCompleted', 1, DrillStepCompletedV1Schema)
   .define('DrillCompleted', 1, DrillCompletedV1Schema)
   .define('DrillStepRequested', 1, DrillStepRequestedV1Schema)
-  .define('FailoverRehearsed', 1, FailoverRehearsedV1Schema);
+  .define('FailoverRehearsed', 1, FailoverRehearsedV1Schema)
+  .define('RestorePointCreated', 1, RestorePointCreatedV1Schema)
+  .define('WalGapDetected', 1, WalGapDetectedV1Schema)
+  .define('WalExpired', 1, WalExpiredV1Schema);

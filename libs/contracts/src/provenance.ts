@@ -7,8 +7,8 @@ import { RESOURCE_PATTERN } from './envelope.js';
  * stream anyway (a publisher trusted by NATS but lying about its `source`, an unauthenticated
  * development server, a stream restored from elsewhere) is still not acted on.
  *
- * - `backup` → `Backup*`, `Restore*` and `WalArchived` (the catalogue, retention, restores and
- *   the WAL archive it owns), and `Drill*` (it coordinates recovery drills);
+ * - `backup` → `Backup*`, `Restore*` (with `RestorePointCreated`) and `Wal*` (the catalogue,
+ *   retention, restores and the WAL archive it owns), and `Drill*` (it coordinates recovery drills);
  * - `verifier` → `IntegrityVerified`;
  * - `failover` → `Failover*`, `ResourceDegraded` and `SynchronousReplicationChanged`;
  * - `audit` → `Audit*`, and its findings `SloBreached`/`SloRestored`, `RiskIdentified`/`RiskResolved`;
@@ -28,7 +28,7 @@ export const RESERVED_IDENTITIES: readonly string[] = [...SERVICE_IDENTITIES, ..
 export const serviceOwning = (type: string): ServiceIdentity | null => {
   if (type === 'IntegrityVerified') return 'verifier';
   if (type === 'ResourceDegraded' || type === 'SynchronousReplicationChanged' || type.startsWith('Failover')) return 'failover';
-  if (type.startsWith('Backup') || type.startsWith('Restore') || type === 'WalArchived') return 'backup';
+  if (type.startsWith('Backup') || type.startsWith('Restore') || type.startsWith('Wal')) return 'backup';
   if (type.startsWith('Drill')) return 'backup';
   if (type.startsWith('Audit')) return 'audit';
   if (type.startsWith('Slo') || type.startsWith('Risk')) return 'audit';

@@ -352,6 +352,40 @@ export const aFailoverRehearsedData = (over: Partial<EventDataMap['FailoverRehea
   ...over,
 });
 
+export const aRestorePointCreatedData = (over: Partial<EventDataMap['RestorePointCreated']> = {}): EventDataMap['RestorePointCreated'] => ({
+  policy: 'orders-wal',
+  name: 'continuity_20261126T090000Z',
+  lsn: '0/3000158',
+  timeline: 1,
+  createdAt: '2026-11-26T09:00:00.000Z',
+  trigger: 'interval',
+  backupId: null,
+  ...over,
+});
+
+export const aWalGapDetectedData = (over: Partial<EventDataMap['WalGapDetected']> = {}): EventDataMap['WalGapDetected'] => ({
+  policy: 'orders-wal',
+  slot: 'continuity_orders_db',
+  timeline: 1,
+  fromLsn: '0/5000000',
+  toLsn: '0/9000000',
+  missingSegments: { first: '000000010000000000000005', last: '000000010000000000000008' },
+  reason: 'the slot continuity_orders_db was recreated at 0/9000000; WAL 0/5000000-0/9000000 is no longer on the server',
+  detectedAt: '2026-11-26T09:00:00.000Z',
+  baseBackupId: uuidv7(),
+  ...over,
+});
+
+export const aWalExpiredData = (over: Partial<EventDataMap['WalExpired']> = {}): EventDataMap['WalExpired'] => ({
+  policy: 'orders-wal',
+  reason: 'before the oldest retained base backup (keep-last 2)',
+  keptFrom: { backupId: uuidv7(), timeline: 1, startLsn: '0/9000028' },
+  earliestRecoverable: { backupId: uuidv7(), at: '2026-11-26T09:00:00.000Z' },
+  segments: { count: 4, first: '000000010000000000000005', last: '000000010000000000000008', timelines: [1] },
+  copies: [{ location: 'local-disk', deleted: 4, failed: 0, error: null }],
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -376,6 +410,9 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   DrillCompleted: aDrillCompletedData,
   DrillStepRequested: aDrillStepRequestedData,
   FailoverRehearsed: aFailoverRehearsedData,
+  RestorePointCreated: aRestorePointCreatedData,
+  WalGapDetected: aWalGapDetectedData,
+  WalExpired: aWalExpiredData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */

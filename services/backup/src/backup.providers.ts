@@ -46,6 +46,7 @@ export const backupProviders: Provider[] = [
       const graph = wireBackup({ config, pool, nc, publisher, topology }, { logger: (name) => new Logger(name), replicas: env.NATS_REPLICAS, natsAuth: natsAuthOf(env) });
       await graph.catalogue.migrate();
       await graph.drillStore.migrate();
+      await graph.walInventory.migrate();
       return graph;
     },
   },

@@ -12,6 +12,9 @@ import { RetentionReport, RetentionRunner } from './retention/retention.runner.j
 import { DrillCoordinator } from './drills/drill-coordinator.js';
 import { DrillStore } from './drills/drill-store.js';
 import { policyForResource } from './config/backup-config.loader.js';
+import { WalRetentionRunner } from './retention/wal-retention.runner.js';
+import { RestorePoints } from './wal/restore-points.js';
+import { WalInventory } from './wal/wal-inventory.js';
 
 /** What the backup service and the CLI are built from: the policy file and the process's connections. */
 export interface BackupConnections {
@@ -39,6 +42,8 @@ export interface BackupGraph {
   catalogue: Catalogue;
   locations: LocationRegistry;
   retention: RetentionRunner;
+  walInventory: WalInventory;
+  walRetention: WalRetentionRunner;
   runner: BackupRunner;
   restore: RestoreService;
   restoreJobs: RestoreJobs;
@@ -49,13 +54,15 @@ export interface BackupGraph {
 /**
  * Builds the backup object graph, the same for the Nest service and the CLI, so a backup or a
  * restore run from the command line (with the service down) behaves as the service's would.
- * Nothing is opened here: the caller migrates the catalogue (`catalogue.migrate()`) and closes
+ * Nothing is opened here: the caller migrates the catalogue (`catalogue.migrate()`, `walInventory.migrate()`) and closes
  * the locations; locations open lazily.
  */
 export const wireBackup = ({ config, pool, nc, publisher, topology }: BackupConnections, options: BackupWiringOptions): BackupGraph => {
   const catalogue = new Catalogue(pool);
   const locations = new LocationRegistry(config, nc, options.replicas, options.natsAuth);
   const retention = new RetentionRunner({ pool, catalogue, locations, publisher, logger: options.logger('Retention') });
+  const walInventory = new WalInventory(pool);
+  const walRetention = new WalRetentionRunner({ pool, catalogue, locations, publisher, inventory: walInventory, logger: options.logger('Retention') });
   const runner: BackupRunner = new BackupRunner({
     config,
     locations,
@@ -63,9 +70,17 @@ export const wireBackup = ({ config, pool, nc, publisher, topology }: BackupConn
     publisher,
     logger: options.logger('BackupRun'),
     // Retention follows every created backup; its BackupExpired events leave through the same outbox.
-    afterCreated: async (policy) => {
+    // Then WAL retention (the WAL the retained base backups need, no more), and, after a base backup of
+    // a WAL-archived resource, a restore point just past it: a recent target a replay test can reach.
+    afterCreated: async (policy, outcome) => {
       const report = await retention.apply(policy, () => runner.flushOutbox());
       options.onRetention?.(policy, report);
+      if (!policy.wal) return;
+      await walRetention.apply(policy, () => runner.flushOutbox());
+      if ((outcome.event.data as { basebackup?: unknown }).basebackup) {
+        const points = new RestorePoints({ policy, publisher, queue: (event) => catalogue.queue(event), flush: () => runner.flushOutbox(), logger: options.logger('BackupRun') });
+        await points.create('base-backup', outcome.backupId);
+      }
     },
   });
   // A copy in a location no longer in the policy file is skipped with a notice, not an error: the other copies may do.
@@ -96,5 +111,5 @@ export const wireBackup = ({ config, pool, nc, publisher, topology }: BackupConn
     failoverStep: { nc, topology: topology ?? DEFAULT_TOPOLOGY },
     logger: options.logger('Drills'),
   });
-  return { config, catalogue, locations, retention, runner, restore, restoreJobs, drillStore, drills };
+  return { config, catalogue, locations, retention, walInventory, walRetention, runner, restore, restoreJobs, drillStore, drills };
 };

@@ -7,6 +7,7 @@ import { pollUntil } from '@continuity/messaging/testing';
 import { bearer, createPgCluster, freePort, PG_BIN, startServiceProcess, type PgCluster } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
+import { WalInventory } from '../src/wal/wal-inventory.js';
 import { WalArchiver } from '../src/wal/wal-archiver.js';
 import { runCli, startWorld, World } from './harness.js';
 
@@ -128,9 +129,12 @@ ${withKey ? `    encryption: { keyFile: ${world.root}/pitr.agekey }\n` : ''}    
     configFile = world.configFile(yaml(true));
     config = await world.config(yaml(true));
     locations = new LocationRegistry(config, world.nc);
+    const inventory = new WalInventory(world.pool);
+    await inventory.migrate();
     archiver = new WalArchiver({
       policy: config.policies.get('pitr')!,
       locations,
+      inventory,
       publisher: world.publisher,
       queue: (event) => world.catalogue.queue(event),
       flush: () => world.catalogue.flushOutbox((event) => world.publisher.publishEnvelope(event)),

@@ -9,6 +9,7 @@ import { createPgCluster, startServiceProcess, type PgCluster, type ServiceProce
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
 import { WalArchiver, walSlotName } from '../src/wal/wal-archiver.js';
+import { WalInventory } from '../src/wal/wal-inventory.js';
 import { childProcessesNamed, startWorld, World, startWriter } from './harness.js';
 
 const PASSWORD = 'wal-secret-pw-51ad';
@@ -30,6 +31,7 @@ describe('continuous WAL archive: pg_receivewal from a slot, every finished segm
   let config: BackupConfig;
   let locations: LocationRegistry;
   let archiver: WalArchiver;
+  let inventory: WalInventory;
   let service: ServiceProcess | null = null;
   const extraArchivers: WalArchiver[] = [];
   let connection: string;
@@ -57,12 +59,15 @@ policies:
     wal: { enabled: true, walShipIntervalMs: 1000 }
 `);
     locations = new LocationRegistry(config, world.nc);
+    inventory = new WalInventory(world.pool);
+    await inventory.migrate();
     archiver = new WalArchiver({
       policy: config.policies.get('pg-wal-archive')!,
       locations,
       publisher: world.publisher,
       queue: (event) => world.catalogue.queue(event),
       flush: () => world.catalogue.flushOutbox((event) => world.publisher.publishEnvelope(event)),
+      inventory,
       spoolDir: join(world.root, 'spool'),
       scanEveryMs: 200,
       restartBackoffMs: { min: 200, max: 1_000 },
@@ -186,6 +191,7 @@ policies:
       publisher: world.publisher,
       queue: (event) => world.catalogue.queue(event),
       flush: () => world.catalogue.flushOutbox((event) => world.publisher.publishEnvelope(event)),
+      inventory,
       spoolDir: join(world.root, 'spool'),
       scanEveryMs: 200,
     });
@@ -280,6 +286,7 @@ policies:
       publisher: world.publisher,
       queue: async (event) => void queued.push(event),
       flush: async () => undefined,
+      inventory,
       spoolDir: join(world.root, 'hist-spool'),
     });
     const spool = join(world.root, 'hist-spool', 'pg-wal-hist');

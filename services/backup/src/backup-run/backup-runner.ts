@@ -44,7 +44,12 @@ export type RunOutcome =
   | { state: 'failed'; backupId: string; resource: string; stage: FailureStage; reason: string; event: Envelope };
 
 export interface StartOptions {
-  trigger: 'schedule' | 'api' | 'cli' | 'test';
+  trigger: 'schedule' | 'api' | 'cli' | 'test' | 'wal-gap';
+  /**
+   * A base backup whatever the policy's method (a PostgreSQL resource only): after a gap in the WAL
+   * archive, the recoverable window must start again at a physical backup.
+   */
+  method?: 'basebackup';
   correlationId?: string;
   causationId?: string | null;
   onProgress?: (progress: RunProgress) => void;
@@ -123,7 +128,7 @@ export class BackupRunner {
    * `BackupAlreadyRunningError` before anything starts.
    */
   async start(resource: string, options: StartOptions): Promise<{ backupId: string; done: Promise<RunOutcome> }> {
-    const policy = policyForResource(this.deps.config, resource);
+    let policy = policyForResource(this.deps.config, resource);
     if (!policy) {
       const known = [...this.deps.config.policies.values()].map((p) => p.resourceName);
       throw new UnknownResourceError(
@@ -131,6 +136,10 @@ export class BackupRunner {
           ? `resource "${resource}" has no backup policy in ${this.deps.config.file}`
           : `unknown resource "${resource}" (protected: ${known.join(', ') || 'none; set CONTINUITY_CONFIG'})`,
       );
+    }
+    if (options.method && options.method !== policy.method) {
+      if (policy.resource.kind !== 'postgres') throw new UnknownResourceError(`resource "${resource}" is not PostgreSQL: it has no ${options.method}`);
+      policy = { ...policy, method: options.method };
     }
     for (const run of this.active.values()) if (run.resource === resource) throw new BackupAlreadyRunningError(resource, run.backupId);
     const startedAt = this.now().toISOString();

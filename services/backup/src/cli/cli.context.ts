@@ -75,6 +75,7 @@ const open = async (options: { config?: string }): Promise<Context> => {
   try {
     await graph.catalogue.migrate();
     await graph.drillStore.migrate();
+    await graph.walInventory.migrate();
   } catch (error) {
     await nc.close();
     await pool.end().catch(() => undefined);

@@ -35,7 +35,7 @@ export interface ResolvedPolicy {
   /** Set when the policy opted out of 3-2-1; every backup carries it. */
   threeTwoOneOptOut: string | null;
   /** The continuous WAL archive, when the policy enables it (PostgreSQL only). */
-  wal: { walShipIntervalMs: number } | null;
+  wal: { walShipIntervalMs: number; restorePointIntervalMs: number; synchronous: boolean; setSynchronousStandbyNames: boolean; followPrimary: boolean } | null;
 }
 
 export interface BackupConfig {
@@ -110,6 +110,9 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
     if (policy.wal?.enabled && resource && resource.kind !== 'postgres') {
       problems.push(problem([...at, 'wal'], `a WAL archive streams PostgreSQL's WAL; resource "${policy.resource}" is a ${resource.kind} (leave wal out)`));
     }
+    if (policy.wal?.setSynchronousStandbyNames && !policy.wal.synchronous) {
+      problems.push(problem([...at, 'wal', 'setSynchronousStandbyNames'], 'only with synchronous: true (it makes commits wait for the archiver)'));
+    }
     if (!resource || copies.length !== policy.copies.length) continue;
     const failures = checkThreeTwoOne(
       { name: policy.resource, site: resource.site },
@@ -135,7 +138,15 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
       encryption,
       threeTwoOneFailures: failures,
       threeTwoOneOptOut: optOut,
-      wal: policy.wal?.enabled ? { walShipIntervalMs: policy.wal.walShipIntervalMs } : null,
+      wal: policy.wal?.enabled
+        ? {
+            walShipIntervalMs: policy.wal.walShipIntervalMs,
+            restorePointIntervalMs: policy.wal.restorePointIntervalMs,
+            synchronous: policy.wal.synchronous,
+            setSynchronousStandbyNames: policy.wal.setSynchronousStandbyNames,
+            followPrimary: policy.wal.followPrimary,
+          }
+        : null,
     });
   }
   const resolvedDrills = new Map<string, ResolvedDrill>();

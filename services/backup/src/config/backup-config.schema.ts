@@ -113,6 +113,31 @@ export const PolicyConfigSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean(),
       walShipIntervalMs: z.int('must be a whole number of milliseconds').min(1_000, 'must be at least 1000 (1 s)').max(3_600_000, 'must be at most 3600000 (1 h)').default(60_000),
+      /**
+       * How often a named restore point (`pg_create_restore_point`) is created, so a recovery (the
+       * verifier's replay test) has a known recent target; one is also created after each base backup.
+       */
+      restorePointIntervalMs: z
+        .int('must be a whole number of milliseconds')
+        .min(1_000, 'must be at least 1000 (1 s)')
+        .max(86_400_000, 'must be at most 86400000 (1 day)')
+        .default(300_000),
+      /**
+       * Synchronous archiving: `pg_receivewal --synchronous` under the application_name
+       * `continuity_<resource>`; once that name is in the server's synchronous_standby_names, a commit is
+       * acknowledged only when its WAL is flushed on the archiver's disk (RPO 0 for the spool).
+       */
+      synchronous: z.boolean().default(false),
+      /**
+       * With `synchronous`: the service itself sets synchronous_standby_names to the archiver's name
+       * (ALTER SYSTEM + reload; needs a superuser connection). Off: the DBA adds the name.
+       */
+      setSynchronousStandbyNames: z.boolean().default(false),
+      /**
+       * Follow the failover service's route record (`routes.<resource>`): after a failover the archive
+       * streams from the promoted primary (host and port from the route, credentials from `connection`).
+       */
+      followPrimary: z.boolean().default(false),
     })
     .optional(),
   /** `optOut` only with a reason: every backup of this policy then says it does not meet 3-2-1. */

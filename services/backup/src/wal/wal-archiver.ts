@@ -1,26 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import {
-  WAL_HISTORY_PATTERN,
-  WAL_SEGMENT_PATTERN,
-  lsnValue,
-  walArtifactKey,
-  walFileFacts,
-  zstdCompress,
-} from '@continuity/artifacts';
+import { WAL_HISTORY_PATTERN, WAL_SEGMENT_PATTERN, walFileFacts } from '@continuity/artifacts';
 import type { ContinuityPublisher, Envelope, WalSegment } from '@continuity/contracts';
 import { redactSecrets } from '@continuity/runtime';
 import type { LoggerLike } from '../backup-run/backup-runner.js';
-import type { CopyWriter } from '../backup-run/locations/location.js';
 import type { LocationRegistry } from '../backup-run/locations/location.registry.js';
-import { streamToCopies } from '../backup-run/one-pass.js';
 import { pgToolInvocation } from '../backup-run/sources/pg-tool.js';
 import type { ResolvedPolicy } from '../config/backup-config.loader.js';
 import type { PostgresResourceConfig } from '../config/backup-config.schema.js';
+import { receivedBytes, shipWalFile, type WalFile } from './wal-file-shipper.js';
+import { decideWalGap, followsChain, missingSegmentsOf, type WalGapDecision } from './wal-gap.policy.js';
+import type { WalInventory } from './wal-inventory.js';
+import { lsnMax } from './wal-position.js';
+import { currentWalLsn, ensureSlot, oldestWalOnServer, requireSynchronousArchiver, slotState, withApplicationName, withSession, type SlotState } from './wal-server.js';
 
 const PARTIAL_SUFFIX = '.partial';
 /**
@@ -43,6 +36,13 @@ export interface WalArchiverDeps {
   /** Publishes what the outbox holds (a failure is retried by the next flush). */
   flush: () => Promise<unknown>;
   publisher: ContinuityPublisher;
+  /** What the copies hold: the archived end per timeline (gap detection) and the files (retention). */
+  inventory: WalInventory;
+  /**
+   * Starts a new base backup of the resource after a gap that cannot be closed (the recoverable
+   * window begins again there); resolves to its id. Absent: the gap is reported without one.
+   */
+  startBaseBackup?: (reason: string) => Promise<string>;
   /** Where `pg_receivewal` writes: one folder per resource, kept across restarts (it holds WAL not yet shipped). */
   spoolDir: string;
   logger?: LoggerLike;
@@ -58,23 +58,37 @@ export interface Shipment {
   segments: WalSegment[];
 }
 
+export type WalGap = Extract<WalGapDecision, { gap: true }> & { event: Envelope; baseBackupId: string | null };
+
+/** The newest partial segment of a sorted spool listing (after a timeline switch the old timeline's stays behind). */
+const partialOf = (names: string[]) => names.filter((n) => n.endsWith(PARTIAL_SUFFIX) && WAL_SEGMENT_PATTERN.test(n.slice(0, -PARTIAL_SUFFIX.length))).pop();
+
 const silent: LoggerLike = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** pg_receivewal's words when the server no longer has the WAL it asks for. */
+const WAL_REMOVED = /has already been removed/i;
 
 /**
  * The continuous WAL archive of one PostgreSQL resource. `pg_receivewal` streams WAL from the
  * resource's replication slot into a spool folder as it is written; each finished file (a segment
  * whose name has lost its `.partial` suffix, or a timeline history file) is read once,
  * compressed, encrypted when the policy names a key, and written to every copy location of the
- * policy through the same one-pass fan-out as backups; once every copy is committed, a
- * `WalArchived` event is queued in the outbox and only then is the spooled file removed. The
- * segment still being written is shipped (as `partial`, under its final name, overwritten by the
- * finished one later) at least every `walShipIntervalMs`. The slot keeps on the server every WAL
- * byte not yet confirmed received, so a restart (of `pg_receivewal` or of the service) resumes
- * where streaming stopped: no gap.
+ * policy through the same one-pass fan-out as backups; once every copy is committed, the file is
+ * recorded in the inventory, a `WalArchived` event is queued in the outbox and only then is the
+ * spooled file removed. The segment still being written is shipped (as `partial`, under its final
+ * name, overwritten by the finished one later) at least every `walShipIntervalMs` (on every scan
+ * when archiving is synchronous). The slot keeps on the server every WAL byte not yet confirmed
+ * received, so a restart (of `pg_receivewal` or of the service) resumes where streaming stopped.
+ *
+ * Gaps (`decideWalGap`, at every start and when pg_receivewal is told its WAL was removed; per
+ * finished segment on every scan): one that cannot be closed is reported at once with
+ * `WalGapDetected` and a new base backup is started.
  */
 export class WalArchiver {
   readonly slot: string;
   private readonly resource: PostgresResourceConfig;
+  /** The resource's connection, or the primary the route record named last (`repoint`). */
+  private connection: string;
   private readonly dir: string;
   private readonly logger: LoggerLike;
   private readonly now: () => Date;
@@ -86,16 +100,21 @@ export class WalArchiver {
   private backoffMs: number;
   private lastPartialShipMs = 0;
   private lastPartialShipped: { name: string; mtimeMs: number; size: number } | null = null;
+  /** The archived end of each timeline (segments), as the inventory has it: loaded at start, advanced by each shipment. */
+  private readonly tips = new Map<number, string>();
   /** Every shipment made, newest last (tests and the status API read it). */
   readonly shipments: Shipment[] = [];
+  /** Every gap reported by this archiver, newest last. */
+  readonly gaps: WalGap[] = [];
   /** The last error of a shipment or of `pg_receivewal`, redacted; null once a shipment succeeds. */
   lastError: string | null = null;
 
   constructor(private readonly deps: WalArchiverDeps) {
     if (deps.policy.resource.kind !== 'postgres' || !deps.policy.wal) throw new Error(`policy ${deps.policy.name} archives no PostgreSQL WAL`);
     this.resource = deps.policy.resource;
+    this.connection = this.resource.connection;
     this.slot = walSlotName(deps.policy.resourceName);
-    this.dir = join(deps.spoolDir, deps.policy.resourceName);
+    this.dir = this.spool = join(deps.spoolDir, deps.policy.resourceName);
     this.logger = deps.logger ?? silent;
     this.now = deps.now ?? (() => new Date());
     this.backoffMs = deps.restartBackoffMs?.min ?? 1_000;
@@ -105,8 +124,12 @@ export class WalArchiver {
     return this.deps.policy.resourceName;
   }
 
-  get spool() {
-    return this.dir;
+  /** The spool folder of this resource. */
+  readonly spool: string;
+
+  /** The application_name pg_receivewal streams under (what synchronous_standby_names names). */
+  get applicationName() {
+    return this.slot;
   }
 
   /** The pid of the running `pg_receivewal`, or null between restarts. */
@@ -114,11 +137,34 @@ export class WalArchiver {
     return this.child?.pid ?? null;
   }
 
-  async start(): Promise<void> {
-    if (!this.stopped) return;
+  /**
+   * Ships what the spool still holds, checks the archive against the server (a gap is reported
+   * and a base backup started before streaming resumes), makes sure the slot exists, then streams.
+   */
+  start(): Promise<void> {
+    if (!this.stopped) return this.starting;
     this.stopped = false;
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await this.createSlot();
+    this.starting = this.startOnce();
+    return this.starting;
+  }
+
+  private starting: Promise<void> = Promise.resolve();
+
+  private async startOnce(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await this.loadTips();
+      await this.scan();
+      const before = await withSession(this.connection, (c) => slotState(c, this.slot));
+      await this.createSlot();
+      await this.checkGap(before, false);
+      if (this.deps.policy.wal!.synchronous && this.deps.policy.wal!.setSynchronousStandbyNames) {
+        await withSession(this.connection, (c) => requireSynchronousArchiver(c, this.applicationName));
+      }
+    } catch (error) {
+      this.stopped = true;
+      throw error;
+    }
     this.spawnReceiver();
     this.scheduleScan();
   }
@@ -138,31 +184,125 @@ export class WalArchiver {
     await this.scanning;
   }
 
+  /**
+   * Streams from another server from now on (the promoted primary after a failover): stops, then
+   * starts against it (slot ensured there, the archive checked for a gap, pg_receivewal resumed
+   * from the spool and so across the timeline switch).
+   */
+  async repoint(connection: string, why: string): Promise<void> {
+    if (connection === this.connection) return;
+    await this.starting.catch(() => undefined); // a start under way finishes (or fails) first
+    const running = !this.stopped;
+    await this.stop();
+    this.connection = connection;
+    this.logger.warn(`WAL archive of ${this.resourceName} follows a new server: ${why}`);
+    if (running) await this.start();
+  }
+
+  get currentConnection() {
+    return this.connection;
+  }
+
   /** Drops the replication slot (the resource no longer archived): the server stops keeping WAL for it. */
   async dropSlot(): Promise<void> {
-    await this.runTool(['--drop-slot', `--slot=${this.slot}`]);
+    const sql = 'SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1';
+    await withSession(this.connection, (c) => c.query(sql, [this.slot]));
+  }
+
+  private async loadTips() {
+    this.tips.clear();
+    for (const tip of await this.deps.inventory.tips(this.resourceName)) this.tips.set(tip.timeline, tip.endLsn);
+  }
+
+  /** The archived end on the newest timeline the copies hold. */
+  private newestTip(): { timeline: number; endLsn: string } | null {
+    const timeline = [...this.tips.keys()].sort((a, b) => b - a)[0];
+    return timeline === undefined ? null : { timeline, endLsn: this.tips.get(timeline)! };
+  }
+
+  /**
+   * Compares the archive with what the server can still stream. On a gap: the partial segment the
+   * spool holds is shipped as it is (what was received is valid WAL) and removed, so streaming
+   * resumes where the slot now is; the gap is reported and a base backup started.
+   */
+  private async checkGap(before: SlotState, receiverRefused: boolean): Promise<WalGap | null> {
+    const partial = await this.partialInSpool();
+    const { after, oldest, current } = await withSession(this.connection, async (c) => ({
+      after: await slotState(c, this.slot),
+      oldest: await oldestWalOnServer(c),
+      current: await currentWalLsn(c),
+    }));
+    const decision = decideWalGap({
+      tip: this.newestTip(),
+      spoolResumeLsn: partial ? walFileFacts(partial.slice(0, -PARTIAL_SUFFIX.length)).startLsn : null,
+      slot: before,
+      // A slot that reserved no WAL yet: pg_receivewal starts at the server's current position.
+      slotRestartLsn: after.restartLsn ?? current,
+      oldestOnServer: oldest,
+      receiverRefused,
+    });
+    if (!decision.gap) return null;
+    if (partial) {
+      await this.scan(true); // the partial segment now, whatever the interval: it is given up next
+      await unlink(join(this.dir, partial)).catch(() => undefined);
+    }
+    return this.reportGap(decision);
+  }
+
+  private async reportGap(decision: Extract<WalGapDecision, { gap: true }>): Promise<WalGap> {
+    this.logger.error(`WAL archive of ${this.resourceName}: ${decision.reason}; starting a new base backup`);
+    let baseBackupId: string | null = null;
+    let reason = decision.reason;
+    if (this.deps.startBaseBackup) {
+      try {
+        baseBackupId = await this.deps.startBaseBackup(decision.reason);
+      } catch (error) {
+        reason = `${reason}; no base backup could be started: ${redactSecrets((error as Error).message)}`;
+      }
+    } else {
+      reason = `${reason}; no base backup could be started: this process runs no backups`;
+    }
+    const policy = this.deps.policy;
+    const event = this.deps.publisher.build('WalGapDetected', {
+      resource: policy.resourceName,
+      data: {
+        policy: policy.name,
+        slot: this.slot,
+        timeline: decision.timeline,
+        fromLsn: decision.fromLsn,
+        toLsn: decision.toLsn,
+        missingSegments: decision.missingSegments,
+        reason: reason.slice(0, 4000),
+        detectedAt: this.now().toISOString(),
+        baseBackupId,
+      },
+    });
+    await this.deps.queue(event);
+    await this.deps.flush();
+    // The archive goes on from where the gap ends: later segments follow it, not the old end.
+    this.tips.set(decision.timeline, lsnMax(this.tips.get(decision.timeline) ?? decision.toLsn, decision.toLsn));
+    const gap: WalGap = { ...decision, reason, event, baseBackupId };
+    this.gaps.push(gap);
+    return gap;
+  }
+
+  private async partialInSpool(): Promise<string | undefined> {
+    return partialOf((await readdir(this.dir).catch(() => [] as string[])).sort());
   }
 
   private async createSlot() {
-    await this.runTool(['--create-slot', '--if-not-exists', `--slot=${this.slot}`]);
-  }
-
-  private runTool(args: string[]): Promise<void> {
-    const invocation = pgToolInvocation(this.resource.connection, args, { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' });
-    return new Promise((resolve, reject) => {
-      const child = spawn('pg_receivewal', invocation.args, { stdio: ['ignore', 'ignore', 'pipe'], env: invocation.env });
-      let stderr = '';
-      child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-      child.once('error', (error) => reject(new Error(`cannot run pg_receivewal: ${error.message} (is PostgreSQL's client on PATH?)`)));
-      child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_receivewal ${args[0]} exited with ${code}: ${redactSecrets(stderr.trim())}`))));
-    });
+    await withSession(this.connection, (c) => ensureSlot(c, this.slot));
   }
 
   private spawnReceiver() {
     if (this.stopped) return;
+    const wal = this.deps.policy.wal!;
     // --no-loop: a lost connection ends the process, so this archiver (not pg_receivewal) decides
-    // when to retry, with back-off, and notices every interruption.
-    const invocation = pgToolInvocation(this.resource.connection, [`--directory=${this.dir}`, `--slot=${this.slot}`, '--no-loop', '--status-interval=1'], {
+    // when to retry, with back-off, and notices every interruption. --synchronous: flush (and
+    // report flushed) each write at once, so a primary waiting for this application_name
+    // acknowledges a commit only once its WAL is on the archiver's disk.
+    const args = [`--directory=${this.dir}`, `--slot=${this.slot}`, '--no-loop', '--status-interval=1', ...(wal.synchronous ? ['--synchronous'] : [])];
+    const invocation = pgToolInvocation(withApplicationName(this.connection, this.applicationName), args, {
       ...process.env,
       PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10',
     });
@@ -180,8 +320,17 @@ export class WalArchiver {
       // A process that streamed for a while before it stopped starts the back-off over.
       const { min, max } = this.deps.restartBackoffMs ?? { min: 1_000, max: 30_000 };
       if (Date.now() - startedAt > 60_000) this.backoffMs = min;
-      this.logger.warn(`${why}; restarting in ${this.backoffMs} ms (the slot keeps the WAL until then)`);
-      this.restartTimer = setTimeout(() => this.spawnReceiver(), this.backoffMs);
+      const refused = WAL_REMOVED.test(stderr);
+      this.logger.warn(`${why}; restarting in ${this.backoffMs} ms${refused ? ' after checking the archive for a gap' : ' (the slot keeps the WAL until then)'}`);
+      this.restartTimer = setTimeout(() => {
+        // The server no longer has the WAL the spool resumes from: report the gap, resume past it.
+        const ready = refused
+          ? withSession(this.connection, (c) => slotState(c, this.slot))
+              .then((before) => this.checkGap(before, true))
+              .catch((error: Error) => this.logger.error(`WAL archive of ${this.resourceName}: checking for a gap: ${redactSecrets(error.message)}`))
+          : Promise.resolve();
+        void ready.then(() => this.spawnReceiver());
+      }, this.backoffMs);
       this.restartTimer.unref();
       this.backoffMs = Math.min(this.backoffMs * 2, max);
     });
@@ -206,26 +355,27 @@ export class WalArchiver {
 
   /**
    * Ships what the spool holds: every finished file, and the partial segment when the interval is
-   * up and it grew since it was last shipped. One `WalArchived` per shipment. Calls run one at a
-   * time (a direct call waits for the scheduled scan under way).
+   * up (every scan when synchronous; now when `forcePartial`) and it grew since it was last
+   * shipped. One `WalArchived` per shipment. Calls run one at a time.
    */
-  scan(): Promise<Shipment | null> {
-    const run = this.exclusive.then(() => this.scanOnce());
+  scan(forcePartial = false): Promise<Shipment | null> {
+    const run = this.exclusive.then(() => this.scanOnce(forcePartial));
     this.exclusive = run.catch(() => undefined);
     return run;
   }
 
   private exclusive: Promise<unknown> = Promise.resolve();
 
-  private async scanOnce(): Promise<Shipment | null> {
+  private async scanOnce(forcePartial = false): Promise<Shipment | null> {
     const names = (await readdir(this.dir).catch(() => [] as string[])).sort();
     // History files first: a restore must know a timeline before it reads the timeline's segments.
     const ready = [...names.filter((n) => WAL_HISTORY_PATTERN.test(n)), ...names.filter((n) => WAL_SEGMENT_PATTERN.test(n))];
     const finished = ready.slice(0, MAX_FILES_PER_SHIPMENT);
     const backlog = ready.length > finished.length;
     const files: WalFile[] = finished.map((name) => ({ name, path: join(this.dir, name), partial: false }));
-    const partialName = names.filter((n) => n.endsWith(PARTIAL_SUFFIX) && WAL_SEGMENT_PATTERN.test(n.slice(0, -PARTIAL_SUFFIX.length))).pop();
-    const interval = this.deps.policy.wal!.walShipIntervalMs;
+    const partialName = partialOf(names);
+    const wal = this.deps.policy.wal!;
+    const interval = wal.synchronous || forcePartial ? 0 : wal.walShipIntervalMs;
     let partialStat: { mtimeMs: number; size: number } | null = null;
     // With a backlog, the older finished files go first: the partial segment waits for the last of them.
     if (partialName && !backlog && Date.now() - this.lastPartialShipMs >= interval) {
@@ -246,18 +396,37 @@ export class WalArchiver {
     if (!files.length) return null;
 
     const segments: WalSegment[] = [];
-    for (const file of files) segments.push(await this.ship(file));
+    for (const file of files) {
+      // A finished segment that does not follow what its timeline holds: WAL between is lost.
+      const facts = walFileFacts(file.name);
+      const tip = this.tips.get(facts.timeline) ?? null;
+      if (facts.kind === 'segment' && !followsChain(tip, facts.startLsn)) {
+        await this.reportGap({
+          gap: true,
+          timeline: facts.timeline,
+          fromLsn: tip!,
+          toLsn: facts.startLsn,
+          missingSegments: missingSegmentsOf(facts.timeline, tip!, facts.startLsn),
+          reason: `WAL ${tip}-${facts.startLsn} is missing from the archive: the next segment to ship (${file.name}) does not follow the last one archived on timeline ${facts.timeline}`,
+        });
+      }
+      const segment = await shipWalFile(this.deps.policy, this.deps.locations, file, this.now);
+      segments.push(segment);
+      if (segment.kind === 'segment') this.tips.set(segment.timeline, lsnMax(this.tips.get(segment.timeline) ?? segment.endLsn, segment.endLsn));
+    }
     const policy = this.deps.policy;
+    const shippedAt = this.now().toISOString();
     const event = this.deps.publisher.build('WalArchived', {
       resource: policy.resourceName,
       data: {
         policy: policy.name,
         slot: this.slot,
-        shippedAt: this.now().toISOString(),
+        shippedAt,
         encryption: policy.encryption ? { format: 'age', recipients: policy.encryption.recipients } : null,
         segments,
       },
     });
+    await this.deps.inventory.recordShipped(policy.resourceName, segments, policy.encryption !== null, shippedAt);
     await this.deps.queue(event);
     // Every copy is committed and the event is queued: only now may the spool forget the files.
     for (const file of files) if (!file.partial) await unlink(file.path).catch((error: NodeJS.ErrnoException) => { if (error.code !== 'ENOENT') throw error; });
@@ -274,120 +443,4 @@ export class WalArchiver {
     await this.deps.flush();
     return shipment;
   }
-
-  /** One file: read once, zstd, (age), every copy; committed everywhere or nowhere. */
-  private async ship(file: WalFile): Promise<WalSegment> {
-    const policy = this.deps.policy;
-    const facts = walFileFacts(file.name);
-    let startLsn = facts.startLsn;
-    let endLsn = facts.endLsn;
-    let source: Readable;
-    if (facts.kind === 'history') {
-      const text = await readFile(file.path);
-      ({ startLsn, endLsn } = historySwitchPoint(text.toString('utf8')));
-      source = Readable.from([text]);
-    } else if (file.partial && file.bytes) {
-      endLsn = lsnText(lsnValue(facts.startLsn) + BigInt(file.received ?? 0));
-      source = Readable.from([file.bytes]);
-    } else {
-      source = createReadStream(file.path);
-    }
-    const key = walArtifactKey(policy.resourceName, file.name, policy.encryption !== null);
-    const writers: CopyWriter[] = [];
-    try {
-      const begun = await Promise.allSettled(policy.copies.map((c) => this.deps.locations.get(c.name).begin(key)));
-      begun.forEach((b) => b.status === 'fulfilled' && writers.push(b.value));
-      const refused = begun.find((b): b is PromiseRejectedResult => b.status === 'rejected');
-      if (refused) throw refused.reason;
-      // The one pass hashes what it is given (the compressed stream): the WAL file itself is
-      // hashed on the way into the compressor, in the same single read.
-      const walHash = createHash('sha256');
-      let walBytes = 0;
-      const tap = async function* (input: AsyncIterable<Buffer>) {
-        for await (const chunk of input) {
-          walHash.update(chunk);
-          walBytes += chunk.length;
-          yield chunk;
-        }
-      };
-      const compressed = Readable.from(zstdCompress(tap(source)), { objectMode: false });
-      const digests = await streamToCopies({ source: compressed, encryption: policy.encryption, writers });
-      const plain = { sha256: walHash.digest('hex'), sizeBytes: walBytes };
-      await Promise.all(writers.map((w) => w.finish(digests.stored)));
-      const manifest = Buffer.from(
-        `${JSON.stringify(
-          {
-            kind: 'wal',
-            resource: policy.resourceName,
-            name: file.name,
-            type: facts.kind,
-            timeline: facts.timeline,
-            startLsn,
-            endLsn,
-            partial: file.partial,
-            stored: digests.stored,
-            plaintext: plain,
-            compression: { format: 'zstd' },
-            encryption: policy.encryption ? { format: 'age', recipients: policy.encryption.recipients } : null,
-            archivedAt: this.now().toISOString(),
-          },
-          null,
-          1,
-        )}\n`,
-      );
-      for (const writer of writers) await writer.commit(manifest);
-      return {
-        name: file.name,
-        kind: facts.kind,
-        timeline: facts.timeline,
-        startLsn,
-        endLsn,
-        partial: file.partial,
-        sha256: digests.stored.sha256,
-        sizeBytes: digests.stored.sizeBytes,
-        plaintextSha256: plain.sha256,
-        plaintextSizeBytes: plain.sizeBytes,
-        copies: writers.map((w) => {
-          const copy = policy.copies.find((c) => c.name === w.location)!;
-          return { location: w.location, site: copy.location.site, medium: copy.location.medium, uri: w.uri, sha256: digests.stored.sha256 };
-        }),
-      };
-    } catch (error) {
-      // A finished file stays in the spool and is shipped again by the next scan; a partial
-      // copy of it must not stay behind under its final name. A partial segment's earlier copy
-      // was already overwritten or never existed: aborting removes only what this attempt made.
-      await Promise.all(writers.map((w) => w.abort(error as Error)));
-      throw error;
-    }
-  }
 }
-
-interface WalFile {
-  name: string;
-  path: string;
-  partial: boolean;
-  /** A partial segment: its bytes as read, and how many of them were received. */
-  bytes?: Buffer;
-  received?: number;
-}
-
-/**
- * pg_receivewal pre-sizes a partial segment with zeros: what was received ends at the last
- * non-zero byte, rounded up to PostgreSQL's 8-byte alignment (a lower bound of what it holds:
- * a record ending in zeros is counted short by at most those zeros).
- */
-const receivedBytes = (bytes: Buffer) => {
-  let end = bytes.length;
-  while (end > 0 && bytes[end - 1] === 0) end--;
-  return Math.min(bytes.length, Math.ceil(end / 8) * 8);
-};
-
-const lsnText = (value: bigint) => `${(value >> 32n).toString(16).toUpperCase()}/${(value & 0xffffffffn).toString(16).toUpperCase()}`;
-
-/** A history file's last line says where the newest timeline began: `<parent tli>\t<switch LSN>\t<reason>`. */
-const historySwitchPoint = (text: string): { startLsn: string; endLsn: string } => {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const lsn = lines.length ? /^\d+\s+([0-9A-F]+\/[0-9A-F]+)/i.exec(lines[lines.length - 1]!)?.[1] : undefined;
-  const at = lsn ? lsnText(lsnValue(lsn)) : '0/0';
-  return { startLsn: at, endLsn: at };
-};

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { lsnValue, walArtifactKey, walFileFacts, zstdCompress } from '@continuity/artifacts';
+import type { WalSegment } from '@continuity/contracts';
+import type { CopyWriter } from '../backup-run/locations/location.js';
+import type { LocationRegistry } from '../backup-run/locations/location.registry.js';
+import { streamToCopies } from '../backup-run/one-pass.js';
+import type { ResolvedPolicy } from '../config/backup-config.loader.js';
+import { lsnText } from './wal-position.js';
+
+export interface WalFile {
+  name: string;
+  path: string;
+  partial: boolean;
+  /** A partial segment: its bytes as read, and how many of them were received. */
+  bytes?: Buffer;
+  received?: number;
+}
+
+/**
+ * One WAL file to every copy of the policy: read once, zstd, (age), hashed on the way; committed
+ * everywhere or nowhere (any failure aborts every copy this attempt began).
+ */
+export const shipWalFile = async (policy: ResolvedPolicy, locations: Pick<LocationRegistry, 'get'>, file: WalFile, now: () => Date): Promise<WalSegment> => {
+  const facts = walFileFacts(file.name);
+  let startLsn = facts.startLsn;
+  let endLsn = facts.endLsn;
+  let source: Readable;
+  if (facts.kind === 'history') {
+    const text = await readFile(file.path);
+    ({ startLsn, endLsn } = historySwitchPoint(text.toString('utf8')));
+    source = Readable.from([text]);
+  } else if (file.partial && file.bytes) {
+    endLsn = lsnText(lsnValue(facts.startLsn) + BigInt(file.received ?? 0));
+    source = Readable.from([file.bytes]);
+  } else {
+    source = createReadStream(file.path);
+  }
+  const key = walArtifactKey(policy.resourceName, file.name, policy.encryption !== null);
+  const writers: CopyWriter[] = [];
+  try {
+    const begun = await Promise.allSettled(policy.copies.map((c) => locations.get(c.name).begin(key)));
+    begun.forEach((b) => b.status === 'fulfilled' && writers.push(b.value));
+    const refused = begun.find((b): b is PromiseRejectedResult => b.status === 'rejected');
+    if (refused) throw refused.reason;
+    // The one pass hashes what it is given (the compressed stream): the WAL file itself is
+    // hashed on the way into the compressor, in the same single read.
+    const walHash = createHash('sha256');
+    let walBytes = 0;
+    const tap = async function* (input: AsyncIterable<Buffer>) {
+      for await (const chunk of input) {
+        walHash.update(chunk);
+        walBytes += chunk.length;
+        yield chunk;
+      }
+    };
+    const compressed = Readable.from(zstdCompress(tap(source)), { objectMode: false });
+    const digests = await streamToCopies({ source: compressed, encryption: policy.encryption, writers });
+    const plain = { sha256: walHash.digest('hex'), sizeBytes: walBytes };
+    await Promise.all(writers.map((w) => w.finish(digests.stored)));
+    const manifest = Buffer.from(
+      `${JSON.stringify(
+        {
+          kind: 'wal',
+          resource: policy.resourceName,
+          name: file.name,
+          type: facts.kind,
+          timeline: facts.timeline,
+          startLsn,
+          endLsn,
+          partial: file.partial,
+          stored: digests.stored,
+          plaintext: plain,
+          compression: { format: 'zstd' },
+          encryption: policy.encryption ? { format: 'age', recipients: policy.encryption.recipients } : null,
+          archivedAt: now().toISOString(),
+        },
+        null,
+        1,
+      )}\n`,
+    );
+    for (const writer of writers) await writer.commit(manifest);
+    return {
+      name: file.name,
+      kind: facts.kind,
+      timeline: facts.timeline,
+      startLsn,
+      endLsn,
+      partial: file.partial,
+      sha256: digests.stored.sha256,
+      sizeBytes: digests.stored.sizeBytes,
+      plaintextSha256: plain.sha256,
+      plaintextSizeBytes: plain.sizeBytes,
+      copies: writers.map((w) => {
+        const copy = policy.copies.find((c) => c.name === w.location)!;
+        return { location: w.location, site: copy.location.site, medium: copy.location.medium, uri: w.uri, sha256: digests.stored.sha256 };
+      }),
+    };
+  } catch (error) {
+    // A finished file stays in the spool and is shipped again by the next scan; a partial
+    // copy of it must not stay behind under its final name. A partial segment's earlier copy
+    // was already overwritten or never existed: aborting removes only what this attempt made.
+    await Promise.all(writers.map((w) => w.abort(error as Error)));
+    throw error;
+  }
+};
+
+/**
+ * pg_receivewal pre-sizes a partial segment with zeros: what was received ends at the last
+ * non-zero byte, rounded up to PostgreSQL's 8-byte alignment (a lower bound of what it holds:
+ * a record ending in zeros is counted short by at most those zeros).
+ */
+export const receivedBytes = (bytes: Buffer) => {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return Math.min(bytes.length, Math.ceil(end / 8) * 8);
+};
+
+/** A history file's last line says where the newest timeline began: `<parent tli>\t<switch LSN>\t<reason>`. */
+const historySwitchPoint = (text: string): { startLsn: string; endLsn: string } => {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lsn = lines.length ? /^\d+\s+([0-9A-F]+\/[0-9A-F]+)/i.exec(lines[lines.length - 1]!)?.[1] : undefined;
+  const at = lsn ? lsnText(lsnValue(lsn)) : '0/0';
+  return { startLsn: at, endLsn: at };
+};
