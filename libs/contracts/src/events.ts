@@ -18,6 +18,8 @@ import { AuditSigningKeyChangedV1, AuditSigningKeyChangedV1Schema } from './even
 import { RestorePerformedV1, RestorePerformedV1Schema } from './events/restore-performed.v1.js';
 import { SynchronousReplicationChangedV1, SynchronousReplicationChangedV1Schema } from './events/synchronous-replication-changed.v1.js';
 import { WalArchivedV1, WalArchivedV1Schema } from './events/wal-archived.v1.js';
+import { WalVerifiedV1, WalVerifiedV1Schema } from './events/wal-verified.v1.js';
+import { RestorePointCreatedV1, RestorePointCreatedV1Schema } from './events/restore-point-created.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -35,6 +37,8 @@ export interface EventDataMap {
   RestorePerformed: RestorePerformedV1;
   SynchronousReplicationChanged: SynchronousReplicationChangedV1;
   WalArchived: WalArchivedV1;
+  WalVerified: WalVerifiedV1;
+  RestorePointCreated: RestorePointCreatedV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -60,4 +64,6 @@ export const continuityEvents = new EventRegistry()
   .define('AuditSigningKeyChanged', 1, AuditSigningKeyChangedV1Schema)
   .define('RestorePerformed', 1, RestorePerformedV1Schema)
   .define('SynchronousReplicationChanged', 1, SynchronousReplicationChangedV1Schema)
-  .define('WalArchived', 1, WalArchivedV1Schema);
+  .define('WalArchived', 1, WalArchivedV1Schema)
+  .define('WalVerified', 1, WalVerifiedV1Schema)
+  .define('RestorePointCreated', 1, RestorePointCreatedV1Schema);

@@ -9,7 +9,8 @@ import { RESOURCE_PATTERN } from './envelope.js';
  *
  * - `backup` → `Backup*`, `Restore*` and `WalArchived` (the catalogue, retention, restores and
  *   the WAL archive it owns);
- * - `verifier` → `IntegrityVerified`;
+ * - `verifier` → `IntegrityVerified`, `WalVerified`, and `ResourceDegraded` too (a gap in a WAL chain
+ *   or a bad WAL copy: decision 0025);
  * - `failover` → `Failover*`, `ResourceDegraded` and `SynchronousReplicationChanged`;
  * - `audit` → `Audit*`;
  * - any service, the DLQ tool and an admin → `DeadLetterReplayed` (an operator's replay);
@@ -27,10 +28,23 @@ export const RESERVED_IDENTITIES: readonly string[] = [...SERVICE_IDENTITIES, ..
 /** The service that alone publishes `type`, or null for a type no service owns. */
 export const serviceOwning = (type: string): ServiceIdentity | null => {
   if (type === 'IntegrityVerified') return 'verifier';
+  if (type === 'WalVerified') return 'verifier';
   if (type === 'ResourceDegraded' || type === 'SynchronousReplicationChanged' || type.startsWith('Failover')) return 'failover';
   if (type.startsWith('Backup') || type.startsWith('Restore') || type === 'WalArchived') return 'backup';
   if (type.startsWith('Audit')) return 'audit';
   return null;
+};
+
+/**
+ * Types a service publishes besides their owner: the verifier reports a degraded WAL archive (a gap
+ * in the chain, a bad copy) with `ResourceDegraded`, as failover reports a degraded member.
+ */
+export const ALSO_PUBLISHED_BY: Readonly<Record<string, readonly ServiceIdentity[]>> = { ResourceDegraded: ['verifier'] };
+
+/** Every service that may publish `type`: its owner, then the others allowed to. */
+export const servicesPublishing = (type: string): ServiceIdentity[] => {
+  const owner = serviceOwning(type);
+  return [...(owner ? [owner] : []), ...(ALSO_PUBLISHED_BY[type] ?? [])];
 };
 
 /** Published by whoever replays a dead letter, not by the owner of the replayed event's type. */
@@ -70,7 +84,7 @@ const isOperator = (source: string) => (OPERATOR_SOURCES as readonly string[]).i
 /** Whether `source` may publish `type` for `resource` (the same rule as the NATS permissions). */
 export const mayPublish = (policy: ProvenancePolicy, source: string, type: string, resource: string): boolean => {
   if (type === REPLAY_EVENT_TYPE) return isService(source) || isOperator(source);
-  if (isService(source)) return serviceOwning(type) === source;
+  if (isService(source)) return servicesPublishing(type).includes(source);
   return type === EXTERNAL_EVENT_TYPE && (policy.publishers.get(source)?.has(resource) ?? false);
 };
 
@@ -102,9 +116,9 @@ export const checkProvenance = (
 
 const allowedSourcesOf = (policy: ProvenancePolicy, type: string, resource: string): string => {
   if (type === REPLAY_EVENT_TYPE) return 'a service or an operator';
-  const owner = serviceOwning(type);
+  const owners = servicesPublishing(type);
   const external = type === EXTERNAL_EVENT_TYPE ? [...policy.publishers].filter(([, resources]) => resources.has(resource)).map(([name]) => name) : [];
-  const all = [...(owner ? [owner] : []), ...external];
+  const all = [...owners, ...external];
   return all.length ? all.join(' or ') : 'nobody';
 };
 

@@ -234,6 +234,31 @@ export const aWalArchivedData = (over: Partial<EventDataMap['WalArchived']> = {}
   };
 };
 
+export const aWalVerifiedData = (over: Partial<EventDataMap['WalVerified']> = {}): EventDataMap['WalVerified'] => ({
+  trigger: 'new',
+  verdict: 'passed',
+  segmentsChecked: 1,
+  copies: [
+    { location: 'local-disk', ok: 1, failed: 0, unverifiable: 0 },
+    { location: 'offsite', ok: 1, failed: 0, unverifiable: 0 },
+  ],
+  failedCopies: [],
+  gaps: [],
+  timelines: [{ timeline: 1, startLsn: '0/3000000', endLsn: '0/4000000', segments: 1 }],
+  verifiedAt: '2026-11-26T09:00:01.000Z',
+  ...over,
+});
+
+export const aRestorePointCreatedData = (over: Partial<EventDataMap['RestorePointCreated']> = {}): EventDataMap['RestorePointCreated'] => ({
+  resource: 'orders-db',
+  policy: 'orders-wal',
+  name: 'continuity-2026-11-26T09-00-00Z',
+  lsn: '0/3000120',
+  timeline: 1,
+  createdAt: '2026-11-26T09:00:00.000Z',
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -249,6 +274,8 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   RestorePerformed: aRestorePerformedData,
   SynchronousReplicationChanged: aSynchronousReplicationChangedData,
   WalArchived: aWalArchivedData,
+  WalVerified: aWalVerifiedData,
+  RestorePointCreated: aRestorePointCreatedData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */

@@ -11,7 +11,7 @@ import {
   REPLAY_EVENT_TYPE,
   RESOURCE_PATTERN,
   replayStreamOf,
-  serviceOwning,
+  servicesPublishing,
   type ServiceIdentity,
   type Topology,
   validatePublisher,
@@ -103,7 +103,7 @@ export const permissionsOf = (identities: Identities, knownTypes: string[] = con
   const topology = topologyOfNamespace(ns);
   const replay = replayStreamOf(topology);
   const streams = [topology.eventStream, topology.deadLetterStream, replay];
-  const owned = (service: ServiceIdentity) => knownTypes.filter((t) => serviceOwning(t) === service);
+  const owned = (service: ServiceIdentity) => knownTypes.filter((t) => servicesPublishing(t).includes(service));
   // Every service runs the transport (durable consumers on the event and replay streams, dead
   // letters, replays through its DLQ API) and makes the streams if they are missing.
   const serviceBase = [
@@ -185,7 +185,7 @@ export const renderAuthorization = (identities: IdentityPermissions[], publicKey
     `# Namespace ${namespace}. One nkey user per service, per external publisher, and the admin.`,
     `# Publish permissions are allow-lists: a subject not listed is refused ("Permissions Violation").`,
     `# - only failover publishes Failover* and ResourceDegraded and writes the failover KV buckets;`,
-    `# - only the verifier publishes IntegrityVerified;`,
+    `# - only the verifier publishes IntegrityVerified and WalVerified (and ResourceDegraded for a degraded WAL archive);`,
     `# - only backup publishes Backup* (and Restore*) events, for the resources listed for it;`,
     `# - external publishers publish BackupCreated for their own resources, nothing else;`,
     `# - audit publishes Audit* (checkpoints, signing key changes);`,
