@@ -17,7 +17,7 @@ describe('WalVerified v1', () => {
         failedCopies: [{ name: '000000010000000000000004', location: 'nas', uri: 'file:///b/nas/x.zst', error: 'SHA-256 differs' }],
       }),
     });
-    expect(continuityEvents.parse(event).data.gaps).toHaveLength(1);
+    expect((continuityEvents.parse(event).data as { gaps: unknown[] }).gaps).toHaveLength(1);
     const bad = { ...event.data, failedCopies: [{ ...event.data.failedCopies[0]!, name: '../../etc/passwd' }] };
     expect(() => continuityEvents.parse({ ...event, data: bad })).toThrow(ContractViolationError);
     expect(() => continuityEvents.parse({ ...event, data: { ...event.data, gaps: [{ ...event.data.gaps[0]!, fromLsn: 'zzz' }] } })).toThrow(ContractViolationError);
@@ -28,7 +28,7 @@ describe('RestorePointCreated v1', () => {
   it('is a known type at version 1, published by backup, with resource, policy, name, lsn, timeline, createdAt', () => {
     const event = anEvent('RestorePointCreated');
     expect(event).toMatchObject({ version: 1, source: 'backup' });
-    expect(Object.keys(continuityEvents.parse(event).data).sort()).toEqual(['createdAt', 'lsn', 'name', 'policy', 'resource', 'timeline']);
+    expect(Object.keys(continuityEvents.parse(event).data as object).sort()).toEqual(['createdAt', 'lsn', 'name', 'policy', 'resource', 'timeline']);
     expect(() => continuityEvents.parse({ ...event, data: aRestorePointCreatedData({ lsn: 'not-an-lsn' }) })).toThrow(ContractViolationError);
     expect(() => continuityEvents.parse({ ...event, data: aRestorePointCreatedData({ resource: 'a.b' }) })).toThrow(ContractViolationError);
   });

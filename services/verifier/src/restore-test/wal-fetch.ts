@@ -72,6 +72,8 @@ export interface WalFetchServer {
   /** Files fetched and handed to the server, and what went wrong on the way (a copy that failed and another used). */
   fetched: () => number;
   notes: () => string[];
+  /** Finished files PostgreSQL asked for and no copy of which was good. */
+  failures: () => string[];
   close(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export const startWalFetchServer = async (input: {
   const socket = `\0continuity-wal-fetch-${randomBytes(16).toString('hex')}`;
   const byName = new Map(input.files.map((f) => [f.name, f]));
   const notes: string[] = [];
+  const failures: string[] = [];
   let fetched = 0;
   const localFirst = (copies: WalCopy[]) => [...copies].sort((a, b) => Number(!a.uri.startsWith('file:')) - Number(!b.uri.startsWith('file:')));
 
@@ -131,7 +134,9 @@ export const startWalFetchServer = async (input: {
         problems.push(`${copy.location}: ${redactSecrets((error as Error).message)}`);
       }
     }
-    notes.push(`${file.name}: no good copy (${problems.join('; ')})`);
+    // A partial shipment may have been overwritten by a later one meanwhile: said, not a failure (replay ends before it).
+    notes.push(`${file.name}${file.partial ? ' (partial)' : ''}: no good copy (${problems.join('; ')})`);
+    if (!file.partial) failures.push(file.name);
     throw new Error(`no good copy of ${file.name}`);
   };
 
@@ -175,6 +180,7 @@ export const startWalFetchServer = async (input: {
     restoreCommand: `${shellQuote(process.execPath)} ${shellQuote(scriptFile)} ${shellQuote(planFile)} %f %p`,
     fetched: () => fetched,
     notes: () => [...notes],
+    failures: () => [...failures],
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 };

@@ -187,9 +187,9 @@ export class WalStore {
     return rows.map(toFile);
   }
 
-  /** Every archived file, oldest-checked first (scrubbing). */
+  /** Every finished archived file (partial shipments are never re-read: see the service), oldest-checked first (scrubbing, coverage). */
   async allFiles(): Promise<WalFileRow[]> {
-    const { rows } = await this.pool.query('SELECT * FROM verifier.wal_files ORDER BY last_checked_at NULLS FIRST, received_at');
+    const { rows } = await this.pool.query('SELECT * FROM verifier.wal_files WHERE NOT partial ORDER BY last_checked_at NULLS FIRST, received_at');
     return rows.map(toFile);
   }
 
