@@ -95,6 +95,9 @@ policies:
     pollUntil(async () => (await walVerified(resource)).find((e) => e.causationId === eventId), { timeoutMs: 30_000, what: `WalVerified for ${eventId}` });
 
   it('a chain without a gap: every copy of every segment re-read, each shipment verified, nothing degraded', async () => {
+    // Streaming has begun (a partial segment shipped): from here on every segment is archived.
+    await cluster.primary.query("INSERT INTO marks (label) VALUES ('first')");
+    await pollUntil(() => archiver.shipments.length > 0, { timeoutMs: 30_000, what: 'a first shipment' });
     const names = [await switchWal(), await switchWal(), await switchWal()];
     for (const name of names) run.push(await archived(name));
     const shipment = archiver.shipments.find((s) => s.segments.some((seg) => seg.name === names[2] && !seg.partial))!;

@@ -175,8 +175,15 @@ export class BaseBackupRestoreTest implements RestoreTester {
         if (fetcher?.notes().length) checks.push(check('WAL fetched from good copies', fetcher.failures().length === 0, fetcher.notes().join('; ').slice(0, 3_000)));
         return outcomeOf(checks, performance.now() - t0);
       }
+      // Replaying, pg_ctl returns once archive recovery began (no hot standby): the server is ready once it promoted.
+      const recovered = replay ? await this.waitRecovered(dataDir, port, logFile, context.signal) : null;
       const durationMs = performance.now() - t0;
       const replayMs = performance.now() - startedAt;
+      if (recovered) {
+        checks.push(check('server started', false, recovered.replaceAll(dir.path, '<scratch>')));
+        if (fetcher?.notes().length) checks.push(check('WAL fetched from good copies', fetcher.failures().length === 0, fetcher.notes().join('; ').slice(0, 3_000)));
+        return outcomeOf(checks, durationMs);
+      }
       checks.push(check('server started', true, `accepting connections on 127.0.0.1:${port} ${Math.round(durationMs)} ms after opening ${context.copy.location}`));
       checks.push(...(await this.inspect(dataDir, port, facts)));
       // Nothing archived after the backup (or no WAL record): the backup's own WAL only, as before.
@@ -295,6 +302,33 @@ export class BaseBackupRestoreTest implements RestoreTester {
     const notes = fetcher.notes();
     checks.push(check('WAL fetched from good copies', fetcher.failures().length === 0, `${fetcher.fetched()} files fetched and hash-checked${notes.length ? `; ${notes.join('; ')}` : ''}`.slice(0, 3_000)));
     return { checks, replay: { target: target.kind, restorePoint: target.kind === 'restore-point' ? target.name : null, targetLsn: target.lsn, reachedLsn: reached, segmentsFetched: fetcher.fetched() } };
+  }
+
+  /**
+   * Waits for archive recovery to end (the server accepts connections as a primary); the reason
+   * when the server stopped instead (a target not reached is FATAL), null once it is up.
+   */
+  private async waitRecovered(dataDir: string, port: number, logFile: string, signal: AbortSignal): Promise<string | null> {
+    for (;;) {
+      signal.throwIfAborted();
+      const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+      let alive = false;
+      try {
+        alive = pid > 0 && process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive) {
+        const fatal = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter((l) => /FATAL|PANIC/.test(l)).slice(-2).join(' | ');
+        return redactSecrets(`the server stopped during WAL replay${fatal ? `: ${fatal}` : ''}`);
+      }
+      const inRecovery = await this.query<{ r: boolean }>(dataDir, port, 'SELECT pg_is_in_recovery() AS r').then(
+        (rows) => rows[0]?.r ?? true,
+        () => true, // not accepting connections yet
+      );
+      if (!inRecovery) return null;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
 
   private async query<R>(dataDir: string, port: number, sql: string): Promise<R[]> {
