@@ -14,6 +14,7 @@ import { Catalogue } from '../../backup/src/catalogue/catalogue.js';
 import { LocationRegistry } from '../../backup/src/backup-run/locations/location.registry.js';
 import { BackupRunner } from '../../backup/src/backup-run/backup-runner.js';
 import { WalArchiver } from '../../backup/src/wal/wal-archiver.js';
+import { WalVerificationService } from '../src/wal/wal-verification.service.js';
 import { startVerifierWorld, VerifierWorld } from './harness.js';
 
 const RESOURCE = 'pg-wal';
@@ -134,6 +135,12 @@ policies:
     // Seen again (another shipment while the hole is open): still failed, not reported a second time.
     const again = await verifiedFor(resource, (await ship([run[2]!])).id);
     expect(again.data.gaps).toHaveLength(1);
+    expect(await degraded(resource)).toHaveLength(1);
+    // The same WalArchived delivered again (a redelivery after a lost ack): the same events, nothing new.
+    const holedEvent = (await world.events('WalArchived')).find((e) => e.id === holed.causationId)!;
+    const redelivered = await world.app.get(WalVerificationService).onArchived(holedEvent);
+    expect(redelivered.envelopes.map((e) => e.id)).toContain(holed.id);
+    expect((await walVerified(resource)).filter((e) => e.causationId === holedEvent.id)).toHaveLength(1);
     expect(await degraded(resource)).toHaveLength(1);
     const closed = await verifiedFor(resource, (await ship([run[1]!])).id);
     expect(closed.data).toMatchObject({ verdict: 'passed', gaps: [] });
