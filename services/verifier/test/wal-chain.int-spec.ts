@@ -172,39 +172,70 @@ policies:
     expect(coverage.body.wal.archivedFiles).toBeGreaterThanOrEqual(3);
   }, 120_000);
 
-  it('base backup + WAL + restore point: the restore test replays to the point from the copies and reports the replay time', async () => {
-    const { done } = await runner.start(RESOURCE, { trigger: 'test' });
-    const outcome = await done;
-    if (outcome.state !== 'created') throw new Error(`base backup failed: ${outcome.reason}`);
-    await world.verdict(outcome.backupId, 'new', 1, 180_000);
-    await cluster.primary.query("INSERT INTO marks (label) VALUES ('before the restore point')");
-    const [point] = await cluster.primary.query<{ lsn: string }>("SELECT pg_create_restore_point('rp-one')::text AS lsn");
-    await backup.publish('RestorePointCreated', { resource: RESOURCE, data: { resource: RESOURCE, policy: 'pg-wal-archive', name: 'rp-one', lsn: point!.lsn, timeline: 1, createdAt: new Date().toISOString() } });
-    await cluster.primary.query("INSERT INTO marks (label) VALUES ('after the restore point')");
-    const last = await switchWal();
-    await archived(last);
-    // The verifier has recorded the WAL holding the restore point, and the restore point itself.
+  let backupId = '';
+  /** Waits until the verifier recorded the finished segment `name` (and `points` restore points). */
+  const recorded = async (name: string, points: number) => {
     const db = new Client({ connectionString: world.db.url });
     await db.connect();
     try {
       await pollUntil(
         async () => {
-          const { rows } = await db.query("SELECT (SELECT count(*) FROM verifier.wal_files WHERE resource = $1 AND name = $2 AND NOT partial) AS files, (SELECT count(*) FROM verifier.restore_points WHERE resource = $1) AS points", [RESOURCE, last]);
-          return Number(rows[0].files) === 1 && Number(rows[0].points) === 1;
+          const { rows } = await db.query(
+            'SELECT (SELECT count(*) FROM verifier.wal_files WHERE resource = $1 AND name = $2 AND NOT partial) AS files, (SELECT count(*) FROM verifier.restore_points WHERE resource = $1) AS points',
+            [RESOURCE, name],
+          );
+          return Number(rows[0].files) === 1 && Number(rows[0].points) === points;
         },
-        { timeoutMs: 30_000, what: 'the WAL and restore point recorded by the verifier' },
+        { timeoutMs: 30_000, what: `segment ${name} and ${points} restore points recorded by the verifier` },
       );
     } finally {
       await db.end();
     }
-    expect((await world.post('/verifications', { backupId: outcome.backupId })).status).toBe(202);
-    const verdict = await world.verdict(outcome.backupId, 'manual', 1, 240_000);
+  };
+  const checksOf = (test: { checks: { name: string; passed: boolean; detail: string | null }[] }) => Object.fromEntries(test.checks.map((c) => [c.name, c]));
+
+  it('base backup + WAL, no restore point: the restore test replays the whole archive from the copies and promotes', async () => {
+    const { done } = await runner.start(RESOURCE, { trigger: 'test' });
+    const outcome = await done;
+    if (outcome.state !== 'created') throw new Error(`base backup failed: ${outcome.reason}`);
+    backupId = outcome.backupId;
+    await world.verdict(backupId, 'new', 1, 180_000);
+    const last = await switchWal();
+    await archived(last);
+    await recorded(last, 0);
+    expect((await world.post('/verifications', { backupId })).status).toBe(202);
+    const verdict = await world.verdict(backupId, 'manual', 1, 240_000);
     expect(verdict.data).toMatchObject({ verdict: 'passed', reasons: [] });
     const test = verdict.data.restoreTest!;
-    const checks = Object.fromEntries(test.checks.map((c) => [c.name, c]));
+    expect(checksOf(test)['WAL replayed to the target']).toMatchObject({ passed: true, detail: expect.stringContaining('the latest archived WAL') });
+    expect(checksOf(test)['recovery ended']).toMatchObject({ passed: true });
+    expect(test.replay).toMatchObject({ target: 'latest', restorePoint: null });
+    expect(lsnValue(test.replay!.reachedLsn!)).toBeGreaterThanOrEqual(lsnValue(test.replay!.targetLsn));
+    expect(test.replay!.segmentsFetched).toBeGreaterThanOrEqual(1);
+    expect(await world.scratchLeft()).toEqual([]);
+  }, 400_000);
+
+  it('base backup + WAL + restore point: replays to the point, passing over a corrupted copy for a good one, and reports the replay time', async () => {
+    await cluster.primary.query("INSERT INTO marks (label) VALUES ('before the restore point')");
+    const [point] = await cluster.primary.query<{ lsn: string }>("SELECT pg_create_restore_point('rp-one')::text AS lsn");
+    await backup.publish('RestorePointCreated', { resource: RESOURCE, data: { resource: RESOURCE, policy: 'pg-wal-archive', name: 'rp-one', lsn: point!.lsn, timeline: 1, createdAt: new Date().toISOString() } });
+    await cluster.primary.query("INSERT INTO marks (label) VALUES ('after the restore point')");
+    const last = await switchWal();
+    const segment = await archived(last);
+    await recorded(last, 1);
+    // The local copy of the segment holding the restore point is damaged after it was verified: the replay must not use it.
+    const local = fileURLToPath(segment.copies.find((c) => c.location === 'local-disk')!.uri);
+    const bytes = readFileSync(local);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(local, bytes);
+    expect((await world.post('/verifications', { backupId })).status).toBe(202);
+    const verdict = await world.verdict(backupId, 'manual', 2, 240_000);
+    expect(verdict.data).toMatchObject({ verdict: 'passed', reasons: [] });
+    const test = verdict.data.restoreTest!;
+    const checks = checksOf(test);
     expect(checks['WAL replayed to the target']).toMatchObject({ passed: true, detail: expect.stringContaining(`restore point rp-one at ${point!.lsn}`) });
     expect(checks['recovery stopped at the restore point']).toMatchObject({ passed: true });
-    expect(checks['WAL fetched from good copies']).toMatchObject({ passed: true });
+    expect(checks['WAL fetched from good copies']).toMatchObject({ passed: true, detail: expect.stringContaining(`${last} from nas (local-disk: stored bytes differ from the archived ones`) });
     expect(checks['recovery ended']).toMatchObject({ passed: true });
     expect(test.replay).toMatchObject({ target: 'restore-point', restorePoint: 'rp-one', targetLsn: point!.lsn });
     expect(lsnValue(test.replay!.reachedLsn!)).toBeGreaterThanOrEqual(lsnValue(point!.lsn));
