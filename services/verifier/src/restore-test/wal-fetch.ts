@@ -140,8 +140,11 @@ export const startWalFetchServer = async (input: {
     throw new Error(`no good copy of ${file.name}`);
   };
 
+  const clients = new Set<Socket>();
   const serve = (client: Socket) => {
     let line = '';
+    clients.add(client);
+    client.once('close', () => clients.delete(client));
     client.setEncoding('utf8');
     client.on('error', () => undefined);
     client.on('data', (chunk: string) => {
@@ -181,6 +184,11 @@ export const startWalFetchServer = async (input: {
     fetched: () => fetched,
     notes: () => [...notes],
     failures: () => [...failures],
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // A connection left open (a restore_command killed mid-request) must not hold the restore test up.
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const client of clients) client.destroy();
+      }),
   };
 };
