@@ -30,6 +30,7 @@ import { FailoverRehearsedV1, FailoverRehearsedV1Schema } from './events/failove
 import { RestorePointCreatedV1, RestorePointCreatedV1Schema } from './events/restore-point-created.v1.js';
 import { WalGapDetectedV1, WalGapDetectedV1Schema } from './events/wal-gap-detected.v1.js';
 import { WalExpiredV1, WalExpiredV1Schema } from './events/wal-expired.v1.js';
+import { WalVerifiedV1, WalVerifiedV1Schema } from './events/wal-verified.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -59,6 +60,7 @@ export interface EventDataMap {
   RestorePointCreated: RestorePointCreatedV1;
   WalGapDetected: WalGapDetectedV1;
   WalExpired: WalExpiredV1;
+  WalVerified: WalVerifiedV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -96,4 +98,5 @@ export const continuityEvents = new EventRegistry()
   .define('FailoverRehearsed', 1, FailoverRehearsedV1Schema)
   .define('RestorePointCreated', 1, RestorePointCreatedV1Schema)
   .define('WalGapDetected', 1, WalGapDetectedV1Schema)
-  .define('WalExpired', 1, WalExpiredV1Schema);
+  .define('WalExpired', 1, WalExpiredV1Schema)
+  .define('WalVerified', 1, WalVerifiedV1Schema);

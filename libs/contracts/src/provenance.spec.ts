@@ -20,10 +20,10 @@ describe('provenance policy', () => {
     ['WalExpired', 'backup'],
     ['RestorePointCreated', 'backup'],
     ['IntegrityVerified', 'verifier'],
+    ['WalVerified', 'verifier'],
     ['FailoverTriggered', 'failover'],
     ['FailoverCompleted', 'failover'],
     ['FailoverAbandoned', 'failover'],
-    ['ResourceDegraded', 'failover'],
     ['SynchronousReplicationChanged', 'failover'],
     ['AuditCheckpointSigned', 'audit'],
     ['AuditSigningKeyChanged', 'audit'],
@@ -36,6 +36,14 @@ describe('provenance policy', () => {
     for (const source of ['backup', 'verifier', 'failover', 'audit']) {
       expect(checkProvenance(policy, event(type, source), now).trusted).toBe(source === owner);
     }
+  });
+
+  it('lets failover (a degraded member) and the verifier (a degraded WAL archive) publish ResourceDegraded, no one else', () => {
+    expect(serviceOwning('ResourceDegraded')).toBe('failover');
+    for (const source of ['backup', 'verifier', 'failover', 'audit']) {
+      expect(checkProvenance(policy, event('ResourceDegraded', source), now).trusted).toBe(source === 'failover' || source === 'verifier');
+    }
+    expect(checkProvenance(policy, event('ResourceDegraded', 'billing', 'billing-db'), now)).toMatchObject({ trusted: false, reason: expect.stringContaining('published by failover or verifier') });
   });
 
   it('refuses a forged IntegrityVerified from backup as unauthorized, naming who may publish it', () => {

@@ -7,9 +7,10 @@ import { RESOURCE_PATTERN } from './envelope.js';
  * stream anyway (a publisher trusted by NATS but lying about its `source`, an unauthenticated
  * development server, a stream restored from elsewhere) is still not acted on.
  *
- * - `backup` → `Backup*`, `Restore*` (with `RestorePointCreated`) and `Wal*` (the catalogue,
- *   retention, restores and the WAL archive it owns), and `Drill*` (it coordinates recovery drills);
- * - `verifier` → `IntegrityVerified`;
+ * - `backup` → `Backup*`, `Restore*` (with `RestorePointCreated`) and `Wal*` but `WalVerified` (the
+ *   catalogue, retention, restores and the WAL archive it owns), and `Drill*` (it coordinates recovery drills);
+ * - `verifier` → `IntegrityVerified`, `WalVerified`, and `ResourceDegraded` too (a gap in a WAL chain
+ *   or a bad WAL copy: decision 0025);
  * - `failover` → `Failover*`, `ResourceDegraded` and `SynchronousReplicationChanged`;
  * - `audit` → `Audit*`, and its findings `SloBreached`/`SloRestored`, `RiskIdentified`/`RiskResolved`;
  * - any service, the DLQ tool and an admin → `DeadLetterReplayed` (an operator's replay);
@@ -27,12 +28,25 @@ export const RESERVED_IDENTITIES: readonly string[] = [...SERVICE_IDENTITIES, ..
 /** The service that alone publishes `type`, or null for a type no service owns. */
 export const serviceOwning = (type: string): ServiceIdentity | null => {
   if (type === 'IntegrityVerified') return 'verifier';
+  if (type === 'WalVerified') return 'verifier';
   if (type === 'ResourceDegraded' || type === 'SynchronousReplicationChanged' || type.startsWith('Failover')) return 'failover';
   if (type.startsWith('Backup') || type.startsWith('Restore') || type.startsWith('Wal')) return 'backup';
   if (type.startsWith('Drill')) return 'backup';
   if (type.startsWith('Audit')) return 'audit';
   if (type.startsWith('Slo') || type.startsWith('Risk')) return 'audit';
   return null;
+};
+
+/**
+ * Types a service publishes besides their owner: the verifier reports a degraded WAL archive (a gap
+ * in the chain, a bad copy) with `ResourceDegraded`, as failover reports a degraded member.
+ */
+export const ALSO_PUBLISHED_BY: Readonly<Record<string, readonly ServiceIdentity[]>> = { ResourceDegraded: ['verifier'] };
+
+/** Every service that may publish `type`: its owner, then the others allowed to. */
+export const servicesPublishing = (type: string): ServiceIdentity[] => {
+  const owner = serviceOwning(type);
+  return [...(owner ? [owner] : []), ...(ALSO_PUBLISHED_BY[type] ?? [])];
 };
 
 /** Published by whoever replays a dead letter, not by the owner of the replayed event's type. */
@@ -72,7 +86,7 @@ const isOperator = (source: string) => (OPERATOR_SOURCES as readonly string[]).i
 /** Whether `source` may publish `type` for `resource` (the same rule as the NATS permissions). */
 export const mayPublish = (policy: ProvenancePolicy, source: string, type: string, resource: string): boolean => {
   if (type === REPLAY_EVENT_TYPE) return isService(source) || isOperator(source);
-  if (isService(source)) return serviceOwning(type) === source;
+  if (isService(source)) return servicesPublishing(type).includes(source);
   return type === EXTERNAL_EVENT_TYPE && (policy.publishers.get(source)?.has(resource) ?? false);
 };
 
@@ -104,9 +118,9 @@ export const checkProvenance = (
 
 const allowedSourcesOf = (policy: ProvenancePolicy, type: string, resource: string): string => {
   if (type === REPLAY_EVENT_TYPE) return 'a service or an operator';
-  const owner = serviceOwning(type);
+  const owners = servicesPublishing(type);
   const external = type === EXTERNAL_EVENT_TYPE ? [...policy.publishers].filter(([, resources]) => resources.has(resource)).map(([name]) => name) : [];
-  const all = [...(owner ? [owner] : []), ...external];
+  const all = [...owners, ...external];
   return all.length ? all.join(' or ') : 'nobody';
 };
 

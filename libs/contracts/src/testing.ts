@@ -386,6 +386,21 @@ export const aWalExpiredData = (over: Partial<EventDataMap['WalExpired']> = {}):
   ...over,
 });
 
+export const aWalVerifiedData = (over: Partial<EventDataMap['WalVerified']> = {}): EventDataMap['WalVerified'] => ({
+  trigger: 'new',
+  verdict: 'passed',
+  segmentsChecked: 1,
+  copies: [
+    { location: 'local-disk', ok: 1, failed: 0, unverifiable: 0 },
+    { location: 'offsite', ok: 1, failed: 0, unverifiable: 0 },
+  ],
+  failedCopies: [],
+  gaps: [],
+  timelines: [{ timeline: 1, startLsn: '0/3000000', endLsn: '0/4000000', segments: 1 }],
+  verifiedAt: '2026-11-26T09:00:01.000Z',
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -413,6 +428,7 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   RestorePointCreated: aRestorePointCreatedData,
   WalGapDetected: aWalGapDetectedData,
   WalExpired: aWalExpiredData,
+  WalVerified: aWalVerifiedData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */

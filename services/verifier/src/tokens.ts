@@ -5,3 +5,4 @@ export const LIVENESS = Symbol('LIVENESS');
 export const SCRATCH = Symbol('SCRATCH');
 export const READERS = Symbol('READERS');
 export const RUNNER = Symbol('RUNNER');
+export const WAL_STORE = Symbol('WAL_STORE');

@@ -5,11 +5,13 @@ import { StopScrubbingOnBackupExpired, VerifyOnBackupCreated } from './verificat
 import { VerificationHttpController } from './verification/verification.http.controller.js';
 import { VerificationService } from './verification/verification.service.js';
 import { verifierProviders } from './verifier.providers.js';
+import { RecordRestorePointOnRestorePointCreated, VerifyWalOnWalArchived } from './wal/wal-archived.listener.js';
+import { WalVerificationService } from './wal/wal-verification.service.js';
 
 @Module({
   // CoverageHttpController before VerificationHttpController: routes match in registration order,
   // and `GET /verifications/coverage` must not be read as `GET /verifications/:id`.
-  controllers: [VerifyOnBackupCreated, StopScrubbingOnBackupExpired, CoverageHttpController, VerificationHttpController],
-  providers: [...verifierProviders, VerificationService, ScrubScheduler],
+  controllers: [VerifyOnBackupCreated, StopScrubbingOnBackupExpired, VerifyWalOnWalArchived, RecordRestorePointOnRestorePointCreated, CoverageHttpController, VerificationHttpController],
+  providers: [...verifierProviders, VerificationService, WalVerificationService, ScrubScheduler],
 })
 export class VerifierModule {}

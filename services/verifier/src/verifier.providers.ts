@@ -12,7 +12,8 @@ import { DirectoryRestoreTest } from './restore-test/directory.restore-test.js';
 import { BaseBackupRestoreTest } from './restore-test/basebackup.restore-test.js';
 import { PostgresRestoreTest } from './restore-test/postgres.restore-test.js';
 import { Scratch } from './restore-test/scratch.js';
-import { LIVENESS, READERS, RUNNER, SCRATCH, STORE, VERIFIER_CONFIG } from './tokens.js';
+import { LIVENESS, READERS, RUNNER, SCRATCH, STORE, VERIFIER_CONFIG, WAL_STORE } from './tokens.js';
+import { WalStore } from './wal/wal.store.js';
 import type { VerifierEnv } from './verifier.env.js';
 import { InstanceLiveness } from './liveness/instance-liveness.js';
 import { VerificationRunner } from './verification/verification.runner.js';
@@ -54,6 +55,15 @@ export const verifierProviders: Provider[] = [
     },
   },
   {
+    provide: WAL_STORE,
+    inject: [PG_POOL, STORE],
+    useFactory: async (pool: Pool) => {
+      const store = new WalStore(pool);
+      await store.migrate();
+      return store;
+    },
+  },
+  {
     provide: LIVENESS,
     inject: [SERVICE_CONFIG, PG_POOL, STORE],
     useFactory: async (env: VerifierEnv, pool: Pool) => {
@@ -90,8 +100,8 @@ export const verifierProviders: Provider[] = [
   },
   {
     provide: RUNNER,
-    inject: [SERVICE_CONFIG, VERIFIER_CONFIG, READERS, SCRATCH],
-    useFactory: (env: VerifierEnv, config: VerifierConfig, readers: CopyReaders, scratch: Scratch) =>
+    inject: [SERVICE_CONFIG, VERIFIER_CONFIG, READERS, SCRATCH, WAL_STORE],
+    useFactory: (env: VerifierEnv, config: VerifierConfig, readers: CopyReaders, scratch: Scratch, wal: WalStore) =>
       new VerificationRunner({
         readers,
         keys: () => config.keys,
@@ -100,7 +110,8 @@ export const verifierProviders: Provider[] = [
           assertionsFor: (resource) => config.resources.get(resource)?.assertions ?? [],
         }),
         directory: new DirectoryRestoreTest(scratch),
-        basebackup: new BaseBackupRestoreTest(scratch),
+        // Base backups replay the archived WAL the verifier recorded (WalArchived) to the newest restore point.
+        basebackup: new BaseBackupRestoreTest(scratch, { wal: { archive: wal, readers, keys: () => config.keys } }),
       }),
   },
 ];

@@ -22,6 +22,11 @@ export interface CopyReader {
   open(uri: string, options?: ReadOptions): Promise<Readable>;
   /** A small object such as a manifest, whole; rejects when missing or larger than `maxBytes`. */
   readSmall(uri: string, maxBytes: number): Promise<Buffer>;
+  /**
+   * Why this reader will never read `uri` (it is outside what the verifier may read), checked
+   * without touching anything; null when it may try. Readers without such limits leave it out.
+   */
+  refuses?(uri: string): string | null;
   close(): Promise<void>;
 }
 
@@ -70,6 +75,12 @@ export class CopyReaders {
       );
     }
     return reader;
+  }
+
+  /** Why `uri` will never be read here (see `CopyReader.refuses`), or null; an unknown scheme is not refused (it is unverifiable). */
+  refuses(uri: string): string | null {
+    const reader = this.byScheme.get(schemeOf(uri) ?? '');
+    return reader?.refuses?.(uri) ?? null;
   }
 
   async close() {

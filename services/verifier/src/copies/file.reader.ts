@@ -63,6 +63,17 @@ export class FileCopyReader implements CopyReader {
     );
   }
 
+  /** Lexically outside every root (or not a local file URI): never read, whatever is there. */
+  refuses(uri: string): string | null {
+    let path: string;
+    try {
+      path = pathOf(uri);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return this.roots.some((root) => inside(root, path)) ? null : this.refused(uri).message;
+  }
+
   /** The roots with their own links resolved (a root that does not exist holds nothing). */
   private async realRoots(): Promise<string[]> {
     return (await Promise.all(this.roots.map((r) => realpath(r).catch(() => null)))).filter((r): r is string => r !== null);

@@ -4,12 +4,28 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
-import { lsnValue, zstdDecompress } from '@continuity/artifacts';
-import type { BaseBackupFacts } from '@continuity/contracts';
+import { lsnValue, zstdDecompress, type AgeIdentity } from '@continuity/artifacts';
+import type { BaseBackupFacts, WalReplay } from '@continuity/contracts';
 import { freePort, redactSecrets } from '@continuity/runtime';
 import { cappedExtract, describeTarError } from './directory.restore-test.js';
 import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
 import type { Scratch } from './scratch.js';
+import type { CopyReaders } from '../copies/copy-reader.js';
+import { startWalFetchServer, type FetchableFile, type WalFetchServer } from './wal-fetch.js';
+import { planReplay, type ReplayRestorePoint, type ReplayTarget } from './wal-replay.plan.js';
+
+/** The verifier's record of archived WAL and restore points (the WAL store), as the replay reads it. */
+export interface WalArchiveView {
+  files(resource: string): Promise<FetchableFile[]>;
+  restorePoints(resource: string, afterLsn: string, upToLsn: string): Promise<ReplayRestorePoint[]>;
+}
+
+/** What replaying archived WAL needs: the archive's record, the copy readers, the decryption keys. */
+export interface WalReplayDeps {
+  archive: WalArchiveView;
+  readers: CopyReaders;
+  keys: () => readonly AgeIdentity[];
+}
 
 /**
  * The uncompressed tar is not recorded, only the stored (compressed) size. A cluster's files
@@ -89,7 +105,7 @@ const runServerTool = (bin: string, program: string, args: string[], options: { 
 export class BaseBackupRestoreTest implements RestoreTester {
   constructor(
     private readonly scratch: Scratch,
-    private readonly options: { pgBin?: (pgVersion: string | null) => string } = {},
+    private readonly options: { pgBin?: (pgVersion: string | null) => string; wal?: WalReplayDeps } = {},
   ) {}
 
   async run(context: RestoreTestContext): Promise<RestoreTestOutcome> {
@@ -115,6 +131,7 @@ export class BaseBackupRestoreTest implements RestoreTester {
     const bin = (this.options.pgBin ?? pgServerBin)(facts.pgVersion);
     const dataDir = join(dir.path, 'pgdata');
     let started = false;
+    let fetcher: WalFetchServer | null = null;
     try {
       if (owner) await chown(dir.path, owner.uid, owner.gid);
       await mkdir(dataDir, { mode: 0o700 });
@@ -139,23 +156,45 @@ export class BaseBackupRestoreTest implements RestoreTester {
         return skipped(why, why);
       }
       const port = await freePort();
-      await this.configure(dataDir, port, owner);
+      const plan = this.options.wal ? await this.replayPlan(context.resource, facts) : null;
+      if (plan?.files) fetcher = await startWalFetchServer({ scratchDir: dir.path, dataDir, files: plan.files, readers: this.options.wal!.readers, keys: this.options.wal!.keys, owner, signal: context.signal });
+      const replay = plan?.files && fetcher ? { target: plan.target, restoreCommand: fetcher.restoreCommand } : null;
+      await this.configure(dataDir, port, owner, replay);
       const logFile = join(dir.path, 'server.log');
+      const startedAt = performance.now();
       try {
         started = true; // from here on a postmaster may be running: stopped below whatever happens
-        // -w: returns once the server accepts connections (crash recovery of the backup's WAL done); the deadline kills the wait.
+        // -w: returns once the server accepts connections (crash recovery of the backup's WAL done,
+        // or, replaying, archive recovery to the target and promotion: hot_standby is off); the deadline kills the wait.
         await runServerTool(bin, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '86400', 'start'], { asPostgres: true, signal: context.signal, timeoutMs: 24 * 3_600_000 });
       } catch (error) {
         if (context.signal.aborted) throw error;
         if (error instanceof ToolMissingError) return skipped(error.message, error.message);
-        checks.push(check('server started', false, (error as Error).message.replaceAll(dir.path, '<scratch>')));
+        const fatal = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter((l) => /FATAL|PANIC/.test(l)).slice(-2).join(' | ');
+        checks.push(check('server started', false, redactSecrets(`${(error as Error).message}${fatal ? ` — ${fatal}` : ''}`).replaceAll(dir.path, '<scratch>')));
+        if (fetcher?.notes().length) checks.push(check('WAL fetched from good copies', fetcher.failures().length === 0, fetcher.notes().join('; ').slice(0, 3_000)));
         return outcomeOf(checks, performance.now() - t0);
       }
+      // Replaying, pg_ctl returns once archive recovery began (no hot standby): the server is ready once it promoted.
+      const recovered = replay ? await this.waitRecovered(dataDir, port, logFile, context.signal) : null;
       const durationMs = performance.now() - t0;
+      const replayMs = performance.now() - startedAt;
+      if (recovered) {
+        checks.push(check('server started', false, recovered.replaceAll(dir.path, '<scratch>')));
+        if (fetcher?.notes().length) checks.push(check('WAL fetched from good copies', fetcher.failures().length === 0, fetcher.notes().join('; ').slice(0, 3_000)));
+        return outcomeOf(checks, durationMs);
+      }
       checks.push(check('server started', true, `accepting connections on 127.0.0.1:${port} ${Math.round(durationMs)} ms after opening ${context.copy.location}`));
       checks.push(...(await this.inspect(dataDir, port, facts)));
-      return outcomeOf(checks, durationMs);
+      // Nothing archived after the backup (or no WAL record): the backup's own WAL only, as before.
+      if (!replay) return outcomeOf(checks, durationMs);
+      const replayed = await this.replayChecks(dataDir, port, logFile, replay.target, fetcher!);
+      checks.push(...replayed.checks);
+      const outcome = outcomeOf(checks, durationMs);
+      outcome.result.replay = { ...replayed.replay, durationMs: Math.round(replayMs) };
+      return outcome;
     } finally {
+      await fetcher?.close().catch(() => undefined);
       if (started) await this.stop(bin, dataDir);
       await dir.remove();
     }
@@ -190,7 +229,7 @@ export class BaseBackupRestoreTest implements RestoreTester {
    * only its OS user (and root) can enter. Each file is removed before it is written (created
    * exclusively): a link in its place is never followed.
    */
-  private async configure(dataDir: string, port: number, owner: { uid: number; gid: number } | null) {
+  private async configure(dataDir: string, port: number, owner: { uid: number; gid: number } | null, replay: { target: ReplayTarget; restoreCommand: string } | null) {
     const settings: Record<string, string | number> = {
       port,
       listen_addresses: confString('127.0.0.1'),
@@ -204,18 +243,103 @@ export class BaseBackupRestoreTest implements RestoreTester {
       max_replication_slots: 0,
       jit: 'off',
       logging_collector: 'off',
+      // Archive recovery from the verifier's own fetch (wal-fetch.ts) to the target, then a primary;
+      // no connections before recovery ended (so the start returns once it did).
+      ...(replay
+        ? {
+            restore_command: confString(replay.restoreCommand),
+            recovery_target_timeline: confString('latest'),
+            recovery_target_action: confString('promote'),
+            hot_standby: 'off',
+            ...(replay.target.kind === 'restore-point' ? { recovery_target_name: confString(replay.target.name) } : {}),
+          }
+        : {}),
     };
     const files: Record<string, string> = {
       'postgresql.conf': `# continuity verifier: a scratch server, reachable only through its own socket\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`,
       'postgresql.auto.conf': '# continuity verifier: the source\'s ALTER SYSTEM settings are not used\n',
       'pg_hba.conf': 'local all all trust\n',
       'pg_ident.conf': '',
+      ...(replay ? { 'recovery.signal': '' } : {}),
     };
     for (const [name, text] of Object.entries(files)) {
       const path = join(dataDir, name);
       await rm(path, { force: true });
       await writeFile(path, text, { flag: 'wx', mode: 0o600 });
       if (owner) await chown(path, owner.uid, owner.gid);
+    }
+  }
+
+  /** What to replay and to where, from the verifier's WAL record (null files: nothing to replay, and why). */
+  private async replayPlan(resource: string, facts: BaseBackupFacts) {
+    const { archive } = this.options.wal!;
+    const files = await archive.files(resource);
+    const points = await archive.restorePoints(resource, facts.endLsn, 'FFFFFFFF/FFFFFFFF');
+    return planReplay(files, points, facts);
+  }
+
+  /** After a replay: the target reached (replay position, and the server's own words for a restore point). */
+  private async replayChecks(dataDir: string, port: number, logFile: string, target: ReplayTarget, fetcher: WalFetchServer): Promise<{ checks: RestoreCheck[]; replay: Omit<WalReplay, 'durationMs'> }> {
+    const reached = await this.query<{ lsn: string | null }>(dataDir, port, 'SELECT pg_last_wal_replay_lsn()::text AS lsn').then(
+      (rows) => rows[0]?.lsn ?? null,
+      () => null,
+    );
+    const log = await readFile(logFile, 'utf8').catch(() => '');
+    const ok = reached !== null && lsnValue(reached) >= lsnValue(target.lsn);
+    const checks = [
+      check(
+        'WAL replayed to the target',
+        ok,
+        target.kind === 'restore-point'
+          ? `restore point ${target.name} at ${target.lsn}; replayed to ${reached ?? 'nothing'}`
+          : `the latest archived WAL: at least ${target.lsn} (${target.detail}); replayed to ${reached ?? 'nothing'}`,
+      ),
+    ];
+    if (target.kind === 'restore-point') {
+      const said = log.includes(`recovery stopping at restore point "${target.name}"`);
+      checks.push(check('recovery stopped at the restore point', said, said ? `the server's log says so` : `the server's log does not say it stopped at restore point ${target.name}`));
+    }
+    const notes = fetcher.notes();
+    checks.push(check('WAL fetched from good copies', fetcher.failures().length === 0, `${fetcher.fetched()} files fetched and hash-checked${notes.length ? `; ${notes.join('; ')}` : ''}`.slice(0, 3_000)));
+    return { checks, replay: { target: target.kind, restorePoint: target.kind === 'restore-point' ? target.name : null, targetLsn: target.lsn, reachedLsn: reached, segmentsFetched: fetcher.fetched() } };
+  }
+
+  /**
+   * Waits for archive recovery to end (the server accepts connections as a primary); the reason
+   * when the server stopped instead (a target not reached is FATAL), null once it is up.
+   */
+  private async waitRecovered(dataDir: string, port: number, logFile: string, signal: AbortSignal): Promise<string | null> {
+    for (;;) {
+      signal.throwIfAborted();
+      const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+      let alive = false;
+      try {
+        alive = pid > 0 && process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive) {
+        const fatal = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').filter((l) => /FATAL|PANIC/.test(l)).slice(-2).join(' | ');
+        return redactSecrets(`the server stopped during WAL replay${fatal ? `: ${fatal}` : ''}`);
+      }
+      const inRecovery = await this.query<{ r: boolean }>(dataDir, port, 'SELECT pg_is_in_recovery() AS r').then(
+        (rows) => rows[0]?.r ?? true,
+        () => true, // not accepting connections yet
+      );
+      if (!inRecovery) return null;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  private async query<R>(dataDir: string, port: number, sql: string): Promise<R[]> {
+    const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+    const client = new Client({ host: `/proc/${pid}/cwd`, port, user: asRoot() ? PG_USER : userInfo().username, database: 'template1', connectionTimeoutMillis: 10_000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return (await client.query(sql)).rows as R[];
+    } finally {
+      await client.end().catch(() => undefined);
     }
   }
 

@@ -1,7 +1,8 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { parseRequest, SERVICE_CONFIG } from '@continuity/runtime';
-import { STORE } from '../tokens.js';
+import { STORE, WAL_STORE } from '../tokens.js';
+import type { WalStore } from '../wal/wal.store.js';
 import type { VerifierEnv } from '../verifier.env.js';
 import { INVALID_REQUEST, resourceParam } from '../verification/verification.requests.js';
 import type { VerificationStore } from '../verification/verification.store.js';
@@ -19,15 +20,17 @@ export class CoverageHttpController {
   constructor(
     @Inject(STORE) private readonly store: VerificationStore,
     @Inject(SERVICE_CONFIG) private readonly env: VerifierEnv,
+    @Inject(WAL_STORE) private readonly wal: WalStore,
   ) {}
 
   @Get('coverage')
   async coverage(@Query() query: unknown) {
     const { resource } = parseRequest(CoverageQuery, query, { part: 'query', code: INVALID_REQUEST });
-    return coverageReport(await this.store.retained(resource), {
-      now: Date.now(),
-      period: this.env.VERIFIER_SCRUB_PERIOD,
-      scrubEvery: this.env.VERIFIER_SCRUB === 'on' ? this.env.VERIFIER_SCRUB_EVERY : null,
-    });
+    const walFiles = (await this.wal.allFiles()).filter((f) => !resource || f.resource === resource);
+    return coverageReport(
+      await this.store.retained(resource),
+      { now: Date.now(), period: this.env.VERIFIER_SCRUB_PERIOD, scrubEvery: this.env.VERIFIER_SCRUB === 'on' ? this.env.VERIFIER_SCRUB_EVERY : null },
+      walFiles,
+    );
   }
 }

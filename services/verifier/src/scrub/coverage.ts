@@ -1,11 +1,19 @@
 import { formatDuration } from '../config/duration.js';
 import type { BackupRow } from '../verification/verification.store.js';
 
+/** What coverage needs of an archived WAL file. */
+export interface WalFileCoverage {
+  resource: string;
+  lastCheckedAt: string | null;
+  lastOk: boolean | null;
+  receivedAt: string;
+}
+
 /**
  * When every retained backup was last verified and whether it is overdue for the scrub period
  * (pure: the time comes in). A never-verified backup is due one period after it was received.
  */
-export const coverageReport = (backups: readonly BackupRow[], options: { now: number; period: number; scrubEvery: number | null }) => {
+export const coverageReport = (backups: readonly BackupRow[], options: { now: number; period: number; scrubEvery: number | null }, walFiles: readonly WalFileCoverage[] = []) => {
   const { now, period } = options;
   const rows = backups.map((b) => {
     const last = b.lastVerifiedAt ? Date.parse(b.lastVerifiedAt) : null;
@@ -34,5 +42,18 @@ export const coverageReport = (backups: readonly BackupRow[], options: { now: nu
     neverVerified: rows.filter((b) => !b.lastVerifiedAt).length,
     overdue: rows.filter((b) => b.overdue).length,
     backups: rows,
+    wal: walCoverage(walFiles, now, period),
+  };
+};
+
+/** Archived WAL files: how many were re-read within the period, never, or failed their last check. */
+export const walCoverage = (files: readonly WalFileCoverage[], now: number, period: number) => {
+  const overdue = (f: WalFileCoverage) => now - Date.parse(f.lastCheckedAt ?? f.receivedAt) > period;
+  return {
+    archivedFiles: files.length,
+    verifiedWithinPeriod: files.filter((f) => f.lastCheckedAt && !overdue(f)).length,
+    neverVerified: files.filter((f) => !f.lastCheckedAt).length,
+    notPassed: files.filter((f) => f.lastOk === false).length,
+    overdue: files.filter(overdue).length,
   };
 };

@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { redactSecrets, SERVICE_CONFIG } from '@continuity/runtime';
 import { formatDuration } from '../config/duration.js';
-import { STORE } from '../tokens.js';
+import { STORE, WAL_STORE } from '../tokens.js';
+import type { WalStore } from '../wal/wal.store.js';
 import type { VerifierEnv } from '../verifier.env.js';
 import { VerificationService } from '../verification/verification.service.js';
 import type { VerificationStore } from '../verification/verification.store.js';
 import { planScrub } from './scrub.policy.js';
+import { WalScrubRound, WalVerificationService } from '../wal/wal-verification.service.js';
 
 export interface ScrubRound {
   at: string;
@@ -16,6 +18,8 @@ export interface ScrubRound {
   verified: { backupId: string; verdict: string | null }[];
   /** Planned but not verified: verified meanwhile, already being verified, or an error. */
   skipped: { backupId: string; why: string }[];
+  /** Stored WAL copies re-read in this round (null: the WAL part failed, logged). */
+  wal: WalScrubRound | null;
 }
 
 /**
@@ -34,6 +38,8 @@ export class ScrubScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(SERVICE_CONFIG) private readonly env: VerifierEnv,
     @Inject(STORE) private readonly store: VerificationStore,
     private readonly verifications: VerificationService,
+    private readonly wal: WalVerificationService,
+    @Inject(WAL_STORE) private readonly walStore: WalStore,
   ) {}
 
   onApplicationBootstrap() {
@@ -75,7 +81,7 @@ export class ScrubScheduler implements OnApplicationBootstrap, OnModuleDestroy {
     const byId = new Map(retained.map((b) => [b.backupId, b]));
     const notVerifiedSince = new Date(plan.notVerifiedSince).toISOString();
     const results = await Promise.allSettled(plan.backupIds.map((id) => this.verifications.scrub(byId.get(id)!, notVerifiedSince)));
-    const round: ScrubRound = { at: now.toISOString(), retained: retained.length, planned: plan.backupIds.length, due: plan.due, ahead: plan.ahead, verified: [], skipped: [] };
+    const round: ScrubRound = { at: now.toISOString(), retained: retained.length, planned: plan.backupIds.length, due: plan.due, ahead: plan.ahead, verified: [], skipped: [], wal: null };
     results.forEach((result, i) => {
       const backupId = plan.backupIds[i]!;
       if (result.status === 'rejected') round.skipped.push({ backupId, why: (result.reason as Error).message });
@@ -88,7 +94,26 @@ export class ScrubScheduler implements OnApplicationBootstrap, OnModuleDestroy {
         `scrub round: ${round.verified.length} of ${round.retained} retained backups re-verified (${plan.due} due, ${plan.ahead} ahead)${failed.length ? `; NOT passed: ${failed.map((f) => `${f.backupId} ${f.verdict}`).join(', ')}` : ''}`,
       );
     }
+    // WAL copies on the same cadence and policy: each archived file re-read at least once per period.
+    round.wal = await this.scrubWal(now).catch((error: Error) => {
+      this.logger.error(`WAL scrub failed: ${redactSecrets(error.message)}`);
+      return null;
+    });
     return round;
+  }
+
+  /** Archived WAL files, planned as backups are (a file is keyed by resource and name). */
+  private async scrubWal(now: Date) {
+    const files = await this.walStore.allFiles();
+    const key = (f: { resource: string; name: string }) => `${f.resource}\u0000${f.name}`;
+    const plan = planScrub({
+      now: now.getTime(),
+      periodMs: this.env.VERIFIER_SCRUB_PERIOD,
+      everyMs: this.env.VERIFIER_SCRUB_EVERY,
+      backups: files.map((f) => ({ backupId: key(f), lastVerifiedAt: f.lastCheckedAt ? Date.parse(f.lastCheckedAt) : null })),
+    });
+    const chosen = new Set(plan.backupIds);
+    return this.wal.scrub(files.filter((f) => chosen.has(key(f))), files.length);
   }
 
   onModuleDestroy() {

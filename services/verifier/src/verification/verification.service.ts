@@ -56,6 +56,7 @@ export class VerificationService implements OnApplicationBootstrap, BeforeApplic
       verdicts: meter.createCounter('continuity_verifications', { description: 'verdicts recorded, by verdict and trigger' }),
       duration: meter.createHistogram('continuity_verification_duration', { description: 'time to verify a backup (every copy and the restore test)', unit: 'ms' }),
       restore: meter.createHistogram('continuity_restore_test_duration', { description: 'measured restore time (restore RTO) of restore tests', unit: 'ms' }),
+      replay: meter.createHistogram('continuity_wal_replay_duration', { description: 'WAL replay time of base-backup restore tests (to a restore point or the latest archived WAL)', unit: 'ms' }),
     };
   })();
 
@@ -174,7 +175,10 @@ export class VerificationService implements OnApplicationBootstrap, BeforeApplic
         this.instruments.verdicts.add(1, { verdict: data.verdict, trigger: data.trigger });
         this.instruments.duration.record(performance.now() - started, { trigger: data.trigger });
         if (data.restoreTest && data.restoreTest.status !== 'skipped') this.instruments.restore.record(data.restoreTest.durationMs, { resource: backup.resource });
-        const log = `${data.trigger} verification of backup ${backup.backupId} (${backup.resource}): ${data.verdict}${data.reasons.length ? ` — ${data.reasons.join(' | ')}` : ''}`;
+        if (data.restoreTest?.replay) this.instruments.replay.record(data.restoreTest.replay.durationMs, { resource: backup.resource });
+        const replay = data.restoreTest?.replay;
+        const replayed = replay ? `; WAL replayed to ${replay.restorePoint ? `restore point ${replay.restorePoint}` : 'the latest archived WAL'} (${replay.reachedLsn ?? 'not reached'}) in ${replay.durationMs} ms, ${replay.segmentsFetched} files fetched` : '';
+        const log = `${data.trigger} verification of backup ${backup.backupId} (${backup.resource}): ${data.verdict}${replayed}${data.reasons.length ? ` — ${data.reasons.join(' | ')}` : ''}`;
         if (data.verdict === 'passed') this.logger.log(log);
         else this.logger.warn(log);
         await this.publish(verification.verificationId, envelope);
