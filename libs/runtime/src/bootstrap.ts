@@ -18,6 +18,7 @@ import { HttpErrorFilter } from './http/error.filter.js';
 import { acceptJsonBodiesOnly } from './http/json-bodies.js';
 import { DependencyUnreachableError } from './unreachable.js';
 import { JsonLogger } from './logging/json-logger.js';
+import { registerDeadLetterGauge } from './dead-letter.metrics.js';
 
 /** Readiness warns from this fill of the dead-letter stream's max_bytes on. */
 export const DEAD_LETTER_WARN_FILL = 0.8;
@@ -139,6 +140,13 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
       ? { status: 'up' }
       : { status: 'up', warning: `the dead-letter stream is ${Math.round(fill * 100)} % full (${bytes} of ${maxBytes} bytes): replay or remove dead letters (npm run dlq) before it refuses new ones` };
   });
+  let jsm: ReturnType<typeof jetstreamManager> | undefined;
+  registerDeadLetterGauge(spec.name, topologyFor(config.CONTINUITY_NAMESPACE), () =>
+    (jsm ??= jetstreamManager(nats).catch((error: unknown) => {
+      jsm = undefined; // asked again at the next scrape
+      throw error;
+    })),
+  );
   // The microservice inherits the app's global filter (it cannot register its own once connected).
   app.useGlobalFilters(new HttpErrorFilter());
   app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });

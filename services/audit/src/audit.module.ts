@@ -24,6 +24,7 @@ import { ReportsHttpController } from './reports/reports.http.controller.js';
 import { ProjectionRebuildService } from './resource-state/projection-rebuild.service.js';
 import { ProjectionsHttpController } from './resource-state/projections.http.controller.js';
 import { ExportHttpController } from './verification/export.http.controller.js';
+import { EstateMetrics } from './metrics/estate-metrics.service.js';
 
 @Module({
   imports: [
@@ -61,6 +62,7 @@ import { ExportHttpController } from './verification/export.http.controller.js';
     TamperCheckService,
     ReportService,
     ProjectionRebuildService,
+    EstateMetrics,
   ],
 })
 export class AuditModule {}

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CoverageHttpController } from './scrub/coverage.http.controller.js';
 import { ScrubScheduler } from './scrub/scrub.scheduler.js';
+import { ScrubCoverageMetrics } from './scrub/coverage.metrics.js';
 import { StopScrubbingOnBackupExpired, VerifyOnBackupCreated } from './verification/backup-created.listener.js';
 import { VerificationHttpController } from './verification/verification.http.controller.js';
 import { VerificationService } from './verification/verification.service.js';
@@ -10,6 +11,6 @@ import { verifierProviders } from './verifier.providers.js';
   // CoverageHttpController before VerificationHttpController: routes match in registration order,
   // and `GET /verifications/coverage` must not be read as `GET /verifications/:id`.
   controllers: [VerifyOnBackupCreated, StopScrubbingOnBackupExpired, CoverageHttpController, VerificationHttpController],
-  providers: [...verifierProviders, VerificationService, ScrubScheduler],
+  providers: [...verifierProviders, VerificationService, ScrubScheduler, ScrubCoverageMetrics],
 })
 export class VerifierModule {}
