@@ -6,6 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { bearer, createTestDatabase, freePort, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
+import { METRICS } from '@continuity/telemetry';
 
 /** One span as an OTLP/HTTP JSON export carries it, with the service that sent it. */
 interface ExportedSpan {
@@ -185,4 +186,38 @@ policies:
     expect(auditLines.length).toBeGreaterThan(0);
     expect(auditLines.every((l) => typeof l.time === 'string' && typeof l.level === 'string' && typeof l.msg === 'string')).toBe(true);
   }, 120_000);
+
+  it('serves the estate metrics of the list, computed from what just happened', async () => {
+    const [, verifier, audit] = processes;
+    const scrape = async (proc: ServiceProcess) => (await fetch(`http://127.0.0.1:${proc.port}/metrics`)).text();
+    const series = (text: string, name: string) => text.split('\n').filter((line) => line.startsWith(`${name}{`));
+    const auditText = await pollUntil(async () => {
+      const text = await scrape(audit!);
+      return series(text, METRICS.ledgerSignedHeadAge.name).length ? text : null;
+    }, { timeoutMs: 30_000, what: 'a signed tree head in the audit metrics' });
+    for (const metric of [
+      METRICS.recoveryPointAge,
+      METRICS.rpoExposure,
+      METRICS.rpoTarget,
+      METRICS.lastBackupAge,
+      METRICS.restoreTestDuration,
+      METRICS.backups,
+      METRICS.verdicts,
+      METRICS.copiesVerified,
+      METRICS.threeTwoOne,
+      METRICS.failovers,
+      METRICS.downtime,
+      METRICS.ledgerEntries,
+      METRICS.ledgerSignedSize,
+    ]) {
+      expect({ metric: metric.name, served: series(auditText, metric.name).length > 0 }).toEqual({ metric: metric.name, served: true });
+    }
+    expect(series(auditText, METRICS.threeTwoOne.name)[0]).toMatch(/resource="docs".* 1$/);
+    expect(series(auditText, METRICS.copiesVerified.name)[0]).toMatch(/resource="docs".* 3$/);
+    expect(series(auditText, METRICS.backups.name).find((l) => l.includes('outcome="created"'))).toMatch(/ 1$/);
+    const verifierText = await scrape(verifier!);
+    expect(series(verifierText, METRICS.copyChecks.name).filter((l) => l.includes('outcome="passed"'))).toHaveLength(3);
+    expect(series(verifierText, METRICS.scrubCoverage.name)[0]).toMatch(/resource="docs".* 1$/);
+    expect(series(verifierText, METRICS.scrubOverdue.name)[0]).toMatch(/resource="docs".* 0$/);
+  }, 60_000);
 });
