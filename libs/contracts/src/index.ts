@@ -6,6 +6,7 @@ export * from './subjects.js';
 export * from './publisher.js';
 export * from './trace-headers.js';
 export * from './json-schemas.js';
+export * from './asyncapi.js';
 export * from './events/backup-created.v1.js';
 export * from './events/backup-created.v2.js';
 export * from './events/integrity-verified.v1.js';

@@ -17,6 +17,8 @@ import { PG_POOL } from './tokens.js';
 import { HttpErrorFilter } from './http/error.filter.js';
 import { acceptJsonBodiesOnly } from './http/json-bodies.js';
 import { DependencyUnreachableError } from './unreachable.js';
+import { JsonLogger } from './logging/json-logger.js';
+import { registerDeadLetterGauge } from './dead-letter.metrics.js';
 
 /** Readiness warns from this fill of the dead-letter stream's max_bytes on. */
 export const DEAD_LETTER_WARN_FILL = 0.8;
@@ -97,7 +99,8 @@ const waitForDependencies = async (config: BaseConfig, name: string, login: Nats
  * returns it; throws `ConfigError` or `DependencyUnreachableError` when it cannot. Tests use it to
  * run a service in-process; `bootstrapService` wraps it for a real process.
  */
-export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelemetry({ serviceName: spec.name })) => {
+// In-process (tests), no module patching: the process's instrumentations are `main.ts`'s choice.
+export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelemetry({ serviceName: spec.name, instrumentations: [] })) => {
   const config = loadConfig(spec.envSchema ?? baseEnvSchema(spec.defaultPort), spec.env);
   // Credentials files are read (and checked) before anything connects: a bad one is a ConfigError.
   const login: NatsLogin = { options: natsAuthOf(config), identity: natsIdentityOf(config) };
@@ -105,8 +108,9 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
   @Module({ imports: [RuntimeModule.forRoot({ serviceName: spec.name, config, telemetry, nats }), spec.module] })
   class ServiceRootModule {}
 
+  const levels = LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1);
   const app = await NestFactory.create<NestExpressApplication>(ServiceRootModule, {
-    logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
+    logger: config.LOG_FORMAT === 'json' ? new JsonLogger(spec.name, levels) : levels,
     abortOnError: false,
     bodyParser: false, // no urlencoded parser: JSON bodies only (acceptJsonBodiesOnly)
   });
@@ -138,6 +142,13 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
       ? { status: 'up' }
       : { status: 'up', warning: `the dead-letter stream is ${Math.round(fill * 100)} % full (${bytes} of ${maxBytes} bytes): replay or remove dead letters (npm run dlq) before it refuses new ones` };
   });
+  let jsm: ReturnType<typeof jetstreamManager> | undefined;
+  registerDeadLetterGauge(spec.name, topologyFor(config.CONTINUITY_NAMESPACE), () =>
+    (jsm ??= jetstreamManager(nats).catch((error: unknown) => {
+      jsm = undefined; // asked again at the next scrape
+      throw error;
+    })),
+  );
   // The microservice inherits the app's global filter (it cannot register its own once connected).
   app.useGlobalFilters(new HttpErrorFilter());
   app.connectMicroservice({ strategy: transport }, { inheritAppConfig: true });
@@ -158,6 +169,8 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
  * stop it gracefully: the transport finishes in-flight messages before connections close.
  */
 export const bootstrapService = async (spec: ServiceSpec) => {
+  // Before the configuration is read, so that even "cannot start" is a JSON line when asked for.
+  if ((spec.env ?? process.env).LOG_FORMAT === 'json') Logger.overrideLogger(new JsonLogger(spec.name, LEVELS));
   const logger = new Logger(spec.name);
   const telemetry = startTelemetry({ serviceName: spec.name });
   try {

@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       HOST: '127.0.0.1',
       CONTINUITY_NAMESPACE: 'continuity',
       LOG_LEVEL: 'log',
+      LOG_FORMAT: 'text',
       JETSTREAM_ACK_WAIT_MS: 30_000,
       CONTINUITY_TOKENS: [],
       CONTINUITY_TOKENS_FILE: [],

@@ -102,6 +102,8 @@ export const baseEnvSchema = (defaultPort: number) =>
       .regex(/^[a-z][a-z0-9_]{0,31}$/, 'must be lowercase letters, digits and _, starting with a letter')
       .default('continuity'),
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+    /** `text` (Nest's console lines) or `json` (one JSON object a line, with the active trace_id/span_id). */
+    LOG_FORMAT: z.enum(['text', 'json']).default('text'),
     /** How long JetStream waits for an ack before redelivering (also after a crash). */
     JETSTREAM_ACK_WAIT_MS: z.coerce.number().int().min(1_000, 'must be ≥ 1000').default(30_000),
     /** `name:role:token,…` (roles viewer, operator, auditor, admin): who may call the HTTP API; with none, only health and metrics answer. */

@@ -14,6 +14,7 @@ export * from './http/json-bodies.js';
 export * from './dlq/dlq.controller.js';
 export * from './config-file.js';
 export * from './postgres.js';
+export * from './logging/json-logger.js';
 export * from './secrets.js';
 export * from './startup-wait.js';
 export * from './demo/demo-config.js';

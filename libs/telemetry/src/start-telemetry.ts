@@ -1,6 +1,10 @@
 import { diag, DiagConsoleLogger, DiagLogLevel } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -13,7 +17,25 @@ export interface TelemetryOptions {
   /** Replaces the exporters chosen from the environment (tests pass an in-memory exporter). */
   spanProcessors?: SpanProcessor[];
   env?: NodeJS.ProcessEnv;
+  /** Replaces the default instrumentations (HTTP, Express, PostgreSQL); `[]` for none. */
+  instrumentations?: Instrumentation[];
 }
+
+/** Probes and scrapes, every few seconds, would bury the traces that matter. */
+const UNTRACED_PATHS = /^\/(metrics|health)(\/|\?|$)/;
+
+/**
+ * OpenTelemetry's own instrumentations: incoming and outgoing HTTP, Express routes (Nest's HTTP
+ * adapter), and every PostgreSQL query made inside a traced operation (a query with no parent span,
+ * such as a poll loop's, starts no trace of its own). Not `instrumentation-nestjs-core`: its releases
+ * for this SDK support `@nestjs/core` below 12, and it would silently patch nothing here. Nest's
+ * event handlers get their spans from our JetStream transport (`process <type>`).
+ */
+export const defaultInstrumentations = (): Instrumentation[] => [
+  new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.test(req.url ?? '') }),
+  new ExpressInstrumentation(),
+  new PgInstrumentation({ requireParentSpan: true }),
+];
 
 export interface Telemetry {
   /** Writes the Prometheus text exposition of every metric (for `GET /metrics`). */
@@ -31,6 +53,9 @@ let current: Telemetry | undefined;
  * when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `…_TRACES_ENDPOINT`) is set; otherwise spans are still
  * created, so trace ids flow through NATS headers and logs, but not exported. Metrics are served
  * in Prometheus format by `serveMetrics`. W3C trace context is the propagator.
+ *
+ * The instrumentations patch modules as they are loaded: a service calls this before it loads
+ * `pg`, `express` or `@nestjs/core` (each service's `instrument.ts`, imported first by `main.ts`).
  */
 export const startTelemetry = (options: TelemetryOptions): Telemetry => {
   if (current) return current;
@@ -49,7 +74,7 @@ export const startTelemetry = (options: TelemetryOptions): Telemetry => {
     spanProcessors,
     metricReaders: [prometheus],
     logRecordProcessors: [],
-    instrumentations: [],
+    instrumentations: options.instrumentations ?? defaultInstrumentations(),
   });
   sdk.start();
   current = {

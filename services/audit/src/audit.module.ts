@@ -31,6 +31,7 @@ import { RisksHttpController } from './risks/risks.http.controller.js';
 import { FindingsEmitter } from './slo/findings-emitter.service.js';
 import { StatusHttpController } from './status/status.http.controller.js';
 import { StatusService } from './status/status.service.js';
+import { EstateMetrics } from './metrics/estate-metrics.service.js';
 
 @Module({
   imports: [
@@ -75,6 +76,7 @@ import { StatusService } from './status/status.service.js';
     RiskRegisterService,
     FindingsEmitter,
     StatusService,
+    EstateMetrics,
   ],
 })
 export class AuditModule {}

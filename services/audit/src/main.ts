@@ -1,3 +1,4 @@
+import './instrument.js';
 import { bootstrapService } from '@continuity/runtime';
 import { serveOpenApi } from './api/openapi.js';
 import { AuditModule } from './audit.module.js';

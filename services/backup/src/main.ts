@@ -1,3 +1,4 @@
+import './instrument.js';
 import { bootstrapService } from '@continuity/runtime';
 import { BackupModule } from './backup.module.js';
 import { backupEnvSchema } from './backup.env.js';

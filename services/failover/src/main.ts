@@ -1,3 +1,4 @@
+import './instrument.js';
 import { bootstrapService } from '@continuity/runtime';
 import { FailoverModule } from './failover.module.js';
 import { failoverEnvSchema } from './failover.env.js';

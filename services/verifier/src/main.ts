@@ -1,3 +1,4 @@
+import './instrument.js';
 import { bootstrapService } from '@continuity/runtime';
 import { verifierEnvSchema } from './verifier.env.js';
 import { VerifierModule } from './verifier.module.js';

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CoverageHttpController } from './scrub/coverage.http.controller.js';
 import { ScrubScheduler } from './scrub/scrub.scheduler.js';
+import { ScrubCoverageMetrics } from './scrub/coverage.metrics.js';
 import { StopScrubbingOnBackupExpired, VerifyOnBackupCreated } from './verification/backup-created.listener.js';
 import { VerificationHttpController } from './verification/verification.http.controller.js';
 import { VerificationService } from './verification/verification.service.js';
@@ -12,6 +13,6 @@ import { WalVerificationService } from './wal/wal-verification.service.js';
   // CoverageHttpController before VerificationHttpController: routes match in registration order,
   // and `GET /verifications/coverage` must not be read as `GET /verifications/:id`.
   controllers: [VerifyOnBackupCreated, StopScrubbingOnBackupExpired, VerifyWalOnWalArchived, RecordRestorePointOnRestorePointCreated, CoverageHttpController, VerificationHttpController],
-  providers: [...verifierProviders, VerificationService, WalVerificationService, ScrubScheduler],
+  providers: [...verifierProviders, VerificationService, WalVerificationService, ScrubScheduler, ScrubCoverageMetrics],
 })
 export class VerifierModule {}

@@ -2,6 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { Envelope } from '@continuity/contracts';
 import { JetStreamContext, OnEvent } from '@continuity/messaging';
+import { inSpan } from '@continuity/telemetry';
 import { LedgerWriter } from './ledger.writer.js';
 
 /**
@@ -19,6 +20,10 @@ export class LedgerListener {
     // The ledger's own checkpoints are statements about the log, kept in audit.tree_heads; logging
     // them too would make every head grow the log and call for another head.
     if (event.type === 'AuditCheckpointSigned' && event.source === 'audit') return;
-    return this.writer.append(event, ctx.publishedEnvelope, ctx.streamSequence);
+    // A child of the transport's `process …` span, which continues the publisher's trace: a backup's
+    // trace ends with its events' places in the ledger.
+    return inSpan('@continuity/audit', 'ledger append', { 'continuity.event.type': event.type, 'continuity.event.id': event.id, 'continuity.resource': event.resource }, () =>
+      this.writer.append(event, ctx.publishedEnvelope, ctx.streamSequence),
+    );
   }
 }

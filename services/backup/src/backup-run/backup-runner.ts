@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { context } from '@opentelemetry/api';
 import { v7 as uuidv7 } from 'uuid';
 import type { ContinuityPublisher, Envelope } from '@continuity/contracts';
 import { redactSecrets } from '@continuity/runtime';
@@ -21,6 +22,7 @@ import { LocationError } from './locations/location.js';
 import { LocationRegistry } from './locations/location.registry.js';
 import { streamToCopies } from './one-pass.js';
 import type { RunCatalogue } from './run-catalogue.port.js';
+import { RunTrace } from './run-trace.js';
 import { startBaseBackupSource } from './sources/basebackup.source.js';
 import { startDirectorySource } from './sources/directory.source.js';
 import { startPostgresSource } from './sources/postgres.source.js';
@@ -164,19 +166,32 @@ export class BackupRunner {
     const key: ArtifactKey = { resource, backupId: plan.backupId, extension: `${ARTIFACT_EXTENSIONS[policy.method]}${policy.encryption ? '.age' : ''}` };
     const progress: RunProgress = { backupId: plan.backupId, resource, bytesDone: 0, bytesExpected: null };
     this.active.set(plan.backupId, progress);
+    const runTrace = new RunTrace({ backupId: plan.backupId, resource, policy: policy.name, method: policy.method, trigger: options.trigger });
     try {
-      await this.deps.catalogue.start(plan, { trigger: options.trigger, owner: this.owner, bytesExpected: null, extension: key.extension });
+      await context.with(runTrace.context, () =>
+        this.deps.catalogue.start(plan, { trigger: options.trigger, owner: this.owner, bytesExpected: null, extension: key.extension }),
+      );
     } catch (error) {
       this.active.delete(plan.backupId);
+      runTrace.ended({ state: 'failed', stage: 'catalogue', reason: (error as Error).message });
       throw error;
     }
-    this.logger.log(`backup ${plan.backupId} of ${resource} started (policy ${policy.name}, ${options.trigger}) to ${plan.copies.map((c) => c.location).join(', ')}`);
-    const done = this.execute(plan, policy, key, progress, options).finally(() => this.active.delete(plan.backupId));
+    // Logged inside the run's span: the line carries the run's trace id.
+    context.with(runTrace.context, () =>
+      this.logger.log(`backup ${plan.backupId} of ${resource} started (policy ${policy.name}, ${options.trigger}) to ${plan.copies.map((c) => c.location).join(', ')}`),
+    );
+    const done = context
+      .with(runTrace.context, () => this.execute(plan, policy, key, progress, options, runTrace))
+      .then((outcome) => (runTrace.ended(outcome), outcome), (error: unknown) => {
+        runTrace.ended({ state: 'failed', stage: 'run', reason: (error as Error)?.message ?? String(error) });
+        throw error;
+      })
+      .finally(() => this.active.delete(plan.backupId));
     done.catch(() => undefined);
     return { backupId: plan.backupId, done };
   }
 
-  private async execute(plan: RunPlan, policy: ResolvedPolicy, key: ArtifactKey, progress: RunProgress, options: StartOptions): Promise<RunOutcome> {
+  private async execute(plan: RunPlan, policy: ResolvedPolicy, key: ArtifactKey, progress: RunProgress, options: StartOptions, runTrace: RunTrace): Promise<RunOutcome> {
     let state: RunState = initialState();
     const apply = (command: RunCommand) => {
       state = handle(state, command).state;
@@ -201,9 +216,11 @@ export class BackupRunner {
     const heartbeat = setInterval(() => report(true), 15_000);
     heartbeat.unref();
     try {
+      runTrace.sourceStarted(policy.resource.kind === 'directory' ? 'directory' : policy.method);
       source = await startSource(policy, plan.backupId).catch(atStage('source'));
       progress.bytesExpected = source.expectedBytes;
       report(true);
+      policy.copies.forEach((c) => runTrace.copyStarted(c.name));
       const begun = await Promise.allSettled(policy.copies.map((c) => this.deps.locations.get(c.name).begin(key)));
       begun.forEach((b) => b.status === 'fulfilled' && writers.push(b.value));
       const refused = begun.findIndex((b) => b.status === 'rejected');
@@ -221,6 +238,7 @@ export class BackupRunner {
         },
       }).catch(atStage('source'));
       await source.done().catch(atStage('source'));
+      runTrace.sourceEnded(digests.plaintext.sizeBytes);
       const index = source.index();
       apply({ type: 'CompleteSource', stored: digests.stored, plaintext: digests.plaintext, basebackup: index.basebackup ?? null });
       await Promise.all(writers.map((w) => w.finish(digests.stored).catch(atStage('copy', w.location))));
@@ -245,6 +263,7 @@ export class BackupRunner {
       const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
       for (const writer of writers) {
         await writer.commit(manifestBytes).catch(atStage('finalize', writer.location));
+        runTrace.copyEnded(writer.location);
         apply({ type: 'CommitCopy', location: writer.location, uri: writer.uri, manifestUri: writer.manifestUri, sha256: digests.stored.sha256, sizeBytes: digests.stored.sizeBytes });
       }
       apply({ type: 'CompleteRun', at: finishedAt });
@@ -258,7 +277,7 @@ export class BackupRunner {
       clearInterval(heartbeat);
       this.active.delete(plan.backupId); // the catalogue says created: a new run of the resource may start
       this.logger.log(`backup ${plan.backupId} of ${plan.resource} created: ${digests.stored.sizeBytes} bytes, sha256 ${digests.stored.sha256}, ${writers.length} copies`);
-      await this.flushOutbox();
+      await runTrace.publishing(() => this.flushOutbox());
       const outcome: RunOutcome = {
         state: 'created',
         backupId: plan.backupId,
@@ -290,7 +309,7 @@ export class BackupRunner {
           event,
         );
         this.active.delete(plan.backupId);
-        await this.flushOutbox();
+        await runTrace.publishing(() => this.flushOutbox());
       } catch (recordError) {
         // The catalogue is unreachable: the stale-run sweep records the failure later.
         this.logger.error(`backup ${plan.backupId}: cannot record the failure: ${(recordError as Error).message}`);

@@ -1,3 +1,5 @@
+import { METRICS } from '@continuity/telemetry';
+import { standbyLag } from '../probing/standby-lag.js';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -43,7 +45,18 @@ export class FailoverSupervisors implements OnApplicationBootstrap, OnModuleDest
     );
     // Made here, not at import: instruments created before telemetry starts stay no-ops.
     const meter = metrics.getMeter('@continuity/failover');
-    this.rto = meter.createHistogram('continuity_failover_rto', { description: 'first failed probe (or request) → writable and routed', unit: 'ms' });
+    this.rto = meter.createHistogram(METRICS.failoverRto.instrument, {
+      description: 'first failed probe (or request) → writable and routed',
+      unit: 'ms',
+      // Around the usual 30 s RTO target: the default buckets stop at 10 s.
+      advice: { explicitBucketBoundaries: [1_000, 2_000, 5_000, 10_000, 15_000, 20_000, 30_000, 45_000, 60_000, 120_000, 300_000] },
+    });
+    meter.createObservableGauge(METRICS.standbyLag.instrument, { description: METRICS.standbyLag.help }).addCallback((result) => {
+      for (const s of this.supervisors.values()) {
+        const status = s.status();
+        for (const lag of standbyLag(status.primary, status.members)) result.observe(lag.bytes, { resource: s.resource, member: lag.member });
+      }
+    });
     meter.createObservableGauge('continuity_failover_leader', { description: '1 when this instance holds the resource’s lease' }).addCallback((result) => {
       for (const s of this.supervisors.values()) result.observe(s.isLeader() ? 1 : 0, { resource: s.resource });
     });

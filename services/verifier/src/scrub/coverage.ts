@@ -57,3 +57,13 @@ export const walCoverage = (files: readonly WalFileCoverage[], now: number, peri
     overdue: files.filter(overdue).length,
   };
 };
+
+/** Per resource: the share of its retained backups verified within the period, and how many are overdue (for the metrics). */
+export const coverageByResource = (backups: readonly BackupRow[], options: { now: number; period: number }) => {
+  const byResource = new Map<string, BackupRow[]>();
+  for (const b of backups) byResource.set(b.resource, [...(byResource.get(b.resource) ?? []), b]);
+  return [...byResource].map(([resource, rows]) => {
+    const report = coverageReport(rows, { ...options, scrubEvery: null });
+    return { resource, ratio: report.retained === 0 ? 1 : report.verifiedWithinPeriod / report.retained, overdue: report.overdue };
+  });
+};

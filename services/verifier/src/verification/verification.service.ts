@@ -1,3 +1,4 @@
+import { METRICS } from '@continuity/telemetry';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { metrics } from '@opentelemetry/api';
 import type { PoolClient } from 'pg';
@@ -57,6 +58,7 @@ export class VerificationService implements OnApplicationBootstrap, BeforeApplic
       duration: meter.createHistogram('continuity_verification_duration', { description: 'time to verify a backup (every copy and the restore test)', unit: 'ms' }),
       restore: meter.createHistogram('continuity_restore_test_duration', { description: 'measured restore time (restore RTO) of restore tests', unit: 'ms' }),
       replay: meter.createHistogram('continuity_wal_replay_duration', { description: 'WAL replay time of base-backup restore tests (to a restore point or the latest archived WAL)', unit: 'ms' }),
+      copies: meter.createCounter(METRICS.copyChecks.instrument, { description: METRICS.copyChecks.help }),
     };
   })();
 
@@ -173,6 +175,7 @@ export class VerificationService implements OnApplicationBootstrap, BeforeApplic
           return null;
         }
         this.instruments.verdicts.add(1, { verdict: data.verdict, trigger: data.trigger });
+        for (const copy of data.copies) this.instruments.copies.add(1, { resource: backup.resource, location: copy.location, outcome: copy.hashMatch ? 'passed' : 'failed' });
         this.instruments.duration.record(performance.now() - started, { trigger: data.trigger });
         if (data.restoreTest && data.restoreTest.status !== 'skipped') this.instruments.restore.record(data.restoreTest.durationMs, { resource: backup.resource });
         if (data.restoreTest?.replay) this.instruments.replay.record(data.restoreTest.replay.durationMs, { resource: backup.resource });
