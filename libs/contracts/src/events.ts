@@ -18,6 +18,7 @@ import { AuditSigningKeyChangedV1, AuditSigningKeyChangedV1Schema } from './even
 import { RestorePerformedV1, RestorePerformedV1Schema } from './events/restore-performed.v1.js';
 import { SynchronousReplicationChangedV1, SynchronousReplicationChangedV1Schema } from './events/synchronous-replication-changed.v1.js';
 import { WalArchivedV1, WalArchivedV1Schema } from './events/wal-archived.v1.js';
+import { NotificationDeliveredV1, NotificationDeliveredV1Schema } from './events/notification-delivered.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -35,6 +36,7 @@ export interface EventDataMap {
   RestorePerformed: RestorePerformedV1;
   SynchronousReplicationChanged: SynchronousReplicationChangedV1;
   WalArchived: WalArchivedV1;
+  NotificationDelivered: NotificationDeliveredV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -60,4 +62,5 @@ export const continuityEvents = new EventRegistry()
   .define('AuditSigningKeyChanged', 1, AuditSigningKeyChangedV1Schema)
   .define('RestorePerformed', 1, RestorePerformedV1Schema)
   .define('SynchronousReplicationChanged', 1, SynchronousReplicationChangedV1Schema)
-  .define('WalArchived', 1, WalArchivedV1Schema);
+  .define('WalArchived', 1, WalArchivedV1Schema)
+  .define('NotificationDelivered', 1, NotificationDeliveredV1Schema);

@@ -24,6 +24,7 @@ export * from './events/audit-signing-key-changed.v1.js';
 export * from './events/restore-performed.v1.js';
 export * from './events/synchronous-replication-changed.v1.js';
 export * from './events/wal-archived.v1.js';
+export * from './events/notification-delivered.v1.js';
 export * from './routing/route-record.js';
 export * from './routing/watch-primary.js';
 export * from './provenance.js';

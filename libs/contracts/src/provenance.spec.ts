@@ -19,6 +19,7 @@ describe('provenance policy', () => {
     ['SynchronousReplicationChanged', 'failover'],
     ['AuditCheckpointSigned', 'audit'],
     ['AuditSigningKeyChanged', 'audit'],
+    ['NotificationDelivered', 'audit'],
   ])('%s is published by %s alone', (type, owner) => {
     expect(serviceOwning(type)).toBe(owner);
     for (const source of ['backup', 'verifier', 'failover', 'audit']) {

@@ -11,7 +11,7 @@ import { RESOURCE_PATTERN } from './envelope.js';
  *   the WAL archive it owns);
  * - `verifier` → `IntegrityVerified`;
  * - `failover` → `Failover*`, `ResourceDegraded` and `SynchronousReplicationChanged`;
- * - `audit` → `Audit*`;
+ * - `audit` → `Audit*` and `NotificationDelivered` (its notifier's deliveries);
  * - any service, the DLQ tool and an admin → `DeadLetterReplayed` (an operator's replay);
  * - an external publisher → `BackupCreated` for the resources listed for it, nothing else.
  */
@@ -29,7 +29,7 @@ export const serviceOwning = (type: string): ServiceIdentity | null => {
   if (type === 'IntegrityVerified') return 'verifier';
   if (type === 'ResourceDegraded' || type === 'SynchronousReplicationChanged' || type.startsWith('Failover')) return 'failover';
   if (type.startsWith('Backup') || type.startsWith('Restore') || type === 'WalArchived') return 'backup';
-  if (type.startsWith('Audit')) return 'audit';
+  if (type.startsWith('Audit') || type === 'NotificationDelivered') return 'audit';
   return null;
 };
 

@@ -234,6 +234,19 @@ export const aWalArchivedData = (over: Partial<EventDataMap['WalArchived']> = {}
   };
 };
 
+export const aNotificationDeliveredData = (over: Partial<EventDataMap['NotificationDelivered']> = {}): EventDataMap['NotificationDelivered'] => ({
+  channel: 'oncall',
+  channelKind: 'webhook',
+  eventId: uuidv7(),
+  eventType: 'FailoverTriggered',
+  attempts: 1,
+  outcome: 'delivered',
+  httpStatus: 204,
+  reason: null,
+  at: '2026-11-26T09:00:02.000Z',
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -249,6 +262,7 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   RestorePerformed: aRestorePerformedData,
   SynchronousReplicationChanged: aSynchronousReplicationChangedData,
   WalArchived: aWalArchivedData,
+  NotificationDelivered: aNotificationDeliveredData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */
