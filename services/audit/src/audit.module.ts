@@ -24,6 +24,11 @@ import { ReportsHttpController } from './reports/reports.http.controller.js';
 import { ProjectionRebuildService } from './resource-state/projection-rebuild.service.js';
 import { ProjectionsHttpController } from './resource-state/projections.http.controller.js';
 import { ExportHttpController } from './verification/export.http.controller.js';
+import { Notifications1764280028000 } from './database/1764280028000-notifications.migration.js';
+import { NotifierListener } from './notifications/notifier.listener.js';
+import { NotifierService } from './notifications/notifier.service.js';
+import { NotificationStore } from './notifications/notification.store.js';
+import { loadNotificationSettings, NOTIFICATION_SETTINGS } from './notifications/notification.settings.js';
 
 @Module({
   imports: [
@@ -33,7 +38,13 @@ import { ExportHttpController } from './verification/export.http.controller.js';
         type: 'postgres',
         url: config.DATABASE_URL,
         entities: AUDIT_ENTITIES,
-        migrations: [AuditLedger1764150000000, AuditorViews1764160000000, SigningKeysAndInbox1764170000000, UntrustedEntries1764180000000],
+        migrations: [
+          AuditLedger1764150000000,
+          AuditorViews1764160000000,
+          SigningKeysAndInbox1764170000000,
+          UntrustedEntries1764180000000,
+          Notifications1764280028000,
+        ],
         migrationsTableName: 'audit_migrations',
         migrationsRun: true,
         synchronize: false,
@@ -50,6 +61,7 @@ import { ExportHttpController } from './verification/export.http.controller.js';
     ProofsHttpController,
     HistoryHttpController,
     ExportHttpController,
+    NotifierListener,
   ],
   providers: [
     WriterLease,
@@ -61,6 +73,9 @@ import { ExportHttpController } from './verification/export.http.controller.js';
     TamperCheckService,
     ReportService,
     ProjectionRebuildService,
+    { provide: NOTIFICATION_SETTINGS, inject: [SERVICE_CONFIG], useFactory: loadNotificationSettings },
+    NotificationStore,
+    NotifierService,
   ],
 })
 export class AuditModule {}

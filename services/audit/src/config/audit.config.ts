@@ -36,6 +36,8 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
     .default(() => `${hostname().slice(0, 30)}-${process.pid}`),
   /** Entries one `GET /audit/export` returns at most: larger ranges are a 400, an open range is paged. */
   AUDIT_EXPORT_MAX_ENTRIES: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
+  /** Notification channels, routes and contacts (YAML; see the README's Notifications). Unset: nobody is notified. */
+  AUDIT_NOTIFICATIONS_FILE: absolutePath.optional(),
   /** Events written per ledger transaction at most. */
   AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
 }).superRefine((config, ctx) => {
