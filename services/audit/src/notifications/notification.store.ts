@@ -27,7 +27,7 @@ export class NotificationStore {
   async claim(channel: string, notice: Notice, dedupWindowMs: number): Promise<Claim> {
     return this.dataSource.transaction(async (tx) => {
       // Serializes claims of the same news on one channel across instances.
-      await tx.query(`select pg_advisory_xact_lock(hashtextextended($1, 28))`, [`${channel}\u0000${notice.type}\u0000${notice.resource}\u0000${notice.key}`]);
+      await tx.query(`select pg_advisory_xact_lock(hashtextextended($1, 28))`, [JSON.stringify([channel, notice.type, notice.resource, notice.key])]);
       const own = (await tx.query(`select status, notice_id from audit.notifications where channel = $1 and event_id = $2`, [channel, notice.eventId])) as { status: ClaimStatus; notice_id: string }[];
       const [same] = own.length
         ? [[]]

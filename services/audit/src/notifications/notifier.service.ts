@@ -71,7 +71,7 @@ export class NotifierService implements OnApplicationShutdown {
       }),
     );
     const refused = results.filter((r) => r.outcome?.status === 'refused');
-    if (refused.length) throw new NotificationRefusedError(refused.map((r) => `channel ${r.name}: ${r.outcome!.reason}`).join('; '));
+    if (refused.length) throw new NotificationRefusedError(refused.map((r) => r.outcome!.reason).join('; '));
   }
 
   private async notify(channel: Channel, notice: Notice, event: Envelope<string, unknown>, dedupWindowMs: number, retry: { initialDelayMs: number; maxDelayMs: number }): Promise<Outcome | null> {
@@ -116,7 +116,7 @@ export class NotifierService implements OnApplicationShutdown {
         if (error instanceof ChannelRefusedError || error instanceof ChannelUnavailableError) lastStatus = error.httpStatus;
         // An unknown failure counts its attempts as deliveries (bounded); a transient one waits without limit.
         const decision = decideOnFailure(policy, attempt, error, attempt);
-        const reason = redactSecrets(describeError(error));
+        const reason = redactSecrets(error instanceof ChannelRefusedError ? error.message : describeError(error));
         if (decision.action === 'dead-letter') return { status: 'refused', attempts: attempt, httpStatus: lastStatus, reason };
         if (this.stopping) throw new TransientFailure('network', `stopping while ${channel.name} is unavailable: ${reason}`);
         this.logger.warn(`channel ${channel.name}: ${notice.type} ${notice.eventId} attempt ${attempt} failed (${reason}); next in ${decision.delayMs} ms`);
