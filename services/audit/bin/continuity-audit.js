@@ -1,3 +1,9 @@
 #!/usr/bin/env node
-// Offline verification of the audit ledger: see `continuity-audit verify --help`.
-process.exitCode = require('../dist/verification/cli.js').runCli(process.argv.slice(2));
+// `continuity-audit verify --help`: offline verification of the audit ledger.
+// `continuity-audit plan <resource>`: a resource's business continuity plan, from the ledger's database.
+const [command, ...rest] = process.argv.slice(2);
+if (command === 'plan') {
+  require('../dist/plans/plan.cli.js').runPlanCli(rest).then((code) => (process.exitCode = code));
+} else {
+  process.exitCode = require('../dist/verification/cli.js').runCli(process.argv.slice(2));
+}

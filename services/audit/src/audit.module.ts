@@ -29,6 +29,8 @@ import { NotifierListener } from './notifications/notifier.listener.js';
 import { NotifierService } from './notifications/notifier.service.js';
 import { NotificationStore } from './notifications/notification.store.js';
 import { loadNotificationSettings, NOTIFICATION_SETTINGS } from './notifications/notification.settings.js';
+import { PlanHttpController } from './plans/plan.http.controller.js';
+import { PlanService } from './plans/plan.service.js';
 
 @Module({
   imports: [
@@ -62,6 +64,7 @@ import { loadNotificationSettings, NOTIFICATION_SETTINGS } from './notifications
     HistoryHttpController,
     ExportHttpController,
     NotifierListener,
+    PlanHttpController,
   ],
   providers: [
     WriterLease,
@@ -76,6 +79,7 @@ import { loadNotificationSettings, NOTIFICATION_SETTINGS } from './notifications
     { provide: NOTIFICATION_SETTINGS, inject: [SERVICE_CONFIG], useFactory: loadNotificationSettings },
     NotificationStore,
     NotifierService,
+    PlanService,
   ],
 })
 export class AuditModule {}
