@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
+import { ContinuityPublisher } from '@continuity/contracts';
 import { aBackupFailedData, aFailoverAbandonedData, aFailoverTriggeredData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createTestDatabase, freePort } from '@continuity/runtime/testing';
@@ -158,5 +159,15 @@ describe('notifier (real NATS, PostgreSQL and HTTP receivers on loopback)', () =
       return found.length ? found : null;
     }, { what: 'the refusal in the ledger' });
     expect(refused.data).toMatchObject({ channel: 'strict', outcome: 'refused', httpStatus: 400, attempts: 1 });
+  }, 60_000);
+
+  it('never notifies a forged failover (a source that may not publish it): the ledger records it, nobody is paged', async () => {
+    const forger = new ContinuityPublisher(jetstream(nc), { source: 'backup', topology });
+    const forged = (await forger.publish('FailoverTriggered', { resource: 'orders-db', data: aFailoverTriggeredData({ planned: false }) })).event;
+    await pollUntil(async () => (await audit.get(`/audit/events/${forged.id}`)).status === 200, { timeoutMs: 20_000, what: 'the forged event in the ledger' });
+    // The notifier handles it at about the same time as the ledger: give it a moment to (not) call.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(oncall.got.filter((r) => r.json.eventId === forged.id)).toEqual([]);
+    expect(await deliveredEvents(forged.id)).toEqual([]);
   }, 60_000);
 });
