@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What `npm test` needs on the machine, made sure of before the tests run (and said as it is done):
-# Debian's packages the tests drive (Chromium for the browser tests), PostgreSQL on 127.0.0.1:5432 and
+# Debian's packages the tests drive (Chromium for the browser tests, HAProxy for the load-balancer
+# test, promtool for the alert rules), PostgreSQL on 127.0.0.1:5432 and
 # NATS with JetStream on 127.0.0.1:4222 (started when down, the way this machine's services start).
 # Set CONTINUITY_TEST_PREPARE=0 to skip it (the tests then fail, saying what to start, when something is missing).
 set -euo pipefail
@@ -12,6 +13,8 @@ say() { echo "[test prerequisites] $*"; }
 # Debian packages: command that must exist -> package that provides it.
 declare -A NEEDED=(
   [/usr/bin/chromium]=chromium
+  [haproxy]=haproxy
+  [promtool]=prometheus
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do

@@ -31,6 +31,7 @@ import { RestorePointCreatedV1, RestorePointCreatedV1Schema } from './events/res
 import { WalGapDetectedV1, WalGapDetectedV1Schema } from './events/wal-gap-detected.v1.js';
 import { WalExpiredV1, WalExpiredV1Schema } from './events/wal-expired.v1.js';
 import { WalVerifiedV1, WalVerifiedV1Schema } from './events/wal-verified.v1.js';
+import { NotificationDeliveredV1, NotificationDeliveredV1Schema } from './events/notification-delivered.v1.js';
 
 /** The newest data shape of every event type this build knows. */
 export interface EventDataMap {
@@ -61,6 +62,7 @@ export interface EventDataMap {
   WalGapDetected: WalGapDetectedV1;
   WalExpired: WalExpiredV1;
   WalVerified: WalVerifiedV1;
+  NotificationDelivered: NotificationDeliveredV1;
 }
 
 export type EventType = keyof EventDataMap;
@@ -99,4 +101,5 @@ export const continuityEvents = new EventRegistry()
   .define('RestorePointCreated', 1, RestorePointCreatedV1Schema)
   .define('WalGapDetected', 1, WalGapDetectedV1Schema)
   .define('WalExpired', 1, WalExpiredV1Schema)
-  .define('WalVerified', 1, WalVerifiedV1Schema);
+  .define('WalVerified', 1, WalVerifiedV1Schema)
+  .define('NotificationDelivered', 1, NotificationDeliveredV1Schema);

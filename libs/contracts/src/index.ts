@@ -38,6 +38,7 @@ export * from './events/restore-point-created.v1.js';
 export * from './events/wal-gap-detected.v1.js';
 export * from './events/wal-expired.v1.js';
 export * from './events/wal-verified.v1.js';
+export * from './events/notification-delivered.v1.js';
 export * from './routing/route-record.js';
 export * from './routing/watch-primary.js';
 export * from './provenance.js';

@@ -31,6 +31,7 @@ describe('provenance policy', () => {
     ['SloRestored', 'audit'],
     ['RiskIdentified', 'audit'],
     ['RiskResolved', 'audit'],
+    ['NotificationDelivered', 'audit'],
   ])('%s is published by %s alone', (type, owner) => {
     expect(serviceOwning(type)).toBe(owner);
     for (const source of ['backup', 'verifier', 'failover', 'audit']) {

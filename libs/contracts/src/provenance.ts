@@ -12,7 +12,8 @@ import { RESOURCE_PATTERN } from './envelope.js';
  * - `verifier` → `IntegrityVerified`, `WalVerified`, and `ResourceDegraded` too (a gap in a WAL chain
  *   or a bad WAL copy: decision 0025);
  * - `failover` → `Failover*`, `ResourceDegraded` and `SynchronousReplicationChanged`;
- * - `audit` → `Audit*`, and its findings `SloBreached`/`SloRestored`, `RiskIdentified`/`RiskResolved`;
+ * - `audit` → `Audit*`, its findings `SloBreached`/`SloRestored`, `RiskIdentified`/`RiskResolved`,
+ *   and `NotificationDelivered` (its notifier's deliveries);
  * - any service, the DLQ tool and an admin → `DeadLetterReplayed` (an operator's replay);
  * - an external publisher → `BackupCreated` for the resources listed for it, nothing else.
  */
@@ -34,6 +35,7 @@ export const serviceOwning = (type: string): ServiceIdentity | null => {
   if (type.startsWith('Drill')) return 'backup';
   if (type.startsWith('Audit')) return 'audit';
   if (type.startsWith('Slo') || type.startsWith('Risk')) return 'audit';
+  if (type === 'NotificationDelivered') return 'audit';
   return null;
 };
 

@@ -401,6 +401,19 @@ export const aWalVerifiedData = (over: Partial<EventDataMap['WalVerified']> = {}
   ...over,
 });
 
+export const aNotificationDeliveredData = (over: Partial<EventDataMap['NotificationDelivered']> = {}): EventDataMap['NotificationDelivered'] => ({
+  channel: 'oncall',
+  channelKind: 'webhook',
+  eventId: uuidv7(),
+  eventType: 'FailoverTriggered',
+  attempts: 1,
+  outcome: 'delivered',
+  httpStatus: 204,
+  reason: null,
+  at: '2026-11-26T09:00:02.000Z',
+  ...over,
+});
+
 const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   BackupCreated: aBackupCreatedData,
   IntegrityVerified: anIntegrityVerifiedData,
@@ -429,6 +442,7 @@ const dataFixtures: { [K in EventType]: () => EventDataMap[K] } = {
   WalGapDetected: aWalGapDetectedData,
   WalExpired: aWalExpiredData,
   WalVerified: aWalVerifiedData,
+  NotificationDelivered: aNotificationDeliveredData,
 };
 
 /** A whole valid envelope of `type` (newest version), with any field overridden. */

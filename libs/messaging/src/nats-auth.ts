@@ -188,7 +188,7 @@ export const renderAuthorization = (identities: IdentityPermissions[], publicKey
     `# - only the verifier publishes IntegrityVerified and WalVerified;`,
     `# - only backup publishes Backup* (and Restore*) events, for the resources listed for it;`,
     `# - external publishers publish BackupCreated for their own resources, nothing else;`,
-    `# - audit publishes Audit* (checkpoints, signing key changes), Slo* and Risk* (its findings);`,
+    `# - audit publishes Audit* (checkpoints, signing key changes), Slo* and Risk* (its findings) and NotificationDelivered;`,
     `# - services create missing streams but never change, purge or delete them: stream updates,`,
     `#   purges and deletions ($JS.API.STREAM.UPDATE/PURGE/DELETE/MSG.DELETE) and bucket deletion`,
     `#   are the admin's (backup may purge objects of its own object stores, for retention).`,

@@ -32,6 +32,13 @@ import { FindingsEmitter } from './slo/findings-emitter.service.js';
 import { StatusHttpController } from './status/status.http.controller.js';
 import { StatusService } from './status/status.service.js';
 import { EstateMetrics } from './metrics/estate-metrics.service.js';
+import { Notifications1764280028000 } from './database/1764280028000-notifications.migration.js';
+import { NotifierListener } from './notifications/notifier.listener.js';
+import { NotifierService } from './notifications/notifier.service.js';
+import { NotificationStore } from './notifications/notification.store.js';
+import { loadNotificationSettings, NOTIFICATION_SETTINGS } from './notifications/notification.settings.js';
+import { PlanHttpController } from './plans/plan.http.controller.js';
+import { PlanService } from './plans/plan.service.js';
 
 @Module({
   imports: [
@@ -41,7 +48,13 @@ import { EstateMetrics } from './metrics/estate-metrics.service.js';
         type: 'postgres',
         url: config.DATABASE_URL,
         entities: AUDIT_ENTITIES,
-        migrations: [AuditLedger1764150000000, AuditorViews1764160000000, SigningKeysAndInbox1764170000000, UntrustedEntries1764180000000],
+        migrations: [
+          AuditLedger1764150000000,
+          AuditorViews1764160000000,
+          SigningKeysAndInbox1764170000000,
+          UntrustedEntries1764180000000,
+          Notifications1764280028000,
+        ],
         migrationsTableName: 'audit_migrations',
         migrationsRun: true,
         synchronize: false,
@@ -61,6 +74,8 @@ import { EstateMetrics } from './metrics/estate-metrics.service.js';
     ExportHttpController,
     RisksHttpController,
     StatusHttpController,
+    NotifierListener,
+    PlanHttpController,
   ],
   providers: [
     WriterLease,
@@ -77,6 +92,10 @@ import { EstateMetrics } from './metrics/estate-metrics.service.js';
     FindingsEmitter,
     StatusService,
     EstateMetrics,
+    { provide: NOTIFICATION_SETTINGS, inject: [SERVICE_CONFIG], useFactory: loadNotificationSettings },
+    NotificationStore,
+    NotifierService,
+    PlanService,
   ],
 })
 export class AuditModule {}

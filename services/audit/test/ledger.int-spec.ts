@@ -120,7 +120,8 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
   it('dead-letters an invalid event with the reason and goes on', async () => {
     const bad = anEvent('FailoverCompleted', { resource: 'bad-db' });
     const ack = await jetstream(nc).publish(eventSubject('FailoverCompleted', 'bad-db', topology), JSON.stringify({ ...bad, data: { rtoMs: 'fast' } }));
-    const letter = await pollUntil(async () => (await readDeadLetters(nc, topology)).find((l) => l.streamSequence === ack.seq), {
+    // The ledger's own dead letter (the notifier's consumer of FailoverCompleted dead-letters it too).
+    const letter = await pollUntil(async () => (await readDeadLetters(nc, topology)).find((l) => l.streamSequence === ack.seq && l.consumer === 'audit_ledger'), {
       what: 'the dead letter',
     });
     expect(letter.consumer).toBe('audit_ledger');

@@ -1,13 +1,30 @@
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { baseEnvSchema } from '@continuity/runtime';
+import { baseEnvSchema, DEFAULT_DATABASE_URL } from '@continuity/runtime';
 
 /** A key file's place must not depend on the directory the service happens to start in. */
 const absolutePath = z
   .string()
   .min(1)
   .refine(isAbsolute, { message: 'must be an absolute path (a relative one depends on the directory the service starts in)' });
+
+/** SLO targets the projection, the report and the plans judge against. */
+const sloTargetsEnv = {
+  AUDIT_RPO_TARGET_MS: z.coerce.number().int().positive().default(300_000),
+  AUDIT_RTO_TARGET_MS: z.coerce.number().int().positive().default(30_000),
+  AUDIT_AVAILABILITY_TARGET: z.coerce.number().gt(0).lt(1).default(0.9999),
+};
+
+const planEnv = {
+  /** Notification channels, routes and contacts (YAML; see the README's Notifications). Unset: nobody is notified. */
+  AUDIT_NOTIFICATIONS_FILE: absolutePath.optional(),
+  /** Where the failover service answers, as the continuity plan's commands name it. */
+  AUDIT_FAILOVER_URL: z.url({ protocol: /^https?$/ }).max(2048).default('http://127.0.0.1:3003'),
+};
+
+/** What `continuity-audit plan` reads from the environment (it needs no signing key). */
+export const planCliEnvSchema = z.object({ DATABASE_URL: z.string().min(1).default(DEFAULT_DATABASE_URL), ...sloTargetsEnv, ...planEnv });
 
 export const auditEnvSchema = baseEnvSchema(3004).extend({
   /** Ed25519 private key (PKCS#8 PEM) in the environment; wins over the file. */
@@ -24,9 +41,7 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
   AUDIT_PREVIOUS_SIGNING_KEY_FILE: absolutePath.optional(),
   AUDIT_SIGN_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
   AUDIT_TAMPER_CHECK_INTERVAL_MS: z.coerce.number().int().min(1_000).default(600_000),
-  AUDIT_RPO_TARGET_MS: z.coerce.number().int().positive().default(300_000),
-  AUDIT_RTO_TARGET_MS: z.coerce.number().int().positive().default(30_000),
-  AUDIT_AVAILABILITY_TARGET: z.coerce.number().gt(0).lt(1).default(0.9999),
+  ...sloTargetsEnv,
   /** How often the writer judges every resource's SLOs and risks against the clock; 0 turns the emitter off. */
   AUDIT_EVALUATE_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).refine((v) => v === 0 || v >= 100, { message: 'must be 0 (off) or ≥ 100' }).default(5_000),
   /** Risk register: every retained backup older than this must have been verified within it. */
@@ -46,6 +61,7 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
     .default(() => `${hostname().slice(0, 30)}-${process.pid}`),
   /** Entries one `GET /audit/export` returns at most: larger ranges are a 400, an open range is paged. */
   AUDIT_EXPORT_MAX_ENTRIES: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
+  ...planEnv,
   /** Events written per ledger transaction at most. */
   AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
   /** Where the status page links for traces (e.g. Jaeger's UI); unset: no link. */

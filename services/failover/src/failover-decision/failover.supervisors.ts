@@ -11,7 +11,8 @@ import type { FailoverSettings } from '../config/failover-config.loader.js';
 import { FailoverStore } from '../coordination/failover-store.js';
 import type { FailoverEnv } from '../failover.env.js';
 import type { RouteRecord } from '@continuity/contracts';
-import { NoPrimaryError, NotPrimaryError, SwitchoverRejectedError, UnknownResourceError } from './failover.errors.js';
+import { NoPrimaryError, NotPrimaryError, SwitchoverRejectedError, UnknownMemberError, UnknownResourceError } from './failover.errors.js';
+import { CheckAnswer, primaryCheck, replicaCheck } from '../load-balancer/member-checks.js';
 import type { CompletedFailover } from './failover-attempt.js';
 import { ResourceSupervisor } from './resource-supervisor.js';
 
@@ -126,6 +127,18 @@ export class FailoverSupervisors implements OnApplicationBootstrap, OnModuleDest
     if (!route) throw new NoPrimaryError(resource);
     if (member !== undefined && route.record.primary !== member) throw new NotPrimaryError(resource, member, route.record);
     return route.record;
+  }
+
+  /**
+   * A load balancer's check of one member: `primary` (the routed, writable primary) or `replica` (a
+   * standby streaming from it within `maxLagBytes`). Never throws for an unhealthy member: answers.
+   */
+  async memberCheck(resource: string, member: string, kind: 'primary' | 'replica', maxLagBytes: number): Promise<CheckAnswer> {
+    const view = this.get(resource).memberView();
+    if (!view.members.includes(member)) throw new UnknownMemberError(resource, member);
+    const route = this.store ? await this.store.readRoute(resource).catch(() => null) : null;
+    const input = { member, routedPrimary: route?.record.primary ?? null, observations: view.observations, nowMs: Date.now(), maxProbeAgeMs: Math.max(3 * view.probeIntervalMs, 2_000) };
+    return kind === 'primary' ? primaryCheck(input) : replicaCheck({ ...input, maxLagBytes });
   }
 
   /** A planned switchover; SwitchoverRejectedError when the decider refuses it, saying why. */

@@ -145,6 +145,15 @@ export class ResourceSupervisor {
     return this.lease.holder();
   }
 
+  /** The configured members, this instance's latest probe of each, and the probe interval: for load-balancer checks. */
+  memberView() {
+    return {
+      members: this.deps.settings.members.map((m) => m.name),
+      observations: { ...this.state.observations },
+      probeIntervalMs: this.deps.settings.decider.probeIntervalMs,
+    };
+  }
+
   /** This instance's view, for `GET /failover/:resource`. */
   status() {
     const s = this.state;
