@@ -69,7 +69,8 @@ describe('docker-compose.yml (read, not run)', () => {
       expect.arrayContaining(['./deploy/grafana/provisioning:/etc/grafana/provisioning:ro', './deploy/grafana/continuity.json:/var/lib/grafana/dashboards/continuity.json:ro']),
     );
     const prometheus = parse(readFileSync(join(root, 'deploy/prometheus/prometheus.yml'), 'utf8')) as { rule_files: string[]; scrape_configs: { static_configs: { targets: string[] }[] }[] };
-    expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
+    // Relative to prometheus.yml, where compose mounts alerts.yml beside it (and promtool checks it in place).
+    expect(prometheus.rule_files).toEqual(['alerts.yml']);
     const targets = prometheus.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets)).sort();
     expect(targets).toEqual(continuity.map(([name]) => `${name}:3000`).sort());
     for (const file of ['datasources/prometheus.yml', 'dashboards/continuity.yml']) expect(existsSync(join(root, 'deploy/grafana/provisioning', file))).toBe(true);
