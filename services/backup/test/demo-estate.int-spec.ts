@@ -50,7 +50,7 @@ describe('demo estate (real initdb, pg_basebackup, PostgreSQL 15)', () => {
     const db = [...config.policies.values()].find((p) => p.resourceName === 'shop-db')!;
     expect(db.threeTwoOneFailures).toEqual([]);
     expect(db.copies).toHaveLength(3);
-    expect(db.wal).toEqual({ walShipIntervalMs: 10_000 });
+    expect(db.wal).toMatchObject({ walShipIntervalMs: 10_000, synchronous: false });
     expect(estate!.env.VERIFIER_CONFIG).toBe(join(dir, 'verifier.yaml'));
     // The connection in the file answers: it is the primary's.
     const connection = (config.resources.get('shop-db') as { connection: string }).connection;

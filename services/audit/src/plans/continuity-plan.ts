@@ -69,11 +69,11 @@ export const buildPlan = (input: PlanInput): ContinuityPlan => {
   const copies: PlanCopy[] = [
     ...(verified ? verified.passedCopies.map((c) => ({ ...c, backupId: verified.backupId, recoveryPoint: verified.recoveryPoint, verified: true })) : []),
     // The newest backup not verified yet (the projection may still list the verified one as awaiting).
-    ...Object.entries(state?.awaitingVerdict ?? {})
-      .filter(([backupId]) => backupId !== verified?.backupId)
-      .sort(([, a], [, b]) => b.recoveryPoint.localeCompare(a.recoveryPoint))
+    ...[...(state?.awaitingVerdict ?? [])]
+      .filter((b) => b.backupId !== verified?.backupId)
+      .sort((a, b) => b.recoveryPoint.localeCompare(a.recoveryPoint))
       .slice(0, 1)
-      .flatMap(([backupId, b]) => b.copies.map((c) => ({ ...c, backupId, recoveryPoint: b.recoveryPoint, verified: false }))),
+      .flatMap((b) => b.copies.map((c) => ({ ...c, backupId: b.backupId, recoveryPoint: b.recoveryPoint, verified: false }))),
   ];
   const known = verified?.backupId ?? state?.lastBackup?.backupId;
   const backupId = known ? quote(known) : '<backupId>';
