@@ -1,4 +1,4 @@
-import { aBackupExpiredData, aResourceDegradedData } from '@continuity/contracts/testing';
+import { aBackupExpiredData, aResourceDegradedData, aWalGapDetectedData } from '@continuity/contracts/testing';
 import { at, atDate, baseBackup, dump, entry, fold, resetLog, verdict, verifiedBackup, walShipment } from '../../test/findings-fixtures.js';
 import { assessProtection, lsnValue, MAX_RETAINED, recoverableMoment, recoverableWindow, rpoExposure } from './protection.projection.js';
 import { evolveResourceState } from './resource-state.projection.js';
@@ -47,6 +47,12 @@ describe('protection projection', () => {
     expect(recoverableWindow(gapped.protection)?.walBased).toBe(false);
     const rebased = fold([entry('BackupCreated', baseBackup(12), 12)], gapped);
     expect(rebased.protection?.walGap).toBeNull();
+  });
+
+  it("the backup service's WalGapDetected is a gap, naming the range, until a newer base backup", () => {
+    const gap = fold([entry('WalGapDetected', aWalGapDetectedData({ fromLsn: '0/5000000', toLsn: '0/9000000', detectedAt: '2026-11-26T09:00:00.000Z' }), 3)]);
+    expect(gap.protection?.walGap).toMatchObject({ at: '2026-11-26T09:00:00.000Z' });
+    expect(gap.protection?.walGap?.detail).toContain('0/5000000…0/9000000 on timeline 1');
   });
 
   it('a ResourceDegraded naming a WAL gap is a gap; another reason is not', () => {

@@ -166,6 +166,9 @@ export const evolveProtection = (current: Protection | undefined, entry: LedgerE
       const walGap = folded.gap ? { at: data.shippedAt as string, eventId: event.id, detail: folded.gap } : p().walGap;
       return { ...p(), hasBackups: true, wal: folded.wal, walGap };
     }
+    case 'WalGapDetected':
+      // The backup service's own finding: a hole in the archive it could not close (a base backup follows).
+      return { ...p(), walGap: { at: data.detectedAt, eventId: event.id, detail: `${data.fromLsn}…${data.toLsn} on timeline ${data.timeline}: ${data.reason}` } };
     case 'ResourceDegraded':
       if (!WAL_GAP_REASON.test(String(data.reason ?? ''))) return current;
       return { ...p(), walGap: { at: event.occurredAt, eventId: event.id, detail: String(data.reason) } };
