@@ -1,8 +1,12 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { demoContinuityYaml, demoVerifierYaml, DemoLayout } from './demo-config.js';
 
+// A checkout whose path holds a space, wherever this machine keeps temporary files.
+const demoDir = join(tmpdir(), 'new comer', 'continuity', '.continuity', 'demo');
 const layout: DemoLayout = {
-  dir: '/home/new comer/continuity/.continuity/demo',
+  dir: demoDir,
   primary: { name: 'demo-pg-a', port: 41001 },
   standby: { name: 'demo-pg-b', port: 41002 },
   bucket: 'continuity-demo-1234abcd',
@@ -13,7 +17,7 @@ describe('demo configuration', () => {
   it('protects the pair and the files with three copies on three media in two sites, every few minutes', () => {
     const config = parse(demoContinuityYaml(layout));
     expect(config.resources['shop-db']).toMatchObject({ kind: 'postgres', site: 'site-a', connection: 'postgres://postgres@127.0.0.1:41001/shop' });
-    expect(config.resources['shop-files'].path).toBe('/home/new comer/continuity/.continuity/demo/files');
+    expect(config.resources['shop-files'].path).toBe(join(demoDir, 'files'));
     const locations = Object.values(config.locations) as { site: string; medium: string }[];
     expect(new Set(locations.map((l) => l.site))).toEqual(new Set(['site-a', 'site-b']));
     expect(new Set(locations.map((l) => l.medium)).size).toBe(3);
@@ -30,14 +34,15 @@ describe('demo configuration', () => {
   it('allows restores only into scratch databases and one folder', () => {
     const config = parse(demoContinuityYaml(layout));
     expect(config.resources['shop-db'].restoreTargets).toEqual(['postgres://postgres@127.0.0.1:41001/shop_restore*']);
-    expect(config.resources['shop-files'].restoreTargets).toEqual(['/home/new comer/continuity/.continuity/demo/restore/files']);
+    expect(config.resources['shop-files'].restoreTargets).toEqual([join(demoDir, 'restore', 'files')]);
   });
 
   it('cannot be bent by a path holding YAML syntax', () => {
-    const evil = { ...layout, dir: '/tmp/x"\n  injected: true #' };
+    const evilDir = join(tmpdir(), 'x"\n  injected: true #');
+    const evil = { ...layout, dir: evilDir };
     const config = parse(demoContinuityYaml(evil));
-    expect(config.resources['shop-files'].path).toBe('/tmp/x"\n  injected: true #/files');
+    expect(config.resources['shop-files'].path).toBe(`${evilDir}/files`);
     expect(config.resources['shop-files'].injected).toBeUndefined();
-    expect(parse(demoVerifierYaml(evil)).fileRoots[0]).toBe('/tmp/x"\n  injected: true #/sites/a/backups');
+    expect(parse(demoVerifierYaml(evil)).fileRoots[0]).toBe(`${evilDir}/sites/a/backups`);
   });
 });
