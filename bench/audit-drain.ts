@@ -14,7 +14,7 @@
  */
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { eventSubject, isolatedTopology, type Topology } from '@continuity/contracts';
 import { aBackupCreatedData, anEvent, testRunId } from '@continuity/contracts/testing';
@@ -23,6 +23,7 @@ import { ensureTopology, removeTopology } from '@continuity/messaging';
 import { createTestDatabase } from '@continuity/runtime/testing';
 import { LedgerWriter } from '@continuity/audit/ledger/ledger.writer.js';
 import { startBenchAudit } from './lib/audit.js';
+import { startRawDrain } from './lib/raw-drain.js';
 import { inWindows, intOption, perSecond, printResult, progress, ratioOf, round } from './lib/report.js';
 
 const EVENTS = intOption('events', 'BENCH_EVENTS', 50_000);
@@ -71,32 +72,11 @@ const baseline = async () => {
   const sql = new Client({ connectionString: db.url });
   try {
     await sql.connect();
-    await sql.query('create table raw_events (id uuid primary key, body jsonb not null)');
-    const jsm = await jetstreamManager(nc);
-    await jsm.consumers.add(topology.eventStream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 4_000 });
-    const consumer = await jetstream(nc).consumers.get(topology.eventStream, 'raw');
-    const decoder = new TextDecoder();
-    let committed = 0;
-    const queue: JsMsg[] = [];
-    let wake: (() => void) | null = null;
     const started = performance.now();
-    const messages = await consumer.consume({ max_messages: 2_000, callback: (m) => (queue.push(m), wake?.()) });
-    while (committed < EVENTS) {
-      if (queue.length === 0) await new Promise<void>((r) => (wake = r));
-      wake = null;
-      const batch = queue.splice(0, BATCH);
-      const rows = batch.map((m) => JSON.parse(decoder.decode(m.data)) as { id: string });
-      await sql.query('begin');
-      await sql.query('insert into raw_events (id, body) select * from unnest($1::uuid[], $2::jsonb[]) on conflict do nothing', [
-        rows.map((r) => r.id),
-        rows.map((r) => JSON.stringify(r)),
-      ]);
-      await sql.query('commit');
-      for (const m of batch) m.ack();
-      committed += batch.length;
-    }
+    const drain = await startRawDrain(nc, topology.eventStream, sql, EVENTS, BATCH);
+    await drain.done;
     const ms = performance.now() - started;
-    await messages.close();
+    await drain.close();
     return perSecond(EVENTS, ms);
   } finally {
     await sql.end().catch(() => undefined);

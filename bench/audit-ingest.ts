@@ -11,7 +11,7 @@
  * Usage: `npm run bench -- audit-ingest [--events N]` (or BENCH_EVENTS). Last line: one JSON object.
  */
 import 'reflect-metadata';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
 import { ContinuityPublisher, eventSubject } from '@continuity/contracts';
 import { aBackupCreatedData, anEvent } from '@continuity/contracts/testing';
@@ -19,6 +19,7 @@ import { connectTestNats, createTestTopology, pollUntil } from '@continuity/mess
 import { createTestDatabase } from '@continuity/runtime/testing';
 import { LedgerWriter } from '@continuity/audit/ledger/ledger.writer.js';
 import { startBenchAudit } from './lib/audit.js';
+import { startRawDrain } from './lib/raw-drain.js';
 import { inWindows, intOption, perSecond, printResult, progress, round } from './lib/report.js';
 
 const EVENTS = intOption('events', 'BENCH_EVENTS', 20_000);
@@ -34,37 +35,14 @@ const baseline = async () => {
   const sql = new Client({ connectionString: db.url });
   try {
     await sql.connect();
-    await sql.query('create table raw_events (id uuid primary key, body jsonb not null)');
-    const jsm = await jetstreamManager(nc);
-    await jsm.consumers.add(topology.eventStream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 4_000 });
-    const consumer = await jetstream(nc).consumers.get(topology.eventStream, 'raw');
     const payloads = events().map((e) => ({ id: e.id, subject: eventSubject(e.type, e.resource, topology), bytes: JSON.stringify(e) }));
-    let committed = 0;
-    const queue: JsMsg[] = [];
-    let wake: (() => void) | null = null;
-    const messages = await consumer.consume({ max_messages: 2_000, callback: (m) => (queue.push(m), wake?.()) });
-    const worker = (async () => {
-      while (committed < EVENTS) {
-        if (queue.length === 0) await new Promise<void>((r) => (wake = r));
-        wake = null;
-        const batch = queue.splice(0, BATCH);
-        const rows = batch.map((m) => JSON.parse(new TextDecoder().decode(m.data)));
-        await sql.query('begin');
-        await sql.query('insert into raw_events (id, body) select * from unnest($1::uuid[], $2::jsonb[]) on conflict do nothing', [
-          rows.map((r) => r.id),
-          rows.map((r) => JSON.stringify(r)),
-        ]);
-        await sql.query('commit');
-        for (const m of batch) m.ack();
-        committed += batch.length;
-      }
-    })();
+    const drain = await startRawDrain(nc, topology.eventStream, sql, EVENTS, BATCH);
     const js = jetstream(nc);
     const started = performance.now();
     await inWindows(payloads.length, WINDOW, (i) => js.publish(payloads[i]!.subject, payloads[i]!.bytes, { msgID: payloads[i]!.id }));
-    await worker;
+    await drain.done;
     const ms = performance.now() - started;
-    await messages.close();
+    await drain.close();
     return perSecond(EVENTS, ms);
   } finally {
     await sql.end().catch(() => undefined);
