@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Client } from 'pg';
+import { Client, type QueryArrayConfig } from 'pg';
 import type { FileIndexEntry, TableRowCount } from '@continuity/artifacts';
 
 export interface DrillCheck {
@@ -45,7 +45,12 @@ export const checkScratchDatabase = async (
     }
     for (const assertion of assertions) {
       try {
-        const result = await client.query({ text: assertion.sql, rowMode: 'array' });
+        // One statement (the extended protocol refuses several) in a read-only transaction, rolled
+        // back: an assertion cannot turn read-only off first, nor change the scratch copy.
+        await client.query('BEGIN READ ONLY');
+        // `queryMode` is pg's (8.9+), not in its type definitions.
+        const extended = { text: assertion.sql, rowMode: 'array', queryMode: 'extended' } as unknown as QueryArrayConfig;
+        const result = await client.query(extended).finally(() => client.query('ROLLBACK').catch(() => undefined));
         const ok = result.rows.length === 1 && result.rows[0].length === 1 && result.rows[0][0] === true;
         checks.push({ name: assertion.name, ok, detail: ok ? 'true' : `expected one row with true, got ${JSON.stringify(result.rows.slice(0, 2)).slice(0, 200)}` });
       } catch (error) {

@@ -145,7 +145,11 @@ export class PointInTimeRestore {
     };
     if (options.start) {
       const connection = policy.resource.connection;
-      result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started);
+      // To the latest moment, recovery must have asked for (and got) the newest archived segment: a
+      // restore_command that failed before it could say anything looks to PostgreSQL like "no more
+      // WAL", and it would promote at the base backup's end.
+      const newest = options.target.kind === 'latest' ? ([...chain.files].reverse().find((f) => f.kind === 'segment')?.name ?? null) : null;
+      result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, newest);
     }
     return result;
   }
@@ -201,7 +205,7 @@ export class PointInTimeRestore {
    * replay got and reads wal-fetch's log: which copy served each file, which were refused, and
    * whether a file of the plan could not be fetched at all.
    */
-  private async recover(dataDir: string, port: number, connection: string, pgVersion: string | null, started: number): Promise<RecoveryOutcome> {
+  private async recover(dataDir: string, port: number, connection: string, pgVersion: string | null, started: number, mustServe: string | null): Promise<RecoveryOutcome> {
     const bin = pgServerBin(pgVersion);
     const logFile = join(dataDir, 'continuity-restore-start.log');
     let startError: Error | null = null;
@@ -263,10 +267,13 @@ export class PointInTimeRestore {
       durationMs: Date.now() - started,
       logFile,
     };
-    if (stoppedAt || !promoted) {
+    const short = promoted && !stoppedAt && mustServe !== null && !served.has(mustServe);
+    if (stoppedAt || !promoted || short) {
       const why = stoppedAt
         ? `WAL file ${stoppedAt.name} could not be fetched from any copy (${stoppedAt.reasons.join('; ')})`
-        : `the restored server stopped during recovery: ${lastLines(log) || (startError as Error | null)?.message || 'no message'}`;
+        : short
+          ? `the newest archived WAL file ${mustServe} was never fetched (wal-fetch served ${served.size} file(s); see ${WAL_FETCH_LOG} and the server log)`
+          : `the restored server stopped during recovery: ${lastLines(log) || (startError as Error | null)?.message || 'no message'}`;
       throw new RestoreError(
         'RESTORE.RECOVERY_INCOMPLETE',
         `${why}: recovery stopped at LSN ${reachedLsn ?? 'unknown'}${reachedTime ? ` (last transaction ${reachedTime})` : ''}${promoted ? '; the server was promoted there and runs on port ' + port : ''} (see ${logFile})`,

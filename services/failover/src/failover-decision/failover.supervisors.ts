@@ -134,8 +134,10 @@ export class FailoverSupervisors implements OnApplicationBootstrap, OnModuleDest
    * standby streaming from it within `maxLagBytes`). Never throws for an unhealthy member: answers.
    */
   async memberCheck(resource: string, member: string, kind: 'primary' | 'replica', maxLagBytes: number): Promise<CheckAnswer> {
-    const view = this.get(resource).memberView();
-    if (!view.members.includes(member)) throw new UnknownMemberError(resource, member);
+    // Open to anyone (like health): an unknown resource answers as an unknown member does, without
+    // listing what is watched.
+    const view = this.supervisors.get(resource)?.memberView();
+    if (!view || !view.members.includes(member)) throw new UnknownMemberError(resource, member);
     const route = this.store ? await this.store.readRoute(resource).catch(() => null) : null;
     const input = { member, routedPrimary: route?.record.primary ?? null, observations: view.observations, nowMs: Date.now(), maxProbeAgeMs: Math.max(3 * view.probeIntervalMs, 2_000) };
     return kind === 'primary' ? primaryCheck(input) : replicaCheck({ ...input, maxLagBytes });

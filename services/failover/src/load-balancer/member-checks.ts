@@ -27,7 +27,7 @@ export const primaryCheck = (input: MemberCheckInput): CheckAnswer => {
   if (routedPrimary !== member) return { healthy: false, detail: `${member} is not the routed primary (${routedPrimary ?? 'none is'})` };
   const seen = input.observations[member];
   if (!fresh(seen, input)) return { healthy: false, detail: `${member} has not been probed within ${input.maxProbeAgeMs} ms` };
-  if (!seen.reachable) return { healthy: false, detail: `${member} does not answer: ${seen.error ?? 'unreachable'}` };
+  if (!seen.reachable) return { healthy: false, detail: `${member} does not answer` };
   if (seen.inRecovery) return { healthy: false, detail: `${member} is routed but still in recovery (promotion under way)` };
   if (seen.readOnly) return { healthy: false, detail: `${member} is read-only (fenced)` };
   return { healthy: true, detail: `${member} is the primary` };
@@ -43,7 +43,7 @@ export const replicaCheck = (input: MemberCheckInput & { maxLagBytes: number }):
   if (routedPrimary === member) return { healthy: false, detail: `${member} is the primary, not a replica` };
   const seen = input.observations[member];
   if (!fresh(seen, input)) return { healthy: false, detail: `${member} has not been probed within ${input.maxProbeAgeMs} ms` };
-  if (!seen.reachable) return { healthy: false, detail: `${member} does not answer: ${seen.error ?? 'unreachable'}` };
+  if (!seen.reachable) return { healthy: false, detail: `${member} does not answer` };
   if (!seen.inRecovery) return { healthy: false, detail: `${member} is not in recovery (not a standby; a former primary?)` };
   const primary = input.observations[routedPrimary];
   if (!fresh(primary, input) || !primary.reachable || !primary.currentLsn) return { healthy: false, detail: `the primary ${routedPrimary} has no fresh probe to measure lag against` };

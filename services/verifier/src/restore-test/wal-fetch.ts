@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chown, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -95,6 +95,9 @@ export const startWalFetchServer = async (input: {
   signal: AbortSignal;
 }): Promise<WalFetchServer> => {
   const token = randomBytes(32).toString('hex');
+  const tokenDigest = createHash('sha256').update(token).digest();
+  /** Compared in constant time (digests of equal length, whatever was sent). */
+  const sameToken = (sent: unknown) => typeof sent === 'string' && timingSafeEqual(createHash('sha256').update(sent).digest(), tokenDigest);
   const socket = `\0continuity-wal-fetch-${randomBytes(16).toString('hex')}`;
   const byName = new Map(input.files.map((f) => [f.name, f]));
   const notes: string[] = [];
@@ -147,15 +150,16 @@ export const startWalFetchServer = async (input: {
     client.once('close', () => clients.delete(client));
     client.setEncoding('utf8');
     client.on('error', () => undefined);
-    client.on('data', (chunk: string) => {
+    const onData = (chunk: string) => {
       line += chunk;
       if (line.length > 4096) return client.destroy();
       if (!line.includes('\n')) return;
+      client.off('data', onData); // one request per connection
       void (async () => {
         try {
           const request = JSON.parse(line.slice(0, line.indexOf('\n'))) as { token?: unknown; name?: unknown; path?: unknown };
           const file = typeof request.name === 'string' ? byName.get(request.name) : undefined;
-          if (request.token !== token || !file || typeof request.path !== 'string' || !DESTINATIONS.has(request.path)) return client.end('refused\n');
+          if (!sameToken(request.token) || !file || typeof request.path !== 'string' || !DESTINATIONS.has(request.path)) return client.end('refused\n');
           await fetchTo(file, join(input.dataDir, request.path));
           fetched++;
           client.end('ok\n');
@@ -163,7 +167,8 @@ export const startWalFetchServer = async (input: {
           client.end('missing\n');
         }
       })();
-    });
+    };
+    client.on('data', onData);
   };
 
   const server: Server = createServer(serve);
