@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServiceApp } from '@continuity/runtime';
-import { freePort, TEST_CONTINUITY_TOKENS, TEST_TOKENS } from '@continuity/runtime/testing';
+import { freePort, ServiceProcess, startServiceProcess, TEST_CONTINUITY_TOKENS, TEST_TOKENS } from '@continuity/runtime/testing';
 import { pollUntil, TEST_NATS_URL } from '@continuity/messaging/testing';
 import { ContinuityPublisher } from '@continuity/contracts';
 import { aBackupCreatedData } from '@continuity/contracts/testing';
@@ -66,4 +66,25 @@ export const runVerify = (args: string[]) => {
   let err = '';
   const code = runCli(['verify', ...args], { write: (s: string) => ((out += s), true) } as any, { write: (s: string) => ((err += s), true) } as any);
   return { code, out, err };
+};
+
+/**
+ * Backup (its scheduler off: only the backups a test asks for), verifier and audit as processes
+ * from dist, in that order, each started once it says it listens; pushed onto `processes` as they
+ * start, so a test's afterAll stops whatever did start.
+ */
+export const startBackupVerifierAudit = async (
+  processes: ServiceProcess[],
+  env: Record<string, string>,
+  auditEnv: Record<string, string>,
+): Promise<void> => {
+  for (const [service, extra] of [
+    ['backup', { BACKUP_SCHEDULER: 'off' }],
+    ['verifier', {}],
+    ['audit', auditEnv],
+  ] as const) {
+    const proc = await startServiceProcess(service, { ...env, ...extra });
+    processes.push(proc);
+    await proc.waitForOutput(`${service} listening`, 30_000);
+  }
 };

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
-import { bearer, createTestDatabase, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
-import { AUDITOR } from './harness.js';
+import { bearer, createTestDatabase, ServiceProcess } from '@continuity/runtime/testing';
+import { AUDITOR, startBackupVerifierAudit } from './harness.js';
 
 /**
  * The whole chain as a user runs it, each service its own process: a backup asked for over HTTP is
@@ -38,16 +38,8 @@ policies:
 `,
     );
     const env = { CONTINUITY_NAMESPACE: topology.namespace, DATABASE_URL: db.url, CONTINUITY_CONFIG: config };
-    for (const [service, extra] of [
-      // The backup asked for over HTTP is the only one: no scheduled first slot at start.
-      ['backup', { BACKUP_SCHEDULER: 'off' }],
-      ['verifier', {}],
-      ['audit', { AUDIT_SIGNING_KEY_FILE: join(dir, 'audit.pem'), AUDIT_SIGN_INTERVAL_MS: '250', AUDIT_EVALUATE_INTERVAL_MS: '0' }],
-    ] as const) {
-      const proc = await startServiceProcess(service, { ...env, ...extra });
-      processes.push(proc);
-      await proc.waitForOutput(`${service} listening`, 30_000);
-    }
+    // The backup asked for over HTTP is the only one: no scheduled first slot at start.
+    await startBackupVerifierAudit(processes, env, { AUDIT_SIGNING_KEY_FILE: join(dir, 'audit.pem'), AUDIT_SIGN_INTERVAL_MS: '250', AUDIT_EVALUATE_INTERVAL_MS: '0' });
   }, 90_000);
 
   afterAll(async () => {

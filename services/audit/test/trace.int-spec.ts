@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
-import { bearer, createTestDatabase, freePort, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
+import { bearer, createTestDatabase, freePort, ServiceProcess } from '@continuity/runtime/testing';
 import { METRICS } from '@continuity/telemetry';
+import { startBackupVerifierAudit } from './harness.js';
 
 /** One span as an OTLP/HTTP JSON export carries it, with the service that sent it. */
 interface ExportedSpan {
@@ -112,15 +113,7 @@ policies:
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_BSP_SCHEDULE_DELAY: '200',
     };
-    for (const [service, extra] of [
-      ['backup', { BACKUP_SCHEDULER: 'off' }],
-      ['verifier', {}],
-      ['audit', { AUDIT_SIGNING_KEY_FILE: join(dir, 'audit.pem'), AUDIT_SIGN_INTERVAL_MS: '250' }],
-    ] as const) {
-      const proc = await startServiceProcess(service, { ...env, ...extra });
-      processes.push(proc);
-      await proc.waitForOutput(`${service} listening`, 30_000);
-    }
+    await startBackupVerifierAudit(processes, env, { AUDIT_SIGNING_KEY_FILE: join(dir, 'audit.pem'), AUDIT_SIGN_INTERVAL_MS: '250' });
   }, 90_000);
 
   afterAll(async () => {
