@@ -18,6 +18,9 @@ export class CliError extends Error {
   }
 }
 
+/** A dependency the CLI could not reach (NATS or the catalogue database): a disaster restore can do without. */
+export class UnreachableError extends CliError {}
+
 export const out = (line = '') => process.stdout.write(`${line}\n`);
 export const err = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -31,7 +34,7 @@ export interface Context extends BackupGraph {
 }
 
 /** The policy file named by `--config` or CONTINUITY_CONFIG; a bad one is a usage error (exit 2). */
-const readPolicies = async (env: BackupEnv): Promise<BackupConfig> => {
+export const readPolicies = async (env: BackupEnv): Promise<BackupConfig> => {
   if (!env.CONTINUITY_CONFIG) return emptyConfig();
   try {
     return await loadBackupConfig(env.CONTINUITY_CONFIG);
@@ -41,21 +44,25 @@ const readPolicies = async (env: BackupEnv): Promise<BackupConfig> => {
   }
 };
 
-const open = async (options: { config?: string }): Promise<Context> => {
-  let env: BackupEnv;
+/** The service's environment as the CLI reads it (`--config` over CONTINUITY_CONFIG); a bad one exits 2. */
+export const readEnv = (options: { config?: string }): BackupEnv => {
   try {
-    env = loadConfig(backupEnvSchema, { ...process.env, ...(options.config ? { CONTINUITY_CONFIG: options.config } : {}) });
+    return loadConfig(backupEnvSchema, { ...process.env, ...(options.config ? { CONTINUITY_CONFIG: options.config } : {}) });
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError(error.message, 2);
     throw error;
   }
+};
+
+const open = async (options: { config?: string }): Promise<Context> => {
+  const env = readEnv(options);
   const config = await readPolicies(env);
   let nc: NatsConnection;
   try {
     nc = await connectNats(env.NATS_URL, natsAuthOf(env), { name: 'continuity-cli', timeout: 5_000 });
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError(error.message, 2);
-    throw new CliError(`NATS is not reachable at NATS_URL=${env.NATS_URL}: ${(error as Error).message}`);
+    throw new UnreachableError(`NATS is not reachable at NATS_URL=${redactUrl(env.NATS_URL)}: ${(error as Error).message}`);
   }
   const pool = new Pool({ connectionString: env.DATABASE_URL, max: 4, connectionTimeoutMillis: 5_000 });
   const publisher = new ContinuityPublisher(jetstream(nc), { source: 'backup', topology: topologyFor(env.CONTINUITY_NAMESPACE) });
@@ -79,7 +86,7 @@ const open = async (options: { config?: string }): Promise<Context> => {
   } catch (error) {
     await nc.close();
     await pool.end().catch(() => undefined);
-    throw new CliError(`the catalogue database is not reachable at DATABASE_URL=${redactUrl(env.DATABASE_URL)}: ${(error as Error).message}`);
+    throw new UnreachableError(`the catalogue database is not reachable at DATABASE_URL=${redactUrl(env.DATABASE_URL)}: ${(error as Error).message}`);
   }
   return {
     ...graph,

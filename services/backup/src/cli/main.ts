@@ -40,6 +40,7 @@ export const buildProgram = () => {
     .option('--name <point>', 'point in time: restore to this named restore point')
     .option('--latest', 'point in time: restore to the newest moment in the WAL archive')
     .option('--json', 'point in time: also print the outcome as one JSON line')
+    .option('--from-copies', "point in time: list base backups and WAL from the copies' manifests (the locations in the policy file), not the catalogue database (done anyway when it is unreachable)")
     .option('--to <target>', 'a directory that does not exist or is empty, or a postgres:// URL (the database is created if missing)')
     .option('--to-data-dir <dir>', 'a base backup: the new or empty PostgreSQL data directory to restore it into')
     .option('--start', 'with --to-data-dir: start the restored server (pg_ctl) and report where it got')

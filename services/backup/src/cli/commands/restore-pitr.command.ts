@@ -3,7 +3,8 @@ import { policyForResource } from '../../config/backup-config.loader.js';
 import { PointInTimeRestore, type PointInTimeResult, type RecoveryOutcome } from '../../restore/point-in-time.restore.js';
 import { parseRecoveryTarget, type RecoveryTargetInput } from '../../restore/recovery-target.js';
 import { RestoreError, RestoreTargetNotAllowedError } from '../../restore/restore.errors.js';
-import { CliError, err, out, withContext } from '../cli.context.js';
+import { CliError, err, out } from '../cli.context.js';
+import { withRestoreSources } from '../restore-sources.js';
 import { formatBytes } from '../format.js';
 
 export interface PitrCommandOptions extends RecoveryTargetInput {
@@ -16,6 +17,8 @@ export interface PitrCommandOptions extends RecoveryTargetInput {
   allowAnyTarget?: boolean;
   config?: string;
   json?: boolean;
+  /** List base backups and WAL from the copies' manifests, not the catalogue database. */
+  fromCopies?: boolean;
 }
 
 const operatorName = (): string | null => {
@@ -55,7 +58,9 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
   } catch (error) {
     throw new CliError((error as Error).message, 2);
   }
-  return withContext(options, async (ctx) => {
+  const notice = (message: string) => err(`warning: ${message}`);
+  return withRestoreSources(options, resource, notice, async (ctx) => {
+    if (ctx.fromCopies) err(`base backups and WAL are listed from the copies' manifests (the locations in the configuration file), not the catalogue: ${ctx.fromCopies}`);
     const policy = policyForResource(ctx.config, resource);
     const keyFile = options.key ?? policy?.encryption?.file ?? null;
     let identities: string[] = [];
@@ -70,7 +75,7 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
       catalogue: ctx.catalogue,
       restore: ctx.restore,
       config: ctx.config,
-      location: (name) => (ctx.config.locations.has(name) ? ctx.locations.get(name) : null),
+      location: ctx.location,
     });
     let result: PointInTimeResult;
     try {
@@ -83,7 +88,7 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
         anyTarget: options.allowAnyTarget,
         identities,
         keyFile: identities.length ? keyFile : null,
-        onNotice: (message) => err(`warning: ${message}`),
+        onNotice: notice,
       });
     } catch (error) {
       if (error instanceof RestoreTargetNotAllowedError) {
@@ -98,11 +103,12 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
     }
     const base = result.base;
     out(`restored ${resource} to ${result.target} into ${base.target}`);
+    if (ctx.fromCopies) out(`  base backups listed from the copies' manifests (the catalogue was not used: ${ctx.fromCopies})`);
     out(`  base backup ${result.backup.backupId} (finished ${result.backup.finishedAt}, WAL ${result.backup.startLsn} to ${result.backup.endLsn}) from copy ${base.copy.location}, SHA-256 verified, ${formatBytes(base.bytes)}`);
     for (const a of base.attempts.filter((x) => !x.ok)) out(`  refused base backup copy ${a.location}: ${a.error}`);
     out(`  restore plan: ${result.walFiles} WAL file(s) archived up to ${result.archiveEndLsn}${result.archiveGapAt ? ` (hole at ${result.archiveGapAt})` : ''}; records from ${result.recordsFrom}`);
     if (result.recovery) printRecovery(result.recovery);
     else out(`  not started: start it with pg_ctl -D ${base.target} start (as the postgres user); it replays the WAL from the archive through continuity wal-fetch and promotes at the target`);
-    if (options.json) out(JSON.stringify({ backupId: result.backup.backupId, walFiles: result.walFiles, recovery: result.recovery }));
+    if (options.json) out(JSON.stringify({ backupId: result.backup.backupId, walFiles: result.walFiles, baseBackupsFrom: ctx.fromCopies ? 'copies' : 'catalogue', recovery: result.recovery }));
   });
 };

@@ -71,8 +71,11 @@ export const TARGET_NOT_ALLOWED_EXIT = 4;
  * `--allow-any-target`). The key is `--key` (for a disaster, when the operator holds the file) or
  * the resource's policy key.
  */
-export const restoreCommand = async (backupId: string, options: RestoreCommandOptions & RecoveryTargetInput & { json?: boolean }) =>
-  isPointInTime(options) ? restorePitrCommand(backupId, options) : restoreBackupCommand(backupId, options);
+export const restoreCommand = async (backupId: string, options: RestoreCommandOptions & RecoveryTargetInput & { json?: boolean; fromCopies?: boolean }) => {
+  if (isPointInTime(options)) return restorePitrCommand(backupId, options);
+  if (options.fromCopies) throw new CliError('--from-copies goes with a point-in-time target (--at | --lsn | --name | --latest)', 2);
+  return restoreBackupCommand(backupId, options);
+};
 
 const restoreBackupCommand = async (backupId: string, options: RestoreCommandOptions) =>
   withContext(options, async (ctx) => {

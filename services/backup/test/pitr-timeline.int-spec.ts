@@ -1,0 +1,219 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { Kvm, type KV } from '@nats-io/kv';
+import { failoverBucketName, routeKey, type RouteRecord } from '@continuity/contracts';
+import { pollUntil } from '@continuity/messaging/testing';
+import { createPgCluster, freePort, PG_BIN, type PgCluster, type PgNode } from '@continuity/runtime/testing';
+import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
+import type { BackupConfig } from '../src/config/backup-config.loader.js';
+import { followPrimary } from '../src/wal/follow-primary.js';
+import { WalArchiver } from '../src/wal/wal-archiver.js';
+import { WalInventory } from '../src/wal/wal-inventory.js';
+import { runCli, startWorld, World } from './harness.js';
+
+const RESOURCE = 'pg-pitr-tl';
+const asRoot = process.getuid?.() === 0;
+const pgGid = () => Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A point-in-time restore across a failover: base backup on timeline 1, writes, the standby
+ * promoted (timeline 2) and the archive following it through the route record, more writes;
+ * restored to a moment after the switch and to the latest, from the CLI with no service running.
+ */
+describe('point-in-time restore across a timeline switch (real primary + standby, archive following the route record)', () => {
+  let world: World;
+  let cluster: PgCluster;
+  let primary: PgNode;
+  let standby: PgNode;
+  let kv: KV;
+  let locations: LocationRegistry;
+  let archiver: WalArchiver;
+  let follow: { stop(): void };
+  let env: Record<string, string>;
+  const started: string[] = [];
+  /** Rows committed on timeline 1 after the base backup, on timeline 2 before T, and after T. */
+  let tl1Rows: number[] = [];
+  let tl2BeforeT: number[] = [];
+  let tl2AfterT: number[] = [];
+  let target: Date;
+
+  const route = (member: PgNode, epoch: number): RouteRecord => ({
+    resource: RESOURCE,
+    primary: member.name,
+    url: `postgres://127.0.0.1:${member.port}/postgres`,
+    host: '127.0.0.1',
+    port: member.port,
+    epoch,
+    failoverId: null,
+    updatedAt: new Date().toISOString(),
+    updatedBy: 'test',
+    fenced: [],
+  });
+  const shipped = () => archiver.shipments.flatMap((s) => s.segments);
+  const switchAndArchive = async (node: PgNode) => {
+    const [{ name }] = await node.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name');
+    await pollUntil(() => shipped().find((s) => s.name === name && !s.partial), { timeoutMs: 30_000, what: `${name} archived` });
+    return name;
+  };
+  const insert = async (node: PgNode, n: number, note: string) =>
+    (await node.query<{ id: string }>('INSERT INTO items (note) SELECT $2 FROM generate_series(1, $1) RETURNING id', [n, note])).map((r) => Number(r.id));
+  const restore = (args: string[]) => runCli(['restore', RESOURCE, ...args], env);
+  const restoredClient = async (port: number) => {
+    const client = new Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+    await client.connect();
+    return client;
+  };
+  const fetchedNames = (dataDir: string) =>
+    readFileSync(join(dataDir, 'continuity-wal-fetch.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { outcome: string; name: string })
+      .filter((e) => e.outcome === 'fetched')
+      .map((e) => e.name);
+
+  beforeAll(async () => {
+    world = await startWorld('pitl');
+    chmodSync(world.root, 0o755);
+    // The restored server's restore_command runs as the postgres OS user: it reads the copies by group.
+    for (const dir of ['local', 'nas']) {
+      mkdirSync(join(world.root, dir));
+      if (asRoot) chownSync(join(world.root, dir), 0, pgGid());
+      chmodSync(join(world.root, dir), 0o2750);
+    }
+    cluster = await createPgCluster({ standbys: 1 });
+    [primary, standby] = [cluster.primary, cluster.standbys[0]!];
+    const yaml = `
+resources:
+  ${RESOURCE}:
+    kind: postgres
+    site: eu-west-1a
+    connection: "${primary.url}"
+    restoreTargets: ["${world.root}/restored"]
+locations:
+  local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
+  nas: { kind: filesystem, site: eu-west-1b, medium: nas, path: ${world.root}/nas }
+policies:
+  pitr-tl:
+    resource: ${RESOURCE}
+    method: basebackup
+    copies: [local-disk, nas]
+    threeTwoOne: { optOut: two copies are enough for this test }
+    wal: { enabled: true, walShipIntervalMs: 1000, followPrimary: true }
+`;
+    const config: BackupConfig = await world.config(yaml);
+    env = { CONTINUITY_CONFIG: world.configFile(yaml), DATABASE_URL: world.db.url, NATS_URL: 'nats://127.0.0.1:4222', CONTINUITY_NAMESPACE: world.topology.namespace };
+    kv = await new Kvm(world.nc).create(failoverBucketName(world.topology.namespace));
+    await kv.put(routeKey(RESOURCE), JSON.stringify(route(primary, 0)));
+    locations = new LocationRegistry(config, world.nc);
+    const inventory = new WalInventory(world.pool);
+    await inventory.migrate();
+    archiver = new WalArchiver({
+      policy: config.policies.get('pitr-tl')!,
+      locations,
+      inventory,
+      publisher: world.publisher,
+      queue: (event) => world.catalogue.queue(event),
+      flush: () => world.catalogue.flushOutbox((event) => world.publisher.publishEnvelope(event)),
+      spoolDir: join(world.root, 'spool'),
+      scanEveryMs: 200,
+      restartBackoffMs: { min: 200, max: 1_000 },
+    });
+    await archiver.start();
+    follow = followPrimary({
+      nc: world.nc,
+      resource: RESOURCE,
+      namespace: world.topology.namespace,
+      configured: primary.url,
+      repoint: (connection, why) => archiver.repoint(connection, why),
+      logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
+      retryMs: 500,
+    });
+
+    // Timeline 1: a base backup, then writes.
+    await primary.query('CREATE TABLE items (id bigserial PRIMARY KEY, note text NOT NULL)');
+    const outcome = await (await world.runner(config).start(RESOURCE, { trigger: 'test' })).done;
+    if (outcome.state !== 'created') throw new Error(`base backup failed: ${JSON.stringify(outcome)}`);
+    tl1Rows = await insert(primary, 500, 'timeline 1');
+    await switchAndArchive(primary);
+    tl1Rows.push(...(await insert(primary, 200, 'timeline 1, last segment')));
+    await standby.waitForReplay(await primary.currentLsn(), 30_000);
+
+    // Failover: the primary dies, the standby is promoted (timeline 2), the route names it.
+    await primary.stop('immediate');
+    await standby.query('SELECT pg_promote()');
+    await pollUntil(async () => !(await standby.isInRecovery()), { timeoutMs: 30_000, what: 'the standby promoted' });
+    await kv.put(routeKey(RESOURCE), JSON.stringify(route(standby, 1)));
+    await pollUntil(() => archiver.currentConnection.includes(`:${standby.port}/`), { timeoutMs: 30_000, what: 'the archive to follow the route' });
+
+    // Timeline 2: writes before and after a moment T.
+    tl2BeforeT = await insert(standby, 300, 'timeline 2, before T');
+    await switchAndArchive(standby);
+    tl2BeforeT.push(...(await insert(standby, 100, 'timeline 2, just before T')));
+    await sleep(300);
+    target = new Date();
+    await sleep(300);
+    tl2AfterT = await insert(standby, 100, 'timeline 2, after T');
+    await switchAndArchive(standby);
+    expect(shipped().some((s) => s.name === '00000002.history')).toBe(true);
+    expect(archiver.gaps).toEqual([]);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const dataDir of started) {
+      const pgCtl = join(PG_BIN, 'pg_ctl');
+      const args = ['-D', dataDir, '-m', 'immediate', '-w', 'stop'];
+      spawnSync(asRoot ? 'runuser' : pgCtl, asRoot ? ['-u', 'postgres', '--', pgCtl, ...args] : args);
+    }
+    follow?.stop();
+    await archiver?.stop();
+    await locations?.close();
+    await kv?.destroy().catch(() => undefined);
+    await cluster?.remove().catch(() => undefined);
+    await world?.close();
+  });
+
+  const timelineOf = async (client: Client) => parseInt((await client.query<{ f: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS f')).rows[0]!.f.slice(0, 8), 16);
+  const idsIn = async (client: Client) => new Set((await client.query<{ id: string }>('SELECT id::text FROM items')).rows.map((r) => Number(r.id)));
+
+  it('--at a moment after the switch: the rows of timeline 1 and of timeline 2 before it, none after; the history file fetched, the server on a timeline after 2', async () => {
+    const port = await freePort();
+    const dataDir = join(world.root, 'restored', 'at-time');
+    started.push(dataDir);
+    const run = await restore(['--at', target.toISOString(), '--to-data-dir', dataDir, '--start', '--port', String(port)]);
+    expect(`${run.code} ${run.stderr}`).toBe(`0 ${run.stderr}`);
+    expect(run.stdout).toMatch(/recovery: promoted at LSN/);
+    const client = await restoredClient(port);
+    try {
+      const ids = await idsIn(client);
+      expect([...tl1Rows, ...tl2BeforeT].filter((id) => !ids.has(id))).toEqual([]);
+      expect(tl2AfterT.filter((id) => ids.has(id))).toEqual([]);
+      expect(await timelineOf(client)).toBeGreaterThan(2);
+    } finally {
+      await client.end();
+    }
+    const fetched = fetchedNames(dataDir);
+    expect(fetched).toContain('00000002.history');
+    expect(fetched.some((n) => n.startsWith('00000002') && n.length === 24)).toBe(true);
+    expect(fetched.some((n) => n.startsWith('00000001') && n.length === 24)).toBe(true);
+  }, 180_000);
+
+  it('--latest: every row of both timelines, the server on a timeline after 2', async () => {
+    const port = await freePort();
+    const dataDir = join(world.root, 'restored', 'latest');
+    started.push(dataDir);
+    const run = await restore(['--latest', '--to-data-dir', dataDir, '--start', '--port', String(port)]);
+    expect(`${run.code} ${run.stderr}`).toBe(`0 ${run.stderr}`);
+    const client = await restoredClient(port);
+    try {
+      const ids = await idsIn(client);
+      expect([...tl1Rows, ...tl2BeforeT, ...tl2AfterT].filter((id) => !ids.has(id))).toEqual([]);
+      expect(await timelineOf(client)).toBeGreaterThan(2);
+    } finally {
+      await client.end();
+    }
+    expect(fetchedNames(dataDir)).toContain('00000002.history');
+  }, 180_000);
+});
