@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -11,7 +12,7 @@ import type { BackupConfig } from '../src/config/backup-config.loader.js';
 import { followPrimary } from '../src/wal/follow-primary.js';
 import { WalArchiver } from '../src/wal/wal-archiver.js';
 import { WalInventory } from '../src/wal/wal-inventory.js';
-import { runCli, startWorld, World } from './harness.js';
+import { createTestDatabase, runCli, startWorld, World } from './harness.js';
 
 const RESOURCE = 'pg-pitr-tl';
 const asRoot = process.getuid?.() === 0;
@@ -39,6 +40,9 @@ describe('point-in-time restore across a timeline switch (real primary + standby
   let tl2BeforeT: number[] = [];
   let tl2AfterT: number[] = [];
   let target: Date;
+  /** A WAL position on timeline 2 after the rows before T were committed, before those after T. */
+  let tl2Lsn: string;
+  let backupId: string;
 
   const route = (member: PgNode, epoch: number): RouteRecord => ({
     resource: RESOURCE,
@@ -78,7 +82,7 @@ describe('point-in-time restore across a timeline switch (real primary + standby
     world = await startWorld('pitl');
     chmodSync(world.root, 0o755);
     // The restored server's restore_command runs as the postgres OS user: it reads the copies by group.
-    for (const dir of ['local', 'nas']) {
+    for (const dir of ['local', 'nas', 'vault']) {
       mkdirSync(join(world.root, dir));
       if (asRoot) chownSync(join(world.root, dir), 0, pgGid());
       chmodSync(join(world.root, dir), 0o2750);
@@ -95,12 +99,13 @@ resources:
 locations:
   local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
   nas: { kind: filesystem, site: eu-west-1b, medium: nas, path: ${world.root}/nas }
+  vault: { kind: filesystem, site: eu-west-1c, medium: disk, path: ${world.root}/vault }
 policies:
   pitr-tl:
     resource: ${RESOURCE}
     method: basebackup
-    copies: [local-disk, nas]
-    threeTwoOne: { optOut: two copies are enough for this test }
+    copies: [local-disk, nas, vault]
+    threeTwoOne: { optOut: three disks are enough for this test }
     wal: { enabled: true, walShipIntervalMs: 1000, followPrimary: true }
 `;
     const config: BackupConfig = await world.config(yaml);
@@ -136,6 +141,7 @@ policies:
     await primary.query('CREATE TABLE items (id bigserial PRIMARY KEY, note text NOT NULL)');
     const outcome = await (await world.runner(config).start(RESOURCE, { trigger: 'test' })).done;
     if (outcome.state !== 'created') throw new Error(`base backup failed: ${JSON.stringify(outcome)}`);
+    backupId = outcome.backupId;
     tl1Rows = await insert(primary, 500, 'timeline 1');
     await switchAndArchive(primary);
     tl1Rows.push(...(await insert(primary, 200, 'timeline 1, last segment')));
@@ -152,6 +158,7 @@ policies:
     tl2BeforeT = await insert(standby, 300, 'timeline 2, before T');
     await switchAndArchive(standby);
     tl2BeforeT.push(...(await insert(standby, 100, 'timeline 2, just before T')));
+    tl2Lsn = (await standby.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
     await sleep(300);
     target = new Date();
     await sleep(300);
@@ -215,5 +222,49 @@ policies:
       await client.end();
     }
     expect(fetchedNames(dataDir)).toContain('00000002.history');
+  }, 180_000);
+
+  it('with the catalogue database dropped: base backups and WAL listed from the copies\' manifests, said so, and --lsn on timeline 2 restored the same way', async () => {
+    const gone = await createTestDatabase('backup_test_gone');
+    await gone.drop();
+    const port = await freePort();
+    const dataDir = join(world.root, 'restored', 'no-catalogue');
+    started.push(dataDir);
+    const run = await runCli(['restore', RESOURCE, '--lsn', tl2Lsn, '--to-data-dir', dataDir, '--start', '--port', String(port)], { ...env, DATABASE_URL: gone.url });
+    expect(`${run.code} ${run.stderr}`).toBe(`0 ${run.stderr}`);
+    expect(run.stderr).toMatch(/listed from the copies' manifests \(the locations in the configuration file\), not the catalogue: the catalogue database is not reachable at/);
+    expect(run.stdout).toContain(`base backup ${backupId}`);
+    expect(run.stdout).toContain("base backups listed from the copies' manifests");
+    const client = await restoredClient(port);
+    try {
+      const ids = await idsIn(client);
+      expect([...tl1Rows, ...tl2BeforeT].filter((id) => !ids.has(id))).toEqual([]);
+      expect(tl2AfterT.filter((id) => ids.has(id))).toEqual([]);
+    } finally {
+      await client.end();
+    }
+  }, 180_000);
+
+  it('--from-copies: a copy whose base backup and manifest were both rewritten is outvoted by the other copies, never restored from, and said so', async () => {
+    const artifact = join(world.root, 'local', RESOURCE, `${backupId}.tar.zst`);
+    const manifestFile = join(world.root, 'local', RESOURCE, `${backupId}.manifest.json`);
+    const original = { artifact: readFileSync(artifact), manifest: readFileSync(manifestFile) };
+    const forged = Buffer.from('not the cluster you backed up');
+    const manifest = JSON.parse(original.manifest.toString());
+    manifest.stored = { sha256: createHash('sha256').update(forged).digest('hex'), sizeBytes: forged.length };
+    writeFileSync(artifact, forged);
+    writeFileSync(manifestFile, JSON.stringify(manifest));
+    try {
+      const dataDir = join(world.root, 'restored', 'from-copies');
+      const run = await restore(['--latest', '--to-data-dir', dataDir, '--from-copies']);
+      expect(`${run.code} ${run.stderr}`).toBe(`0 ${run.stderr}`);
+      expect(run.stderr).toContain('not the catalogue: asked for (--from-copies)');
+      expect(run.stderr).toContain(`copies of backup ${backupId} disagree on what it holds: using the version nas, vault hold, not local-disk`);
+      expect(run.stdout).toMatch(new RegExp(`base backup ${backupId} .* from copy nas, SHA-256 verified`));
+      expect(readFileSync(join(dataDir, 'PG_VERSION'), 'utf8').trim()).toMatch(/^\d+$/);
+    } finally {
+      writeFileSync(artifact, original.artifact);
+      writeFileSync(manifestFile, original.manifest);
+    }
   }, 180_000);
 });

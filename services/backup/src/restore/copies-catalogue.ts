@@ -15,7 +15,7 @@ import type { ResolvedPolicy } from '../config/backup-config.loader.js';
  * Filesystem locations are listed; every other copy location of the policy is asked for the
  * backups found. A backup's record is the version most copies agree on (stored and plaintext
  * hashes): a copy whose manifest says otherwise is left out of the record (and so never
- * restored from), and said so. Only manifests naming this resource and their own file's backup
+ * restored from), and said so; a backup whose copies disagree with no majority is not used. Only manifests naming this resource and their own file's backup
  * id count; the URIs inside a manifest are never followed (only configured locations are read).
  */
 
@@ -81,7 +81,13 @@ export class CopiesCatalogue implements Pick<Catalogue, 'list' | 'get'> {
       const versionOf = (m: ArtifactManifest) => `${m.stored.sha256}:${m.stored.sizeBytes}:${m.plaintext.sha256}:${m.method}`;
       const groups = new Map<string, typeof seen>();
       for (const s of seen) groups.set(versionOf(s.manifest), [...(groups.get(versionOf(s.manifest)) ?? []), s]);
-      const best = [...groups.values()].sort((a, b) => b.length - a.length)[0]!;
+      const ranked = [...groups.values()].sort((a, b) => b.length - a.length);
+      const best = ranked[0]!;
+      if (ranked.length > 1 && ranked[1]!.length === best.length) {
+        // No majority: either version may be the forged one. An older base backup serves instead.
+        notice(`copies of backup ${backupId} disagree on what it holds and no version is held by most of them (${ranked.map((g) => g.map((s) => s.location.name).join('+')).join(' vs ')}): it is not used`);
+        continue;
+      }
       if (groups.size > 1) {
         const others = seen.filter((s) => !best.includes(s)).map((s) => s.location.name);
         notice(`copies of backup ${backupId} disagree on what it holds: using the version ${best.map((s) => s.location.name).join(', ')} hold, not ${others.join(', ')}`);

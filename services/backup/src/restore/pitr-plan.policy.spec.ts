@@ -61,6 +61,32 @@ describe('the WAL a restore needs', () => {
     expect(() => walChainFor([seg(2), seg(3)], b1, { kind: 'lsn', lsn: '0/4000010' })).toThrow(/past the newest archived WAL \(0\/4000000\)/);
   });
 
+  describe('across a timeline switch (history file 00000002 at 0/4000100)', () => {
+    const tl2 = (n: number, over: Partial<ArchivedWal> = {}) => seg(n, { name: `00000002${hex(0)}${hex(n)}`, timeline: 2, ...over });
+    const history: ArchivedWal = { ...seg(4), name: '00000002.history', kind: 'history', timeline: 2, startLsn: '0/4000100', endLsn: '0/4000100' };
+    // Timeline 1 went on a little past the switch on the old primary (its partial segment 4): never replayed.
+    const archive = [seg(2), seg(3), seg(4, { partial: true, endLsn: '0/4000800' }), history, tl2(4), tl2(6, { partial: true }), tl2(5)];
+
+    it('follows timeline 1 up to the switch segment, then timeline 2 (which holds that segment) to its end; the newest segment is the last of timeline 2', () => {
+      const chain = walChainFor(archive, b1, { kind: 'latest' });
+      expect(chain.files.map((f) => f.name)).toEqual(['00000002.history', seg(2).name, seg(3).name, tl2(4).name, tl2(5).name, tl2(6).name]);
+      expect(chain).toMatchObject({ endLsn: '0/7000000', gapAt: null, lastSegment: tl2(6).name, timelines: [1, 2] });
+    });
+
+    it('an LSN on timeline 2 past the switch is reached (not refused as past timeline 1\'s end)', () => {
+      const chain = walChainFor(archive, b1, { kind: 'lsn', lsn: '0/5000010' });
+      expect(chain.files.map((f) => f.name)).toEqual(['00000002.history', seg(2).name, seg(3).name, tl2(4).name, tl2(5).name]);
+    });
+
+    it('a hole on timeline 1 before the switch, or on timeline 2 after it, ends the chain there and says where', () => {
+      const beforeSwitch = walChainFor([seg(2), history, tl2(4), tl2(5)], b1, { kind: 'latest' });
+      expect(beforeSwitch).toMatchObject({ gapAt: '0/3000000', lastSegment: seg(2).name, timelines: [1] });
+      const afterSwitch = walChainFor([seg(2), seg(3), history, tl2(4), tl2(6)], b1, { kind: 'latest' });
+      expect(afterSwitch).toMatchObject({ gapAt: '0/5000000', lastSegment: tl2(4).name, endLsn: '0/5000000' });
+      expect(() => walChainFor([seg(2), seg(3), history, tl2(4), tl2(6)], b1, { kind: 'lsn', lsn: '0/6000010' })).toThrow(/past a hole in the WAL archive at 0\/5000000/);
+    });
+  });
+
   it('a time target must not be after the newest archived WAL', () => {
     expect(() => walChainFor([seg(2), seg(3)], b1, { kind: 'time', at: new Date('2026-12-01T14:00:00Z') })).toThrow(expect.objectContaining({ code: 'RESTORE.TARGET_NOT_ARCHIVED' }));
     expect(walChainFor([seg(2), seg(3)], b1, { kind: 'time', at: new Date('2026-12-01T12:00:00Z') }).files).toHaveLength(2);

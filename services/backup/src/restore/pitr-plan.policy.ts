@@ -75,40 +75,69 @@ const hexLsn = (value: bigint) => `${(value >> 32n).toString(16).toUpperCase()}/
 export interface WalChain {
   /** The files to put in the plan, in the order they are needed (history files first). */
   files: ArchivedWal[];
-  /** Where the contiguous archive after the base backup ends on its timeline. */
+  /** Where the contiguous archive after the base backup ends, on the newest timeline it follows. */
   endLsn: string;
   /** The first position the archive lacks before its newest segment, when there is a hole. */
   gapAt: string | null;
   /** The newest moment a file of the chain was archived. */
   newestArchivedAt: string | null;
+  /** The newest segment of the contiguous chain: a restore to the latest moment must have replayed it. */
+  lastSegment: string | null;
+  /** The timelines the chain follows, from the base backup's. */
+  timelines: number[];
 }
 
 /**
- * The WAL files from the segment holding the base backup's start to the target: contiguous on
- * the backup's timeline (a hole ends the chain: recovery cannot pass it, and the restore says
- * where), plus every history file and the segments of later timelines (so a restore may follow a
- * timeline switch). An LSN target needs nothing past its segment; other targets take the whole
- * chain. Throws when the target lies past what is archived.
+ * The WAL files from the segment holding the base backup's start to the target, following the
+ * timeline switches the archive's history files record (as recovery_target_timeline 'latest'
+ * does): on each timeline, contiguous segments up to the segment holding the next timeline's
+ * switch point (that segment, and the rest, come from the new timeline, whose file holds the old
+ * timeline's WAL before the switch). A hole ends the chain (recovery cannot pass it, and the
+ * restore says where). Every history file is in the plan; for targets other than an LSN so are the
+ * segments of later timelines off the path (PostgreSQL asks only for what it needs). An LSN target
+ * needs nothing past its segment. Throws when the target lies past what is archived.
  */
 export const walChainFor = (records: readonly ArchivedWal[], backup: BaseBackupCandidate, target: RecoveryTarget, segmentBytes = WAL_SEGMENT_BYTES): WalChain => {
   const size = BigInt(segmentBytes);
-  const firstStart = (lsnValue(backup.startLsn) / size) * size;
-  const own = records
-    .filter((r) => r.kind === 'segment' && r.timeline === backup.timeline && lsnValue(r.startLsn) >= firstStart)
-    .sort((a, b) => Number(lsnValue(a.startLsn) - lsnValue(b.startLsn)));
+  const segmentStart = (lsn: bigint) => (lsn / size) * size;
   const limit = target.kind === 'lsn' ? lsnValue(target.lsn) : null;
-  const files: ArchivedWal[] = [];
-  let expected = firstStart;
+  const history = records.filter((r) => r.kind === 'history').sort((a, b) => a.timeline - b.timeline);
+  const path: ArchivedWal[] = [];
+  const timelines: number[] = [];
+  let timeline = backup.timeline;
+  let expected = segmentStart(lsnValue(backup.startLsn));
   let gapAt: string | null = null;
-  for (const segment of own) {
-    if (limit !== null && lsnValue(segment.startLsn) > limit) break;
-    if (lsnValue(segment.startLsn) !== expected) {
+  for (;;) {
+    timelines.push(timeline);
+    // The next timeline branching off this one at or after where the chain is (its switch point's segment).
+    const next = history.find((h) => h.timeline > timeline && segmentStart(lsnValue(h.startLsn)) >= expected);
+    const switchSegment = next ? segmentStart(lsnValue(next.startLsn)) : null;
+    const own = records
+      .filter((r) => r.kind === 'segment' && r.timeline === timeline && lsnValue(r.startLsn) >= expected && (switchSegment === null || lsnValue(r.startLsn) < switchSegment))
+      .sort((a, b) => Number(lsnValue(a.startLsn) - lsnValue(b.startLsn)));
+    let ended = false;
+    for (const segment of own) {
+      if (limit !== null && lsnValue(segment.startLsn) > limit) {
+        ended = true;
+        break;
+      }
+      if (lsnValue(segment.startLsn) !== expected) break;
+      path.push(segment);
+      expected = lsnValue(segment.endLsn);
+      if (segment.partial) break; // a partial segment is the newest WAL there is on its timeline
+    }
+    if (ended || !next || (limit !== null && limit < switchSegment!)) break;
+    if (expected !== switchSegment) {
       gapAt = hexLsn(expected);
       break;
     }
-    files.push(segment);
-    expected = lsnValue(segment.endLsn);
-    if (segment.partial) break; // a partial segment is the newest WAL there is on its timeline
+    timeline = next.timeline;
+  }
+  // A hole before the newest segment of the timeline the chain ended on.
+  if (!gapAt) {
+    const beyond = records.some((r) => r.kind === 'segment' && r.timeline === timeline && lsnValue(r.startLsn) > expected);
+    const last = path[path.length - 1];
+    if (beyond && !last?.partial && (limit === null || limit >= expected)) gapAt = hexLsn(expected);
   }
   const endLsn = hexLsn(expected);
   if (limit !== null && limit > expected) {
@@ -117,9 +146,9 @@ export const walChainFor = (records: readonly ArchivedWal[], backup: BaseBackupC
       gapAt ? `LSN ${target.kind === 'lsn' ? target.lsn : ''} is past a hole in the WAL archive at ${gapAt}: it cannot be reached` : `LSN ${hexLsn(limit)} is past the newest archived WAL (${endLsn})`,
     );
   }
-  const later = target.kind === 'lsn' ? [] : records.filter((r) => r.kind === 'segment' && r.timeline > backup.timeline);
-  const history = records.filter((r) => r.kind === 'history');
-  const chain = [...history, ...files, ...later];
+  const onPath = new Set(path.map((f) => f.name));
+  const offPath = target.kind === 'lsn' ? [] : records.filter((r) => r.kind === 'segment' && r.timeline > backup.timeline && !onPath.has(r.name));
+  const chain = [...history, ...path, ...offPath];
   const newestArchivedAt = chain.reduce<string | null>((newest, r) => (!newest || Date.parse(r.archivedAt) > Date.parse(newest) ? r.archivedAt : newest), null);
   if (target.kind === 'time' && (!newestArchivedAt || Date.parse(newestArchivedAt) < target.at.getTime())) {
     throw invalid(
@@ -127,7 +156,7 @@ export const walChainFor = (records: readonly ArchivedWal[], backup: BaseBackupC
       `${target.at.toISOString()} is after the newest archived WAL (${newestArchivedAt ?? 'none after the base backup'}): it cannot be reached yet; use --latest for the newest moment archived`,
     );
   }
-  return { files: chain, endLsn, gapAt, newestArchivedAt };
+  return { files: chain, endLsn, gapAt, newestArchivedAt, lastSegment: path[path.length - 1]?.name ?? null, timelines };
 };
 
 /** A value quoted for postgresql.conf. */

@@ -148,7 +148,7 @@ export class PointInTimeRestore {
       // To the latest moment, recovery must have asked for (and got) the newest archived segment: a
       // restore_command that failed before it could say anything looks to PostgreSQL like "no more
       // WAL", and it would promote at the base backup's end.
-      const newest = options.target.kind === 'latest' ? ([...chain.files].reverse().find((f) => f.kind === 'segment')?.name ?? null) : null;
+      const newest = options.target.kind === 'latest' ? chain.lastSegment : null;
       result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, newest);
     }
     return result;
