@@ -1,12 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { tmpdir } from 'node:os';
 import { Client } from 'pg';
 import { Kvm, type KV } from '@nats-io/kv';
+import { artifactPath, walArtifactKey, zstdCompress, zstdDecompress } from '@continuity/artifacts';
 import { failoverBucketName, routeKey, type RouteRecord } from '@continuity/contracts';
 import { pollUntil } from '@continuity/messaging/testing';
-import { createPgCluster, freePort, PG_BIN, type PgCluster, type PgNode } from '@continuity/runtime/testing';
+import { bearer, createPgCluster, freePort, PG_BIN, startServiceProcess, TEST_TOKENS, type PgCluster, type PgNode } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
 import { followPrimary } from '../src/wal/follow-primary.js';
@@ -18,6 +21,11 @@ const RESOURCE = 'pg-pitr-tl';
 const asRoot = process.getuid?.() === 0;
 const pgGid = () => Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const readAll = async (stream: AsyncIterable<Buffer | Uint8Array>) => {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(Buffer.from(chunk));
+  return parts;
+};
 
 /**
  * A point-in-time restore across a failover: base backup on timeline 1, writes, the standby
@@ -43,6 +51,8 @@ describe('point-in-time restore across a timeline switch (real primary + standby
   /** A WAL position on timeline 2 after the rows before T were committed, before those after T. */
   let tl2Lsn: string;
   let backupId: string;
+  /** The finished segment of timeline 2 holding the rows after T. */
+  let lastTl2Segment: string;
 
   const route = (member: PgNode, epoch: number): RouteRecord => ({
     resource: RESOURCE,
@@ -163,7 +173,7 @@ policies:
     target = new Date();
     await sleep(300);
     tl2AfterT = await insert(standby, 100, 'timeline 2, after T');
-    await switchAndArchive(standby);
+    lastTl2Segment = await switchAndArchive(standby);
     expect(shipped().some((s) => s.name === '00000002.history')).toBe(true);
     expect(archiver.gaps).toEqual([]);
   }, 240_000);
@@ -267,4 +277,102 @@ policies:
       writeFileSync(manifestFile, original.manifest);
     }
   }, 180_000);
+
+  it('--ledger: every WAL file checked against the WalArchived events of the audit ledger (real audit service); a segment whose copies all agree on forged bytes is refused and --latest fails before it', async () => {
+    follow.stop();
+    await archiver.stop(); // every shipment is final: the ledger can hold them all
+    const auditDb = await createTestDatabase('backup_test_audit');
+    const audit = await startServiceProcess('audit', {
+      DATABASE_URL: auditDb.url,
+      CONTINUITY_NAMESPACE: world.topology.namespace,
+      AUDIT_SIGNING_KEY_FILE: join(tmpdir(), `continuity-audit-${world.topology.namespace}.pem`),
+      AUDIT_EVALUATE_INTERVAL_MS: '0',
+    });
+    const forged: { path: string; bytes: Buffer }[] = [];
+    try {
+      await audit.waitForOutput('audit listening', 60_000);
+      const base = `http://127.0.0.1:${audit.port}`;
+      const shipments = archiver.shipments.length;
+      await pollUntil(
+        async () => {
+          const res = await fetch(`${base}/audit/events?resource=${RESOURCE}&type=WalArchived&limit=1000`, { headers: bearer('auditor') });
+          return res.ok && ((await res.json()) as { events: unknown[] }).events.length >= shipments ? true : null;
+        },
+        { timeoutMs: 60_000, what: `the ${shipments} WalArchived events in the ledger` },
+      );
+      const ledgerEnv = { ...env, CONTINUITY_AUDIT_TOKEN: TEST_TOKENS.auditor };
+
+      // Refused before anything is read: no token, a token in the URL, a token the ledger refuses (never printed).
+      const noToken = await restore(['--latest', '--to-data-dir', join(world.root, 'restored', 'l0'), '--ledger', base]);
+      expect(noToken.code).toBe(2);
+      expect(noToken.stderr).toContain('CONTINUITY_AUDIT_TOKEN');
+      const inUrl = await runCli(['restore', RESOURCE, '--latest', '--to-data-dir', join(world.root, 'restored', 'l0'), '--ledger', `http://x:${TEST_TOKENS.auditor}@127.0.0.1:${audit.port}`], ledgerEnv);
+      expect(inUrl.code).toBe(2);
+      expect(inUrl.stderr).toContain('must not hold credentials');
+      const badToken = 'not-a-token-of-this-audit-service-0123456789';
+      const refused = await runCli(['restore', RESOURCE, '--latest', '--to-data-dir', join(world.root, 'restored', 'l0'), '--ledger', base], { ...env, CONTINUITY_AUDIT_TOKEN: badToken });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('refused the token in CONTINUITY_AUDIT_TOKEN (401)');
+      expect(`${refused.stdout}${refused.stderr}`).not.toContain(badToken);
+      expect(existsSync(join(world.root, 'restored', 'l0'))).toBe(false);
+
+      // The honest archive: every file as recorded, nothing refused, every row of both timelines.
+      const port = await freePort();
+      const honest = join(world.root, 'restored', 'ledger');
+      started.push(honest);
+      const run = await runCli(['restore', RESOURCE, '--latest', '--to-data-dir', honest, '--start', '--port', String(port), '--ledger', base], ledgerEnv);
+      expect(`${run.code} ${run.stderr}`).toBe(`0 ${run.stderr}`);
+      expect(run.stdout).toMatch(new RegExp(`WAL checked against the audit ledger at ${base}: \\d+ WalArchived event\\(s\\), [1-9]\\d* file\\(s\\) as recorded, 0 refused`));
+      const client = await restoredClient(port);
+      try {
+        const ids = await idsIn(client);
+        expect([...tl1Rows, ...tl2BeforeT, ...tl2AfterT].filter((id) => !ids.has(id))).toEqual([]);
+      } finally {
+        await client.end();
+      }
+
+      // Forged alike in every copy (bytes and manifests agree with each other): only the ledger can tell.
+      const original = readFileSync(join(world.root, 'local', artifactPath(walArtifactKey(RESOURCE, lastTl2Segment, false))));
+      const forgedPlain = Buffer.concat(await readAll(zstdDecompress(Readable.from([original]))));
+      forgedPlain[forgedPlain.length >> 1] ^= 0xff;
+      const forgedStored = Buffer.concat(await readAll(zstdCompress(Readable.from([forgedPlain]))));
+      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+      for (const dir of ['local', 'nas', 'vault']) {
+        const data = join(world.root, dir, artifactPath(walArtifactKey(RESOURCE, lastTl2Segment, false)));
+        const manifestPath = data.replace(/\.zst$/, '.manifest.json');
+        const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+        forged.push({ path: data, bytes: readFileSync(data) }, { path: manifestPath, bytes: readFileSync(manifestPath) });
+        manifest.stored = { sha256: sha(forgedStored), sizeBytes: forgedStored.length };
+        manifest.plaintext = { sha256: sha(forgedPlain), sizeBytes: forgedPlain.length };
+        writeFileSync(data, forgedStored);
+        writeFileSync(manifestPath, JSON.stringify(manifest));
+      }
+      // Without the ledger, the forged segment is what the plan trusts.
+      const trusting = join(world.root, 'restored', 'trusting');
+      const plain = await restore(['--latest', '--to-data-dir', trusting]);
+      expect(`${plain.code} ${plain.stderr}`).toBe(`0 ${plain.stderr}`);
+      expect(readFileSync(join(trusting, 'continuity-restore-plan.json'), 'utf8')).toContain(sha(forgedPlain));
+
+      const port2 = await freePort();
+      const checked = join(world.root, 'restored', 'ledger-forged');
+      started.push(checked);
+      const forgedRun = await runCli(['restore', RESOURCE, '--latest', '--to-data-dir', checked, '--start', '--port', String(port2), '--ledger', base], ledgerEnv);
+      expect(forgedRun.code).toBe(1);
+      expect(forgedRun.stderr).toContain(`WAL file ${lastTl2Segment} refused: its copies (local-disk, nas, vault) hold ${forgedPlain.length} bytes with SHA-256 ${sha(forgedPlain)}, but the ledger recorded`);
+      expect(forgedRun.stderr).toMatch(new RegExp(`the newest archived WAL file \\S+ was not replayed: the ledger check refused ${lastTl2Segment}: recovery stopped at LSN`));
+      expect(readFileSync(join(checked, 'continuity-restore-plan.json'), 'utf8')).not.toContain(sha(forgedPlain));
+      const stopped = await restoredClient(port2);
+      try {
+        const ids = await idsIn(stopped);
+        expect([...tl1Rows, ...tl2BeforeT].filter((id) => !ids.has(id))).toEqual([]);
+        expect(tl2AfterT.filter((id) => ids.has(id))).toEqual([]); // they are in the refused segment
+      } finally {
+        await stopped.end();
+      }
+    } finally {
+      for (const f of forged.reverse()) writeFileSync(f.path, f.bytes);
+      await audit.stop('SIGTERM');
+      await auditDb.drop();
+    }
+  }, 300_000);
 });

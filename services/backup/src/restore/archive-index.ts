@@ -67,7 +67,13 @@ const parseWalManifest = (bytes: Buffer | null): WalManifest | null => {
  * Every WAL file of the policy's resource that its copy locations hold, one agreed record per
  * name. Filesystem locations are listed; other locations are asked for the names found.
  */
-export const walRecordsFromCopies = async (policy: ResolvedPolicy, location: (name: string) => BackupLocation | null, notice: ArchiveIndexNotice): Promise<ArchivedWal[]> => {
+export const walRecordsFromCopies = async (
+  policy: ResolvedPolicy,
+  location: (name: string) => BackupLocation | null,
+  notice: ArchiveIndexNotice,
+  /** Plaintext hashes the audit ledger recorded per file: among copies that disagree, the recorded version wins. */
+  recorded?: ReadonlyMap<string, ReadonlySet<string>>,
+): Promise<ArchivedWal[]> => {
   const resource = policy.resourceName;
   const names = new Set<string>();
   for (const copy of policy.copies) {
@@ -94,8 +100,13 @@ export const walRecordsFromCopies = async (policy: ResolvedPolicy, location: (na
     // The version most copies hold; a finished segment wins over a partial one, then the longer.
     const groups = new Map<string, typeof seen>();
     for (const s of seen) groups.set(s.manifest.plaintext.sha256, [...(groups.get(s.manifest.plaintext.sha256) ?? []), s]);
+    const inLedger = (g: typeof seen) => (recorded?.get(name)?.has(g[0]!.manifest.plaintext.sha256) ? 0 : 1);
     const best = [...groups.values()].sort(
-      (a, b) => Number(a[0]!.manifest.partial) - Number(b[0]!.manifest.partial) || b.length - a.length || b[0]!.manifest.plaintext.sizeBytes - a[0]!.manifest.plaintext.sizeBytes,
+      (a, b) =>
+        inLedger(a) - inLedger(b) ||
+        Number(a[0]!.manifest.partial) - Number(b[0]!.manifest.partial) ||
+        b.length - a.length ||
+        b[0]!.manifest.plaintext.sizeBytes - a[0]!.manifest.plaintext.sizeBytes,
     )[0]!;
     const m = best[0]!.manifest;
     if (groups.size > 1 && !m.partial) notice(`copies of WAL file ${name} disagree: using the version ${best.map((s) => s.location).join(', ')} hold`);

@@ -6,6 +6,8 @@ import type { BackupLocation } from '../backup-run/locations/location.js';
 import type { BackupRecord, Catalogue } from '../catalogue/catalogue.js';
 import { policyForResource, type BackupConfig } from '../config/backup-config.loader.js';
 import { baseBackupCandidate, walRecordsFromCopies } from './archive-index.js';
+import { checkWalAgainstLedger, recordedVersions } from './ledger-check.policy.js';
+import type { LedgerWal } from './ledger-wal.js';
 import { orderCopies } from './copy-order.policy.js';
 import { idOf, pgServerBin, restoredConnection, runServerTool } from './data-directory.target.js';
 import { chooseBaseBackup, recoverySettings, shellWord, walChainFor, type ArchivedWal, type BaseBackupCandidate } from './pitr-plan.policy.js';
@@ -35,6 +37,18 @@ export interface PointInTimeOptions {
   keyFile: string | null;
   onNotice?: (message: string) => void;
   onProgress?: (done: number, total: number) => void;
+  /** Check every WAL file against the WalArchived events of the audit ledger (read after the target is authorized). */
+  ledger?: { read(): Promise<LedgerWal> } | null;
+}
+
+export interface LedgerOutcome {
+  source: string;
+  /** WalArchived events read, and entries skipped (recorded but not acted on, or not valid). */
+  events: number;
+  untrusted: number;
+  /** WAL files whose copies hold the version the ledger recorded. */
+  checked: number;
+  refused: { name: string; reason: string }[];
 }
 
 export interface RecoveryOutcome {
@@ -64,6 +78,7 @@ export interface PointInTimeResult {
   archiveEndLsn: string;
   archiveGapAt: string | null;
   recordsFrom: string;
+  ledger: LedgerOutcome | null;
   recovery: RecoveryOutcome | null;
 }
 
@@ -108,7 +123,19 @@ export class PointInTimeRestore {
       options.target,
     );
     const record = candidates.find((c) => c.candidate.backupId === backup.backupId)!.record;
-    const wal = await walRecordsFromCopies(policy, this.deps.location, notice);
+    const ledger = options.ledger ? await options.ledger.read() : null;
+    let wal = await walRecordsFromCopies(policy, this.deps.location, notice, ledger ? recordedVersions(ledger.versions) : undefined);
+    let ledgerOutcome: LedgerOutcome | null = null;
+    // To the latest moment, the newest segment the copies hold must be replayed: one the ledger refused counts as not reached.
+    let newestArchived: string | null = null;
+    if (ledger) {
+      if (options.target.kind === 'latest') newestArchived = walChainFor(wal, backup, options.target).lastSegment;
+      const check = checkWalAgainstLedger(wal, ledger.versions);
+      for (const r of check.refused) notice(`WAL file ${r.name} refused: ${r.reason} (ledger at ${ledger.source}); recovery cannot go past it`);
+      for (const d of check.droppedCopies) notice(`copy ${d.location} of WAL file ${d.name} does not hold the bytes the ledger recorded: not used`);
+      wal = check.kept;
+      ledgerOutcome = { source: ledger.source, events: ledger.events, untrusted: ledger.untrusted, checked: check.kept.length, refused: check.refused };
+    }
     const chain = walChainFor(wal, backup, options.target);
     if (chain.gapAt) notice(`the WAL archive has a hole at ${chain.gapAt}: recovery cannot go past it`);
     const encrypted = record.encryption !== null || policy.encryption !== null;
@@ -130,7 +157,7 @@ export class PointInTimeRestore {
       onProgress: options.onProgress,
     });
     const dataDir = options.toDataDir;
-    const plan = this.plan(options, policy.copies, backup, chain.files, encrypted ? resolve(options.keyFile!) : null);
+    const plan = this.plan(options, policy.copies, backup, chain.files, encrypted ? resolve(options.keyFile!) : null, ledgerOutcome?.source ?? null);
     await this.writeRecoveryFiles(dataDir, plan, options);
     const result: PointInTimeResult = {
       resource: options.resource,
@@ -141,6 +168,7 @@ export class PointInTimeRestore {
       archiveEndLsn: chain.endLsn,
       archiveGapAt: chain.gapAt,
       recordsFrom: plan.recordsFrom,
+      ledger: ledgerOutcome,
       recovery: null,
     };
     if (options.start) {
@@ -148,20 +176,23 @@ export class PointInTimeRestore {
       // To the latest moment, recovery must have asked for (and got) the newest archived segment: a
       // restore_command that failed before it could say anything looks to PostgreSQL like "no more
       // WAL", and it would promote at the base backup's end.
-      const newest = options.target.kind === 'latest' ? chain.lastSegment : null;
-      result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, newest);
+      const newest = options.target.kind === 'latest' ? (newestArchived ?? chain.lastSegment) : null;
+      const refused = (ledgerOutcome?.refused ?? []).map((r) => r.name);
+      result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, newest, refused);
     }
     return result;
   }
 
-  private plan(options: PointInTimeOptions, copies: { name: string; location: BackupConfig['locations'] extends Map<string, infer L> ? L : never }[], backup: BaseBackupCandidate, files: ArchivedWal[], keyFile: string | null): RestorePlan {
+  private plan(options: PointInTimeOptions, copies: { name: string; location: BackupConfig['locations'] extends Map<string, infer L> ? L : never }[], backup: BaseBackupCandidate, files: ArchivedWal[], keyFile: string | null, ledger: string | null): RestorePlan {
     const kindOf = (name: string) => this.deps.location(name)?.kind ?? null;
     return {
       format: RESTORE_PLAN_FORMAT,
       resource: options.resource,
       backupId: backup.backupId,
       target: { kind: options.target.kind, value: targetValue(options.target) },
-      recordsFrom: 'the WAL manifests of the copies (the version most copies hold)',
+      recordsFrom: ledger
+        ? `the WAL manifests of the copies, each file checked against the WalArchived events of the audit ledger at ${ledger}`
+        : 'the WAL manifests of the copies (the version most copies hold)',
       encryption: keyFile ? { keyFile } : null,
       locations: copies.map(({ name, location }) =>
         location.kind === 'filesystem'
@@ -205,7 +236,7 @@ export class PointInTimeRestore {
    * replay got and reads wal-fetch's log: which copy served each file, which were refused, and
    * whether a file of the plan could not be fetched at all.
    */
-  private async recover(dataDir: string, port: number, connection: string, pgVersion: string | null, started: number, mustServe: string | null): Promise<RecoveryOutcome> {
+  private async recover(dataDir: string, port: number, connection: string, pgVersion: string | null, started: number, mustServe: string | null, refusedByLedger: string[] = []): Promise<RecoveryOutcome> {
     const bin = pgServerBin(pgVersion);
     const logFile = join(dataDir, 'continuity-restore-start.log');
     let startError: Error | null = null;
@@ -269,10 +300,13 @@ export class PointInTimeRestore {
     };
     const short = promoted && !stoppedAt && mustServe !== null && !served.has(mustServe);
     if (stoppedAt || !promoted || short) {
+      const shortWhy = refusedByLedger.length
+        ? `the newest archived WAL file ${mustServe} was not replayed: the ledger check refused ${refusedByLedger.join(', ')}`
+        : `the newest archived WAL file ${mustServe} was never fetched (wal-fetch served ${served.size} file(s); see ${WAL_FETCH_LOG} and the server log)`;
       const why = stoppedAt
         ? `WAL file ${stoppedAt.name} could not be fetched from any copy (${stoppedAt.reasons.join('; ')})`
         : short
-          ? `the newest archived WAL file ${mustServe} was never fetched (wal-fetch served ${served.size} file(s); see ${WAL_FETCH_LOG} and the server log)`
+          ? shortWhy
           : `the restored server stopped during recovery: ${lastLines(log) || (startError as Error | null)?.message || 'no message'}`;
       throw new RestoreError(
         'RESTORE.RECOVERY_INCOMPLETE',

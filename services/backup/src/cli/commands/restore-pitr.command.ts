@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { policyForResource } from '../../config/backup-config.loader.js';
 import { PointInTimeRestore, type PointInTimeResult, type RecoveryOutcome } from '../../restore/point-in-time.restore.js';
+import { ledgerBaseUrl, readLedgerWal } from '../../restore/ledger-wal.js';
 import { parseRecoveryTarget, type RecoveryTargetInput } from '../../restore/recovery-target.js';
 import { RestoreError, RestoreTargetNotAllowedError } from '../../restore/restore.errors.js';
 import { CliError, err, out } from '../cli.context.js';
@@ -19,6 +20,8 @@ export interface PitrCommandOptions extends RecoveryTargetInput {
   json?: boolean;
   /** List base backups and WAL from the copies' manifests, not the catalogue database. */
   fromCopies?: boolean;
+  /** The audit service whose ledger every WAL file is checked against (token: CONTINUITY_AUDIT_TOKEN). */
+  ledger?: string;
 }
 
 const operatorName = (): string | null => {
@@ -58,6 +61,16 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
   } catch (error) {
     throw new CliError((error as Error).message, 2);
   }
+  let ledger: { url: URL; token: string } | null = null;
+  if (options.ledger !== undefined) {
+    const token = process.env.CONTINUITY_AUDIT_TOKEN?.trim();
+    if (!token) throw new CliError('--ledger needs a viewer or auditor token of the audit service in CONTINUITY_AUDIT_TOKEN (never on the command line)', 2);
+    try {
+      ledger = { url: ledgerBaseUrl(options.ledger), token };
+    } catch (error) {
+      throw new CliError((error as Error).message, 2);
+    }
+  }
   const notice = (message: string) => err(`warning: ${message}`);
   return withRestoreSources(options, resource, notice, async (ctx) => {
     if (ctx.fromCopies) err(`base backups and WAL are listed from the copies' manifests (the locations in the configuration file), not the catalogue: ${ctx.fromCopies}`);
@@ -89,6 +102,7 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
         identities,
         keyFile: identities.length ? keyFile : null,
         onNotice: notice,
+        ledger: ledger ? { read: () => readLedgerWal({ url: ledger!.url, token: ledger!.token, resource }) } : null,
       });
     } catch (error) {
       if (error instanceof RestoreTargetNotAllowedError) {
@@ -107,8 +121,13 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
     out(`  base backup ${result.backup.backupId} (finished ${result.backup.finishedAt}, WAL ${result.backup.startLsn} to ${result.backup.endLsn}) from copy ${base.copy.location}, SHA-256 verified, ${formatBytes(base.bytes)}`);
     for (const a of base.attempts.filter((x) => !x.ok)) out(`  refused base backup copy ${a.location}: ${a.error}`);
     out(`  restore plan: ${result.walFiles} WAL file(s) archived up to ${result.archiveEndLsn}${result.archiveGapAt ? ` (hole at ${result.archiveGapAt})` : ''}; records from ${result.recordsFrom}`);
+    if (result.ledger) {
+      const l = result.ledger;
+      out(`  WAL checked against the audit ledger at ${l.source}: ${l.events} WalArchived event(s), ${l.checked} file(s) as recorded, ${l.refused.length} refused${l.untrusted ? `, ${l.untrusted} ledger entries not trusted (skipped)` : ''}`);
+      for (const r of l.refused) out(`  refused WAL file ${r.name}: ${r.reason}`);
+    }
     if (result.recovery) printRecovery(result.recovery);
     else out(`  not started: start it with pg_ctl -D ${base.target} start (as the postgres user); it replays the WAL from the archive through continuity wal-fetch and promotes at the target`);
-    if (options.json) out(JSON.stringify({ backupId: result.backup.backupId, walFiles: result.walFiles, baseBackupsFrom: ctx.fromCopies ? 'copies' : 'catalogue', recovery: result.recovery }));
+    if (options.json) out(JSON.stringify({ backupId: result.backup.backupId, walFiles: result.walFiles, baseBackupsFrom: ctx.fromCopies ? 'copies' : 'catalogue', ledger: result.ledger, recovery: result.recovery }));
   });
 };

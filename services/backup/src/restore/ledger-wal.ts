@@ -1,0 +1,118 @@
+import { continuityEvents, WalArchivedV1Schema } from '@continuity/contracts';
+import { RestoreError } from './restore.errors.js';
+import type { LedgerWalVersion } from './ledger-check.policy.js';
+
+/**
+ * The `WalArchived` events the audit ledger holds for a resource, read page by page from the
+ * audit service (`GET /audit/events?resource=…&type=WalArchived`, a viewer or auditor token).
+ * Entries the ledger recorded but did not act on (`untrusted`: an unknown or unauthorized
+ * source) are not evidence and are skipped. Bounded: at most `maxEvents` events and
+ * `maxPageBytes` per page; a ledger that cannot be read fails the restore (the operator asked for
+ * the check), saying why, never with the token.
+ */
+
+export interface LedgerWal {
+  versions: LedgerWalVersion[];
+  events: number;
+  untrusted: number;
+  source: string;
+}
+
+const PAGE = 1_000;
+const fail = (message: string) => new RestoreError('RESTORE.LEDGER_UNAVAILABLE', message, { status: 502 });
+
+/** The audit service's base URL: http(s), with no credentials in it (argv is visible to every local user). */
+export const ledgerBaseUrl = (text: string): URL => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new RestoreError('RESTORE.LEDGER_URL_INVALID', `--ledger ${JSON.stringify(text.slice(0, 200))} is not a URL (e.g. http://audit:3004)`, { status: 400 });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RestoreError('RESTORE.LEDGER_URL_INVALID', `--ledger must be an http(s) URL, not ${url.protocol}`, { status: 400 });
+  if (url.username || url.password) throw new RestoreError('RESTORE.LEDGER_URL_INVALID', '--ledger must not hold credentials: the token comes from CONTINUITY_AUDIT_TOKEN', { status: 400 });
+  url.search = '';
+  url.hash = '';
+  return url;
+};
+
+const readBounded = async (res: Response, maxBytes: number): Promise<string> => {
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.length;
+    if (length > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw fail(`the audit ledger answered more than ${maxBytes} bytes for one page`);
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts).toString('utf8');
+};
+
+export const readLedgerWal = async (options: {
+  url: URL;
+  token: string;
+  resource: string;
+  maxEvents?: number;
+  maxPageBytes?: number;
+  timeoutMs?: number;
+}): Promise<LedgerWal> => {
+  const maxEvents = options.maxEvents ?? 1_000_000;
+  const versions: LedgerWalVersion[] = [];
+  let events = 0;
+  let untrusted = 0;
+  let cursor: number | null = -1;
+  const where = `${options.url.origin}${options.url.pathname.replace(/\/$/, '')}`;
+  while (cursor !== null) {
+    const url = new URL(`${where}/audit/events`);
+    url.searchParams.set('resource', options.resource);
+    url.searchParams.set('type', 'WalArchived');
+    url.searchParams.set('limit', String(PAGE));
+    if (cursor >= 0) url.searchParams.set('cursor', String(cursor));
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: { authorization: `Bearer ${options.token}` }, redirect: 'error', signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+    } catch (error) {
+      throw fail(`the audit ledger at ${where} is not reachable: ${(error as Error).message}`);
+    }
+    const text = await readBounded(res, options.maxPageBytes ?? 64 << 20);
+    if (res.status === 401 || res.status === 403) throw fail(`the audit ledger at ${where} refused the token in CONTINUITY_AUDIT_TOKEN (${res.status}): it needs a viewer or auditor token`);
+    if (!res.ok) throw fail(`the audit ledger at ${where} answered ${res.status}: ${text.slice(0, 500)}`);
+    let page: { events: { envelope: unknown; untrusted: string | null }[]; nextCursor: number | null };
+    try {
+      page = JSON.parse(text);
+      if (!Array.isArray(page.events) || (page.nextCursor !== null && !Number.isInteger(page.nextCursor))) throw new Error('no events list');
+    } catch (error) {
+      throw fail(`the audit ledger at ${where} answered something that is not a page of events: ${(error as Error).message}`);
+    }
+    if (page.nextCursor !== null && page.nextCursor <= cursor) throw fail(`the audit ledger at ${where} answered a cursor that does not advance`);
+    for (const entry of page.events) {
+      if (++events > maxEvents) throw fail(`the audit ledger holds more than ${maxEvents} WalArchived events of ${options.resource}: too many to check in one restore`);
+      if (entry.untrusted) {
+        untrusted++;
+        continue;
+      }
+      let event;
+      try {
+        event = continuityEvents.parse(entry.envelope);
+      } catch {
+        event = null;
+      }
+      if (!event || event.type !== 'WalArchived' || event.resource !== options.resource || event.source !== 'backup') {
+        untrusted++;
+        continue;
+      }
+      const data = WalArchivedV1Schema.parse(event.data);
+      for (const s of data.segments) {
+        versions.push({ name: s.name, partial: s.partial, plaintextSha256: s.plaintextSha256, plaintextSizeBytes: s.plaintextSizeBytes, copies: s.copies.map((c) => ({ location: c.location, sha256: c.sha256 })) });
+      }
+    }
+    cursor = page.nextCursor;
+  }
+  return { versions, events, untrusted, source: where };
+};
