@@ -30,6 +30,8 @@ const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 export const isWalFileName = (name: string) => WAL_SEGMENT_PATTERN.test(name) || WAL_HISTORY_PATTERN.test(name);
 const WalName = z.string().refine(isWalFileName, 'must be a WAL segment (24 hex digits) or <timeline>.history');
 
+const AbsolutePath = z.string().startsWith('/');
+
 export const PlanLocationSchema = z.discriminatedUnion('kind', [
   z.strictObject({ name: z.string().min(1), kind: z.literal('filesystem'), path: z.string().startsWith('/') }),
   z.strictObject({ name: z.string().min(1), kind: z.literal('object-store'), bucket: z.string().min(1), natsUrl: z.string().min(1) }),
@@ -57,6 +59,15 @@ export const RestorePlanSchema = z.strictObject({
   /** The age key file to decrypt with (its path; read by wal-fetch when it runs). */
   encryption: z.strictObject({ keyFile: z.string().startsWith('/') }).nullable(),
   locations: z.array(PlanLocationSchema),
+  /**
+   * How wal-fetch proves who it is to the NATS of object-store copies: the credential files' paths
+   * (never their content; read by wal-fetch when it runs), as NATS_CREDS / NATS_NKEY_SEED_FILE /
+   * NATS_CA name them. Absent or null: none recorded (wal-fetch's own environment may give them).
+   */
+  nats: z
+    .strictObject({ NATS_CREDS: AbsolutePath.optional(), NATS_NKEY_SEED_FILE: AbsolutePath.optional(), NATS_CA: AbsolutePath.optional() })
+    .nullable()
+    .optional(),
   files: z.array(PlanWalFileSchema),
 });
 

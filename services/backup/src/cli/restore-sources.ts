@@ -9,6 +9,7 @@ import type { Catalogue } from '../catalogue/catalogue.js';
 import { policyForResource, type BackupConfig } from '../config/backup-config.loader.js';
 import { CopiesCatalogue } from '../restore/copies-catalogue.js';
 import { RestoreService } from '../restore/restore.service.js';
+import type { BackupEnv } from '../backup.env.js';
 import { readEnv, readPolicies, UnreachableError, withContext } from './cli.context.js';
 
 /** What a point-in-time restore reads: the catalogue (or the copies' manifests), the restore service, the locations. */
@@ -19,7 +20,11 @@ export interface RestoreSources {
   location: (name: string) => BackupLocation | null;
   /** Why base backups are listed from the copies' manifests; null when the catalogue is read. */
   fromCopies: string | null;
+  /** The NATS credential files of this environment (for wal-fetch's plan: paths only). */
+  natsAuthFiles: { NATS_CREDS?: string; NATS_NKEY_SEED_FILE?: string; NATS_CA?: string };
 }
+
+const natsFilesOf = (env: BackupEnv) => ({ NATS_CREDS: env.NATS_CREDS, NATS_NKEY_SEED_FILE: env.NATS_NKEY_SEED_FILE, NATS_CA: env.NATS_CA });
 
 /**
  * Runs a restore over the catalogue when it can be reached; over the copies' manifests (the copy
@@ -39,7 +44,7 @@ export const withRestoreSources = async <T>(
     try {
       return await withContext(options, (ctx) => {
         opened = true;
-        return work({ config: ctx.config, catalogue: ctx.catalogue, restore: ctx.restore, location: (name) => (ctx.config.locations.has(name) ? ctx.locations.get(name) : null), fromCopies: null });
+        return work({ config: ctx.config, catalogue: ctx.catalogue, restore: ctx.restore, location: (name) => (ctx.config.locations.has(name) ? ctx.locations.get(name) : null), fromCopies: null, natsAuthFiles: natsFilesOf(ctx.env) });
       });
     } catch (error) {
       // Only an unreachable dependency at open: anything the work itself throws is the restore's outcome.
@@ -76,7 +81,7 @@ export const withRestoreSources = async <T>(
         await publisher.publishEnvelope(publisher.build('RestorePerformed', { resource: res, data }));
       },
     });
-    return await work({ config, catalogue, restore, location, fromCopies: why });
+    return await work({ config, catalogue, restore, location, fromCopies: why, natsAuthFiles: natsFilesOf(env) });
   } finally {
     await registry.close();
     await nc?.drain().catch(() => undefined);

@@ -21,7 +21,7 @@ import {
  * `continuity wal-fetch <file> <dest> [--plan <path>]`: PostgreSQL's `restore_command` in a
  * point-in-time restore (`%f %p`). Kept apart from the CLI's other commands so each of the many
  * calls during recovery starts fast (no service graph, no catalogue, no NATS unless a copy is in
- * an object store). It reads the restore plan (default: `continuity-restore-plan.json` in the
+ * an object store, then with the credentials `natsSettings` finds). It reads the restore plan (default: `continuity-restore-plan.json` in the
  * working directory, which PostgreSQL sets to the data directory), fetches the file from its
  * copies with hash checks, and appends what happened to `continuity-wal-fetch.log` beside the
  * plan. Exit 0: fetched; 1: not archived, or no copy usable (PostgreSQL then ends recovery
@@ -39,6 +39,20 @@ const safeDestination = (dest: string) => {
   return resolve(dest);
 };
 
+/**
+ * The NATS credentials of object-store copies, for the one function every NATS client takes them
+ * from (`natsAuthOptions`): this process's environment when it names an identity (the server's
+ * environment: the restore passes its own to the server it starts), otherwise the credential
+ * files the plan recorded. A password is never in the plan: only the environment gives one.
+ */
+export const natsSettings = (plan: Pick<RestorePlan, 'nats'>, env: NodeJS.ProcessEnv) => {
+  const fromEnv = env.NATS_CREDS || env.NATS_NKEY_SEED_FILE || env.NATS_USER;
+  const settings = fromEnv
+    ? { NATS_CREDS: env.NATS_CREDS, NATS_NKEY_SEED_FILE: env.NATS_NKEY_SEED_FILE, NATS_USER: env.NATS_USER, NATS_PASSWORD: env.NATS_PASSWORD }
+    : { NATS_CREDS: plan.nats?.NATS_CREDS, NATS_NKEY_SEED_FILE: plan.nats?.NATS_NKEY_SEED_FILE };
+  return { ...settings, NATS_CA: env.NATS_CA || plan.nats?.NATS_CA };
+};
+
 const readers = (plan: RestorePlan) => {
   const opened = new Map<string, Promise<{ read(key: ArtifactKey): Promise<Readable>; close(): Promise<void> }>>();
   const open = (location: PlanLocation) => {
@@ -54,9 +68,9 @@ const readers = (plan: RestorePlan) => {
     }
     return (async () => {
       // Only when a copy is in an object store: NATS is loaded and connected then.
-      const { connectNats } = await import('@continuity/messaging');
+      const { connectNats, natsAuthOptions } = await import('@continuity/messaging');
       const { ObjectStoreLocation } = await import('../backup-run/locations/object-store.location.js');
-      const nc = await connectNats(location.natsUrl, {}, { name: 'continuity-wal-fetch', timeout: 5_000 });
+      const nc = await connectNats(location.natsUrl, natsAuthOptions(natsSettings(plan, process.env)), { name: 'continuity-wal-fetch', timeout: 5_000 });
       const store = new ObjectStoreLocation(location.name, '-', '-', location.bucket, nc, { ownsConnection: true });
       return { read: (key: ArtifactKey) => store.read(key), close: () => store.close() };
     })();

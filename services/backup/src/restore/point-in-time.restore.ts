@@ -87,6 +87,8 @@ export interface PointInTimeDeps {
   restore: Pick<RestoreService, 'restore' | 'authorize'>;
   config: BackupConfig;
   location: (name: string) => BackupLocation | null;
+  /** The NATS credential files object-store copies are read with (their paths go into the plan for wal-fetch). */
+  natsAuthFiles?: { NATS_CREDS?: string; NATS_NKEY_SEED_FILE?: string; NATS_CA?: string };
   /** The command PostgreSQL runs as restore_command, before `%f %p` (default: this build's wal-fetch). */
   walFetchCommand?: string[];
   now?: () => Date;
@@ -199,6 +201,7 @@ export class PointInTimeRestore {
           ? { name, kind: 'filesystem' as const, path: location.path }
           : { name, kind: 'object-store' as const, bucket: location.bucket, natsUrl: withoutCredentials(location.natsUrl ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222') },
       ),
+      nats: this.natsFiles(copies.some((c) => c.location.kind === 'object-store')),
       files: files.map((f) => {
         const { ordered } = orderCopies(
           f.copies.map((c) => ({ ...c, uri: c.location })),
@@ -216,6 +219,13 @@ export class PointInTimeRestore {
         };
       }).filter((f) => f.copies.length > 0),
     };
+  }
+
+  /** Where the NATS credential files are (absolute paths, never their content), when a copy is in an object store. */
+  private natsFiles(objectStores: boolean): RestorePlan['nats'] {
+    const given = Object.entries(this.deps.natsAuthFiles ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].length > 0);
+    if (!objectStores || !given.length) return null;
+    return Object.fromEntries(given.map(([variable, path]) => [variable, resolve(path)]));
   }
 
   /** The plan (0600, the server's user), the recovery settings and `recovery.signal`. */

@@ -89,6 +89,7 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
       restore: ctx.restore,
       config: ctx.config,
       location: ctx.location,
+      natsAuthFiles: ctx.natsAuthFiles,
     });
     let result: PointInTimeResult;
     try {
