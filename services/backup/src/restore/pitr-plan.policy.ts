@@ -41,7 +41,7 @@ const invalid = (code: string, message: string) => new RestoreError(code, messag
  * created after it (unless `restorePointLsn` is known, then as an LSN). `--latest`: the newest.
  */
 export const chooseBaseBackup = (candidates: readonly BaseBackupCandidate[], target: RecoveryTarget, options: { restorePointLsn?: string } = {}): BaseBackupCandidate => {
-  if (!candidates.length) throw invalid('RESTORE.NO_BASE_BACKUP', 'no base backup of the resource is in the catalogue: a point-in-time restore starts from one (take one with method: basebackup)');
+  if (!candidates.length) throw invalid('RESTORE.NO_BASE_BACKUP', 'no base backup of the resource is in the catalogue (or in its copies, when listed from them): a point-in-time restore starts from one (take one with method: basebackup)');
   const newestFirst = [...candidates].sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt) || Number(lsnValue(b.endLsn) - lsnValue(a.endLsn)));
   const oldest = newestFirst[newestFirst.length - 1]!;
   const byLsn = (lsn: string) => {
