@@ -258,7 +258,7 @@ policies:
     }
   }, 180_000);
 
-  it('--from-copies: a copy whose base backup and manifest were both rewritten is outvoted by the other copies, never restored from, and said so', async () => {
+  it('--from-copies: a copy whose base backup and manifest were both rewritten is outvoted by the other copies, never restored from, and said so; with neither the catalogue nor NATS the filesystem copies suffice', async () => {
     const artifact = join(world.root, 'local', RESOURCE, `${backupId}.tar.zst`);
     const manifestFile = join(world.root, 'local', RESOURCE, `${backupId}.manifest.json`);
     const original = { artifact: readFileSync(artifact), manifest: readFileSync(manifestFile) };
@@ -279,6 +279,17 @@ policies:
       writeFileSync(artifact, original.artifact);
       writeFileSync(manifestFile, original.manifest);
     }
+    // Neither the catalogue nor NATS: the filesystem copies are enough; the restore says what it could not record.
+    const alone = join(world.root, 'restored', 'no-nats');
+    const run = await runCli(['restore', RESOURCE, '--latest', '--to-data-dir', alone], { ...env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/gone', NATS_URL: 'nats://127.0.0.1:1' });
+    expect(`${run.code} ${run.stderr}`).toBe(`0 ${run.stderr}`);
+    expect(run.stderr).toContain('NATS is not reachable at NATS_URL=nats://127.0.0.1:1');
+    expect(run.stderr).toContain('could not record RestorePerformed: NATS is not reachable');
+    expect(run.stdout).toContain(`base backup ${backupId}`);
+    // --from-copies and --ledger are for point-in-time restores only.
+    const byId = await runCli(['restore', backupId, '--to-data-dir', join(world.root, 'restored', 'by-id'), '--from-copies'], env);
+    expect(byId.code).toBe(2);
+    expect(byId.stderr).toContain('--from-copies and --ledger go with a point-in-time target');
   }, 180_000);
 
   it('--ledger: every WAL file checked against the WalArchived events of the audit ledger (real audit service); a segment whose copies all agree on forged bytes is refused and --latest fails before it', async () => {
