@@ -9,6 +9,8 @@ import type { WalSegment } from '@continuity/contracts';
 import { startNatsCluster, type NatsCluster } from '@continuity/messaging/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import { parseBackupConfig } from '../src/config/backup-config.loader.js';
+import { walRecordsFromCopies } from '../src/restore/archive-index.js';
+import type { ArchivedWal } from '../src/restore/pitr-plan.policy.js';
 import { shipWalFile } from '../src/wal/wal-file-shipper.js';
 import { tempDir } from './harness.js';
 
@@ -25,6 +27,7 @@ describe('wal-fetch from an object store on a NATS requiring credentials (real n
   let seedFile: string;
   let segment: WalSegment;
   let original: Buffer;
+  let listed: ArchivedWal[];
   const user = createUser();
   const seed = new TextDecoder().decode(user.getSeed());
 
@@ -53,6 +56,8 @@ policies:
     original = randomBytes(1 << 20);
     writeFileSync(join(root, NAME), original);
     segment = await shipWalFile(config.policies.get('p')!, locations, { name: NAME, path: join(root, NAME), partial: false }, () => new Date());
+    // Without the catalogue, the restore finds it by listing the object store.
+    listed = await walRecordsFromCopies(config.policies.get('p')!, (name) => locations.get(name), () => undefined);
     await locations.close();
   }, 60_000);
 
@@ -88,6 +93,10 @@ policies:
       child.stderr.on('data', (c) => (stderr += c));
       child.once('exit', (code) => resolve({ code, stderr, log: existsSync(join(dir, WAL_FETCH_LOG)) ? readFileSync(join(dir, WAL_FETCH_LOG), 'utf8') : '' }));
     });
+
+  it('the WAL an object store holds is found by listing it (no catalogue, no filesystem copy)', () => {
+    expect(listed).toEqual([expect.objectContaining({ name: NAME, plaintextSha256: segment.plaintextSha256, copies: [{ location: 'far', sha256: segment.sha256, sizeBytes: segment.sizeBytes }] })]);
+  });
 
   it('with the nkey seed file the plan names: fetched, hash-checked, written', async () => {
     const dir = planIn(join(root, 'seed'), { NATS_NKEY_SEED_FILE: seedFile });

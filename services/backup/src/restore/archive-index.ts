@@ -1,5 +1,3 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { isWalFileName, parseManifest, walArtifactKey, type ArtifactKey } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';
@@ -39,20 +37,12 @@ export interface ArchiveIndexNotice {
   (message: string): void;
 }
 
-/** WAL file names a filesystem location holds for `resource` (from its manifests' names). */
-const listFilesystemWal = async (root: string, resource: string): Promise<string[]> => {
-  const walDir = join(root, resource, 'wal');
-  const timelines = await readdir(walDir).catch(() => [] as string[]);
-  const names: string[] = [];
-  for (const timeline of timelines) {
-    if (!/^[0-9A-F]{8}$/.test(timeline)) continue;
-    for (const entry of await readdir(join(walDir, timeline)).catch(() => [] as string[])) {
-      const name = entry.endsWith('.manifest.json') ? entry.slice(0, -'.manifest.json'.length) : '';
-      if (isWalFileName(name)) names.push(name);
-    }
-  }
-  return names;
-};
+/** WAL file names a location holds for `resource` (from its manifests' names). */
+const listWal = async (location: BackupLocation, resource: string): Promise<string[]> =>
+  (await location.listManifests(resource)).flatMap((entry) => {
+    const match = /^wal\/[0-9A-F]{8}\/(.+)\.manifest\.json$/.exec(entry);
+    return match && isWalFileName(match[1]!) ? [match[1]!] : [];
+  });
 
 const parseWalManifest = (bytes: Buffer | null): WalManifest | null => {
   if (!bytes) return null;
@@ -65,7 +55,7 @@ const parseWalManifest = (bytes: Buffer | null): WalManifest | null => {
 
 /**
  * Every WAL file of the policy's resource that its copy locations hold, one agreed record per
- * name. Filesystem locations are listed; other locations are asked for the names found.
+ * name. Every location is listed (a filesystem's folders, an object store's names).
  */
 export const walRecordsFromCopies = async (
   policy: ResolvedPolicy,
@@ -77,7 +67,13 @@ export const walRecordsFromCopies = async (
   const resource = policy.resourceName;
   const names = new Set<string>();
   for (const copy of policy.copies) {
-    if (copy.location.kind === 'filesystem') for (const name of await listFilesystemWal(copy.location.path, resource)) names.add(name);
+    const loc = location(copy.name);
+    if (!loc) continue;
+    const listed = await listWal(loc, resource).catch((error: Error) => {
+      notice(`location ${copy.name} cannot be listed (${error.message}): WAL only it holds is not found`);
+      return [] as string[];
+    });
+    for (const name of listed) names.add(name);
   }
   const perName = new Map<string, { location: string; manifest: WalManifest }[]>();
   for (const copy of policy.copies) {

@@ -1,5 +1,3 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ARTIFACT_EXTENSIONS, parseManifest, type ArtifactKey, type ArtifactManifest } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';
 import type { BackupRecord, BackupState, Catalogue } from '../catalogue/catalogue.js';
@@ -12,8 +10,8 @@ import type { ResolvedPolicy } from '../config/backup-config.loader.js';
  * stored and plaintext SHA-256, its WAL range), so the copy locations named in the configuration
  * file are enough to find and restore a base backup ([decision 0032](../../../../docs/decisions/0032-disaster-restore-from-copies-and-ledger.md)).
  *
- * Filesystem locations are listed; every other copy location of the policy is asked for the
- * backups found. A backup's record is the version most copies agree on (stored and plaintext
+ * Every copy location of the policy is listed (a filesystem's folder, an object store's names)
+ * and asked for each backup found. A backup's record is the version most copies agree on (stored and plaintext
  * hashes): a copy whose manifest says otherwise is left out of the record (and so never
  * restored from), and said so; a backup whose copies disagree with no majority is not used. Only manifests naming this resource and their own file's backup
  * id count; the URIs inside a manifest are never followed (only configured locations are read).
@@ -23,10 +21,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SHA256 = /^[0-9a-f]{64}$/;
 const MANIFEST_SUFFIX = '.manifest.json';
 
-/** Backup ids whose manifests a filesystem location holds for `resource`. */
-const listFilesystemBackups = async (root: string, resource: string): Promise<string[]> =>
-  (await readdir(join(root, resource)).catch(() => [] as string[]))
-    .filter((entry) => entry.endsWith(MANIFEST_SUFFIX))
+/** Backup ids whose manifests a location holds for `resource`. */
+const listBackups = async (location: BackupLocation, resource: string): Promise<string[]> =>
+  (await location.listManifests(resource))
+    .filter((entry) => !entry.includes('/') && entry.endsWith(MANIFEST_SUFFIX))
     .map((entry) => entry.slice(0, -MANIFEST_SUFFIX.length))
     .filter((id) => UUID.test(id));
 
@@ -51,7 +49,13 @@ export class CopiesCatalogue implements Pick<Catalogue, 'list' | 'get'> {
     const resource = policy.resourceName;
     const ids = new Set<string>();
     for (const copy of policy.copies) {
-      if (copy.location.kind === 'filesystem') for (const id of await listFilesystemBackups(copy.location.path, resource)) ids.add(id);
+      const loc = location(copy.name);
+      if (!loc) continue;
+      const listed = await listBackups(loc, resource).catch((error: Error) => {
+        notice(`location ${copy.name} cannot be listed (${error.message}): backups only it holds are not found`);
+        return [] as string[];
+      });
+      for (const id of listed) ids.add(id);
     }
     const records: BackupRecord[] = [];
     for (const backupId of ids) {

@@ -8,6 +8,7 @@ import { artifactPath, ArtifactKey, Digest, manifestPath } from '@continuity/art
 import { BackupLocation, CleanupResult, CopyWriter, LocationError } from './location.js';
 
 const PARTIAL = '.partial-';
+const MANIFEST_SUFFIX = '.manifest.json';
 
 /** fsync a directory so a rename in it survives a crash. */
 const syncDir = async (dir: string) => {
@@ -154,6 +155,17 @@ export class FilesystemLocation implements BackupLocation {
       throw new LocationError(this.name, `cannot read ${path}: ${(error as Error).message}`, { cause: error });
     }
     return createReadStream(path, { highWaterMark: 1 << 20 });
+  }
+
+  async listManifests(resource: string): Promise<string[]> {
+    const top = join(this.root, resource);
+    const manifests = (names: string[]) => names.filter((n) => n.endsWith(MANIFEST_SUFFIX) && !n.startsWith('.'));
+    const found = manifests(await readdir(top).catch(() => [] as string[]));
+    for (const timeline of await readdir(join(top, 'wal')).catch(() => [] as string[])) {
+      if (!/^[0-9A-F]{8}$/.test(timeline)) continue;
+      for (const name of manifests(await readdir(join(top, 'wal', timeline)).catch(() => [] as string[]))) found.push(`wal/${timeline}/${name}`);
+    }
+    return found;
   }
 
   async readManifest(key: ArtifactKey): Promise<Buffer | null> {

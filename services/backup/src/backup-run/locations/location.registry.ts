@@ -81,6 +81,7 @@ class LazyObjectStore implements BackupLocation {
   begin: BackupLocation['begin'] = async (key) => (await this.open()).begin(key);
   read: BackupLocation['read'] = async (key) => (await this.open()).read(key);
   readManifest: BackupLocation['readManifest'] = async (key) => (await this.open()).readManifest(key);
+  listManifests: BackupLocation['listManifests'] = async (resource) => (await this.open()).listManifests(resource);
   remove: BackupLocation['remove'] = async (key) => (await this.open()).remove(key);
   close = async () => {
     if (this.inner) await (await this.inner.catch(() => null))?.close();

@@ -39,6 +39,12 @@ export interface BackupLocation {
   /** The stored bytes of a committed copy; rejects when it is missing. */
   read(key: ArtifactKey): Promise<Readable>;
   readManifest(key: ArtifactKey): Promise<Buffer | null>;
+  /**
+   * The manifests this location holds for `resource`, as paths under the resource
+   * (`<backupId>.manifest.json`, `wal/<timeline>/<name>.manifest.json`): how a restore finds
+   * backups and WAL without the catalogue.
+   */
+  listManifests(resource: string): Promise<string[]>;
   /** Deletes a committed copy and its manifest (retention); `deleted` false when it could not. */
   remove(key: ArtifactKey): Promise<{ deleted: boolean; error: string | null }>;
   close(): Promise<void>;

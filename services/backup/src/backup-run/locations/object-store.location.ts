@@ -139,6 +139,12 @@ export class ObjectStoreLocation implements BackupLocation {
     return stream;
   }
 
+  async listManifests(resource: string): Promise<string[]> {
+    const os = await this.open();
+    const prefix = `${resource}/`;
+    return (await os.list()).filter((info) => !info.deleted && info.name.startsWith(prefix) && info.name.endsWith('.manifest.json')).map((info) => info.name.slice(prefix.length));
+  }
+
   async readManifest(key: ArtifactKey): Promise<Buffer | null> {
     const os = await this.open();
     const blob = await os.getBlob(manifestPath(key));
