@@ -11,8 +11,9 @@
  * the same jobs (`restore_jobs`, min(4, cores)); and the same test on a copy that cannot be opened
  * as a local file, staged to a scratch file for `--jobs` and streamed to one pg_restore
  * (`restore_test_staged_s`, `restore_test_streamed_s`: staging pays when the first is smaller).
+ * `--restore-rounds R` repeats each of these R times (rotating their order) and reports medians.
  *
- * Usage: `npm run bench -- verify [--size-mib 1024] [--rounds 5] [--restore] [--scale 60]`.
+ * Usage: `npm run bench -- verify [--size-mib 1024] [--rounds 5] [--restore [--restore-rounds 1]] [--scale 60]`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -45,9 +46,10 @@ const options = (() => {
       rounds: intOption('rounds', 'BENCH_ROUNDS', 5),
       scale: intOption('scale', 'BENCH_SCALE', 60),
       restore: process.argv.includes('--restore'),
+      restoreRounds: intOption('restore-rounds', 'BENCH_RESTORE_ROUNDS', 1),
     };
   } catch (error) {
-    progress(`${BENCH}: ${(error as Error).message}\nusage: npm run bench -- ${BENCH} [--size-mib 1024] [--rounds 5] [--restore] [--scale 60]`);
+    progress(`${BENCH}: ${(error as Error).message}\nusage: npm run bench -- ${BENCH} [--size-mib 1024] [--rounds 5] [--restore [--restore-rounds 1]] [--scale 60]`);
     process.exit(2);
   }
 })();
@@ -134,10 +136,11 @@ const restoreComparison = async (dir: string) => {
       await admin((c) => c.query(`DROP DATABASE "${target}" WITH (FORCE)`));
       return ms;
     };
-    const pgRestoreMs = await pgRestoreAlone([]);
-    progress(`${BENCH}: pg_restore alone: ${round(pgRestoreMs / 1000, 2)} s`);
-    const pgRestoreJobsMs = await pgRestoreAlone([`--jobs=${jobs}`]);
-    progress(`${BENCH}: pg_restore --jobs=${jobs} alone: ${round(pgRestoreJobsMs / 1000, 2)} s`);
+    const pgRestore = async (extra: string[]) => {
+      const ms = await pgRestoreAlone(extra);
+      progress(`${BENCH}: pg_restore ${extra.join(' ')} alone: ${round(ms / 1000, 2)} s`);
+      return ms;
+    };
 
     const scratch = new Scratch(pool, liveness, { adminUrl: urlOf(verifierDb), prefix: `continuity_verify_bench${process.pid}_`, dir, restoreRole: 'continuity_verifier_restore' });
     const fileReader = new FileCopyReader([dir]);
@@ -163,9 +166,28 @@ const restoreComparison = async (dir: string) => {
       progress(`${BENCH}: restore test (${label}): restore ${round(outcome.result.durationMs / 1000, 2)} s, whole test (TOC, scratch database, checks, drop) ${round(testMs / 1000, 2)} s`);
       return { restoreMs: outcome.result.durationMs, testMs };
     };
-    const local = await restoreTest(`local file, --jobs=${jobs}`, jobs, fileReader);
-    const staged = await restoreTest(`not seekable, staged, --jobs=${jobs}`, jobs, streamOnly);
-    const streamed = await restoreTest('not seekable, streamed, one job', 1, streamOnly);
+    // Each variant once per round, the order rotated every round; medians reported.
+    const variants = [
+      () => pgRestore([]),
+      () => pgRestore([`--jobs=${jobs}`]),
+      () => restoreTest(`local file, --jobs=${jobs}`, jobs, fileReader),
+      () => restoreTest(`not seekable, staged, --jobs=${jobs}`, jobs, streamOnly),
+      () => restoreTest('not seekable, streamed, one job', 1, streamOnly),
+    ] as const;
+    const times: number[][] = variants.map(() => []);
+    const tests: number[] = [];
+    for (let r = 0; r < options.restoreRounds; r++) {
+      for (let k = 0; k < variants.length; k++) {
+        const i = (k + r) % variants.length;
+        const result = await variants[i]!();
+        times[i]!.push(typeof result === 'number' ? result : result.restoreMs);
+        if (i === 2 && typeof result !== 'number') tests.push(result.testMs);
+      }
+    }
+    const [pgRestoreMs, pgRestoreJobsMs, localMs, stagedMs, streamedMs] = times.map((t) => median(t)) as [number, number, number, number, number];
+    const local = { restoreMs: localMs, testMs: median(tests) };
+    const staged = { restoreMs: stagedMs };
+    const streamed = { restoreMs: streamedMs };
     return {
       db_mb: round(dbMb),
       restore_jobs: jobs,
@@ -177,6 +199,7 @@ const restoreComparison = async (dir: string) => {
       restore_jobs_ratio: round(pgRestoreJobsMs / local.restoreMs, 3),
       restore_test_staged_s: round(staged.restoreMs / 1000, 2),
       restore_test_streamed_s: round(streamed.restoreMs / 1000, 2),
+      restore_rounds: options.restoreRounds,
     };
   } finally {
     await liveness.stop();
