@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { freePort, withConnection } from '@continuity/runtime';
+import { bearer, TEST_CONTINUITY_TOKENS } from '@continuity/runtime/testing';
 import { intOption, median, printResult, progress, round } from './lib/report.js';
 
 const BENCH = 'backup';
@@ -117,6 +118,7 @@ policies:
       CONTINUITY_NAMESPACE: topology.namespace,
       DATABASE_URL: urlOf(CATALOGUE),
       BACKUP_SCHEDULER: 'off',
+      CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS,
       LOG_LEVEL: 'warn',
       NO_COLOR: '1',
     },
@@ -140,12 +142,12 @@ policies:
     await pollUntil(async () => (await fetch(`${base}/health/ready`).catch(() => null))?.ok, { what: 'the backup service to be ready', timeoutMs: 30_000 });
     const project = async (): Promise<{ ms: number; sizeBytes: number }> => {
       const started = performance.now();
-      const response = await fetch(`${base}/backups`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resource: 'bench-db' }) });
+      const response = await fetch(`${base}/backups`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer('operator') }, body: JSON.stringify({ resource: 'bench-db' }) });
       if (response.status !== 202) throw new Error(`POST /backups: ${response.status} ${await response.text()}`);
       const { backupId } = (await response.json()) as { backupId: string };
       const done = await pollUntil(
         async () => {
-          const b = (await (await fetch(`${base}/backups/${backupId}`)).json()) as { state: string; sizeBytes: number; error: unknown };
+          const b = (await (await fetch(`${base}/backups/${backupId}`, { headers: bearer('viewer') })).json()) as { state: string; sizeBytes: number; error: unknown };
           if (b.state === 'failed') throw new Error(`backup failed: ${JSON.stringify(b.error)}`);
           return b.state === 'created' ? b : null;
         },

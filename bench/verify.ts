@@ -6,9 +6,14 @@
  *
  * `--restore` also times the PostgreSQL restore test (scratch database, pg_restore, checks, drop)
  * on the backup benchmark's database (`continuity_bench_backup_s<scale>`, created with pgbench if
- * missing) against `pg_restore` alone into an empty database, reported as extra fields.
+ * missing) against `pg_restore` alone into an empty database, reported as extra fields:
+ * `restore_ratio` against one `pg_restore`, `restore_jobs_ratio` against `pg_restore --jobs` with
+ * the same jobs (`restore_jobs`, min(4, cores)); and the same test on a copy that cannot be opened
+ * as a local file, staged to a scratch file for `--jobs` and streamed to one pg_restore
+ * (`restore_test_staged_s`, `restore_test_streamed_s`: staging pays when the first is smaller).
+ * `--restore-rounds R` repeats each of these R times (rotating their order) and reports medians.
  *
- * Usage: `npm run bench -- verify [--size-mib 1024] [--rounds 5] [--restore] [--scale 60]`.
+ * Usage: `npm run bench -- verify [--size-mib 1024] [--rounds 5] [--restore [--restore-rounds 1]] [--scale 60]`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client, Pool } from 'pg';
-import { withConnection } from '@continuity/runtime';
+import { defaultRestoreJobs, withConnection } from '@continuity/runtime';
 import type * as CopyCheckModule from '../services/verifier/src/copies/copy-check.js';
 import type * as CopyReaderModule from '../services/verifier/src/copies/copy-reader.js';
 import type * as FileReaderModule from '../services/verifier/src/copies/file.reader.js';
@@ -41,9 +46,10 @@ const options = (() => {
       rounds: intOption('rounds', 'BENCH_ROUNDS', 5),
       scale: intOption('scale', 'BENCH_SCALE', 60),
       restore: process.argv.includes('--restore'),
+      restoreRounds: intOption('restore-rounds', 'BENCH_RESTORE_ROUNDS', 1),
     };
   } catch (error) {
-    progress(`${BENCH}: ${(error as Error).message}\nusage: npm run bench -- ${BENCH} [--size-mib 1024] [--rounds 5] [--restore] [--scale 60]`);
+    progress(`${BENCH}: ${(error as Error).message}\nusage: npm run bench -- ${BENCH} [--size-mib 1024] [--rounds 5] [--restore [--restore-rounds 1]] [--scale 60]`);
     process.exit(2);
   }
 })();
@@ -119,32 +125,82 @@ const restoreComparison = async (dir: string) => {
   try {
     await new VerificationStore(pool).migrate();
     await liveness.start();
-    await admin((c) => c.query(`CREATE DATABASE "${target}" TEMPLATE template0`));
-    let started = performance.now();
-    const restored = spawnSync('pg_restore', ['--no-owner', '--no-privileges', `--dbname=${urlOf(target)}`, dump], { stdio: ['ignore', 'inherit', 'inherit'] });
-    const pgRestoreMs = performance.now() - started;
-    if (restored.status !== 0) throw new Error(`pg_restore failed (exit ${restored.status ?? restored.signal})`);
-    await admin((c) => c.query(`DROP DATABASE "${target}" WITH (FORCE)`));
-    progress(`${BENCH}: pg_restore alone: ${round(pgRestoreMs / 1000, 2)} s`);
+    const jobs = defaultRestoreJobs();
+    /** `pg_restore` alone of the dump file into an empty database, with `--jobs` when given. */
+    const pgRestoreAlone = async (extra: string[]) => {
+      await admin((c) => c.query(`CREATE DATABASE "${target}" TEMPLATE template0`));
+      const started = performance.now();
+      const restored = spawnSync('pg_restore', ['--no-owner', '--no-privileges', ...extra, `--dbname=${urlOf(target)}`, dump], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const ms = performance.now() - started;
+      if (restored.status !== 0) throw new Error(`pg_restore failed (exit ${restored.status ?? restored.signal})`);
+      await admin((c) => c.query(`DROP DATABASE "${target}" WITH (FORCE)`));
+      return ms;
+    };
+    const pgRestore = async (extra: string[]) => {
+      const ms = await pgRestoreAlone(extra);
+      progress(`${BENCH}: pg_restore ${extra.join(' ')} alone: ${round(ms / 1000, 2)} s`);
+      return ms;
+    };
 
     const scratch = new Scratch(pool, liveness, { adminUrl: urlOf(verifierDb), prefix: `continuity_verify_bench${process.pid}_`, dir, restoreRole: 'continuity_verifier_restore' });
-    const tester = new PostgresRestoreTest(scratch, { assertionTimeoutMs: 60_000, assertionsFor: () => [] });
-    started = performance.now();
-    const outcome = await tester.run({
-      backupId: '00000000-0000-7000-8000-000000000000',
-      resource: 'bench-db',
-      copy: { location: 'bench', uri: pathToFileURL(dump).href, sizeBytes: statSync(dump).size },
-      reader: new FileCopyReader([dir]),
-      encryption: null,
-      identities: [],
-      plaintext: { sha256, sizeBytes: 0 },
-      manifest: null,
-      signal: new AbortController().signal,
-    });
-    const testMs = performance.now() - started;
-    if (outcome.result.status !== 'passed') throw new Error(`restore test did not pass: ${JSON.stringify(outcome.result.checks)}`);
-    progress(`${BENCH}: restore test: restore ${round(outcome.result.durationMs / 1000, 2)} s, whole test (TOC, scratch database, checks, drop) ${round(testMs / 1000, 2)} s`);
-    return { db_mb: round(dbMb), pg_restore_s: round(pgRestoreMs / 1000, 2), restore_test_restore_s: round(outcome.result.durationMs / 1000, 2), restore_test_total_s: round(testMs / 1000, 2), restore_ratio: round(pgRestoreMs / outcome.result.durationMs, 3) };
+    const fileReader = new FileCopyReader([dir]);
+    // The same file read as a copy that cannot be opened as a local file (an object store's): it is
+    // staged to a scratch file for --jobs, or streamed to one pg_restore with one job.
+    const streamOnly: typeof fileReader = Object.assign(Object.create(fileReader) as typeof fileReader, { openFile: undefined });
+    const restoreTest = async (label: string, testJobs: number, reader: typeof fileReader) => {
+      const tester = new PostgresRestoreTest(scratch, { assertionTimeoutMs: 60_000, assertionsFor: () => [], jobs: testJobs });
+      const started = performance.now();
+      const outcome = await tester.run({
+        backupId: '00000000-0000-7000-8000-000000000000',
+        resource: 'bench-db',
+        copy: { location: 'bench', uri: pathToFileURL(dump).href, sizeBytes: statSync(dump).size },
+        reader,
+        encryption: null,
+        identities: [],
+        plaintext: { sha256, sizeBytes: 0 },
+        manifest: null,
+        signal: new AbortController().signal,
+      });
+      const testMs = performance.now() - started;
+      if (outcome.result.status !== 'passed') throw new Error(`restore test did not pass: ${JSON.stringify(outcome.result.checks)}`);
+      progress(`${BENCH}: restore test (${label}): restore ${round(outcome.result.durationMs / 1000, 2)} s, whole test (TOC, scratch database, checks, drop) ${round(testMs / 1000, 2)} s`);
+      return { restoreMs: outcome.result.durationMs, testMs };
+    };
+    // Each variant once per round, the order rotated every round; medians reported.
+    const variants = [
+      () => pgRestore([]),
+      () => pgRestore([`--jobs=${jobs}`]),
+      () => restoreTest(`local file, --jobs=${jobs}`, jobs, fileReader),
+      () => restoreTest(`not seekable, staged, --jobs=${jobs}`, jobs, streamOnly),
+      () => restoreTest('not seekable, streamed, one job', 1, streamOnly),
+    ] as const;
+    const times: number[][] = variants.map(() => []);
+    const tests: number[] = [];
+    for (let r = 0; r < options.restoreRounds; r++) {
+      for (let k = 0; k < variants.length; k++) {
+        const i = (k + r) % variants.length;
+        const result = await variants[i]!();
+        times[i]!.push(typeof result === 'number' ? result : result.restoreMs);
+        if (i === 2 && typeof result !== 'number') tests.push(result.testMs);
+      }
+    }
+    const [pgRestoreMs, pgRestoreJobsMs, localMs, stagedMs, streamedMs] = times.map((t) => median(t)) as [number, number, number, number, number];
+    const local = { restoreMs: localMs, testMs: median(tests) };
+    const staged = { restoreMs: stagedMs };
+    const streamed = { restoreMs: streamedMs };
+    return {
+      db_mb: round(dbMb),
+      restore_jobs: jobs,
+      pg_restore_s: round(pgRestoreMs / 1000, 2),
+      pg_restore_jobs_s: round(pgRestoreJobsMs / 1000, 2),
+      restore_test_restore_s: round(local.restoreMs / 1000, 2),
+      restore_test_total_s: round(local.testMs / 1000, 2),
+      restore_ratio: round(pgRestoreMs / local.restoreMs, 3),
+      restore_jobs_ratio: round(pgRestoreJobsMs / local.restoreMs, 3),
+      restore_test_staged_s: round(staged.restoreMs / 1000, 2),
+      restore_test_streamed_s: round(streamed.restoreMs / 1000, 2),
+      restore_rounds: options.restoreRounds,
+    };
   } finally {
     await liveness.stop();
     await pool.end();

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Client, type Pool, type PoolClient } from 'pg';
 
 /** Runs `work` in one transaction on a pooled client: committed if it resolves, rolled back if it throws. */
@@ -28,3 +29,9 @@ export const withConnection = async <T>(connectionString: string, work: (client:
 };
 
 export { freePort } from '@continuity/messaging';
+
+/**
+ * `pg_restore --jobs` when none is configured: one per core, at most 4 (more connections than that
+ * mostly wait on each other's I/O and the largest table's index build).
+ */
+export const defaultRestoreJobs = (cores: number = availableParallelism()): number => Math.max(1, Math.min(4, cores));

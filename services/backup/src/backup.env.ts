@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnvSchema } from '@continuity/runtime';
+import { baseEnvSchema, defaultRestoreJobs } from '@continuity/runtime';
 
 /** The backup service's environment: the shared variables plus where its policy file is. */
 export const backupEnvSchema = baseEnvSchema(3001).extend({
@@ -14,6 +14,8 @@ export const backupEnvSchema = baseEnvSchema(3001).extend({
    * slot no longer keeps: put it on durable storage that survives a restart of the service.
    */
   BACKUP_WAL_SPOOL: z.string().min(1).default('wal-spool'),
+  /** `pg_restore --jobs` of a dump restored into a new database; default min(4, cores). */
+  BACKUP_RESTORE_JOBS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(32, 'must be at most 32').default(defaultRestoreJobs()),
 });
 
 export type BackupEnv = z.infer<typeof backupEnvSchema>;

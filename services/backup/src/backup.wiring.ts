@@ -35,6 +35,8 @@ export interface BackupWiringOptions {
   replicas: number;
   /** Credentials for object stores on another site's NATS (`natsAuthOf`): this service's own identity there. */
   natsAuth?: NatsAuthOptions;
+  /** `BACKUP_RESTORE_JOBS`: `pg_restore --jobs` of a dump restored into a new database. */
+  restoreJobs?: number;
 }
 
 export interface BackupGraph {
@@ -88,6 +90,7 @@ export const wireBackup = ({ config, pool, nc, publisher, topology }: BackupConn
     catalogue,
     location: (name) => (config.locations.has(name) ? locations.get(name) : null),
     resource: (name) => config.resources.get(name),
+    jobs: options.restoreJobs,
     // Through the outbox like every backup event: published now, or by the next flush if NATS is down.
     recordPerformed: async (resource, data) => {
       await catalogue.queue(publisher.build('RestorePerformed', { resource, data }));

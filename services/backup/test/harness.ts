@@ -162,11 +162,15 @@ export const startWorld = async (name: string) => {
       runners.push({ locations });
       return new BackupRunner({ config, locations, catalogue, publisher, progressEveryMs: 50, ...over });
     },
-    /** The restore service over `config`, recording RestorePerformed through the catalogue's outbox as the service does. */
-    restorer: (config: BackupConfig, location: RestoreDeps['location']) => {
+    /**
+     * The restore service over `config`, recording RestorePerformed through the catalogue's outbox as
+     * the service does; a dump into a new database with `jobs` (default 2: the parallel path).
+     */
+    restorer: (config: BackupConfig, location: RestoreDeps['location'], jobs = 2) => {
       const service = new RestoreService({
         catalogue,
         location,
+        jobs,
         resource: (name) => config.resources.get(name),
         recordPerformed: async (resource, data) => {
           await catalogue.queue(publisher.build('RestorePerformed', { resource, data }));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnvSchema } from '@continuity/runtime';
+import { baseEnvSchema, defaultRestoreJobs } from '@continuity/runtime';
 import { parseDuration } from './config/duration.js';
 
 const duration = (fallback: string) =>
@@ -48,6 +48,8 @@ export const verifierEnvSchema = baseEnvSchema(3002).extend({
   VERIFIER_SCRUB_PERIOD: duration('30d'),
   /** How often a scrub round runs (each verifies its share of the period's work). */
   VERIFIER_SCRUB_EVERY: duration('1h'),
+  /** `pg_restore --jobs` of a restore test whose copy is a local, unencrypted file; default min(4, cores). */
+  VERIFIER_RESTORE_JOBS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(32, 'must be at most 32').default(defaultRestoreJobs()),
   /** Longest a configured SQL assertion may run in a scratch database. */
   VERIFIER_ASSERTION_TIMEOUT: duration('60s'),
   /**

@@ -107,6 +107,7 @@ export const verifierProviders: Provider[] = [
         keys: () => config.keys,
         postgres: new PostgresRestoreTest(scratch, {
           assertionTimeoutMs: env.VERIFIER_ASSERTION_TIMEOUT,
+          jobs: env.VERIFIER_RESTORE_JOBS,
           assertionsFor: (resource) => config.resources.get(resource)?.assertions ?? [],
         }),
         directory: new DirectoryRestoreTest(scratch),

@@ -142,7 +142,7 @@ policies:
       { schema: 'public', name: 'readings_low', rows: 100 },
     ]);
     expect(pg.data.restoreTest!.checks).toEqual([
-      { name: 'pg_restore', passed: true, detail: expect.stringMatching(/^9 tables restored in \d+ ms from local-disk$/) },
+      { name: 'pg_restore', passed: true, detail: expect.stringMatching(/^9 tables restored in \d+ ms from local-disk \(2 jobs\)$/) },
       { name: 'tables present', passed: true, detail: '9 tables recorded in the manifest' },
       { name: 'row counts as recorded', passed: true, detail: '8 tables' },
       { name: 'large objects present', passed: true, detail: '1 restored, 1 in the dump' },

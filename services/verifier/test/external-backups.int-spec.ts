@@ -120,6 +120,28 @@ resources:
       ['assertion "every order has a customer"', true],
       ['assertion "at least a million orders"', false],
     ]);
+    // A local, unencrypted copy: pg_restore --jobs reads the file itself.
+    expect(test.checks[0]!.detail).toMatch(/ from disk-a \(2 jobs\)$/);
+    expect(await world.scratchLeft()).toEqual([]);
+  });
+
+  it('restores a dump held only in an object store with --jobs from a staged file, and leaves no scratch folder', async () => {
+    const { data } = await publishExternalBackup(world, {
+      resource: 'ledger-db',
+      resourceKind: 'postgres',
+      method: 'pg_dump-custom',
+      artifact: dump,
+      copies: [{ location: 'vault', kind: 'object' }],
+      manifest: { tables: tables(500) },
+    });
+    const verdict = await world.verdict(data.backupId);
+    expect(verdict.data.verdict).toBe('passed');
+    expect(verdict.data.restoreTest!.checks).toEqual([
+      { name: 'pg_restore', passed: true, detail: expect.stringMatching(/^\d+ tables restored in \d+ ms from vault \(2 jobs, staged\)$/) },
+      { name: 'tables present', passed: true, detail: '3 tables recorded in the manifest' },
+      { name: 'row counts as recorded', passed: true, detail: '3 tables' },
+      { name: 'large objects present', passed: true, detail: expect.any(String) },
+    ]);
     expect(await world.scratchLeft()).toEqual([]);
   });
 

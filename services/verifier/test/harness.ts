@@ -118,6 +118,8 @@ export const startVerifierWorld = async (name: string, options: { config?: strin
       // Where this world's copies are written (publishExternalBackup, the backup service's locations).
       VERIFIER_FILE_ROOTS: root,
       VERIFIER_SCRUB: 'off',
+      // Not the machine's cores: the restore checks say which path (jobs, staged) they took.
+      VERIFIER_RESTORE_JOBS: '2',
       CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS,
       CONTINUITY_PUBLISHERS: TEST_PUBLISHERS,
       ...(options.config !== undefined ? { VERIFIER_CONFIG: configFile } : {}),

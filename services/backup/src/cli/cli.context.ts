@@ -74,6 +74,7 @@ const open = async (options: { config?: string }): Promise<Context> => {
       logger: () => logger,
       replicas: env.NATS_REPLICAS,
       natsAuth: natsAuthOf(env),
+      restoreJobs: env.BACKUP_RESTORE_JOBS,
       onRetention: (policy, report) => {
         if (report.expired.length) err(`retention (${policy.name}): expired ${report.expired.length} older backup(s), kept ${report.kept}`);
       },

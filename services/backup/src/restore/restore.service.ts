@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import type { RestorePerformedV1 } from '@continuity/contracts';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets, withConnection } from '@continuity/runtime';
 import { extract as extractTar } from 'tar';
 import { decryptStream, parseManifest, type ArtifactKey, type ArtifactManifest } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';
@@ -93,6 +93,11 @@ export interface RestoreDeps {
   /** Records RestorePerformed (through the catalogue's outbox). */
   recordPerformed: (resource: string, data: RestorePerformedV1) => Promise<void>;
   now?: () => Date;
+  /**
+   * `pg_restore --jobs` of a dump into a database this restore creates (default 1). A restore over
+   * an existing database keeps `--single-transaction` (all or nothing), which cannot run in parallel.
+   */
+  jobs?: number;
 }
 
 /**
@@ -308,7 +313,7 @@ export class RestoreService {
       const target = await dataDirectoryTarget(options.to, { start: options.start && resource?.kind === 'postgres' ? { port: options.start.port, connection: resource.connection } : null });
       return { kind: 'data-directory', ...target, apply: (manifest) => target.apply(manifest?.basebackup ?? null) };
     }
-    return record.resourceKind === 'postgres' ? postgresTarget(options, record.backupId) : directoryTarget(options.to, options.clean ?? false);
+    return record.resourceKind === 'postgres' ? postgresTarget(options, record.backupId, this.deps.jobs ?? 1) : directoryTarget(options.to, options.clean ?? false);
   }
 }
 
@@ -319,8 +324,14 @@ const targetKindOf = (record: Pick<BackupRecord, 'resourceKind' | 'method'>): Ta
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-/** A database to restore into: created when missing; a non-empty one only with `clean`. */
-const postgresTarget = async (options: RestoreOptions, backupId: string): Promise<Target> => {
+/**
+ * A database to restore into: created when missing; a non-empty one only with `clean`. The dump is
+ * staged to a file first (its bytes are checked before anything is restored), so pg_restore can
+ * seek in it: into a database created here it restores with `jobs` connections, and a failure drops
+ * the database again (nothing half-restored is left); into an existing one it restores in one
+ * transaction, so a failure leaves the database as it was.
+ */
+const postgresTarget = async (options: RestoreOptions, backupId: string, jobs: number): Promise<Target> => {
   const url = new URL(options.to);
   const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
   if (!database) throw new RestoreError('RESTORE.WRONG_TARGET', `${redact(options.to)} names no database`);
@@ -328,11 +339,13 @@ const postgresTarget = async (options: RestoreOptions, backupId: string): Promis
   adminUrl.pathname = '/postgres';
   const admin = new Client({ connectionString: adminUrl.toString(), connectionTimeoutMillis: 5_000 });
   let relations = 0;
+  let created = false;
   try {
     await admin.connect();
     const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount;
     if (!exists) {
       await admin.query(`CREATE DATABASE ${quoteIdent(database)}`);
+      created = true;
     } else {
       const target = new Client({ connectionString: options.to, connectionTimeoutMillis: 5_000 });
       await target.connect();
@@ -362,13 +375,19 @@ const postgresTarget = async (options: RestoreOptions, backupId: string): Promis
     stage: (input) => pipeline(input, createWriteStream(file, { mode: 0o600, flags: 'wx', highWaterMark: 1 << 20 })),
     apply: async () => {
       try {
-        const pgRestore = pgToolInvocation(options.to, ['--exit-on-error', '--single-transaction', '--no-password', ...(options.clean ? ['--clean', '--if-exists'] : []), file]);
+        const parallel = created && jobs > 1;
+        const atomicity = parallel ? [`--jobs=${jobs}`] : ['--single-transaction'];
+        const pgRestore = pgToolInvocation(options.to, ['--exit-on-error', ...atomicity, '--no-password', ...(options.clean ? ['--clean', '--if-exists'] : []), file]);
         await new Promise<void>((resolve, reject) => {
           const child = spawn('pg_restore', pgRestore.args, { stdio: ['ignore', 'ignore', 'pipe'], env: pgRestore.env });
           let stderr = '';
           child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
           child.once('error', (error) => reject(new Error(`cannot run pg_restore: ${error.message}`)));
           child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_restore exited with ${code}: ${stderr.trim()}`))));
+        }).catch(async (error: Error) => {
+          // Several transactions committed before the failure: the database this restore made goes again.
+          if (parallel) await dropDatabase(adminUrl.toString(), database).catch(() => undefined);
+          throw error;
         });
       } finally {
         await rm(file, { force: true });
@@ -377,6 +396,9 @@ const postgresTarget = async (options: RestoreOptions, backupId: string): Promis
     discard: () => rm(file, { force: true }),
   };
 };
+
+const dropDatabase = (adminUrl: string, database: string) =>
+  withConnection(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`));
 
 /**
  * A directory that does not exist yet or is empty — or, with `clean`, one whose contents are

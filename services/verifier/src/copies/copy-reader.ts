@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 export interface ReadOptions {
@@ -20,6 +21,11 @@ export interface CopyReader {
   scan(uri: string, onChunk: (chunk: Buffer) => void, options?: ReadOptions): Promise<void>;
   /** The copy as a stream (restore tests); rejects when it cannot be opened. */
   open(uri: string, options?: ReadOptions): Promise<Readable>;
+  /**
+   * The copy as an open regular file, checked as `open` checks it, for a tool that must seek in it
+   * (`pg_restore --jobs`). Only readers of local files have it; the caller closes the handle.
+   */
+  openFile?(uri: string): Promise<LocalCopyFile>;
   /** A small object such as a manifest, whole; rejects when missing or larger than `maxBytes`. */
   readSmall(uri: string, maxBytes: number): Promise<Buffer>;
   /**
@@ -28,6 +34,13 @@ export interface CopyReader {
    */
   refuses?(uri: string): string | null;
   close(): Promise<void>;
+}
+
+/** A copy opened as a local file: its descriptor stays valid however the path changes after the checks. */
+export interface LocalCopyFile {
+  handle: FileHandle;
+  /** Its size when opened. */
+  sizeBytes: number;
 }
 
 /** The copy is missing, unreadable, or not what its URI says. */

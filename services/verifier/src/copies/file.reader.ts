@@ -3,7 +3,7 @@ import { lstat, open, realpath, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { abortError, CopyReader, CopyRefusedError, CopyUnreadableError, ReadOptions, UnsupportedLocationError } from './copy-reader.js';
+import { abortError, CopyReader, CopyRefusedError, CopyUnreadableError, LocalCopyFile, ReadOptions, UnsupportedLocationError } from './copy-reader.js';
 
 const CHUNK = 1 << 20;
 const READ_AHEAD = 3;
@@ -151,6 +151,11 @@ export class FileCopyReader implements CopyReader {
     const { handle } = await this.openChecked(uri);
     // `end` is inclusive: declared size + 1 bytes at most (the digest check then tells a longer file).
     return createReadStream('', { fd: handle, highWaterMark: CHUNK, signal: options.signal, ...(options.limitBytes === undefined ? {} : { end: options.limitBytes }) });
+  }
+
+  async openFile(uri: string): Promise<LocalCopyFile> {
+    const { handle, size } = await this.openChecked(uri);
+    return { handle, sizeBytes: size };
   }
 
   async readSmall(uri: string, maxBytes: number): Promise<Buffer> {

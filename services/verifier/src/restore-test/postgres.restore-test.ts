@@ -1,17 +1,33 @@
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import type { TableRowCount } from '@continuity/artifacts';
 import { libpqConnection, redactSecrets } from '@continuity/runtime';
+import type { LocalCopyFile } from '../copies/copy-reader.js';
 import type { SqlAssertion } from '../config/verifier-config.js';
 import { DumpContents, parseToc } from './pg-toc.js';
-import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
+import { check, openPlaintext, outcomeOf, PlaintextStream, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
 import { Scratch, ScratchDatabase } from './scratch.js';
 
 export interface PostgresRestoreTestOptions {
   assertionTimeoutMs: number;
   /** SQL assertions for a resource (from the configuration). */
   assertionsFor: (resource: string) => SqlAssertion[];
+  /**
+   * `pg_restore --jobs` when the copy can be read as a local file (a `file://` copy, not
+   * encrypted): the data and indexes of several tables restored at once. Default 1.
+   */
+  jobs?: number;
+}
+
+/** A copy pg_restore can seek in; `plaintext` when it was staged here (decrypted and hashed on the way). */
+interface SeekableCopy {
+  file: LocalCopyFile;
+  plaintext: { sha256: string; sizeBytes: number } | null;
+  release(): Promise<void>;
 }
 
 interface ToolRun {
@@ -45,8 +61,9 @@ const errorsOf = (stderr: string): string => {
 };
 
 /**
- * PostgreSQL restore test: `pg_restore` of the dump (streamed from a hash-checked copy, decrypted
- * on the way when encrypted) into a scratch database created for the test and always dropped
+ * PostgreSQL restore test: `pg_restore --jobs` of the dump (the hash-checked copy itself when it is a
+ * local, unencrypted file; else its plaintext staged into a scratch folder, decrypted on the way;
+ * with one job, streamed to pg_restore) into a scratch database created for the test and always dropped
  * after, all as the scratch restore role (never a superuser: SQL inside the archive runs with its
  * rights); then every table the backup holds must be there, with the row counts recorded (when the
  * manifest records them), large objects as listed, and every configured SQL assertion true. The
@@ -61,32 +78,99 @@ export class PostgresRestoreTest implements RestoreTester {
   /** Runs a pg tool with the copy's plaintext on stdin. Kills it on abort. */
   private async runTool(context: RestoreTestContext, args: string[], opts: { stopInputOnExit?: boolean; env?: Record<string, string> } = {}): Promise<ToolRun & { plaintext: { sha256: string; sizeBytes: number } }> {
     const input = await openPlaintext(context);
-    const child = spawn('pg_restore', args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10', ...opts.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
-    const onAbort = () => child.kill('SIGKILL');
-    context.signal.addEventListener('abort', onAbort, { once: true });
-    let inputError: Error | null = null;
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      child.once('error', (error) => reject(new Error(`cannot run pg_restore: ${error.message} (is PostgreSQL's client on PATH?)`)));
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    });
-    child.stdin.on('error', () => undefined); // EPIPE when the tool stops reading early (--list)
-    const feeding = pipeline(input.stream, child.stdin).catch((error: Error) => {
-      // The tool closing its stdin early is not an input problem.
-      if ((error as NodeJS.ErrnoException).code !== 'EPIPE' && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') inputError = error;
-    });
     try {
-      const { code, signal } = await exited;
+      const child = this.spawnTool(args, ['pipe', 'pipe', 'pipe'], opts.env);
+      let inputError: Error | null = null;
+      child.process.stdin!.on('error', () => undefined); // EPIPE when the tool stops reading early (--list)
+      const feeding = pipeline(input.stream, child.process.stdin!).catch((error: Error) => {
+        // The tool closing its stdin early is not an input problem.
+        if ((error as NodeJS.ErrnoException).code !== 'EPIPE' && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') inputError = error;
+      });
+      const { code, signal, stdout, stderr } = await child.finished(context.signal);
       if (opts.stopInputOnExit) input.destroy();
       await feeding;
       if (context.signal.aborted) throw context.signal.reason instanceof Error ? context.signal.reason : new Error('aborted');
       return { code, signal, stdout, stderr, inputError, plaintext: input.digest() };
     } finally {
-      context.signal.removeEventListener('abort', onAbort);
       input.destroy();
+    }
+  }
+
+  /**
+   * Runs pg_restore on the copy opened as a local file: the descriptor already checked by the
+   * reader is handed to the tool as its fd 3 (`/dev/fd/3`), so what it reads is that file whatever
+   * its path is now, and `--jobs` workers (which reopen the archive to seek in it) read it too.
+   */
+  private async runToolOnFile(context: RestoreTestContext, file: LocalCopyFile, args: string[], env: Record<string, string>): Promise<ToolRun> {
+    const child = this.spawnTool([...args, '/dev/fd/3'], ['ignore', 'pipe', 'pipe', file.handle.fd], env);
+    const { code, signal, stdout, stderr } = await child.finished(context.signal);
+    if (context.signal.aborted) throw context.signal.reason instanceof Error ? context.signal.reason : new Error('aborted');
+    return { code, signal, stdout, stderr, inputError: null };
+  }
+
+  private spawnTool(args: string[], stdio: StdioOptions, env: Record<string, string> = {}) {
+    const child = spawn('pg_restore', args, { stdio, env: { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', (error) => reject(new Error(`cannot run pg_restore: ${error.message} (is PostgreSQL's client on PATH?)`)));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    return {
+      process: child,
+      /** Waits for the tool to exit; kills it on abort. */
+      finished: async (abort: AbortSignal) => {
+        const onAbort = () => child.kill('SIGKILL');
+        abort.addEventListener('abort', onAbort, { once: true });
+        try {
+          return { ...(await exited), stdout, stderr };
+        } finally {
+          abort.removeEventListener('abort', onAbort);
+        }
+      },
+    };
+  }
+
+  /**
+   * The copy as a file pg_restore may seek in, for `--jobs`: the copy itself when it is a local,
+   * unencrypted file of the recorded size; otherwise its plaintext staged into a scratch folder
+   * (decrypted and hashed on the way). Staging writes the compressed dump once, which costs far less
+   * than the restore's server work it lets run in parallel (see bench/verify.ts `--restore`). Null
+   * with one job, or when staging fails (no room): the copy is then streamed to one pg_restore.
+   */
+  private async seekableCopy(context: RestoreTestContext): Promise<SeekableCopy | null> {
+    if ((this.options.jobs ?? 1) <= 1) return null;
+    if (!context.encryption && context.reader.openFile) {
+      const file = await context.reader.openFile(context.copy.uri).catch(() => null);
+      if (file && file.sizeBytes === context.copy.sizeBytes) return { file, plaintext: null, release: () => file.handle.close() };
+      await file?.handle.close().catch(() => undefined);
+    }
+    return this.stage(context).catch(() => null);
+  }
+
+  private async stage(context: RestoreTestContext): Promise<SeekableCopy> {
+    const dir = await this.scratch.directory(context.backupId);
+    let input: PlaintextStream | null = null;
+    try {
+      input = await openPlaintext(context);
+      const path = join(dir.path, 'copy.dump');
+      await pipeline(input.stream, createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 }));
+      const handle = await open(path, 'r');
+      const { size } = await handle.stat();
+      return {
+        file: { handle, sizeBytes: size },
+        plaintext: input.digest(),
+        release: async () => {
+          await handle.close().catch(() => undefined);
+          await dir.remove();
+        },
+      };
+    } catch (error) {
+      input?.destroy();
+      await dir.remove().catch(() => undefined);
+      throw error;
     }
   }
 
@@ -120,9 +204,16 @@ export class PostgresRestoreTest implements RestoreTester {
       const started = performance.now();
       // As the restore role (never a superuser); its password (if any) through the environment, not argv (visible in ps).
       const target = libpqConnection(db.url);
-      const restore = await this.runTool(context, ['--no-owner', '--no-privileges', `--dbname=${target.dbname}`], { env: target.env }).catch((error: Error) => {
+      const args = ['--no-owner', '--no-privileges', `--dbname=${target.dbname}`];
+      const seekable = await this.seekableCopy(context);
+      const restore = await (seekable
+        ? this.runToolOnFile(context, seekable.file, [...args, `--jobs=${this.options.jobs}`], target.env)
+            .then((run) => ({ ...run, plaintext: seekable.plaintext }))
+            .finally(() => seekable.release().catch(() => undefined))
+        : this.runTool(context, args, { env: target.env })
+      ).catch((error: Error) => {
         if (context.signal.aborted) throw error;
-        return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: { sha256: '', sizeBytes: 0 } };
+        return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: null };
       });
       const durationMs = performance.now() - started;
       const restored = restore.code === 0 && !restore.inputError;
@@ -133,11 +224,12 @@ export class PostgresRestoreTest implements RestoreTester {
           restore.inputError
             ? `reading the copy failed: ${restore.inputError.message}`
             : restored
-              ? `${contents.tables.length} tables restored in ${Math.round(durationMs)} ms from ${context.copy.location}`
+              ? `${contents.tables.length} tables restored in ${Math.round(durationMs)} ms from ${context.copy.location}${seekable ? ` (${this.options.jobs} jobs${seekable.plaintext ? ', staged' : ''})` : ''}`
               : `exited with ${restore.signal ?? restore.code}: ${errorsOf(restore.stderr)}`,
         ),
       );
-      const plain = restored ? plaintextCheck(context, restore.plaintext) : null;
+      // A copy read by pg_restore itself was not decrypted here: null (and it needs no plaintext check).
+      const plain = restored && restore.plaintext ? plaintextCheck(context, restore.plaintext) : null;
       if (plain) checks.push(plain);
       if (restore.code === 0) checks.push(...(await this.checkDatabase(db.url, context, contents)));
       return outcomeOf(checks, durationMs);
