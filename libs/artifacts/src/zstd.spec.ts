@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { zstdCompress, zstdDecompress, ZstdFormatError, ZstdFrameSplitter } from './zstd.js';
+import { zstdCompress, zstdCompressReader, zstdDecompress, ZstdFormatError, ZstdFrameSplitter } from './zstd.js';
 
 const collect = async (source: AsyncIterable<Buffer>) => {
   const parts: Buffer[] = [];
@@ -47,5 +47,31 @@ describe('zstd streams', () => {
     const compressed = await collect(zstdCompress(pieces(sample, 8192), { frameBytes: 100_000 }));
     await expect(collect(zstdDecompress(pieces(compressed.subarray(0, compressed.length - 10), 5000)))).rejects.toThrow(/ends inside a frame/);
     await expect(collect(zstdDecompress(pieces(Buffer.from('not zstd at all'), 4)))).rejects.toBeInstanceOf(ZstdFormatError);
+  });
+});
+
+describe('zstd frames read into reused buffers', () => {
+  it('compresses what a reader gives, in pieces of any size, into frames zstdDecompress reads back; observe sees every byte in order', async () => {
+    for (const [frameBytes, piece] of [
+      [64 << 10, 1000],
+      [256 << 10, 65536],
+      [1 << 20, 3_000_000],
+    ] as const) {
+      let at = 0;
+      const read = async (into: Buffer, offset: number, length: number) => {
+        const n = sample.copy(into, offset, at, Math.min(sample.length, at + Math.min(length, piece)));
+        at += n;
+        return n;
+      };
+      const seen: Buffer[] = [];
+      const compressed = await collect(zstdCompressReader(read, { frameBytes, parallel: 3, observe: (bytes) => seen.push(Buffer.from(bytes)) }));
+      expect(Buffer.concat(seen).equals(sample)).toBe(true);
+      expect((await collect(zstdDecompress(pieces(compressed, 4096)))).equals(sample)).toBe(true);
+    }
+  });
+
+  it('ends with nothing for an empty input and passes a read error on', async () => {
+    expect((await collect(zstdCompressReader(async () => 0))).length).toBe(0);
+    await expect(collect(zstdCompressReader(async () => Promise.reject(new Error('EIO'))))).rejects.toThrow('EIO');
   });
 });

@@ -63,6 +63,48 @@ export async function* zstdCompress(
   while (pending.length) yield await pending.shift()!;
 }
 
+/** Fills `into` from `offset` with at most `length` bytes; resolves with how many (0 at the end of the input). */
+export type ZstdReader = (into: Buffer, offset: number, length: number) => Promise<number>;
+
+/**
+ * The same frames as `zstdCompress`, read straight into a few reused frame-sized buffers (a file
+ * descriptor's `read`): no buffer per read, no copy to gather a frame, so a stream of a gigabyte
+ * allocates a few MiB, not a gigabyte for the garbage collector to chase (at pg_basebackup's pace
+ * that chase, not zstd, was what held the main thread). `observe` sees each read's bytes, in
+ * order, before they are compressed; the view is valid only during the call (the buffer is
+ * reused), so keep a copy of anything wanted.
+ */
+export async function* zstdCompressReader(
+  read: ZstdReader,
+  options: { level?: number; frameBytes?: number; parallel?: number; observe?: (bytes: Buffer) => void } = {},
+): AsyncGenerator<Buffer> {
+  const encoder = new Encoder(options.level ?? ZSTD_LEVEL);
+  const frameBytes = options.frameBytes ?? ZSTD_FRAME_BYTES;
+  const parallel = Math.max(1, options.parallel ?? 2);
+  const free: Buffer[] = [];
+  const pending: Promise<Buffer>[] = [];
+  for (let ended = false; !ended; ) {
+    const buffer = free.pop() ?? Buffer.allocUnsafeSlow(frameBytes);
+    let length = 0;
+    while (length < frameBytes) {
+      const n = await read(buffer, length, frameBytes - length);
+      if (n === 0) {
+        ended = true;
+        break;
+      }
+      options.observe?.(buffer.subarray(length, length + n));
+      length += n;
+    }
+    if (length === 0) break;
+    // The buffer is refilled only once its frame is compressed.
+    const frame = encoder.encode(buffer.subarray(0, length)).finally(() => free.push(buffer));
+    frame.catch(() => undefined); // awaited in order below; a failure surfaces there
+    pending.push(frame);
+    if (pending.length >= parallel) yield await pending.shift()!;
+  }
+  while (pending.length) yield await pending.shift()!;
+}
+
 const ZSTD_MAGIC = 0xfd2fb528;
 const isSkippable = (magic: number) => (magic & 0xfffffff0) === 0x184d2a50;
 
