@@ -11,6 +11,7 @@ import { idOf, pgServerBin, restoredConnection, runServerTool } from './data-dir
 import { chooseBaseBackup, recoverySettings, shellWord, walChainFor, type ArchivedWal, type BaseBackupCandidate } from './pitr-plan.policy.js';
 import { describeTarget, targetValue, type RecoveryTarget } from './recovery-target.js';
 import { RestoreError } from './restore.errors.js';
+import { prefetchingRestoreCommand, WalPrefetcher } from './wal-prefetch.js';
 import type { RestoreRequester, RestoreResult, RestoreService } from './restore.service.js';
 
 /**
@@ -149,7 +150,24 @@ export class PointInTimeRestore {
       // restore_command that failed before it could say anything looks to PostgreSQL like "no more
       // WAL", and it would promote at the base backup's end.
       const newest = options.target.kind === 'latest' ? ([...chain.files].reverse().find((f) => f.kind === 'segment')?.name ?? null) : null;
-      result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, newest);
+      // While we follow recovery, the plan's WAL is fetched ahead of PostgreSQL's requests.
+      const prefetcher = new WalPrefetcher({
+        dataDir,
+        plan,
+        read: async (name, key) => {
+          const location = this.deps.location(name);
+          if (!location) throw new Error(`location "${name}" is not configured`);
+          return location.read(key);
+        },
+        identities: options.identities,
+        owner: asRoot() ? { uid: idOf('-u'), gid: idOf('-g') } : null,
+      });
+      await prefetcher.start();
+      try {
+        result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, newest);
+      } finally {
+        await prefetcher.stop();
+      }
     }
     return result;
   }
@@ -189,7 +207,7 @@ export class PointInTimeRestore {
 
   /** The plan (0600, the server's user), the recovery settings and `recovery.signal`. */
   private async writeRecoveryFiles(dataDir: string, plan: RestorePlan, options: PointInTimeOptions) {
-    const command = [...(this.deps.walFetchCommand ?? defaultWalFetch()), '%f', '%p'].map((w) => (w === '%f' || w === '%p' ? w : shellWord(w))).join(' ');
+    const command = prefetchingRestoreCommand((this.deps.walFetchCommand ?? defaultWalFetch()).map(shellWord).join(' '));
     const planPath = join(dataDir, RESTORE_PLAN_FILE);
     await writeFile(planPath, `${JSON.stringify(plan, null, 1)}\n`, { mode: 0o600, flag: 'wx' });
     await appendFile(join(dataDir, 'postgresql.auto.conf'), recoverySettings({ restoreCommand: command, target: options.target, port: options.start?.port ?? null }));

@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, mkdtempSync, openSync, read, rmSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ZSTD_LEVEL, zstdCompressReader, type BaseBackupInfo } from '@continuity/artifacts';
+import { ZSTD_LEVEL, zstdCompressFd, type BaseBackupInfo } from '@continuity/artifacts';
 import type { PostgresResourceConfig } from '../../config/backup-config.schema.js';
 import { basebackupArgs, backupLabelFor, BaseBackupFormatError, parseBackupLabel, systemIdentifierOf, walRangesOf } from './basebackup-label.js';
 import { pgToolInvocation } from './pg-tool.js';
@@ -16,11 +16,10 @@ import { TarMembers } from './tar-members.js';
 const WANTED = new Set(['backup_label', 'backup_manifest', 'PG_VERSION', 'global/pg_control']);
 
 /**
- * A FIFO for pg_basebackup's stdout, read with blocking `read`s into our own buffers (a child's
- * stdout pipe hands Node a new 64 KiB buffer per read instead). Made in a private folder and
- * unlinked at once: only the two descriptors remain. The read end is opened without blocking
- * first, so the write end opens at once, then again blocking (a writer now exists) for `read`;
- * it sees the end of the stream when the child, the last writer, exits.
+ * A FIFO for pg_basebackup's stdout, read into our own buffers (a child's stdout pipe hands Node
+ * a new 64 KiB buffer per read instead). Made in a private folder and unlinked at once: only the
+ * two descriptors remain. The read end is opened without blocking, so the write end opens at
+ * once; the reader sees the end of the stream when the child, the last writer, exits.
  */
 const fifo = (): { readFd: number; writeFd: number } => {
   const dir = mkdtempSync(join(tmpdir(), 'continuity-basebackup-'));
@@ -28,20 +27,17 @@ const fifo = (): { readFd: number; writeFd: number } => {
   try {
     const made = spawnSync('mkfifo', ['-m', '0600', path], { encoding: 'utf8' });
     if (made.status !== 0) throw new SourceError(`cannot make a FIFO for pg_basebackup: ${made.error?.message ?? made.stderr.trim()}`);
-    const probe = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
-      const writeFd = openSync(path, constants.O_WRONLY);
-      return { readFd: openSync(path, constants.O_RDONLY), writeFd };
-    } finally {
-      closeSync(probe);
+      return { readFd, writeFd: openSync(path, constants.O_WRONLY) };
+    } catch (error) {
+      closeSync(readFd);
+      throw error;
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 };
-
-const readInto = (fd: number) => (into: Buffer, offset: number, length: number) =>
-  new Promise<number>((resolve, reject) => read(fd, into, offset, length, null, (error, n) => (error ? reject(error) : resolve(n))));
 
 let pgBasebackupVersion: Promise<string> | null = null;
 
@@ -106,19 +102,9 @@ export const startBaseBackupSource = async (resource: PostgresResourceConfig, ba
   });
   exited.catch((error: Error) => (failure ??= error));
   const members = new TarMembers(WANTED);
-  let closed = false;
-  const closeRead = () => {
-    if (!closed) closeSync(pipe.readFd);
-    closed = true;
-  };
-  const frames = async function* () {
-    try {
-      yield* zstdCompressReader(readInto(pipe.readFd), { observe: (bytes) => members.write(bytes) });
-    } finally {
-      closeRead();
-    }
-  };
-  const stream = Readable.from(frames(), { objectMode: false });
+  // The socket over the read end closes it when the stream ends or is destroyed.
+  const frames = zstdCompressFd(pipe.readFd, { observe: (bytes) => members.write(bytes) });
+  const stream = Readable.from(frames, { objectMode: false });
   let info: BaseBackupInfo | null = null;
   let finished: Promise<void> | null = null;
   return {
