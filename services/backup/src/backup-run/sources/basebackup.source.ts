@@ -102,9 +102,14 @@ export const startBaseBackupSource = async (resource: PostgresResourceConfig, ba
   });
   exited.catch((error: Error) => (failure ??= error));
   const members = new TarMembers(WANTED);
-  // The socket over the read end closes it when the stream ends or is destroyed.
-  const frames = zstdCompressFd(pipe.readFd, { observe: (bytes) => members.write(bytes) });
-  const stream = Readable.from(frames, { objectMode: false });
+  // Once reading starts, the socket over the read end closes it when the stream ends or is
+  // destroyed; a run cancelled before its first read closes it here.
+  let reading = false;
+  const frames = async function* () {
+    reading = true;
+    yield* zstdCompressFd(pipe.readFd, { observe: (bytes) => members.write(bytes) });
+  };
+  const stream = Readable.from(frames(), { objectMode: false });
   let info: BaseBackupInfo | null = null;
   let finished: Promise<void> | null = null;
   return {
@@ -129,6 +134,10 @@ export const startBaseBackupSource = async (resource: PostgresResourceConfig, ba
     cancel: () => {
       failure ??= new SourceError('cancelled');
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (!reading) {
+        reading = true;
+        closeSync(pipe.readFd);
+      }
       stream.destroy();
     },
   };
