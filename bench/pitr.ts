@@ -55,14 +55,15 @@ const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encodi
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs a command (as the postgres OS user when we are root: pgBackRest and the server run as it); resolves with its wall time. */
-const timed = (command: string, args: string[], what: string, opts: { asPostgres?: boolean; stdout?: number; env?: NodeJS.ProcessEnv } = {}) =>
+/** `echo`: the command's stdout goes to stderr, indented (our restore's own report of what it did). */
+const timed = (command: string, args: string[], what: string, opts: { asPostgres?: boolean; stdout?: number; env?: NodeJS.ProcessEnv; echo?: boolean } = {}) =>
   new Promise<number>((resolve, reject) => {
     const [cmd, argv] = opts.asPostgres && asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
     const started = performance.now();
     const child = spawn(cmd, argv, { stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'], env: opts.env ?? process.env });
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-    child.stdout?.on('data', () => undefined);
+    child.stdout?.on('data', (c: Buffer) => opts.echo && process.stderr.write(c.toString().replace(/^/gm, '    ')));
     child.once('error', (error) => reject(new Error(`${what}: ${error.message}`)));
     child.once('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${what} exited with ${code}: ${stderr.trim()}`))));
   });
@@ -307,7 +308,7 @@ policies:
       process.execPath,
       [join(ROOT, 'services', 'backup', 'dist', 'cli', 'main.js'), 'restore', 'bench-cluster', '--at', target.toISOString(), '--to-data-dir', oursDir, '--start', '--port', String(oursPort)],
       'continuity restore --at',
-      { env: { ...env, CONTINUITY_CONFIG: config } },
+      { env: { ...env, CONTINUITY_CONFIG: config }, echo: true },
     );
     await answers(oursPort);
     progress(`${BENCH}: ours restore to ${TARGET_BACK_S} s of writes back + start ${round(restoreMs / 1000, 2)} s`);
