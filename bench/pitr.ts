@@ -63,7 +63,7 @@ const timed = (command: string, args: string[], what: string, opts: { asPostgres
     const child = spawn(cmd, argv, { stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'], env: opts.env ?? process.env });
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-    child.stdout?.on('data', (c: Buffer) => opts.echo && process.stderr.write(c.toString().replace(/^/gm, '    ')));
+    child.stdout?.on('data', (c: Buffer) => opts.echo && process.stderr.write(c.toString().replace(/^(?=.)/gm, '    ')));
     child.once('error', (error) => reject(new Error(`${what}: ${error.message}`)));
     child.once('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${what} exited with ${code}: ${stderr.trim()}`))));
   });
