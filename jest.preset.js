@@ -13,6 +13,7 @@ module.exports = {
   moduleNameMapper: {
     '^@continuity/([a-z-]+)/testing$': path.join(__dirname, 'libs/$1/src/testing.ts'),
     '^@continuity/([a-z-]+)$': path.join(__dirname, 'libs/$1/src/index.ts'),
+    '^@continuity/artifacts/([a-z-]+)$': path.join(__dirname, 'libs/artifacts/src/$1.ts'),
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.int-spec.ts'],

@@ -1,26 +1,36 @@
 /**
- * Base backups and their restore: a pgbench cluster (`pgbench -i -s 60` ≈ 900 MB, its own
- * PostgreSQL on a free port) backed up by the backup service (`method: basebackup`, one
- * filesystem location: pg_basebackup's tar, zstd, SHA-256, fsync) against pgBackRest's full
- * backup of the same cluster (`process-max=2`, `compress-type=lz4`, one local repository, WAL
- * archived by `archive-push` as pgBackRest needs to restore), and `pg_basebackup -D - -Ft -X fetch
- * > /dev/null` as the physical bound of the read side. Rates are the cluster's size (sum of
- * pg_database_size, MB = 10^6 bytes) over wall time. Then the restores: ours is the CLI's
- * `restore --to-data-dir --start --port` (fetch, hash, decompress, extract, pg_verifybackup,
- * pg_ctl start, first answered query) against `pgbackrest restore --type=immediate` + pg_ctl start
- * until the server is promoted and answers.
+ * Base backups and their point-in-time restore: a pgbench cluster (`pgbench -i -s 60` ≈ 900 MB,
+ * its own PostgreSQL on a free port) with `pgbench -c 2` writing throughout, backed up by the
+ * backup service (`method: basebackup`, one filesystem location: pg_basebackup's tar, zstd,
+ * SHA-256, fsync; the WAL archived by the same service) against pgBackRest's full backup of the
+ * same cluster (`process-max=2`, `compress-type=lz4`, one local repository, WAL archived by
+ * `archive-push`), and `pg_basebackup -D - -Ft -X fetch > /dev/null` as the physical bound of the
+ * read side. Our backup is also taken to three locations (`value_3_copies`). Rates are the
+ * cluster's size (sum of pg_database_size, MB = 10^6 bytes) over wall time. Then both restore to
+ * a moment 20 s of writes before the end: ours is the CLI's `restore <resource> --at <time>
+ * --to-data-dir --start --port` (base backup fetched, hashed, decompressed, extracted,
+ * pg_verifybackup, started, WAL replayed from the archive, promoted, first answered query) against
+ * `pgbackrest restore --type=time --target-action=promote` + pg_ctl start until the server is
+ * promoted and answers.
+ *
+ * Then the archive's loss, on a small cluster of its own each: `lost_commits_sync` — synchronous
+ * archiving, a client committing one row at a time, kill -9 of the primary, `restore --latest`:
+ * rows the client saw acknowledged but missing (must be 0); `rpo_async_s` — asynchronous
+ * archiving (walShipIntervalMs 5 s), the primary and the backup service (its spool with it)
+ * killed -9 at once, as a site lost: the seconds between the last acknowledged commit and the
+ * last one the `--latest` restore holds (bounded by the ship interval).
  *
  * pgBackRest is Debian's package (installed with apt-get when missing). Usage:
  * `npm run bench -- pitr [--scale 60]`. The last stdout line is the JSON result.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { freePort, withConnection } from '@continuity/runtime';
-import { bearer, createPgCluster, PG_BIN, TEST_CONTINUITY_TOKENS } from '@continuity/runtime/testing';
+import { bearer, createPgCluster, PG_BIN, TEST_CONTINUITY_TOKENS, type PgCluster } from '@continuity/runtime/testing';
 import { intOption, printResult, progress, round } from './lib/report.js';
 
 const BENCH = 'pitr';
@@ -36,18 +46,24 @@ const options = (() => {
 const ROOT = join(__dirname, '..', '..');
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CATALOGUE = `continuity_bench_pitr_catalogue_${process.pid}`;
+/** Seconds of writes between the restore target and the end of the run. */
+const TARGET_BACK_S = 20;
+/** The asynchronous archive's ship interval (the bound of `rpo_async_s`). */
+const ASYNC_SHIP_MS = 5_000;
 const asRoot = process.getuid?.() === 0;
 const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs a command (as the postgres OS user when we are root: pgBackRest and the server run as it); resolves with its wall time. */
-const timed = (command: string, args: string[], what: string, opts: { asPostgres?: boolean; stdout?: number; env?: NodeJS.ProcessEnv } = {}) =>
+/** `echo`: the command's stdout goes to stderr, indented (our restore's own report of what it did). */
+const timed = (command: string, args: string[], what: string, opts: { asPostgres?: boolean; stdout?: number; env?: NodeJS.ProcessEnv; echo?: boolean } = {}) =>
   new Promise<number>((resolve, reject) => {
     const [cmd, argv] = opts.asPostgres && asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
     const started = performance.now();
     const child = spawn(cmd, argv, { stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'], env: opts.env ?? process.env });
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-    child.stdout?.on('data', () => undefined);
+    child.stdout?.on('data', (c: Buffer) => opts.echo && process.stderr.write(c.toString().replace(/^(?=.)/gm, '    ')));
     child.once('error', (error) => reject(new Error(`${what}: ${error.message}`)));
     child.once('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${what} exited with ${code}: ${stderr.trim()}`))));
   });
@@ -59,14 +75,20 @@ const ensurePgBackRest = () => {
   if (spawnSync('pgbackrest', ['version']).status !== 0) throw new Error('pgbackrest is not installed and apt-get could not install it');
 };
 
+const connect = async (url: string) => {
+  const c = new Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+};
+
 /** Until the server on `port` answers as a primary. */
 const answers = (port: number) =>
   pollUntil(
     async () => {
-      const c = new Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, connectionTimeoutMillis: 2_000 });
-      c.on('error', () => undefined);
+      const c = await connect(`postgres://postgres@127.0.0.1:${port}/postgres`).catch(() => null);
+      if (!c) return false;
       try {
-        await c.connect();
         return !(await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
       } finally {
         await c.end().catch(() => undefined);
@@ -77,6 +99,65 @@ const answers = (port: number) =>
 
 const pgCtl = (dataDir: string, args: string[]) => timed(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, ...args], `pg_ctl ${args.join(' ')}`, { asPostgres: true });
 
+/** PostgreSQL's timestamp text for a moment (recovery_target_time, pgBackRest's --target). */
+const pgTime = (at: Date) => at.toISOString().replace('T', ' ').replace('Z', '+00');
+
+/** Commits one row at a time into `items`, remembering when each commit was acknowledged. */
+const startCommitWriter = async (url: string) => {
+  const client = await connect(url);
+  await client.query('CREATE TABLE IF NOT EXISTS items (id bigserial PRIMARY KEY, note text NOT NULL)');
+  const acked: { id: number; at: number }[] = [];
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      try {
+        const { rows } = await client.query<{ id: string }>("INSERT INTO items (note) VALUES (repeat('x', 100)) RETURNING id");
+        acked.push({ id: Number(rows[0]!.id), at: Date.now() });
+      } catch {
+        return; // the server is gone
+      }
+    }
+  })();
+  return {
+    acked,
+    stop: async () => {
+      stop = true;
+      await loop;
+      await client.end().catch(() => undefined);
+    },
+  };
+};
+
+/** The backup service as a process with `config`; stopped (or killed) by the caller. */
+const startService = async (config: string, env: NodeJS.ProcessEnv) => {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'services', 'backup', 'dist', 'main.js')], { env: { ...env, CONTINUITY_CONFIG: config, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  await pollUntil(async () => (await fetch(`${base}/health/ready`).catch(() => null))?.ok, { what: 'the backup service to be ready', timeoutMs: 60_000 });
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    await new Promise((resolve) => child.once('exit', resolve));
+  };
+  /** POST /backups, then until the catalogue says created: the wall time in ms and the stored size. */
+  const backup = async (resource: string) => {
+    const started = performance.now();
+    const response = await fetch(`${base}/backups`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer('operator') }, body: JSON.stringify({ resource }) });
+    if (response.status !== 202) throw new Error(`POST /backups: ${response.status} ${await response.text()}`);
+    const { backupId } = (await response.json()) as { backupId: string };
+    const done = await pollUntil(
+      async () => {
+        const b = (await (await fetch(`${base}/backups/${backupId}`, { headers: bearer('viewer') })).json()) as { state: string; sizeBytes: number; error: unknown };
+        if (b.state === 'failed') throw new Error(`backup failed: ${JSON.stringify(b.error)}`);
+        return b.state === 'created' ? b : null;
+      },
+      { what: `the base backup of ${resource}`, timeoutMs: 1_800_000, intervalMs: 20 },
+    );
+    return { ms: performance.now() - started, sizeBytes: done.sizeBytes, backupId };
+  };
+  return { child: child as ChildProcess, stop, backup };
+};
+
 const main = async () => {
   ensurePgBackRest();
   const dir = mkdtempSync(join(tmpdir(), 'continuity-bench-pitr-'));
@@ -86,19 +167,28 @@ const main = async () => {
     if (asRoot) chownSync(path, id('-u'), id('-g'));
     return path;
   };
+  /** A copy location the restored server's restore_command (the postgres user) reads through its group. */
+  const location = (name: string) => {
+    const path = join(dir, name);
+    mkdirSync(path, { recursive: true });
+    if (asRoot) chownSync(path, 0, id('-g'));
+    chmodSync(path, 0o2750);
+    return path;
+  };
+  const clusters: PgCluster[] = [];
   const cluster = await createPgCluster({ standbys: 0 });
+  clusters.push(cluster);
   const primary = cluster.primary;
   const nc = await connectTestNats();
   const topology = await createTestTopology(nc, 'benchpitr');
-  let service: ReturnType<typeof spawn> | null = null;
+  const services: { stop: (signal?: NodeJS.Signals) => Promise<void> }[] = [];
+  let load: ChildProcess | null = null;
   const stopDirs: string[] = [];
   const cleanup = async () => {
+    load?.kill('SIGTERM');
     for (const d of stopDirs) await pgCtl(d, ['-m', 'immediate', '-w', 'stop']).catch(() => undefined);
-    if (service) {
-      service.kill('SIGTERM');
-      await new Promise((resolve) => (service!.exitCode !== null ? resolve(null) : service!.once('exit', resolve)));
-    }
-    await cluster.remove();
+    for (const s of services) await s.stop().catch(() => undefined);
+    for (const c of clusters) await c.remove().catch(() => undefined);
     await topology.remove().catch(() => undefined);
     await nc.close().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -144,79 +234,162 @@ const main = async () => {
     await primary.restart();
     await pgbackrest(['stanza-create']);
 
+    // Ours: the service process, its WAL archive streaming from the start; one location for the
+    // ratio, three (another resource name for the same cluster) for the second figure.
+    await withConnection(ADMIN_URL, (c) => c.query(`CREATE DATABASE "${CATALOGUE}"`));
+    const restoreRoot = own(join(dir, 'restore'));
+    const config = join(dir, 'backup.yaml');
+    writeFileSync(
+      config,
+      `resources:
+  bench-cluster: { kind: postgres, site: eu-west-1a, connection: "${primary.url}", restoreTargets: ["${restoreRoot}"] }
+  bench-cluster-3: { kind: postgres, site: eu-west-1a, connection: "${primary.url}", restoreTargets: ["${restoreRoot}"] }
+locations:
+  disk-a: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${location('a')} }
+  disk-b: { kind: filesystem, site: eu-west-1b, medium: nas, path: ${location('b')} }
+  disk-c: { kind: filesystem, site: eu-west-1c, medium: disk, path: ${location('c')} }
+policies:
+  bench: { resource: bench-cluster, method: basebackup, copies: [disk-a], threeTwoOne: { optOut: "benchmark: one location for the ratio" }, wal: { enabled: true, walShipIntervalMs: ${ASYNC_SHIP_MS} } }
+  bench-3: { resource: bench-cluster-3, method: basebackup, copies: [disk-a, disk-b, disk-c] }
+`,
+    );
+    const env = {
+      ...process.env,
+      CONTINUITY_NAMESPACE: topology.namespace,
+      DATABASE_URL: withDb(ADMIN_URL, CATALOGUE),
+      CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS,
+      BACKUP_SCHEDULER: 'off',
+      BACKUP_WAL_SPOOL: join(dir, 'spool'),
+      LOG_LEVEL: 'warn',
+      NO_COLOR: '1',
+    };
+    const service = await startService(config, env);
+    services.push(service);
+
+    // The same write load for every backup: pgbench -c 2 until the end of the writes.
+    progress(`${BENCH}: pgbench -c 2 writing in the background`);
+    load = spawn(join(PG_BIN, 'pgbench'), ['-n', '-c', '2', '-T', '3600', primary.url], { stdio: 'ignore' });
+    await sleep(2_000);
+
     // The physical bound: pg_basebackup's tar to /dev/null.
     const devNull = openSync('/dev/null', 'w');
     const boundMs = await timed('pg_basebackup', ['-d', primary.url, '-D', '-', '-Ft', '-X', 'fetch', '-c', 'fast'], 'pg_basebackup', { stdout: devNull });
     closeSync(devNull);
     progress(`${BENCH}: pg_basebackup > /dev/null ${round(boundMs / 1000, 2)} s (${round(mb / (boundMs / 1000), 1)} MB/s)`);
 
+    // Three locations first, then one, then pgBackRest: our restore replays the WAL of pgBackRest's
+    // backup too (from our backup's start to the target), never the other way round.
+    const ours3 = await service.backup('bench-cluster-3');
+    progress(`${BENCH}: ours (3 locations) ${round(ours3.ms / 1000, 2)} s (${round(mb / (ours3.ms / 1000), 1)} MB/s)`);
+
+    const ours = await service.backup('bench-cluster');
+    progress(`${BENCH}: ours (basebackup, zstd, 1 location) ${round(ours.ms / 1000, 2)} s (${round(mb / (ours.ms / 1000), 1)} MB/s), ${round(ours.sizeBytes / 1e6)} MB stored`);
     const pgbrMs = await pgbackrest(['backup', '--type=full']);
     progress(`${BENCH}: pgBackRest full backup ${round(pgbrMs / 1000, 2)} s (${round(mb / (pgbrMs / 1000), 1)} MB/s)`);
 
-    // Ours: the service process, one filesystem location.
-    await withConnection(ADMIN_URL, (c) => c.query(`CREATE DATABASE "${CATALOGUE}"`));
-    const config = join(dir, 'backup.yaml');
-    writeFileSync(
-      config,
-      `resources:
-  bench-cluster: { kind: postgres, site: eu-west-1a, connection: "${primary.url}", restoreTargets: ["${join(dir, 'restore')}"] }
-locations:
-  disk-a: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${join(dir, 'a')} }
-policies:
-  bench: { resource: bench-cluster, method: basebackup, copies: [disk-a], threeTwoOne: { optOut: "benchmark: one location for the ratio" } }
-`,
-    );
-    const env = {
-      ...process.env,
-      CONTINUITY_CONFIG: config,
-      CONTINUITY_NAMESPACE: topology.namespace,
-      DATABASE_URL: withDb(ADMIN_URL, CATALOGUE),
-      CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS,
-      BACKUP_SCHEDULER: 'off',
-      LOG_LEVEL: 'warn',
-      NO_COLOR: '1',
-    };
-    const port = await freePort();
-    service = spawn(process.execPath, [join(ROOT, 'services', 'backup', 'dist', 'main.js')], { env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
-    const base = `http://127.0.0.1:${port}`;
-    await pollUntil(async () => (await fetch(`${base}/health/ready`).catch(() => null))?.ok, { what: 'the backup service to be ready', timeoutMs: 30_000 });
-    const started = performance.now();
-    const response = await fetch(`${base}/backups`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer('operator') }, body: JSON.stringify({ resource: 'bench-cluster' }) });
-    if (response.status !== 202) throw new Error(`POST /backups: ${response.status} ${await response.text()}`);
-    const { backupId } = (await response.json()) as { backupId: string };
-    const done = await pollUntil(
-      async () => {
-        const b = (await (await fetch(`${base}/backups/${backupId}`, { headers: bearer('viewer') })).json()) as { state: string; sizeBytes: number; error: unknown };
-        if (b.state === 'failed') throw new Error(`backup failed: ${JSON.stringify(b.error)}`);
-        return b.state === 'created' ? b : null;
-      },
-      { what: 'the base backup', timeoutMs: 1_800_000, intervalMs: 20 },
-    );
-    const oursMs = performance.now() - started;
-    progress(`${BENCH}: ours (basebackup, zstd, 1 location) ${round(oursMs / 1000, 2)} s (${round(mb / (oursMs / 1000), 1)} MB/s), ${round(done.sizeBytes / 1e6)} MB stored`);
+    // The restore target: a moment followed by TARGET_BACK_S of writes; then the WAL holding it archived by both.
+    await sleep(2_000);
+    const target = new Date();
+    await sleep(TARGET_BACK_S * 1_000);
+    const switched = (await primary.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name'))[0]!.name;
+    await pollUntil(async () => (await primary.query<{ w: string | null }>('SELECT last_archived_wal AS w FROM pg_stat_archiver'))[0]!.w! >= switched || null, {
+      what: `pgBackRest to archive ${switched}`,
+      timeoutMs: 120_000,
+    });
+    await sleep(ASYNC_SHIP_MS + 2_000); // our archive ships the switched segment within an interval and a scan
+    load.kill('SIGTERM');
+    await new Promise((r) => load!.once('exit', r));
+    load = null;
 
-    // Restores, each started on a free port until it answers as a primary.
-    own(join(dir, 'restore'));
-    const oursDir = join(dir, 'restore', 'ours');
+    const oursDir = join(restoreRoot, 'ours');
     const oursPort = await freePort();
     stopDirs.push(oursDir);
-    const restoreMs = await timed(process.execPath, [join(ROOT, 'services', 'backup', 'dist', 'cli', 'main.js'), 'restore', backupId, '--to-data-dir', oursDir, '--start', '--port', String(oursPort), '--no-progress'], 'continuity restore', { env });
+    const restoreMs = await timed(
+      process.execPath,
+      [join(ROOT, 'services', 'backup', 'dist', 'cli', 'main.js'), 'restore', 'bench-cluster', '--at', target.toISOString(), '--to-data-dir', oursDir, '--start', '--port', String(oursPort)],
+      'continuity restore --at',
+      { env: { ...env, CONTINUITY_CONFIG: config }, echo: true },
+    );
     await answers(oursPort);
-    progress(`${BENCH}: ours restore + start ${round(restoreMs / 1000, 2)} s`);
+    progress(`${BENCH}: ours restore to ${TARGET_BACK_S} s of writes back + start ${round(restoreMs / 1000, 2)} s`);
     await pgCtl(oursDir, ['-m', 'fast', '-w', 'stop']);
 
-    const pgbrDir = own(join(dir, 'restore', 'pgbackrest'));
+    const pgbrDir = own(join(restoreRoot, 'pgbackrest'));
     const pgbrPort = await freePort();
     const pgbrStarted = performance.now();
-    await pgbackrest(['restore', `--pg1-path=${pgbrDir}`, '--type=immediate', '--target-action=promote']);
+    await pgbackrest(['restore', `--pg1-path=${pgbrDir}`, '--type=time', `--target=${pgTime(target)}`, '--target-action=promote']);
     stopDirs.push(pgbrDir);
     await pgCtl(pgbrDir, ['-o', `-p ${pgbrPort}`, '-l', join(dir, 'pgbackrest', 'restored.log'), 'start']);
     await answers(pgbrPort);
     const pgbrRestoreMs = performance.now() - pgbrStarted;
-    progress(`${BENCH}: pgBackRest restore + start ${round(pgbrRestoreMs / 1000, 2)} s`);
+    progress(`${BENCH}: pgBackRest restore to the same moment + start ${round(pgbrRestoreMs / 1000, 2)} s`);
+    await pgCtl(pgbrDir, ['-m', 'fast', '-w', 'stop']);
+    await service.stop();
+    services.splice(0);
+
+    // The archive's loss: a small cluster each, synchronous and asynchronous.
+    const syncCluster = await createPgCluster({ standbys: 0 });
+    const asyncCluster = await createPgCluster({ standbys: 0 });
+    clusters.push(syncCluster, asyncCluster);
+    const rpoConfig = join(dir, 'rpo.yaml');
+    writeFileSync(
+      rpoConfig,
+      `resources:
+  rpo-sync: { kind: postgres, site: eu-west-1a, connection: "${syncCluster.primary.url}", restoreTargets: ["${restoreRoot}"] }
+  rpo-async: { kind: postgres, site: eu-west-1a, connection: "${asyncCluster.primary.url}", restoreTargets: ["${restoreRoot}"] }
+locations:
+  disk-a: { kind: filesystem, site: eu-west-1b, medium: disk, path: ${location('a')} }
+policies:
+  rpo-sync: { resource: rpo-sync, method: basebackup, copies: [disk-a], threeTwoOne: { optOut: benchmark }, wal: { enabled: true, walShipIntervalMs: 60000, synchronous: true, setSynchronousStandbyNames: true } }
+  rpo-async: { resource: rpo-async, method: basebackup, copies: [disk-a], threeTwoOne: { optOut: benchmark }, wal: { enabled: true, walShipIntervalMs: ${ASYNC_SHIP_MS} } }
+`,
+    );
+    const rpoService = await startService(rpoConfig, env);
+    services.push(rpoService);
+    await pollUntil(
+      async () => (await syncCluster.primary.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_replication WHERE sync_state = 'sync'"))[0]!.n > 0 || null,
+      { what: 'the archiver to be the synchronous standby', timeoutMs: 60_000 },
+    );
+    const restoreLatest = async (resource: string) => {
+      const dataDir = join(restoreRoot, resource);
+      const port = await freePort();
+      stopDirs.push(dataDir);
+      await timed(process.execPath, [join(ROOT, 'services', 'backup', 'dist', 'cli', 'main.js'), 'restore', resource, '--latest', '--to-data-dir', dataDir, '--start', '--port', String(port)], `continuity restore ${resource} --latest`, {
+        env: { ...env, CONTINUITY_CONFIG: rpoConfig },
+      });
+      const client = await connect(`postgres://postgres@127.0.0.1:${port}/postgres`);
+      try {
+        return new Set((await client.query<{ id: string }>('SELECT id::text FROM items')).rows.map((r) => Number(r.id)));
+      } finally {
+        await client.end();
+        await pgCtl(dataDir, ['-m', 'fast', '-w', 'stop']);
+      }
+    };
+    const writers = { sync: await startCommitWriter(syncCluster.primary.url), async: await startCommitWriter(asyncCluster.primary.url) };
+    await rpoService.backup('rpo-sync');
+    await rpoService.backup('rpo-async');
+    await sleep(8_000);
+
+    // Synchronous: the primary lost; the archiver ships what it acknowledged.
+    syncCluster.primary.kill9();
+    await writers.sync.stop();
+    await sleep(3_000);
+    const syncRows = await restoreLatest('rpo-sync');
+    const lostSync = writers.sync.acked.filter((a) => !syncRows.has(a.id)).length;
+    progress(`${BENCH}: synchronous archive: ${writers.sync.acked.length} commits acknowledged, ${lostSync} missing after kill -9 and --latest`);
+
+    // Asynchronous: the primary and the backup service (its spool) lost at once.
+    asyncCluster.primary.kill9();
+    await rpoService.stop('SIGKILL');
+    await writers.async.stop();
+    const asyncRows = await restoreLatest('rpo-async');
+    const lastAcked = writers.async.acked[writers.async.acked.length - 1]!;
+    const lastKept = [...writers.async.acked].reverse().find((a) => asyncRows.has(a.id));
+    const rpoAsyncS = (lastAcked.at - (lastKept?.at ?? writers.async.acked[0]!.at)) / 1000;
+    progress(`${BENCH}: asynchronous archive (ship every ${ASYNC_SHIP_MS / 1000} s): ${round(rpoAsyncS, 2)} s of commits lost with the primary and the archiver`);
 
     await cleanup();
-    const value = round(mb / (oursMs / 1000), 1);
+    const value = round(mb / (ours.ms / 1000), 1);
     const baseline = round(mb / (pgbrMs / 1000), 1);
     printResult({
       bench: BENCH,
@@ -226,11 +399,17 @@ policies:
       restore_s: round(restoreMs / 1000, 2),
       pgbackrest_restore_s: round(pgbrRestoreMs / 1000, 2),
       restore_ratio: round(pgbrRestoreMs / restoreMs, 3),
+      lost_commits_sync: lostSync,
+      rpo_async_s: round(rpoAsyncS, 2),
+      value_3_copies: round(mb / (ours3.ms / 1000), 1),
       pg_basebackup_bound_mb_s: round(mb / (boundMs / 1000), 1),
       baseline_tool: 'pgbackrest',
       unit: 'MB/s of cluster',
+      load: 'pgbench -c 2 throughout both backups',
+      restore_target_back_s: TARGET_BACK_S,
+      async_ship_interval_s: ASYNC_SHIP_MS / 1000,
       cluster_mb: round(mb),
-      stored_mb: round(done.sizeBytes / 1e6),
+      stored_mb: round(ours.sizeBytes / 1e6),
       scale: options.scale,
     });
   } catch (error) {

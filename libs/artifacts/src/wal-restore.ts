@@ -4,7 +4,6 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { WAL_HISTORY_PATTERN, WAL_SEGMENT_PATTERN, walArtifactKey, type ArtifactKey } from './artifact.js';
-import { decryptStream } from './encryption.js';
 import { zstdDecompress } from './zstd.js';
 
 /**
@@ -133,7 +132,10 @@ const readCopy = async (plan: RestorePlan, file: PlanWalFile, copy: PlanWalFile[
   if (stored.length !== copy.sizeBytes || storedHash !== copy.sha256) {
     throw new Error(`SHA-256 mismatch: the copy holds ${stored.length} bytes with SHA-256 ${storedHash}, the archive recorded ${copy.sizeBytes} bytes with ${copy.sha256}`);
   }
-  const compressed = plan.encryption ? await decryptStream(Readable.from([stored]), deps.identities, `WAL file ${file.name}`) : Readable.from([stored]);
+  // age is loaded only for an encrypted archive: wal-fetch starts once per WAL file, and its curves cost a second to load.
+  const compressed = plan.encryption
+    ? await (await import('./encryption.js')).decryptStream(Readable.from([stored]), deps.identities, `WAL file ${file.name}`)
+    : Readable.from([stored]);
   const plain = await readAll(zstdDecompress(compressed), file.plaintextSizeBytes);
   const plainHash = sha256(plain);
   if (plain.length !== file.plaintextSizeBytes || plainHash !== file.plaintextSha256) {

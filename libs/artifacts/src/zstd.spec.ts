@@ -1,6 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { zstdCompress, zstdDecompress, ZstdFormatError, ZstdFrameSplitter } from './zstd.js';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { zstdCompress, zstdCompressFd, zstdDecompress, ZstdFormatError, ZstdFrameSplitter } from './zstd.js';
 
 const collect = async (source: AsyncIterable<Buffer>) => {
   const parts: Buffer[] = [];
@@ -47,5 +50,40 @@ describe('zstd streams', () => {
     const compressed = await collect(zstdCompress(pieces(sample, 8192), { frameBytes: 100_000 }));
     await expect(collect(zstdDecompress(pieces(compressed.subarray(0, compressed.length - 10), 5000)))).rejects.toThrow(/ends inside a frame/);
     await expect(collect(zstdDecompress(pieces(Buffer.from('not zstd at all'), 4)))).rejects.toBeInstanceOf(ZstdFormatError);
+  });
+});
+
+describe('zstd frames read from a FIFO into reused buffers', () => {
+  /** A FIFO's non-blocking read end with a child writing `data` into it in `piece`-byte writes. */
+  const fifoWith = (data: Buffer, piece: number) => {
+    const dir = mkdtempSync(join(tmpdir(), 'zstd-fd-'));
+    const path = join(dir, 'fifo');
+    spawnSync('mkfifo', [path]);
+    const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writeFd = openSync(path, constants.O_WRONLY);
+    rmSync(dir, { recursive: true, force: true });
+    const file = join(tmpdir(), `zstd-fd-${process.pid}-${piece}`);
+    writeFileSync(file, data);
+    const child = spawn('dd', [`if=${file}`, `bs=${piece}`, 'status=none'], { stdio: ['ignore', writeFd, 'inherit'] });
+    closeSync(writeFd);
+    child.once('close', () => rmSync(file, { force: true }));
+    return readFd;
+  };
+
+  it('compresses what the FIFO gives, in writes of any size, into frames zstdDecompress reads back; observe sees every byte in order', async () => {
+    for (const [frameBytes, piece] of [
+      [64 << 10, 1000],
+      [256 << 10, 65536],
+      [1 << 20, 3_000_000],
+    ] as const) {
+      const seen: Buffer[] = [];
+      const compressed = await collect(zstdCompressFd(fifoWith(sample, piece), { frameBytes, parallel: 3, observe: (bytes: Buffer) => seen.push(Buffer.from(bytes)) }));
+      expect(Buffer.concat(seen).equals(sample)).toBe(true);
+      expect((await collect(zstdDecompress(pieces(compressed, 4096)))).equals(sample)).toBe(true);
+    }
+  });
+
+  it('ends with nothing for an empty input', async () => {
+    expect((await collect(zstdCompressFd(fifoWith(Buffer.alloc(0), 512)))).length).toBe(0);
   });
 });

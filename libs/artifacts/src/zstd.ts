@@ -1,3 +1,4 @@
+import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { Decoder, Encoder } from '@toondepauw/node-zstd';
 
 /**
@@ -61,6 +62,98 @@ export async function* zstdCompress(
     if (pending.length >= parallel) yield await pending.shift()!;
   }
   while (pending.length) yield await pending.shift()!;
+}
+
+/**
+ * The same frames as `zstdCompress`, from a pipe or FIFO's read end (`fd`, non-blocking) read
+ * straight into a few reused frame-sized buffers: the socket's `onread` hands libuv our buffer, so
+ * a stream of a gigabyte allocates a few MiB, not a 64 KiB buffer per read plus a copy per frame
+ * for the garbage collector to chase (at pg_basebackup's pace that chase, not zstd, held the main
+ * thread), and reads wait on the event loop, not on a thread-pool thread zstd could use.
+ * `observe` sees each read's bytes, in order, before they are compressed; the view is valid only
+ * during the call (the buffer is reused), so keep a copy of anything wanted. Reading pauses while
+ * `parallel` + 1 frames wait to be taken. The descriptor is closed at the end.
+ */
+export async function* zstdCompressFd(
+  fd: number,
+  options: { level?: number; frameBytes?: number; parallel?: number; observe?: (bytes: Buffer) => void } = {},
+): AsyncGenerator<Buffer> {
+  const encoder = new Encoder(options.level ?? ZSTD_LEVEL);
+  const frameBytes = options.frameBytes ?? ZSTD_FRAME_BYTES;
+  const limit = Math.max(1, options.parallel ?? 2) + 1;
+  const free: Buffer[] = [];
+  const queue: Promise<Buffer>[] = [];
+  let buffer: Buffer = Buffer.allocUnsafeSlow(frameBytes);
+  let length = 0;
+  let ended = false;
+  let failure: Error | null = null;
+  let paused = false;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  const flush = () => {
+    const full = buffer;
+    // The buffer is refilled only once its frame is compressed.
+    const frame = encoder.encode(full.subarray(0, length)).finally(() => free.push(full));
+    frame.catch(() => undefined); // awaited in order below; a failure surfaces there
+    queue.push(frame);
+    buffer = free.pop() ?? Buffer.allocUnsafeSlow(frameBytes);
+    length = 0;
+    if (queue.length >= limit && !paused) {
+      paused = true;
+      socket.pause();
+    }
+    notify();
+  };
+  // `onread` is Node's (net.Socket, since 12.2/15.8) though @types/node lists it for connect() only.
+  const socketOptions: SocketConstructorOpts & { onread: OnReadOpts } = {
+    fd,
+    readable: true,
+    writable: false,
+    onread: {
+      buffer: () => buffer.subarray(length),
+      callback: (n: number) => {
+        try {
+          options.observe?.(buffer.subarray(length, length + n));
+        } catch (error) {
+          failure ??= error as Error;
+        }
+        length += n;
+        if (length === frameBytes) flush();
+        return true;
+      },
+    },
+  };
+  const socket = new Socket(socketOptions);
+  socket.once('end', () => {
+    if (length) flush();
+    ended = true;
+    notify();
+  });
+  socket.once('error', (error) => {
+    failure ??= error;
+    notify();
+  });
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      const next = queue.shift();
+      if (next) {
+        if (paused && queue.length < limit) {
+          paused = false;
+          socket.resume();
+        }
+        yield await next;
+        continue;
+      }
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    socket.destroy();
+  }
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;

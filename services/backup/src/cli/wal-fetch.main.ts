@@ -3,19 +3,19 @@ import { createReadStream } from 'node:fs';
 import { appendFile, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+// The modules it needs, not the library's index (manifest schemas, event contracts, age): PostgreSQL
+// starts this program once per WAL file, so what it loads is paid once per 16 MiB replayed.
+import { artifactPath, type ArtifactKey } from '@continuity/artifacts/artifact';
 import {
-  artifactPath,
   fetchWalFile,
   isWalFileName,
-  loadAgeKey,
   parseRestorePlan,
   RESTORE_PLAN_FILE,
   WAL_FETCH_LOG,
-  type ArtifactKey,
   type PlanLocation,
   type RestorePlan,
   type WalFetchOutcome,
-} from '@continuity/artifacts';
+} from '@continuity/artifacts/wal-restore';
 
 /**
  * `continuity wal-fetch <file> <dest> [--plan <path>]`: PostgreSQL's `restore_command` in a
@@ -106,6 +106,7 @@ export const walFetch = async (args: string[]): Promise<number> => {
       let outcome: WalFetchOutcome;
       try {
         if (plan.encryption) {
+          const { loadAgeKey } = await import('@continuity/artifacts/keys');
           identities = (await loadAgeKey(plan.encryption.keyFile)).identities;
           if (!identities.length) throw new Error(`${plan.encryption.keyFile} holds no AGE-SECRET-KEY: the archive of ${plan.resource} is encrypted`);
         }

@@ -13,6 +13,7 @@ import { idOf, pgServerBin, restoredConnection, runServerTool } from './data-dir
 import { chooseBaseBackup, recoverySettings, shellWord, walChainFor, type ArchivedWal, type BaseBackupCandidate } from './pitr-plan.policy.js';
 import { describeTarget, targetValue, type RecoveryTarget } from './recovery-target.js';
 import { RestoreError } from './restore.errors.js';
+import { prefetchingRestoreCommand, WalPrefetcher } from './wal-prefetch.js';
 import type { RestoreRequester, RestoreResult, RestoreService } from './restore.service.js';
 
 /**
@@ -180,11 +181,28 @@ export class PointInTimeRestore {
       // WAL", and it would promote at the base backup's end.
       const newest = options.target.kind === 'latest' ? (newestArchived ?? chain.lastSegment) : null;
       const refused = (ledgerOutcome?.refused ?? []).map((r) => r.name);
-      result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, {
-        mustServe: newest,
-        refusedByLedger: refused,
-        targetSet: options.target.kind !== 'latest',
+      // While we follow recovery, the plan's WAL is fetched ahead of PostgreSQL's requests.
+      const prefetcher = new WalPrefetcher({
+        dataDir,
+        plan,
+        read: async (name, key) => {
+          const location = this.deps.location(name);
+          if (!location) throw new Error(`location "${name}" is not configured`);
+          return location.read(key);
+        },
+        identities: options.identities,
+        owner: asRoot() ? { uid: idOf('-u'), gid: idOf('-g') } : null,
       });
+      await prefetcher.start();
+      try {
+        result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, {
+          mustServe: newest,
+          refusedByLedger: refused,
+          targetSet: options.target.kind !== 'latest',
+        });
+      } finally {
+        await prefetcher.stop();
+      }
     }
     return result;
   }
@@ -234,7 +252,7 @@ export class PointInTimeRestore {
 
   /** The plan (0600, the server's user), the recovery settings and `recovery.signal`. */
   private async writeRecoveryFiles(dataDir: string, plan: RestorePlan, options: PointInTimeOptions) {
-    const command = [...(this.deps.walFetchCommand ?? defaultWalFetch()), '%f', '%p'].map((w) => (w === '%f' || w === '%p' ? w : shellWord(w))).join(' ');
+    const command = prefetchingRestoreCommand((this.deps.walFetchCommand ?? defaultWalFetch()).map(shellWord).join(' '));
     const planPath = join(dataDir, RESTORE_PLAN_FILE);
     await writeFile(planPath, `${JSON.stringify(plan, null, 1)}\n`, { mode: 0o600, flag: 'wx' });
     await appendFile(join(dataDir, 'postgresql.auto.conf'), recoverySettings({ restoreCommand: command, target: options.target, port: options.start?.port ?? null }));

@@ -1,32 +1,43 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ReadEntry } from 'tar';
-import { ZSTD_LEVEL, zstdCompress, type BaseBackupInfo } from '@continuity/artifacts';
+import { ZSTD_LEVEL, zstdCompressFd, type BaseBackupInfo } from '@continuity/artifacts';
 import type { PostgresResourceConfig } from '../../config/backup-config.schema.js';
 import { basebackupArgs, backupLabelFor, BaseBackupFormatError, parseBackupLabel, systemIdentifierOf, walRangesOf } from './basebackup-label.js';
 import { pgToolInvocation } from './pg-tool.js';
 import { toolVersion } from './postgres.source.js';
 import { SourceError, type SourceRun } from './source.js';
-import { TarObserver } from './tar-observer.js';
+import { TarMembers } from './tar-members.js';
 
 /** The tar members read on the way: small files, kept whole. */
 const WANTED = new Set(['backup_label', 'backup_manifest', 'PG_VERSION', 'global/pg_control']);
 
-/** Collects the wanted members of a tar stream as it passes (every other member is skipped unread). */
-class TarMembers extends TarObserver {
-  readonly found = new Map<string, Buffer>();
-
-  constructor() {
-    super((entry: ReadEntry) => {
-      const path = entry.path.replace(/^\.\//, '');
-      if (!WANTED.has(path)) return entry.resume();
-      const parts: Buffer[] = [];
-      entry.on('data', (chunk: Buffer) => parts.push(chunk));
-      entry.on('end', () => this.found.set(path, Buffer.concat(parts)));
-    });
+/**
+ * A FIFO for pg_basebackup's stdout, read into our own buffers (a child's stdout pipe hands Node
+ * a new 64 KiB buffer per read instead). Made in a private folder and unlinked at once: only the
+ * two descriptors remain. The read end is opened without blocking, so the write end opens at
+ * once; the reader sees the end of the stream when the child, the last writer, exits.
+ */
+const fifo = (): { readFd: number; writeFd: number } => {
+  const dir = mkdtempSync(join(tmpdir(), 'continuity-basebackup-'));
+  const path = join(dir, 'stdout');
+  try {
+    const made = spawnSync('mkfifo', ['-m', '0600', path], { encoding: 'utf8' });
+    if (made.status !== 0) throw new SourceError(`cannot make a FIFO for pg_basebackup: ${made.error?.message ?? made.stderr.trim()}`);
+    const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      return { readFd, writeFd: openSync(path, constants.O_WRONLY) };
+    } catch (error) {
+      closeSync(readFd);
+      throw error;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-}
+};
 
 let pgBasebackupVersion: Promise<string> | null = null;
 
@@ -59,8 +70,9 @@ const describe = (members: Map<string, Buffer>, backupId: string): BaseBackupInf
 
 /**
  * A physical base backup of the whole cluster: `pg_basebackup` writes one tar to stdout (data
- * files, the WAL that makes them consistent, `backup_label`, `backup_manifest`), read once; the
- * tar is looked at on the way (for the WAL range and identity) and compressed with zstd, and that
+ * files, the WAL that makes them consistent, `backup_label`, `backup_manifest`), read once through
+ * a FIFO straight into reused 4 MiB frame buffers; the tar's headers are looked at on the way (for
+ * the WAL range and identity), each frame is compressed with zstd on the thread pool, and that
  * `.tar.zst` is the artifact the one pass hashes, encrypts and fans out. Needs a connection
  * allowed to replicate (`replication` in pg_hba.conf, a role with REPLICATION).
  */
@@ -68,9 +80,18 @@ export const startBaseBackupSource = async (resource: PostgresResourceConfig, ba
   pgBasebackupVersion ??= toolVersion('pg_basebackup').catch(() => 'unknown');
   const version = await pgBasebackupVersion;
   const invocation = pgToolInvocation(resource.connection, basebackupArgs(backupId), { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' });
-  const child = spawn('pg_basebackup', invocation.args, { stdio: ['ignore', 'pipe', 'pipe'], env: invocation.env });
+  const pipe = fifo();
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn('pg_basebackup', invocation.args, { stdio: ['ignore', pipe.writeFd, 'pipe'], env: invocation.env });
+  } catch (error) {
+    closeSync(pipe.readFd);
+    throw error;
+  } finally {
+    closeSync(pipe.writeFd); // the child holds the only write end: its exit ends the stream
+  }
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   let failure: Error | null = null;
   const exited = new Promise<void>((resolve, reject) => {
     child.once('error', (error) => reject(new SourceError(`cannot run pg_basebackup: ${error.message} (is PostgreSQL's client on PATH?)`)));
@@ -80,14 +101,15 @@ export const startBaseBackupSource = async (resource: PostgresResourceConfig, ba
     });
   });
   exited.catch((error: Error) => (failure ??= error));
-  const members = new TarMembers();
-  const tar = async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    for await (const chunk of source) {
-      members.write(chunk);
-      yield chunk;
-    }
+  const members = new TarMembers(WANTED);
+  // Once reading starts, the socket over the read end closes it when the stream ends or is
+  // destroyed; a run cancelled before its first read closes it here.
+  let reading = false;
+  const frames = async function* () {
+    reading = true;
+    yield* zstdCompressFd(pipe.readFd, { observe: (bytes) => members.write(bytes) });
   };
-  const stream = Readable.from(zstdCompress(tar(child.stdout)), { objectMode: false });
+  const stream = Readable.from(frames(), { objectMode: false });
   let info: BaseBackupInfo | null = null;
   let finished: Promise<void> | null = null;
   return {
@@ -102,7 +124,7 @@ export const startBaseBackupSource = async (resource: PostgresResourceConfig, ba
         await exited.catch(() => undefined);
         if (failure) throw failure;
         try {
-          await members.end();
+          members.end();
           info = describe(members.found, backupId);
         } catch (error) {
           throw new SourceError(`pg_basebackup's tar: ${(error as Error).message}`);
@@ -112,6 +134,10 @@ export const startBaseBackupSource = async (resource: PostgresResourceConfig, ba
     cancel: () => {
       failure ??= new SourceError('cancelled');
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (!reading) {
+        reading = true;
+        closeSync(pipe.readFd);
+      }
       stream.destroy();
     },
   };
