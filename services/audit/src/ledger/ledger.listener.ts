@@ -3,11 +3,13 @@ import { Ctx, Payload } from '@nestjs/microservices';
 import { Envelope } from '@continuity/contracts';
 import { JetStreamContext, OnEvent } from '@continuity/messaging';
 import { inSpan } from '@continuity/telemetry';
+import { LEDGER_IN_FLIGHT } from '../config/audit.config.js';
 import { LedgerWriter } from './ledger.writer.js';
 
 /**
  * The one durable consumer over every event, of every type. Many messages are in flight at once so
- * the writer can batch them into one transaction; each is acked when its batch has committed.
+ * the writer can batch them into one transaction (and fill the next batch while one commits); each is
+ * acked when its batch has committed.
  */
 @Controller()
 export class LedgerListener {
@@ -15,7 +17,7 @@ export class LedgerListener {
 
   // `record`: the ledger must hold every event, from whatever source; the writer marks the ones
   // whose source may not publish them (`untrusted`) and keeps them out of the projections.
-  @OnEvent('*', { durable: 'audit_ledger', concurrency: 2_000, provenance: 'record' })
+  @OnEvent('*', { durable: 'audit_ledger', concurrency: LEDGER_IN_FLIGHT, provenance: 'record' })
   async record(@Payload() event: Envelope, @Ctx() ctx: JetStreamContext): Promise<void> {
     // The ledger's own checkpoints are statements about the log, kept in audit.tree_heads; logging
     // them too would make every head grow the log and call for another head.
