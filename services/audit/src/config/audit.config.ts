@@ -13,7 +13,7 @@ const absolutePath = z
  * Ledger messages the transport hands the writer at once (the ledger consumer's concurrency): twice
  * the largest batch, so the next batch fills while one commits.
  */
-export const LEDGER_IN_FLIGHT = 6_000;
+export const LEDGER_IN_FLIGHT = 4_000;
 
 /** SLO targets the projection, the report and the plans judge against. */
 const sloTargetsEnv = {
@@ -71,8 +71,9 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
   /**
    * Events written per ledger transaction at most. A batch is whatever arrived while the previous
    * one committed, so it is small when the ledger keeps up and grows to this when it is behind.
+   * Above LEDGER_IN_FLIGHT / 2 the next batch can no longer fill while one commits.
    */
-  AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(LEDGER_IN_FLIGHT / 2).default(LEDGER_IN_FLIGHT / 2),
+  AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(LEDGER_IN_FLIGHT / 2),
   /** Where the status page links for traces (e.g. Jaeger's UI); unset: no link. */
   AUDIT_TRACES_URL: z
     .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })

@@ -62,6 +62,21 @@ const entriesDocument = (rows: readonly EntryRow[]): string => {
   return `[${parts.join(',')}]`;
 };
 
+/** Callers resolved per turn of the event loop once their batch has committed (`settleInSlices`). */
+const SETTLE_SLICE = 100;
+
+/**
+ * Resolves a committed batch's callers a slice per turn of the event loop. Each resolution acks a
+ * message and lets the transport start the next one (parse, validate, serialise, hash): done for a
+ * whole batch at once, that work would hold back the next batch's queries, which wait for the loop.
+ * In slices, PostgreSQL works on the next batch meanwhile. Acks still follow the commit.
+ */
+const settleInSlices = (batch: Pending[], from: number) => {
+  const to = Math.min(from + SETTLE_SLICE, batch.length);
+  for (let i = from; i < to; i++) batch[i]!.resolve();
+  if (to < batch.length) setImmediate(settleInSlices, batch, to);
+};
+
 /** PostgreSQL refused the data itself (SQLSTATE class 22 data exception, 23 constraint), not the connection. */
 const isDataError = (error: unknown): boolean => {
   const code = (error as { code?: unknown; driverError?: { code?: unknown } })?.code ?? (error as { driverError?: { code?: unknown } })?.driverError?.code;
@@ -254,7 +269,7 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
   }
 
   private committed(batch: Pending[], appended: AppendedBatch) {
-    for (const pending of batch) pending.resolve();
+    setImmediate(settleInSlices, batch, 0);
     if (appended.count > 0) for (const listener of this.listeners) listener(appended);
   }
 
