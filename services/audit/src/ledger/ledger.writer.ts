@@ -114,6 +114,7 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
   private started?: Promise<void>;
   /** The lease was decided and the head loaded (`start`). */
   private ready = false;
+  private destroyed = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -146,7 +147,7 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
       await this.lease.start();
       await this.reload();
       this.logger.log(`ledger holds ${this.frontier.size} entries, root ${frontierRoot(this.frontier).toString('hex')}`);
-      this.inboxTimer ??= setInterval(() => void this.pollInbox().catch((error: Error) => this.logger.error(`reading the ledger inbox failed: ${error.message}`)), INBOX_POLL_MS);
+      if (!this.destroyed) this.inboxTimer ??= setInterval(() => void this.pollInbox().catch((error: Error) => this.logger.error(`reading the ledger inbox failed: ${error.message}`)), INBOX_POLL_MS);
       this.ready = true;
     })().catch((error: unknown) => {
       this.started = undefined;
@@ -156,6 +157,7 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleDestroy() {
+    this.destroyed = true; // a start still under way must not leave a timer behind
     clearInterval(this.inboxTimer);
   }
 
