@@ -33,6 +33,7 @@ import { StatusHttpController } from './status/status.http.controller.js';
 import { StatusService } from './status/status.service.js';
 import { EstateMetrics } from './metrics/estate-metrics.service.js';
 import { Notifications1764280028000 } from './database/1764280028000-notifications.migration.js';
+import { ProjectionCompression1764300033000 } from './database/1764300033000-projection-compression.migration.js';
 import { NotifierListener } from './notifications/notifier.listener.js';
 import { NotifierService } from './notifications/notifier.service.js';
 import { NotificationStore } from './notifications/notification.store.js';
@@ -54,6 +55,7 @@ import { PlanService } from './plans/plan.service.js';
           SigningKeysAndInbox1764170000000,
           UntrustedEntries1764180000000,
           Notifications1764280028000,
+          ProjectionCompression1764300033000,
         ],
         migrationsTableName: 'audit_migrations',
         migrationsRun: true,

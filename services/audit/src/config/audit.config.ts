@@ -9,6 +9,12 @@ const absolutePath = z
   .min(1)
   .refine(isAbsolute, { message: 'must be an absolute path (a relative one depends on the directory the service starts in)' });
 
+/**
+ * Ledger messages the transport hands the writer at once (the ledger consumer's concurrency): twice
+ * the largest batch, so the next batch fills while one commits.
+ */
+export const LEDGER_IN_FLIGHT = 4_000;
+
 /** SLO targets the projection, the report and the plans judge against. */
 const sloTargetsEnv = {
   AUDIT_RPO_TARGET_MS: z.coerce.number().int().positive().default(300_000),
@@ -62,8 +68,12 @@ export const auditEnvSchema = baseEnvSchema(3004).extend({
   /** Entries one `GET /audit/export` returns at most: larger ranges are a 400, an open range is paged. */
   AUDIT_EXPORT_MAX_ENTRIES: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
   ...planEnv,
-  /** Events written per ledger transaction at most. */
-  AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(500),
+  /**
+   * Events written per ledger transaction at most. A batch is whatever arrived while the previous
+   * one committed, so it is small when the ledger keeps up and grows to this when it is behind.
+   * Above LEDGER_IN_FLIGHT / 2 the next batch can no longer fill while one commits.
+   */
+  AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(LEDGER_IN_FLIGHT / 2),
   /** Where the status page links for traces (e.g. Jaeger's UI); unset: no link. */
   AUDIT_TRACES_URL: z
     .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })

@@ -10,7 +10,7 @@ import { ProjectionRebuildService } from '../resource-state/projection-rebuild.s
 import { LedgerEntry, ResourceState, SloTargets } from '../resource-state/resource-state.projection.js';
 import { sloTargetsOf } from '../resource-state/slo-targets.js';
 import { appendLeaf, EMPTY_FRONTIER, Frontier, frontierRoot, frontierShape, SubtreeNode } from './frontier.js';
-import { envelopeLeafHash } from './leaf.js';
+import { canonicalLeaf } from './leaf.js';
 import { WriterLease } from '../database/writer-lease.js';
 
 interface Pending {
@@ -21,6 +21,8 @@ interface Pending {
   reject: (error: unknown) => void;
   /** Set when the event came through the inbox: its row goes in the same transaction as the append. */
   inboxRow?: number;
+  /** Its canonical text and leaf hash, made as it arrives (while the previous batch commits). */
+  leaf?: { text: string; hash: Buffer };
 }
 
 /** How often the writer looks for events a standby left in the inbox. */
@@ -34,6 +36,46 @@ export interface AppendedBatch {
 }
 
 const log2 = (n: number) => Math.round(Math.log2(n));
+
+interface EntryRow {
+  index: number;
+  pending: Pending;
+  /** The envelope's canonical JSON text (RFC 8785), whose leaf hash is `leaf`. */
+  text: string;
+  leaf: Buffer;
+  untrusted: string | null;
+}
+
+/**
+ * A batch's entries as one JSON document for `jsonb_to_recordset`. Each envelope goes in as the
+ * canonical text already hashed (valid JSON), spliced in rather than serialised a second time.
+ */
+const entriesDocument = (rows: readonly EntryRow[]): string => {
+  const parts: string[] = new Array(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const { index, pending, text, leaf, untrusted } = rows[k]!;
+    const { id, type, resource, occurredAt } = pending.event;
+    parts[k] =
+      `{"i":${index},"id":${JSON.stringify(id)},"t":${JSON.stringify(type)},"r":${JSON.stringify(resource)},"o":${JSON.stringify(occurredAt)},` +
+      `"s":${pending.streamSeq},"h":"${leaf.toString('hex')}","u":${JSON.stringify(untrusted)},"e":${text}}`;
+  }
+  return `[${parts.join(',')}]`;
+};
+
+/** Callers resolved per turn of the event loop once their batch has committed (`settleInSlices`). */
+const SETTLE_SLICE = 100;
+
+/**
+ * Resolves a committed batch's callers a slice per turn of the event loop. Each resolution acks a
+ * message and lets the transport start the next one (parse, validate, serialise, hash): done for a
+ * whole batch at once, that work would hold back the next batch's queries, which wait for the loop.
+ * In slices, PostgreSQL works on the next batch meanwhile. Acks still follow the commit.
+ */
+const settleInSlices = (batch: Pending[], from: number) => {
+  const to = Math.min(from + SETTLE_SLICE, batch.length);
+  for (let i = from; i < to; i++) batch[i]!.resolve();
+  if (to < batch.length) setImmediate(settleInSlices, batch, to);
+};
 
 /** PostgreSQL refused the data itself (SQLSTATE class 22 data exception, 23 constraint), not the connection. */
 const isDataError = (error: unknown): boolean => {
@@ -69,6 +111,10 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
   private inboxTimer?: NodeJS.Timeout;
   /** Inbox rows queued and not yet committed: not read again until they are. */
   private inboxInFlight = false;
+  private started?: Promise<void>;
+  /** The lease was decided and the head loaded (`start`). */
+  private ready = false;
+  private destroyed = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -87,13 +133,31 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit() {
-    await this.lease.start(); // decided before the first message arrives
-    await this.reload();
-    this.logger.log(`ledger holds ${this.frontier.size} entries, root ${frontierRoot(this.frontier).toString('hex')}`);
-    this.inboxTimer = setInterval(() => void this.pollInbox().catch((error: Error) => this.logger.error(`reading the ledger inbox failed: ${error.message}`)), INBOX_POLL_MS);
+    await this.start();
+  }
+
+  /**
+   * Decides the lease and loads the head, once: at module init or at the first message, whichever
+   * comes first (Nest starts the transport before it runs init hooks). Until then an event cannot
+   * tell whether to append or hand over, and handing a future writer's events over to its own inbox
+   * writes them twice. A failure (the database down) is tried again by the next caller.
+   */
+  private start(): Promise<void> {
+    this.started ??= (async () => {
+      await this.lease.start();
+      await this.reload();
+      this.logger.log(`ledger holds ${this.frontier.size} entries, root ${frontierRoot(this.frontier).toString('hex')}`);
+      if (!this.destroyed) this.inboxTimer ??= setInterval(() => void this.pollInbox().catch((error: Error) => this.logger.error(`reading the ledger inbox failed: ${error.message}`)), INBOX_POLL_MS);
+      this.ready = true;
+    })().catch((error: unknown) => {
+      this.started = undefined;
+      throw error;
+    });
+    return this.started;
   }
 
   onModuleDestroy() {
+    this.destroyed = true; // a start still under way must not leave a timer behind
     clearInterval(this.inboxTimer);
   }
 
@@ -152,10 +216,13 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
    * on a standby, to the inbox the writer appends from.
    */
   append(event: Envelope, published: unknown, streamSeq: number): Promise<void> {
-    return new Promise((resolve, reject) => this.enqueue({ event, published, streamSeq, resolve, reject }));
+    const queued = () => new Promise<void>((resolve, reject) => this.enqueue({ event, published, streamSeq, resolve, reject }));
+    return this.ready ? queued() : this.start().then(queued);
   }
 
   private enqueue(pending: Pending) {
+    // Serialised and hashed now, not when its batch is cut: the work overlaps the commit before it.
+    if (this.lease.isWriter) pending.leaf = canonicalLeaf(pending.published);
     this.queue.push(pending);
     this.draining ??= this.drain().finally(() => (this.draining = null));
   }
@@ -204,7 +271,7 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
   }
 
   private committed(batch: Pending[], appended: AppendedBatch) {
-    for (const pending of batch) pending.resolve();
+    setImmediate(settleInSlices, batch, 0);
     if (appended.count > 0) for (const listener of this.listeners) listener(appended);
   }
 
@@ -234,19 +301,20 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
       const known = new Set<string>(head.known);
       const recordedAt = Math.max(Date.now(), this.lastRecordedAt, head.last_recorded_at ? new Date(head.last_recorded_at).getTime() : 0);
       const recordedAtIso = new Date(recordedAt).toISOString();
-      const rows: { index: number; pending: Pending; leaf: Buffer; untrusted: string | null }[] = [];
+      const rows: EntryRow[] = [];
       const nodes: SubtreeNode[] = [];
       for (const pending of batch) {
         const id = pending.event.id.toLowerCase();
         if (known.has(id)) continue;
         known.add(id);
-        const leaf = envelopeLeafHash(pending.published);
+        // One canonical serialisation per event: hashed for the leaf, stored as the envelope.
+        const { text, hash: leaf } = (pending.leaf ??= canonicalLeaf(pending.published));
         const appended = appendLeaf(frontier, leaf);
         // Checked against the time it is recorded, so a rebuild folds exactly what was folded now.
         const verdict = checkProvenance(this.provenance, pending.event, recordedAt);
         const untrusted = verdict.trusted ? null : `${verdict.kind}: ${verdict.reason}`;
         if (untrusted) this.logger.warn(`ledger entry ${frontier.size} (${pending.event.type} ${pending.event.id}) recorded as untrusted, kept out of projections: ${untrusted}`);
-        rows.push({ index: frontier.size, pending, leaf, untrusted });
+        rows.push({ index: frontier.size, pending, text, leaf, untrusted });
         nodes.push(...appended.completed);
         frontier = appended.frontier;
       }
@@ -275,19 +343,7 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
          insert into audit.resource_snapshots (resource, log_index, state)
          select x.r, x.i, x.s from jsonb_to_recordset($5::jsonb) as x(r text, i bigint, s jsonb)`,
         [
-          JSON.stringify(
-            rows.map((r) => ({
-              i: r.index,
-              id: r.pending.event.id,
-              t: r.pending.event.type,
-              r: r.pending.event.resource,
-              o: r.pending.event.occurredAt,
-              s: r.pending.streamSeq,
-              e: r.pending.published,
-              h: r.leaf.toString('hex'),
-              u: r.untrusted,
-            })),
-          ),
+          entriesDocument(rows),
           recordedAtIso,
           JSON.stringify(nodes.map((n) => ({ l: log2(n.size), i: n.start / n.size, h: n.hash.toString('hex') }))),
           JSON.stringify(projected.touched.map(([resource, v]) => ({ r: resource, s: v.state, i: v.state.asOfLogIndex, c: v.count }))),
