@@ -49,7 +49,7 @@ describe('FindingsEmitter', () => {
     expect(perResource).toBeGreaterThan(0);
     resetLog();
     const state = fold(verifiedBackup(dump(0), 0));
-    const estate = Array.from({ length: 120 }, (_, i) => `r-${String(i).padStart(3, '0')}`).map((resource) => ({ resource, state: { ...state, resource } }));
+    const estate = Array.from({ length: 125 }, (_, i) => `r-${String(i).padStart(3, '0')}`).map((resource) => ({ resource, state: { ...state, resource } }));
     const reads: [string, string, number][] = [];
     const dataSource = {
       query: async (_sql: string, params: [string, string, number]) => {
@@ -59,8 +59,8 @@ describe('FindingsEmitter', () => {
     };
     const publisher = { publish: async () => undefined };
     const emitter = new FindingsEmitter(dataSource as any, config, publisher as any, { isWriter: true } as WriterLease);
-    expect(await emitter.evaluate(atDate(60))).toBe(120 * perResource);
-    expect(reads.map(([, after]) => after)).toEqual(['', 'r-049', 'r-099']);
+    expect(await emitter.evaluate(atDate(60))).toBe(125 * perResource);
+    expect(reads.map(([, after]) => after)).toEqual(['', ...Array.from({ length: 12 }, (_, i) => `r-${String(10 * i + 9).padStart(3, '0')}`)]);
     expect(Math.max(...reads.map(([, , limit]) => limit))).toBeLessThan(estate.length);
   });
 });
