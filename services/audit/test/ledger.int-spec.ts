@@ -6,6 +6,7 @@ import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from 
 import { createTestDatabase } from '@continuity/runtime/testing';
 import { envelopeLeafHash } from '../src/ledger/leaf.js';
 import { fromHex, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../src/ledger/merkle.js';
+import { SNAPSHOT_EVERY } from '../src/resource-state/projection-fold.js';
 import { evolveResourceState, ResourceState } from '../src/resource-state/resource-state.projection.js';
 import { verifyTreeHead } from '../src/signing/tree-head-signer.js';
 import { AUDITOR, OPERATOR, startAudit } from './harness.js';
@@ -203,6 +204,35 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
       const oldRoot = rootFromLeafHashes(entries.slice(0, body.treeSize).map((e) => fromHex(e.leafHash)));
       expect(verifyConsistency(body.treeSize, latest.treeSize, oldRoot, fromHex(latest.rootHash), body.consistency.proof.map(fromHex))).toBe(true);
     }
+  });
+
+  it('gives the state at a past time from the nearest snapshot plus the entries after it, equal to the fold of the whole log', async () => {
+    // More than two snapshots' worth of entries of one resource, recorded in waves at distinct times.
+    const times: Date[] = [];
+    for (let wave = 0; wave < 5; wave++) {
+      const published = await Promise.all(
+        Array.from({ length: Math.ceil((2.5 * SNAPSHOT_EVERY) / 5) }, () => publisher.publish('BackupCreated', { resource: 'snapshot-db', data: aBackupCreatedData() })),
+      );
+      await waitForEvents(published.map((p) => p.event.id));
+      times.push(new Date());
+      await pollUntil(() => Date.now() > times[times.length - 1]!.getTime() + 5, { what: 'the clock to move on' });
+    }
+    const entries = await allEntries();
+    expect(entries.filter((e) => e.resource === 'snapshot-db').length).toBeGreaterThan(2 * SNAPSHOT_EVERY);
+    for (const at of times) {
+      const expected = entries
+        .filter((e) => Date.parse(e.recordedAt) <= at.getTime() && e.resource === 'snapshot-db')
+        .reduce<ResourceState | null>(
+          (state, e) => evolveResourceState(state, { logIndex: e.logIndex, recordedAt: e.recordedAt, event: continuityEvents.parse(e.envelope) as Envelope }),
+          null,
+        );
+      const { status, body } = await audit.get(`/audit/resources/snapshot-db/state?at=${at.toISOString()}`);
+      expect(status).toBe(200);
+      expect(body.treeSize).toBe(entries.filter((e) => Date.parse(e.recordedAt) <= at.getTime()).length);
+      expect(body.state).toEqual(expected);
+    }
+    const { body: before } = await audit.get('/audit/resources/snapshot-db/state?at=2000-01-01T00:00:00Z');
+    expect(before).toMatchObject({ treeSize: 0, state: null, assessment: null, signedHead: null, consistency: null });
   });
 
   it('rebuilds every projection from the log with identical results', async () => {

@@ -16,6 +16,11 @@ const eventsQuery = z.object({
   limit: positiveInt.max(1000, 'must be ≤ 1000').default(100),
 });
 
+// Built once: a zod schema is compiled on its first parse, so one made per request costs every request.
+const eventPath = z.object({ id: z.uuid({ message: 'must be an event id (UUID)' }) });
+const resourcePath = z.object({ resource: ResourceSchema });
+const stateQuery = z.object({ at: isoTime.optional() });
+
 @AuditHttpController()
 export class HistoryHttpController {
   constructor(private readonly history: HistoryService) {}
@@ -31,7 +36,7 @@ export class HistoryHttpController {
   @Roles(...READERS)
   @ApiOperation({ summary: 'One entry with its log index, leaf hash and inclusion proof against the latest signed head' })
   event(@Param() params: unknown) {
-    const { id } = parsePath(z.object({ id: z.uuid({ message: 'must be an event id (UUID)' }) }), params);
+    const { id } = parsePath(eventPath, params);
     return this.history.event(id);
   }
 
@@ -46,8 +51,8 @@ export class HistoryHttpController {
   @Roles(...READERS)
   @ApiOperation({ summary: "A resource's state as recorded at a past time, with the signed head and consistency proof covering it" })
   stateAt(@Param() params: unknown, @Query() query: unknown) {
-    const { resource } = parsePath(z.object({ resource: ResourceSchema }), params);
-    const { at } = parseQuery(z.object({ at: isoTime.optional() }), query);
+    const { resource } = parsePath(resourcePath, params);
+    const { at } = parseQuery(stateQuery, query);
     return this.history.stateAt(resource, at ?? new Date());
   }
 }

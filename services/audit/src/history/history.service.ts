@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { DomainError } from '@continuity/contracts';
-import { SERVICE_CONFIG } from '@continuity/runtime';
+import { PG_POOL, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { LedgerProofs } from '../ledger/ledger.queries.js';
 import { assessAt, evolveResourceState, ResourceState } from '../resource-state/resource-state.projection.js';
@@ -38,6 +39,36 @@ const toEntry = (row: Record<string, any>): StoredEntry => ({
   untrusted: row.untrusted ?? null,
 });
 
+/** A log entry as the projection folds it, from the statement below. */
+type FoldedRow = { log_index: number; recorded_at: string; envelope: unknown };
+
+/**
+ * What `stateAt` folds, in one statement: the tree size covering `at` ($2), the resource's ($1)
+ * newest snapshot inside it (primary key (resource, log_index), read backwards from that size) and
+ * the entries after that snapshot ((resource, log_index) index: at most SNAPSHOT_EVERY of them).
+ * Named statements are parsed and planned once per connection.
+ */
+const STATE_INPUTS = {
+  name: 'audit-state-inputs',
+  text: `with bound as (
+           select log_index + 1 as tree_size from audit.log_entries
+           where recorded_at <= $2::timestamptz order by recorded_at desc, log_index desc limit 1
+         ), snapshot as (
+           select s.log_index, s.state from audit.resource_snapshots s, bound b
+           where s.resource = $1::text and s.log_index < b.tree_size order by s.log_index desc limit 1
+         )
+         select b.tree_size,
+                (select state from snapshot) as snapshot,
+                (select coalesce(json_agg(json_build_object('log_index', e.log_index, 'recorded_at', e.recorded_at, 'envelope', e.envelope) order by e.log_index), '[]')
+                   from audit.log_entries e
+                  where e.resource = $1::text and e.untrusted is null
+                    and e.log_index > coalesce((select log_index from snapshot), -1) and e.log_index < b.tree_size) as entries
+           from bound b`,
+};
+
+const ENTRY_COLUMNS = 'log_index, event_id, type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash, untrusted';
+const ENTRY_BY_ID = { name: 'audit-entry-by-id', text: `select ${ENTRY_COLUMNS} from audit.log_entries where event_id = $1::uuid` };
+
 /** Something asked for is not in the ledger: 404 with its code. */
 export class NotFoundInLedgerError extends DomainError {
   constructor(code: string, message: string) {
@@ -50,6 +81,7 @@ export class NotFoundInLedgerError extends DomainError {
 export class HistoryService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
     private readonly proofs: LedgerProofs,
     private readonly heads: TreeHeadsService,
@@ -59,45 +91,32 @@ export class HistoryService {
    * The resource's state as recorded by `at`: the fold of every entry recorded at or before it
    * (the nearest snapshot plus at most SNAPSHOT_EVERY entries), the tree size N that covers, the
    * first signed head at or after N, and a consistency proof from N to the latest signed head.
+   * Two round trips whatever the log's length: the fold's inputs in one statement, then the head
+   * and the proof side by side.
    */
   async stateAt(resource: string, at: Date) {
-    const [bound] = await this.dataSource.query(
-      'select log_index from audit.log_entries where recorded_at <= $1 order by recorded_at desc, log_index desc limit 1',
-      [at.toISOString()],
-    );
-    const treeSize = bound ? Number(bound.log_index) + 1 : 0;
-    let state: ResourceState | null = null;
-    if (treeSize > 0) {
-      const [snapshot] = await this.dataSource.query(
-        'select log_index, state from audit.resource_snapshots where resource = $1 and log_index < $2 order by log_index desc limit 1',
-        [resource, treeSize],
-      );
-      state = snapshot ? (snapshot.state as ResourceState) : null;
-      const rows = await this.dataSource.query(
-        'select log_index, recorded_at, envelope from audit.log_entries where resource = $1 and log_index > $2 and log_index < $3 and untrusted is null order by log_index',
-        [resource, snapshot ? Number(snapshot.log_index) : -1, treeSize],
-      );
-      const targets = sloTargetsOf(this.config);
-      for (const row of rows) {
-        state = evolveResourceState(
-          state,
-          readStoredEntry(row),
-          targets,
-        );
-      }
-    }
-    const head = treeSize > 0 ? await this.heads.atOrAfter(treeSize) : null;
-    const latest = await this.heads.latest();
-    const consistency =
-      treeSize > 0 && latest && latest.treeSize >= treeSize
-        ? { from: treeSize, to: latest.treeSize, proof: await this.proofs.consistency(treeSize, latest.treeSize) }
-        : null;
+    const { rows } = await this.pool.query<{ tree_size: string; snapshot: ResourceState | null; entries: FoldedRow[] }>({
+      ...STATE_INPUTS,
+      values: [resource, at.toISOString()],
+    });
+    const treeSize = rows[0] ? Number(rows[0].tree_size) : 0;
+    let latest = await this.heads.latestCached();
+    // Past the newest head this instance knows of: another instance may have signed since.
+    if (treeSize > 0 && (!latest || latest.treeSize < treeSize)) latest = await this.heads.latest();
+    const to = latest?.treeSize ?? 0;
+    const [head, consistency] = await Promise.all([
+      treeSize > 0 ? this.heads.atOrAfter(treeSize) : null,
+      treeSize > 0 && to >= treeSize ? this.proofs.consistency(treeSize, to).then((proof) => ({ from: treeSize, to, proof })) : null,
+    ]);
+    const targets = sloTargetsOf(this.config);
+    let state: ResourceState | null = rows[0]?.snapshot ?? null;
+    for (const row of rows[0]?.entries ?? []) state = evolveResourceState(state, readStoredEntry(row), targets);
     return {
       resource,
       at: at.toISOString(),
       treeSize,
       state,
-      assessment: state ? { ...assessAt(state, at, sloTargetsOf(this.config)), protection: assessProtection(state, at) } : null,
+      assessment: state ? { ...assessAt(state, at, targets), protection: assessProtection(state, at) } : null,
       signedHead: head,
       latestSignedHead: latest,
       consistency,
@@ -135,7 +154,9 @@ export class HistoryService {
 
   /** One event with its inclusion proof against the latest signed head (if that head covers it). */
   async event(eventId: string) {
-    const [row] = await this.dataSource.query('select * from audit.log_entries where event_id = $1', [eventId]);
+    const {
+      rows: [row],
+    } = await this.pool.query({ ...ENTRY_BY_ID, values: [eventId] });
     if (!row) throw new NotFoundInLedgerError('AUDIT.EVENT_NOT_FOUND', `no event ${eventId} in the ledger`);
     const entry = toEntry(row);
     const head = await this.heads.latestCached();

@@ -1,8 +1,8 @@
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
 import { DomainError } from '@continuity/contracts';
-import { consistencyProof, inclusionProof, rangeProof, SubtreeHashes, subtreeHashesFromPerfect, toHex } from './merkle.js';
+import { PG_POOL } from '@continuity/runtime';
+import { consistencyProofRanges, inclusionProofRanges, LeafRange, perfectCover, rangeHash, rangeProofRanges, toHex } from './merkle.js';
 
 const log2 = (n: number) => Math.round(Math.log2(n));
 const key = (start: number, size: number) => `${start}:${size}`;
@@ -15,58 +15,72 @@ export class TreeTooSmallError extends DomainError {
 }
 
 /**
- * Proofs straight from the stored perfect-subtree hashes: O(log² n) hashes read, never the log.
- * The proof algorithms ask for hashes synchronously, so each proof runs twice: once to learn which
- * subtrees it needs (their shape does not depend on hash values), then with them fetched in one query.
+ * Every stored hash a proof needs, in one round trip and by primary key: leaves from the log,
+ * larger perfect subtrees from merkle_nodes. A named statement: PostgreSQL parses and plans it
+ * once per connection, not once per proof.
+ */
+const SUBTREE_HASHES = {
+  name: 'audit-subtree-hashes',
+  text: `select 0 as level, log_index as idx, leaf_hash as hash from audit.log_entries where log_index = any($1::bigint[])
+         union all
+         select n.level, n.idx, n.hash from audit.merkle_nodes n
+         join unnest($2::smallint[], $3::bigint[]) as w(level, idx) on n.level = w.level and n.idx = w.idx`,
+};
+
+/**
+ * Proofs straight from the stored perfect-subtree hashes: O(log n) hashes read, never the log.
+ * The proof's shape (which ranges it lists) is pure arithmetic on the tree sizes (merkle.ts), so
+ * the perfect subtrees those ranges are made of are known before anything is read, and fetched
+ * with one indexed query.
  */
 @Injectable()
 export class LedgerProofs {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   async inclusion(index: number, treeSize: number): Promise<string[]> {
-    return this.withSubtrees((hashes) => inclusionProof(index, treeSize, hashes));
+    return this.hashes(inclusionProofRanges(index, treeSize));
   }
 
   async consistency(from: number, to: number): Promise<string[]> {
     if (from === to) return [];
-    return this.withSubtrees((hashes) => consistencyProof(from, to, hashes));
+    return this.hashes(consistencyProofRanges(from, to));
   }
 
   /** The subtree hashes that prove entries [from, to) against the root of `treeSize` entries: O(log n) of them. */
   async range(from: number, to: number, treeSize: number): Promise<string[]> {
-    return this.withSubtrees((hashes) => rangeProof(from, to, treeSize, hashes));
+    return this.hashes(rangeProofRanges(from, to, treeSize));
   }
 
   /** Root of the first `treeSize` entries, from stored hashes. */
   async root(treeSize: number): Promise<string> {
-    return this.withSubtrees((hashes) => [hashes.hash(0, treeSize)]).then(([root]) => root!);
+    return this.hashes([{ start: 0, size: treeSize }]).then(([root]) => root!);
   }
 
-  private async withSubtrees(run: (hashes: SubtreeHashes) => Buffer[]): Promise<string[]> {
-    const needed = new Map<string, { start: number; size: number }>();
-    const placeholder = Buffer.alloc(32);
-    run(subtreeHashesFromPerfect((start, size) => (needed.set(key(start, size), { start, size }), placeholder)));
-    const found = await this.fetch([...needed.values()]);
-    return run(
-      subtreeHashesFromPerfect((start, size) => {
-        const hash = found.get(key(start, size));
-        if (!hash) throw new Error(`ledger is missing the hash of subtree (${start}, ${size})`);
-        return hash;
-      }),
-    ).map(toHex);
+  /** MTH of each range (hex), from the stored perfect subtrees that cover them. */
+  private async hashes(ranges: LeafRange[]): Promise<string[]> {
+    const needed = new Map<string, LeafRange>();
+    for (const range of ranges) for (const s of perfectCover(range.start, range.size)) needed.set(key(s.start, s.size), s);
+    const found = needed.size > 0 ? await this.fetch([...needed.values()]) : new Map<string, Buffer>();
+    const lookup = (start: number, size: number) => {
+      const hash = found.get(key(start, size));
+      if (!hash) throw new Error(`ledger is missing the hash of subtree (${start}, ${size})`);
+      return hash;
+    };
+    return ranges.map((r) => toHex(rangeHash(r.start, r.size, lookup)));
   }
 
-  /** Every needed hash in one round trip: leaves from the log, larger subtrees from merkle_nodes. */
-  private async fetch(subtrees: { start: number; size: number }[]): Promise<Map<string, Buffer>> {
-    const leaves = subtrees.filter((s) => s.size === 1).map((s) => s.start);
-    const inner = subtrees.filter((s) => s.size > 1);
-    const rows: { level: number; idx: string; hash: Buffer }[] = await this.dataSource.query(
-      `select 0 as level, log_index as idx, leaf_hash as hash from audit.log_entries where log_index = any($1::bigint[])
-       union all
-       select n.level, n.idx, n.hash from audit.merkle_nodes n
-       join unnest($2::smallint[], $3::bigint[]) as w(level, idx) on n.level = w.level and n.idx = w.idx`,
-      [leaves, inner.map((s) => log2(s.size)), inner.map((s) => s.start / s.size)],
-    );
+  private async fetch(subtrees: LeafRange[]): Promise<Map<string, Buffer>> {
+    const leaves: number[] = [];
+    const levels: number[] = [];
+    const indices: number[] = [];
+    for (const s of subtrees) {
+      if (s.size === 1) leaves.push(s.start);
+      else {
+        levels.push(log2(s.size));
+        indices.push(s.start / s.size);
+      }
+    }
+    const { rows } = await this.pool.query<{ level: number; idx: string; hash: Buffer }>({ ...SUBTREE_HASHES, values: [leaves, levels, indices] });
     const found = new Map<string, Buffer>();
     for (const row of rows) {
       const size = 2 ** Number(row.level);

@@ -102,6 +102,37 @@ export const rangeHash = (start: number, size: number, perfect: PerfectSubtreeLo
   return mth(start, size);
 };
 
+/** A range of leaves [start, start+size): a proof lists the hashes (MTH) of such ranges. */
+export interface LeafRange {
+  start: number;
+  size: number;
+}
+
+/**
+ * The perfect aligned subtrees whose stored hashes `rangeHash(start, size, …)` reads, left to
+ * right: what a store must fetch to hash that range. For the ranges proofs ask for (start a
+ * multiple of the largest power of two ≤ size) these are the binary digits of size, at most
+ * log2(size)+1 of them.
+ */
+export const perfectCover = (start: number, size: number): LeafRange[] => {
+  requireIndex('start', start);
+  requireIndex('size', size);
+  if (!isSafeInteger(start + size)) throw new RangeError(`range [${start}, ${start}+${size}) is too large`);
+  const cover: LeafRange[] = [];
+  const walk = (s: number, n: number): void => {
+    if (n === 0) return;
+    if (isPerfectSubtree(s, n)) {
+      cover.push({ start: s, size: n });
+      return;
+    }
+    const k = isPowerOfTwo(n) ? n / 2 : splitPoint(n);
+    walk(s, k);
+    walk(s + k, n - k);
+  };
+  walk(start, size);
+  return cover;
+};
+
 const checkedHash = (hash: unknown, start: number, size: number): Buffer => {
   // A store returning the wrong thing must fail loudly, not yield a root nobody can reproduce.
   if (!(hash instanceof Bytes) || hash.length !== HASH_SIZE) {
@@ -155,25 +186,25 @@ export const perfectSubtreesToStore = (newLeafIndex: number): Array<{ start: num
 // Inclusion proofs (RFC 9162 s2.1.3)
 
 /**
- * PATH(index, D[treeSize]) (RFC 9162 s2.1.3.1), ordered bottom to top: the sibling of the leaf
- * first, the sibling of the root's child last. Walks the RFC recursion top-down, so it makes
- * one accessor call per level: O(log n) calls.
+ * The ranges whose hashes make up PATH(index, D[treeSize]) (RFC 9162 s2.1.3.1), ordered bottom to
+ * top: the sibling of the leaf first, the sibling of the root's child last. Pure shape: it does not
+ * depend on any hash, so a store can fetch every hash a proof needs at once (`perfectCover`).
  */
-export const inclusionProof = (index: number, treeSize: number, hashes: SubtreeHashes): Buffer[] => {
+export const inclusionProofRanges = (index: number, treeSize: number): LeafRange[] => {
   requireIndex('index', index);
   requireIndex('treeSize', treeSize);
   if (index >= treeSize) throw new RangeError(`leaf index ${index} is not in a tree of size ${treeSize}`);
-  const topDown: Buffer[] = [];
+  const topDown: LeafRange[] = [];
   let start = 0;
   let size = treeSize;
   let m = index;
   while (size > 1) {
     const k = splitPoint(size);
     if (m < k) {
-      topDown.push(hashes.hash(start + k, size - k));
+      topDown.push({ start: start + k, size: size - k });
       size = k;
     } else {
-      topDown.push(hashes.hash(start, k));
+      topDown.push({ start, size: k });
       start += k;
       size -= k;
       m -= k;
@@ -181,6 +212,10 @@ export const inclusionProof = (index: number, treeSize: number, hashes: SubtreeH
   }
   return topDown.reverse();
 };
+
+/** PATH(index, D[treeSize]) (RFC 9162 s2.1.3.1): one accessor call per level, O(log n) calls. */
+export const inclusionProof = (index: number, treeSize: number, hashes: SubtreeHashes): Buffer[] =>
+  inclusionProofRanges(index, treeSize).map((r) => hashes.hash(r.start, r.size));
 
 /**
  * RFC 9162 s2.1.3.2, step for step. `leaf` is the leaf's hash (`leafHash(data)`), not its data.
@@ -225,21 +260,20 @@ export const verifyInclusion = (
 // Range proofs: a contiguous run of leaves [from, to) against the root of a larger tree
 
 /**
- * The hashes of the subtrees of MTH(D[treeSize]) that lie wholly outside [from, to), in the
- * left-to-right order of the RFC recursion: with the leaves of the range they are exactly what
- * recomputing the root needs (RFC 9162 style, like a multi-leaf inclusion proof). At most two
- * root-to-leaf paths straddle the range's ends, so the proof holds O(log n) hashes however many
- * leaves the range has.
+ * The subtrees of MTH(D[treeSize]) that lie wholly outside [from, to), in the left-to-right order
+ * of the RFC recursion: with the leaves of the range their hashes are exactly what recomputing the
+ * root needs (RFC 9162 style, like a multi-leaf inclusion proof). At most two root-to-leaf paths
+ * straddle the range's ends, so there are O(log n) of them however many leaves the range has.
  */
-export const rangeProof = (from: number, to: number, treeSize: number, hashes: SubtreeHashes): Buffer[] => {
+export const rangeProofRanges = (from: number, to: number, treeSize: number): LeafRange[] => {
   requireIndex('from', from);
   requireIndex('to', to);
   requireIndex('treeSize', treeSize);
   if (treeSize === 0 || from > to || to > treeSize) throw new RangeError(`range [${from}, ${to}) is not inside a tree of size ${treeSize}`);
-  const proof: Buffer[] = [];
+  const ranges: LeafRange[] = [];
   const walk = (start: number, size: number): void => {
     const end = start + size;
-    if (end <= from || start >= to) proof.push(hashes.hash(start, size));
+    if (end <= from || start >= to) ranges.push({ start, size });
     else if (start < from || end > to) {
       const k = splitPoint(size);
       walk(start, k);
@@ -247,8 +281,12 @@ export const rangeProof = (from: number, to: number, treeSize: number, hashes: S
     }
   };
   walk(0, treeSize);
-  return proof;
+  return ranges;
 };
+
+/** The hashes of `rangeProofRanges(from, to, treeSize)`: a range proof. */
+export const rangeProof = (from: number, to: number, treeSize: number, hashes: SubtreeHashes): Buffer[] =>
+  rangeProofRanges(from, to, treeSize).map((r) => hashes.hash(r.start, r.size));
 
 /**
  * The root of a tree of `treeSize` leaves whose leaves [from, from + leaves.length) are `leaves`,
@@ -278,16 +316,17 @@ export const rootFromRange = (from: number, treeSize: number, leaves: readonly U
 // Consistency proofs (RFC 9162 s2.1.4)
 
 /**
- * PROOF(m, D[n]) = SUBPROOF(m, D[n], true) (RFC 9162 s2.1.4.1), for 0 < m <= n. m == n yields
- * the empty proof. m == 0 throws: the empty tree commits to nothing, so there is nothing to
- * prove (RFC 9162 only defines proofs for 0 < m).
+ * The ranges whose hashes make up PROOF(m, D[n]) = SUBPROOF(m, D[n], true) (RFC 9162 s2.1.4.1),
+ * for 0 < m <= n. m == n yields the empty proof. m == 0 throws: the empty tree commits to nothing,
+ * so there is nothing to prove (RFC 9162 only defines proofs for 0 < m). Pure shape, like
+ * `inclusionProofRanges`.
  */
-export const consistencyProof = (m: number, n: number, hashes: SubtreeHashes): Buffer[] => {
+export const consistencyProofRanges = (m: number, n: number): LeafRange[] => {
   requireIndex('m', m);
   requireIndex('n', n);
   if (m === 0) throw new RangeError('no consistency proof exists from the empty tree (m must be > 0)');
   if (m > n) throw new RangeError(`old tree size ${m} is larger than new tree size ${n}`);
-  const topDown: Buffer[] = [];
+  const topDown: LeafRange[] = [];
   let start = 0;
   let size = n;
   let sub = m;
@@ -295,20 +334,24 @@ export const consistencyProof = (m: number, n: number, hashes: SubtreeHashes): B
   while (sub !== size) {
     const k = splitPoint(size);
     if (sub <= k) {
-      topDown.push(hashes.hash(start + k, size - k));
+      topDown.push({ start: start + k, size: size - k });
       size = k;
     } else {
-      topDown.push(hashes.hash(start, k));
+      topDown.push({ start, size: k });
       start += k;
       size -= k;
       sub -= k;
       b = false;
     }
   }
-  if (!b) topDown.push(hashes.hash(start, size));
+  if (!b) topDown.push({ start, size });
   // SUBPROOF appends each level's sibling after the deeper result, so output is the reverse walk.
   return topDown.reverse();
 };
+
+/** PROOF(m, D[n]) (RFC 9162 s2.1.4.1): the hashes of `consistencyProofRanges(m, n)`. */
+export const consistencyProof = (m: number, n: number, hashes: SubtreeHashes): Buffer[] =>
+  consistencyProofRanges(m, n).map((r) => hashes.hash(r.start, r.size));
 
 /**
  * RFC 9162 s2.1.4.2, step for step, for 0 < m < n. Outside that range: m == n is valid iff the

@@ -10,6 +10,7 @@ import { parseQuery } from '../api/query.js';
 import { renderPlanHtml, renderPlanMarkdown } from './continuity-plan.js';
 import { PlanService } from './plan.service.js';
 
+const planPath = z.object({ resource: ResourceSchema });
 const planQuery = z.object({ format: z.enum(['markdown', 'html', 'json'], { message: 'must be markdown, html or json' }).default('markdown') });
 
 @AuditHttpController()
@@ -20,7 +21,7 @@ export class PlanHttpController {
   @Roles('viewer', ...READERS)
   @ApiOperation({ summary: "A resource's business continuity plan from configuration and ledger evidence: Markdown (default), ?format=html or json" })
   async plan(@Param('resource') resource: string, @Query() query: unknown, @Res({ passthrough: true }) res: Response) {
-    const name = parseRequest(z.object({ resource: ResourceSchema }), { resource }, { part: 'params' }).resource;
+    const name = parseRequest(planPath, { resource }, { part: 'params' }).resource;
     const { format } = parseQuery(planQuery, query);
     const plan = await this.plans.plan(name);
     if (format === 'json') return plan;

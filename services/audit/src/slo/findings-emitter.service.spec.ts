@@ -43,4 +43,24 @@ describe('FindingsEmitter', () => {
     await other.emitter.evaluate(atDate(61));
     expect(other.published.map((p) => p.id).sort()).toEqual(first.map((p) => p.id).sort());
   });
+  it('reads the estate in pages, each after the last resource of the one before, and judges every resource', async () => {
+    const one = setup(true);
+    const perResource = await one.emitter.evaluate(atDate(60));
+    expect(perResource).toBeGreaterThan(0);
+    resetLog();
+    const state = fold(verifiedBackup(dump(0), 0));
+    const estate = Array.from({ length: 125 }, (_, i) => `r-${String(i).padStart(3, '0')}`).map((resource) => ({ resource, state: { ...state, resource } }));
+    const reads: [string, string, number][] = [];
+    const dataSource = {
+      query: async (_sql: string, params: [string, string, number]) => {
+        reads.push(params);
+        return estate.filter((r) => r.resource > params[1]).slice(0, params[2]);
+      },
+    };
+    const publisher = { publish: async () => undefined };
+    const emitter = new FindingsEmitter(dataSource as any, config, publisher as any, { isWriter: true } as WriterLease);
+    expect(await emitter.evaluate(atDate(60))).toBe(125 * perResource);
+    expect(reads.map(([, after]) => after)).toEqual(['', ...Array.from({ length: 12 }, (_, i) => `r-${String(10 * i + 9).padStart(3, '0')}`)]);
+    expect(Math.max(...reads.map(([, , limit]) => limit))).toBeLessThan(estate.length);
+  });
 });

@@ -16,6 +16,9 @@ import { evaluateRisks } from '../risks/risk-rules.js';
 /** A finding published is not published again for this long while the ledger catches up with it. */
 const RECENT_MS = 60_000;
 
+/** Resources read and judged at a time: up to ~1 MB of projections, parsed in a few milliseconds. */
+const EVALUATE_PAGE = 10;
+
 /**
  * Judges every resource's SLOs and risks against the clock every AUDIT_EVALUATE_INTERVAL_MS and
  * publishes what changed (SloBreached/SloRestored, RiskIdentified/RiskResolved) through the
@@ -70,28 +73,39 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
     let published = 0;
     try {
       for (const [id, at] of this.recent) if (now.getTime() - at > RECENT_MS) this.recent.delete(id);
-      const rows: { state: ResourceState }[] = await this.dataSource.query('select state from audit.resource_states where state ? $1', ['protection']);
       const targets = sloTargetsOf(this.config);
       const policy = riskPolicyOf(this.config);
       const epoch = (state: ResourceState) => Date.parse(state.trackedSince);
-      this.observed = new Map(
-        rows.map(({ state }) => [state.resource, { rpoExposureMs: measureSlos(state, now, targets).find((m) => m.kind === 'rpo')?.measured ?? null, openRisks: evaluateRisks(state, now, policy).length }]),
-      );
-      for (const { state } of rows) {
-        const slo = decideSlos(state, now, targets);
-        const risks = decideRisks(state, now, policy);
-        const resource = state.resource;
-        for (const data of slo.breach) published += await this.send(now, data.breachId, () => this.publisher.publish('SloBreached', { resource, data, id: data.breachId, occurredAt: now }));
-        for (const data of slo.restore) {
-          const id = findingId(`restored|${data.breachId}`, epoch(state));
-          published += await this.send(now, id, () => this.publisher.publish('SloRestored', { resource, data, id, occurredAt: now, causationId: data.breachId }));
+      const observed = new Map<string, { rpoExposureMs: number | null; openRisks: number }>();
+      // In pages: each projection is tens of kB of JSON, and parsing a whole estate's at once would
+      // hold the event loop (every HTTP read behind it) for as long as it takes.
+      for (let after = ''; ; ) {
+        const rows: { resource: string; state: ResourceState }[] = await this.dataSource.query(
+          'select resource, state from audit.resource_states where state ? $1 and resource > $2 order by resource limit $3',
+          ['protection', after, EVALUATE_PAGE],
+        );
+        for (const { state } of rows) {
+          observed.set(state.resource, { rpoExposureMs: measureSlos(state, now, targets).find((m) => m.kind === 'rpo')?.measured ?? null, openRisks: evaluateRisks(state, now, policy).length });
         }
-        for (const data of risks.identify) published += await this.send(now, data.riskId, () => this.publisher.publish('RiskIdentified', { resource, data, id: data.riskId, occurredAt: now }));
-        for (const data of risks.resolve) {
-          const id = findingId(`resolved|${data.riskId}`, epoch(state));
-          published += await this.send(now, id, () => this.publisher.publish('RiskResolved', { resource, data, id, occurredAt: now, causationId: data.riskId }));
+        for (const { state } of rows) {
+          const slo = decideSlos(state, now, targets);
+          const risks = decideRisks(state, now, policy);
+          const resource = state.resource;
+          for (const data of slo.breach) published += await this.send(now, data.breachId, () => this.publisher.publish('SloBreached', { resource, data, id: data.breachId, occurredAt: now }));
+          for (const data of slo.restore) {
+            const id = findingId(`restored|${data.breachId}`, epoch(state));
+            published += await this.send(now, id, () => this.publisher.publish('SloRestored', { resource, data, id, occurredAt: now, causationId: data.breachId }));
+          }
+          for (const data of risks.identify) published += await this.send(now, data.riskId, () => this.publisher.publish('RiskIdentified', { resource, data, id: data.riskId, occurredAt: now }));
+          for (const data of risks.resolve) {
+            const id = findingId(`resolved|${data.riskId}`, epoch(state));
+            published += await this.send(now, id, () => this.publisher.publish('RiskResolved', { resource, data, id, occurredAt: now, causationId: data.riskId }));
+          }
         }
+        if (rows.length < EVALUATE_PAGE) break;
+        after = rows[rows.length - 1]!.resource;
       }
+      this.observed = observed;
     } catch (error) {
       this.logger.warn(`evaluating SLOs and risks failed, will try again: ${(error as Error).message}`);
     } finally {
