@@ -142,10 +142,18 @@ policies:
     expect(run.service).toBe('backup');
     expect(run.parentSpanId).toBeUndefined(); // the root of its trace
     const inTrace = () => receiver.spans.filter((s) => s.traceId === run.traceId);
-    // The verdict's ledger append is the last step of the chain.
+    // The verdict's ledger append is the last step of the chain; each process exports its spans in
+    // its own batches, so the verifier's may reach the receiver after the audit's.
     await pollUntil(
-      () => inTrace().some((s) => s.service === 'audit' && s.name === 'ledger append' && s.attributes['continuity.event.type'] === 'IntegrityVerified'),
-      { timeoutMs: 60_000, what: 'the ledger append of the verdict in the backup’s trace' },
+      () => {
+        const spans = inTrace();
+        return (
+          spans.some((s) => s.service === 'audit' && s.name === 'ledger append' && s.attributes['continuity.event.type'] === 'IntegrityVerified') &&
+          spans.some((s) => s.service === 'verifier' && s.name === 'process BackupCreated') &&
+          spans.filter((s) => s.service === 'verifier' && s.name === 'verify copy').length >= 3
+        );
+      },
+      { timeoutMs: 60_000, what: 'the ledger append of the verdict and the verifier’s spans in the backup’s trace' },
     );
     const trace = inTrace();
     const byId = new Map(trace.map((s) => [s.spanId, s]));
