@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { Envelope, EnvelopeSchema } from './envelope.js';
 import { ContractViolationError, UnknownEventVersionError } from './errors.js';
-import { exactParser, type ExactParser } from './exact.js';
 
 /** Turns the data of version N-1 into the data of version N. Pure; never rewrites stored events. */
 export type Upcaster = (previous: any, envelope: Envelope) => unknown;
@@ -12,8 +11,6 @@ interface VersionDefinition {
   upcastFromPrevious?: Upcaster;
   /** `schema` compiled on first use (see `compiled`); `schema` itself is what callers get. */
   fast?: z.ZodType;
-  /** Answers, without building anything, whether `schema` would parse data to an equal value. */
-  exact?: ExactParser;
 }
 
 /**
@@ -25,7 +22,6 @@ interface VersionDefinition {
 const compiled = <T extends z.ZodType>(schema: T): T => z.compile(schema);
 
 let fastEnvelope: z.ZodType | undefined;
-let exactEnvelope: ExactParser | undefined;
 
 export interface ParseOptions {
   /** Accept well-formed envelopes of types this build has no schema for (the audit log records them). */
@@ -72,15 +68,10 @@ export class EventRegistry {
     return definition.schema;
   }
 
-  /**
-   * Validates one version's data exactly as published; throws listing every failing field. Returns
-   * what the schema parses it to: `data` itself when valid with nothing to strip (ADR 0036), else a
-   * copy without the keys the schema does not know.
-   */
+  /** Validates one version's data exactly as published; throws listing every failing field. */
   validateData(type: string, version: number, data: unknown): unknown {
     const definition = this.types.get(type)?.get(version);
     if (!definition) throw new UnknownEventVersionError(type, version, [...(this.types.get(type)?.keys() ?? [])]);
-    if ((definition.exact ??= exactParser(definition.schema, compiled)).isExact(data)) return data;
     const result = (definition.fast ??= compiled(definition.schema)).safeParse(data);
     if (!result.success) throw ContractViolationError.fromZod(`${type} v${version}`, result.error, 'data');
     return result.data;
@@ -90,13 +81,8 @@ export class EventRegistry {
    * Validates an envelope and its data, then upcasts the data to the newest known version.
    * Throws `ContractViolationError` or `UnknownEventVersionError`: such an event will never
    * succeed, so consumers dead-letter it at once.
-   *
-   * Well-formed input is not copied (ADR 0036): an envelope with nothing to strip, of the newest
-   * version, whose data has nothing to strip either, is returned as it is. Otherwise the result is
-   * a new object (with the keys the schemas do not know stripped, and upcast); `raw` is never changed.
    */
   parse(raw: unknown, options: ParseOptions = {}): Envelope {
-    if ((exactEnvelope ??= exactParser(EnvelopeSchema, compiled)).isExact(raw)) return this.parseData(raw as Envelope, raw, options);
     const envelope = (fastEnvelope ??= compiled(EnvelopeSchema)).safeParse(raw);
     if (!envelope.success) {
       const what = typeof raw === 'object' && raw && 'type' in raw ? `event ${String(raw.type)}` : 'event';
@@ -105,11 +91,8 @@ export class EventRegistry {
       const data = this.dataIssues(raw);
       throw new ContractViolationError(what, [...issues, ...data]);
     }
-    return this.parseData(envelope.data as Envelope, raw, options);
-  }
-
-  /** `event` has a valid envelope; it is `raw` itself, or a copy Zod built (then ours to complete). */
-  private parseData(event: Envelope, raw: unknown, options: ParseOptions): Envelope {
+    // A fresh object (Zod builds its output), so it is ours to complete below.
+    const event = envelope.data as Envelope;
     const versions = this.types.get(event.type);
     if (!versions) {
       if (options.allowUnknownTypes) return event;
@@ -120,8 +103,6 @@ export class EventRegistry {
     for (let v = event.version + 1; v <= latest; v++) {
       data = this.validateData(event.type, v, versions.get(v)!.upcastFromPrevious!(data, event));
     }
-    if (event.version === latest && data === event.data) return event;
-    if (event === raw) return { ...event, version: latest, data };
     event.version = latest;
     event.data = data;
     return event;

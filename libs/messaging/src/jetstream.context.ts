@@ -25,8 +25,7 @@ export class JetStreamContext extends BaseRpcContext<[JsMsg, string, unknown, (R
   }
   /**
    * The envelope exactly as published (parsed JSON, before validation stripped unknown fields and
-   * upcasting changed old versions): what a ledger must record and hash. When there was nothing to
-   * strip or upcast it is the handler's event itself (ADR 0036): neither may be modified.
+   * upcasting changed old versions): what a ledger must record and hash.
    */
   get publishedEnvelope(): unknown {
     return this.args[2];
