@@ -10,8 +10,9 @@
  * each onto a fresh isolated topology, and time from the first publish to the N-th event handled
  * with its ack flushed to the server. A warm-up round of each, then ROUNDS alternating rounds; the
  * medians are reported. Each round also measures this process's CPU time (user + system) per event over
- * the same span: publisher, consumer and client together, and far less sensitive to other load on a
- * shared machine than the rate (reported as `cpuUsPerEvent` and `cpuRatio`, baseline CPU / project CPU).
+ * the same span: publisher, consumer and client together, where each path's cost goes rather than how
+ * long it waited for the CPU (reported as `cpuUsPerEvent` and `cpuRatio`, baseline CPU / project CPU;
+ * it still varies by ±15 % on a loaded machine, so repeat it too).
  * Usage: `npm run bench -- messaging [--events N] [--rounds R]` (or BENCH_EVENTS).
  */
 import 'reflect-metadata';
