@@ -9,7 +9,11 @@
  * Both publish pipelined (windows of WINDOW publishes awaited together) while their consumer runs,
  * each onto a fresh isolated topology, and time from the first publish to the N-th event handled
  * with its ack flushed to the server. A warm-up round of each, then ROUNDS alternating rounds; the
- * medians are reported. Usage: `npm run bench -- messaging [--events N] [--rounds R]` (or BENCH_EVENTS).
+ * medians are reported. Each round also measures this process's CPU time (user + system) per event over
+ * the same span: publisher, consumer and client together, where each path's cost goes rather than how
+ * long it waited for the CPU (reported as `cpuUsPerEvent` and `cpuRatio`, baseline CPU / project CPU;
+ * it still varies by ±15 % on a loaded machine, so repeat it too).
+ * Usage: `npm run bench -- messaging [--events N] [--rounds R]` (or BENCH_EVENTS).
  */
 import 'reflect-metadata';
 import { Controller, Module, type INestMicroservice } from '@nestjs/common';
@@ -84,7 +88,14 @@ class BenchModule {}
 interface RoundResult {
   ms: number;
   eventsPerSecond: number;
+  /** This process's CPU time (user + system) per event, in µs, over the timed span. */
+  cpuUsPerEvent: number;
 }
+
+const cpuUsPerEvent = (since: NodeJS.CpuUsage, n: number) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / n;
+};
 
 const runProject = async (pubNc: NatsConnection, n: number): Promise<RoundResult> => {
   const topology = await freshTopology(pubNc);
@@ -99,15 +110,17 @@ const runProject = async (pubNc: NatsConnection, n: number): Promise<RoundResult
     const data: EventDataMap['BackupCreated'][] = Array.from({ length: n }, () => aBackupCreatedData());
     const handled = new Promise<void>((resolve) => Object.assign(sink, { target: n, seen: 0, done: resolve }));
 
+    const cpu = process.cpuUsage();
     const started = performance.now();
     const publishing = inWindows(n, WINDOW, (i) => publisher.publish('BackupCreated', { resource: RESOURCE, data: data[i]! }));
     await withTimeout(Promise.all([publishing, handled]), roundTimeoutMs(n), () => `project handled ${sink.seen} of ${n} events`);
     await consumerNc.flush(); // the N-th ack has reached the server
     const ms = performance.now() - started;
+    const cpuUs = cpuUsPerEvent(cpu, n);
 
     await verify(pubNc, topology, `${SERVICE}_BackupCreated`, n);
     if (sink.seen !== n) throw new Error(`project handler ran ${sink.seen} times for ${n} events (redeliveries?)`);
-    return { ms, eventsPerSecond: perSecond(n, ms) };
+    return { ms, eventsPerSecond: perSecond(n, ms), cpuUsPerEvent: cpuUs };
   } finally {
     sink.target = 0;
     await app?.close();
@@ -152,15 +165,17 @@ const runBaseline = async (pubNc: NatsConnection, n: number): Promise<RoundResul
     });
 
     const js = jetstream(pubNc);
+    const cpu = process.cpuUsage();
     const started = performance.now();
     const publishing = inWindows(n, WINDOW, (i) => js.publish(subject, payloads[i]!, { msgID: ids[i]! }));
     await withTimeout(Promise.all([publishing, handled]), roundTimeoutMs(n), () => `baseline handled ${seen} of ${n} events`);
     await consumerNc.flush();
     const ms = performance.now() - started;
+    const cpuUs = cpuUsPerEvent(cpu, n);
 
     await verify(pubNc, topology, durable, n);
     if (seen !== n) throw new Error(`baseline consumer saw ${seen} messages for ${n} events (redeliveries?)`);
-    return { ms, eventsPerSecond: perSecond(n, ms) };
+    return { ms, eventsPerSecond: perSecond(n, ms), cpuUsPerEvent: cpuUs };
   } finally {
     await messages?.close().catch(() => undefined);
     await consumerNc.drain().catch(() => undefined);
@@ -189,9 +204,9 @@ const runners: Record<Path, (nc: NatsConnection, n: number) => Promise<RoundResu
 const runOne = async (nc: NatsConnection, path: Path, n: number, label: string) => {
   const result = await runners[path](nc, n);
   progress(
-    `${label.padEnd(9)} ${path.padEnd(8)} ${n} events in ${(result.ms / 1000).toFixed(3)} s = ${Math.round(result.eventsPerSecond)} events/s`,
+    `${label.padEnd(9)} ${path.padEnd(8)} ${n} events in ${(result.ms / 1000).toFixed(3)} s = ${Math.round(result.eventsPerSecond)} events/s, ${result.cpuUsPerEvent.toFixed(1)} µs CPU/event`,
   );
-  return result.eventsPerSecond;
+  return result;
 };
 
 const main = async () => {
@@ -201,15 +216,22 @@ const main = async () => {
     await runOne(nc, 'baseline', WARMUP_EVENTS, 'warm-up');
     await runOne(nc, 'project', WARMUP_EVENTS, 'warm-up');
     const rates: Record<Path, number[]> = { baseline: [], project: [] };
+    const cpu: Record<Path, number[]> = { baseline: [], project: [] };
     for (let r = 1; r <= ROUNDS; r++) {
       // Alternate which goes first, so drift on a shared machine hits both alike.
       const order: Path[] = r % 2 ? ['baseline', 'project'] : ['project', 'baseline'];
-      for (const path of order) rates[path].push(await runOne(nc, path, EVENTS, `round ${r}/${ROUNDS}`));
+      for (const path of order) {
+        const result = await runOne(nc, path, EVENTS, `round ${r}/${ROUNDS}`);
+        rates[path].push(result.eventsPerSecond);
+        cpu[path].push(result.cpuUsPerEvent);
+      }
     }
     const value = Math.round(median(rates.project));
     const baseline = Math.round(median(rates.baseline));
-    progress(`median: project ${value} events/s, baseline ${baseline} events/s, ratio ${round(value / baseline, 3)}`);
-    printResult({ bench: BENCH, value, baseline, ratio: round(value / baseline, 3), events: EVENTS, rounds: ROUNDS, unit: 'events/s' });
+    const cpuUs = { project: round(median(cpu.project), 1), baseline: round(median(cpu.baseline), 1) };
+    const cpuRatio = round(cpuUs.baseline / cpuUs.project, 3);
+    progress(`median: project ${value} events/s, baseline ${baseline} events/s, ratio ${round(value / baseline, 3)}; CPU µs/event project ${cpuUs.project}, baseline ${cpuUs.baseline}, ratio ${cpuRatio}`);
+    printResult({ bench: BENCH, value, baseline, ratio: round(value / baseline, 3), events: EVENTS, rounds: ROUNDS, unit: 'events/s', cpuUsPerEvent: cpuUs, cpuRatio });
   } finally {
     await removeAllTopologies();
     await nc.drain().catch(() => undefined);

@@ -135,8 +135,17 @@ export class ContinuityPublisher {
       },
       parent,
     );
-    // No tracing at all (no SDK, no trace to continue): there is nothing to make active.
-    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return this.sendInSpan(envelope, subject, span);
+    // No tracing at all (no SDK, no trace to continue): nothing to make active, and the span's
+    // end, attributes and status are no-ops, so the ack is mapped without an async frame around it.
+    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) {
+      return this.js
+        .publish(subject, Buffer.from(JSON.stringify(envelope)), {
+          msgID: envelope.id,
+          headers: traceHeaders(parent), // baggage, if a propagator writes any
+          timeout: this.options.timeoutMs ?? 5_000,
+        })
+        .then((ack) => ({ event: envelope, seq: ack.seq, duplicate: ack.duplicate }));
+    }
     // As `startActiveSpan`, without a closure per event: the span is active while publishing, so
     // its context is what the trace headers carry.
     return context.with(trace.setSpan(parent, span), this.sendInSpan<E>, this, envelope, subject, span);

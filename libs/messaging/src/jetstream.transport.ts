@@ -322,15 +322,19 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
 
   private ack(msg: JsMsg) {
     this.pendingAcks.push(msg);
-    this.ackTimer ??= setImmediate(this.flushAcks);
+    this.ackTimer ??= setImmediate(this.onAckTimer);
   }
 
+  // The timer is left to fire (finding nothing to send) rather than cleared at each flush: a handler
+  // slot that runs dry once per message would otherwise pay a clearImmediate and a setImmediate each.
+  private readonly onAckTimer = () => {
+    this.ackTimer = undefined;
+    this.flushAcks();
+  };
+
   private readonly flushAcks = () => {
-    if (this.ackTimer) {
-      clearImmediate(this.ackTimer);
-      this.ackTimer = undefined;
-    }
     const acks = this.pendingAcks;
+    if (acks.length === 0) return;
     for (let i = 0; i < acks.length; i++) {
       try {
         acks[i]!.ack();
@@ -477,6 +481,8 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       }),
     );
     this.flushAcks();
+    if (this.ackTimer) clearImmediate(this.ackTimer);
+    this.ackTimer = undefined;
     if (this.nc && !this.nc.isClosed()) {
       await this.nc.flush().catch(() => undefined);
       if (!this.options.connection) await this.nc.drain().catch(() => undefined);
