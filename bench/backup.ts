@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { freePort, withConnection } from '@continuity/runtime';
-import { bearer, TEST_CONTINUITY_TOKENS } from '@continuity/runtime/testing';
+import { TEST_CONTINUITY_TOKENS } from '@continuity/runtime/testing';
+import { backupOverHttp } from './lib/backup-http.js';
 import { intOption, median, printResult, progress, round } from './lib/report.js';
 
 const BENCH = 'backup';
@@ -141,19 +142,8 @@ policies:
   try {
     await pollUntil(async () => (await fetch(`${base}/health/ready`).catch(() => null))?.ok, { what: 'the backup service to be ready', timeoutMs: 30_000 });
     const project = async (): Promise<{ ms: number; sizeBytes: number }> => {
-      const started = performance.now();
-      const response = await fetch(`${base}/backups`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer('operator') }, body: JSON.stringify({ resource: 'bench-db' }) });
-      if (response.status !== 202) throw new Error(`POST /backups: ${response.status} ${await response.text()}`);
-      const { backupId } = (await response.json()) as { backupId: string };
-      const done = await pollUntil(
-        async () => {
-          const b = (await (await fetch(`${base}/backups/${backupId}`, { headers: bearer('viewer') })).json()) as { state: string; sizeBytes: number; error: unknown };
-          if (b.state === 'failed') throw new Error(`backup failed: ${JSON.stringify(b.error)}`);
-          return b.state === 'created' ? b : null;
-        },
-        { what: 'the backup', timeoutMs: 1_800_000, intervalMs: 20 },
-      );
-      const ms = performance.now() - started;
+      const done = await backupOverHttp(base, 'bench-db');
+      const ms = done.ms;
       for (const copy of ['a', 'b', 'c']) rmSync(join(dir, copy), { recursive: true, force: true });
       return { ms, sizeBytes: done.sizeBytes };
     };

@@ -30,7 +30,8 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { freePort, withConnection } from '@continuity/runtime';
-import { bearer, createPgCluster, PG_BIN, TEST_CONTINUITY_TOKENS, type PgCluster } from '@continuity/runtime/testing';
+import { createPgCluster, PG_BIN, TEST_CONTINUITY_TOKENS, type PgCluster } from '@continuity/runtime/testing';
+import { backupOverHttp } from './lib/backup-http.js';
 import { intOption, printResult, progress, round } from './lib/report.js';
 
 const BENCH = 'pitr';
@@ -139,22 +140,7 @@ const startService = async (config: string, env: NodeJS.ProcessEnv) => {
     child.kill(signal);
     await new Promise((resolve) => child.once('exit', resolve));
   };
-  /** POST /backups, then until the catalogue says created: the wall time in ms and the stored size. */
-  const backup = async (resource: string) => {
-    const started = performance.now();
-    const response = await fetch(`${base}/backups`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer('operator') }, body: JSON.stringify({ resource }) });
-    if (response.status !== 202) throw new Error(`POST /backups: ${response.status} ${await response.text()}`);
-    const { backupId } = (await response.json()) as { backupId: string };
-    const done = await pollUntil(
-      async () => {
-        const b = (await (await fetch(`${base}/backups/${backupId}`, { headers: bearer('viewer') })).json()) as { state: string; sizeBytes: number; error: unknown };
-        if (b.state === 'failed') throw new Error(`backup failed: ${JSON.stringify(b.error)}`);
-        return b.state === 'created' ? b : null;
-      },
-      { what: `the base backup of ${resource}`, timeoutMs: 1_800_000, intervalMs: 20 },
-    );
-    return { ms: performance.now() - started, sizeBytes: done.sizeBytes, backupId };
-  };
+  const backup = (resource: string) => backupOverHttp(base, resource, `the base backup of ${resource}`);
   return { child: child as ChildProcess, stop, backup };
 };
 

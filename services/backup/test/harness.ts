@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Client, Pool } from 'pg';
-import { ContinuityPublisher, continuityEvents, Envelope, EventType } from '@continuity/contracts';
+import { ContinuityPublisher, continuityEvents, Envelope, EventType, type RouteRecord } from '@continuity/contracts';
 import { testRunId } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, readStream } from '@continuity/messaging/testing';
 import { BackupConfig, parseBackupConfig } from '../src/config/backup-config.loader.js';
@@ -14,6 +14,7 @@ import { Catalogue } from '../src/catalogue/catalogue.js';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import { BackupRunner, BackupRunnerDeps } from '../src/backup-run/backup-runner.js';
 import { RestoreDeps, RestoreOptions, RestoreService } from '../src/restore/restore.service.js';
+import { WalArchiver, WalArchiverDeps } from '../src/wal/wal-archiver.js';
 
 export const PG_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -163,6 +164,20 @@ export const startWorld = async (name: string) => {
       return new BackupRunner({ config, locations, catalogue, publisher, progressEveryMs: 50, ...over });
     },
     /**
+     * A WAL archiver of `deps.policy` whose events go through the catalogue's outbox as the
+     * service's do, spooling under the world's root, scanning often and restarting fast.
+     */
+    walArchiver: (deps: Pick<WalArchiverDeps, 'policy' | 'locations' | 'inventory'> & Partial<WalArchiverDeps>) =>
+      new WalArchiver({
+        publisher,
+        queue: (event) => catalogue.queue(event),
+        flush: () => catalogue.flushOutbox((event) => publisher.publishEnvelope(event)),
+        spoolDir: join(root, 'spool'),
+        scanEveryMs: 200,
+        restartBackoffMs: { min: 200, max: 1_000 },
+        ...deps,
+      }),
+    /**
      * The restore service over `config`, recording RestorePerformed through the catalogue's outbox as
      * the service does; a dump into a new database with `jobs` (default 2: the parallel path).
      */
@@ -207,6 +222,20 @@ export const startWorld = async (name: string) => {
 };
 
 export type World = Awaited<ReturnType<typeof startWorld>>;
+
+/** The failover service's route record naming `member` (a test cluster's node) primary of `resource` at `epoch`. */
+export const routeTo = (resource: string, member: { name: string; port: number }, epoch: number): RouteRecord => ({
+  resource,
+  primary: member.name,
+  url: `postgres://127.0.0.1:${member.port}/postgres`,
+  host: '127.0.0.1',
+  port: member.port,
+  epoch,
+  failoverId: null,
+  updatedAt: new Date().toISOString(),
+  updatedBy: 'test',
+  fenced: [],
+});
 
 /** Seeds a database: several tables, a few thousand rows, a large object, odd types. */
 export const seedDatabase = async (url: string) => {

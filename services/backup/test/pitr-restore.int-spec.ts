@@ -131,17 +131,7 @@ ${withKey ? `    encryption: { keyFile: ${world.root}/pitr.agekey }\n` : ''}    
     locations = new LocationRegistry(config, world.nc);
     const inventory = new WalInventory(world.pool);
     await inventory.migrate();
-    archiver = new WalArchiver({
-      policy: config.policies.get('pitr')!,
-      locations,
-      inventory,
-      publisher: world.publisher,
-      queue: (event) => world.catalogue.queue(event),
-      flush: () => world.catalogue.flushOutbox((event) => world.publisher.publishEnvelope(event)),
-      spoolDir: join(world.root, 'spool'),
-      scanEveryMs: 200,
-      restartBackoffMs: { min: 200, max: 1_000 },
-    });
+    archiver = world.walArchiver({ policy: config.policies.get('pitr')!, locations, inventory });
     await archiver.start();
     const outcome = await (await world.runner(config).start(RESOURCE, { trigger: 'test' })).done;
     if (outcome.state !== 'created') throw new Error(`base backup failed: ${JSON.stringify(outcome)}`);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { Client } from 'pg';
 import { Kvm, type KV } from '@nats-io/kv';
 import { artifactPath, walArtifactKey, zstdCompress, zstdDecompress } from '@continuity/artifacts';
-import { failoverBucketName, routeKey, type RouteRecord } from '@continuity/contracts';
+import { failoverBucketName, routeKey } from '@continuity/contracts';
 import { pollUntil } from '@continuity/messaging/testing';
 import { bearer, createPgCluster, freePort, PG_BIN, startServiceProcess, TEST_TOKENS, type PgCluster, type PgNode } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
@@ -15,7 +15,7 @@ import type { BackupConfig } from '../src/config/backup-config.loader.js';
 import { followPrimary } from '../src/wal/follow-primary.js';
 import { WalArchiver } from '../src/wal/wal-archiver.js';
 import { WalInventory } from '../src/wal/wal-inventory.js';
-import { createTestDatabase, runCli, startWorld, World } from './harness.js';
+import { createTestDatabase, routeTo, runCli, startWorld, World } from './harness.js';
 
 const RESOURCE = 'pg-pitr-tl';
 const asRoot = process.getuid?.() === 0;
@@ -56,18 +56,7 @@ describe('point-in-time restore across a timeline switch (real primary + standby
   /** The finished segment of timeline 2 holding the rows just before and after T. */
   let lastTl2Segment: string;
 
-  const route = (member: PgNode, epoch: number): RouteRecord => ({
-    resource: RESOURCE,
-    primary: member.name,
-    url: `postgres://127.0.0.1:${member.port}/postgres`,
-    host: '127.0.0.1',
-    port: member.port,
-    epoch,
-    failoverId: null,
-    updatedAt: new Date().toISOString(),
-    updatedBy: 'test',
-    fenced: [],
-  });
+  const route = (member: PgNode, epoch: number) => routeTo(RESOURCE, member, epoch);
   const shipped = () => archiver.shipments.flatMap((s) => s.segments);
   const switchAndArchive = async (node: PgNode) => {
     const [{ name }] = await node.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name');
@@ -127,17 +116,7 @@ policies:
     locations = new LocationRegistry(config, world.nc);
     const inventory = new WalInventory(world.pool);
     await inventory.migrate();
-    archiver = new WalArchiver({
-      policy: config.policies.get('pitr-tl')!,
-      locations,
-      inventory,
-      publisher: world.publisher,
-      queue: (event) => world.catalogue.queue(event),
-      flush: () => world.catalogue.flushOutbox((event) => world.publisher.publishEnvelope(event)),
-      spoolDir: join(world.root, 'spool'),
-      scanEveryMs: 200,
-      restartBackoffMs: { min: 200, max: 1_000 },
-    });
+    archiver = world.walArchiver({ policy: config.policies.get('pitr-tl')!, locations, inventory });
     await archiver.start();
     follow = followPrimary({
       nc: world.nc,

@@ -61,17 +61,7 @@ policies:
     locations = new LocationRegistry(config, world.nc);
     inventory = new WalInventory(world.pool);
     await inventory.migrate();
-    archiver = new WalArchiver({
-      policy: config.policies.get('pg-wal-archive')!,
-      locations,
-      publisher: world.publisher,
-      queue: (event) => world.catalogue.queue(event),
-      flush: () => world.catalogue.flushOutbox((event) => world.publisher.publishEnvelope(event)),
-      inventory,
-      spoolDir: join(world.root, 'spool'),
-      scanEveryMs: 200,
-      restartBackoffMs: { min: 200, max: 1_000 },
-    });
+    archiver = world.walArchiver({ policy: config.policies.get('pg-wal-archive')!, locations, inventory });
   }, 60_000);
 
   afterAll(async () => {

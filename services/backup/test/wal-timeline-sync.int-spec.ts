@@ -7,14 +7,14 @@ import { lsnValue, walArtifactKey, zstdDecompress } from '@continuity/artifacts'
 import type { WalSegment } from '@continuity/contracts';
 import { pollUntil } from '@continuity/messaging/testing';
 import { Kvm } from '@nats-io/kv';
-import { failoverBucketName, routeKey, type RouteRecord } from '@continuity/contracts';
+import { failoverBucketName, routeKey } from '@continuity/contracts';
 import { createPgCluster, PG_BIN, type PgCluster } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
 import { followPrimary } from '../src/wal/follow-primary.js';
 import { WalArchiver } from '../src/wal/wal-archiver.js';
 import { WalInventory } from '../src/wal/wal-inventory.js';
-import { startWorld, World } from './harness.js';
+import { routeTo, startWorld, World } from './harness.js';
 
 const readAll = async (stream: AsyncIterable<Buffer | Uint8Array>) => {
   const parts: Buffer[] = [];
@@ -59,17 +59,7 @@ policies:
   const archiverFor = (config: BackupConfig, resource: string) => {
     const locations = new LocationRegistry(config, world.nc);
     registries.push(locations);
-    const archiver = new WalArchiver({
-      policy: config.policies.get(`p-${resource}`)!,
-      locations,
-      publisher: world.publisher,
-      queue: (event) => world.catalogue.queue(event),
-      flush: () => world.catalogue.flushOutbox((event) => world.publisher.publishEnvelope(event)),
-      inventory,
-      spoolDir: join(world.root, 'spool'),
-      scanEveryMs: 200,
-      restartBackoffMs: { min: 200, max: 1_000 },
-    });
+    const archiver = world.walArchiver({ policy: config.policies.get(`p-${resource}`)!, locations, inventory });
     archivers.push(archiver);
     return { archiver, locations };
   };
@@ -85,18 +75,7 @@ policies:
     clusters.push(cluster);
     const [primary, standby] = [cluster.primary, cluster.standbys[0]!];
     const kv = await new Kvm(world.nc).create(failoverBucketName(world.topology.namespace));
-    const route = (member: typeof primary, epoch: number): RouteRecord => ({
-      resource: 'pg-tl',
-      primary: member.name,
-      url: `postgres://127.0.0.1:${member.port}/postgres`,
-      host: '127.0.0.1',
-      port: member.port,
-      epoch,
-      failoverId: null,
-      updatedAt: new Date().toISOString(),
-      updatedBy: 'test',
-      fenced: [],
-    });
+    const route = (member: typeof primary, epoch: number) => routeTo('pg-tl', member, epoch);
     await kv.put(routeKey('pg-tl'), JSON.stringify(route(primary, 0)));
     const before = archiverFor(await configFor('pg-tl', primary.url, '{ enabled: true, walShipIntervalMs: 1000, followPrimary: true }'), 'pg-tl');
     await before.archiver.start();
