@@ -44,6 +44,30 @@ const listWal = async (location: BackupLocation, resource: string): Promise<stri
     return match && isWalFileName(match[1]!) ? [match[1]!] : [];
   });
 
+/**
+ * Every name `list` finds in any of the policy's copy locations: a location that cannot be listed
+ * is said (`lost` names what is then not found) and the others still count.
+ */
+export const listedAcrossCopies = async (
+  policy: ResolvedPolicy,
+  location: (name: string) => BackupLocation | null,
+  list: (location: BackupLocation, resource: string) => Promise<string[]>,
+  notice: ArchiveIndexNotice,
+  lost: string,
+): Promise<Set<string>> => {
+  const names = new Set<string>();
+  for (const copy of policy.copies) {
+    const loc = location(copy.name);
+    if (!loc) continue;
+    const listed = await list(loc, policy.resourceName).catch((error: Error) => {
+      notice(`location ${copy.name} cannot be listed (${error.message}): ${lost}`);
+      return [] as string[];
+    });
+    for (const name of listed) names.add(name);
+  }
+  return names;
+};
+
 const parseWalManifest = (bytes: Buffer | null): WalManifest | null => {
   if (!bytes) return null;
   try {
@@ -65,16 +89,7 @@ export const walRecordsFromCopies = async (
   recorded?: ReadonlyMap<string, ReadonlySet<string>>,
 ): Promise<ArchivedWal[]> => {
   const resource = policy.resourceName;
-  const names = new Set<string>();
-  for (const copy of policy.copies) {
-    const loc = location(copy.name);
-    if (!loc) continue;
-    const listed = await listWal(loc, resource).catch((error: Error) => {
-      notice(`location ${copy.name} cannot be listed (${error.message}): WAL only it holds is not found`);
-      return [] as string[];
-    });
-    for (const name of listed) names.add(name);
-  }
+  const names = await listedAcrossCopies(policy, location, listWal, notice, 'WAL only it holds is not found');
   const perName = new Map<string, { location: string; manifest: WalManifest }[]>();
   for (const copy of policy.copies) {
     const loc = location(copy.name);

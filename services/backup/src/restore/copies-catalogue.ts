@@ -2,6 +2,7 @@ import { ARTIFACT_EXTENSIONS, parseManifest, type ArtifactKey, type ArtifactMani
 import type { BackupLocation } from '../backup-run/locations/location.js';
 import type { BackupRecord, BackupState, Catalogue } from '../catalogue/catalogue.js';
 import type { ResolvedPolicy } from '../config/backup-config.loader.js';
+import { listedAcrossCopies } from './archive-index.js';
 
 /**
  * The base backups of a resource as its copies' manifests describe them: the catalogue of the
@@ -47,16 +48,7 @@ export class CopiesCatalogue implements Pick<Catalogue, 'list' | 'get'> {
   /** Every backup of the policy's resource its copy locations hold, one agreed record per backup. */
   static async load(policy: ResolvedPolicy, location: (name: string) => BackupLocation | null, notice: (message: string) => void): Promise<CopiesCatalogue> {
     const resource = policy.resourceName;
-    const ids = new Set<string>();
-    for (const copy of policy.copies) {
-      const loc = location(copy.name);
-      if (!loc) continue;
-      const listed = await listBackups(loc, resource).catch((error: Error) => {
-        notice(`location ${copy.name} cannot be listed (${error.message}): backups only it holds are not found`);
-        return [] as string[];
-      });
-      for (const id of listed) ids.add(id);
-    }
+    const ids = await listedAcrossCopies(policy, location, listBackups, notice, 'backups only it holds are not found');
     const records: BackupRecord[] = [];
     for (const backupId of ids) {
       const seen: { location: BackupLocation; manifest: ArtifactManifest; key: ArtifactKey }[] = [];
