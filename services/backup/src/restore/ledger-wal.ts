@@ -19,6 +19,7 @@ export interface LedgerWal {
 }
 
 const PAGE = 1_000;
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const fail = (message: string) => new RestoreError('RESTORE.LEDGER_UNAVAILABLE', message, { status: 502 });
 
 /** The audit service's base URL: http(s), with no credentials in it (argv is visible to every local user). */
@@ -27,10 +28,14 @@ export const ledgerBaseUrl = (text: string): URL => {
   try {
     url = new URL(text);
   } catch {
-    throw new RestoreError('RESTORE.LEDGER_URL_INVALID', `--ledger ${JSON.stringify(text.slice(0, 200))} is not a URL (e.g. http://audit:3004)`, { status: 400 });
+    throw new RestoreError('RESTORE.LEDGER_URL_INVALID', `--ledger ${JSON.stringify(text.slice(0, 200))} is not a URL (e.g. https://audit.example:3004, or http://127.0.0.1:3004 on this machine)`, { status: 400 });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RestoreError('RESTORE.LEDGER_URL_INVALID', `--ledger must be an http(s) URL, not ${url.protocol}`, { status: 400 });
   if (url.username || url.password) throw new RestoreError('RESTORE.LEDGER_URL_INVALID', '--ledger must not hold credentials: the token comes from CONTINUITY_AUDIT_TOKEN', { status: 400 });
+  // The token goes with every page, and the answer decides which WAL is trusted: in clear only on this machine.
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    throw new RestoreError('RESTORE.LEDGER_URL_INVALID', `--ledger must be https:// for a host other than this machine (${url.hostname}): the token and the ledger's answer must not cross the network in clear`, { status: 400 });
+  }
   url.search = '';
   url.hash = '';
   return url;
