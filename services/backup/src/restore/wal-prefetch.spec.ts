@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -103,6 +103,24 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
     expect(reads).toEqual(names.slice(0, 3));
     await fetcher.stop();
     expect(existsSync(folder)).toBe(false);
+  });
+
+  it('a file PostgreSQL already got through wal-fetch is not fetched again, and a stale prefetched copy does not hold the prefetch back', async () => {
+    const tookViaWalFetch = (name: string) => appendFileSync(join(dir, WAL_FETCH_LOG), `${JSON.stringify({ outcome: 'fetched', name, copy: 'a', refused: [], partial: false })}\n`);
+    tookViaWalFetch(names[0]!);
+    const fetcher = prefetcher(1);
+    await fetcher.start();
+    const folder = join(dir, WAL_PREFETCH_DIR);
+    for (let i = 0; i < 400 && !existsSync(join(folder, names[1]!)); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(reads).toEqual([names[1]]); // the first was skipped
+    // Recovery catches up: wal-fetch serves the second before the prefetched copy is taken.
+    tookViaWalFetch(names[1]!);
+    for (let i = 0; i < 400 && existsSync(join(folder, names[1]!)); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(existsSync(join(folder, names[1]!))).toBe(false);
+    // With one file allowed ahead, the stale copy's removal lets the prefetch go on to the third (damaged: it stops there).
+    for (let i = 0; i < 400 && reads.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(reads).toEqual([names[1], names[2]]);
+    await fetcher.stop();
   });
 
   it('stop removes what PostgreSQL never took', async () => {

@@ -1,4 +1,4 @@
-import { chown, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fetchWalFile, WAL_FETCH_LOG, type RestorePlan } from '@continuity/artifacts/wal-restore';
@@ -60,8 +60,36 @@ export class WalPrefetcher {
     await rm(this.dir, { recursive: true, force: true });
   }
 
+  /** The files PostgreSQL already got through wal-fetch (its log in the data directory, a JSON line a call). */
+  private async taken(): Promise<Set<string>> {
+    const text = await readFile(join(this.options.dataDir, WAL_FETCH_LOG), 'utf8').catch(() => '');
+    const names = new Set<string>();
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        const entry = JSON.parse(line) as { outcome?: unknown; name?: unknown };
+        if (entry.outcome === 'fetched' && typeof entry.name === 'string') names.add(entry.name);
+      } catch {
+        // a line still being written
+      }
+    }
+    return names;
+  }
+
+  /**
+   * Files fetched and not yet taken. One PostgreSQL got through wal-fetch meanwhile (recovery
+   * caught up with the prefetch) will never be asked for again: it is removed, not counted, so
+   * stale files never hold the prefetch back.
+   */
   private async waiting() {
-    return (await readdir(this.dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.') && !n.endsWith('.log')).length;
+    const taken = await this.taken();
+    let waiting = 0;
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      if (name.startsWith('.') || name.endsWith('.log')) continue;
+      if (!taken.has(name)) waiting++;
+      else await Promise.all([rm(join(this.dir, name), { force: true }), rm(join(this.dir, `${name}.log`), { force: true })]);
+    }
+    return waiting;
   }
 
   private async loop() {
@@ -70,6 +98,7 @@ export class WalPrefetcher {
     for (const file of plan.files) {
       while (!this.stopping && (await this.waiting()) >= ahead) await new Promise((r) => setTimeout(r, this.options.pollMs ?? 50));
       if (this.stopping) return;
+      if ((await this.taken()).has(file.name)) continue; // PostgreSQL was quicker
       const temp = join(this.dir, `.${file.name}.fetching`);
       const outcome = await fetchWalFile(plan, file.name, temp, { read: this.options.read, identities: this.options.identities });
       if (outcome.outcome !== 'fetched') {
