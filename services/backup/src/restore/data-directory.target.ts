@@ -29,12 +29,23 @@ export const pgServerBin = (pgVersion: string | null) => process.env.PG_BIN ?? `
 
 export const idOf = (flag: '-u' | '-g') => Number(spawnSync('id', [flag, PG_USER], { encoding: 'utf8' }).stdout.trim());
 
-/** Runs a server program, as the postgres OS user when we are root (the server refuses root). */
+/**
+ * What a server program's environment may hold: the locale, PATH and time zone, and the NATS
+ * identity `continuity wal-fetch` (the restored server's `restore_command`) reads object-store
+ * copies with. Nothing else of the restore's own — the catalogue's `DATABASE_URL`, the audit
+ * token, API tokens, `PGPASSWORD` — reaches a server that outlives the restore, whose environment
+ * its OS user and its superusers (the source cluster's roles) can read.
+ */
+export const serverEnvironment = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(env).filter(([name, value]) => value !== undefined && SERVER_ENV.test(name)));
+const SERVER_ENV = /^(PATH|HOME|TMPDIR|TZ|LANG|LANGUAGE|LC_[A-Z]+|NATS_(URL|CREDS|NKEY_SEED_FILE|CA|USER|PASSWORD))$/;
+
+/** Runs a server program, as the postgres OS user when we are root (the server refuses root), with {@link serverEnvironment}. */
 export const runServerTool = (bin: string, program: string, args: string[], options: { asPostgres: boolean; timeoutMs: number }) =>
   new Promise<{ stdout: string }>((resolve, reject) => {
     const path = join(bin, program);
     const [command, argv] = options.asPostgres && asRoot() ? ['runuser', ['-u', PG_USER, '--', path, ...args]] : [path, args];
-    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnvironment(process.env) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout = (stdout + chunk.toString()).slice(-8000)));

@@ -64,6 +64,7 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
   let ledger: { url: URL; token: string } | null = null;
   if (options.ledger !== undefined) {
     const token = process.env.CONTINUITY_AUDIT_TOKEN?.trim();
+    delete process.env.CONTINUITY_AUDIT_TOKEN; // read once: no child of the restore inherits it
     if (!token) throw new CliError('--ledger needs a viewer or auditor token of the audit service in CONTINUITY_AUDIT_TOKEN (never on the command line)', 2);
     try {
       ledger = { url: ledgerBaseUrl(options.ledger), token };
