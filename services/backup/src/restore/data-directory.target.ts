@@ -99,9 +99,18 @@ export interface StartedServer {
   logFile: string;
 }
 
+/** Where a data-directory restore spent its time, in milliseconds. */
+export interface DataDirectoryPhases {
+  /** Fetch, SHA-256, decompression and extraction into the staging folder, until the stored bytes' hash matched. */
+  stageMs: number;
+  /** `pg_verifybackup` (alongside the flush of the staged files to disk) and the rename into place. */
+  verifyMs: number;
+}
+
 export interface DataDirectoryOutcome {
   /** `pg_verifybackup`'s verdict ("backup successfully verified"). */
   verified: string;
+  phases: DataDirectoryPhases;
   basebackup: BaseBackupInfo | null;
   server: StartedServer | null;
 }
@@ -137,16 +146,20 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
   await mkdir(dirname(to), { recursive: true });
   const owner = asRoot() ? { uid: idOf('-u'), gid: idOf('-g') } : null;
   let staging = '';
+  let stageStarted = 0;
   let result: DataDirectoryOutcome | null = null;
   return {
     overwrites: false,
     stage: async (input) => {
+      stageStarted = Date.now();
       staging = join(dirname(to), `.${basename(to)}.restore-${randomBytes(4).toString('hex')}`);
       await mkdir(staging, { mode: 0o700 });
       if (owner) spawnSync('chown', [`${owner.uid}:${owner.gid}`, staging]);
       await untar(staging, Readable.from(zstdDecompress(input), { objectMode: false }), owner !== null);
     },
     apply: async (basebackup) => {
+      const verifyStarted = Date.now();
+      const stageMs = verifyStarted - stageStarted;
       const bin = pgServerBin(basebackup?.pgVersion ?? null);
       // Before anything runs in it: every file as the manifest says, and the WAL from start to end readable.
       // Only reads: as whoever we are (root reads the postgres user's files; the postgres user may not reach our folders).
@@ -161,9 +174,10 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
       if (existing) await rmdir(to);
       await rename(staging, to);
       staging = '';
+      const phases = { stageMs, verifyMs: Date.now() - verifyStarted };
       let server: StartedServer | null = null;
       if (options.start) server = await startServer(bin, to, options.start.port, options.start.connection);
-      result = { verified, basebackup, server };
+      result = { verified, phases, basebackup, server };
     },
     discard: async () => {
       if (staging) await rm(staging, { recursive: true, force: true, maxRetries: 5 });

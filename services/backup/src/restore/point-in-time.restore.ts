@@ -67,7 +67,21 @@ export interface RecoveryOutcome {
   stoppedAt: { name: string; reasons: string[] } | null;
   /** From the first byte of the base backup read to the promoted server: the data-recovery RTO. */
   durationMs: number;
+  /** Where `durationMs` went (milliseconds); `otherMs` is the rest (listing, planning, writing the recovery settings). */
+  phases: RecoveryPhases;
   logFile: string;
+}
+
+export interface RecoveryPhases {
+  /** Fetch, SHA-256, decompression and extraction of the base backup into the staging folder. */
+  stageMs: number;
+  /** `pg_verifybackup` (with the flush to disk) and the rename into place. */
+  verifyMs: number;
+  /** `pg_ctl start` until the server accepts connections (crash recovery to the backup's consistent point included). */
+  startMs: number;
+  /** From accepting connections to promoted: replay of the archived WAL up to the target. */
+  recoveryMs: number;
+  otherMs: number;
 }
 
 export interface PointInTimeResult {
@@ -195,7 +209,7 @@ export class PointInTimeRestore {
       });
       await prefetcher.start();
       try {
-        result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, {
+        result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, base.dataDirectory?.phases ?? null, {
           mustServe: newest,
           refusedByLedger: refused,
           targetSet: options.target.kind !== 'latest',
@@ -274,6 +288,7 @@ export class PointInTimeRestore {
     connection: string,
     pgVersion: string | null,
     started: number,
+    basePhases: { stageMs: number; verifyMs: number } | null,
     expect: {
       /** The file a restore to the latest moment must have replayed. */
       mustServe: string | null;
@@ -291,11 +306,13 @@ export class PointInTimeRestore {
     const bin = pgServerBin(pgVersion);
     const logFile = join(dataDir, 'continuity-restore-start.log');
     let startError: Error | null = null;
+    const startBegan = Date.now();
     // -w returns once the server accepts connections: during archive recovery (hot standby), or after promotion.
     await runServerTool(bin, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '3600', 'start'], { asPostgres: true, timeoutMs: 3_700_000 }).catch((error: Error) => (startError = error));
     let promoted = false;
     let reachedLsn: string | null = null;
     let reachedTime: string | null = null;
+    const recoveryBegan = Date.now();
     if (!startError) {
       const client = new Client(restoredConnection(connection, port));
       client.on('error', () => undefined);
@@ -319,6 +336,7 @@ export class PointInTimeRestore {
         await client.end().catch(() => undefined);
       }
     }
+    const recoveryEnded = Date.now();
     const fetched = await readFetchLog(join(dataDir, WAL_FETCH_LOG));
     const log = await readFile(logFile, 'utf8').catch(() => '');
     if (!promoted) {
@@ -346,7 +364,8 @@ export class PointInTimeRestore {
       servedBy,
       refused,
       stoppedAt,
-      durationMs: Date.now() - started,
+      durationMs: recoveryEnded - started,
+      phases: recoveryPhases(recoveryEnded - started, basePhases, recoveryBegan - startBegan, recoveryEnded - recoveryBegan),
       logFile,
     };
     const short = promoted && !stoppedAt && mustServe !== null && !served.has(mustServe);
@@ -368,6 +387,13 @@ export class PointInTimeRestore {
     return outcome;
   }
 }
+
+/** The phases of a point-in-time restore; whatever they do not cover is `otherMs`. */
+export const recoveryPhases = (durationMs: number, base: { stageMs: number; verifyMs: number } | null, startMs: number, recoveryMs: number): RecoveryPhases => {
+  const stageMs = base?.stageMs ?? 0;
+  const verifyMs = base?.verifyMs ?? 0;
+  return { stageMs, verifyMs, startMs, recoveryMs, otherMs: Math.max(0, durationMs - stageMs - verifyMs - startMs - recoveryMs) };
+};
 
 /** NATS server URLs without user or password: the plan holds no secret. */
 const withoutCredentials = (urls: string) =>
