@@ -58,9 +58,9 @@ export const runServerTool = (bin: string, program: string, args: string[], opti
  * leading `/` and refuses `..`); the caller extracts into a fresh staging folder and trusts it
  * only once the stored bytes' SHA-256 matched.
  */
-const untar = (dir: string, input: Readable, asPostgres: boolean) =>
+const untar = (dir: string, input: Readable, asPostgres: boolean, zstd: boolean) =>
   new Promise<void>((resolve, reject) => {
-    const args = ['-x', '-f', '-', '-C', dir, '--no-same-owner'];
+    const args = ['-x', ...(zstd ? ['--zstd'] : []), '-f', '-', '-C', dir, '--no-same-owner'];
     const [command, argv] = asPostgres && asRoot() ? ['runuser', ['-u', PG_USER, '--', 'tar', ...args]] : ['tar', args];
     const child = spawn(command, argv, { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
@@ -78,6 +78,14 @@ const untar = (dir: string, input: Readable, asPostgres: boolean) =>
       },
     );
   });
+
+/**
+ * Whether the system has `zstd`: then tar decompresses (`--zstd` runs `zstd -d` in a process of
+ * its own, on another core) and Node only hashes and pipes the compressed bytes; else the frames
+ * are decompressed in this process (libzstd on the thread pool).
+ */
+let systemZstd: boolean | null = null;
+const hasSystemZstd = () => (systemZstd ??= spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0);
 
 /** `sync -f`: writes the file system's dirty pages to disk (syncfs); a failure only loses the overlap. */
 const flushFileSystem = (path: string) =>
@@ -136,7 +144,7 @@ export interface DataDirectoryTarget {
 }
 
 /** An empty or missing directory to restore a base backup into; `start` also starts it on `start.port`. */
-export const dataDirectoryTarget = async (to: string, options: { start?: { port: number; connection: string } | null }): Promise<DataDirectoryTarget> => {
+export const dataDirectoryTarget = async (to: string, options: { start?: { port: number; connection: string } | null; walCheckedByReplay?: boolean }): Promise<DataDirectoryTarget> => {
   if (!isAbsolute(to)) throw new RestoreError('RESTORE.WRONG_TARGET', `${to} must be an absolute path`, { status: 400 });
   const existing = await lstat(to).catch(() => null);
   if (existing && !existing.isDirectory()) throw new RestoreError('RESTORE.WRONG_TARGET', `${to} exists and is not a directory`, { status: 400 });
@@ -155,18 +163,20 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
       staging = join(dirname(to), `.${basename(to)}.restore-${randomBytes(4).toString('hex')}`);
       await mkdir(staging, { mode: 0o700 });
       if (owner) spawnSync('chown', [`${owner.uid}:${owner.gid}`, staging]);
-      await untar(staging, Readable.from(zstdDecompress(input), { objectMode: false }), owner !== null);
+      const zstdInTar = hasSystemZstd();
+      await untar(staging, zstdInTar ? input : Readable.from(zstdDecompress(input), { objectMode: false }), owner !== null, zstdInTar);
     },
     apply: async (basebackup) => {
       const verifyStarted = Date.now();
       const stageMs = verifyStarted - stageStarted;
       const bin = pgServerBin(basebackup?.pgVersion ?? null);
-      // Before anything runs in it: every file as the manifest says, and the WAL from start to end readable.
+      // Before anything runs in it: every file as the manifest says, and (unless replay follows at once) the WAL from start to end readable.
       // Only reads: as whoever we are (root reads the postgres user's files; the postgres user may not reach our folders).
       // The server's first start fsyncs every file (its crash recovery); flush them to disk while
       // pg_verifybackup reads them from the page cache, not after it.
       const [verification] = await Promise.all([
-        runServerTool(bin, 'pg_verifybackup', [staging], { asPostgres: false, timeoutMs: 3_600_000 }),
+        // Started at once: replay reads (CRC-checks) the backup's WAL and will not come up without it.
+        runServerTool(bin, 'pg_verifybackup', [...(options.walCheckedByReplay ? ['--no-parse-wal'] : []), staging], { asPostgres: false, timeoutMs: 3_600_000 }),
         flushFileSystem(staging),
       ]);
       const verified = verification.stdout.trim();

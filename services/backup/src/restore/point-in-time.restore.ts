@@ -13,7 +13,9 @@ import { idOf, pgServerBin, restoredConnection, runServerTool } from './data-dir
 import { chooseBaseBackup, recoverySettings, shellWord, walChainFor, type ArchivedWal, type BaseBackupCandidate } from './pitr-plan.policy.js';
 import { describeTarget, targetValue, type RecoveryTarget } from './recovery-target.js';
 import { RestoreError } from './restore.errors.js';
+import { recoveryPhases, type RecoveryPhases } from './restore-phases.js';
 import { prefetchingRestoreCommand, WalPrefetcher } from './wal-prefetch.js';
+export type { RecoveryPhases } from './restore-phases.js';
 import type { RestoreRequester, RestoreResult, RestoreService } from './restore.service.js';
 
 /**
@@ -70,18 +72,6 @@ export interface RecoveryOutcome {
   /** Where `durationMs` went (milliseconds); `otherMs` is the rest (listing, planning, writing the recovery settings). */
   phases: RecoveryPhases;
   logFile: string;
-}
-
-export interface RecoveryPhases {
-  /** Fetch, SHA-256, decompression and extraction of the base backup into the staging folder. */
-  stageMs: number;
-  /** `pg_verifybackup` (with the flush to disk) and the rename into place. */
-  verifyMs: number;
-  /** `pg_ctl start` until the server accepts connections (crash recovery to the backup's consistent point included). */
-  startMs: number;
-  /** From accepting connections to promoted: replay of the archived WAL up to the target. */
-  recoveryMs: number;
-  otherMs: number;
 }
 
 export interface PointInTimeResult {
@@ -167,6 +157,7 @@ export class PointInTimeRestore {
       backupId: backup.backupId,
       to: options.toDataDir,
       start: null,
+      walCheckedByReplay: options.start !== null,
       requestedBy: options.requestedBy,
       anyTarget: options.anyTarget,
       identities: options.identities,
@@ -328,7 +319,7 @@ export class PointInTimeRestore {
             promoted = true;
             break;
           }
-          await sleep(200);
+          await sleep(RECOVERY_POLL_MS);
         }
       } catch (error) {
         startError = error as Error; // the server stopped during recovery (e.g. its target was not reached)
@@ -388,12 +379,8 @@ export class PointInTimeRestore {
   }
 }
 
-/** The phases of a point-in-time restore; whatever they do not cover is `otherMs`. */
-export const recoveryPhases = (durationMs: number, base: { stageMs: number; verifyMs: number } | null, startMs: number, recoveryMs: number): RecoveryPhases => {
-  const stageMs = base?.stageMs ?? 0;
-  const verifyMs = base?.verifyMs ?? 0;
-  return { stageMs, verifyMs, startMs, recoveryMs, otherMs: Math.max(0, durationMs - stageMs - verifyMs - startMs - recoveryMs) };
-};
+/** How often recovery is asked whether it has promoted: a poll costs a query; waiting for the next one costs up to this much RTO. */
+const RECOVERY_POLL_MS = 50;
 
 /** NATS server URLs without user or password: the plan holds no secret. */
 const withoutCredentials = (urls: string) =>
