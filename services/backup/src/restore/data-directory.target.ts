@@ -144,7 +144,7 @@ export interface DataDirectoryTarget {
 }
 
 /** An empty or missing directory to restore a base backup into; `start` also starts it on `start.port`. */
-export const dataDirectoryTarget = async (to: string, options: { start?: { port: number; connection: string } | null; walCheckedByReplay?: boolean }): Promise<DataDirectoryTarget> => {
+export const dataDirectoryTarget = async (to: string, options: { start?: { port: number; connection: string } | null }): Promise<DataDirectoryTarget> => {
   if (!isAbsolute(to)) throw new RestoreError('RESTORE.WRONG_TARGET', `${to} must be an absolute path`, { status: 400 });
   const existing = await lstat(to).catch(() => null);
   if (existing && !existing.isDirectory()) throw new RestoreError('RESTORE.WRONG_TARGET', `${to} exists and is not a directory`, { status: 400 });
@@ -170,13 +170,12 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
       const verifyStarted = Date.now();
       const stageMs = verifyStarted - stageStarted;
       const bin = pgServerBin(basebackup?.pgVersion ?? null);
-      // Before anything runs in it: every file as the manifest says, and (unless replay follows at once) the WAL from start to end readable.
+      // Before anything runs in it: every file as the manifest says, and the WAL from start to end readable.
       // Only reads: as whoever we are (root reads the postgres user's files; the postgres user may not reach our folders).
       // The server's first start fsyncs every file (its crash recovery); flush them to disk while
       // pg_verifybackup reads them from the page cache, not after it.
       const [verification] = await Promise.all([
-        // Started at once: replay reads (CRC-checks) the backup's WAL and will not come up without it.
-        runServerTool(bin, 'pg_verifybackup', [...(options.walCheckedByReplay ? ['--no-parse-wal'] : []), staging], { asPostgres: false, timeoutMs: 3_600_000 }),
+        runServerTool(bin, 'pg_verifybackup', [staging], { asPostgres: false, timeoutMs: 3_600_000 }),
         flushFileSystem(staging),
       ]);
       const verified = verification.stdout.trim();

@@ -157,7 +157,6 @@ export class PointInTimeRestore {
       backupId: backup.backupId,
       to: options.toDataDir,
       start: null,
-      walCheckedByReplay: options.start !== null,
       requestedBy: options.requestedBy,
       anyTarget: options.anyTarget,
       identities: options.identities,

@@ -48,12 +48,6 @@ export interface RestoreOptions {
   onNotice?: (message: string) => void;
   /** A base backup restored into a data directory: start it on this port and report where it got. */
   start?: { port: number } | null;
-  /**
-   * A base backup whose server the caller starts at once (a point-in-time restore): its replay reads
-   * every WAL record the backup carries, CRC-checked, and refuses to come up without them, so
-   * `pg_verifybackup` skips parsing that WAL (`--no-parse-wal`); it still checks every file against the manifest.
-   */
-  walCheckedByReplay?: boolean;
 }
 
 export interface CopyAttempt {
@@ -316,8 +310,7 @@ export class RestoreService {
       if (options.start && resource?.kind !== 'postgres') {
         throw new RestoreError('RESTORE.WRONG_TARGET', `${record.resource} is no longer a configured PostgreSQL resource: its connection is what the started server is asked with`, { status: 400 });
       }
-      const start = options.start && resource?.kind === 'postgres' ? { port: options.start.port, connection: resource.connection } : null;
-      const target = await dataDirectoryTarget(options.to, { start, walCheckedByReplay: start !== null || (options.walCheckedByReplay ?? false) });
+      const target = await dataDirectoryTarget(options.to, { start: options.start && resource?.kind === 'postgres' ? { port: options.start.port, connection: resource.connection } : null });
       return { kind: 'data-directory', ...target, apply: (manifest) => target.apply(manifest?.basebackup ?? null) };
     }
     return record.resourceKind === 'postgres' ? postgresTarget(options, record.backupId, this.deps.jobs ?? 1) : directoryTarget(options.to, options.clean ?? false);
