@@ -15,3 +15,9 @@ export const table = (rows: string[][]): string => {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
 };
+
+/** Phase timings `{ stageMs: 1234, … }` → "stage 1.23 s, …", in their order. */
+export const formatPhases = (phases: object): string =>
+  Object.entries(phases as Record<string, number>)
+    .map(([name, ms]) => `${name.replace(/Ms$/, '')} ${(ms / 1000).toFixed(2)} s`)
+    .join(', ');

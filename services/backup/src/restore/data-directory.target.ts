@@ -69,9 +69,9 @@ export const runServerTool = (bin: string, program: string, args: string[], opti
  * leading `/` and refuses `..`); the caller extracts into a fresh staging folder and trusts it
  * only once the stored bytes' SHA-256 matched.
  */
-const untar = (dir: string, input: Readable, asPostgres: boolean) =>
+const untar = (dir: string, input: Readable, asPostgres: boolean, zstd: boolean) =>
   new Promise<void>((resolve, reject) => {
-    const args = ['-x', '-f', '-', '-C', dir, '--no-same-owner'];
+    const args = ['-x', ...(zstd ? ['--zstd'] : []), '-f', '-', '-C', dir, '--no-same-owner'];
     const [command, argv] = asPostgres && asRoot() ? ['runuser', ['-u', PG_USER, '--', 'tar', ...args]] : ['tar', args];
     const child = spawn(command, argv, { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
@@ -89,6 +89,14 @@ const untar = (dir: string, input: Readable, asPostgres: boolean) =>
       },
     );
   });
+
+/**
+ * Whether the system has `zstd`: then tar decompresses (`--zstd` runs `zstd -d` in a process of
+ * its own, on another core) and Node only hashes and pipes the compressed bytes; else the frames
+ * are decompressed in this process (libzstd on the thread pool).
+ */
+let systemZstd: boolean | null = null;
+const hasSystemZstd = () => (systemZstd ??= spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0);
 
 /** `sync -f`: writes the file system's dirty pages to disk (syncfs); a failure only loses the overlap. */
 const flushFileSystem = (path: string) =>
@@ -110,9 +118,18 @@ export interface StartedServer {
   logFile: string;
 }
 
+/** Where a data-directory restore spent its time, in milliseconds. */
+export interface DataDirectoryPhases {
+  /** Fetch, SHA-256, decompression and extraction into the staging folder, until the stored bytes' hash matched. */
+  stageMs: number;
+  /** `pg_verifybackup` (alongside the flush of the staged files to disk) and the rename into place. */
+  verifyMs: number;
+}
+
 export interface DataDirectoryOutcome {
   /** `pg_verifybackup`'s verdict ("backup successfully verified"). */
   verified: string;
+  phases: DataDirectoryPhases;
   basebackup: BaseBackupInfo | null;
   server: StartedServer | null;
 }
@@ -148,16 +165,21 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
   await mkdir(dirname(to), { recursive: true });
   const owner = asRoot() ? { uid: idOf('-u'), gid: idOf('-g') } : null;
   let staging = '';
+  let stageStarted = 0;
   let result: DataDirectoryOutcome | null = null;
   return {
     overwrites: false,
     stage: async (input) => {
+      stageStarted = Date.now();
       staging = join(dirname(to), `.${basename(to)}.restore-${randomBytes(4).toString('hex')}`);
       await mkdir(staging, { mode: 0o700 });
       if (owner) spawnSync('chown', [`${owner.uid}:${owner.gid}`, staging]);
-      await untar(staging, Readable.from(zstdDecompress(input), { objectMode: false }), owner !== null);
+      const zstdInTar = hasSystemZstd();
+      await untar(staging, zstdInTar ? input : Readable.from(zstdDecompress(input), { objectMode: false }), owner !== null, zstdInTar);
     },
     apply: async (basebackup) => {
+      const verifyStarted = Date.now();
+      const stageMs = verifyStarted - stageStarted;
       const bin = pgServerBin(basebackup?.pgVersion ?? null);
       // Before anything runs in it: every file as the manifest says, and the WAL from start to end readable.
       // Only reads: as whoever we are (root reads the postgres user's files; the postgres user may not reach our folders).
@@ -172,9 +194,10 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
       if (existing) await rmdir(to);
       await rename(staging, to);
       staging = '';
+      const phases = { stageMs, verifyMs: Date.now() - verifyStarted };
       let server: StartedServer | null = null;
       if (options.start) server = await startServer(bin, to, options.start.port, options.start.connection);
-      result = { verified, basebackup, server };
+      result = { verified, phases, basebackup, server };
     },
     discard: async () => {
       if (staging) await rm(staging, { recursive: true, force: true, maxRetries: 5 });

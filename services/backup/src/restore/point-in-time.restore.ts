@@ -13,7 +13,9 @@ import { idOf, pgServerBin, restoredConnection, runServerTool } from './data-dir
 import { chooseBaseBackup, recoverySettings, shellWord, walChainFor, type ArchivedWal, type BaseBackupCandidate } from './pitr-plan.policy.js';
 import { describeTarget, targetValue, type RecoveryTarget } from './recovery-target.js';
 import { RestoreError } from './restore.errors.js';
+import { recoveryPhases, type RecoveryPhases } from './restore-phases.js';
 import { prefetchingRestoreCommand, WalPrefetcher } from './wal-prefetch.js';
+export type { RecoveryPhases } from './restore-phases.js';
 import type { RestoreRequester, RestoreResult, RestoreService } from './restore.service.js';
 
 /**
@@ -67,6 +69,8 @@ export interface RecoveryOutcome {
   stoppedAt: { name: string; reasons: string[] } | null;
   /** From the first byte of the base backup read to the promoted server: the data-recovery RTO. */
   durationMs: number;
+  /** Where `durationMs` went (milliseconds); `otherMs` is the rest (listing, planning, writing the recovery settings). */
+  phases: RecoveryPhases;
   logFile: string;
 }
 
@@ -195,7 +199,7 @@ export class PointInTimeRestore {
       });
       await prefetcher.start();
       try {
-        result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, {
+        result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, base.dataDirectory?.phases ?? null, {
           mustServe: newest,
           refusedByLedger: refused,
           targetSet: options.target.kind !== 'latest',
@@ -274,6 +278,7 @@ export class PointInTimeRestore {
     connection: string,
     pgVersion: string | null,
     started: number,
+    basePhases: { stageMs: number; verifyMs: number } | null,
     expect: {
       /** The file a restore to the latest moment must have replayed. */
       mustServe: string | null;
@@ -291,11 +296,13 @@ export class PointInTimeRestore {
     const bin = pgServerBin(pgVersion);
     const logFile = join(dataDir, 'continuity-restore-start.log');
     let startError: Error | null = null;
+    const startBegan = Date.now();
     // -w returns once the server accepts connections: during archive recovery (hot standby), or after promotion.
     await runServerTool(bin, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '3600', 'start'], { asPostgres: true, timeoutMs: 3_700_000 }).catch((error: Error) => (startError = error));
     let promoted = false;
     let reachedLsn: string | null = null;
     let reachedTime: string | null = null;
+    const recoveryBegan = Date.now();
     if (!startError) {
       const client = new Client(restoredConnection(connection, port));
       client.on('error', () => undefined);
@@ -311,7 +318,7 @@ export class PointInTimeRestore {
             promoted = true;
             break;
           }
-          await sleep(200);
+          await sleep(RECOVERY_POLL_MS);
         }
       } catch (error) {
         startError = error as Error; // the server stopped during recovery (e.g. its target was not reached)
@@ -319,6 +326,7 @@ export class PointInTimeRestore {
         await client.end().catch(() => undefined);
       }
     }
+    const recoveryEnded = Date.now();
     const fetched = await readFetchLog(join(dataDir, WAL_FETCH_LOG));
     const log = await readFile(logFile, 'utf8').catch(() => '');
     if (!promoted) {
@@ -346,7 +354,8 @@ export class PointInTimeRestore {
       servedBy,
       refused,
       stoppedAt,
-      durationMs: Date.now() - started,
+      durationMs: recoveryEnded - started,
+      phases: recoveryPhases(recoveryEnded - started, basePhases, recoveryBegan - startBegan, recoveryEnded - recoveryBegan),
       logFile,
     };
     const short = promoted && !stoppedAt && mustServe !== null && !served.has(mustServe);
@@ -368,6 +377,9 @@ export class PointInTimeRestore {
     return outcome;
   }
 }
+
+/** How often recovery is asked whether it has promoted: a poll costs a query; waiting for the next one costs up to this much RTO. */
+const RECOVERY_POLL_MS = 50;
 
 /** NATS server URLs without user or password: the plan holds no secret. */
 const withoutCredentials = (urls: string) =>

@@ -6,7 +6,7 @@ import { parseRecoveryTarget, type RecoveryTargetInput } from '../../restore/rec
 import { RestoreError, RestoreTargetNotAllowedError } from '../../restore/restore.errors.js';
 import { CliError, err, out } from '../cli.context.js';
 import { withRestoreSources } from '../restore-sources.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, formatPhases } from '../format.js';
 
 export interface PitrCommandOptions extends RecoveryTargetInput {
   toDataDir?: string;
@@ -37,7 +37,7 @@ const printRecovery = (recovery: RecoveryOutcome) => {
   const served = Object.entries(recovery.servedBy).map(([location, n]) => `${n} from ${location}`);
   out(`  WAL files replayed from the archive: ${recovery.walFilesReplayed}${served.length ? ` (${served.join(', ')})` : ''}`);
   for (const r of recovery.refused) out(`  refused copy ${r.location} of ${r.name}: ${r.error}`);
-  out(`  time taken (data recovery): ${(recovery.durationMs / 1000).toFixed(1)} s`);
+  out(`  time taken (data recovery): ${(recovery.durationMs / 1000).toFixed(1)} s (${formatPhases(recovery.phases)})`);
 };
 
 /**

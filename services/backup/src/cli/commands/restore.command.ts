@@ -3,7 +3,7 @@ import { policyForResource } from '../../config/backup-config.loader.js';
 import { RestoreError, RestoreTargetNotAllowedError } from '../../restore/restore.errors.js';
 import { KeyFileError, loadAgeKey } from '@continuity/artifacts';
 import { CliError, err, out, withContext } from '../cli.context.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, formatPhases } from '../format.js';
 import { progressBar } from '../progress-bar.js';
 import { isPointInTime, type RecoveryTargetInput } from '../../restore/recovery-target.js';
 import { restorePitrCommand } from './restore-pitr.command.js';
@@ -127,7 +127,7 @@ const restoreBackupCommand = async (backupId: string, options: RestoreCommandOpt
         if (data.basebackup) out(`  WAL ${data.basebackup.startLsn} to ${data.basebackup.endLsn} on timeline ${data.basebackup.timeline} (PostgreSQL ${data.basebackup.pgVersion})`);
         if (data.server) {
           out(`  started on port ${data.server.port} in ${(data.server.startMs / 1000).toFixed(1)} s: answers queries (select 1), WAL at ${data.server.lsn}${data.server.replayLsn ? `, replayed to ${data.server.replayLsn}` : ''}`);
-          out(`  time taken (data recovery): ${(result.durationMs / 1000).toFixed(1)} s`);
+          out(`  time taken (data recovery): ${(result.durationMs / 1000).toFixed(1)} s (${formatPhases({ ...data.phases, startMs: data.server.startMs })})`);
         }
       }
       const refused = result.attempts.filter((a) => !a.ok);
