@@ -57,10 +57,15 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
     mkdirSync(join(dir, 'pg_wal'));
     reads = [];
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const started: WalPrefetcher[] = [];
+  afterEach(async () => {
+    // A test that failed half-way leaves no prefetcher reading into the next one's `reads`.
+    for (const fetcher of started.splice(0)) await fetcher.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-  const prefetcher = (ahead: number) =>
-    new WalPrefetcher({
+  const prefetcher = (ahead: number) => {
+    const fetcher = new WalPrefetcher({
       dataDir: dir,
       plan,
       read: async (_location, key) => {
@@ -73,6 +78,9 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
       ahead,
       pollMs: 5,
     });
+    started.push(fetcher);
+    return fetcher;
+  };
 
   it('keeps at most `ahead` files waiting; the command hands over a prefetched file and logs it; others go to wal-fetch', async () => {
     const fetcher = prefetcher(1);
@@ -97,9 +105,10 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
     await ready(names[1]!);
     expect(ask(dir, command, names[1]!).stdout).toBe('');
     // The damaged one is not prefetched (nor anything after it): wal-fetch is asked, and says why.
-    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 400 && reads.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
     expect(ask(dir, command, names[2]!).stdout.trim()).toBe(`fallback ${names[2]} pg_wal/RECOVERYXLOG`);
     expect(ask(dir, command, '00000002.history').stdout.trim()).toBe('fallback 00000002.history pg_wal/RECOVERYXLOG');
+    await new Promise((r) => setTimeout(r, 50));
     expect(reads).toEqual(names.slice(0, 3));
     await fetcher.stop();
     expect(existsSync(folder)).toBe(false);
