@@ -7,10 +7,10 @@ import { Objm } from '@nats-io/obj';
 import { Client } from 'pg';
 import { lsnValue, readManifest } from '@continuity/artifacts';
 import { pollUntil } from '@continuity/messaging/testing';
-import { createPgCluster, freePort, PG_BIN, type PgCluster } from '@continuity/runtime/testing';
+import { createPgCluster, freePort, type PgCluster } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
-import { childProcessesNamed, startWorld, World, startWriter } from './harness.js';
+import { childProcessesNamed, startWorld, World, startWriter, stopRestoredServers } from './harness.js';
 
 const IDENTITY = 'AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX';
 const PASSWORD = 'bb-secret-pw-7c1f';
@@ -48,11 +48,7 @@ describe('PostgreSQL base backups: pg_basebackup tar, zstd, three copies, restor
   afterAll(async () => {
     await writer?.stop();
     // Every restored server this file started is stopped before its directory goes.
-    for (const dataDir of started) {
-      const pgCtl = join(PG_BIN, 'pg_ctl');
-      const args = ['-D', dataDir, '-m', 'immediate', '-w', 'stop'];
-      spawnSync(asRoot ? 'runuser' : pgCtl, asRoot ? ['-u', 'postgres', '--', pgCtl, ...args] : args);
-    }
+    stopRestoredServers(started);
     await cluster?.remove();
     await world?.close();
   });

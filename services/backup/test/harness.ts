@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { Client, Pool } from 'pg';
 import { ContinuityPublisher, continuityEvents, Envelope, EventType, type RouteRecord } from '@continuity/contracts';
 import { testRunId } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, readStream } from '@continuity/messaging/testing';
+import { PG_BIN } from '@continuity/runtime/testing';
 import { BackupConfig, parseBackupConfig } from '../src/config/backup-config.loader.js';
 import { Catalogue } from '../src/catalogue/catalogue.js';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
@@ -222,6 +223,16 @@ export const startWorld = async (name: string) => {
 };
 
 export type World = Awaited<ReturnType<typeof startWorld>>;
+
+/** Stops the servers restores started in these data directories (`pg_ctl stop -m immediate`, as postgres when root), before their folders go. */
+export const stopRestoredServers = (dataDirs: readonly string[]) => {
+  const pgCtl = join(PG_BIN, 'pg_ctl');
+  const asRoot = process.getuid?.() === 0;
+  for (const dataDir of dataDirs) {
+    const args = ['-D', dataDir, '-m', 'immediate', '-w', 'stop'];
+    spawnSync(asRoot ? 'runuser' : pgCtl, asRoot ? ['-u', 'postgres', '--', pgCtl, ...args] : args);
+  }
+};
 
 /** The failover service's route record naming `member` (a test cluster's node) primary of `resource` at `epoch`. */
 export const routeTo = (resource: string, member: { name: string; port: number }, epoch: number): RouteRecord => ({

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { artifactPath, lsnValue, walArtifactKey, walFileFacts } from '@continuity/artifacts';
 import { pollUntil } from '@continuity/messaging/testing';
-import { bearer, createPgCluster, freePort, PG_BIN, startServiceProcess, type PgCluster } from '@continuity/runtime/testing';
+import { bearer, createPgCluster, freePort, startServiceProcess, type PgCluster } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
 import { WalInventory } from '../src/wal/wal-inventory.js';
 import { WalArchiver } from '../src/wal/wal-archiver.js';
-import { runCli, startWorld, World } from './harness.js';
+import { runCli, startWorld, World, stopRestoredServers } from './harness.js';
 
 const IDENTITY = 'AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX';
 const RESOURCE = 'pg-pitr';
@@ -141,11 +141,7 @@ ${withKey ? `    encryption: { keyFile: ${world.root}/pitr.agekey }\n` : ''}    
   }, 120_000);
 
   afterAll(async () => {
-    for (const dataDir of started) {
-      const pgCtl = join(PG_BIN, 'pg_ctl');
-      const args = ['-D', dataDir, '-m', 'immediate', '-w', 'stop'];
-      spawnSync(asRoot ? 'runuser' : pgCtl, asRoot ? ['-u', 'postgres', '--', pgCtl, ...args] : args);
-    }
+    stopRestoredServers(started);
     await writer?.stop();
     await archiver?.stop();
     await locations?.close();

@@ -9,13 +9,13 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { artifactPath, walArtifactKey, zstdCompress, zstdDecompress } from '@continuity/artifacts';
 import { failoverBucketName, routeKey } from '@continuity/contracts';
 import { pollUntil } from '@continuity/messaging/testing';
-import { bearer, createPgCluster, freePort, PG_BIN, startServiceProcess, TEST_TOKENS, type PgCluster, type PgNode } from '@continuity/runtime/testing';
+import { bearer, createPgCluster, freePort, startServiceProcess, TEST_TOKENS, type PgCluster, type PgNode } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
 import { followPrimary } from '../src/wal/follow-primary.js';
 import { WalArchiver } from '../src/wal/wal-archiver.js';
 import { WalInventory } from '../src/wal/wal-inventory.js';
-import { createTestDatabase, routeTo, runCli, startWorld, World } from './harness.js';
+import { createTestDatabase, routeTo, runCli, startWorld, World, stopRestoredServers } from './harness.js';
 
 const RESOURCE = 'pg-pitr-tl';
 const asRoot = process.getuid?.() === 0;
@@ -161,11 +161,7 @@ policies:
   }, 240_000);
 
   afterAll(async () => {
-    for (const dataDir of started) {
-      const pgCtl = join(PG_BIN, 'pg_ctl');
-      const args = ['-D', dataDir, '-m', 'immediate', '-w', 'stop'];
-      spawnSync(asRoot ? 'runuser' : pgCtl, asRoot ? ['-u', 'postgres', '--', pgCtl, ...args] : args);
-    }
+    stopRestoredServers(started);
     follow?.stop();
     await archiver?.stop();
     await locations?.close();
