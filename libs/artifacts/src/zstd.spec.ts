@@ -23,6 +23,7 @@ describe('zstd streams', () => {
       [64 << 10, 1000, 1],
       [256 << 10, 65536, 4093],
       [1 << 20, sample.length, 1 << 20],
+      [100_000, 250_000, 7777], // frames inside one piece (views) and across two (gathered)
     ] as const) {
       const compressed = await collect(zstdCompress(pieces(sample, inPiece), { frameBytes, parallel: 3 }));
       expect(compressed.length).toBeLessThan(sample.length);

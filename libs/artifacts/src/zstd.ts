@@ -30,6 +30,12 @@ async function* chunksOf(source: AsyncIterable<Buffer | Uint8Array>, size: numbe
     let chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece);
     while (length + chunk.length >= size) {
       const take = size - length;
+      // A frame wholly inside one piece is a view of it, not a copy.
+      if (length === 0) {
+        yield chunk.subarray(0, take);
+        chunk = chunk.subarray(take);
+        continue;
+      }
       parts.push(chunk.subarray(0, take));
       yield Buffer.concat(parts, size);
       chunk = chunk.subarray(take);

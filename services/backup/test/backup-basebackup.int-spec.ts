@@ -98,7 +98,7 @@ ${encrypted ? `    encryption: { keyFile: ${world.root}/bb.agekey }\n` : ''}`;
 
     expect(seen).toHaveLength(1);
     expect(seen[0]!.argv.join(' ')).not.toContain(PASSWORD);
-    expect(seen[0]!.argv).toEqual(expect.arrayContaining(['--format=tar', '--pgdata=-', '--wal-method=fetch', '--checkpoint=fast', '--manifest-checksums=SHA256', `--label=continuity-${backupId}`]));
+    expect(seen[0]!.argv).toEqual(expect.arrayContaining(['--format=tar', '--pgdata=-', '--wal-method=fetch', '--checkpoint=fast', '--manifest-checksums=CRC32C', `--label=continuity-${backupId}`]));
     expect(seen[0]!.environ).toContain(`PGPASSWORD=${PASSWORD}`);
 
     const [created] = await world.events('BackupCreated', 'pg-cluster');

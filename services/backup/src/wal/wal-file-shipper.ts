@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { lsnValue, walArtifactKey, walFileFacts, zstdCompress } from '@continuity/artifacts';
@@ -36,7 +35,9 @@ export const shipWalFile = async (policy: ResolvedPolicy, locations: Pick<Locati
     endLsn = lsnText(lsnValue(facts.startLsn) + BigInt(file.received ?? 0));
     source = Readable.from([file.bytes]);
   } else {
-    source = createReadStream(file.path);
+    // One read into one buffer (a segment is 16 MiB by default): a read stream would hand over 64 KiB
+    // buffers to be gathered again into zstd's frames, garbage the collector chases during a base backup.
+    source = Readable.from([await readFile(file.path)]);
   }
   const key = walArtifactKey(policy.resourceName, file.name, policy.encryption !== null);
   const writers: CopyWriter[] = [];
@@ -114,9 +115,12 @@ export const shipWalFile = async (policy: ResolvedPolicy, locations: Pick<Locati
  */
 export const receivedBytes = (bytes: Buffer) => {
   let end = bytes.length;
+  // Whole zero blocks from the end compared natively, then the last block byte by byte.
+  while (end >= ZERO_BLOCK.length && bytes.subarray(end - ZERO_BLOCK.length, end).equals(ZERO_BLOCK)) end -= ZERO_BLOCK.length;
   while (end > 0 && bytes[end - 1] === 0) end--;
   return Math.min(bytes.length, Math.ceil(end / 8) * 8);
 };
+const ZERO_BLOCK = Buffer.alloc(64 << 10);
 
 /** A history file's last line says where the newest timeline began: `<parent tli>\t<switch LSN>\t<reason>`. */
 const historySwitchPoint = (text: string): { startLsn: string; endLsn: string } => {

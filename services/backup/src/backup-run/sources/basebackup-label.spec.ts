@@ -39,7 +39,7 @@ describe('what a base backup says about itself', () => {
       '--pgdata=-',
       '--wal-method=fetch',
       '--checkpoint=fast',
-      '--manifest-checksums=SHA256',
+      '--manifest-checksums=CRC32C',
       '--label=continuity-0190f4a0-0000-7000-8000-000000000001',
       '--no-password',
     ]);
