@@ -1,4 +1,4 @@
-import { serverEnvironment } from './data-directory.target.js';
+import { firstStartArgs, serverEnvironment } from './data-directory.target.js';
 
 describe('serverEnvironment: what a restored server (and its restore_command) inherits', () => {
   it('attack: the restore’s own secrets never reach a server that outlives it; locale, PATH and the NATS identity for wal-fetch do', () => {
@@ -21,5 +21,18 @@ describe('serverEnvironment: what a restored server (and its restore_command) in
     });
     expect(Object.keys(env).sort()).toEqual(['LANG', 'LC_ALL', 'NATS_NKEY_SEED_FILE', 'NATS_PASSWORD', 'NATS_URL', 'NATS_USER', 'PATH', 'TZ']);
     expect(JSON.stringify(env)).not.toMatch(/catalogue-secret|audit-token|pg-secret|abc|evil/);
+  });
+});
+
+describe('firstStartArgs: the restored cluster\'s first start', () => {
+  it('syncs the (already flushed) file system with syncfs from PostgreSQL 14 on, for that start only', () => {
+    const args = firstStartArgs('/data/db', '/data/db/start.log', '15');
+    expect(args.slice(0, 4)).toEqual(['-D', '/data/db', '-l', '/data/db/start.log']);
+    expect(args.slice(-4)).toEqual(['-w', '-t', '3600', 'start']);
+    if (process.platform === 'linux') expect(args).toEqual(expect.arrayContaining(['-o', '-c recovery_init_sync_method=syncfs']));
+  });
+
+  it('leaves the setting out before PostgreSQL 14, which does not know it', () => {
+    expect(firstStartArgs('/data/db', '/data/db/start.log', '13')).not.toContain('-o');
   });
 });

@@ -106,6 +106,23 @@ const flushFileSystem = (path: string) =>
     child.once('close', () => resolve());
   });
 
+/**
+ * Flushes `path`'s file system again and again until `until` settles: the extracted files go to
+ * disk while tar is still writing the rest (the kernel would otherwise hold a gigabyte of dirty
+ * pages until the flush before pg_verifybackup, or the server's first start, waited for all of it).
+ */
+const flushWhile = async (path: string, until: Promise<unknown>) => {
+  let settled = false;
+  void until.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (!settled) {
+    await flushFileSystem(path);
+    if (!settled) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+
 export interface StartedServer {
   port: number;
   /** From `pg_ctl start` to the first answered query. */
@@ -175,7 +192,8 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
       await mkdir(staging, { mode: 0o700 });
       if (owner) spawnSync('chown', [`${owner.uid}:${owner.gid}`, staging]);
       const zstdInTar = hasSystemZstd();
-      await untar(staging, zstdInTar ? input : Readable.from(zstdDecompress(input), { objectMode: false }), owner !== null, zstdInTar);
+      const extracted = untar(staging, zstdInTar ? input : Readable.from(zstdDecompress(input), { objectMode: false }), owner !== null, zstdInTar);
+      await Promise.all([extracted, flushWhile(staging, extracted)]);
     },
     apply: async (basebackup) => {
       const verifyStarted = Date.now();
@@ -196,7 +214,7 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
       staging = '';
       const phases = { stageMs, verifyMs: Date.now() - verifyStarted };
       let server: StartedServer | null = null;
-      if (options.start) server = await startServer(bin, to, options.start.port, options.start.connection);
+      if (options.start) server = await startServer(bin, to, options.start.port, options.start.connection, basebackup?.pgVersion ?? null);
       result = { verified, phases, basebackup, server };
     },
     discard: async () => {
@@ -207,17 +225,36 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
 };
 
 /**
+ * `pg_ctl start` of a restored data directory. Its first start is a crash recovery, which fsyncs
+ * every file of the data directory one by one (a second or more for a gigabyte of files already on
+ * disk). The restore flushed them before the rename: from PostgreSQL 14 on, this start (only this
+ * one: nothing is written to the configuration) syncs the file system whole with syncfs instead
+ * (Linux; the same guarantee, since the file system is flushed whole).
+ */
+export const firstStartArgs = (dataDir: string, logFile: string, pgVersion: string | null) => [
+  '-D',
+  dataDir,
+  '-l',
+  logFile,
+  ...(Number.parseInt(pgVersion ?? '15', 10) >= 14 && process.platform === 'linux' ? ['-o', '-c recovery_init_sync_method=syncfs'] : []),
+  '-w',
+  '-t',
+  '3600',
+  'start',
+];
+
+/**
  * Starts the restored cluster on `port` (written to `postgresql.auto.conf`, so a later start by
  * hand uses it too and never the original server's port), waits until it accepts connections,
  * and asks it where its WAL is.
  */
-const startServer = async (bin: string, dataDir: string, port: number, connection: string): Promise<StartedServer> => {
+const startServer = async (bin: string, dataDir: string, port: number, connection: string, pgVersion: string | null): Promise<StartedServer> => {
   await appendFile(join(dataDir, 'postgresql.auto.conf'), `\n# continuity restore: the restored server's own port\nport = ${port}\n`);
   const logFile = join(dataDir, 'continuity-restore-start.log');
   const started = Date.now();
   try {
     // -w: pg_ctl returns once the server accepts connections (recovery of the backup's WAL done).
-    await runServerTool(bin, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '3600', 'start'], { asPostgres: true, timeoutMs: 3_700_000 });
+    await runServerTool(bin, 'pg_ctl', firstStartArgs(dataDir, logFile, pgVersion), { asPostgres: true, timeoutMs: 3_700_000 });
   } catch (error) {
     throw new Error(`the restored data directory ${dataDir} did not start: ${(error as Error).message} (see ${logFile})`);
   }

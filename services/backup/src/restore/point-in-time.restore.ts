@@ -9,12 +9,12 @@ import { baseBackupCandidate, walRecordsFromCopies } from './archive-index.js';
 import { checkWalAgainstLedger, recordedVersions } from './ledger-check.policy.js';
 import type { LedgerWal } from './ledger-wal.js';
 import { orderCopies } from './copy-order.policy.js';
-import { idOf, pgServerBin, restoredConnection, runServerTool } from './data-directory.target.js';
+import { firstStartArgs, idOf, pgServerBin, restoredConnection, runServerTool } from './data-directory.target.js';
 import { chooseBaseBackup, recoverySettings, shellWord, walChainFor, type ArchivedWal, type BaseBackupCandidate } from './pitr-plan.policy.js';
 import { describeTarget, targetValue, type RecoveryTarget } from './recovery-target.js';
 import { RestoreError } from './restore.errors.js';
 import { recoveryPhases, type RecoveryPhases } from './restore-phases.js';
-import { prefetchingRestoreCommand, WalPrefetcher } from './wal-prefetch.js';
+import { prefetchFolderBeside, prefetchingRestoreCommand, WalPrefetcher } from './wal-prefetch.js';
 export type { RecoveryPhases } from './restore-phases.js';
 import type { RestoreRequester, RestoreResult, RestoreService } from './restore.service.js';
 
@@ -153,41 +153,14 @@ export class PointInTimeRestore {
       );
     }
 
-    const base = await this.deps.restore.restore({
-      backupId: backup.backupId,
-      to: options.toDataDir,
-      start: null,
-      requestedBy: options.requestedBy,
-      anyTarget: options.anyTarget,
-      identities: options.identities,
-      onNotice: options.onNotice,
-      onProgress: options.onProgress,
-    });
-    const dataDir = options.toDataDir;
     const plan = this.plan(options, policy.copies, backup, chain.files, encrypted ? resolve(options.keyFile!) : null, ledgerOutcome?.source ?? null);
-    await this.writeRecoveryFiles(dataDir, plan, options);
-    const result: PointInTimeResult = {
-      resource: options.resource,
-      target: describeTarget(options.target),
-      base,
-      backup,
-      walFiles: plan.files.length,
-      archiveEndLsn: chain.endLsn,
-      archiveGapAt: chain.gapAt,
-      recordsFrom: plan.recordsFrom,
-      ledger: ledgerOutcome,
-      recovery: null,
-    };
-    if (options.start) {
-      const connection = policy.resource.connection;
-      // To the latest moment, recovery must have asked for (and got) the newest archived segment: a
-      // restore_command that failed before it could say anything looks to PostgreSQL like "no more
-      // WAL", and it would promote at the base backup's end.
-      const newest = options.target.kind === 'latest' ? (newestArchived ?? chain.lastSegment) : null;
-      const refused = (ledgerOutcome?.refused ?? []).map((r) => r.name);
-      // While we follow recovery, the plan's WAL is fetched ahead of PostgreSQL's requests.
-      const prefetcher = new WalPrefetcher({
-        dataDir,
+    // With --start the restore follows recovery: the plan's WAL is fetched ahead of PostgreSQL's
+    // requests from the moment the target is allowed, while the base backup is staged and verified.
+    const prefetch: { fetcher: WalPrefetcher | null } = { fetcher: null };
+    const startPrefetch = async (to: string) => {
+      const fetcher = new WalPrefetcher({
+        dataDir: to,
+        folder: prefetchFolderBeside(to),
         plan,
         read: async (name, key) => {
           const location = this.deps.location(name);
@@ -197,18 +170,53 @@ export class PointInTimeRestore {
         identities: options.identities,
         owner: asRoot() ? { uid: idOf('-u'), gid: idOf('-g') } : null,
       });
-      await prefetcher.start();
-      try {
+      prefetch.fetcher = fetcher;
+      // Only a head start: without it every file goes through wal-fetch.
+      await fetcher.start().catch((error: Error) => notice(`WAL is not fetched ahead of recovery: ${error.message}`));
+    };
+    try {
+      const base = await this.deps.restore.restore({
+        backupId: backup.backupId,
+        to: options.toDataDir,
+        start: null,
+        requestedBy: options.requestedBy,
+        anyTarget: options.anyTarget,
+        identities: options.identities,
+        onNotice: options.onNotice,
+        onProgress: options.onProgress,
+        onTargetAllowed: options.start ? startPrefetch : undefined,
+      });
+      const dataDir = options.toDataDir;
+      await this.writeRecoveryFiles(dataDir, plan, options, prefetch.fetcher?.folder ?? null);
+      const result: PointInTimeResult = {
+        resource: options.resource,
+        target: describeTarget(options.target),
+        base,
+        backup,
+        walFiles: plan.files.length,
+        archiveEndLsn: chain.endLsn,
+        archiveGapAt: chain.gapAt,
+        recordsFrom: plan.recordsFrom,
+        ledger: ledgerOutcome,
+        recovery: null,
+      };
+      if (options.start) {
+        const connection = policy.resource.connection;
+        // To the latest moment, recovery must have asked for (and got) the newest archived segment: a
+        // restore_command that failed before it could say anything looks to PostgreSQL like "no more
+        // WAL", and it would promote at the base backup's end.
+        const newest = options.target.kind === 'latest' ? (newestArchived ?? chain.lastSegment) : null;
+        const refused = (ledgerOutcome?.refused ?? []).map((r) => r.name);
         result.recovery = await this.recover(dataDir, options.start.port, connection, base.dataDirectory?.basebackup?.pgVersion ?? null, started, base.dataDirectory?.phases ?? null, {
           mustServe: newest,
           refusedByLedger: refused,
           targetSet: options.target.kind !== 'latest',
         });
-      } finally {
-        await prefetcher.stop();
       }
+      return result;
+    } finally {
+      await prefetch.fetcher?.stop();
     }
-    return result;
   }
 
   private plan(options: PointInTimeOptions, copies: { name: string; location: BackupConfig['locations'] extends Map<string, infer L> ? L : never }[], backup: BaseBackupCandidate, files: ArchivedWal[], keyFile: string | null, ledger: string | null): RestorePlan {
@@ -255,8 +263,9 @@ export class PointInTimeRestore {
   }
 
   /** The plan (0600, the server's user), the recovery settings and `recovery.signal`. */
-  private async writeRecoveryFiles(dataDir: string, plan: RestorePlan, options: PointInTimeOptions) {
-    const command = prefetchingRestoreCommand((this.deps.walFetchCommand ?? defaultWalFetch()).map(shellWord).join(' '));
+  private async writeRecoveryFiles(dataDir: string, plan: RestorePlan, options: PointInTimeOptions, prefetchFolder: string | null) {
+    const walFetch = (this.deps.walFetchCommand ?? defaultWalFetch()).map(shellWord).join(' ');
+    const command = prefetchFolder ? prefetchingRestoreCommand(walFetch, prefetchFolder) : `${walFetch} %f %p`;
     const planPath = join(dataDir, RESTORE_PLAN_FILE);
     await writeFile(planPath, `${JSON.stringify(plan, null, 1)}\n`, { mode: 0o600, flag: 'wx' });
     await appendFile(join(dataDir, 'postgresql.auto.conf'), recoverySettings({ restoreCommand: command, target: options.target, port: options.start?.port ?? null }));
@@ -298,7 +307,7 @@ export class PointInTimeRestore {
     let startError: Error | null = null;
     const startBegan = Date.now();
     // -w returns once the server accepts connections: during archive recovery (hot standby), or after promotion.
-    await runServerTool(bin, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '3600', 'start'], { asPostgres: true, timeoutMs: 3_700_000 }).catch((error: Error) => (startError = error));
+    await runServerTool(bin, 'pg_ctl', firstStartArgs(dataDir, logFile, pgVersion), { asPostgres: true, timeoutMs: 3_700_000 }).catch((error: Error) => (startError = error));
     let promoted = false;
     let reachedLsn: string | null = null;
     let reachedTime: string | null = null;

@@ -48,6 +48,8 @@ export interface RestoreOptions {
   onNotice?: (message: string) => void;
   /** A base backup restored into a data directory: start it on this port and report where it got. */
   start?: { port: number } | null;
+  /** Called with the target once it is allowed, before anything is read or written (a point-in-time restore starts fetching WAL then). */
+  onTargetAllowed?: (to: string) => Promise<void>;
 }
 
 export interface CopyAttempt {
@@ -136,6 +138,7 @@ export class RestoreService {
       throw new RestoreError('RESTORE.NOT_RESTORABLE', `backup ${record.backupId} of ${record.resource} ${why}: nothing to restore`);
     }
     const allowed = await this.authorize(record, options.to, options);
+    await options.onTargetAllowed?.(allowed.to);
     const startedAt = this.now().toISOString();
     const performed = (outcome: { result: RestoreResult; overwritten: boolean } | { error: Error }): RestorePerformedV1 => ({
       restoreId: options.restoreId ?? uuidv7(),

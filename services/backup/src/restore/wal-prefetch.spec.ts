@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { RESTORE_PLAN_FORMAT, WAL_FETCH_LOG, zstdCompress, type RestorePlan } from '@continuity/artifacts';
-import { prefetchingRestoreCommand, WAL_PREFETCH_DIR, WalPrefetcher } from './wal-prefetch.js';
+import { prefetchFolderBeside, prefetchingRestoreCommand, WalPrefetcher } from './wal-prefetch.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const collect = async (s: AsyncIterable<Buffer>) => {
@@ -21,6 +21,8 @@ const ask = (dataDir: string, command: string, name: string) =>
 
 describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by restore_command', () => {
   let dir: string;
+  /** The prefetch folder, beside the data directory `dir` (a name with a space and a quote: the command quotes it). */
+  let folder: string;
   let plan: RestorePlan;
   const plain = new Map<string, Buffer>();
   const stored = new Map<string, Buffer>();
@@ -53,20 +55,22 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
     };
   });
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'wal-prefetch-'));
-    mkdirSync(join(dir, 'pg_wal'));
+    dir = join(mkdtempSync(join(tmpdir(), 'wal-prefetch-')), "data dir's");
+    mkdirSync(join(dir, 'pg_wal'), { recursive: true });
+    folder = prefetchFolderBeside(dir);
     reads = [];
   });
   const started: WalPrefetcher[] = [];
   afterEach(async () => {
     // A test that failed half-way leaves no prefetcher reading into the next one's `reads`.
     for (const fetcher of started.splice(0)) await fetcher.stop();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dirname(dir), { recursive: true, force: true });
   });
 
   const prefetcher = (ahead: number) => {
     const fetcher = new WalPrefetcher({
       dataDir: dir,
+      folder,
       plan,
       read: async (_location, key) => {
         const name = key.backupId.split('/').pop()!;
@@ -85,7 +89,7 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
   it('keeps at most `ahead` files waiting; the command hands over a prefetched file and logs it; others go to wal-fetch', async () => {
     const fetcher = prefetcher(1);
     await fetcher.start();
-    const folder = join(dir, WAL_PREFETCH_DIR);
+    expect(dirname(folder)).toBe(dirname(dir));
     const ready = async (name: string) => {
       for (let i = 0; i < 400 && !existsSync(join(folder, name)); i++) await new Promise((r) => setTimeout(r, 5));
     };
@@ -94,7 +98,7 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
     expect(reads).toEqual([names[0]]); // one waiting: no more fetched
 
     // The fallback stands in for wal-fetch: it says it was asked.
-    const command = prefetchingRestoreCommand("echo fallback");
+    const command = prefetchingRestoreCommand('echo fallback', folder);
     const first = ask(dir, command, names[0]!);
     expect(first.status).toBe(0);
     expect(first.stdout).toBe('');
@@ -107,11 +111,17 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
     // The damaged one is not prefetched (nor anything after it): wal-fetch is asked, and says why.
     for (let i = 0; i < 400 && reads.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
     expect(ask(dir, command, names[2]!).stdout.trim()).toBe(`fallback ${names[2]} pg_wal/RECOVERYXLOG`);
-    expect(ask(dir, command, '00000002.history').stdout.trim()).toBe('fallback 00000002.history pg_wal/RECOVERYXLOG');
+    // A name the plan does not hold (a history file probed at promotion): "not in the archive" at once, no wal-fetch.
+    const probe = ask(dir, command, '00000002.history');
+    expect(probe.status).not.toBe(0);
+    expect(probe.stdout).toBe('');
     await new Promise((r) => setTimeout(r, 50));
     expect(reads).toEqual(names.slice(0, 3));
     await fetcher.stop();
     expect(existsSync(folder)).toBe(false);
+    // Once the folder is gone (a server started by hand later), every name goes to wal-fetch.
+    expect(ask(dir, command, '00000002.history').stdout.trim()).toBe('fallback 00000002.history pg_wal/RECOVERYXLOG');
+    expect(ask(dir, command, names[0]!).stdout.trim()).toBe(`fallback ${names[0]} pg_wal/RECOVERYXLOG`);
   });
 
   it('a file PostgreSQL already got through wal-fetch is not fetched again, and a stale prefetched copy does not hold the prefetch back', async () => {
@@ -119,7 +129,6 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
     tookViaWalFetch(names[0]!);
     const fetcher = prefetcher(1);
     await fetcher.start();
-    const folder = join(dir, WAL_PREFETCH_DIR);
     for (let i = 0; i < 400 && !existsSync(join(folder, names[1]!)); i++) await new Promise((r) => setTimeout(r, 5));
     expect(reads).toEqual([names[1]]); // the first was skipped
     // Recovery catches up: wal-fetch serves the second before the prefetched copy is taken.
@@ -136,8 +145,8 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
     const fetcher = prefetcher(8);
     await fetcher.start();
     for (let i = 0; i < 400 && fetcher.fetched < 2; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(readdirSync(join(dir, WAL_PREFETCH_DIR)).filter((n) => !n.endsWith('.log')).sort()).toEqual(names.slice(0, 2));
+    expect(readdirSync(folder).filter((n) => !n.endsWith('.log') && !n.startsWith('.')).sort()).toEqual(names.slice(0, 2));
     await fetcher.stop();
-    expect(existsSync(join(dir, WAL_PREFETCH_DIR))).toBe(false);
+    expect(existsSync(folder)).toBe(false);
   });
 });

@@ -1,30 +1,50 @@
 import { chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fetchWalFile, WAL_FETCH_LOG, type RestorePlan } from '@continuity/artifacts/wal-restore';
 import type { ArtifactKey } from '@continuity/artifacts/artifact';
+import { shellWord } from './pitr-plan.policy.js';
 
 /**
  * WAL fetched ahead of recovery. PostgreSQL asks its `restore_command` for one WAL file at a time
  * and waits; `continuity wal-fetch` is a Node process started per file (a fraction of a second
- * each, longer than replaying the file). While the restore follows recovery it fetches the plan's
- * files in order into `continuity-wal-prefetch/` in the data directory, with the same checks as
- * wal-fetch (`fetchWalFile`: every copy's SHA-256, then the plaintext's), at most `ahead` files
- * beyond what PostgreSQL took. The restore_command moves a prefetched file into place and appends
- * its fetch's log line (so the restore's report counts files PostgreSQL took, not files fetched);
- * any other file — not fetched yet, not in the plan, a history file after promotion — goes to
- * wal-fetch as before. A file is renamed into the folder only whole, owned by the server's user.
+ * each, longer than replaying the file). From the moment the restore's target is allowed — while
+ * the base backup is still being staged and verified — the plan's files are fetched in order into
+ * a folder of their own beside the data directory, with the same checks as wal-fetch
+ * (`fetchWalFile`: every copy's SHA-256, then the plaintext's), at most `ahead` files beyond what
+ * PostgreSQL took. The restore_command moves a prefetched file into place and appends its fetch's
+ * log line (so the restore's report counts files PostgreSQL took, not files fetched); a file the
+ * plan does not hold (the history files PostgreSQL probes for at start and at promotion) is
+ * answered "not in the archive" by the shell at once, as wal-fetch would answer it; anything else
+ * — not fetched yet, or after the folder is gone — goes to wal-fetch. A file is renamed into the
+ * folder only whole, owned by the server's user.
  */
 
-export const WAL_PREFETCH_DIR = 'continuity-wal-prefetch';
+/** The prefetch folder beside a data directory (inside the same allowed restore target, as the staging folder is). */
+export const prefetchFolderBeside = (dataDir: string) => join(dirname(dataDir), `.${basename(dataDir)}.wal-prefetch-${randomBytes(4).toString('hex')}`);
 
-/** The restore_command around `walFetch` (shell words, before `%f %p`): a prefetched file first. */
-export const prefetchingRestoreCommand = (walFetch: string) =>
-  `if [ -f ${WAL_PREFETCH_DIR}/%f ]; then mv -f ${WAL_PREFETCH_DIR}/%f %p && cat ${WAL_PREFETCH_DIR}/%f.log >> ${WAL_FETCH_LOG} && rm -f ${WAL_PREFETCH_DIR}/%f.log; ` +
-  `else ${walFetch} %f %p; fi`;
+/** The plan's file names, one a line, in the folder (a dot file: never counted as fetched). */
+const PLAN_NAMES = '.plan-files';
+
+/**
+ * The restore_command around `walFetch` (shell words, before `%f %p`): a prefetched file first,
+ * "absent" for a name the plan does not hold, else wal-fetch.
+ */
+export const prefetchingRestoreCommand = (walFetch: string, folder: string) => {
+  const d = shellWord(folder);
+  return (
+    `if [ -f ${d}/%f ]; then mv -f ${d}/%f %p && cat ${d}/%f.log >> ${WAL_FETCH_LOG} && rm -f ${d}/%f.log; ` +
+    `elif [ -f ${d}/${PLAN_NAMES} ] && ! grep -qxF %f ${d}/${PLAN_NAMES}; then false; ` +
+    `else ${walFetch} %f %p; fi`
+  );
+};
 
 export interface WalPrefetchOptions {
+  /** The data directory being restored (it may not exist yet): wal-fetch's log there says what PostgreSQL took. */
   dataDir: string;
+  /** The folder the files are fetched into (`prefetchFolderBeside(dataDir)`): made by `start`, removed by `stop`. */
+  folder: string;
   plan: RestorePlan;
   read(location: string, key: ArtifactKey): Promise<Readable>;
   identities: readonly string[];
@@ -36,19 +56,24 @@ export interface WalPrefetchOptions {
 }
 
 export class WalPrefetcher {
-  private readonly dir: string;
+  readonly folder: string;
   private stopping = false;
   private running: Promise<void> | null = null;
   /** Files fetched into the folder (taken or not). */
   fetched = 0;
 
   constructor(private readonly options: WalPrefetchOptions) {
-    this.dir = join(options.dataDir, WAL_PREFETCH_DIR);
+    this.folder = options.folder;
   }
 
   async start() {
-    await mkdir(this.dir, { mode: 0o700 });
-    if (this.options.owner) await chown(this.dir, this.options.owner.uid, this.options.owner.gid);
+    await mkdir(this.folder, { mode: 0o700 });
+    const names = join(this.folder, PLAN_NAMES);
+    await writeFile(names, this.options.plan.files.map((f) => `${f.name}\n`).join(''), { mode: 0o600 });
+    if (this.options.owner) {
+      await chown(this.folder, this.options.owner.uid, this.options.owner.gid);
+      await chown(names, this.options.owner.uid, this.options.owner.gid);
+    }
     // A failure only ends prefetching: wal-fetch fetches (and reports) whatever is left.
     this.running = this.loop().catch(() => undefined);
   }
@@ -57,7 +82,7 @@ export class WalPrefetcher {
   async stop() {
     this.stopping = true;
     await this.running;
-    await rm(this.dir, { recursive: true, force: true });
+    await rm(this.folder, { recursive: true, force: true });
   }
 
   /** The files PostgreSQL already got through wal-fetch (its log in the data directory, a JSON line a call). */
@@ -84,10 +109,10 @@ export class WalPrefetcher {
   private async waiting() {
     const taken = await this.taken();
     let waiting = 0;
-    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+    for (const name of await readdir(this.folder).catch(() => [] as string[])) {
       if (name.startsWith('.') || name.endsWith('.log')) continue;
       if (!taken.has(name)) waiting++;
-      else await Promise.all([rm(join(this.dir, name), { force: true }), rm(join(this.dir, `${name}.log`), { force: true })]);
+      else await Promise.all([rm(join(this.folder, name), { force: true }), rm(join(this.folder, `${name}.log`), { force: true })]);
     }
     return waiting;
   }
@@ -99,19 +124,19 @@ export class WalPrefetcher {
       while (!this.stopping && (await this.waiting()) >= ahead) await new Promise((r) => setTimeout(r, this.options.pollMs ?? 50));
       if (this.stopping) return;
       if ((await this.taken()).has(file.name)) continue; // PostgreSQL was quicker
-      const temp = join(this.dir, `.${file.name}.fetching`);
+      const temp = join(this.folder, `.${file.name}.fetching`);
       const outcome = await fetchWalFile(plan, file.name, temp, { read: this.options.read, identities: this.options.identities });
       if (outcome.outcome !== 'fetched') {
         await rm(temp, { force: true });
         return; // wal-fetch tries again when PostgreSQL asks, and says why
       }
-      const log = join(this.dir, `${file.name}.log`);
+      const log = join(this.folder, `${file.name}.log`);
       await writeFile(log, `${JSON.stringify({ ...outcome, at: new Date().toISOString() })}\n`, { mode: 0o600 });
       if (owner) {
         await chown(temp, owner.uid, owner.gid);
         await chown(log, owner.uid, owner.gid);
       }
-      await rename(temp, join(this.dir, file.name));
+      await rename(temp, join(this.folder, file.name));
       this.fetched++;
     }
   }
