@@ -106,23 +106,6 @@ const flushFileSystem = (path: string) =>
     child.once('close', () => resolve());
   });
 
-/**
- * Flushes `path`'s file system again and again until `until` settles: the extracted files go to
- * disk while tar is still writing the rest (the kernel would otherwise hold a gigabyte of dirty
- * pages until the flush before pg_verifybackup, or the server's first start, waited for all of it).
- */
-const flushWhile = async (path: string, until: Promise<unknown>) => {
-  let settled = false;
-  void until.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  while (!settled) {
-    await flushFileSystem(path);
-    if (!settled) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-};
-
 export interface StartedServer {
   port: number;
   /** From `pg_ctl start` to the first answered query. */
@@ -192,8 +175,7 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
       await mkdir(staging, { mode: 0o700 });
       if (owner) spawnSync('chown', [`${owner.uid}:${owner.gid}`, staging]);
       const zstdInTar = hasSystemZstd();
-      const extracted = untar(staging, zstdInTar ? input : Readable.from(zstdDecompress(input), { objectMode: false }), owner !== null, zstdInTar);
-      await Promise.all([extracted, flushWhile(staging, extracted)]);
+      await untar(staging, zstdInTar ? input : Readable.from(zstdDecompress(input), { objectMode: false }), owner !== null, zstdInTar);
     },
     apply: async (basebackup) => {
       const verifyStarted = Date.now();
