@@ -289,6 +289,13 @@ policies:
         },
         { timeoutMs: 60_000, what: `the ${shipments} WalArchived events in the ledger` },
       );
+      await pollUntil(
+        async () => {
+          const res = await fetch(`${base}/audit/events?resource=${RESOURCE}&type=BackupCreated&limit=10`, { headers: bearer('auditor') });
+          return res.ok && ((await res.json()) as { events: { envelope: { data: { backupId: string } } }[] }).events.some((e) => e.envelope.data.backupId === backupId) ? true : null;
+        },
+        { timeoutMs: 60_000, what: `the BackupCreated event of ${backupId} in the ledger` },
+      );
       const ledgerEnv = { ...env, CONTINUITY_AUDIT_TOKEN: TEST_TOKENS.auditor };
 
       // Refused before anything is read: no token, a token in the URL, a token the ledger refuses (never printed).
@@ -312,6 +319,7 @@ policies:
       const run = await runCli(['restore', RESOURCE, '--latest', '--to-data-dir', honest, '--start', '--port', String(port), '--ledger', base], ledgerEnv);
       expect(`${run.code} ${run.stderr}`).toBe(`0 ${run.stderr}`);
       expect(run.stdout).toMatch(new RegExp(`WAL checked against the audit ledger at ${base}: \\d+ WalArchived event\\(s\\), [1-9]\\d* file\\(s\\) as recorded, 0 refused`));
+      expect(run.stdout).toContain(`base backup ${backupId} as its BackupCreated in the ledger recorded it (SHA-256 `);
       const client = await restoredClient(port);
       try {
         const ids = await idsIn(client);
@@ -359,6 +367,25 @@ policies:
       } finally {
         await stopped.end();
       }
+
+      // The base backup forged alike in every copy and manifest: listed from the copies, the majority
+      // trusts it; the ledger's BackupCreated does not, and nothing is restored.
+      const forgedBase = Buffer.from('not the cluster you backed up');
+      for (const dir of ['local', 'nas', 'vault']) {
+        const data = join(world.root, dir, RESOURCE, `${backupId}.tar.zst`);
+        const manifestPath = join(world.root, dir, RESOURCE, `${backupId}.manifest.json`);
+        forged.push({ path: data, bytes: readFileSync(data) }, { path: manifestPath, bytes: readFileSync(manifestPath) });
+        const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+        manifest.stored = { sha256: sha(forgedBase), sizeBytes: forgedBase.length };
+        writeFileSync(data, forgedBase);
+        writeFileSync(manifestPath, JSON.stringify(manifest));
+      }
+      const baseForged = join(world.root, 'restored', 'ledger-base-forged');
+      const baseRun = await runCli(['restore', RESOURCE, '--latest', '--to-data-dir', baseForged, '--from-copies', '--ledger', base], ledgerEnv);
+      expect(baseRun.code).not.toBe(0);
+      expect(baseRun.stderr).toContain(`base backup ${backupId} refused: its copies are listed with ${forgedBase.length} bytes with SHA-256 ${sha(forgedBase)}, but the ledger recorded`);
+      expect(baseRun.stderr).toContain('is listed as the audit ledger');
+      expect(existsSync(baseForged)).toBe(false);
     } finally {
       for (const f of forged.reverse()) writeFileSync(f.path, f.bytes);
       await audit.stop('SIGTERM');

@@ -1,4 +1,4 @@
-import { checkWalAgainstLedger, recordedVersions, type LedgerWalVersion } from './ledger-check.policy.js';
+import { checkBaseBackupsAgainstLedger, checkWalAgainstLedger, recordedVersions, type LedgerWalVersion } from './ledger-check.policy.js';
 import type { ArchivedWal } from './pitr-plan.policy.js';
 
 const h = (c: string) => c.repeat(64);
@@ -53,5 +53,40 @@ describe('WAL checked against the ledger', () => {
     const ledger = [recorded(A, 'p', [['disk', '3']], true), recorded(A, 'q', [['disk', '4']], true)];
     expect(checkWalAgainstLedger([file(A, 'q', [['disk', '4']])], ledger).kept).toHaveLength(1);
     expect([...recordedVersions(ledger).get(A)!]).toEqual([h('p'), h('q')]);
+  });
+});
+
+describe('checkBaseBackupsAgainstLedger', () => {
+  const ledger = [
+    { backupId: 'b1', sha256: h('a'), sizeBytes: 100 },
+    { backupId: 'b2', sha256: h('b'), sizeBytes: 200 },
+  ];
+
+  it('keeps a base backup with a copy listed as its BackupCreated recorded it, and says what was recorded', () => {
+    const out = checkBaseBackupsAgainstLedger([{ backupId: 'b1', copies: [{ location: 'x', sha256: h('a'), sizeBytes: 100 }] }], ledger);
+    expect([...out.kept]).toEqual([['b1', ledger[0]]]);
+    expect(out.refused).toEqual([]);
+  });
+
+  it('keeps one whose copies disagree when one of them is listed as recorded (the restore uses only that one)', () => {
+    const out = checkBaseBackupsAgainstLedger([{ backupId: 'b2', copies: [{ location: 'x', sha256: h('f'), sizeBytes: 200 }, { location: 'y', sha256: h('b'), sizeBytes: 200 }] }], ledger);
+    expect(out.kept.get('b2')).toEqual(ledger[1]);
+  });
+
+  it('refuses one the ledger never recorded, and one listed with other bytes or another size, saying both versions', () => {
+    const out = checkBaseBackupsAgainstLedger(
+      [
+        { backupId: 'b9', copies: [{ location: 'x', sha256: h('a'), sizeBytes: 100 }] },
+        { backupId: 'b1', copies: [{ location: 'x', sha256: h('c'), sizeBytes: 100 }, { location: 'y', sha256: h('c'), sizeBytes: 100 }] },
+        { backupId: 'b2', copies: [{ location: 'x', sha256: h('b'), sizeBytes: 201 }] },
+      ],
+      ledger,
+    );
+    expect(out.kept.size).toBe(0);
+    expect(out.refused).toEqual([
+      { backupId: 'b9', reason: 'no BackupCreated event in the ledger records it' },
+      { backupId: 'b1', reason: `its copies are listed with 100 bytes with SHA-256 ${h('c')}, but the ledger recorded 100 bytes with SHA-256 ${h('a')}` },
+      { backupId: 'b2', reason: `its copies are listed with 201 bytes with SHA-256 ${h('b')}, but the ledger recorded 200 bytes with SHA-256 ${h('b')}` },
+    ]);
   });
 });

@@ -65,3 +65,36 @@ export const checkWalAgainstLedger = (records: readonly ArchivedWal[], ledger: r
   }
   return { kept, refused, droppedCopies };
 };
+
+/** A base backup as its `BackupCreated` event in the ledger recorded it: the stored artifact's SHA-256 and size. */
+export interface LedgerBaseBackup {
+  backupId: string;
+  sha256: string;
+  sizeBytes: number;
+}
+
+/**
+ * Base backups checked against the ledger (pure), as WAL files are: the copies a restore would
+ * hash-check come with the SHA-256 the catalogue (or, listed from the copies, their manifests)
+ * gives them, and all of that can be rewritten alike. A base backup is kept only when the ledger
+ * holds its `BackupCreated`, and only its copies listed with the stored SHA-256 and size that
+ * event recorded (the restore then checks the bytes against them, so bytes = ledger). One with no
+ * such copy, or no event, is refused: the restore starts from an older one, or stops saying why.
+ */
+export const checkBaseBackupsAgainstLedger = (
+  candidates: readonly { backupId: string; copies: readonly { location: string; sha256: string; sizeBytes: number }[] }[],
+  ledger: readonly LedgerBaseBackup[],
+): { kept: Map<string, LedgerBaseBackup>; refused: { backupId: string; reason: string }[] } => {
+  const recorded = new Map(ledger.map((b) => [b.backupId, b]));
+  const kept = new Map<string, LedgerBaseBackup>();
+  const refused: { backupId: string; reason: string }[] = [];
+  for (const candidate of candidates) {
+    const entry = recorded.get(candidate.backupId);
+    if (!entry) refused.push({ backupId: candidate.backupId, reason: 'no BackupCreated event in the ledger records it' });
+    else if (!candidate.copies.some((c) => c.sha256 === entry.sha256 && c.sizeBytes === entry.sizeBytes)) {
+      const listed = [...new Set(candidate.copies.map((c) => `${c.sizeBytes} bytes with SHA-256 ${c.sha256}`))].join(' or ') || 'no copy';
+      refused.push({ backupId: candidate.backupId, reason: `its copies are listed with ${listed}, but the ledger recorded ${entry.sizeBytes} bytes with SHA-256 ${entry.sha256}` });
+    } else kept.set(candidate.backupId, entry);
+  }
+  return { kept, refused };
+};

@@ -1,10 +1,10 @@
 import { continuityEvents, WalArchivedV1Schema } from '@continuity/contracts';
 import { RestoreError } from './restore.errors.js';
-import type { LedgerWalVersion } from './ledger-check.policy.js';
+import type { LedgerBaseBackup, LedgerWalVersion } from './ledger-check.policy.js';
 
 /**
- * The `WalArchived` events the audit ledger holds for a resource, read page by page from the
- * audit service (`GET /audit/events?resource=…&type=WalArchived`, a viewer or auditor token).
+ * The `WalArchived` and `BackupCreated` events the audit ledger holds for a resource, read page by
+ * page from the audit service (`GET /audit/events?resource=…&type=…`, a viewer or auditor token).
  * Entries the ledger recorded but did not act on (`untrusted`: an unknown or unauthorized
  * source) are not evidence and are skipped. Bounded: at most `maxEvents` events and
  * `maxPageBytes` per page; a ledger that cannot be read fails the restore (the operator asked for
@@ -13,6 +13,8 @@ import type { LedgerWalVersion } from './ledger-check.policy.js';
 
 export interface LedgerWal {
   versions: LedgerWalVersion[];
+  /** What each base backup's `BackupCreated` recorded. */
+  baseBackups: LedgerBaseBackup[];
   events: number;
   untrusted: number;
   source: string;
@@ -59,24 +61,30 @@ const readBounded = async (res: Response, maxBytes: number): Promise<string> => 
   return Buffer.concat(parts).toString('utf8');
 };
 
-export const readLedgerWal = async (options: {
+interface LedgerReadOptions {
   url: URL;
   token: string;
   resource: string;
   maxEvents?: number;
   maxPageBytes?: number;
   timeoutMs?: number;
-}): Promise<LedgerWal> => {
+}
+
+/**
+ * Every event of `type` for the resource, page by page: `take` gets each one the backup service
+ * published (schema-checked, this resource); the rest counts as untrusted. Returns how many
+ * events were read and how many were untrusted.
+ */
+const readEvents = async (options: LedgerReadOptions, type: 'WalArchived' | 'BackupCreated', take: (event: { data: unknown }) => void) => {
   const maxEvents = options.maxEvents ?? 1_000_000;
-  const versions: LedgerWalVersion[] = [];
   let events = 0;
   let untrusted = 0;
   let cursor: number | null = -1;
-  const where = `${options.url.origin}${options.url.pathname.replace(/\/$/, '')}`;
+  const where = ledgerSource(options.url);
   while (cursor !== null) {
     const url = new URL(`${where}/audit/events`);
     url.searchParams.set('resource', options.resource);
-    url.searchParams.set('type', 'WalArchived');
+    url.searchParams.set('type', type);
     url.searchParams.set('limit', String(PAGE));
     if (cursor >= 0) url.searchParams.set('cursor', String(cursor));
     let res: Response;
@@ -97,7 +105,7 @@ export const readLedgerWal = async (options: {
     }
     if (page.nextCursor !== null && page.nextCursor <= cursor) throw fail(`the audit ledger at ${where} answered a cursor that does not advance`);
     for (const entry of page.events) {
-      if (++events > maxEvents) throw fail(`the audit ledger holds more than ${maxEvents} WalArchived events of ${options.resource}: too many to check in one restore`);
+      if (++events > maxEvents) throw fail(`the audit ledger holds more than ${maxEvents} ${type} events of ${options.resource}: too many to check in one restore`);
       if (entry.untrusted) {
         untrusted++;
         continue;
@@ -108,16 +116,30 @@ export const readLedgerWal = async (options: {
       } catch {
         event = null;
       }
-      if (!event || event.type !== 'WalArchived' || event.resource !== options.resource || event.source !== 'backup') {
+      if (!event || event.type !== type || event.resource !== options.resource || event.source !== 'backup') {
         untrusted++;
         continue;
       }
-      const data = WalArchivedV1Schema.parse(event.data);
-      for (const s of data.segments) {
-        versions.push({ name: s.name, partial: s.partial, plaintextSha256: s.plaintextSha256, plaintextSizeBytes: s.plaintextSizeBytes, copies: s.copies.map((c) => ({ location: c.location, sha256: c.sha256 })) });
-      }
+      take(event);
     }
     cursor = page.nextCursor;
   }
-  return { versions, events, untrusted, source: where };
+  return { events, untrusted };
+};
+
+const ledgerSource = (url: URL) => `${url.origin}${url.pathname.replace(/\/$/, '')}`;
+
+export const readLedgerWal = async (options: LedgerReadOptions): Promise<LedgerWal> => {
+  const versions: LedgerWalVersion[] = [];
+  const baseBackups: LedgerBaseBackup[] = [];
+  const wal = await readEvents(options, 'WalArchived', (event) => {
+    for (const s of WalArchivedV1Schema.parse(event.data).segments) {
+      versions.push({ name: s.name, partial: s.partial, plaintextSha256: s.plaintextSha256, plaintextSizeBytes: s.plaintextSizeBytes, copies: s.copies.map((c) => ({ location: c.location, sha256: c.sha256 })) });
+    }
+  });
+  const created = await readEvents(options, 'BackupCreated', (event) => {
+    const data = event.data as { backupId: string; sha256: string; sizeBytes: number };
+    baseBackups.push({ backupId: data.backupId, sha256: data.sha256, sizeBytes: data.sizeBytes });
+  });
+  return { versions, baseBackups, events: wal.events, untrusted: wal.untrusted + created.untrusted, source: ledgerSource(options.url) };
 };

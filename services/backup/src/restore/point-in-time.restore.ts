@@ -6,7 +6,7 @@ import type { BackupLocation } from '../backup-run/locations/location.js';
 import type { BackupRecord, Catalogue } from '../catalogue/catalogue.js';
 import { policyForResource, type BackupConfig } from '../config/backup-config.loader.js';
 import { baseBackupCandidate, walRecordsFromCopies } from './archive-index.js';
-import { checkWalAgainstLedger, recordedVersions } from './ledger-check.policy.js';
+import { checkBaseBackupsAgainstLedger, checkWalAgainstLedger, recordedVersions } from './ledger-check.policy.js';
 import type { LedgerWal } from './ledger-wal.js';
 import { orderCopies } from './copy-order.policy.js';
 import { firstStartArgs, idOf, pgServerBin, restoredConnection, runServerTool } from './data-directory.target.js';
@@ -52,6 +52,9 @@ export interface LedgerOutcome {
   /** WAL files whose copies hold the version the ledger recorded. */
   checked: number;
   refused: { name: string; reason: string }[];
+  /** The base backup restored, as its BackupCreated in the ledger recorded it; and those refused. */
+  baseBackup: { backupId: string; sha256: string };
+  baseBackupsRefused: { backupId: string; reason: string }[];
 }
 
 export interface RecoveryOutcome {
@@ -125,12 +128,19 @@ export class PointInTimeRestore {
       if (candidate) candidates.push({ candidate, record });
       else notice(`base backup ${record.backupId}: no copy's manifest gives its WAL range; not considered`);
     }
+    const ledger = options.ledger ? await options.ledger.read() : null;
+    // With the ledger, a base backup is one it recorded, through copies listed as it recorded them.
+    const ledgerBases = ledger ? checkBaseBackupsAgainstLedger(candidates.map((c) => c.record), ledger.baseBackups) : null;
+    for (const r of ledgerBases?.refused ?? []) notice(`base backup ${r.backupId} refused: ${r.reason} (ledger at ${ledger!.source}); not considered`);
+    if (ledgerBases && candidates.length && !ledgerBases.kept.size) {
+      throw new RestoreError('RESTORE.NO_BASE_BACKUP', `none of the ${candidates.length} base backup(s) of ${options.resource} is listed as the audit ledger at ${ledger!.source} recorded it (each refused above): nothing restored`);
+    }
     const backup = chooseBaseBackup(
-      candidates.map((c) => c.candidate),
+      candidates.filter((c) => !ledgerBases || ledgerBases.kept.has(c.candidate.backupId)).map((c) => c.candidate),
       options.target,
     );
     const record = candidates.find((c) => c.candidate.backupId === backup.backupId)!.record;
-    const ledger = options.ledger ? await options.ledger.read() : null;
+    const recordedBase = ledgerBases?.kept.get(backup.backupId);
     let wal = await walRecordsFromCopies(policy, this.deps.location, notice, ledger ? recordedVersions(ledger.versions) : undefined);
     let ledgerOutcome: LedgerOutcome | null = null;
     // To the latest moment, the newest segment the copies hold must be replayed: one the ledger refused counts as not reached.
@@ -141,7 +151,15 @@ export class PointInTimeRestore {
       for (const r of check.refused) notice(`WAL file ${r.name} refused: ${r.reason} (ledger at ${ledger.source}); recovery cannot go past it`);
       for (const d of check.droppedCopies) notice(`copy ${d.location} of WAL file ${d.name} does not hold the bytes the ledger recorded: not used`);
       wal = check.kept;
-      ledgerOutcome = { source: ledger.source, events: ledger.events, untrusted: ledger.untrusted, checked: check.kept.length, refused: check.refused };
+      ledgerOutcome = {
+        source: ledger.source,
+        events: ledger.events,
+        untrusted: ledger.untrusted,
+        checked: check.kept.length,
+        refused: check.refused,
+        baseBackup: { backupId: backup.backupId, sha256: recordedBase!.sha256 },
+        baseBackupsRefused: ledgerBases!.refused,
+      };
     }
     const chain = walChainFor(wal, backup, options.target);
     if (chain.gapAt) notice(`the WAL archive has a hole at ${chain.gapAt}: recovery cannot go past it`);
@@ -185,6 +203,7 @@ export class PointInTimeRestore {
         onNotice: options.onNotice,
         onProgress: options.onProgress,
         onTargetAllowed: options.start ? startPrefetch : undefined,
+        recorded: recordedBase ? { sha256: recordedBase.sha256, sizeBytes: recordedBase.sizeBytes, by: `the ledger at ${ledger!.source}` } : null,
       });
       const dataDir = options.toDataDir;
       await this.writeRecoveryFiles(dataDir, plan, options, prefetch.fetcher?.folder ?? null);

@@ -48,6 +48,11 @@ export interface RestoreOptions {
   onNotice?: (message: string) => void;
   /** A base backup restored into a data directory: start it on this port and report where it got. */
   start?: { port: number } | null;
+  /**
+   * The stored artifact as an independent record (the audit ledger's BackupCreated) has it: only
+   * copies listed with this SHA-256 and size are used (the bytes are then checked against it).
+   */
+  recorded?: { sha256: string; sizeBytes: number; by: string } | null;
   /** Called with the target once it is allowed, before anything is read or written (a point-in-time restore starts fetching WAL then). */
   onTargetAllowed?: (to: string) => Promise<void>;
 }
@@ -179,8 +184,15 @@ export class RestoreService {
     const target = await this.prepareTarget(record, options);
     onTarget(target);
     const key: ArtifactKey = { resource: record.resource, backupId: record.backupId, extension: record.artifactExtension };
-    const { ordered, unavailable } = orderCopies(record.copies, (name) => this.deps.location(name)?.kind ?? null);
+    const recorded = options.recorded ?? null;
+    const listed = recorded ? record.copies.filter((c) => c.sha256 === recorded.sha256 && c.sizeBytes === recorded.sizeBytes) : record.copies;
+    const { ordered, unavailable } = orderCopies(listed, (name) => this.deps.location(name)?.kind ?? null);
     const attempts: CopyAttempt[] = unavailable.map(({ copy, reason }) => ({ location: copy.location, uri: copy.uri, ok: false, error: reason }));
+    for (const copy of record.copies.filter((c) => !listed.includes(c))) {
+      const reason = `listed with ${copy.sizeBytes} bytes and SHA-256 ${copy.sha256}, not the ${recorded!.sizeBytes} bytes with ${recorded!.sha256} ${recorded!.by} recorded`;
+      notice(`cannot use copy ${copy.location}: ${reason}`);
+      attempts.push({ location: copy.location, uri: copy.uri, ok: false, error: reason });
+    }
     for (const { reason } of unavailable) notice(`cannot use a copy: ${reason}`);
     for (const [i, copy] of ordered.entries()) {
       const location = this.deps.location(copy.location)!;

@@ -126,6 +126,7 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
     if (result.ledger) {
       const l = result.ledger;
       out(`  WAL checked against the audit ledger at ${l.source}: ${l.events} WalArchived event(s), ${l.checked} file(s) as recorded, ${l.refused.length} refused${l.untrusted ? `, ${l.untrusted} ledger entries not trusted (skipped)` : ''}`);
+      out(`  base backup ${l.baseBackup.backupId} as its BackupCreated in the ledger recorded it (SHA-256 ${l.baseBackup.sha256})${l.baseBackupsRefused.length ? `; ${l.baseBackupsRefused.length} newer or other base backup(s) refused` : ''}`);
       for (const r of l.refused) out(`  refused WAL file ${r.name}: ${r.reason}`);
     }
     if (result.recovery) printRecovery(result.recovery);
