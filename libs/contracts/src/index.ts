@@ -4,6 +4,7 @@ export * from './registry.js';
 export * from './events.js';
 export * from './subjects.js';
 export * from './publisher.js';
+export * from './jetstream-acks.js';
 export * from './trace-headers.js';
 export * from './json-schemas.js';
 export * from './asyncapi.js';

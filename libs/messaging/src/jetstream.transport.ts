@@ -28,6 +28,7 @@ import {
   type ProvenancePolicy,
 } from '@continuity/contracts';
 import { replayOriginOf, writeDeadLetter } from './dead-letter.js';
+import { deliveryOf } from './delivery.js';
 import { JetStreamContext } from './jetstream.context.js';
 import { decideBeforeHandling, decideOnFailure, DEFAULT_RETRY_POLICY, describeError, RetryPolicy, validateRetryPolicy } from './retry.policy.js';
 import type { Dependency, Endpoints } from './failure.classifier.js';
@@ -348,11 +349,12 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
 
   // Not `async`: it returns `process`'s or `deadLetter`'s promise as is, without wrapping it in another.
   private handle(subscription: Subscription, msg: JsMsg): Promise<void> {
-    const poison = decideBeforeHandling(this.retry, msg.info.deliveryCount);
+    const delivery = deliveryOf(msg);
+    const poison = decideBeforeHandling(this.retry, delivery.deliveryCount);
     if (poison?.action === 'dead-letter') return this.deadLetter(subscription, msg, poison.reason);
     // A replayed dead letter: its headers say where the event was first published. Trusted only
     // from the replay stream, which only the DLQ replay (an operator) publishes to.
-    const origin = msg.info.stream === this.replayStream ? replayOriginOf(msg.headers) : null;
+    const origin = delivery.stream === this.replayStream ? replayOriginOf(msg.headers) : null;
     let raw: unknown;
     try {
       raw = JSON.parse(decoder.decode(msg.data));
@@ -394,9 +396,9 @@ export class JetStreamTransport extends Server implements CustomTransportStrateg
       },
       parent,
     );
-    // These two parse the message's reply subject: only worth it for a span that records them.
+    // The stream sequence parses the whole reply subject: only worth it for a span that records it.
     if (span.isRecording()) {
-      span.setAttributes({ 'messaging.nats.stream_sequence': msg.seq, 'messaging.nats.delivery_count': msg.info.deliveryCount });
+      span.setAttributes({ 'messaging.nats.stream_sequence': msg.seq, 'messaging.nats.delivery_count': delivery.deliveryCount });
     }
     // No tracing at all (no SDK, no trace to continue): there is nothing to make active.
     if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return this.process(subscription, msg, event, raw, span, origin);
