@@ -1,8 +1,8 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ContinuityPublisher } from '@continuity/contracts';
-import { connectNats } from '@continuity/messaging';
-import { natsAuthOf, redactUrl, topologyFor } from '@continuity/runtime';
+import { connectNats } from '@continuity/messaging/nats';
+import { natsAuthOf, redactUrl, topologyFor } from '@continuity/runtime/standalone';
 import type { BackupLocation } from '../backup-run/locations/location.js';
 import { LocationRegistry } from '../backup-run/locations/location.registry.js';
 import type { Catalogue } from '../catalogue/catalogue.js';
