@@ -10,7 +10,8 @@ import { policyForResource, type BackupConfig } from '../config/backup-config.lo
 import { CopiesCatalogue } from '../restore/copies-catalogue.js';
 import { RestoreService } from '../restore/restore.service.js';
 import type { BackupEnv } from '../backup.env.js';
-import { readEnv, readPolicies, UnreachableError, withContext } from './cli.context.js';
+import { UnreachableError } from './cli.output.js';
+import { readEnv, readPolicies, withContext } from './cli.context.js';
 
 /** What a point-in-time restore reads: the catalogue (or the copies' manifests), the restore service, the locations. */
 export interface RestoreSources {
