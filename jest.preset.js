@@ -11,9 +11,9 @@ module.exports = {
   transform: { '^.+\\.(t|j|mj)s$': ['@swc/jest', { ...swcrc, swcrc: false }] },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs)/)'],
   moduleNameMapper: {
-    '^@continuity/([a-z-]+)/testing$': path.join(__dirname, 'libs/$1/src/testing.ts'),
     '^@continuity/([a-z-]+)$': path.join(__dirname, 'libs/$1/src/index.ts'),
-    '^@continuity/artifacts/([a-z-]+)$': path.join(__dirname, 'libs/artifacts/src/$1.ts'),
+    // A lib's sub-entry points (`/testing`, `@continuity/messaging/nats`, …) are files of its src/.
+    '^@continuity/([a-z-]+)/([a-z-]+)$': path.join(__dirname, 'libs/$1/src/$2.ts'),
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.int-spec.ts'],

@@ -1,12 +1,13 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { Decrypter, Encrypter } from 'age-encryption';
 import type { AgeKey } from './keys.js';
 
 /**
  * Encryption at rest with the age format (age-encryption.org/v1: X25519 + ChaCha20-Poly1305 in
  * 64 KiB authenticated chunks, so a damaged byte is an error, never wrong output), through the
  * `age-encryption` library: no home-made crypto. Both directions stream: memory stays flat.
+ * The library (and its post-quantum and curve dependencies) is loaded when first used: a process
+ * that never meets an encrypted backup (a CLI restoring a plain one) does not pay for it.
  */
 export const AGE_MAGIC = 'age-encryption.org/v1';
 
@@ -17,6 +18,7 @@ export class DecryptionError extends Error {
 
 /** A Node stream of the age encryption of `plaintext` to every recipient of `key`. */
 export const encryptStream = async (plaintext: Readable, key: AgeKey): Promise<Readable> => {
+  const { Encrypter } = await import('age-encryption');
   const encrypter = new Encrypter();
   for (const recipient of key.recipients) encrypter.addRecipient(recipient);
   const web = Readable.toWeb(plaintext) as unknown as ReadableStream<Uint8Array>;
@@ -30,6 +32,7 @@ export const decryptStream = async (ciphertext: Readable, identities: readonly s
     ciphertext.destroy();
     throw new DecryptionError(`${what} is encrypted (age) and no identity was given: pass the key file that holds its AGE-SECRET-KEY (--key)`);
   }
+  const { Decrypter } = await import('age-encryption');
   const decrypter = new Decrypter();
   for (const identity of identities) decrypter.addIdentity(identity);
   try {

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { Encrypter, identityToRecipient } from 'age-encryption';
 
 /**
  * age key files: `AGE-SECRET-KEY-1…` identities (encrypt and decrypt) and `age1…` recipients
  * (encrypt only, so the backup host need not hold the secret), one per line, `#` starts a comment.
  * The writer encrypts to every key of a file (`AgeKey`); a reader decrypts with the identities
- * whose recipient an encrypted backup names (`AgeIdentity`, `identitiesFor`).
+ * whose recipient an encrypted backup names (`AgeIdentity`, `identitiesFor`). The age library is
+ * loaded when a key is first checked (see `encryption.ts`).
  */
 export interface AgeKey {
   file: string;
@@ -46,6 +46,7 @@ const keyLines = (text: string) =>
 const notAKey = (file: string, i: number) => new KeyFileError(`${file}: key ${i + 1} is neither an age identity (AGE-SECRET-KEY-1…) nor a recipient (age1…)`);
 
 const recipientOf = async (file: string, i: number, identity: string): Promise<string> => {
+  const { identityToRecipient } = await import('age-encryption');
   try {
     return await identityToRecipient(identity);
   } catch (error) {
@@ -55,6 +56,7 @@ const recipientOf = async (file: string, i: number, identity: string): Promise<s
 
 /** The writer's view: every recipient to encrypt to (checked), and the identities. */
 export const parseAgeKey = async (file: string, text: string): Promise<AgeKey> => {
+  const { Encrypter } = await import('age-encryption');
   const identities: string[] = [];
   const recipients: string[] = [];
   for (const { i, line, kind } of keyLines(text)) {

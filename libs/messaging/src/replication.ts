@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import type { Logger } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, JetStreamApiError, type JetStreamManager, type StreamConfig, StorageType } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
@@ -18,7 +18,16 @@ export interface ReplicationLog {
   warn(message: string): void;
 }
 
-const defaultLog = (): ReplicationLog => new Logger('JetStream');
+/**
+ * Nest's logger (in a service, its JSON log), loaded only when there is something to say: this
+ * file is reached by processes that are no Nest application (the CLI), which must not pay for
+ * loading Nest on every start.
+ */
+const defaultLog = (): ReplicationLog => {
+  let logger: Logger | undefined;
+  const nest = () => (logger ??= new (require('@nestjs/common') as typeof import('@nestjs/common')).Logger('JetStream'));
+  return { log: (message) => nest().log(message), warn: (message) => nest().warn(message) };
+};
 
 const STREAM_NOT_FOUND = 10059;
 

@@ -1,7 +1,7 @@
 import { redactSecrets } from './secrets.js';
 import { z } from 'zod';
 import { DEFAULT_MAX_FUTURE_SKEW_MS, DEFAULT_TOPOLOGY, ExternalPublisher, isolatedTopology, parsePublishers, provenancePolicy, Topology } from '@continuity/contracts';
-import { DEFAULT_REPLICAS, MAX_REPLICAS, natsAuthOptions, NatsAuthOptions, NatsAuthSettings, NatsCredentialsError } from '@continuity/messaging';
+import { DEFAULT_REPLICAS, MAX_REPLICAS, natsAuthOptions, NatsAuthOptions, NatsAuthSettings, NatsCredentialsError } from '@continuity/messaging/nats';
 import { clearTokens, hashedTokensFile, legacyAuditTokens, legacyOperatorTokens } from './http/access-tokens.js';
 
 /** A configuration value that is missing or wrong; the message names the variable. */

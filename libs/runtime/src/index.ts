@@ -1,4 +1,4 @@
-export * from './config.js';
+export * from './standalone.js';
 export * from './tokens.js';
 export * from './unreachable.js';
 export * from './health.controller.js';
@@ -12,10 +12,8 @@ export * from './http/authenticator.js';
 export * from './http/sessions.js';
 export * from './http/json-bodies.js';
 export * from './dlq/dlq.controller.js';
-export * from './config-file.js';
-export * from './postgres.js';
 export * from './logging/json-logger.js';
-export * from './secrets.js';
 export * from './startup-wait.js';
 export * from './demo/demo-config.js';
 export * from './demo/demo-estate.js';
+export { freePort } from '@continuity/messaging';

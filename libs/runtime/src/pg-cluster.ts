@@ -3,7 +3,7 @@ import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePort } from './postgres.js';
+import { freePort } from '@continuity/messaging';
 
 /**
  * Real PostgreSQL streaming replication for tests, benchmarks and the demo estate: a primary and

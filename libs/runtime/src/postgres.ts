@@ -28,8 +28,6 @@ export const withConnection = async <T>(connectionString: string, work: (client:
   }
 };
 
-export { freePort } from '@continuity/messaging';
-
 /**
  * `pg_restore --jobs` when none is configured: one per core, at most 4 (more connections than that
  * mostly wait on each other's I/O and the largest table's index build).

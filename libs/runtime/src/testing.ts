@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import { ContinuityPublisher, EventType } from '@continuity/contracts';
 import { anEvent } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
-import { freePort } from './postgres.js';
+import { freePort } from '@continuity/messaging';
 import type { Role } from './http/access-tokens.js';
 
 export { freePort };

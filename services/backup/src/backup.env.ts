@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnvSchema, defaultRestoreJobs } from '@continuity/runtime';
+import { baseEnvSchema, defaultRestoreJobs } from '@continuity/runtime/standalone';
 
 /** The backup service's environment: the shared variables plus where its policy file is. */
 export const backupEnvSchema = baseEnvSchema(3001).extend({

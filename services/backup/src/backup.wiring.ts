@@ -1,4 +1,4 @@
-import type { NatsAuthOptions } from '@continuity/messaging';
+import type { NatsAuthOptions } from '@continuity/messaging/nats';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Pool } from 'pg';
 import { DEFAULT_TOPOLOGY, type ContinuityPublisher, type Topology } from '@continuity/contracts';

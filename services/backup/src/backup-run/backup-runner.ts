@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { context } from '@opentelemetry/api';
 import { v7 as uuidv7 } from 'uuid';
 import type { ContinuityPublisher, Envelope } from '@continuity/contracts';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets } from '@continuity/runtime/standalone';
 import { BackupConfig, policyForResource, ResolvedPolicy } from '../config/backup-config.loader.js';
 import { ARTIFACT_EXTENSIONS, buildManifest, type ArtifactKey } from '@continuity/artifacts';
 import {

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { inTransaction } from '@continuity/runtime';
+import { inTransaction } from '@continuity/runtime/standalone';
 import type { Envelope } from '@continuity/contracts';
 import { BackupAlreadyRunningError } from '../backup-run/backup-run.errors.js';
 import type { RecordedFailure, RunCatalogue } from '../backup-run/run-catalogue.port.js';

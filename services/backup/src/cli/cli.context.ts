@@ -2,27 +2,12 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Pool } from 'pg';
 import { ContinuityPublisher } from '@continuity/contracts';
-import { ConfigError, loadConfig, natsAuthOf, redactUrl, topologyFor } from '@continuity/runtime';
-import { connectNats } from '@continuity/messaging';
+import { ConfigError, loadConfig, natsAuthOf, redactUrl, topologyFor } from '@continuity/runtime/standalone';
+import { connectNats } from '@continuity/messaging/nats';
 import { backupEnvSchema, BackupEnv } from '../backup.env.js';
 import { BackupGraph, wireBackup } from '../backup.wiring.js';
 import { BackupConfig, BackupConfigError, emptyConfig, loadBackupConfig } from '../config/backup-config.loader.js';
-
-/** A failure to tell the operator in one line, with the process's exit code (2: bad usage or config). */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-/** A dependency the CLI could not reach (NATS or the catalogue database): a disaster restore can do without. */
-export class UnreachableError extends CliError {}
-
-export const out = (line = '') => process.stdout.write(`${line}\n`);
-export const err = (line: string) => process.stderr.write(`${line}\n`);
+import { CliError, err, UnreachableError } from './cli.output.js';
 
 /** The CLI's process: the service's object graph over its own connections. */
 export interface Context extends BackupGraph {

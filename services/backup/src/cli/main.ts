@@ -1,17 +1,14 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { CliError, err } from './cli.context.js';
-import { backupCommand } from './commands/backup.command.js';
-import { checkConfigCommand } from './commands/check-config.command.js';
-import { drillCommand } from './commands/drill.command.js';
-import { listCommand } from './commands/list.command.js';
-import { restoreCommand } from './commands/restore.command.js';
-import { walFetch } from './wal-fetch.main.js';
+import { CliError, err } from './cli.output.js';
+import type { restoreCommand } from './commands/restore.command.js';
 
 /**
  * `continuity`: the SRE's command line for the backup service. It works on its own (no running
  * service needed, as a restore in a disaster must), building the service's object graph in this
- * process (see `cli.context.ts`). This file only assembles the commands; each lives in `commands/`.
+ * process (see `cli.context.ts`). This file only assembles the commands; each lives in `commands/`
+ * and is loaded by its action, so `--help` loads only commander and a command only what it uses
+ * (a restore's start is part of its RTO; a test keeps NestJS, rxjs and the OpenTelemetry SDK out).
  */
 
 export const buildProgram = () => {
@@ -27,7 +24,10 @@ export const buildProgram = () => {
     .argument('<resource>', 'resource name from the policy file')
     .option('--json', 'print the result as JSON')
     .option('--no-progress', 'no progress bar')
-    .action((resource: string, options: { json?: boolean; progress?: boolean }) => backupCommand(resource, { ...global(), ...options }));
+    .action(async (resource: string, options: { json?: boolean; progress?: boolean }) => {
+      const { backupCommand } = await import('./commands/backup.command.js');
+      await backupCommand(resource, { ...global(), ...options });
+    });
   program
     .command('restore')
     .description(
@@ -50,7 +50,10 @@ export const buildProgram = () => {
     .option('--clean', 'restore over a non-empty target: a database keeps what the dump does not hold; a directory is replaced')
     .option('--allow-any-target', "restore to a target outside the resource's restoreTargets (on your own authority; recorded in RestorePerformed)")
     .option('--no-progress', 'no progress bar')
-    .action((backupId: string, options: Parameters<typeof restoreCommand>[1]) => restoreCommand(backupId, { ...global(), ...options }));
+    .action(async (backupId: string, options: Parameters<typeof restoreCommand>[1]) => {
+      const { restoreCommand } = await import('./commands/restore.command.js');
+      await restoreCommand(backupId, { ...global(), ...options });
+    });
   program
     .command('wal-fetch', { hidden: true })
     .description("PostgreSQL's restore_command in a point-in-time restore: fetch one WAL file from the archive's copies")
@@ -58,6 +61,7 @@ export const buildProgram = () => {
     .argument('<dest>', 'where to write it, inside the data directory (%p)')
     .option('--plan <file>', 'the restore plan (default: continuity-restore-plan.json in the working directory)')
     .action(async (file: string, dest: string, options: { plan?: string }) => {
+      const { walFetch } = await import('./wal-fetch.main.js');
       const code = await walFetch([file, dest, ...(options.plan ? ['--plan', options.plan] : [])]);
       if (code !== 0) throw new CliError(`wal-fetch ${file} failed`, code);
     });
@@ -67,19 +71,28 @@ export const buildProgram = () => {
     .argument('[resource]', 'only this resource')
     .option('--json', 'print JSON')
     .option('--limit <n>', 'at most this many', '50')
-    .action((resource: string | undefined, options: { json?: boolean; limit?: string }) => listCommand(resource, { ...global(), ...options }));
+    .action(async (resource: string | undefined, options: { json?: boolean; limit?: string }) => {
+      const { listCommand } = await import('./commands/list.command.js');
+      await listCommand(resource, { ...global(), ...options });
+    });
   program
     .command('drill')
     .description('rehearse a recovery of a resource (drills: in the policy file): restore into a scratch target and check it, switch over and back, or both; exit 0 only if it passed')
     .argument('<resource>', 'resource name from the drills: section')
     .option('--kind <kind>', 'restore, failover or full (default: the configured kind)')
     .option('--json', 'print the drill as JSON')
-    .action((resource: string, options: { kind?: string; json?: boolean }) => drillCommand(resource, { ...global(), ...options }));
+    .action(async (resource: string, options: { kind?: string; json?: boolean }) => {
+      const { drillCommand } = await import('./commands/drill.command.js');
+      await drillCommand(resource, { ...global(), ...options });
+    });
   program
     .command('check-config')
     .description('validate a policy file and show each policy\'s copies and 3-2-1 status')
     .argument('[file]', 'default: --config or $CONTINUITY_CONFIG')
-    .action((file?: string) => checkConfigCommand(file ?? global().config));
+    .action(async (file?: string) => {
+      const { checkConfigCommand } = await import('./commands/check-config.command.js');
+      await checkConfigCommand(file ?? global().config);
+    });
   return program;
 };
 

@@ -1,8 +1,8 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ContinuityPublisher } from '@continuity/contracts';
-import { connectNats } from '@continuity/messaging';
-import { natsAuthOf, redactUrl, topologyFor } from '@continuity/runtime';
+import { connectNats } from '@continuity/messaging/nats';
+import { natsAuthOf, redactUrl, topologyFor } from '@continuity/runtime/standalone';
 import type { BackupLocation } from '../backup-run/locations/location.js';
 import { LocationRegistry } from '../backup-run/locations/location.registry.js';
 import type { Catalogue } from '../catalogue/catalogue.js';
@@ -10,7 +10,8 @@ import { policyForResource, type BackupConfig } from '../config/backup-config.lo
 import { CopiesCatalogue } from '../restore/copies-catalogue.js';
 import { RestoreService } from '../restore/restore.service.js';
 import type { BackupEnv } from '../backup.env.js';
-import { readEnv, readPolicies, UnreachableError, withContext } from './cli.context.js';
+import { UnreachableError } from './cli.output.js';
+import { readEnv, readPolicies, withContext } from './cli.context.js';
 
 /** What a point-in-time restore reads: the catalogue (or the copies' manifests), the restore service, the locations. */
 export interface RestoreSources {

@@ -68,7 +68,7 @@ const readers = (plan: RestorePlan) => {
     }
     return (async () => {
       // Only when a copy is in an object store: NATS is loaded and connected then.
-      const { connectNats, natsAuthOptions } = await import('@continuity/messaging');
+      const { connectNats, natsAuthOptions } = await import('@continuity/messaging/nats');
       const { ObjectStoreLocation } = await import('../backup-run/locations/object-store.location.js');
       const nc = await connectNats(location.natsUrl, natsAuthOptions(natsSettings(plan, process.env)), { name: 'continuity-wal-fetch', timeout: 5_000 });
       const store = new ObjectStoreLocation(location.name, '-', '-', location.bucket, nc, { ownsConnection: true });

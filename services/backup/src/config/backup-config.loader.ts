@@ -1,4 +1,4 @@
-import { ConfigFileError, ConfigProblem, parseYamlConfig, readConfigFile, zodProblems } from '@continuity/runtime';
+import { ConfigFileError, ConfigProblem, parseYamlConfig, readConfigFile, zodProblems } from '@continuity/runtime/standalone';
 import type { z } from 'zod';
 import {
   BackupConfigFileSchema,

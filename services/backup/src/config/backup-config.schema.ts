@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets } from '@continuity/runtime/standalone';
 import { RESOURCE_PATTERN } from '@continuity/contracts';
 import { parsePostgresEndpoint } from './restore-targets.policy.js';
 import { parseSchedule } from './schedule.js';

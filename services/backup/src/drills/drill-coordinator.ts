@@ -7,7 +7,7 @@ import type { DrillStore, DrillView } from './drill-store.js';
 import { FailoverStepDeps, runFailoverStep } from './failover-step.js';
 import { RestoreStepDeps, runRestoreStep } from './restore-step.js';
 import { removeScratch } from './scratch-target.js';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets } from '@continuity/runtime/standalone';
 
 export class DrillNotConfiguredError extends DomainError {
   constructor(resource: string, configured: string[]) {

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseManifest } from '@continuity/artifacts';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets } from '@continuity/runtime/standalone';
 import type { Catalogue } from '../catalogue/catalogue.js';
 import type { ResolvedDrill } from '../config/backup-config.loader.js';
 import type { RestoreService } from '../restore/restore.service.js';

@@ -1,6 +1,6 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets } from '@continuity/runtime/standalone';
 import type { ResourceConfig } from '../config/backup-config.schema.js';
 import { RestoreError, RestoreTargetNotAllowedError } from './restore.errors.js';
 import { isInside, parsePostgresEndpoint, POSTGRES_URL, postgresRuleMatches, postgresUrlOf } from '../config/restore-targets.policy.js';

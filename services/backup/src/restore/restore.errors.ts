@@ -1,5 +1,5 @@
 import { DomainError } from '@continuity/contracts';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets } from '@continuity/runtime/standalone';
 
 /** A restore that could not be done; `code` says why (`RESTORE.NO_HEALTHY_COPY`, `RESTORE.TARGET_NOT_EMPTY`, …). */
 export class RestoreError extends DomainError {

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import type { RestorePerformedV1 } from '@continuity/contracts';
-import { redactSecrets, withConnection } from '@continuity/runtime';
+import { redactSecrets, withConnection } from '@continuity/runtime/standalone';
 import { extract as extractTar } from 'tar';
 import { decryptStream, parseManifest, type ArtifactKey, type ArtifactManifest } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';

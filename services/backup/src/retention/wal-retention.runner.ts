@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { walArtifactKey } from '@continuity/artifacts';
 import type { ContinuityPublisher } from '@continuity/contracts';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets } from '@continuity/runtime/standalone';
 import type { LoggerLike } from '../backup-run/backup-runner.js';
 import type { LocationRegistry } from '../backup-run/locations/location.registry.js';
 import type { Catalogue } from '../catalogue/catalogue.js';

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { watchPrimary } from '@continuity/contracts';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets } from '@continuity/runtime/standalone';
 import type { LoggerLike } from '../backup-run/backup-runner.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { ContinuityPublisher, Envelope } from '@continuity/contracts';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets } from '@continuity/runtime/standalone';
 import type { LoggerLike } from '../backup-run/backup-runner.js';
 import type { ResolvedPolicy } from '../config/backup-config.loader.js';
 import { createRestorePoint, withSession } from './wal-server.js';

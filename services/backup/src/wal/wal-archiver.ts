@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WAL_HISTORY_PATTERN, WAL_SEGMENT_PATTERN, walFileFacts } from '@continuity/artifacts';
 import type { ContinuityPublisher, Envelope, WalSegment } from '@continuity/contracts';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets } from '@continuity/runtime/standalone';
 import type { LoggerLike } from '../backup-run/backup-runner.js';
 import type { LocationRegistry } from '../backup-run/locations/location.registry.js';
 import { pgToolInvocation } from '../backup-run/sources/pg-tool.js';

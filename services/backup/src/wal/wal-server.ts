@@ -1,6 +1,6 @@
 import { Client, type ClientConfig } from 'pg';
 import { walFileFacts } from '@continuity/artifacts';
-import { redactSecrets } from '@continuity/runtime';
+import { redactSecrets } from '@continuity/runtime/standalone';
 import { clientConfigFor } from '../backup-run/sources/pg-tables.js';
 
 /**

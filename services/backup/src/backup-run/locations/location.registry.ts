@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats, DEFAULT_REPLICAS, type NatsAuthOptions } from '@continuity/messaging';
-import { redactSecrets } from '@continuity/runtime';
+import { connectNats, DEFAULT_REPLICAS, type NatsAuthOptions } from '@continuity/messaging/nats';
+import { redactSecrets } from '@continuity/runtime/standalone';
 import type { BackupConfig } from '../../config/backup-config.loader.js';
 import type { LocationConfig } from '../../config/backup-config.schema.js';
 import { FilesystemLocation } from './filesystem.location.js';

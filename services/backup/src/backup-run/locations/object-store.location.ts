@@ -2,7 +2,7 @@ import { PassThrough, Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
-import { DEFAULT_REPLICAS, ensureObjectStore } from '@continuity/messaging';
+import { DEFAULT_REPLICAS, ensureObjectStore } from '@continuity/messaging/nats';
 import { artifactPath, ArtifactKey, Digest, manifestPath } from '@continuity/artifacts';
 import { BackupLocation, CleanupResult, CopyWriter, LocationError } from './location.js';
 

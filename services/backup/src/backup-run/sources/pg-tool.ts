@@ -1,4 +1,4 @@
-import { libpqConnection } from '@continuity/runtime';
+import { libpqConnection } from '@continuity/runtime/standalone';
 
 /**
  * How to run a PostgreSQL client program (`pg_dump`, `pg_restore`) against `connection`: the

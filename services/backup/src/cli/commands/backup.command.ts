@@ -1,6 +1,7 @@
 import { BackupAlreadyRunningError, UnknownResourceError } from '../../backup-run/backup-run.errors.js';
 import type { BackupRunner } from '../../backup-run/backup-runner.js';
-import { CliError, err, out, withContext } from '../cli.context.js';
+import { CliError, err, out } from '../cli.output.js';
+import { withContext } from '../cli.context.js';
 import { formatBytes, table } from '../format.js';
 import { progressBar } from '../progress-bar.js';
 

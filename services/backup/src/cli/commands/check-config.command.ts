@@ -1,5 +1,5 @@
 import { BackupConfigError, loadBackupConfig } from '../../config/backup-config.loader.js';
-import { CliError, out } from '../cli.context.js';
+import { CliError, out } from '../cli.output.js';
 
 /** `continuity check-config [file]`: validates a policy file offline and shows each policy's copies and 3-2-1 status. */
 export const checkConfigCommand = async (file: string | undefined) => {

@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { DomainError, DrillKindSchema, type DrillKind } from '@continuity/contracts';
-import { CliError, out, withContext } from '../cli.context.js';
+import { CliError, out } from '../cli.output.js';
+import { withContext } from '../cli.context.js';
 
 export interface DrillCommandOptions {
   config?: string;

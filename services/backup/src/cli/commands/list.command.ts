@@ -1,4 +1,5 @@
-import { out, withContext } from '../cli.context.js';
+import { out } from '../cli.output.js';
+import { withContext } from '../cli.context.js';
 import { formatBytes, table } from '../format.js';
 
 export interface ListCommandOptions {

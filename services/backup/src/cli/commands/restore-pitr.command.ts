@@ -4,7 +4,7 @@ import { PointInTimeRestore, type PointInTimeResult, type RecoveryOutcome } from
 import { ledgerBaseUrl, readLedgerWal } from '../../restore/ledger-wal.js';
 import { parseRecoveryTarget, type RecoveryTargetInput } from '../../restore/recovery-target.js';
 import { RestoreError, RestoreTargetNotAllowedError } from '../../restore/restore.errors.js';
-import { CliError, err, out } from '../cli.context.js';
+import { CliError, err, out } from '../cli.output.js';
 import { withRestoreSources } from '../restore-sources.js';
 import { formatBytes, formatPhases } from '../format.js';
 
