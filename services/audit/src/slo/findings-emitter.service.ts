@@ -125,9 +125,11 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
         if (i > 0 && i % JUDGE_SLICE === 0) await nextTurn();
         const state = states[i]!;
         const resource = state.resource;
-        observed.set(resource, { rpoExposureMs: measureSlos(state, now, targets).find((m) => m.kind === 'rpo')?.measured ?? null, openRisks: evaluateRisks(state, now, policy).length });
-        const slo = decideSlos(state, now, targets);
-        const risks = decideRisks(state, now, policy);
+        const measured = measureSlos(state, now, targets);
+        const findings = evaluateRisks(state, now, policy);
+        observed.set(resource, { rpoExposureMs: measured.find((m) => m.kind === 'rpo')?.measured ?? null, openRisks: findings.length });
+        const slo = decideSlos(state, now, targets, measured);
+        const risks = decideRisks(state, now, policy, findings);
         for (const data of slo.breach) published += await this.send(now, data.breachId, () => this.publisher.publish('SloBreached', { resource, data, id: data.breachId, occurredAt: now }));
         for (const data of slo.restore) {
           const id = findingId(`restored|${data.breachId}`, epoch(state));
