@@ -152,7 +152,11 @@ const ledgerOf = async (nc: NatsConnection) => {
   }
   const topology = await createTestTopology(nc, 'bquery');
   const db = await createTestDatabase('bench');
-  const filled = await runFill(topology.namespace, db.url);
+  const filled = await runFill(topology.namespace, db.url).catch(async (error: unknown) => {
+    await topology.remove();
+    await db.drop();
+    throw error;
+  });
   progress(`ledger: ${filled.treeSize} entries in ${filled.seconds} s (filling process rss ${filled.rssMb} MB); head ${filled.signedSize}`);
   if (argv.includes('--keep')) progress(`kept: time it again with --ledger ${topology.namespace},${db.url}`);
   return { topology, db, filled, keep: argv.includes('--keep') };
