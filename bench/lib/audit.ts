@@ -8,16 +8,18 @@ import { auditEnvSchema } from '@continuity/audit/config/audit.config.js';
 
 /**
  * The audit service in this process, on a database and topology of its own (or on `existing`, a
- * topology the caller made and filled); `stop()` removes both.
+ * topology the caller made and filled); `stop()` removes both. On `database`, a database the
+ * caller made (and drops), `stop()` leaves the database and the topology in place.
  */
 export const startBenchAudit = async (
   nc: NatsConnection,
   prefix: string,
   env: Record<string, string> = {},
   existing?: Topology & { remove(): Promise<void> },
+  database?: { url: string },
 ) => {
   const topology = existing ?? (await createTestTopology(nc, prefix));
-  const db = await createTestDatabase('bench');
+  const db = database ? { url: database.url, drop: async () => undefined } : await createTestDatabase('bench');
   const port = await freePort();
   const { app } = await createServiceApp({
     name: 'audit',
@@ -40,6 +42,7 @@ export const startBenchAudit = async (
     base: `http://127.0.0.1:${port}`,
     stop: async () => {
       await app.close();
+      if (database) return;
       await topology.remove();
       await db.drop();
     },

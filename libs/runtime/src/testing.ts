@@ -100,12 +100,15 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs a service's built `dist/main.js` as its own process, as `npm start` does. */
-export const startServiceProcess = async (service: string, env: Record<string, string>): Promise<ServiceProcess> => {
+/**
+ * Runs a service's built `dist/main.js` as its own process, as `npm start` does; `nodeArgs` go to
+ * node before it (e.g. `--cpu-prof`, `--trace-gc` to profile the process).
+ */
+export const startServiceProcess = async (service: string, env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<ServiceProcess> => {
   const main = join(repoRoot, 'services', service, 'dist', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (\`npm test\` does)`);
   const port = Number(env.PORT ?? (await freePort()));
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     env: { ...process.env, NO_COLOR: '1', PORT: String(port), CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -8,6 +8,7 @@ import { AuditConfig } from '../config/audit.config.js';
 import { SigningKeysService } from '../signing/signing-keys.service.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
 import { SignedTreeHead } from '../signing/tree-head-signer.js';
+import type { SubtreeNode } from '../ledger/frontier.js';
 import { Announcements, readAnnouncements } from './checkpoint-announcements.js';
 import { compareAnnouncements, describeFinding, Finding, LedgerAuditor } from './ledger-audit.js';
 
@@ -29,6 +30,15 @@ export interface TamperReport {
 }
 
 const CHUNK = 5_000;
+
+/**
+ * Entries rehashed per turn of the event loop. Recomputing a leaf hash (canonical JSON, SHA-256)
+ * and its Merkle nodes costs tens of microseconds, so a whole chunk would hold the loop, and every
+ * HTTP read behind it, for 100 ms or more; a slice this size holds it for a few milliseconds.
+ */
+const FEED_SLICE = 64;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Re-checks the stored ledger against its signed heads on start and every
@@ -132,7 +142,12 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
       if (rows.length === 0) break;
       const first = Number(rows[0]!.log_index);
       after = Number(rows[rows.length - 1]!.log_index);
-      const nodes = auditor.feed(rows.map((r) => ({ logIndex: Number(r.log_index), envelope: r.envelope, leafHash: r.leaf_hash.toString('hex') })));
+      const nodes: SubtreeNode[] = [];
+      for (let i = 0; i < rows.length; i += FEED_SLICE) {
+        if (i > 0) await nextTurn();
+        const slice = rows.slice(i, i + FEED_SLICE);
+        nodes.push(...auditor.feed(slice.map((r) => ({ logIndex: Number(r.log_index), envelope: r.envelope, leafHash: r.leaf_hash.toString('hex') }))));
+      }
       if (nodes.length) {
         const stored = await this.dataSource.query(
           'select level, idx, hash from audit.merkle_nodes n join unnest($1::smallint[], $2::bigint[]) as w(l, i) on n.level = w.l and n.idx = w.i',

@@ -14,11 +14,11 @@ export interface RiskDecision {
  * rule no longer finds anything is resolved. A rule still finding something keeps its open risk
  * (no churn when its evidence changes). Ids come from the resource, the rule and how many risks
  * of that rule were resolved before, so every instance and every restart derives the same id.
+ * `findings`: the rules' findings for `state` at `now`, when the caller has them already.
  */
-export const decideRisks = (state: ResourceState, now: Date, policy: RiskPolicy): RiskDecision => {
+export const decideRisks = (state: ResourceState, now: Date, policy: RiskPolicy, findings = evaluateRisks(state, now, policy)): RiskDecision => {
   const open = state.protection?.openRisks ?? {};
   const generations = state.protection?.generations ?? {};
-  const findings = evaluateRisks(state, now, policy);
   const identify = findings
     .filter((f) => !open[f.rule])
     .map((f) => ({ riskId: findingId(`${state.resource}|risk|${f.rule}|${generations[`risk:${f.rule}`] ?? 0}`, Date.parse(state.trackedSince)), ...f }));

@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { ContinuityPublisher, DomainError } from '@continuity/contracts';
-import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
+import { PG_POOL, PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { LedgerWriter } from '../ledger/ledger.writer.js';
 import { WriterLease } from '../database/writer-lease.js';
@@ -16,6 +17,11 @@ const toHead = (row: Record<string, unknown>): SignedTreeHead => ({
   signature: String(row.signature),
   keyId: String(row.key_id),
 });
+
+const HEAD_AT_OR_AFTER = {
+  name: 'audit-head-at-or-after',
+  text: 'select tree_size, root_hash, timestamp, signature, key_id from audit.tree_heads where tree_size >= $1::bigint order by tree_size asc limit 1',
+};
 
 /** No signed head answers the question (the ledger is empty, or not yet signed that far): 404. */
 export class NoSignedHeadError extends DomainError {
@@ -43,6 +49,7 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(SERVICE_CONFIG) private readonly config: AuditConfig,
     @Inject(PUBLISHER) private readonly publisher: ContinuityPublisher,
     private readonly writer: LedgerWriter,
@@ -121,9 +128,11 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
     return head;
   }
 
-  /** The first signed head covering at least `size` entries. */
+  /** The first signed head covering at least `size` entries (every state-as-of read asks: a named statement on the pool). */
   async atOrAfter(size: number): Promise<SignedTreeHead | null> {
-    const [row] = await this.dataSource.query('select * from audit.tree_heads where tree_size >= $1 order by tree_size asc limit 1', [size]);
+    const {
+      rows: [row],
+    } = await this.pool.query({ ...HEAD_AT_OR_AFTER, values: [size] });
     return row ? toHead(row) : null;
   }
 

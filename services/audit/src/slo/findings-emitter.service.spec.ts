@@ -13,6 +13,20 @@ const config = {
   AUDIT_STANDBY_LAG_LIMIT_BYTES: 1_000,
 } as AuditConfig;
 
+type Row = { resource: string; version: string; state: ReturnType<typeof fold> };
+
+/**
+ * `audit.resource_states` as the emitter reads it: every row's version (no parameters), or the
+ * rows of the resources asked for (recorded in `reads`).
+ */
+const storedStates = (rows: Row[], reads: string[][] = []) => ({
+  query: async (_sql: string, params?: [string[]]) => {
+    if (!params) return rows.map(({ resource, version }) => ({ resource, version }));
+    reads.push(params[0]);
+    return rows.filter((r) => params[0].includes(r.resource));
+  },
+});
+
 describe('FindingsEmitter', () => {
   beforeEach(resetLog);
 
@@ -20,7 +34,7 @@ describe('FindingsEmitter', () => {
     const state = fold(verifiedBackup(dump(0), 0));
     const published: { type: string; id: string }[] = [];
     const publisher = { publish: async (type: string, input: { id: string }) => void published.push({ type, id: input.id }) };
-    const dataSource = { query: async () => [{ state }] };
+    const dataSource = storedStates([{ resource: state.resource, version: '1', state }]);
     const emitter = new FindingsEmitter(dataSource as any, config, publisher as any, { isWriter } as WriterLease);
     return { emitter, published };
   };
@@ -43,24 +57,32 @@ describe('FindingsEmitter', () => {
     await other.emitter.evaluate(atDate(61));
     expect(other.published.map((p) => p.id).sort()).toEqual(first.map((p) => p.id).sort());
   });
-  it('reads the estate in pages, each after the last resource of the one before, and judges every resource', async () => {
+  it('reads the estate in pages, then only the projections whose row changed, and judges every resource each time', async () => {
     const one = setup(true);
     const perResource = await one.emitter.evaluate(atDate(60));
     expect(perResource).toBeGreaterThan(0);
     resetLog();
     const state = fold(verifiedBackup(dump(0), 0));
-    const estate = Array.from({ length: 125 }, (_, i) => `r-${String(i).padStart(3, '0')}`).map((resource) => ({ resource, state: { ...state, resource } }));
-    const reads: [string, string, number][] = [];
-    const dataSource = {
-      query: async (_sql: string, params: [string, string, number]) => {
-        reads.push(params);
-        return estate.filter((r) => r.resource > params[1]).slice(0, params[2]);
-      },
-    };
-    const publisher = { publish: async () => undefined };
-    const emitter = new FindingsEmitter(dataSource as any, config, publisher as any, { isWriter: true } as WriterLease);
+    const names = Array.from({ length: 125 }, (_, i) => `r-${String(i).padStart(3, '0')}`);
+    const rows: Row[] = names.map((resource) => ({ resource, version: '1', state: { ...state, resource } }));
+    const reads: string[][] = [];
+    const published: string[] = [];
+    const publisher = { publish: async (_type: string, input: { resource: string }) => void published.push(input.resource) };
+    const emitter = new FindingsEmitter(storedStates(rows, reads) as any, config, publisher as any, { isWriter: true } as WriterLease);
+
     expect(await emitter.evaluate(atDate(60))).toBe(125 * perResource);
-    expect(reads.map(([, after]) => after)).toEqual(['', ...Array.from({ length: 12 }, (_, i) => `r-${String(10 * i + 9).padStart(3, '0')}`)]);
-    expect(Math.max(...reads.map(([, , limit]) => limit))).toBeLessThan(estate.length);
+    expect(reads.flat().sort()).toEqual(names);
+    expect(Math.max(...reads.map((page) => page.length))).toBeLessThan(names.length);
+
+    // Two projections changed (a new row version), one resource is gone: only the two are read again.
+    reads.length = 0;
+    published.length = 0;
+    rows[7] = { ...rows[7]!, version: '2' };
+    rows[99] = { ...rows[99]!, version: '3' };
+    rows.splice(50, 1);
+    // Past the recent window, and with the ledger never told, the same findings go out again: every resource still present was judged.
+    await emitter.evaluate(atDate(62));
+    expect(reads.flat().sort()).toEqual(['r-007', 'r-099']);
+    expect(new Set(published)).toEqual(new Set(names.filter((n) => n !== 'r-050')));
   });
 });

@@ -16,8 +16,13 @@ import { evaluateRisks } from '../risks/risk-rules.js';
 /** A finding published is not published again for this long while the ledger catches up with it. */
 const RECENT_MS = 60_000;
 
-/** Resources read and judged at a time: up to ~1 MB of projections, parsed in a few milliseconds. */
-const EVALUATE_PAGE = 10;
+/** Changed projections read per query: up to ~1 MB (pg parses each row as it arrives). */
+const READ_PAGE = 10;
+
+/** Resources judged per turn of the event loop: each takes a fraction of a millisecond. */
+const JUDGE_SLICE = 5;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Judges every resource's SLOs and risks against the clock every AUDIT_EVALUATE_INTERVAL_MS and
@@ -30,6 +35,12 @@ const EVALUATE_PAGE = 10;
  * ones, so a restart, a lease hand-over or two instances briefly both evaluating publish the same
  * ids, which JetStream (Nats-Msg-Id) and the ledger (unique event id) drop as duplicates. A failed
  * publish is simply tried again on the next tick (the decision is recomputed from the state).
+ *
+ * Each pass judges every resource against the clock, but reads again only the projections whose
+ * row changed since it last read them (PostgreSQL's row version, `xmin`, which every update or
+ * rebuild replaces): a projection is tens of kB of JSON, and parsing the whole estate's every few
+ * seconds was most of the process's work and garbage, which held HTTP reads behind it. The
+ * writer keeps the estate's parsed projections for that (about 80 kB each); a standby keeps none.
  */
 @Injectable()
 export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
@@ -40,6 +51,8 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
   private readonly recent = new Map<string, number>();
   /** Per resource, as of the last pass: for the gauges on /metrics. */
   private observed = new Map<string, { rpoExposureMs: number | null; openRisks: number }>();
+  /** The estate's projections as last read, with the row version they were read at. */
+  private readonly estate = new Map<string, { version: string; state: ResourceState }>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -64,10 +77,34 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy() {
     clearInterval(this.timer);
+    this.estate.clear();
+  }
+
+  /**
+   * Brings `estate` up to date with the stored projections: lists every row's version (a few
+   * bytes each) and reads, a page at a time, only the projections whose version changed.
+   */
+  private async refreshEstate(): Promise<void> {
+    const listed: { resource: string; version: string }[] = await this.dataSource.query('select resource, xmin::text as version from audit.resource_states');
+    const present = new Set<string>();
+    const changed: string[] = [];
+    for (const { resource, version } of listed) {
+      present.add(resource);
+      if (this.estate.get(resource)?.version !== version) changed.push(resource);
+    }
+    for (const resource of this.estate.keys()) if (!present.has(resource)) this.estate.delete(resource);
+    for (let i = 0; i < changed.length; i += READ_PAGE) {
+      const rows: { resource: string; version: string; state: ResourceState }[] = await this.dataSource.query(
+        'select resource, xmin::text as version, state from audit.resource_states where resource = any($1::text[])',
+        [changed.slice(i, i + READ_PAGE)],
+      );
+      for (const { resource, version, state } of rows) this.estate.set(resource, { version, state });
+    }
   }
 
   /** One pass over every resource; returns how many events it published. */
   async evaluate(now = new Date()): Promise<number> {
+    if (!this.lease.isWriter) this.estate.clear(); // a standby judges nothing, so holds nothing
     if (!this.lease.isWriter || this.running) return 0;
     this.running = true;
     let published = 0;
@@ -77,33 +114,32 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
       const policy = riskPolicyOf(this.config);
       const epoch = (state: ResourceState) => Date.parse(state.trackedSince);
       const observed = new Map<string, { rpoExposureMs: number | null; openRisks: number }>();
-      // In pages: each projection is tens of kB of JSON, and parsing a whole estate's at once would
-      // hold the event loop (every HTTP read behind it) for as long as it takes.
-      for (let after = ''; ; ) {
-        const rows: { resource: string; state: ResourceState }[] = await this.dataSource.query(
-          'select resource, state from audit.resource_states where state ? $1 and resource > $2 order by resource limit $3',
-          ['protection', after, EVALUATE_PAGE],
-        );
-        for (const { state } of rows) {
-          observed.set(state.resource, { rpoExposureMs: measureSlos(state, now, targets).find((m) => m.kind === 'rpo')?.measured ?? null, openRisks: evaluateRisks(state, now, policy).length });
+      await this.refreshEstate();
+      const states = [...this.estate.values()]
+        .map((e) => e.state)
+        .filter((state) => state.protection !== undefined)
+        .sort((a, b) => (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0));
+      // In slices, handing the event loop back in between: judging a whole estate at once would
+      // hold every HTTP read behind it for as long as it takes.
+      for (let i = 0; i < states.length; i++) {
+        if (i > 0 && i % JUDGE_SLICE === 0) await nextTurn();
+        const state = states[i]!;
+        const resource = state.resource;
+        const measured = measureSlos(state, now, targets);
+        const findings = evaluateRisks(state, now, policy);
+        observed.set(resource, { rpoExposureMs: measured.find((m) => m.kind === 'rpo')?.measured ?? null, openRisks: findings.length });
+        const slo = decideSlos(state, now, targets, measured);
+        const risks = decideRisks(state, now, policy, findings);
+        for (const data of slo.breach) published += await this.send(now, data.breachId, () => this.publisher.publish('SloBreached', { resource, data, id: data.breachId, occurredAt: now }));
+        for (const data of slo.restore) {
+          const id = findingId(`restored|${data.breachId}`, epoch(state));
+          published += await this.send(now, id, () => this.publisher.publish('SloRestored', { resource, data, id, occurredAt: now, causationId: data.breachId }));
         }
-        for (const { state } of rows) {
-          const slo = decideSlos(state, now, targets);
-          const risks = decideRisks(state, now, policy);
-          const resource = state.resource;
-          for (const data of slo.breach) published += await this.send(now, data.breachId, () => this.publisher.publish('SloBreached', { resource, data, id: data.breachId, occurredAt: now }));
-          for (const data of slo.restore) {
-            const id = findingId(`restored|${data.breachId}`, epoch(state));
-            published += await this.send(now, id, () => this.publisher.publish('SloRestored', { resource, data, id, occurredAt: now, causationId: data.breachId }));
-          }
-          for (const data of risks.identify) published += await this.send(now, data.riskId, () => this.publisher.publish('RiskIdentified', { resource, data, id: data.riskId, occurredAt: now }));
-          for (const data of risks.resolve) {
-            const id = findingId(`resolved|${data.riskId}`, epoch(state));
-            published += await this.send(now, id, () => this.publisher.publish('RiskResolved', { resource, data, id, occurredAt: now, causationId: data.riskId }));
-          }
+        for (const data of risks.identify) published += await this.send(now, data.riskId, () => this.publisher.publish('RiskIdentified', { resource, data, id: data.riskId, occurredAt: now }));
+        for (const data of risks.resolve) {
+          const id = findingId(`resolved|${data.riskId}`, epoch(state));
+          published += await this.send(now, id, () => this.publisher.publish('RiskResolved', { resource, data, id, occurredAt: now, causationId: data.riskId }));
         }
-        if (rows.length < EVALUATE_PAGE) break;
-        after = rows[rows.length - 1]!.resource;
       }
       this.observed = observed;
     } catch (error) {

@@ -80,14 +80,15 @@ export interface SloDecision {
  * (as the ledger says: SloBreached folded, no SloRestored yet) is opened; an open breach whose
  * objective is within target again is closed. The breach id comes from the resource, the kind and
  * how many breaches of that kind ended before, so every instance, before or after a restart,
- * announces a breach under the same id.
+ * announces a breach under the same id. `measured`: `measureSlos(state, now, targets)`, when the
+ * caller has it already.
  */
-export const decideSlos = (state: ResourceState, now: Date, targets: SloTargets): SloDecision => {
+export const decideSlos = (state: ResourceState, now: Date, targets: SloTargets, measured = measureSlos(state, now, targets)): SloDecision => {
   const open = state.protection?.openSlo ?? {};
   const generations = state.protection?.generations ?? {};
   const breach: SloBreachedV1[] = [];
   const restore: SloRestoredV1[] = [];
-  for (const m of measureSlos(state, now, targets)) {
+  for (const m of measured) {
     const current = open[m.kind];
     const { breached: _b, ...measure } = m;
     if (m.breached && !current) {
