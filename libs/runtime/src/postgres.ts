@@ -17,6 +17,22 @@ export const inTransaction = async <T>(pool: Pool, work: (client: PoolClient) =>
   }
 };
 
+/**
+ * Runs schema DDL (`CREATE … IF NOT EXISTS`) under a session advisory lock named `lock`: two
+ * processes starting at once would otherwise race in PostgreSQL's catalogue (the loser fails on
+ * `pg_type`'s unique index although its `IF NOT EXISTS` said it would not create anything).
+ */
+export const migrateUnderLock = async (pool: Pool, lock: string, ddl: string): Promise<void> => {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [lock]);
+    await client.query(ddl);
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lock]).catch(() => undefined);
+    client.release();
+  }
+};
+
 /** Runs `work` on a short-lived connection (administrative statements such as CREATE DATABASE). */
 export const withConnection = async <T>(connectionString: string, work: (client: Client) => Promise<T>): Promise<T> => {
   const client = new Client({ connectionString });

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { inTransaction } from '@continuity/runtime/standalone';
+import { inTransaction, migrateUnderLock } from '@continuity/runtime/standalone';
 import type { Envelope } from '@continuity/contracts';
 import { BackupAlreadyRunningError } from '../backup-run/backup-run.errors.js';
 import type { RecordedFailure, RunCatalogue } from '../backup-run/run-catalogue.port.js';
@@ -142,14 +142,7 @@ export class Catalogue implements RunCatalogue {
 
   /** Creates the schema if needed; safe to run from several processes at once. */
   async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('SELECT pg_advisory_lock(hashtext($1))', ['continuity.backup.catalogue']);
-      await client.query(CATALOGUE_SCHEMA_SQL);
-    } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', ['continuity.backup.catalogue']).catch(() => undefined);
-      client.release();
-    }
+    await migrateUnderLock(this.pool, 'continuity.backup.catalogue', CATALOGUE_SCHEMA_SQL);
   }
 
   /** Records a run as started; refuses a second running backup of the same resource. */

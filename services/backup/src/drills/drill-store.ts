@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { migrateUnderLock } from '@continuity/runtime/standalone';
 import { DomainError, type DrillCompletedV1, type DrillKind, type DrillStartedV1, type DrillStepCompletedV1 } from '@continuity/contracts';
 
 /** A drill as `GET /drills/{id}` shows it: what its events said so far. */
@@ -49,8 +50,9 @@ export class DrillAlreadyRunningError extends DomainError {
 export class DrillStore {
   constructor(private readonly pool: Pool) {}
 
+  /** Creates the schema if needed; safe to run from several processes at once. */
   async migrate(): Promise<void> {
-    await this.pool.query(DRILLS_SCHEMA_SQL);
+    await migrateUnderLock(this.pool, 'continuity.backup.drills', DRILLS_SCHEMA_SQL);
   }
 
   /** Records a new running drill; DrillAlreadyRunningError when the resource has one. */

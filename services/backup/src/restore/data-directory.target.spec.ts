@@ -32,7 +32,8 @@ describe('firstStartArgs: the restored cluster\'s first start', () => {
     if (process.platform === 'linux') expect(args).toEqual(expect.arrayContaining(['-o', '-c recovery_init_sync_method=syncfs']));
   });
 
-  it('leaves the setting out before PostgreSQL 14, which does not know it', () => {
+  it('leaves the setting out before PostgreSQL 14, which does not know it, and when the version is not known', () => {
     expect(firstStartArgs('/data/db', '/data/db/start.log', '13')).not.toContain('-o');
+    expect(firstStartArgs('/data/db', '/data/db/start.log', null)).not.toContain('-o');
   });
 });

@@ -209,16 +209,18 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
 /**
  * `pg_ctl start` of a restored data directory. Its first start is a crash recovery, which fsyncs
  * every file of the data directory one by one (a second or more for a gigabyte of files already on
- * disk). The restore flushed them before the rename: from PostgreSQL 14 on, this start (only this
- * one: nothing is written to the configuration) syncs the file system whole with syncfs instead
- * (Linux; the same guarantee, since the file system is flushed whole).
+ * disk). The restore flushed them before the rename: from PostgreSQL 14 on, this start syncs the
+ * file system whole with syncfs instead (Linux; the same guarantee, since the file system is
+ * flushed whole). Nothing is written to the configuration; `pg_ctl` keeps the option in
+ * `postmaster.opts`, which only its `restart` reuses. When the version is not known, nothing is
+ * assumed: PostgreSQL's default.
  */
 export const firstStartArgs = (dataDir: string, logFile: string, pgVersion: string | null) => [
   '-D',
   dataDir,
   '-l',
   logFile,
-  ...(Number.parseInt(pgVersion ?? '15', 10) >= 14 && process.platform === 'linux' ? ['-o', '-c recovery_init_sync_method=syncfs'] : []),
+  ...(pgVersion !== null && Number.parseInt(pgVersion, 10) >= 14 && process.platform === 'linux' ? ['-o', '-c recovery_init_sync_method=syncfs'] : []),
   '-w',
   '-t',
   '3600',

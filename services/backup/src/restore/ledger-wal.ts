@@ -12,9 +12,12 @@ import type { LedgerBaseBackup, LedgerWalVersion } from './ledger-check.policy.j
  */
 
 export interface LedgerWal {
+  /** What the WalArchived events recorded (`events` read, `untrusted` skipped). */
   versions: LedgerWalVersion[];
-  /** What each base backup's `BackupCreated` recorded. */
+  /** What each base backup's `BackupCreated` recorded; how many such events were read, and skipped as untrusted. */
   baseBackups: LedgerBaseBackup[];
+  baseBackupEvents: number;
+  baseBackupsUntrusted: number;
   events: number;
   untrusted: number;
   source: string;
@@ -141,5 +144,5 @@ export const readLedgerWal = async (options: LedgerReadOptions): Promise<LedgerW
     const data = event.data as { backupId: string; sha256: string; sizeBytes: number };
     baseBackups.push({ backupId: data.backupId, sha256: data.sha256, sizeBytes: data.sizeBytes });
   });
-  return { versions, baseBackups, events: wal.events, untrusted: wal.untrusted + created.untrusted, source: ledgerSource(options.url) };
+  return { versions, baseBackups, events: wal.events, untrusted: wal.untrusted, baseBackupEvents: created.events, baseBackupsUntrusted: created.untrusted, source: ledgerSource(options.url) };
 };

@@ -1,4 +1,4 @@
-import { chooseBaseBackup, recoverySettings, walChainFor, type ArchivedWal, type BaseBackupCandidate } from './pitr-plan.policy.js';
+import { chooseBaseBackup, recoverySettings, walChainFor, type ArchivedWal, type BaseBackupCandidate, shellWord } from './pitr-plan.policy.js';
 
 const MB16 = 16 * 1024 * 1024;
 const backups: BaseBackupCandidate[] = [
@@ -101,5 +101,11 @@ describe('recovery settings', () => {
     expect(text).toContain("recovery_target_action = 'promote'");
     expect(text).toContain('port = 5433');
     expect(recoverySettings({ restoreCommand: 'x', target: { kind: 'latest' }, port: null })).not.toMatch(/recovery_target_(time|lsn|name) =/);
+  });
+});
+
+describe('shellWord (a word of restore_command, run by PostgreSQL through /bin/sh)', () => {
+  it("quotes a word whole, its quotes escaped, and doubles % (PostgreSQL's placeholders)", () => {
+    expect(shellWord("/data/it's %f 100%")).toBe(`'/data/it'\\''s %%f 100%%'`);
   });
 });

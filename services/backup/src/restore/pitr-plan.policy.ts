@@ -180,5 +180,8 @@ export const recoverySettings = (options: { restoreCommand: string; target: Reco
   return `${lines.join('\n')}\n`;
 };
 
-/** A shell word for restore_command (run by PostgreSQL through /bin/sh). */
-export const shellWord = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+/**
+ * A shell word for restore_command (run by PostgreSQL through /bin/sh). A `%` is doubled: PostgreSQL
+ * reads `%f`, `%p`, `%r` in the command as its placeholders and `%%` as a `%` (16+ refuses others).
+ */
+export const shellWord = (word: string) => `'${word.replace(/'/g, `'\\''`).replace(/%/g, '%%')}'`;

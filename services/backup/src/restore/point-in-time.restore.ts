@@ -1,5 +1,5 @@
-import { chown, lstat, readFile, writeFile, appendFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { appendFile, chown, lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { RESTORE_PLAN_FILE, RESTORE_PLAN_FORMAT, WAL_FETCH_LOG, type RestorePlan, type WalFetchOutcome } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';
@@ -188,9 +188,15 @@ export class PointInTimeRestore {
         identities: options.identities,
         owner: asRoot() ? { uid: idOf('-u'), gid: idOf('-g') } : null,
       });
-      prefetch.fetcher = fetcher;
       // Only a head start: without it every file goes through wal-fetch.
-      await fetcher.start().catch((error: Error) => notice(`WAL is not fetched ahead of recovery: ${error.message}`));
+      try {
+        await mkdir(dirname(to), { recursive: true }); // the allowed target's parent, as the restore makes it
+        await fetcher.start();
+        prefetch.fetcher = fetcher;
+      } catch (error) {
+        notice(`WAL is not fetched ahead of recovery: ${(error as Error).message}`);
+        await fetcher.stop().catch(() => undefined);
+      }
     };
     try {
       const base = await this.deps.restore.restore({
@@ -206,7 +212,16 @@ export class PointInTimeRestore {
         recorded: recordedBase ? { sha256: recordedBase.sha256, sizeBytes: recordedBase.sizeBytes, by: `the ledger at ${ledger!.source}` } : null,
       });
       const dataDir = options.toDataDir;
-      await this.writeRecoveryFiles(dataDir, plan, options, prefetch.fetcher?.folder ?? null);
+      // For recovery, the prefetched files wait inside the (0700) data directory.
+      const fetcher = prefetch.fetcher;
+      if (fetcher) {
+        await fetcher.moveInto(dataDir).catch(async (error: Error) => {
+          notice(`WAL is not fetched ahead of recovery: ${error.message}`);
+          prefetch.fetcher = null;
+          await fetcher.stop().catch(() => undefined);
+        });
+      }
+      await this.writeRecoveryFiles(dataDir, plan, options, prefetch.fetcher !== null);
       const result: PointInTimeResult = {
         resource: options.resource,
         target: describeTarget(options.target),
@@ -282,9 +297,9 @@ export class PointInTimeRestore {
   }
 
   /** The plan (0600, the server's user), the recovery settings and `recovery.signal`. */
-  private async writeRecoveryFiles(dataDir: string, plan: RestorePlan, options: PointInTimeOptions, prefetchFolder: string | null) {
+  private async writeRecoveryFiles(dataDir: string, plan: RestorePlan, options: PointInTimeOptions, prefetching: boolean) {
     const walFetch = (this.deps.walFetchCommand ?? defaultWalFetch()).map(shellWord).join(' ');
-    const command = prefetchFolder ? prefetchingRestoreCommand(walFetch, prefetchFolder) : `${walFetch} %f %p`;
+    const command = prefetching ? prefetchingRestoreCommand(walFetch) : `${walFetch} %f %p`;
     const planPath = join(dataDir, RESTORE_PLAN_FILE);
     await writeFile(planPath, `${JSON.stringify(plan, null, 1)}\n`, { mode: 0o600, flag: 'wx' });
     await appendFile(join(dataDir, 'postgresql.auto.conf'), recoverySettings({ restoreCommand: command, target: options.target, port: options.start?.port ?? null }));

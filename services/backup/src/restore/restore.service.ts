@@ -143,7 +143,6 @@ export class RestoreService {
       throw new RestoreError('RESTORE.NOT_RESTORABLE', `backup ${record.backupId} of ${record.resource} ${why}: nothing to restore`);
     }
     const allowed = await this.authorize(record, options.to, options);
-    await options.onTargetAllowed?.(allowed.to);
     const startedAt = this.now().toISOString();
     const performed = (outcome: { result: RestoreResult; overwritten: boolean } | { error: Error }): RestorePerformedV1 => ({
       restoreId: options.restoreId ?? uuidv7(),
@@ -163,6 +162,7 @@ export class RestoreService {
       this.deps.recordPerformed(record.resource, data).catch((error: Error) => options.onNotice?.(`could not record RestorePerformed: ${redactSecrets(error.message)}`));
     let target: Target | null = null;
     try {
+      await options.onTargetAllowed?.(allowed.to);
       const result = await this.restoreAllowed(record, { ...options, to: allowed.to }, (prepared) => (target = prepared));
       await recordOutcome(performed({ result, overwritten: (target as Target | null)?.overwrites ?? false }));
       return result;

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { RESTORE_PLAN_FORMAT, WAL_FETCH_LOG, zstdCompress, type RestorePlan } from '@continuity/artifacts';
-import { prefetchFolderBeside, prefetchingRestoreCommand, WalPrefetcher } from './wal-prefetch.js';
+import { prefetchFolderBeside, prefetchingRestoreCommand, WAL_PREFETCH_DIR, WalPrefetcher } from './wal-prefetch.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const collect = async (s: AsyncIterable<Buffer>) => {
@@ -16,8 +16,8 @@ const collect = async (s: AsyncIterable<Buffer>) => {
 const names = [2, 3, 4, 5].map((n) => `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, '0')}`);
 
 /** PostgreSQL's side: the restore_command run by /bin/sh in the data directory with %f and %p filled in. */
-const ask = (dataDir: string, command: string, name: string) =>
-  spawnSync('/bin/sh', ['-c', command.replace(/%f/g, name).replace(/%p/g, 'pg_wal/RECOVERYXLOG')], { cwd: dataDir, encoding: 'utf8' });
+const ask = (dataDir: string, command: string, name: string, env: NodeJS.ProcessEnv = process.env) =>
+  spawnSync('/bin/sh', ['-c', command.replace(/%f/g, name).replace(/%p/g, 'pg_wal/RECOVERYXLOG')], { cwd: dataDir, encoding: 'utf8', env });
 
 describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by restore_command', () => {
   let dir: string;
@@ -91,14 +91,19 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
     await fetcher.start();
     expect(dirname(folder)).toBe(dirname(dir));
     const ready = async (name: string) => {
-      for (let i = 0; i < 400 && !existsSync(join(folder, name)); i++) await new Promise((r) => setTimeout(r, 5));
+      for (let i = 0; i < 400 && !existsSync(join(fetcher.folder, name)); i++) await new Promise((r) => setTimeout(r, 5));
     };
     await ready(names[0]!);
     await new Promise((r) => setTimeout(r, 50));
     expect(reads).toEqual([names[0]]); // one waiting: no more fetched
 
     // The fallback stands in for wal-fetch: it says it was asked.
-    const command = prefetchingRestoreCommand('echo fallback', folder);
+    // The data directory is in place: the folder moves into it, where the command looks.
+    await fetcher.moveInto(dir);
+    const inside = join(dir, WAL_PREFETCH_DIR);
+    expect(fetcher.folder).toBe(inside);
+    expect(existsSync(folder)).toBe(false);
+    const command = prefetchingRestoreCommand('echo fallback');
     const first = ask(dir, command, names[0]!);
     expect(first.status).toBe(0);
     expect(first.stdout).toBe('');
@@ -117,8 +122,14 @@ describe('WAL prefetch: fetched ahead with wal-fetch checks, moved into place by
     expect(probe.stdout).toBe('');
     await new Promise((r) => setTimeout(r, 50));
     expect(reads).toEqual(names.slice(0, 3));
+    // grep failing (2: the list unreadable), not answering "no" (1), is not "absent": wal-fetch is asked.
+    const bin = mkdtempSync(join(tmpdir(), 'grep-fails-'));
+    writeFileSync(join(bin, 'grep'), '#!/bin/sh\nexit 2\n', { mode: 0o755 });
+    const failing = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    expect(ask(dir, command, '00000002.history', failing).stdout.trim()).toBe('fallback 00000002.history pg_wal/RECOVERYXLOG');
+    rmSync(bin, { recursive: true, force: true });
     await fetcher.stop();
-    expect(existsSync(folder)).toBe(false);
+    expect(existsSync(inside)).toBe(false);
     // Once the folder is gone (a server started by hand later), every name goes to wal-fetch.
     expect(ask(dir, command, '00000002.history').stdout.trim()).toBe('fallback 00000002.history pg_wal/RECOVERYXLOG');
     expect(ask(dir, command, names[0]!).stdout.trim()).toBe(`fallback ${names[0]} pg_wal/RECOVERYXLOG`);

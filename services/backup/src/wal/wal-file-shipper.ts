@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { lsnValue, walArtifactKey, walFileFacts, zstdCompress } from '@continuity/artifacts';
+import { lsnValue, walArtifactKey, walFileFacts, zstdCompress, ZSTD_FRAME_BYTES } from '@continuity/artifacts';
 import type { WalSegment } from '@continuity/contracts';
 import type { CopyWriter } from '../backup-run/locations/location.js';
 import type { LocationRegistry } from '../backup-run/locations/location.registry.js';
 import { streamToCopies } from '../backup-run/one-pass.js';
 import type { ResolvedPolicy } from '../config/backup-config.loader.js';
 import { lsnText } from './wal-position.js';
+
+/** A WAL file up to this size is read whole (the default segment is 16 MiB). */
+const WHOLE_READ_BYTES = 64 << 20;
 
 export interface WalFile {
   name: string;
@@ -36,8 +40,9 @@ export const shipWalFile = async (policy: ResolvedPolicy, locations: Pick<Locati
     source = Readable.from([file.bytes]);
   } else {
     // One read into one buffer (a segment is 16 MiB by default): a read stream would hand over 64 KiB
-    // buffers to be gathered again into zstd's frames, garbage the collector chases during a base backup.
-    source = Readable.from([await readFile(file.path)]);
+    // buffers to be gathered again into zstd's frames, garbage the collector chases during a base
+    // backup. A cluster made with a larger --wal-segsize (up to 1 GiB) is read in frame-sized pieces.
+    source = (await stat(file.path)).size <= WHOLE_READ_BYTES ? Readable.from([await readFile(file.path)]) : createReadStream(file.path, { highWaterMark: ZSTD_FRAME_BYTES });
   }
   const key = walArtifactKey(policy.resourceName, file.name, policy.encryption !== null);
   const writers: CopyWriter[] = [];

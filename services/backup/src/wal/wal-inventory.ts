@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { migrateUnderLock } from '@continuity/runtime/standalone';
 import type { WalCopy, WalSegment } from '@continuity/contracts';
 
 /**
@@ -43,14 +44,7 @@ export class WalInventory {
   constructor(private readonly pool: Pool) {}
 
   async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('SELECT pg_advisory_lock(hashtext($1))', ['continuity.backup.wal-inventory']);
-      await client.query(WAL_INVENTORY_SQL);
-    } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', ['continuity.backup.wal-inventory']).catch(() => undefined);
-      client.release();
-    }
+    await migrateUnderLock(this.pool, 'continuity.backup.wal-inventory', WAL_INVENTORY_SQL);
   }
 
   /** Records shipped files; a finished segment replaces its partial row, never the other way round. */
