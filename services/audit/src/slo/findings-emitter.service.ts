@@ -25,6 +25,14 @@ const JUDGE_SLICE = 5;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
+ * A projection row's version: the transaction that wrote it and the ledger position it folds to.
+ * xmin alone can come back for another write (transaction ids handed out again after the database
+ * was restored or failed over to a standby that had not seen them); with the log index and entry
+ * count, a reused id would also have to fold to the same position.
+ */
+const VERSION = "xmin::text || ':' || log_index::text || ':' || entry_count::text";
+
+/**
  * Judges every resource's SLOs and risks against the clock every AUDIT_EVALUATE_INTERVAL_MS and
  * publishes what changed (SloBreached/SloRestored, RiskIdentified/RiskResolved) through the
  * normal publisher; the ledger records them like any event and folds them into the projection.
@@ -37,8 +45,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * publish is simply tried again on the next tick (the decision is recomputed from the state).
  *
  * Each pass judges every resource against the clock, but reads again only the projections whose
- * row changed since it last read them (PostgreSQL's row version, `xmin`, which every update or
- * rebuild replaces): a projection is tens of kB of JSON, and parsing the whole estate's every few
+ * row changed since it last read them (`VERSION`: the row's `xmin`, which every update or rebuild
+ * replaces, with the ledger position it folds to): a projection is tens of kB of JSON, and parsing the whole estate's every few
  * seconds was most of the process's work and garbage, which held HTTP reads behind it. The
  * writer keeps the estate's parsed projections for that (about 80 kB each); a standby keeps none.
  */
@@ -71,6 +79,8 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit() {
+    // A lease lost and regained between two passes: what was kept may be another writer's past.
+    this.lease.onChange(() => this.estate.clear());
     const every = this.config.AUDIT_EVALUATE_INTERVAL_MS;
     if (every > 0) this.timer = setInterval(() => void this.evaluate(), every);
   }
@@ -85,7 +95,7 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
    * bytes each) and reads, a page at a time, only the projections whose version changed.
    */
   private async refreshEstate(): Promise<void> {
-    const listed: { resource: string; version: string }[] = await this.dataSource.query('select resource, xmin::text as version from audit.resource_states');
+    const listed: { resource: string; version: string }[] = await this.dataSource.query(`select resource, ${VERSION} as version from audit.resource_states`);
     const present = new Set<string>();
     const changed: string[] = [];
     for (const { resource, version } of listed) {
@@ -95,7 +105,7 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
     for (const resource of this.estate.keys()) if (!present.has(resource)) this.estate.delete(resource);
     for (let i = 0; i < changed.length; i += READ_PAGE) {
       const rows: { resource: string; version: string; state: ResourceState }[] = await this.dataSource.query(
-        'select resource, xmin::text as version, state from audit.resource_states where resource = any($1::text[])',
+        `select resource, ${VERSION} as version, state from audit.resource_states where resource = any($1::text[])`,
         [changed.slice(i, i + READ_PAGE)],
       );
       for (const { resource, version, state } of rows) this.estate.set(resource, { version, state });
