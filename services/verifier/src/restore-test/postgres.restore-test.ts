@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import type { TableRowCount } from '@continuity/artifacts';
-import { libpqConnection, redactSecrets } from '@continuity/runtime';
+import { libpqConnection, newDatabaseRestoreEnv, redactSecrets } from '@continuity/runtime';
 import type { LocalCopyFile } from '../copies/copy-reader.js';
 import type { SqlAssertion } from '../config/verifier-config.js';
 import { DumpContents, parseToc } from './pg-toc.js';
@@ -205,12 +205,14 @@ export class PostgresRestoreTest implements RestoreTester {
       // As the restore role (never a superuser); its password (if any) through the environment, not argv (visible in ps).
       const target = libpqConnection(db.url);
       const args = ['--no-owner', '--no-privileges', `--dbname=${target.dbname}`];
+      // A scratch database is dropped after its test: its commits need not wait for the disk.
+      const env = { ...target.env, ...newDatabaseRestoreEnv() };
       const seekable = await this.seekableCopy(context);
       const restore = await (seekable
-        ? this.runToolOnFile(context, seekable.file, [...args, `--jobs=${this.options.jobs}`], target.env)
+        ? this.runToolOnFile(context, seekable.file, [...args, `--jobs=${this.options.jobs}`], env)
             .then((run) => ({ ...run, plaintext: seekable.plaintext }))
             .finally(() => seekable.release().catch(() => undefined))
-        : this.runTool(context, args, { env: target.env })
+        : this.runTool(context, args, { env })
       ).catch((error: Error) => {
         if (context.signal.aborted) throw error;
         return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: null };
