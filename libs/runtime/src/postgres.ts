@@ -49,3 +49,26 @@ export const withConnection = async <T>(connectionString: string, work: (client:
  * mostly wait on each other's I/O and the largest table's index build).
  */
 export const defaultRestoreJobs = (cores: number = availableParallelism()): number => Math.max(1, Math.min(4, cores));
+
+/**
+ * The environment of a `pg_restore` into a database the restore itself created (a verifier scratch
+ * database, a new database the backup service fills): `PGOPTIONS` with `synchronous_commit=off`, a
+ * per-session setting any role may use, for every connection pg_restore opens (`--jobs` workers
+ * too). pg_restore commits each archive entry on its own, and each commit would wait for its WAL to
+ * reach disk; nothing reads that database before the restore ends, so none has to. A crash then
+ * loses the last commits of a database that is either dropped after its test or not yet reported
+ * restored (`flushCommits` first). The caller's own `PGOPTIONS` come last, so they win.
+ */
+export const newDatabaseRestoreEnv = (base: string | undefined = process.env.PGOPTIONS): { PGOPTIONS: string } => ({
+  PGOPTIONS: ['-c synchronous_commit=off', base?.trim()].filter(Boolean).join(' '),
+});
+
+/**
+ * Returns once every commit the server has made so far is on disk: a transaction that holds an id
+ * commits, here with the server's own `synchronous_commit`, and its commit flushes the WAL up to
+ * its record, with every asynchronous commit before it.
+ */
+export const flushCommits = (connectionString: string): Promise<void> =>
+  withConnection(connectionString, async (client) => {
+    await client.query('SELECT pg_current_xact_id()');
+  });

@@ -2,6 +2,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { ContinuityPublisher, eventSubject } from '@continuity/contracts';
 import { pollUntil, readDeadLetters } from '@continuity/messaging/testing';
+import { withConnection } from '@continuity/runtime';
 import { createTestDatabase } from '@continuity/runtime/testing';
 import { VerificationService } from '../src/verification/verification.service.js';
 import { pgDump, publishExternalBackup, seedDatabase, startVerifierWorld, VerifierWorld } from './harness.js';
@@ -143,6 +144,34 @@ resources:
       { name: 'large objects present', passed: true, detail: expect.any(String) },
     ]);
     expect(await world.scratchLeft()).toEqual([]);
+  });
+
+  it('restores into its scratch database without waiting for the disk at each commit, in every pg_restore session', async () => {
+    // A table whose rows hold only in a session with synchronous_commit=off: its COPY (run by a
+    // --jobs worker) fails in any other.
+    const asynchronous = await createTestDatabase('verifier_async');
+    try {
+      await withConnection(asynchronous.url, (c) =>
+        c.query(`
+          SET synchronous_commit = off;
+          CREATE TABLE scratch_only (id int PRIMARY KEY CHECK (current_setting('synchronous_commit') = 'off'));
+          INSERT INTO scratch_only SELECT generate_series(1, 10);
+        `),
+      );
+      const { data } = await publishExternalBackup(world, {
+        resource: 'ledger-db',
+        resourceKind: 'postgres',
+        method: 'pg_dump-custom',
+        artifact: await pgDump(asynchronous.url),
+        copies: [{ location: 'disk-a', kind: 'file' }],
+        manifest: { tables: [{ schema: 'public', name: 'scratch_only', rows: 10 }] },
+      });
+      const verdict = await world.verdict(data.backupId);
+      expect(verdict.data.reasons).toEqual([]);
+      expect(verdict.data.restoreTest!.checks[0]!.detail).toMatch(/ from disk-a \(2 jobs\)$/);
+    } finally {
+      await asynchronous.drop();
+    }
   });
 
   it('fails a dump whose restored row counts differ from those recorded, naming the table', async () => {

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import type { RestorePerformedV1 } from '@continuity/contracts';
-import { redactSecrets, withConnection } from '@continuity/runtime/standalone';
+import { flushCommits, newDatabaseRestoreEnv, redactSecrets, withConnection } from '@continuity/runtime/standalone';
 import { extract as extractTar } from 'tar';
 import { decryptStream, parseManifest, type ArtifactKey, type ArtifactManifest } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';
@@ -393,8 +393,11 @@ const postgresTarget = async (options: RestoreOptions, backupId: string, jobs: n
         const parallel = created && jobs > 1;
         const atomicity = parallel ? [`--jobs=${jobs}`] : ['--single-transaction'];
         const pgRestore = pgToolInvocation(options.to, ['--exit-on-error', ...atomicity, '--no-password', ...(options.clean ? ['--clean', '--if-exists'] : []), file]);
+        // Into a database made here, commits need not wait for the disk until the restore is done
+        // (flushed once at the end); into an existing one, the server's own durability applies.
+        const env = created ? { ...pgRestore.env, ...newDatabaseRestoreEnv(pgRestore.env.PGOPTIONS) } : pgRestore.env;
         await new Promise<void>((resolve, reject) => {
-          const child = spawn('pg_restore', pgRestore.args, { stdio: ['ignore', 'ignore', 'pipe'], env: pgRestore.env });
+          const child = spawn('pg_restore', pgRestore.args, { stdio: ['ignore', 'ignore', 'pipe'], env });
           let stderr = '';
           child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
           child.once('error', (error) => reject(new Error(`cannot run pg_restore: ${error.message}`)));
@@ -404,6 +407,8 @@ const postgresTarget = async (options: RestoreOptions, backupId: string, jobs: n
           if (parallel) await dropDatabase(adminUrl.toString(), database).catch(() => undefined);
           throw error;
         });
+        // Restored means on disk: the commits pg_restore made without waiting are flushed now.
+        if (created) await flushCommits(options.to);
       } finally {
         await rm(file, { force: true });
       }

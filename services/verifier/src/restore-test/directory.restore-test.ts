@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract as extractTar, type ReadEntry } from 'tar';
 import { compareTree, FoundEntry } from './directory-compare.js';
-import { check, openPlaintext, outcomeOf, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
+import { check, openPlaintext, outcomeOf, PlaintextDigest, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
 import type { Scratch } from './scratch.js';
 
 const hashFile = async (path: string): Promise<string> => {
@@ -123,7 +123,7 @@ export class DirectoryRestoreTest implements RestoreTester {
     try {
       const checks: RestoreCheck[] = [];
       const started = performance.now();
-      let plaintext: { sha256: string; sizeBytes: number } | null = null;
+      let plaintext: PlaintextDigest | null = null;
       let extraction: ReturnType<typeof cappedExtract> | null = null;
       try {
         const input = await openPlaintext(context);

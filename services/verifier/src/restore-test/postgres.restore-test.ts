@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import type { TableRowCount } from '@continuity/artifacts';
-import { libpqConnection, redactSecrets } from '@continuity/runtime';
+import { libpqConnection, newDatabaseRestoreEnv, redactSecrets } from '@continuity/runtime';
 import type { LocalCopyFile } from '../copies/copy-reader.js';
 import type { SqlAssertion } from '../config/verifier-config.js';
 import { DumpContents, parseToc } from './pg-toc.js';
-import { check, openPlaintext, outcomeOf, PlaintextStream, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
+import { check, openPlaintext, outcomeOf, PlaintextDigest, PlaintextStream, plaintextCheck, RestoreCheck, RestoreTestContext, RestoreTester, RestoreTestOutcome, skipped } from './restore-test.js';
 import { Scratch, ScratchDatabase } from './scratch.js';
 
 export interface PostgresRestoreTestOptions {
@@ -23,10 +23,10 @@ export interface PostgresRestoreTestOptions {
   jobs?: number;
 }
 
-/** A copy pg_restore can seek in; `plaintext` when it was staged here (decrypted and hashed on the way). */
+/** A copy pg_restore can seek in; `plaintext` when it was staged here (decrypted on the way, its plaintext hashed when that is checked). */
 interface SeekableCopy {
   file: LocalCopyFile;
-  plaintext: { sha256: string; sizeBytes: number } | null;
+  plaintext: PlaintextDigest | null;
   release(): Promise<void>;
 }
 
@@ -76,7 +76,7 @@ export class PostgresRestoreTest implements RestoreTester {
   ) {}
 
   /** Runs a pg tool with the copy's plaintext on stdin. Kills it on abort. */
-  private async runTool(context: RestoreTestContext, args: string[], opts: { stopInputOnExit?: boolean; env?: Record<string, string> } = {}): Promise<ToolRun & { plaintext: { sha256: string; sizeBytes: number } }> {
+  private async runTool(context: RestoreTestContext, args: string[], opts: { stopInputOnExit?: boolean; env?: Record<string, string> } = {}): Promise<ToolRun & { plaintext: PlaintextDigest }> {
     const input = await openPlaintext(context);
     try {
       const child = this.spawnTool(args, ['pipe', 'pipe', 'pipe'], opts.env);
@@ -136,7 +136,7 @@ export class PostgresRestoreTest implements RestoreTester {
   /**
    * The copy as a file pg_restore may seek in, for `--jobs`: the copy itself when it is a local,
    * unencrypted file of the recorded size; otherwise its plaintext staged into a scratch folder
-   * (decrypted and hashed on the way). Staging writes the compressed dump once, which costs far less
+   * (decrypted on the way). Staging writes the compressed dump once, which costs far less
    * than the restore's server work it lets run in parallel (see bench/verify.ts `--restore`). Null
    * with one job, or when staging fails (no room): the copy is then streamed to one pg_restore.
    */
@@ -185,7 +185,7 @@ export class PostgresRestoreTest implements RestoreTester {
     // 1. The table of contents (what the dump says it holds): a short read of the copy's beginning.
     const listing = await this.runTool(context, ['--list'], { stopInputOnExit: true }).catch((error: Error) => {
       if (context.signal.aborted) throw error;
-      return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: { sha256: '', sizeBytes: 0 } };
+      return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: { sha256: null, sizeBytes: 0 } };
     });
     if (listing.code !== 0) {
       checks.push(check('archive readable (pg_restore --list)', false, listing.inputError ? `cannot read the copy: ${listing.inputError.message}` : errorsOf(listing.stderr)));
@@ -205,12 +205,14 @@ export class PostgresRestoreTest implements RestoreTester {
       // As the restore role (never a superuser); its password (if any) through the environment, not argv (visible in ps).
       const target = libpqConnection(db.url);
       const args = ['--no-owner', '--no-privileges', `--dbname=${target.dbname}`];
+      // A scratch database is dropped after its test: its commits need not wait for the disk.
+      const env = { ...target.env, ...newDatabaseRestoreEnv() };
       const seekable = await this.seekableCopy(context);
       const restore = await (seekable
-        ? this.runToolOnFile(context, seekable.file, [...args, `--jobs=${this.options.jobs}`], target.env)
+        ? this.runToolOnFile(context, seekable.file, [...args, `--jobs=${this.options.jobs}`], env)
             .then((run) => ({ ...run, plaintext: seekable.plaintext }))
             .finally(() => seekable.release().catch(() => undefined))
-        : this.runTool(context, args, { env: target.env })
+        : this.runTool(context, args, { env })
       ).catch((error: Error) => {
         if (context.signal.aborted) throw error;
         return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: null };

@@ -40,11 +40,22 @@ export interface RestoreTester {
 
 export const check = (name: string, passed: boolean, detail: string | null): RestoreCheck => ({ name, passed, detail });
 
-/** Opens the copy and, when encrypted, decrypts it; `digest()` is the plaintext's SHA-256 and size read so far. */
+/** The plaintext read: its size, and its SHA-256 when there was a recorded one to check it against. */
+export interface PlaintextDigest {
+  sha256: string | null;
+  sizeBytes: number;
+}
+
+/**
+ * Opens the copy and, when encrypted, decrypts it; `digest()` is the plaintext's size read so far,
+ * and its SHA-256 when the copy is encrypted and the backup recorded its plaintext's (the only case
+ * `plaintextCheck` compares it). The stored bytes were hash-checked before any restore test: an
+ * unencrypted copy is not hashed a second time while a tool reads it.
+ */
 export interface PlaintextStream {
   stream: Readable;
-  /** SHA-256 and size of the plaintext read so far (call once the stream ended). */
-  digest(): { sha256: string; sizeBytes: number };
+  /** Size (and SHA-256, when checked) of the plaintext read so far (call once the stream ended). */
+  digest(): PlaintextDigest;
   /** Stops reading the copy (a consumer that needed only the beginning). */
   destroy(): void;
 }
@@ -52,12 +63,12 @@ export interface PlaintextStream {
 export const openPlaintext = async (context: RestoreTestContext): Promise<PlaintextStream> => {
   const stored = await context.reader.open(context.copy.uri, { signal: context.signal, limitBytes: context.copy.sizeBytes });
   const plain = context.encryption ? await decryptStream(stored, context.identities, '(age)') : stored;
-  const hash = createHash('sha256');
+  const hash = context.encryption && context.plaintext ? createHash('sha256') : null;
   let bytes = 0;
   const tap = new Transform({
     highWaterMark: 1 << 20,
     transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
+      hash?.update(chunk);
       bytes += chunk.length;
       callback(null, chunk);
     },
@@ -65,10 +76,10 @@ export const openPlaintext = async (context: RestoreTestContext): Promise<Plaint
   plain.on('error', (error) => tap.destroy(error));
   stored.on('error', (error) => tap.destroy(error));
   plain.pipe(tap);
-  let digest: { sha256: string; sizeBytes: number } | null = null;
+  let digest: PlaintextDigest | null = null;
   return {
     stream: tap,
-    digest: () => (digest ??= { sha256: hash.digest('hex'), sizeBytes: bytes }),
+    digest: () => (digest ??= { sha256: hash?.digest('hex') ?? null, sizeBytes: bytes }),
     destroy: () => {
       plain.unpipe(tap);
       tap.destroy();
@@ -79,7 +90,7 @@ export const openPlaintext = async (context: RestoreTestContext): Promise<Plaint
 };
 
 /** The plaintext check for an encrypted backup: decryption gave exactly the bytes recorded at backup time. */
-export const plaintextCheck = (context: RestoreTestContext, actual: { sha256: string; sizeBytes: number }): RestoreCheck | null => {
+export const plaintextCheck = (context: RestoreTestContext, actual: PlaintextDigest): RestoreCheck | null => {
   if (!context.encryption || !context.plaintext) return null;
   const ok = actual.sha256 === context.plaintext.sha256 && actual.sizeBytes === context.plaintext.sizeBytes;
   return check(
