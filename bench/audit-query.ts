@@ -129,7 +129,13 @@ const runFill = (namespace: string, databaseUrl: string) =>
     child.once('error', reject);
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`the filling process exited with ${code}`));
-      resolve(JSON.parse(out.trim().split('\n').pop()!) as Filled);
+      // The result is the line `fill` wrote; a library may print more while the process stops.
+      const line = out
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{"treeSize"'));
+      if (!line) return reject(new Error(`the filling process printed no result: ${out.slice(-500)}`));
+      resolve(JSON.parse(line) as Filled);
     });
   });
 
