@@ -18,4 +18,6 @@ module.exports = {
   },
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.int-spec.ts'],
   testTimeout: 30_000,
+  // Failures kept for `npm test` to print again at the end (scripts/run-tests.mjs).
+  reporters: ['default', path.join(__dirname, 'scripts/jest-failure-summary.js')],
 };

@@ -50,6 +50,8 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
   private readonly logger = new Logger(TamperCheckService.name);
   private timer?: NodeJS.Timeout;
   private running: Promise<TamperReport> | null = null;
+  /** The check that starts when the running one ends, shared by every request made meanwhile. */
+  private next: Promise<TamperReport> | null = null;
   last: TamperReport | null = null;
 
   constructor(
@@ -69,8 +71,12 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   onApplicationBootstrap() {
-    void this.check().catch((error: Error) => this.logger.error(`tamper check failed to run: ${error.message}`));
-    this.timer = setInterval(() => void this.check().catch((error: Error) => this.logger.error(`tamper check failed to run: ${error.message}`)), this.config.AUDIT_TAMPER_CHECK_INTERVAL_MS);
+    const scheduled = () => {
+      // A check still running is as recent as a schedule asks for.
+      if (!this.running) void this.check().catch((error: Error) => this.logger.error(`tamper check failed to run: ${error.message}`));
+    };
+    scheduled();
+    this.timer = setInterval(scheduled, this.config.AUDIT_TAMPER_CHECK_INTERVAL_MS);
     this.timer.unref();
   }
 
@@ -78,9 +84,26 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
     clearInterval(this.timer);
   }
 
+  /**
+   * A check of what is stored now. One asked for while another runs does not take that one's
+   * report (it may have read the rows before a change the caller wants checked): it waits for it
+   * and runs once more, and every request made in the meantime shares that second run.
+   */
   check(): Promise<TamperReport> {
-    this.running ??= this.run().finally(() => (this.running = null));
-    return this.running;
+    if (!this.running) {
+      this.running = this.run().finally(() => (this.running = null));
+      return this.running;
+    }
+    this.next ??= this.running.then(
+      () => this.afterRunning(),
+      () => this.afterRunning(),
+    );
+    return this.next;
+  }
+
+  private afterRunning(): Promise<TamperReport> {
+    this.next = null;
+    return this.check();
   }
 
   private announced = { checked: 0, unread: 0 };
