@@ -17,7 +17,9 @@ module.exports = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.int-spec.ts'],
-  testTimeout: 30_000,
+  // Room for a service process to start on a busy machine (waitForOutput waits up to 45 s) inside
+  // the hooks and tests that start one without a timeout of their own.
+  testTimeout: 60_000,
   // Failures kept for `npm test` to print again at the end (scripts/run-tests.mjs).
   reporters: ['default', path.join(__dirname, 'scripts/jest-failure-summary.js')],
 };

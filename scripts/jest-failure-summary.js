@@ -18,9 +18,9 @@ const head = (text) =>
     .join('\n');
 
 class FailureSummary {
-  constructor(globalConfig, options, context) {
-    this.project = (context && context.config && context.config.displayName && (context.config.displayName.name || context.config.displayName)) || 'tests';
-    this.file = path.join(DIR, `${String(this.project).replace(/[^a-z0-9-]/gi, '_')}.txt`);
+  constructor(globalConfig) {
+    // One Jest run per project (Nx runs each in its own folder): named after that folder.
+    this.file = path.join(DIR, `${path.basename(globalConfig.rootDir).replace(/[^a-z0-9-]/gi, '_')}.txt`);
     this.failures = [];
   }
 

@@ -94,6 +94,11 @@ export interface ServiceProcess {
   port: number;
   child: ChildProcess;
   output(): string;
+  /**
+   * Waits until the process has printed `pattern` (default: up to 45 s — a service loads a thousand
+   * modules, which on a busy 2-core machine, two test projects and their PostgreSQL clusters
+   * sharing it, took more than 15 s); a process that exits first fails it at once.
+   */
   waitForOutput(pattern: RegExp | string, timeoutMs?: number): Promise<void>;
   /** Resolves with the exit code (null when killed by a signal). */
   exited: Promise<number | null>;
@@ -121,7 +126,7 @@ export const startServiceProcess = async (service: string, env: Record<string, s
     child,
     output: () => text,
     exited,
-    waitForOutput: async (pattern, timeoutMs = 15_000) => {
+    waitForOutput: async (pattern, timeoutMs = 45_000) => {
       const printed = () => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text));
       // A process that died will never print it: say so at once rather than at the timeout.
       const died = exited.then((code) => {

@@ -88,7 +88,7 @@ describe('a service process started while NATS and PostgreSQL are down (real ser
     // Still waiting for PostgreSQL: not listening yet.
     expect(proc.output()).not.toContain('verifier listening on');
     await pg.primary.start();
-    await proc.waitForOutput(`verifier listening on http://127.0.0.1:${proc.port}`, 30_000);
+    await proc.waitForOutput(`verifier listening on http://127.0.0.1:${proc.port}`);
     expect((await fetch(`http://127.0.0.1:${proc.port}/health/ready`)).status).toBe(200);
   }, 120_000);
 
@@ -98,7 +98,7 @@ describe('a service process started while NATS and PostgreSQL are down (real ser
     expect(await proc.exited).toBe(1);
     expect(proc.output()).toContain(`waiting for NATS at NATS_URL=${url} `);
     expect(proc.output()).toMatch(new RegExp(`NATS is not reachable at NATS_URL=${url}: .*\\(waited \\d\\.\\d s; STARTUP_WAIT_MS=1500\\)`));
-  }, 30_000);
+  }, 90_000);
 
   it('does not wait for a database that does not exist', async () => {
     const url = new URL(TEST_DATABASE_URL);
@@ -108,5 +108,5 @@ describe('a service process started while NATS and PostgreSQL are down (real ser
     expect(await proc.exited).toBe(1);
     expect(proc.output()).toContain(`PostgreSQL at DATABASE_URL=${url} answers but refuses: database "no_such_database_test" does not exist`);
     expect(proc.output()).not.toContain('waiting for PostgreSQL');
-  }, 30_000);
+  }, 90_000);
 });

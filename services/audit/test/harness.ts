@@ -85,6 +85,6 @@ export const startBackupVerifierAudit = async (
   ] as const) {
     const proc = await startServiceProcess(service, { ...env, ...extra });
     processes.push(proc);
-    await proc.waitForOutput(`${service} listening`, 30_000);
+    await proc.waitForOutput(`${service} listening`);
   }
 };

@@ -46,7 +46,7 @@ describe('audit: many instances, many keys, one ledger (real processes, NATS and
       ...env,
     });
     processes.push(proc);
-    await proc.waitForOutput('audit listening', 30_000);
+    await proc.waitForOutput('audit listening');
     return proc;
   };
   const call = async (proc: ServiceProcess, path: string, method = 'GET') => {

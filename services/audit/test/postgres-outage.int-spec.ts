@@ -54,7 +54,7 @@ describe('through a PostgreSQL outage: audit, backup and verifier (real processe
     });
     procs.backup = await startServiceProcess('backup', { ...env, BACKUP_SCHEDULER: 'off' });
     procs.verifier = await startServiceProcess('verifier', env);
-    for (const [name, proc] of Object.entries(procs)) await proc!.waitForOutput(`${name} listening`, 30_000);
+    for (const [name, proc] of Object.entries(procs)) await proc!.waitForOutput(`${name} listening`);
     const ready = async (proc: ServiceProcess) => {
       const res = await fetch(`http://127.0.0.1:${proc.port}/health/ready`, { signal: AbortSignal.timeout(5_000) });
       return { status: res.status, body: (await res.json()) as { checks: Record<string, { status: string; error?: string }> } };

@@ -38,7 +38,7 @@ describe('examples/python: a BackupCreated from Python, accepted by the audit le
       CONTINUITY_PUBLISHERS: 'billing=billing-archive',
       AUDIT_SIGNING_KEY_FILE: join(dir, 'audit.pem'),
     });
-    await audit.waitForOutput('audit listening', 30_000);
+    await audit.waitForOutput('audit listening');
   }, 60_000);
 
   afterAll(async () => {

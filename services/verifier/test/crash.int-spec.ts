@@ -74,7 +74,7 @@ describe('verifier killed mid-restore-test and restarted (real process, NATS, Po
       JETSTREAM_ACK_WAIT_MS: '2000', // the killed process's message comes back quickly
     });
     started.push(p);
-    await p.waitForOutput(`verifier listening on http://127.0.0.1:${p.port}`, 30_000); // generous: the machine is shared
+    await p.waitForOutput(`verifier listening on http://127.0.0.1:${p.port}`);
     return p;
   };
 
