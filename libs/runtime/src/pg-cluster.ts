@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -81,6 +81,21 @@ process.once('exit', () => {
   for (const cluster of live) cluster.removeSync();
 });
 
+
+/** The processes whose parent is `pid` (Linux: /proc/<pid>/stat, whose fourth field is the parent's pid). */
+const childPids = (pid: number): number[] =>
+  readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        // The command (second field) is in parentheses and may hold spaces: read after its last ')'.
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false; // exited meanwhile
+      }
+    })
+    .map(Number);
 export class PgNode {
   constructor(
     readonly name: string,
@@ -142,11 +157,25 @@ export class PgNode {
     if (result.status !== 0 && this.pid() !== null) this.kill9();
   }
 
-  /** SIGKILL the postmaster (its backends notice and exit by themselves). Returns when it is gone. */
+  /**
+   * SIGKILL the server whole, as a crash of its machine would: the postmaster and every process it
+   * started. Killing the postmaster alone leaves its backends running until they notice, and one
+   * in the middle of a commit finishes it after the "crash". The postmaster is stopped first so it
+   * starts nothing while its children are listed. Returns the postmaster's pid.
+   */
   kill9(): number {
     const pid = this.pid();
     if (pid === null) throw new Error(`${this.name} is not running`);
+    process.kill(pid, 'SIGSTOP');
+    const children = childPids(pid);
     process.kill(pid, 'SIGKILL');
+    for (const child of children) {
+      try {
+        process.kill(child, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
     return pid;
   }
 
