@@ -11,8 +11,9 @@ import { RestoreError } from './restore.errors.js';
 
 /**
  * Restoring a base backup into a PostgreSQL data directory: the `.tar.zst` is decompressed and
- * extracted by the system's `bsdtar` (or `tar`) into a staging folder beside the target as it streams in (owned
- * by the `postgres` OS user when we run as root, mode 0700 — PostgreSQL refuses anything looser);
+ * extracted by the system's `bsdtar` (or `tar`) into a staging folder beside the target as it
+ * streams in (owned by the `postgres` OS user when we run as root, mode 0700 — PostgreSQL refuses
+ * anything looser);
  * once the stored bytes' SHA-256 matched, it is checked with `pg_verifybackup` (every file against
  * `backup_manifest`'s checksums, and the WAL from start to end position parsed) while its files
  * are flushed to disk, then renamed into place. With `start`, the server is started there with `pg_ctl` on the given port:
