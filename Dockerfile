@@ -17,7 +17,7 @@ RUN node scripts/build.mjs
 
 FROM node:20-bookworm-slim
 # pg_dump/pg_restore for backup and verifier; the client matches the PostgreSQL in compose.
-RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client-15 && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client-15 libarchive-tools && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app /app
 ENV NODE_ENV=production HOST=0.0.0.0

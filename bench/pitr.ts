@@ -21,7 +21,7 @@
  * killed -9 at once, as a site lost: the seconds between the last acknowledged commit and the
  * last one the `--latest` restore holds (bounded by the ship interval).
  *
- * pgBackRest is Debian's package (installed with apt-get when missing). Usage:
+ * pgBackRest and bsdtar (libarchive-tools, which our restores extract with) are Debian's packages (installed with apt-get when missing). Usage:
  * `npm run bench -- pitr [--scale 60]`. The last stdout line is the JSON result.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -73,11 +73,12 @@ const timed = (command: string, args: string[], what: string, opts: { asPostgres
     child.once('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${what} exited with ${code}: ${stderr.trim()}`))));
   });
 
-const ensurePgBackRest = () => {
-  if (spawnSync('pgbackrest', ['version']).status === 0) return;
-  progress(`${BENCH}: installing pgbackrest (apt-get)`);
-  spawnSync('apt-get', ['install', '-y', '-qq', 'pgbackrest'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (spawnSync('pgbackrest', ['version']).status !== 0) throw new Error('pgbackrest is not installed and apt-get could not install it');
+/** A Debian package the bench needs: pgBackRest, and bsdtar, which our restores extract with (as the image installs it). */
+const ensurePackage = (command: string, versionArg: string, pkg: string) => {
+  if (spawnSync(command, [versionArg]).status === 0) return;
+  progress(`${BENCH}: installing ${pkg} (apt-get)`);
+  spawnSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (spawnSync(command, [versionArg]).status !== 0) throw new Error(`${pkg} is not installed and apt-get could not install it`);
 };
 
 const connect = async (url: string) => {
@@ -149,7 +150,8 @@ const startService = async (config: string, env: NodeJS.ProcessEnv) => {
 };
 
 const main = async () => {
-  ensurePgBackRest();
+  ensurePackage('pgbackrest', 'version', 'pgbackrest');
+  ensurePackage('bsdtar', '--version', 'libarchive-tools');
   const dir = mkdtempSync(join(tmpdir(), 'continuity-bench-pitr-'));
   chmodSync(dir, 0o755); // the servers and pgBackRest run as postgres
   const own = (path: string) => {

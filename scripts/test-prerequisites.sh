@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `npm test` needs on the machine, made sure of before the tests run (and said as it is done):
 # Debian's packages the tests drive (Chromium for the browser tests, HAProxy for the load-balancer
-# test, promtool for the alert rules), PostgreSQL on 127.0.0.1:5432 and
+# test, promtool for the alert rules, bsdtar: base-backup restores extract with it), PostgreSQL on 127.0.0.1:5432 and
 # NATS with JetStream on 127.0.0.1:4222 (started when down, the way this machine's services start).
 # Set CONTINUITY_TEST_PREPARE=0 to skip it (the tests then fail, saying what to start, when something is missing).
 set -euo pipefail
@@ -15,6 +15,7 @@ declare -A NEEDED=(
   [/usr/bin/chromium]=chromium
   [haproxy]=haproxy
   [promtool]=prometheus
+  [bsdtar]=libarchive-tools
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do
