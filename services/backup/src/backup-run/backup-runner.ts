@@ -237,11 +237,17 @@ export class BackupRunner {
           report();
         },
       }).catch(atStage('source'));
-      await source.done().catch(atStage('source'));
+      // Every byte is in: the copies are made durable while the source finishes (pg_dump exits, the
+      // counting session commits and closes). A failed source still fails the run, before any copy.
+      const [sourceDone, copiesDone] = await Promise.allSettled([
+        source.done().catch(atStage('source')),
+        Promise.all(writers.map((w) => w.finish(digests.stored).catch(atStage('copy', w.location)))),
+      ]);
+      if (sourceDone.status === 'rejected') throw sourceDone.reason;
       runTrace.sourceEnded(digests.plaintext.sizeBytes);
       const index = source.index();
       apply({ type: 'CompleteSource', stored: digests.stored, plaintext: digests.plaintext, basebackup: index.basebackup ?? null });
-      await Promise.all(writers.map((w) => w.finish(digests.stored).catch(atStage('copy', w.location))));
+      if (copiesDone.status === 'rejected') throw copiesDone.reason;
 
       const finishedAt = this.now().toISOString();
       const manifest = buildManifest(plan, {
@@ -261,11 +267,15 @@ export class BackupRunner {
         basebackup: index.basebackup ?? null,
       });
       const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
-      for (const writer of writers) {
-        await writer.commit(manifestBytes).catch(atStage('finalize', writer.location));
+      // All copies commit at once (their renames and fsyncs overlap); recorded in the policy's order.
+      // One failing fails the run, and the abort removes the others, committed or not.
+      const commits = await Promise.allSettled(writers.map((w) => w.commit(manifestBytes)));
+      writers.forEach((writer, i) => {
+        const commit = commits[i]!;
+        if (commit.status === 'rejected') atStage('finalize', writer.location)(commit.reason);
         runTrace.copyEnded(writer.location);
         apply({ type: 'CommitCopy', location: writer.location, uri: writer.uri, manifestUri: writer.manifestUri, sha256: digests.stored.sha256, sizeBytes: digests.stored.sizeBytes });
-      }
+      });
       apply({ type: 'CompleteRun', at: finishedAt });
       if (state.status !== 'created') throw new StageError('finalize', null, new Error(`run ended ${state.status}`));
       const created = state;

@@ -4,7 +4,7 @@ import { parseRequest } from '@continuity/runtime';
 import { BackupRunner } from '../backup-run/backup-runner.js';
 import { BACKUP_RUNNER, CATALOGUE } from '../tokens.js';
 import { backupView } from './backup.view.js';
-import { BackupState, Catalogue } from './catalogue.js';
+import { BackupRecord, BackupState, Catalogue } from './catalogue.js';
 
 const STATES: readonly BackupState[] = ['running', 'created', 'failed', 'expired'];
 
@@ -26,6 +26,14 @@ const ListQuery = z.object({
     .refine((max) => Number.isInteger(max) && max >= 1 && max <= 10_000, 'must be a whole number from 1 to 10000'),
 });
 
+/**
+ * While this process runs a backup, its record changes only in what the run's live progress shows
+ * instead (bytes, heartbeat) until the run ends, when the runner lets it go: a client polling the
+ * run reads the catalogue at most this often, not on every request (a query per request took CPU
+ * from the dump being polled).
+ */
+export const RUNNING_RECORD_MAX_AGE_MS = 1_000;
+
 /** The catalogue over HTTP: backups newest first, and one backup with the live progress of its run. */
 @Controller('backups')
 export class BackupsHttpController {
@@ -43,6 +51,15 @@ export class BackupsHttpController {
 
   @Get(':id')
   async get(@Param('id') id: string) {
-    return backupView(await this.catalogue.getOrNotFound(id), this.runner.progressOf(id));
+    for (const runId of this.running.keys()) if (!this.runner.isRunning(runId)) this.running.delete(runId);
+    const read = this.running.get(id);
+    const now = Date.now();
+    if (read && now - read.at < RUNNING_RECORD_MAX_AGE_MS) return backupView(read.record, this.runner.progressOf(id));
+    const record = await this.catalogue.getOrNotFound(id);
+    if (record.state === 'running' && this.runner.isRunning(id)) this.running.set(id, { record, at: now });
+    return backupView(record, this.runner.progressOf(id));
   }
+
+  /** The records of runs of this process, as last read (see RUNNING_RECORD_MAX_AGE_MS). */
+  private readonly running = new Map<string, { record: BackupRecord; at: number }>();
 }

@@ -28,25 +28,49 @@ const writeAll = async (handle: FileHandle, chunk: Buffer) => {
   }
 };
 
-/** Writes `data` to `path` atomically: temporary name, fsync, rename, fsync of the directory. */
-export const writeFileAtomic = async (path: string, data: Buffer) => {
-  const temp = `${dirname(path)}/.${path.slice(dirname(path).length + 1)}${PARTIAL}${randomBytes(4).toString('hex')}`;
+/**
+ * `data` written and fsync'd under a temporary name beside `path`: `install` moves it to `path`
+ * and fsyncs the folder, `discard` removes it.
+ */
+const stageFile = async (path: string, data: Buffer) => {
+  const dir = dirname(path);
+  const temp = `${dir}/.${path.slice(dir.length + 1)}${PARTIAL}${randomBytes(4).toString('hex')}`;
   const handle = await open(temp, 'wx', 0o640);
   try {
     await writeAll(handle, data);
     await handle.sync();
+    await handle.close();
   } catch (error) {
     await handle.close().catch(() => undefined);
     await rm(temp, { force: true });
     throw error;
   }
-  await handle.close();
-  await rename(temp, path).catch(async (error) => {
-    await rm(temp, { force: true });
-    throw error;
-  });
-  await syncDir(dirname(path));
+  return {
+    install: async () => {
+      await rename(temp, path).catch(async (error) => {
+        await rm(temp, { force: true });
+        throw error;
+      });
+      await syncDir(dir);
+    },
+    discard: () => rm(temp, { force: true }),
+  };
 };
+
+/** Writes `data` to `path` atomically: temporary name, fsync, rename, fsync of the directory. */
+export const writeFileAtomic = async (path: string, data: Buffer) => (await stageFile(path, data)).install();
+
+/**
+ * A copy is flushed in the background (fdatasync) each time this much more was written, so the
+ * fsync before its commit finds little left to write: the device writes while the source is
+ * still producing, not after it ended.
+ */
+export const FLUSH_EVERY_BYTES = 8 << 20;
+/**
+ * One background flush at a time, whatever the copy: a flush holds a thread-pool thread (four by
+ * default) for as long as the device takes, and the copies' writes need the others.
+ */
+let backgroundFlush: Promise<void> | null = null;
 
 /**
  * A directory on a filesystem (local disk, NAS mount, …). Copies are written under a temporary
@@ -91,23 +115,46 @@ export class FilesystemLocation implements BackupLocation {
     }
     const location = this.name;
     let written = 0;
+    let flushedTo = 0;
+    let flushing: Promise<void> | null = null;
+    /**
+     * A failed background flush fails the copy: Linux reports a write-back error to a file
+     * descriptor once, so the fsync at `finish` would not see it again.
+     */
+    let flushError: unknown = null;
     let committedFinal = false;
     let committedManifest = false;
     const fail = (what: string, error: unknown) => new LocationError(location, `${what} ${temp}: ${(error as Error).message}`, { cause: error });
+    const flushInBackground = () => {
+      if (backgroundFlush || flushing || written - flushedTo < FLUSH_EVERY_BYTES) return;
+      const upTo = written;
+      flushing = backgroundFlush = handle!.datasync().then(
+        () => void (flushedTo = upTo),
+        (error: unknown) => void (flushError ??= error),
+      );
+      void flushing.finally(() => {
+        flushing = null;
+        backgroundFlush = null;
+      });
+    };
     const writer: CopyWriter = {
       location,
       uri: this.uriOf(key),
       manifestUri: this.manifestUriOf(key),
       write: async (chunk) => {
+        if (flushError) throw fail('cannot flush', flushError);
         try {
           await writeAll(handle!, chunk);
           written += chunk.length;
         } catch (error) {
           throw fail('cannot write', error);
         }
+        flushInBackground();
       },
       finish: async (expected: Digest) => {
         try {
+          await flushing;
+          if (flushError) throw flushError;
           await handle!.sync();
           await handle!.close();
           handle = null;
@@ -121,17 +168,30 @@ export class FilesystemLocation implements BackupLocation {
       },
       commit: async (manifestBytes) => {
         try {
-          await rename(temp, final);
-          committedFinal = true;
-          await syncDir(dir);
-          await writeFileAtomic(manifest, manifestBytes);
-          committedManifest = true;
+          // The manifest is written and fsync'd while the copy takes its final name, and takes its
+          // own name only once the copy's is durable: a manifest never names a copy a crash could lose.
+          const [moved, staged] = await Promise.allSettled([
+            (async () => {
+              await rename(temp, final);
+              committedFinal = true;
+              await syncDir(dir);
+            })(),
+            stageFile(manifest, manifestBytes),
+          ]);
+          if (moved.status === 'rejected') {
+            if (staged.status === 'fulfilled') await staged.value.discard();
+            throw moved.reason;
+          }
+          if (staged.status === 'rejected') throw staged.reason;
+          committedManifest = true; // before the rename: an abort removes it even if the folder's fsync fails after
+          await staged.value.install();
         } catch (error) {
           throw new LocationError(location, `cannot commit ${final}: ${(error as Error).message}`, { cause: error });
         }
       },
       abort: async (): Promise<CleanupResult> => {
         try {
+          await flushing;
           await handle?.close().catch(() => undefined);
           handle = null;
           await rm(temp, { force: true });

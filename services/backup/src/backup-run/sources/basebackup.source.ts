@@ -1,43 +1,18 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { closeSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ZSTD_LEVEL, zstdCompressFd, type BaseBackupInfo } from '@continuity/artifacts';
 import type { PostgresResourceConfig } from '../../config/backup-config.schema.js';
 import { basebackupArgs, backupLabelFor, BaseBackupFormatError, parseBackupLabel, systemIdentifierOf, walRangesOf } from './basebackup-label.js';
 import { pgToolInvocation } from './pg-tool.js';
+import { fifo } from './fifo.js';
 import { toolVersion } from './postgres.source.js';
 import { SourceError, type SourceRun } from './source.js';
 import { TarMembers } from './tar-members.js';
 
 /** The tar members read on the way: small files, kept whole. */
 const WANTED = new Set(['backup_label', 'backup_manifest', 'PG_VERSION', 'global/pg_control']);
-
-/**
- * A FIFO for pg_basebackup's stdout, read into our own buffers (a child's stdout pipe hands Node
- * a new 64 KiB buffer per read instead). Made in a private folder and unlinked at once: only the
- * two descriptors remain. The read end is opened without blocking, so the write end opens at
- * once; the reader sees the end of the stream when the child, the last writer, exits.
- */
-const fifo = (): { readFd: number; writeFd: number } => {
-  const dir = mkdtempSync(join(tmpdir(), 'continuity-basebackup-'));
-  const path = join(dir, 'stdout');
-  try {
-    const made = spawnSync('mkfifo', ['-m', '0600', path], { encoding: 'utf8' });
-    if (made.status !== 0) throw new SourceError(`cannot make a FIFO for pg_basebackup: ${made.error?.message ?? made.stderr.trim()}`);
-    const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    try {
-      return { readFd, writeFd: openSync(path, constants.O_WRONLY) };
-    } catch (error) {
-      closeSync(readFd);
-      throw error;
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-};
 
 let pgBasebackupVersion: Promise<string> | null = null;
 
@@ -80,7 +55,7 @@ export const startBaseBackupSource = async (resource: PostgresResourceConfig, ba
   pgBasebackupVersion ??= toolVersion('pg_basebackup').catch(() => 'unknown');
   const version = await pgBasebackupVersion;
   const invocation = pgToolInvocation(resource.connection, basebackupArgs(backupId), { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' });
-  const pipe = fifo();
+  const pipe = await fifo('pg_basebackup');
   let child: ReturnType<typeof spawn>;
   try {
     child = spawn('pg_basebackup', invocation.args, { stdio: ['ignore', pipe.writeFd, 'pipe'], env: invocation.env });

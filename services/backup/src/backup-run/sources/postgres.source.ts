@@ -1,10 +1,13 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { Client, type ClientConfig } from 'pg';
 import { redactSecrets } from '@continuity/runtime/standalone';
 import type { PostgresResourceConfig } from '../../config/backup-config.schema.js';
 import type { TableRowCount } from '@continuity/artifacts';
 import { CatalogTable, clientConfigFor, countSql, lockSql, qualifiedName, TABLES_SQL, tableCounts, tablesToCount } from './pg-tables.js';
+import { fifo, readFrames } from './fifo.js';
 import { pgToolInvocation } from './pg-tool.js';
 import { SourceError, SourceRun } from './source.js';
 
@@ -152,13 +155,28 @@ const pgDumpFailure = (stderr: string) => {
 export const startPostgresSource = async (resource: PostgresResourceConfig, options: PostgresSourceOptions = {}): Promise<SourceRun> => {
   const connection = connectionFor(resource);
   pgDumpVersion ??= toolVersion('pg_dump').catch(() => 'unknown');
-  const [version, opened] = await Promise.all([pgDumpVersion, openSnapshotSession(connection)]);
+  const [version, opened, pipe] = await Promise.allSettled([pgDumpVersion, openSnapshotSession(connection), fifo('pg_dump')]).then(async (settled) => {
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [string, Awaited<ReturnType<typeof openSnapshotSession>>, { readFd: number; writeFd: number }];
+    const [, o, p] = settled;
+    if (o.status === 'fulfilled' && !('unavailable' in o.value)) await o.value.client.end().catch(() => undefined);
+    if (p.status === 'fulfilled') [p.value.readFd, p.value.writeFd].forEach((fd) => closeSync(fd));
+    throw failed.reason;
+  });
   const session = 'unavailable' in opened ? null : opened;
   const expectedBytes = session ? session.sizeBytes : await databaseSize(connection);
+  /** The read end, until the stream's socket owns it (a run stopped before the first read closes it here). */
+  let readFd: number | null = pipe.readFd;
+  const closeRead = () => {
+    if (readFd !== null) closeSync(readFd);
+    readFd = null;
+  };
   try {
     await options.beforeDump?.();
   } catch (error) {
     await session?.client.end().catch(() => undefined);
+    closeRead();
+    closeSync(pipe.writeFd);
     throw error;
   }
   const snapshotArgs = session ? [`--snapshot=${session.snapshot}`, `--lock-wait-timeout=${Math.max(1, Math.round(options.lockWaitTimeoutMs ?? LOCK_WAIT_TIMEOUT_MS))}`] : [];
@@ -166,9 +184,26 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
     ...process.env,
     PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10',
   });
-  const child = spawn('pg_dump', pgDump.args, { stdio: ['ignore', 'pipe', 'pipe'], env: pgDump.env });
+  let child: ChildProcess;
+  try {
+    child = spawn('pg_dump', pgDump.args, { stdio: ['ignore', pipe.writeFd, 'pipe'], env: pgDump.env });
+  } catch (error) {
+    await session?.client.end().catch(() => undefined);
+    closeRead();
+    throw error;
+  } finally {
+    closeSync(pipe.writeFd); // pg_dump holds the only write end: its exit ends the stream
+  }
+  // pg_dump's output arrives in frames of a MiB, read straight into them from the FIFO (it writes
+  // 4 KiB at a time: a pipe hands Node a new buffer, and the one pass a chunk, per write).
+  const frames = async function* () {
+    const fd = readFd!;
+    readFd = null;
+    yield* readFrames(fd);
+  };
+  const stream = Readable.from(frames(), { objectMode: false });
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
+  child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   /** The first failure (pg_dump's, the count's, or a cancel): the others follow from it. */
@@ -177,6 +212,7 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
   const fail = (error: Error) => {
     failure ??= error;
     if (running()) child.kill('SIGTERM');
+    closeRead(); // a run stopped before its first read; once reading, pg_dump's exit ends the stream
     void session?.client.end().catch(() => undefined);
   };
   const exited = new Promise<void>((resolve, reject) => {
@@ -208,7 +244,7 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
     kind: 'postgres',
     method: 'pg_dump-custom',
     extension: 'dump',
-    stream: child.stdout,
+    stream,
     expectedBytes,
     tools: { pg_dump: version },
     done,
