@@ -4,11 +4,9 @@ import { Envelope, eventSubject, continuityEvents } from '@continuity/contracts'
 import { aBackupCreatedData, aFailoverCompletedData, anEvent, anIntegrityVerifiedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
-import { envelopeLeafHash } from '../src/ledger/leaf.js';
-import { fromHex, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../src/ledger/merkle.js';
+import { envelopeLeafHash, fromHex, rootFromLeafHashes, verifyConsistency, verifyInclusion, verifyTreeHead } from '@continuity/contracts/ledger';
 import { SNAPSHOT_EVERY } from '../src/resource-state/projection-fold.js';
 import { evolveResourceState, ResourceState } from '../src/resource-state/resource-state.projection.js';
-import { verifyTreeHead } from '../src/signing/tree-head-signer.js';
 import { AUDITOR, OPERATOR, startAudit } from './harness.js';
 
 describe('audit ledger (real NATS and PostgreSQL)', () => {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { DomainError } from '@continuity/contracts';
 import { PG_POOL } from '@continuity/runtime';
-import { consistencyProofRanges, inclusionProofRanges, LeafRange, perfectCover, rangeHash, rangeProofRanges, toHex } from './merkle.js';
+import { consistencyProofRanges, inclusionProofRanges, LeafRange, perfectCover, rangeHash, rangeProofRanges, toHex } from '@continuity/contracts/ledger';
 
 const log2 = (n: number) => Math.round(Math.log2(n));
 const key = (start: number, size: number) => `${start}:${size}`;
