@@ -264,7 +264,7 @@ policies:
     // --from-copies and --ledger are for point-in-time restores only.
     const byId = await runCli(['restore', backupId, '--to-data-dir', join(world.root, 'restored', 'by-id'), '--from-copies'], env);
     expect(byId.code).toBe(2);
-    expect(byId.stderr).toContain('--from-copies and --ledger go with a point-in-time target');
+    expect(byId.stderr).toContain('--from-copies, --ledger and --ledger-key go with a point-in-time target');
   }, 180_000);
 
   it('--ledger: every WAL file checked against the WalArchived events of the audit ledger (real audit service); a segment whose copies all agree on forged bytes is refused and --latest fails before it', async () => {

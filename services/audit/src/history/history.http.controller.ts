@@ -5,6 +5,8 @@ import { ResourceSchema } from '@continuity/contracts';
 import { AuditHttpController } from '../api/audit-http.decorator.js';
 import { READERS, Roles } from '../api/roles.js';
 import { isoTime, nonNegativeInt, parsePath, parseQuery, positiveInt } from '../api/query.js';
+import { TreeTooSmallError } from '../ledger/ledger.queries.js';
+import { LedgerWriter } from '../ledger/ledger.writer.js';
 import { HistoryService } from './history.service.js';
 
 const eventsQuery = z.object({
@@ -14,6 +16,8 @@ const eventsQuery = z.object({
   to: isoTime.optional(),
   cursor: nonNegativeInt.optional(),
   limit: positiveInt.max(1000, 'must be ≤ 1000').default(100),
+  // A signed head's size: the page is limited to that tree and proven in it (one proof per page, bounded by limit).
+  treeSize: positiveInt.optional(),
 });
 
 // Built once: a zod schema is compiled on its first parse, so one made per request costs every request.
@@ -23,13 +27,23 @@ const stateQuery = z.object({ at: isoTime.optional() });
 
 @AuditHttpController()
 export class HistoryHttpController {
-  constructor(private readonly history: HistoryService) {}
+  constructor(
+    private readonly history: HistoryService,
+    private readonly writer: LedgerWriter,
+  ) {}
 
   @Get('events')
   @Roles(...READERS)
-  @ApiOperation({ summary: 'Ledger entries by resource, type and occurrence time, oldest first, paged by cursor' })
-  events(@Query() query: unknown) {
-    return this.history.events(parseQuery(eventsQuery, query));
+  @ApiOperation({
+    summary: 'Ledger entries by resource, type and occurrence time, oldest first, paged by cursor; with ?treeSize= (a signed head\'s size) only entries in that tree, and `proof`: one multi-leaf inclusion proof of the page against it',
+  })
+  async events(@Query() query: unknown) {
+    const filter = parseQuery(eventsQuery, query);
+    if (filter.treeSize !== undefined) {
+      const size = await this.writer.storedSize();
+      if (filter.treeSize > size) throw new TreeTooSmallError(filter.treeSize, size);
+    }
+    return this.history.events(filter);
   }
 
   @Get('events/:id')
