@@ -4,7 +4,7 @@ import { Envelope, eventSubject, continuityEvents } from '@continuity/contracts'
 import { aBackupCreatedData, aFailoverCompletedData, anEvent, anIntegrityVerifiedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
-import { envelopeLeafHash, fromHex, rootFromLeafHashes, verifyConsistency, verifyEntriesInHead, verifyHeadWithPinnedKeys, verifyInclusion, verifyTreeHead } from '@continuity/contracts/ledger';
+import { entryInHead, envelopeLeafHash, fromHex, rootFromLeafHashes, verifyConsistency, verifyEntriesInHead, verifyHeadWithPinnedKeys, verifyInclusion, verifyTreeHead } from '@continuity/contracts/ledger';
 import { SNAPSHOT_EVERY } from '../src/resource-state/projection-fold.js';
 import { evolveResourceState, ResourceState } from '../src/resource-state/resource-state.projection.js';
 import { AUDITOR, OPERATOR, startAudit } from './harness.js';
@@ -186,10 +186,17 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
     const forged = first.events.map((e: any, i: number) => (i === 0 ? { ...e, envelope: { ...e.envelope, resource: 'other-db' }, leafHash: undefined } : e));
     expect(verifyEntriesInHead(forged, first.proof, head)).toMatchObject({ ok: false, check: 'inclusion' });
     // Entries past the tree are not served; a tree larger than the ledger is a 404, a size of 0 a 400.
-    const { body: early } = await audit.get(`/audit/events?resource=ledger-page-db&treeSize=${first.events[0].logIndex}`);
-    expect(early.events).toEqual([]);
+    const { body: early } = await audit.get(`/audit/events?resource=ledger-page-db&treeSize=${first.events[0].logIndex + 1}`);
+    expect(early.events.map((e: any) => e.logIndex)).toEqual([first.events[0].logIndex]);
+    expect(verifyEntriesInHead(early.events, early.proof, head)).toMatchObject({ ok: false, check: 'inclusion' }); // a proof for another tree
     expect((await audit.get(`/audit/events?treeSize=${size + 1000}`)).status).toBe(404);
     expect((await audit.get('/audit/events?treeSize=0')).status).toBe(400);
+    // One entry alone, against the same tree: its own inclusion proof.
+    const one = first.events[1];
+    const { body: alone } = await audit.get(`/audit/events/${one.eventId}?treeSize=${head.treeSize}`);
+    expect(alone.inclusion.treeSize).toBe(head.treeSize);
+    expect(entryInHead(one, alone.inclusion.proof, head)).toBe(true);
+    expect((await audit.get(`/audit/events/${one.eventId}?treeSize=${size + 1000}`)).status).toBe(404);
   });
 
   it('serves consistency proofs between signed heads', async () => {

@@ -1,9 +1,9 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { anEvent } from '../testing.js';
-import { verifyEntriesInHead, verifyHeadWithPinnedKeys } from './answer-proof.js';
+import { entryInHead, verifyEntriesInHead, verifyHeadWithPinnedKeys } from './answer-proof.js';
 import type { LedgerKey } from './key-history.js';
 import { envelopeLeafHash } from './leaf.js';
-import { leafHash, MemorySubtreeStore, multiInclusionProof, multiInclusionProofRanges, rootFromLeaves, toHex } from './merkle.js';
+import { inclusionProof, leafHash, MemorySubtreeStore, multiInclusionProof, multiInclusionProofRanges, rootFromLeaves, toHex } from './merkle.js';
 import { attestKey, keyIdOf, publicKeyPem, signTreeHead } from './tree-head.js';
 
 const leaves = (n: number) => Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`leaf ${i}`)));
@@ -65,11 +65,12 @@ describe('a ledger answer checked against pinned keys', () => {
     const tree = new MemorySubtreeStore();
     for (const e of envelopes) tree.appendLeafHash(envelopeLeafHash(e));
     const head = signTreeHead({ treeSize: n, rootHash: toHex(tree.root()), timestamp: '2026-12-01T10:00:00.000Z' }, key);
+    const single = (i: number) => inclusionProof(i, n, tree).map(toHex);
     const page = (indices: number[]) => ({
       entries: indices.map((i) => ({ logIndex: i, leafHash: envelopeLeafHash(envelopes[i]).toString('hex'), envelope: envelopes[i] as unknown })),
       proof: { treeSize: n, hashes: multiInclusionProof(indices, n, tree).map(toHex) },
     });
-    return { envelopes, head, page };
+    return { envelopes, head, page, single };
   };
 
   it('an honest page proves in the head, which the pinned key signed', () => {
@@ -100,7 +101,7 @@ describe('a ledger answer checked against pinned keys', () => {
   });
 
   it('a forged envelope is named, whether or not the answer also forged its leaf hash', () => {
-    const { head, page } = ledger(20);
+    const { head, page, single } = ledger(20);
     const { entries, proof } = page([2, 7, 11]);
     const forged = { ...(entries[1]!.envelope as Record<string, unknown>), data: { forged: true } };
     const keptHash = entries.map((e, i) => (i === 1 ? { ...e, envelope: forged } : e));
@@ -108,6 +109,11 @@ describe('a ledger answer checked against pinned keys', () => {
     const rehashed = entries.map((e, i) => (i === 1 ? { ...e, envelope: forged, leafHash: envelopeLeafHash(forged).toString('hex') } : e));
     const verdict = verifyEntriesInHead(rehashed, proof, head);
     expect(verdict).toMatchObject({ ok: false, check: 'inclusion' });
+    // Each entry proven alone names the forged one.
+    expect(rehashed.map((e) => entryInHead(e, single(e.logIndex), head))).toEqual([true, false, true]);
+    expect(entryInHead(entries[0]!, single(3), head)).toBe(false);
+    expect(entryInHead(entries[0]!, 'not a proof', head)).toBe(false);
+    expect(entryInHead(entries[0]!, ['zz'], head)).toBe(false);
     expect(verdict.detail).toContain('NOT included in signed tree head 20');
     // Moved (claimed at another index), proven against another size, or without a proof: refused.
     expect(verifyEntriesInHead(entries.map((e, i) => (i === 1 ? { ...e, logIndex: 8 } : e)), proof, head)).toMatchObject({ ok: false, check: 'inclusion' });

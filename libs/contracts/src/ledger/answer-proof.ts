@@ -1,6 +1,6 @@
 import { checkHeadSignature, LedgerKey, trustedKeys } from './key-history.js';
 import { envelopeLeafHash } from './leaf.js';
-import { fromHex, rootFromLeaves } from './merkle.js';
+import { fromHex, rootFromLeaves, verifyInclusion } from './merkle.js';
 import type { SignedTreeHead } from './tree-head.js';
 
 /**
@@ -80,6 +80,20 @@ export const verifyEntriesInHead = (entries: readonly ServedEntry[], proof: Entr
     detail: `${range}, hashed from their envelopes, are NOT included in signed tree head ${head.treeSize}: one of them was changed, moved or never recorded`,
     logIndices: indices.filter(Number.isSafeInteger),
   };
+};
+
+/**
+ * One entry against a head already checked, with its own inclusion proof (hex hashes): its leaf
+ * hash recomputed from its envelope. How a reader names which entries of a page that did not prove
+ * are not in the tree. False on any malformed input.
+ */
+export const entryInHead = (entry: ServedEntry, proof: unknown, head: SignedTreeHead): boolean => {
+  try {
+    if (!Array.isArray(proof)) return false;
+    return verifyInclusion(envelopeLeafHash(entry.envelope), entry.logIndex, head.treeSize, proof.map((h) => fromHex(h as string)), fromHex(head.rootHash));
+  } catch {
+    return false;
+  }
 };
 
 const isHead = (h: unknown): h is SignedTreeHead => {

@@ -22,6 +22,7 @@ const eventsQuery = z.object({
 
 // Built once: a zod schema is compiled on its first parse, so one made per request costs every request.
 const eventPath = z.object({ id: z.uuid({ message: 'must be an event id (UUID)' }) });
+const eventQuery = z.object({ treeSize: positiveInt.optional() });
 const resourcePath = z.object({ resource: ResourceSchema });
 const stateQuery = z.object({ at: isoTime.optional() });
 
@@ -39,19 +40,25 @@ export class HistoryHttpController {
   })
   async events(@Query() query: unknown) {
     const filter = parseQuery(eventsQuery, query);
-    if (filter.treeSize !== undefined) {
-      const size = await this.writer.storedSize();
-      if (filter.treeSize > size) throw new TreeTooSmallError(filter.treeSize, size);
-    }
+    await this.requireStored(filter.treeSize);
     return this.history.events(filter);
   }
 
   @Get('events/:id')
   @Roles(...READERS)
-  @ApiOperation({ summary: 'One entry with its log index, leaf hash and inclusion proof against the latest signed head' })
-  event(@Param() params: unknown) {
+  @ApiOperation({ summary: 'One entry with its log index, leaf hash and inclusion proof against the latest signed head, or with ?treeSize= against that tree' })
+  async event(@Param() params: unknown, @Query() query: unknown) {
     const { id } = parsePath(eventPath, params);
-    return this.history.event(id);
+    const { treeSize } = parseQuery(eventQuery, query);
+    await this.requireStored(treeSize);
+    return this.history.event(id, treeSize);
+  }
+
+  /** A proof against a tree the ledger does not hold (yet) cannot be made: 404, saying the size. */
+  private async requireStored(treeSize: number | undefined) {
+    if (treeSize === undefined) return;
+    const size = await this.writer.storedSize();
+    if (treeSize > size) throw new TreeTooSmallError(treeSize, size);
   }
 
   @Get('resources')

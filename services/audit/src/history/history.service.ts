@@ -161,13 +161,21 @@ export class HistoryService {
     return { events: page, nextCursor, proof };
   }
 
-  /** One event with its inclusion proof against the latest signed head (if that head covers it). */
-  async event(eventId: string) {
+  /**
+   * One event with its inclusion proof against the latest signed head (if that head covers it), or,
+   * with `treeSize`, against the tree of that size (at most the entries stored: the caller checks)
+   * and the first signed head covering it.
+   */
+  async event(eventId: string, treeSize?: number) {
     const {
       rows: [row],
     } = await this.pool.query({ ...ENTRY_BY_ID, values: [eventId] });
     if (!row) throw new NotFoundInLedgerError('AUDIT.EVENT_NOT_FOUND', `no event ${eventId} in the ledger`);
     const entry = toEntry(row);
+    if (treeSize !== undefined) {
+      const inclusion = treeSize > entry.logIndex ? { treeSize, proof: await this.proofs.inclusion(entry.logIndex, treeSize) } : null;
+      return { ...entry, signedHead: await this.heads.atOrAfter(treeSize), inclusion };
+    }
     const head = await this.heads.latestCached();
     const inclusion =
       head && head.treeSize > entry.logIndex

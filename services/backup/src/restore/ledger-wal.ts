@@ -1,5 +1,5 @@
 import { continuityEvents, WalArchivedV1Schema } from '@continuity/contracts';
-import { verifyEntriesInHead, verifyHeadWithPinnedKeys, type EntriesProof, type LedgerKey, type SignedTreeHead } from '@continuity/contracts/ledger';
+import { entryInHead, verifyEntriesInHead, verifyHeadWithPinnedKeys, type EntriesProof, type LedgerKey, type ServedEntry, type SignedTreeHead } from '@continuity/contracts/ledger';
 import { RestoreError } from './restore.errors.js';
 import type { LedgerBaseBackup, LedgerWalVersion } from './ledger-check.policy.js';
 
@@ -139,7 +139,11 @@ const readEvents = async (options: LedgerReadOptions, type: 'WalArchived' | 'Bac
     if (proving) {
       const verdict = verifyEntriesInHead(page.events, page.proof, proving.head);
       if (!verdict.ok) {
-        throw unverified(`the audit ledger at ${where} answered ${type} events of ${options.resource} that it cannot prove (${verdict.check} check): ${verdict.detail}; nothing restored`, { logIndices: verdict.logIndices });
+        const named = verdict.check === 'inclusion' ? await unprovenEntries(options, page.events, proving.head) : [];
+        const detail = named.length ? `${verdict.detail}; each proven alone, the entries at log index ${named.map((e) => `${e.logIndex} (event ${e.id})`).join(', ')} are not in it` : verdict.detail;
+        throw unverified(`the audit ledger at ${where} answered ${type} events of ${options.resource} that it cannot prove (${verdict.check} check): ${detail}; nothing restored`, {
+          logIndices: named.length ? named.map((e) => e.logIndex) : verdict.logIndices,
+        });
       }
       proving.proven += page.events.length;
     }
@@ -164,6 +168,28 @@ const readEvents = async (options: LedgerReadOptions, type: 'WalArchived' | 'Bac
     cursor = page.nextCursor;
   }
   return { events, untrusted };
+};
+
+/**
+ * Which entries of a page that did not prove are not in the head's tree: each asked alone with its
+ * own inclusion proof (`GET /audit/events/{id}?treeSize=`), checked with the leaf recomputed here
+ * and the log index the page gave. Only on the failure path, and at most one page of requests.
+ */
+const unprovenEntries = async (options: LedgerReadOptions, entries: readonly ServedEntry[], head: SignedTreeHead) => {
+  const where = ledgerSource(options.url);
+  const unproven: { logIndex: number; id: string }[] = [];
+  for (const entry of entries) {
+    const id = String((entry.envelope as { id?: unknown } | null)?.id ?? '');
+    let proven = false;
+    if (/^[0-9a-f-]{36}$/i.test(id)) {
+      const url = new URL(`${where}/audit/events/${id}`);
+      url.searchParams.set('treeSize', String(head.treeSize));
+      const answer = (await getJson(options, url, 'an event with its inclusion proof').catch(() => null)) as { inclusion?: { treeSize?: number; proof?: unknown } | null } | null;
+      proven = answer?.inclusion?.treeSize === head.treeSize && entryInHead(entry, answer.inclusion.proof, head);
+    }
+    if (!proven) unproven.push({ logIndex: entry.logIndex, id: id.slice(0, 36) || 'without an id' });
+  }
+  return unproven;
 };
 
 /**
