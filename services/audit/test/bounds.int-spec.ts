@@ -9,9 +9,7 @@ import { ContinuityPublisher, EVENT_LIMITS, eventSubject } from '@continuity/con
 import { aBackupFailedData, anAuditCheckpointSignedData, anEvent } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
-import { envelopeLeafHash } from '../src/ledger/leaf.js';
-import { rootFromLeafHashes } from '../src/ledger/merkle.js';
-import { signTreeHead } from '../src/signing/tree-head-signer.js';
+import { envelopeLeafHash, rootFromLeafHashes, signTreeHead } from '@continuity/contracts/ledger';
 import { OPERATOR, publishBackups, runVerify as verify, startAudit } from './harness.js';
 
 const PAGE = 8;

@@ -6,8 +6,7 @@ import { Client } from 'pg';
 import { aBackupCreatedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { createTestDatabase, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
-import { envelopeLeafHash } from '../src/ledger/leaf.js';
-import { rootFromLeafHashes } from '../src/ledger/merkle.js';
+import { envelopeLeafHash, rootFromLeafHashes } from '@continuity/contracts/ledger';
 import { OPERATOR } from './harness.js';
 
 const EVENTS = 10_000;

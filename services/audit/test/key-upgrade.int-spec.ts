@@ -13,8 +13,7 @@ import { createTestDatabase } from '@continuity/runtime/testing';
 import { AuditLedger1764150000000 } from '../src/database/1764150000000-audit-ledger.migration.js';
 import { AuditorViews1764160000000 } from '../src/database/1764160000000-auditor-views.migration.js';
 import { appendLeaf, EMPTY_FRONTIER, frontierRoot } from '../src/ledger/frontier.js';
-import { envelopeLeafHash } from '../src/ledger/leaf.js';
-import { keyIdOf, signTreeHead } from '../src/signing/tree-head-signer.js';
+import { envelopeLeafHash, keyIdOf, signTreeHead } from '@continuity/contracts/ledger';
 import { runCli } from '../src/verification/cli.js';
 import { OPERATOR, startAudit } from './harness.js';
 

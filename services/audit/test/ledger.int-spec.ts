@@ -4,11 +4,9 @@ import { Envelope, eventSubject, continuityEvents } from '@continuity/contracts'
 import { aBackupCreatedData, aFailoverCompletedData, anEvent, anIntegrityVerifiedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
-import { envelopeLeafHash } from '../src/ledger/leaf.js';
-import { fromHex, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../src/ledger/merkle.js';
+import { entryInHead, envelopeLeafHash, fromHex, rootFromLeafHashes, verifyConsistency, verifyEntriesInHead, verifyHeadWithPinnedKeys, verifyInclusion, verifyTreeHead } from '@continuity/contracts/ledger';
 import { SNAPSHOT_EVERY } from '../src/resource-state/projection-fold.js';
 import { evolveResourceState, ResourceState } from '../src/resource-state/resource-state.projection.js';
-import { verifyTreeHead } from '../src/signing/tree-head-signer.js';
 import { AUDITOR, OPERATOR, startAudit } from './harness.js';
 
 describe('audit ledger (real NATS and PostgreSQL)', () => {
@@ -160,6 +158,45 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
     );
     expect(ok).toBe(true);
     expect(verifyInclusion(fromHex(body.leafHash), body.logIndex + 1, body.inclusion.treeSize, body.inclusion.proof.map(fromHex), fromHex(body.signedHead.rootHash))).toBe(false);
+  });
+
+  it('serves a page of events within the tree of a signed head with one multi-leaf proof of the whole page', async () => {
+    const story = await publishStory('ledger-page-db');
+    await waitForEvents(story.map((e) => e.id));
+    const size = (await allEntries()).length;
+    const head = await pollUntil(async () => {
+      const { body } = await audit.get('/audit/tree-heads/latest');
+      return body?.treeSize >= size ? body : null;
+    }, { what: 'a signed head covering the log' });
+    const { body: keys } = await audit.get('/audit/public-keys', null);
+    const { body: key } = await audit.get('/audit/public-key', null);
+    expect(verifyHeadWithPinnedKeys(head, [key.publicKeyPem], keys.keys)).toMatchObject({ ok: true });
+    // Scattered entries (one resource among others), paged: every page proves on its own.
+    const pages: any[] = [];
+    for (let cursor: number | null = -1; cursor !== null; ) {
+      const { status, body } = await audit.get(`/audit/events?resource=ledger-page-db&limit=2&treeSize=${head.treeSize}${cursor >= 0 ? `&cursor=${cursor}` : ''}`);
+      expect(status).toBe(200);
+      pages.push(body);
+      cursor = body.nextCursor;
+    }
+    expect(pages.flatMap((p) => p.events.map((e: any) => e.eventId))).toEqual(story.map((e) => e.id));
+    for (const page of pages) expect(verifyEntriesInHead(page.events, page.proof, head)).toMatchObject({ ok: true });
+    // A changed envelope is caught against the same proof.
+    const [first] = pages;
+    const forged = first.events.map((e: any, i: number) => (i === 0 ? { ...e, envelope: { ...e.envelope, resource: 'other-db' }, leafHash: undefined } : e));
+    expect(verifyEntriesInHead(forged, first.proof, head)).toMatchObject({ ok: false, check: 'inclusion' });
+    // Entries past the tree are not served; a tree larger than the ledger is a 404, a size of 0 a 400.
+    const { body: early } = await audit.get(`/audit/events?resource=ledger-page-db&treeSize=${first.events[0].logIndex + 1}`);
+    expect(early.events.map((e: any) => e.logIndex)).toEqual([first.events[0].logIndex]);
+    expect(verifyEntriesInHead(early.events, early.proof, head)).toMatchObject({ ok: false, check: 'inclusion' }); // a proof for another tree
+    expect((await audit.get(`/audit/events?treeSize=${size + 1000}`)).status).toBe(404);
+    expect((await audit.get('/audit/events?treeSize=0')).status).toBe(400);
+    // One entry alone, against the same tree: its own inclusion proof.
+    const one = first.events[1];
+    const { body: alone } = await audit.get(`/audit/events/${one.eventId}?treeSize=${head.treeSize}`);
+    expect(alone.inclusion.treeSize).toBe(head.treeSize);
+    expect(entryInHead(one, alone.inclusion.proof, head)).toBe(true);
+    expect((await audit.get(`/audit/events/${one.eventId}?treeSize=${size + 1000}`)).status).toBe(404);
   });
 
   it('serves consistency proofs between signed heads', async () => {

@@ -6,8 +6,7 @@ import { ContinuityPublisher } from '@continuity/contracts';
 import { aBackupExpiredData, anIntegrityVerifiedData } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createPgCluster, PgCluster, ServiceProcess, startServiceProcess } from '@continuity/runtime/testing';
-import { envelopeLeafHash } from '../src/ledger/leaf.js';
-import { rootFromLeafHashes } from '../src/ledger/merkle.js';
+import { envelopeLeafHash, rootFromLeafHashes } from '@continuity/contracts/ledger';
 import { OPERATOR } from './harness.js';
 
 /** Longer than the old retry budget (5 deliveries ≈ 7.5 s of back-off), after which events were dead-lettered. */

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,6 +8,7 @@ import { Client } from 'pg';
 import { Kvm, type KV } from '@nats-io/kv';
 import { artifactPath, walArtifactKey, zstdCompress, zstdDecompress } from '@continuity/artifacts';
 import { failoverBucketName, routeKey } from '@continuity/contracts';
+import { envelopeLeafHash } from '@continuity/contracts/ledger';
 import { pollUntil } from '@continuity/messaging/testing';
 import { bearer, createPgCluster, freePort, startServiceProcess, TEST_TOKENS, type PgCluster, type PgNode } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
@@ -264,7 +265,7 @@ policies:
     // --from-copies and --ledger are for point-in-time restores only.
     const byId = await runCli(['restore', backupId, '--to-data-dir', join(world.root, 'restored', 'by-id'), '--from-copies'], env);
     expect(byId.code).toBe(2);
-    expect(byId.stderr).toContain('--from-copies and --ledger go with a point-in-time target');
+    expect(byId.stderr).toContain('--from-copies, --ledger and --ledger-key go with a point-in-time target');
   }, 180_000);
 
   it('--ledger: every WAL file checked against the WalArchived events of the audit ledger (real audit service); a segment whose copies all agree on forged bytes is refused and --latest fails before it', async () => {
@@ -320,12 +321,65 @@ policies:
       expect(`${run.code} ${run.stderr}`).toBe(`0 ${run.stderr}`);
       expect(run.stdout).toMatch(new RegExp(`WAL checked against the audit ledger at ${base}: \\d+ WalArchived event\\(s\\), [1-9]\\d* file\\(s\\) as recorded, 0 refused`));
       expect(run.stdout).toContain(`base backup ${backupId} as its BackupCreated in the ledger recorded it (SHA-256 `);
+      expect(run.stdout).toContain("the ledger's answer was NOT verified (no --ledger-key)");
       const client = await restoredClient(port);
       try {
         const ids = await idsIn(client);
         expect([...tl1Rows, ...tl2BeforeT, ...tl2AfterT].filter((id) => !ids.has(id))).toEqual([]);
       } finally {
         await client.end();
+      }
+
+      // --ledger-key: the ledger's answer is verified, not believed (decision 0043). A head covering every event first.
+      const signed = await fetch(`${base}/audit/tree-heads`, { method: 'POST', headers: bearer('operator') });
+      expect(signed.status).toBe(201);
+      const keyFile = join(world.root, 'ledger-key.pem');
+      writeFileSync(keyFile, ((await (await fetch(`${base}/audit/public-key`)).json()) as { publicKeyPem: string }).publicKeyPem);
+      const pinned = (dir: string, key = keyFile) => runCli(['restore', RESOURCE, '--latest', '--to-data-dir', join(world.root, 'restored', dir), '--ledger', base, '--ledger-key', key], ledgerEnv);
+      const verified = await pinned('ledger-verified');
+      expect(`${verified.code} ${verified.stderr}`).toBe(`0 ${verified.stderr}`);
+      expect(verified.stdout).toMatch(/the ledger's answer verified: tree head \d+ \(\S+\) signed by pinned key [0-9a-f]{16}…, [1-9]\d* event\(s\) proven included in it/);
+      expect(verified.stdout).toMatch(/WAL checked against the audit ledger at \S+: \d+ WalArchived event\(s\), [1-9]\d* file\(s\) as recorded, 0 refused/);
+
+      // A head signed by a key nobody pinned: refused before anything is written.
+      const stranger = join(world.root, 'stranger-key.pem');
+      writeFileSync(stranger, createPublicKey(generateKeyPairSync('ed25519').privateKey).export({ format: 'pem', type: 'spki' }).toString());
+      const strangerRun = await pinned('ledger-stranger', stranger);
+      expect(strangerRun.code).toBe(1);
+      expect(strangerRun.stderr).toContain('answered a tree head the pinned key(s) do not vouch for (tree-head check)');
+      expect(strangerRun.stderr).toContain('[RESTORE.LEDGER_UNVERIFIED]');
+      expect(existsSync(join(world.root, 'restored', 'ledger-stranger'))).toBe(false);
+
+      // The attack: the audit database rewritten behind the service's back (replica mode skips the
+      // append-only trigger), so the service itself answers a forged WAL hash.
+      const sql = new Client({ connectionString: auditDb.url });
+      await sql.connect();
+      const {
+        rows: [victim],
+      } = await sql.query(`select log_index, envelope, leaf_hash from audit.log_entries where resource = $1 and type = 'WalArchived' order by log_index desc limit 1`, [RESOURCE]);
+      const tamper = async (envelope: unknown, leaf: Buffer) => {
+        await sql.query('set session_replication_role = replica');
+        await sql.query('update audit.log_entries set envelope = $1, leaf_hash = $2 where log_index = $3', [envelope, leaf, victim.log_index]);
+        await sql.query('set session_replication_role = origin');
+      };
+      try {
+        const forgedEnvelope = structuredClone(victim.envelope);
+        forgedEnvelope.data.segments[0].plaintextSha256 = 'f'.repeat(64);
+        await tamper(forgedEnvelope, victim.leaf_hash);
+        const changed = await pinned('ledger-tampered');
+        expect(changed.code).toBe(1);
+        expect(changed.stderr).toContain(`(leaf-hash check): entries at log index ${victim.log_index} do not hash to the leaf hashes the ledger lists for them`);
+        // The leaf hash rewritten too: no proof fits it into the signed root.
+        await tamper(forgedEnvelope, envelopeLeafHash(forgedEnvelope));
+        const rehashed = await pinned('ledger-tampered');
+        expect(rehashed.code).toBe(1);
+        expect(rehashed.stderr).toMatch(new RegExp(`\\(inclusion check\\): entries at log index \\d+…\\d+ \\(\\d+\\), hashed from their envelopes, are NOT included in signed tree head`));
+        // … and, each entry of the page then proven alone, the forged one is named.
+        expect(rehashed.stderr).toContain(`each proven alone, the entries at log index ${victim.log_index} (event ${victim.envelope.id}) are not in it`);
+        expect(existsSync(join(world.root, 'restored', 'ledger-tampered'))).toBe(false);
+      } finally {
+        await tamper(victim.envelope, victim.leaf_hash);
+        await sql.end();
       }
 
       // Forged alike in every copy (bytes and manifests agree with each other): only the ledger can tell.

@@ -131,8 +131,13 @@ export class HistoryService {
     }));
   }
 
-  /** Events by filter, oldest first, `limit` per page; `cursor` is the last log index of the previous page. */
-  async events(filter: { resource?: string; type?: string; from?: Date; to?: Date; cursor?: number; limit: number }) {
+  /**
+   * Events by filter, oldest first, `limit` per page; `cursor` is the last log index of the previous
+   * page. With `treeSize` (a signed head's size, at most the entries stored), only entries inside
+   * that tree, and the page comes with one multi-leaf inclusion proof of all its entries against
+   * it: a reader holding that signed head checks the whole page without trusting this answer.
+   */
+  async events(filter: { resource?: string; type?: string; from?: Date; to?: Date; cursor?: number; limit: number; treeSize?: number }) {
     const where: string[] = ['log_index > $1'];
     const params: unknown[] = [filter.cursor ?? -1];
     const add = (clause: string, value: unknown) => {
@@ -143,22 +148,34 @@ export class HistoryService {
     if (filter.type) add('type = ?', filter.type);
     if (filter.from) add('occurred_at >= ?', filter.from.toISOString());
     if (filter.to) add('occurred_at < ?', filter.to.toISOString());
+    if (filter.treeSize !== undefined) add('log_index < ?', filter.treeSize);
     params.push(filter.limit + 1);
     const rows = await this.dataSource.query(
       `select * from audit.log_entries where ${where.join(' and ')} order by log_index limit $${params.length}`,
       params,
     );
     const page = rows.slice(0, filter.limit).map(toEntry);
-    return { events: page, nextCursor: rows.length > filter.limit ? page[page.length - 1]!.logIndex : null };
+    const nextCursor = rows.length > filter.limit ? page[page.length - 1]!.logIndex : null;
+    if (filter.treeSize === undefined) return { events: page, nextCursor };
+    const proof = { treeSize: filter.treeSize, hashes: await this.proofs.multiInclusion(page.map((e: StoredEntry) => e.logIndex), filter.treeSize) };
+    return { events: page, nextCursor, proof };
   }
 
-  /** One event with its inclusion proof against the latest signed head (if that head covers it). */
-  async event(eventId: string) {
+  /**
+   * One event with its inclusion proof against the latest signed head (if that head covers it), or,
+   * with `treeSize`, against the tree of that size (at most the entries stored: the caller checks)
+   * and the first signed head covering it.
+   */
+  async event(eventId: string, treeSize?: number) {
     const {
       rows: [row],
     } = await this.pool.query({ ...ENTRY_BY_ID, values: [eventId] });
     if (!row) throw new NotFoundInLedgerError('AUDIT.EVENT_NOT_FOUND', `no event ${eventId} in the ledger`);
     const entry = toEntry(row);
+    if (treeSize !== undefined) {
+      const inclusion = treeSize > entry.logIndex ? { treeSize, proof: await this.proofs.inclusion(entry.logIndex, treeSize) } : null;
+      return { ...entry, signedHead: await this.heads.atOrAfter(treeSize), inclusion };
+    }
     const head = await this.heads.latestCached();
     const inclusion =
       head && head.treeSize > entry.logIndex

@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { eventSubject, Topology } from '@continuity/contracts';
-import { SignedTreeHead } from '../signing/tree-head-signer.js';
+import { SignedTreeHead } from '@continuity/contracts/ledger';
 
 /** Announcements read per tamper check at most: bounded memory and time, whatever the stream holds. */
 export const MAX_ANNOUNCEMENTS = 1_000_000;

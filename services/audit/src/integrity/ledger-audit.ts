@@ -1,7 +1,5 @@
 import { appendLeaf, EMPTY_FRONTIER, Frontier, frontierRoot, SubtreeNode } from '../ledger/frontier.js';
-import { envelopeLeafHash } from '../ledger/leaf.js';
-import { checkHeadSignature, keyHistoryProblems, LedgerKey } from '../signing/key-history.js';
-import { SignedTreeHead } from '../signing/tree-head-signer.js';
+import { checkHeadSignature, envelopeLeafHash, keyHistoryProblems, LedgerKey, SignedTreeHead } from '@continuity/contracts/ledger';
 
 export type Finding =
   | { kind: 'changed'; logIndex: number; detail: string }

@@ -7,7 +7,7 @@ import { NATS_CONNECTION, ReadinessChecks, SERVICE_CONFIG, TOPOLOGY } from '@con
 import { AuditConfig } from '../config/audit.config.js';
 import { SigningKeysService } from '../signing/signing-keys.service.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
-import { SignedTreeHead } from '../signing/tree-head-signer.js';
+import { SignedTreeHead } from '@continuity/contracts/ledger';
 import type { SubtreeNode } from '../ledger/frontier.js';
 import { Announcements, readAnnouncements } from './checkpoint-announcements.js';
 import { compareAnnouncements, describeFinding, Finding, LedgerAuditor } from './ledger-audit.js';

@@ -1,5 +1,5 @@
 import { appendLeaf, EMPTY_FRONTIER, Frontier, frontierRoot, frontierShape } from './frontier.js';
-import { EMPTY_ROOT, leafHash, perfectSubtreesToStore, rootFromLeafHashes } from './merkle.js';
+import { EMPTY_ROOT, leafHash, perfectSubtreesToStore, rootFromLeafHashes } from '@continuity/contracts/ledger';
 
 describe('frontier (compact range)', () => {
   const leaves = Array.from({ length: 300 }, (_, i) => leafHash(Buffer.from(`entry ${i}`)));

@@ -1,4 +1,4 @@
-import { EMPTY_ROOT, nodeHash } from './merkle.js';
+import { EMPTY_ROOT, nodeHash } from '@continuity/contracts/ledger';
 
 /** A perfect aligned subtree [start, start+size) and its hash. */
 export interface SubtreeNode {

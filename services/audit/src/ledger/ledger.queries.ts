@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { DomainError } from '@continuity/contracts';
 import { PG_POOL } from '@continuity/runtime';
-import { consistencyProofRanges, inclusionProofRanges, LeafRange, perfectCover, rangeHash, rangeProofRanges, toHex } from './merkle.js';
+import { consistencyProofRanges, inclusionProofRanges, LeafRange, multiInclusionProofRanges, perfectCover, rangeHash, rangeProofRanges, toHex } from '@continuity/contracts/ledger';
 
 const log2 = (n: number) => Math.round(Math.log2(n));
 const key = (start: number, size: number) => `${start}:${size}`;
@@ -49,6 +49,11 @@ export class LedgerProofs {
   /** The subtree hashes that prove entries [from, to) against the root of `treeSize` entries: O(log n) of them. */
   async range(from: number, to: number, treeSize: number): Promise<string[]> {
     return this.hashes(rangeProofRanges(from, to, treeSize));
+  }
+
+  /** The subtree hashes that prove the entries at `indices` (strictly increasing) against the root of `treeSize` entries, in one proof. */
+  async multiInclusion(indices: number[], treeSize: number): Promise<string[]> {
+    return indices.length ? this.hashes(multiInclusionProofRanges(indices, treeSize)) : [];
   }
 
   /** Root of the first `treeSize` entries, from stored hashes. */

@@ -10,7 +10,7 @@ import { ProjectionRebuildService } from '../resource-state/projection-rebuild.s
 import { LedgerEntry, ResourceState, SloTargets } from '../resource-state/resource-state.projection.js';
 import { sloTargetsOf } from '../resource-state/slo-targets.js';
 import { appendLeaf, EMPTY_FRONTIER, Frontier, frontierRoot, frontierShape, SubtreeNode } from './frontier.js';
-import { canonicalLeaf } from './leaf.js';
+import { canonicalLeaf } from '@continuity/contracts/ledger';
 import { WriterLease } from '../database/writer-lease.js';
 
 interface Pending {

@@ -1,5 +1,5 @@
 import type { CopyPlacement, ResourceState, SloTargets } from '../resource-state/resource-state.projection.js';
-import type { SignedTreeHead } from '../signing/tree-head-signer.js';
+import type { SignedTreeHead } from '@continuity/contracts/ledger';
 import type { Contact, Route } from '../notifications/notification.config.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { ResourceState } from '../resource-state/resource-state.projection.js';
-import type { SignedTreeHead } from '../signing/tree-head-signer.js';
+import type { SignedTreeHead } from '@continuity/contracts/ledger';
 import { field } from '../notifications/notice.js';
 import type { DrillEvidence, RiskEvidence } from './continuity-plan.js';
 

@@ -1,5 +1,5 @@
 import { escapeHtml } from '../api/html.js';
-import type { SignedTreeHead } from '../signing/tree-head-signer.js';
+import type { SignedTreeHead } from '@continuity/contracts/ledger';
 import type { ContinuityReport, ResourceReport, RpoPoint } from './continuity-report.js';
 
 export const formatDuration = (ms: number | null): string => {

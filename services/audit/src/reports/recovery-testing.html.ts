@@ -1,4 +1,4 @@
-import type { SignedTreeHead } from '../signing/tree-head-signer.js';
+import type { SignedTreeHead } from '@continuity/contracts/ledger';
 import { formatDuration } from './continuity-report.html.js';
 import type { RecoveryTest, RecoveryTestingReport, ResourceRecoveryTesting } from './recovery-testing.js';
 

@@ -7,7 +7,7 @@ import type { LedgerEntry } from '../resource-state/resource-state.projection.js
 import { sloTargetsOf } from '../resource-state/slo-targets.js';
 import { readStoredEntry } from '../resource-state/stored-entry.js';
 import { TreeHeadsService } from '../signing/tree-heads.service.js';
-import type { SignedTreeHead } from '../signing/tree-head-signer.js';
+import type { SignedTreeHead } from '@continuity/contracts/ledger';
 import { buildRecoveryTestingReport, RecoveryTestingReport } from './recovery-testing.js';
 import { renderRecoveryTestingHtml } from './recovery-testing.html.js';
 import { renderPdf } from './recovery-testing.pdf.js';

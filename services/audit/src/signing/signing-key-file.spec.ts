@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '@continuity/runtime';
 import { auditEnvSchema } from '../config/audit.config.js';
-import { keyIdOf, loadOrCreateSigningKey, SigningKeyError } from './tree-head-signer.js';
+import { keyIdOf } from '@continuity/contracts/ledger';
+import { loadOrCreateSigningKey, SigningKeyError } from './signing-key-file.js';
 
 // Lets a test run code at the moment this process has decided to create a key: where a second
 // process starting at the same time would write its own.

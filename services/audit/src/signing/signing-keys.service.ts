@@ -7,8 +7,8 @@ import { ContinuityPublisher } from '@continuity/contracts';
 import { PUBLISHER, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
 import { KEYS_LOCK } from '../database/advisory-locks.js';
-import { LedgerKey } from './key-history.js';
-import { attestKey, keyIdOf, loadOrCreateSigningKey, publicKeyPem, SignedTreeHead, signTreeHead, TreeHead } from './tree-head-signer.js';
+import { attestKey, keyIdOf, LedgerKey, publicKeyPem, SignedTreeHead, signTreeHead, TreeHead } from '@continuity/contracts/ledger';
+import { loadOrCreateSigningKey } from './signing-key-file.js';
 
 const toKey = (row: Record<string, unknown>): LedgerKey => ({
   keyId: String(row.key_id),

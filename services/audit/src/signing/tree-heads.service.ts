@@ -8,7 +8,7 @@ import { AuditConfig } from '../config/audit.config.js';
 import { LedgerWriter } from '../ledger/ledger.writer.js';
 import { WriterLease } from '../database/writer-lease.js';
 import { SigningKeysService } from './signing-keys.service.js';
-import { SignedTreeHead } from './tree-head-signer.js';
+import { SignedTreeHead } from '@continuity/contracts/ledger';
 
 const toHead = (row: Record<string, unknown>): SignedTreeHead => ({
   treeSize: Number(row.tree_size),

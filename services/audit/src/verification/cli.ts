@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { pemBlocks } from '@continuity/contracts/ledger';
 import { verifyOffline, VerifyInput } from './offline-verify.js';
 
 const USAGE = `continuity-audit verify — check the audit ledger without the service or its database
@@ -25,12 +26,6 @@ const readJson = (file: string, what: string) => {
 };
 
 class UsageError extends Error {}
-
-/** Each `-----BEGIN PUBLIC KEY-----` block of a file: one file may carry a ledger's every key. */
-const pemBlocks = (text: string): string[] => {
-  const blocks = text.match(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g) ?? [];
-  return blocks.length ? blocks.map((b) => `${b}\n`) : [text];
-};
 
 export const runCli = (argv: string[], out = process.stdout, err = process.stderr): number => {
   try {

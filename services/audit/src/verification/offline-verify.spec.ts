@@ -1,8 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { anEvent } from '@continuity/contracts/testing';
-import { envelopeLeafHash } from '../ledger/leaf.js';
-import { MemorySubtreeStore, rangeProof, toHex } from '../ledger/merkle.js';
-import { keyIdOf, publicKeyPem, signTreeHead } from '../signing/tree-head-signer.js';
+import { envelopeLeafHash, keyIdOf, MemorySubtreeStore, publicKeyPem, rangeProof, signTreeHead, toHex } from '@continuity/contracts/ledger';
 import { EXPORT_FORMAT, LedgerExport, verifyOffline } from './offline-verify.js';
 
 // An attacker holding an honest export (and the service's signed head, which they cannot forge)

@@ -1,8 +1,5 @@
-import { envelopeLeafHash } from '../ledger/leaf.js';
-import { fromHex, rootFromRange, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
+import { checkHeadSignature, envelopeLeafHash, fromHex, keyIdOfPem, LedgerKey, pinnedKey, rootFromRange, SignedTreeHead, trustedKeys as trustedLedgerKeys, verifyConsistency, verifyInclusion } from '@continuity/contracts/ledger';
 import { describeFinding, Finding, LedgerAuditor } from '../integrity/ledger-audit.js';
-import { checkHeadSignature, LedgerKey } from '../signing/key-history.js';
-import { keyIdOfPem, SignedTreeHead, verifyAttestation } from '../signing/tree-head-signer.js';
 
 /**
  * /3 adds `rangeProof` to a partial export (not from 0 to the head's size) and `next`; /2 added every
@@ -72,21 +69,11 @@ export interface VerifyInput {
 
 const short = (keyId: string) => `${keyId.slice(0, 16)}…`;
 
-const keyOf = (pem: string, keyId: string): LedgerKey => ({
-  keyId,
-  publicKeyPem: pem,
-  firstUsedAt: '',
-  introducedAtTreeSize: 0,
-  previousKeyId: null,
-  attestation: null,
-  legacyThroughTreeSize: null,
-});
-
 const exportedKeys = (exp: LedgerExport | undefined): LedgerKey[] => {
   if (!exp) return [];
   if (exp.publicKeys?.length) return exp.publicKeys;
   const keyId = exp.publicKeyPem ? keyIdOfPem(exp.publicKeyPem) : null;
-  return keyId ? [keyOf(exp.publicKeyPem, keyId)] : [];
+  return keyId ? [pinnedKey(exp.publicKeyPem, keyId)] : [];
 };
 
 /** The keys heads are checked against, with a line saying where they came from. */
@@ -96,27 +83,10 @@ const trustedKeys = (input: VerifyInput, checks: Check[]): LedgerKey[] => {
     if (exported.length) checks.push({ ok: true, what: 'using the public keys inside the export (pass --public-key to check them against keys you obtained separately)' });
     return exported;
   }
-  const trusted = new Map<string, LedgerKey>();
-  for (const pem of input.publicKeyPems) {
-    const keyId = keyIdOfPem(pem);
-    if (!keyId) checks.push({ ok: false, what: 'a --public-key file holds something that is not a public key' });
-    else trusted.set(keyId, keyOf(pem, keyId));
-  }
-  // A key the export introduces is as good as the trusted key that signed it, and so on down the chain.
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const key of exported) {
-      const previous = key.previousKeyId ? trusted.get(key.previousKeyId) : undefined;
-      if (trusted.has(key.keyId) || !key.publicKeyPem || !key.attestation || !previous?.publicKeyPem) continue;
-      if (keyIdOfPem(key.publicKeyPem) !== key.keyId || !verifyAttestation(key.publicKeyPem, key.attestation, previous.publicKeyPem)) continue;
-      trusted.set(key.keyId, key);
-      checks.push({ ok: true, what: `key ${short(key.keyId)} is trusted: key ${short(previous.keyId)} signed it` });
-      grew = true;
-    }
-  }
-  // Keys recorded without a public key can never make a head verify; they only mark old heads as unverifiable.
-  for (const key of exported) if (key.publicKeyPem === null && !trusted.has(key.keyId)) trusted.set(key.keyId, key);
-  return [...trusted.values()];
+  // A key the export introduces is as good as the trusted key that attested it, and so on down the chain.
+  const { keys, notes } = trustedLedgerKeys(input.publicKeyPems, exported);
+  checks.push(...notes);
+  return keys;
 };
 
 const SIGNATURE_FINDINGS: Finding['kind'][] = ['bad-signature', 'unknown-key'];

@@ -42,6 +42,11 @@ export const buildProgram = () => {
     .option('--json', 'point in time: also print the outcome as one JSON line')
     .option('--from-copies', "point in time: list base backups and WAL from the copies' manifests (the locations in the policy file), not the catalogue database (done anyway when it is unreachable)")
     .option('--ledger <url>', 'point in time: check every WAL file against the WalArchived events of this audit service\'s ledger (token in $CONTINUITY_AUDIT_TOKEN)')
+    .option(
+      '--ledger-key <file>',
+      "with --ledger: the ledger's Ed25519 public key(s) in PEM, obtained separately and pinned (repeatable); the ledger's answer is then verified, not believed: one signed tree head checked with a pinned key (or a key it attested) and every event proven included in it",
+      (file: string, previous: string[] = []) => [...previous, file],
+    )
     .option('--to <target>', 'a directory that does not exist or is empty, or a postgres:// URL (the database is created if missing)')
     .option('--to-data-dir <dir>', 'a base backup: the new or empty PostgreSQL data directory to restore it into')
     .option('--start', 'with --to-data-dir: start the restored server (pg_ctl) and report where it got')

@@ -55,6 +55,8 @@ export interface LedgerOutcome {
   /** The base backup restored, as its BackupCreated in the ledger recorded it; and those refused. */
   baseBackup: { backupId: string; sha256: string };
   baseBackupsRefused: { backupId: string; reason: string }[];
+  /** The signed head (checked with a pinned key) every event relied on was proven in; null: the ledger's answer was not verified. */
+  verified: LedgerWal['verified'];
 }
 
 export interface RecoveryOutcome {
@@ -159,6 +161,7 @@ export class PointInTimeRestore {
         refused: check.refused,
         baseBackup: { backupId: backup.backupId, sha256: recordedBase!.sha256 },
         baseBackupsRefused: ledgerBases!.refused,
+        verified: ledger.verified,
       };
     }
     const chain = walChainFor(wal, backup, options.target);

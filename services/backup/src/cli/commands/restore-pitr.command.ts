@@ -1,6 +1,8 @@
 import { userInfo } from 'node:os';
 import { policyForResource } from '../../config/backup-config.loader.js';
 import { PointInTimeRestore, type PointInTimeResult, type RecoveryOutcome } from '../../restore/point-in-time.restore.js';
+import { readFileSync } from 'node:fs';
+import { keyIdOfPem, pemBlocks } from '@continuity/contracts/ledger';
 import { ledgerBaseUrl, readLedgerWal } from '../../restore/ledger-wal.js';
 import { parseRecoveryTarget, type RecoveryTargetInput } from '../../restore/recovery-target.js';
 import { RestoreError, RestoreTargetNotAllowedError } from '../../restore/restore.errors.js';
@@ -22,7 +24,22 @@ export interface PitrCommandOptions extends RecoveryTargetInput {
   fromCopies?: boolean;
   /** The audit service whose ledger every WAL file is checked against (token: CONTINUITY_AUDIT_TOKEN). */
   ledger?: string;
+  /** PEM file(s) of the ledger's public key(s), pinned: the ledger's answer is then verified (signed head + inclusion proofs). */
+  ledgerKey?: string[];
 }
+
+/** The public keys of a --ledger-key file (one file may hold several PEM blocks); a file holding none is a usage error. */
+const readPinnedKeys = (file: string): string[] => {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`--ledger-key ${file} cannot be read: ${(error as Error).message}`, 2);
+  }
+  const keys = pemBlocks(text).filter((pem) => keyIdOfPem(pem) !== null);
+  if (!keys.length) throw new CliError(`--ledger-key ${file} holds no public key in PEM (-----BEGIN PUBLIC KEY-----, as GET /audit/public-key gives it)`, 2);
+  return keys;
+};
 
 const operatorName = (): string | null => {
   try {
@@ -61,13 +78,15 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
   } catch (error) {
     throw new CliError((error as Error).message, 2);
   }
-  let ledger: { url: URL; token: string } | null = null;
+  let ledger: { url: URL; token: string; pinnedKeys: string[] } | null = null;
+  if (options.ledgerKey?.length && options.ledger === undefined) throw new CliError('--ledger-key goes with --ledger <audit url>', 2);
   if (options.ledger !== undefined) {
+    const pinnedKeys = (options.ledgerKey ?? []).flatMap(readPinnedKeys);
     const token = process.env.CONTINUITY_AUDIT_TOKEN?.trim();
     delete process.env.CONTINUITY_AUDIT_TOKEN; // read once: no child of the restore inherits it
     if (!token) throw new CliError('--ledger needs a viewer or auditor token of the audit service in CONTINUITY_AUDIT_TOKEN (never on the command line)', 2);
     try {
-      ledger = { url: ledgerBaseUrl(options.ledger), token };
+      ledger = { url: ledgerBaseUrl(options.ledger), token, pinnedKeys };
     } catch (error) {
       throw new CliError((error as Error).message, 2);
     }
@@ -104,7 +123,7 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
         identities,
         keyFile: identities.length ? keyFile : null,
         onNotice: notice,
-        ledger: ledger ? { read: () => readLedgerWal({ url: ledger!.url, token: ledger!.token, resource }) } : null,
+        ledger: ledger ? { read: () => readLedgerWal({ url: ledger!.url, token: ledger!.token, pinnedKeys: ledger!.pinnedKeys, resource }) } : null,
       });
     } catch (error) {
       if (error instanceof RestoreTargetNotAllowedError) {
@@ -126,6 +145,11 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
     if (result.ledger) {
       const l = result.ledger;
       out(`  WAL checked against the audit ledger at ${l.source}: ${l.events} WalArchived event(s), ${l.checked} file(s) as recorded, ${l.refused.length} refused${l.untrusted ? `, ${l.untrusted} ledger entries not trusted (skipped)` : ''}`);
+      out(
+        l.verified
+          ? `  the ledger's answer verified: tree head ${l.verified.treeSize} (${l.verified.timestamp}) signed by pinned key ${l.verified.keyId.slice(0, 16)}…, ${l.verified.entriesProven} event(s) proven included in it`
+          : "  the ledger's answer was NOT verified (no --ledger-key): its events were taken as the audit service gave them",
+      );
       out(`  base backup ${l.baseBackup.backupId} as its BackupCreated in the ledger recorded it (SHA-256 ${l.baseBackup.sha256})${l.baseBackupsRefused.length ? `; ${l.baseBackupsRefused.length} newer or other base backup(s) refused` : ''}`);
       for (const r of l.refused) out(`  refused WAL file ${r.name}: ${r.reason}`);
     }

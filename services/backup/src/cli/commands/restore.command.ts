@@ -72,9 +72,9 @@ export const TARGET_NOT_ALLOWED_EXIT = 4;
  * `--allow-any-target`). The key is `--key` (for a disaster, when the operator holds the file) or
  * the resource's policy key.
  */
-export const restoreCommand = async (backupId: string, options: RestoreCommandOptions & RecoveryTargetInput & { json?: boolean; fromCopies?: boolean; ledger?: string }) => {
+export const restoreCommand = async (backupId: string, options: RestoreCommandOptions & RecoveryTargetInput & { json?: boolean; fromCopies?: boolean; ledger?: string; ledgerKey?: string[] }) => {
   if (isPointInTime(options)) return restorePitrCommand(backupId, options);
-  if (options.fromCopies || options.ledger !== undefined) throw new CliError('--from-copies and --ledger go with a point-in-time target (--at | --lsn | --name | --latest)', 2);
+  if (options.fromCopies || options.ledger !== undefined || options.ledgerKey?.length) throw new CliError('--from-copies, --ledger and --ledger-key go with a point-in-time target (--at | --lsn | --name | --latest)', 2);
   return restoreBackupCommand(backupId, options);
 };
 

@@ -313,6 +313,82 @@ export const rootFromRange = (from: number, treeSize: number, leaves: readonly U
 };
 
 // ---------------------------------------------------------------------------------------------
+// Multi-leaf inclusion proofs: any set of leaves against the root of a larger tree, in one proof
+
+/**
+ * The subtrees of MTH(D[treeSize]) that hold none of `indices` and whose parent holds one, in the
+ * left-to-right order of the RFC recursion: with the leaf hashes at `indices` their hashes are
+ * exactly what recomputing the root needs. One proof for a whole page of scattered entries, of
+ * O(k log(n/k)) hashes for k leaves, shared paths counted once (k inclusion proofs would repeat
+ * them). `indices` must be strictly increasing and inside the tree.
+ */
+export const multiInclusionProofRanges = (indices: readonly number[], treeSize: number): LeafRange[] => {
+  requireIndex('treeSize', treeSize);
+  if (!strictlyIncreasingIndices(indices, treeSize)) throw new RangeError(`leaf indices must be strictly increasing and inside a tree of size ${treeSize}`);
+  const ranges: LeafRange[] = [];
+  // indices[lo, hi) are the wanted leaves inside [start, start + size).
+  const walk = (start: number, size: number, lo: number, hi: number): void => {
+    if (lo === hi) ranges.push({ start, size });
+    else if (size > 1) {
+      const k = splitPoint(size);
+      const mid = firstAtOrAfter(indices, start + k, lo, hi);
+      walk(start, k, lo, mid);
+      walk(start + k, size - k, mid, hi);
+    }
+  };
+  if (indices.length) walk(0, treeSize, 0, indices.length);
+  return ranges;
+};
+
+/** The hashes of `multiInclusionProofRanges(indices, treeSize)`: a multi-leaf inclusion proof. */
+export const multiInclusionProof = (indices: readonly number[], treeSize: number, hashes: SubtreeHashes): Buffer[] =>
+  multiInclusionProofRanges(indices, treeSize).map((r) => hashes.hash(r.start, r.size));
+
+/**
+ * The root of a tree of `treeSize` leaves holding `leaves[i]` at `indices[i]`, the rest summarised
+ * by `proof` (from `multiInclusionProof`); null when the input does not fit that shape (indices not
+ * strictly increasing or outside the tree, a proof too short or too long, a malformed hash). Never
+ * throws. As with `rootFromRange`, the shape is fixed by (indices, treeSize), so a root equal to a
+ * signed root proves every leaf sits at its index in that tree.
+ */
+export const rootFromLeaves = (indices: readonly number[], leaves: readonly Uint8Array[], treeSize: number, proof: readonly Uint8Array[]): Buffer | null => {
+  if (!isIndex(treeSize) || treeSize === 0 || !isArray(indices) || !isArray(leaves) || indices.length === 0 || indices.length !== leaves.length) return null;
+  if (!strictlyIncreasingIndices(indices, treeSize) || !allHashes(leaves) || !allHashes(proof)) return null;
+  let used = 0;
+  const walk = (start: number, size: number, lo: number, hi: number): Uint8Array | null => {
+    if (lo === hi) return used < proof.length ? proof[used++]! : null;
+    if (size === 1) return leaves[lo]!;
+    const k = splitPoint(size);
+    const mid = firstAtOrAfter(indices, start + k, lo, hi);
+    const left = walk(start, k, lo, mid);
+    const right = left && walk(start + k, size - k, mid, hi);
+    return right && nodeHash(left!, right);
+  };
+  const root = walk(0, treeSize, 0, indices.length);
+  return root && used === proof.length ? Buffer.from(root) : null;
+};
+
+const strictlyIncreasingIndices = (indices: readonly number[], treeSize: number): boolean => {
+  if (!isArray(indices)) return false;
+  let previous = -1;
+  for (const i of indices) {
+    if (!isIndex(i) || i <= previous || i >= treeSize) return false;
+    previous = i;
+  }
+  return true;
+};
+
+/** The first position in sorted[lo, hi) whose value is >= bound (hi when none): binary search. */
+const firstAtOrAfter = (sorted: readonly number[], bound: number, lo: number, hi: number): number => {
+  while (lo < hi) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (sorted[mid]! < bound) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Consistency proofs (RFC 9162 s2.1.4)
 
 /**

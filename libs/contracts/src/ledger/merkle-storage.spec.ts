@@ -17,7 +17,7 @@ import {
   verifyInclusion,
   type PerfectSubtreeLookup,
 } from './merkle.js';
-import { CT_EMPTY_ROOT, hex, popcount, prng, reference, refLeaf, refMth } from '../../test/merkle-reference.js';
+import { CT_EMPTY_ROOT, hex, popcount, prng, reference, refLeaf, refMth } from '../testing/merkle-reference.js';
 
 // Stored subtrees, range hashes and proof cost, against the same independent reference.
 

@@ -11,7 +11,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from './merkle.js';
-import { CT_CONSISTENCY, CT_EMPTY_ROOT, CT_INCLUSION, CT_LEAVES, CT_ROOTS, flipByte, hex, hexes, pathShape, proofShape, reference, refLeaf, sameHashes, sha256, withInserted, without } from '../../test/merkle-reference.js';
+import { CT_CONSISTENCY, CT_EMPTY_ROOT, CT_INCLUSION, CT_LEAVES, CT_ROOTS, flipByte, hex, hexes, pathShape, proofShape, reference, refLeaf, sameHashes, sha256, withInserted, without } from '../testing/merkle-reference.js';
 
 // The module checked against an independent transcription of RFC 6962 and CT's published vectors.
 

@@ -10,7 +10,7 @@ import {
   rootFromLeafHashes,
   type LeafRange,
 } from './merkle.js';
-import { popcount } from '../../test/merkle-reference.js';
+import { popcount } from '../testing/merkle-reference.js';
 
 // A store fetches the hashes a proof needs before computing it: the proof's ranges and the perfect
 // subtrees covering them must be known from the tree sizes alone, be exactly what hashing reads,

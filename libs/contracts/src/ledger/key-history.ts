@@ -1,4 +1,4 @@
-import { keyIdOfPem, SignedTreeHead, verifyAttestation, verifyTreeHead } from './tree-head-signer.js';
+import { keyIdOfPem, SignedTreeHead, verifyAttestation, verifyTreeHead } from './tree-head.js';
 
 /** One key of the ledger's key history (`audit.signing_keys`), as stored and as exported. */
 export interface LedgerKey {
@@ -50,4 +50,54 @@ export const keyHistoryProblems = (keys: readonly LedgerKey[]): string[] => {
     }
   }
   return problems;
+};
+
+const short = (keyId: string) => `${keyId.slice(0, 16)}…`;
+
+/** A key known only by its public key (pinned by an operator): no place in a history. */
+export const pinnedKey = (pem: string, keyId: string): LedgerKey => ({
+  keyId,
+  publicKeyPem: pem,
+  firstUsedAt: '',
+  introducedAtTreeSize: 0,
+  previousKeyId: null,
+  attestation: null,
+  legacyThroughTreeSize: null,
+});
+
+/**
+ * The keys a reader may check heads with: the ones it pinned (obtained out of band), and every key
+ * of the ledger's (untrusted) key history that a trusted key attested, down the chain. A history
+ * entry whose public key does not match its id, or whose attestation does not verify, is never
+ * trusted. Keys recorded without a public key are kept: they make no head verify, they only mark
+ * old heads as unverifiable. `notes` says which keys were trusted by attestation and which pinned
+ * texts are not keys.
+ */
+export const trustedKeys = (pinnedPems: readonly string[], history: readonly LedgerKey[]): { keys: LedgerKey[]; notes: { ok: boolean; what: string }[] } => {
+  const notes: { ok: boolean; what: string }[] = [];
+  const trusted = new Map<string, LedgerKey>();
+  for (const pem of pinnedPems) {
+    const keyId = keyIdOfPem(pem);
+    if (!keyId) notes.push({ ok: false, what: 'a pinned public key file holds something that is not a public key' });
+    else trusted.set(keyId, pinnedKey(pem, keyId));
+  }
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const key of history) {
+      const previous = key.previousKeyId ? trusted.get(key.previousKeyId) : undefined;
+      if (trusted.has(key.keyId) || !key.publicKeyPem || !key.attestation || !previous?.publicKeyPem) continue;
+      if (keyIdOfPem(key.publicKeyPem) !== key.keyId || !verifyAttestation(key.publicKeyPem, key.attestation, previous.publicKeyPem)) continue;
+      trusted.set(key.keyId, key);
+      notes.push({ ok: true, what: `key ${short(key.keyId)} is trusted: key ${short(previous.keyId)} signed it` });
+      grew = true;
+    }
+  }
+  for (const key of history) if (key.publicKeyPem === null && !trusted.has(key.keyId)) trusted.set(key.keyId, key);
+  return { keys: [...trusted.values()], notes };
+};
+
+/** Each `-----BEGIN PUBLIC KEY-----` block of a text: one file may carry a ledger's every key. */
+export const pemBlocks = (text: string): string[] => {
+  const blocks = text.match(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g) ?? [];
+  return blocks.length ? blocks.map((b) => `${b}\n`) : [text];
 };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { toHex } from '../src/ledger/merkle.js';
+import { toHex } from '../ledger/merkle.js';
 
 // --- Independent reference: a literal transcription of RFC 6962 s2.1 (MTH, PATH, SUBPROOF) with
 // its own hashing, so the module is checked against the RFC text rather than against itself.

@@ -1,6 +1,6 @@
 import { createPublicKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { checkHeadSignature, keyHistoryProblems, LedgerKey } from './key-history.js';
-import { attestKey, keyIdOf, publicKeyPem, signTreeHead } from './tree-head-signer.js';
+import { attestKey, keyIdOf, publicKeyPem, signTreeHead } from './tree-head.js';
 
 const aKey = () => generateKeyPairSync('ed25519').privateKey;
 const recorded = (privateKey: KeyObject, over: Partial<LedgerKey> = {}): LedgerKey => ({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { aBackupCreatedData, anEvent } from '@continuity/contracts/testing';
+import { aBackupCreatedData, anEvent } from '../testing.js';
 import { canonicalLeaf, canonicalText, envelopeLeafHash } from './leaf.js';
 
 describe('leaf', () => {
