@@ -75,7 +75,7 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
   private readonly recent = new Map<string, number>();
   /** Per judged resource, as of its last judgement. */
   private readonly judged = new Map<string, Judged>();
-  /** When the last pass ran: the gauges are as of then. */
+  /** When the last pass started: the gauges are as of then. */
   private passAt = 0;
 
   constructor(
@@ -114,6 +114,7 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
     let published = 0;
     try {
       const nowMs = now.getTime();
+      this.passAt = nowMs;
       for (const [id, at] of this.recent) if (nowMs - at > RECENT_MS) this.recent.delete(id);
       const listed: { resource: string; version: string }[] = await this.dataSource.query(`select resource, ${VERSION} as version from audit.resource_states`);
       const versions = new Map(listed.map((r) => [r.resource, r.version]));
@@ -148,7 +149,6 @@ export class FindingsEmitter implements OnModuleInit, OnModuleDestroy {
           published += count;
         }
       }
-      this.passAt = nowMs;
     } catch (error) {
       this.logger.warn(`evaluating SLOs and risks failed, will try again: ${(error as Error).message}`);
     } finally {
