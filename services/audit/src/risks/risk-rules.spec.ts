@@ -1,7 +1,7 @@
 import { aFailoverTriggeredData, aResourceDegradedData, aRestorePerformedData, aSynchronousReplicationChangedData } from '@continuity/contracts/testing';
 import { at, atDate, baseBackup, dump, entry, fold, resetLog, verdict, verifiedBackup, walShipment } from '../../test/findings-fixtures.js';
 import { DEFAULT_SLO_TARGETS, ResourceState } from '../resource-state/resource-state.projection.js';
-import { evaluateRisks, RISK_RULES, RiskPolicy } from './risk-rules.js';
+import { evaluateRisks, nextRiskChange, RISK_RULES, RiskPolicy } from './risk-rules.js';
 
 const DAY = 1440; // minutes
 const policy: RiskPolicy = { targets: { ...DEFAULT_SLO_TARGETS, rpoMs: 5 * 60_000, rtoMs: 30_000 }, scrubPeriodMs: 7 * DAY * 60_000, drillMaxAgeMs: 30 * DAY * 60_000, standbyLagLimitBytes: 1_000 };
@@ -109,5 +109,54 @@ describe('risk rules', () => {
 
   it('a resource with nothing to protect (no backup or replication facts) is not judged', () => {
     expect(findings(fold([entry('DeadLetterReplayed', { ...({} as any) }, 0)]), 1)).toEqual([]);
+  });
+});
+
+describe('when the clock can change the findings', () => {
+  beforeEach(resetLog);
+
+  const firing = (state: ResourceState, t: number) =>
+    evaluateRisks(state, new Date(t), policy)
+      .map((f) => f.rule)
+      .join(',');
+  /** Stories whose findings move with the clock: an RPO target, a scrub period, a drill period to cross. */
+  const stories = () => {
+    const verified = fold(verifiedBackup(dump(0), 0));
+    const drilled = fold([drill(true, 2)], verified);
+    const scrubbed = fold([entry('IntegrityVerified', verdict(dump(0), [], { trigger: 'scrub' }), 3 * DAY)], fold([entry('BackupCreated', dump(0), 0), entry('BackupCreated', dump(DAY), DAY)]));
+    return { verified, drilled, scrubbed, unverified: fold([entry('BackupCreated', dump(0), 0)]), replicated: fold([entry('SynchronousReplicationChanged', aSynchronousReplicationChangedData(), 0)]) };
+  };
+
+  it('no rule finds anything new or stops finding it before the moment it names, and each named moment changes something', () => {
+    for (const [name, state] of Object.entries(stories())) {
+      let minute = 1;
+      // Walk from moment to moment over 60 days: before each, nothing changes (sampled); at it, something does.
+      for (let step = 0; step < 10; step++) {
+        const now = atDate(minute).getTime();
+        const next = nextRiskChange(state, atDate(minute), policy);
+        const end = next ?? now + 60 * DAY * 60_000;
+        const before = firing(state, now);
+        for (let k = 0; k <= 300; k++) expect(`${name}@${k}: ${firing(state, now + Math.floor(((end - 1 - now) * k) / 300))}`).toBe(`${name}@${k}: ${before}`);
+        if (next === null) break;
+        expect(`${name}: ${firing(state, next)}`).not.toBe(`${name}: ${before}`);
+        minute = (next - atDate(0).getTime()) / 60_000;
+      }
+    }
+  });
+
+  it('names the crossings exactly: the RPO target, then the scrub period, then the drill period', () => {
+    const { drilled } = stories();
+    expect(nextRiskChange(drilled, atDate(3), policy)).toBe(atDate(5).getTime() + 1);
+    // The verdict at minute 1 read its copies: due for a scrub 7 days after that.
+    expect(nextRiskChange(drilled, atDate(6), policy)).toBe(atDate(7 * DAY + 1).getTime() + 1);
+    expect(nextRiskChange(drilled, atDate(8 * DAY), policy)).toBe(atDate(30 * DAY + 2).getTime() + 1);
+    expect(nextRiskChange(drilled, atDate(31 * DAY), policy)).toBeNull();
+  });
+
+  it('a rule that reads no clock names no moment', () => {
+    const { replicated } = stories();
+    for (const r of RISK_RULES.filter((r) => !['no-verified-recovery-point', 'scrub-coverage', 'drill-overdue'].includes(r.id))) {
+      expect(r.changesAt(replicated, replicated.protection!, atDate(1), policy)).toBeNull();
+    }
   });
 });

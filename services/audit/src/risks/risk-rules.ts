@@ -27,12 +27,22 @@ export interface RiskRule {
   /** One line for the documentation and the report. */
   describes: string;
   evaluate: (state: ResourceState, p: Protection, now: Date, policy: RiskPolicy) => RiskFinding | null;
+  /**
+   * The first moment after `now` at which the clock alone can change whether `evaluate` finds
+   * something (the state staying as it is); null: never (the rule reads no clock, or its answer
+   * can no longer change with it). Required of every rule: a rule reading the clock that did not
+   * say when would be judged again only when its resource's projection changes.
+   */
+  changesAt: (state: ResourceState, p: Protection, now: Date, policy: RiskPolicy) => number | null;
 }
 
 const DAY_MS = 86_400_000;
 const ms = (iso: string) => Date.parse(iso);
 const minutes = (value: number) => `${(value / 60_000).toFixed(1)} min`;
 const days = (value: number) => `${(value / DAY_MS).toFixed(1)} days`;
+/** `moment` if it is still ahead of `now`, else null (a time rule whose moment passed holds until the state changes). */
+const ahead = (now: Date, moment: number) => (Number.isFinite(moment) && moment > now.getTime() ? moment : null);
+const never = () => null;
 const ids = (...values: (string | null | undefined)[]) => values.filter((v): v is string => typeof v === 'string').slice(0, 100);
 
 /** The rules of the risk register, each pure: state + protection + now + policy → a finding or none. */
@@ -54,6 +64,8 @@ export const RISK_RULES: RiskRule[] = [
         evidence: ids(p.verifiedEventId, p.retained[p.retained.length - 1]?.eventId),
       };
     },
+    // Raised once the verified point is older than the target: at recoveryPoint + target + 1.
+    changesAt: (state, p, now, { targets }) => (p.hasBackups && state.lastVerified ? ahead(now, ms(state.lastVerified.recoveryPoint) + targets.rpoMs + 1) : null),
   },
   {
     id: 'restore-over-rto',
@@ -71,6 +83,7 @@ export const RISK_RULES: RiskRule[] = [
         evidence: ids(tested !== null && tested > targets.rtoMs ? p.verifiedEventId : null, restore && restore.ms > targets.rtoMs ? restore.eventId : null),
       };
     },
+    changesAt: never,
   },
   {
     id: 'copies-one-site',
@@ -87,6 +100,7 @@ export const RISK_RULES: RiskRule[] = [
         evidence: ids(p.verifiedEventId),
       };
     },
+    changesAt: never,
   },
   {
     id: 'copies-one-medium',
@@ -103,6 +117,7 @@ export const RISK_RULES: RiskRule[] = [
         evidence: ids(p.verifiedEventId),
       };
     },
+    changesAt: never,
   },
   {
     id: 'three-two-one-lost',
@@ -118,6 +133,7 @@ export const RISK_RULES: RiskRule[] = [
         evidence: ids(p.verifiedEventId, lost.eventId),
       };
     },
+    changesAt: never,
   },
   {
     id: 'scrub-coverage',
@@ -136,6 +152,11 @@ export const RISK_RULES: RiskRule[] = [
         evidence: ids(...unscrubbed.map((b) => b.eventId)),
       };
     },
+    // A backup counts once it is both due (point older than the period) and unscrubbed (last read
+    // longer ago than the period); both only become true with time, so the finding appears at the
+    // first backup's max(point, checkedAt) + period + 1 and then holds.
+    changesAt: (_state, p, now, { scrubPeriodMs }) =>
+      ahead(now, Math.min(...p.retained.map((b) => Math.max(ms(b.point), b.checkedAt === null ? -Infinity : ms(b.checkedAt)) + scrubPeriodMs + 1).filter(Number.isFinite))),
   },
   {
     id: 'drill-overdue',
@@ -157,6 +178,9 @@ export const RISK_RULES: RiskRule[] = [
         evidence: ids(drill?.eventId),
       };
     },
+    // A passed drill goes stale at its time + the period + 1; never drilled or failed holds until a drill.
+    changesAt: (_state, p, now, { drillMaxAgeMs }) =>
+      (p.hasBackups || p.hasReplication) && p.lastDrill?.passed ? ahead(now, ms(p.lastDrill.at) + drillMaxAgeMs + 1) : null,
   },
   {
     id: 'no-standby',
@@ -171,6 +195,7 @@ export const RISK_RULES: RiskRule[] = [
         evidence: ids(p.standby.eventId),
       };
     },
+    changesAt: never,
   },
   {
     id: 'standby-lag',
@@ -186,6 +211,7 @@ export const RISK_RULES: RiskRule[] = [
         evidence: ids(p.standby!.eventId),
       };
     },
+    changesAt: never,
   },
   {
     id: 'wal-archive-gap',
@@ -200,6 +226,7 @@ export const RISK_RULES: RiskRule[] = [
         evidence: ids(p.walGap.eventId),
       };
     },
+    changesAt: never,
   },
 ];
 
@@ -208,4 +235,12 @@ export const evaluateRisks = (state: ResourceState, now: Date, policy: RiskPolic
   const p = state.protection;
   if (!p) return [];
   return RISK_RULES.flatMap((rule) => rule.evaluate(state, p, now, policy) ?? []);
+};
+
+/** The first moment after `now` at which the clock alone can change which rules find something for the resource; null: never. */
+export const nextRiskChange = (state: ResourceState, now: Date, policy: RiskPolicy): number | null => {
+  const p = state.protection;
+  if (!p) return null;
+  const times = RISK_RULES.map((rule) => rule.changesAt(state, p, now, policy)).filter((t): t is number => t !== null);
+  return times.length ? Math.min(...times) : null;
 };

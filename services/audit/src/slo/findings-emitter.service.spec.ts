@@ -1,7 +1,10 @@
-import { atDate, dump, fold, resetLog, verifiedBackup } from '../../test/findings-fixtures.js';
+import { atDate, dump, entry, fold, resetLog, verifiedBackup } from '../../test/findings-fixtures.js';
+import { riskPolicyOf, sloTargetsOf } from '../resource-state/slo-targets.js';
+import { decideRisks } from '../risks/risk.decider.js';
 import type { AuditConfig } from '../config/audit.config.js';
 import type { WriterLease } from '../database/writer-lease.js';
 import { FindingsEmitter } from './findings-emitter.service.js';
+import { decideSlos } from './slo.decider.js';
 
 const config = {
   AUDIT_RPO_TARGET_MS: 300_000,
@@ -57,7 +60,7 @@ describe('FindingsEmitter', () => {
     await other.emitter.evaluate(atDate(61));
     expect(other.published.map((p) => p.id).sort()).toEqual(first.map((p) => p.id).sort());
   });
-  it('reads the estate in pages, then only the projections whose row changed, and judges every resource each time', async () => {
+  it('reads the estate in pages, then only the projections whose row changed; findings not yet in the ledger go out again from the state held', async () => {
     const one = setup(true);
     const perResource = await one.emitter.evaluate(atDate(60));
     expect(perResource).toBeGreaterThan(0);
@@ -84,5 +87,33 @@ describe('FindingsEmitter', () => {
     await emitter.evaluate(atDate(62));
     expect(reads.flat().sort()).toEqual(['r-007', 'r-099']);
     expect(new Set(published)).toEqual(new Set(names.filter((n) => n !== 'r-050')));
+  });
+
+  it('between passes holds no projection: reads and judges a resource again only when its row changes or the clock crosses a moment its findings name', async () => {
+    // A resource whose findings at minute 1 are all in the ledger already (as the ledger folds the emitter's events).
+    const verified = fold(verifiedBackup(dump(0), 0));
+    const slo = decideSlos(verified, atDate(1), sloTargetsOf(config));
+    const risks = decideRisks(verified, atDate(1), riskPolicyOf(config));
+    const state = fold([...slo.breach.map((d) => entry('SloBreached', d, 1)), ...risks.identify.map((d) => entry('RiskIdentified', d, 1))], verified);
+    const rows: Row[] = [{ resource: state.resource, version: '1', state }];
+    const reads: string[][] = [];
+    const published: string[] = [];
+    const publisher = { publish: async (type: string) => void published.push(type) };
+    const emitter = new FindingsEmitter(storedStates(rows, reads) as any, config, publisher as any, { isWriter: true } as WriterLease);
+
+    expect(await emitter.evaluate(atDate(1))).toBe(0);
+    expect(reads).toEqual([[state.resource]]);
+    // Nothing changed, no moment crossed: not read, nothing published.
+    expect(await emitter.evaluate(atDate(2))).toBe(0);
+    expect(await emitter.evaluate(atDate(4.9))).toBe(0);
+    expect(reads).toHaveLength(1);
+    // The RPO target (5 min after the verified point) crossed by the clock alone: read again and announced.
+    await emitter.evaluate(atDate(5.1));
+    expect(reads).toHaveLength(2);
+    expect(published).toEqual(expect.arrayContaining(['SloBreached', 'RiskIdentified']));
+    // Its row changed (say the ledger folded them): read again.
+    rows[0] = { ...rows[0]!, version: '2' };
+    await emitter.evaluate(atDate(5.2));
+    expect(reads).toHaveLength(3);
   });
 });

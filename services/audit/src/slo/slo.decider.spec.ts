@@ -2,7 +2,7 @@ import { anEvent, aFailoverCompletedData, aRestorePerformedData } from '@continu
 import { continuityEvents } from '@continuity/contracts';
 import { at, atDate, dump, entry, fold, resetLog, verifiedBackup } from '../../test/findings-fixtures.js';
 import { DEFAULT_SLO_TARGETS, ResourceState } from '../resource-state/resource-state.projection.js';
-import { decideSlos } from './slo.decider.js';
+import { decideSlos, measureSlos, nextSloChange } from './slo.decider.js';
 
 const targets = { ...DEFAULT_SLO_TARGETS, rpoMs: 5 * 60_000, rtoMs: 30_000 };
 
@@ -72,5 +72,54 @@ describe('decideSlos', () => {
     expect(breach).toEqual([expect.objectContaining({ kind: 'availability', unit: 'ratio' })]);
     expect(breach[0]!.measured).toBeLessThan(targets.availability);
     expect(breach[0]!.detail).toContain('outage is still open');
+  });
+});
+
+describe('nextSloChange', () => {
+  beforeEach(resetLog);
+
+  const DAY_MS = 86_400_000;
+  /** The objectives breached at `t` (ms), as measureSlos finds them. */
+  const breached = (state: ResourceState, t: number) =>
+    measureSlos(state, new Date(t), targets)
+      .filter((m) => m.breached)
+      .map((m) => m.kind)
+      .join(',');
+  /** The moment named for `now` (minutes), after checking that the clock changes nothing before it (sampled up to it, or 400 days). */
+  const unchangedUntilNamed = (state: ResourceState, minute: number) => {
+    const now = atDate(minute).getTime();
+    const next = nextSloChange(state, atDate(minute), targets);
+    const end = next ?? now + 400 * DAY_MS;
+    const before = breached(state, now);
+    for (let k = 0; k <= 500; k++) expect(breached(state, now + Math.floor(((end - 1 - now) * k) / 500))).toBe(before);
+    return { next, before };
+  };
+
+  it('names the moment a stopped backup schedule crosses the RPO target, to the millisecond, and nothing once it has', () => {
+    const state = fold(verifiedBackup(dump(0), 0));
+    const { next, before } = unchangedUntilNamed(state, 1);
+    expect(next).toBe(atDate(5).getTime() + 1);
+    expect(breached(state, next!)).not.toBe(before);
+    expect(unchangedUntilNamed(state, 6).next).toBeNull();
+    // Never verified: exposure runs from when the resource was first seen.
+    const unverified = fold([entry('BackupCreated', dump(0), 2)]);
+    expect(unchangedUntilNamed(unverified, 3).next).toBe(atDate(7).getTime() + 1);
+  });
+
+  it('names when an availability breach from past downtime closes as the window grows; with an outage open, the next moment', () => {
+    const state = fold([entry('FailoverCompleted', aFailoverCompletedData(), 0)]);
+    const { next, before } = unchangedUntilNamed(state, 1);
+    expect(before).toBe('availability');
+    expect(next).toBeGreaterThan(atDate(60).getTime());
+    expect(breached(state, next! + 1)).toBe(''); // rounded down by at most a millisecond, never late
+    expect(unchangedUntilNamed(state, next! / 60_000 - atDate(0).getTime() / 60_000 + 1).next).toBeNull();
+
+    const outage = fold([entry('FailoverTriggered', { ...(anEvent('FailoverTriggered').data as any), toInstance: null, firstFailureAt: at(0), detectedAt: at(0) }, 0)]);
+    expect(nextSloChange(outage, atDate(10), targets)).toBe(atDate(10).getTime() + 1);
+  });
+
+  it('a recovery over the RTO target is not a matter of time: nothing to name', () => {
+    const slow = fold([entry('RestorePerformed', aRestorePerformedData({ outcome: 'restored', startedAt: at(0), finishedAt: new Date(atDate(0).getTime() + 45_000).toISOString() }), 1)]);
+    expect(unchangedUntilNamed(slow, 2).next).toBeNull();
   });
 });

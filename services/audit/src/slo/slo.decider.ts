@@ -19,6 +19,12 @@ export interface SloMeasurement {
   evidence: string[];
 }
 
+/** Since when RPO exposure has grown: the newest recoverable moment, else when the resource was first seen. */
+export const rpoSince = (state: ResourceState, moment = recoverableMoment(state)): number => (moment ? ms(moment.at) : ms(state.trackedSince));
+
+/** Whether availability is an objective of the resource: replicated, or it has had downtime. */
+const availabilityApplies = (state: ResourceState) => !!state.protection?.hasReplication || state.downtimeMs > 0 || !!state.openOutage;
+
 /** Measures each objective that applies to the resource at `now` (pure). */
 export const measureSlos = (state: ResourceState, now: Date, targets: SloTargets): SloMeasurement[] => {
   const p = state.protection;
@@ -26,7 +32,7 @@ export const measureSlos = (state: ResourceState, now: Date, targets: SloTargets
   const nowMs = now.getTime();
   if (p?.hasBackups) {
     const moment = recoverableMoment(state);
-    const from = moment ? ms(moment.at) : ms(state.trackedSince);
+    const from = rpoSince(state, moment);
     const exposure = Math.max(0, nowMs - from);
     out.push({
       kind: 'rpo',
@@ -54,7 +60,7 @@ export const measureSlos = (state: ResourceState, now: Date, targets: SloTargets
       evidence: [recovery.eventId],
     });
   }
-  if (p?.hasReplication || state.downtimeMs > 0 || state.openOutage) {
+  if (availabilityApplies(state)) {
     const { availability } = assessAt(state, now, targets);
     out.push({
       kind: 'availability',
@@ -68,6 +74,35 @@ export const measureSlos = (state: ResourceState, now: Date, targets: SloTargets
     });
   }
   return out;
+};
+
+/**
+ * The first moment after `now` at which the clock alone can change which objectives
+ * `measureSlos` finds breached (the state staying as it is), or null if it never can. Pure. Early
+ * is harmless (the caller judges again and asks again); late is a breach announced late, so where
+ * an exact moment is not worth deriving the answer is the next moment (`now + 1`).
+ * - RPO: exposure only grows, so a breach opens once, at `rpoSince + target + 1`, and never closes by time.
+ * - RTO: the last recovery's duration, no clock.
+ * - Availability, no outage open: downtime is fixed while the window grows, so a breach closes
+ *   once, at `trackedSince + downtime / (1 − target)`; with an outage open (rare, brief, and when
+ *   it matters most): the next moment.
+ */
+export const nextSloChange = (state: ResourceState, now: Date, targets: SloTargets): number | null => {
+  const nowMs = now.getTime();
+  const times: number[] = [];
+  if (state.protection?.hasBackups) {
+    const opens = rpoSince(state) + targets.rpoMs + 1;
+    if (opens > nowMs) times.push(opens);
+  }
+  if (availabilityApplies(state)) {
+    if (state.openOutage) times.push(nowMs + 1);
+    else if (state.downtimeMs > 0 && targets.availability < 1 && assessAt(state, now, targets).availability < targets.availability) {
+      // Rounded down, and never before the next moment: floating point must not make it late.
+      times.push(Math.max(nowMs + 1, Math.floor(ms(state.trackedSince) + state.downtimeMs / (1 - targets.availability))));
+    }
+  }
+  const finite = times.filter(Number.isFinite);
+  return finite.length ? Math.min(...finite) : null;
 };
 
 export interface SloDecision {
