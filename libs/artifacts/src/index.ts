@@ -3,4 +3,5 @@ export * from './manifest.js';
 export * from './keys.js';
 export * from './encryption.js';
 export * from './zstd.js';
+export * from './fd-frames.js';
 export * from './wal-restore.js';

@@ -1,5 +1,5 @@
-import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { Decoder, Encoder } from '@toondepauw/node-zstd';
+import { readFrames } from './fd-frames.js';
 
 /**
  * Zstandard compression of artifact streams (`.tar.zst`). Node 20's zlib has no zstd, and the
@@ -72,13 +72,12 @@ export async function* zstdCompress(
 
 /**
  * The same frames as `zstdCompress`, from a pipe or FIFO's read end (`fd`, non-blocking) read
- * straight into a few reused frame-sized buffers: the socket's `onread` hands libuv our buffer, so
- * a stream of a gigabyte allocates a few MiB, not a 64 KiB buffer per read plus a copy per frame
- * for the garbage collector to chase (at pg_basebackup's pace that chase, not zstd, held the main
- * thread), and reads wait on the event loop, not on a thread-pool thread zstd could use.
- * `observe` sees each read's bytes, in order, before they are compressed; the view is valid only
- * during the call (the buffer is reused), so keep a copy of anything wanted. Reading pauses while
- * `parallel` + 1 frames wait to be taken. The descriptor is closed at the end.
+ * straight into a few frame-sized buffers (`readFrames`), each filled again once its frame is
+ * compressed: a stream of a gigabyte allocates a few MiB, not a buffer per read plus a copy per
+ * frame for the garbage collector to chase (at pg_basebackup's pace that chase, not zstd, held the
+ * main thread). `observe` sees each read's bytes, in order, before they are compressed; the view
+ * is valid only during the call (the buffer is reused), so keep a copy of anything wanted. Reading
+ * pauses while `parallel` frames compress and one more waits. The descriptor is closed at the end.
  */
 export async function* zstdCompressFd(
   fd: number,
@@ -86,79 +85,21 @@ export async function* zstdCompressFd(
 ): AsyncGenerator<Buffer> {
   const encoder = new Encoder(options.level ?? ZSTD_LEVEL);
   const frameBytes = options.frameBytes ?? ZSTD_FRAME_BYTES;
-  const limit = Math.max(1, options.parallel ?? 2) + 1;
+  const parallel = Math.max(1, options.parallel ?? 2);
   const free: Buffer[] = [];
-  const queue: Promise<Buffer>[] = [];
-  let buffer: Buffer = Buffer.allocUnsafeSlow(frameBytes);
-  let length = 0;
-  let ended = false;
-  let failure: Error | null = null;
-  let paused = false;
-  let wake: (() => void) | null = null;
-  const notify = () => {
-    wake?.();
-    wake = null;
-  };
-  const flush = () => {
-    const full = buffer;
-    // The buffer is refilled only once its frame is compressed.
-    const frame = encoder.encode(full.subarray(0, length)).finally(() => free.push(full));
-    frame.catch(() => undefined); // awaited in order below; a failure surfaces there
-    queue.push(frame);
-    buffer = free.pop() ?? Buffer.allocUnsafeSlow(frameBytes);
-    length = 0;
-    if (queue.length >= limit && !paused) {
-      paused = true;
-      socket.pause();
-    }
-    notify();
-  };
-  // `onread` is Node's (net.Socket, since 12.2/15.8) though @types/node lists it for connect() only.
-  const socketOptions: SocketConstructorOpts & { onread: OnReadOpts } = {
-    fd,
-    readable: true,
-    writable: false,
-    onread: {
-      buffer: () => buffer.subarray(length),
-      callback: (n: number) => {
-        try {
-          options.observe?.(buffer.subarray(length, length + n));
-        } catch (error) {
-          failure ??= error as Error;
-        }
-        length += n;
-        if (length === frameBytes) flush();
-        return true;
-      },
-    },
-  };
-  const socket = new Socket(socketOptions);
-  socket.once('end', () => {
-    if (length) flush();
-    ended = true;
-    notify();
-  });
-  socket.once('error', (error) => {
-    failure ??= error;
-    notify();
-  });
+  const pending: Promise<Buffer>[] = [];
+  const frames = readFrames(fd, { frameBytes, ahead: 1, observe: options.observe, allocate: () => free.pop() ?? Buffer.allocUnsafeSlow(frameBytes) });
   try {
-    for (;;) {
-      if (failure) throw failure;
-      const next = queue.shift();
-      if (next) {
-        if (paused && queue.length < limit) {
-          paused = false;
-          socket.resume();
-        }
-        yield await next;
-        continue;
-      }
-      if (ended) return;
-      await new Promise<void>((resolve) => (wake = resolve));
+    for await (const frame of frames) {
+      // Only full frames come back to be refilled; the last, shorter one is the stream's end.
+      const compressed = encoder.encode(frame).finally(() => frame.length === frameBytes && free.push(frame));
+      compressed.catch(() => undefined); // awaited in order below; a failure surfaces there
+      pending.push(compressed);
+      if (pending.length >= parallel) yield await pending.shift()!;
     }
+    while (pending.length) yield await pending.shift()!;
   } finally {
-    socket.destroy();
+    await frames.return(undefined);
   }
 }
 

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { fifo, readFrames } from './fifo.js';
+import { readFrames } from '@continuity/artifacts';
+import { fifo } from './fifo.js';
 
 /** Block `i` of the test's content: not the same twice in a row, so a lost or repeated block shows. */
 const block = (i: number, size: number) => Buffer.alloc(size, i % 251);

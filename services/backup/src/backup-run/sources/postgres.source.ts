@@ -5,9 +5,9 @@ import { promisify } from 'node:util';
 import { Client, type ClientConfig } from 'pg';
 import { redactSecrets } from '@continuity/runtime/standalone';
 import type { PostgresResourceConfig } from '../../config/backup-config.schema.js';
-import type { TableRowCount } from '@continuity/artifacts';
 import { CatalogTable, clientConfigFor, countSql, lockSql, qualifiedName, TABLES_SQL, tableCounts, tablesToCount } from './pg-tables.js';
-import { fifo, readFrames } from './fifo.js';
+import { readFrames, type TableRowCount } from '@continuity/artifacts';
+import { fifo } from './fifo.js';
 import { pgToolInvocation } from './pg-tool.js';
 import { SourceError, SourceRun } from './source.js';
 
