@@ -160,18 +160,19 @@ export class PgNode {
   /**
    * SIGKILL the server whole, as a crash of its machine would: the postmaster and every process it
    * started. Killing the postmaster alone leaves its backends running until they notice, and one
-   * in the middle of a commit finishes it after the "crash". The postmaster is stopped first so it
-   * starts nothing while its children are listed. Returns the postmaster's pid.
+   * in the middle of a commit finishes it after the "crash". Returns the postmaster's pid.
    */
   kill9(): number {
     const pid = this.pid();
     if (pid === null) throw new Error(`${this.name} is not running`);
     process.kill(pid, 'SIGSTOP');
-    const children = childPids(pid);
-    process.kill(pid, 'SIGKILL');
-    for (const child of children) {
+    // Its whole tree (an archive_command's shell is a grandchild), children first: the stopped
+    // postmaster starts nothing meanwhile, and none of them outlives it by a commit.
+    const tree: number[] = [];
+    for (let level = [pid]; level.length; level = level.flatMap(childPids)) tree.push(...level);
+    for (const member of tree.reverse()) {
       try {
-        process.kill(child, 'SIGKILL');
+        process.kill(member, 'SIGKILL');
       } catch {
         // gone already
       }

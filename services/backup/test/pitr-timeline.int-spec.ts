@@ -338,7 +338,7 @@ policies:
       const pinned = (dir: string, key = keyFile) => runCli(['restore', RESOURCE, '--latest', '--to-data-dir', join(world.root, 'restored', dir), '--ledger', base, '--ledger-key', key], ledgerEnv);
       const verified = await pinned('ledger-verified');
       expect(`${verified.code} ${verified.stderr}`).toBe(`0 ${verified.stderr}`);
-      expect(verified.stdout).toMatch(/the ledger's answer verified: tree head \d+ \(\S+\) signed by pinned key [0-9a-f]{16}…, [1-9]\d* event\(s\) proven included in it/);
+      expect(verified.stdout).toMatch(/the ledger's answer verified: tree head \d+ \(\S+\) signed by key [0-9a-f]{16}… \(pinned, or attested by a pinned key\), [1-9]\d* event\(s\) proven included in it/);
       expect(verified.stdout).toMatch(/WAL checked against the audit ledger at \S+: \d+ WalArchived event\(s\), [1-9]\d* file\(s\) as recorded, 0 refused/);
 
       // A head signed by a key nobody pinned: refused before anything is written.

@@ -135,6 +135,10 @@ const readEvents = async (options: LedgerReadOptions, type: 'WalArchived' | 'Bac
       throw fail(`the audit ledger at ${where} answered something that is not a page of events: no events list`);
     }
     if (page.nextCursor !== null && page.nextCursor <= cursor) throw fail(`the audit ledger at ${where} answered a cursor that does not advance`);
+    // The service names a next page only after a full one: empty pages without end, or a cursor past
+    // the proving head's tree, would only keep the restore waiting.
+    if (page.nextCursor !== null && page.events.length === 0) throw fail(`the audit ledger at ${where} answered an empty page that is not the last`);
+    if (proving && page.nextCursor !== null && page.nextCursor >= proving.head.treeSize) throw fail(`the audit ledger at ${where} answered a cursor beyond the tree of its signed head ${proving.head.treeSize}`);
     if (events + page.events.length > maxEvents) throw fail(`the audit ledger holds more than ${maxEvents} ${type} events of ${options.resource}: too many to check in one restore`);
     if (proving) {
       const verdict = verifyEntriesInHead(page.events, page.proof, proving.head);

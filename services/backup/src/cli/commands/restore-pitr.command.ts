@@ -147,7 +147,7 @@ export const restorePitrCommand = async (resource: string, options: PitrCommandO
       out(`  WAL checked against the audit ledger at ${l.source}: ${l.events} WalArchived event(s), ${l.checked} file(s) as recorded, ${l.refused.length} refused${l.untrusted ? `, ${l.untrusted} ledger entries not trusted (skipped)` : ''}`);
       out(
         l.verified
-          ? `  the ledger's answer verified: tree head ${l.verified.treeSize} (${l.verified.timestamp}) signed by pinned key ${l.verified.keyId.slice(0, 16)}…, ${l.verified.entriesProven} event(s) proven included in it`
+          ? `  the ledger's answer verified: tree head ${l.verified.treeSize} (${l.verified.timestamp}) signed by key ${l.verified.keyId.slice(0, 16)}… (pinned, or attested by a pinned key), ${l.verified.entriesProven} event(s) proven included in it`
           : "  the ledger's answer was NOT verified (no --ledger-key): its events were taken as the audit service gave them",
       );
       out(`  base backup ${l.baseBackup.backupId} as its BackupCreated in the ledger recorded it (SHA-256 ${l.baseBackup.sha256})${l.baseBackupsRefused.length ? `; ${l.baseBackupsRefused.length} newer or other base backup(s) refused` : ''}`);
