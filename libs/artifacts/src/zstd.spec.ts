@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { zstdCompress, zstdCompressFd, zstdDecompress, ZstdFormatError, ZstdFrameSplitter } from './zstd.js';
+import { zstdCompress, zstdCompressFd, zstdDecompress, zstdDecompressStream, ZstdFormatError, ZstdFrameSplitter } from './zstd.js';
 
 const collect = async (source: AsyncIterable<Buffer>) => {
   const parts: Buffer[] = [];
@@ -87,4 +87,66 @@ describe('zstd frames read from a FIFO into reused buffers', () => {
   it('ends with nothing for an empty input', async () => {
     expect((await collect(zstdCompressFd(fifoWith(Buffer.alloc(0), 512)))).length).toBe(0);
   });
+});
+
+describe('one large zstd frame, as PostgreSQL\'s server-side compression writes it', () => {
+  // `zstd` writes one frame of its whole input (no content size when streaming from stdin).
+  const big = Buffer.concat([randomBytes(20 << 20), Buffer.alloc(8 << 20, 3)]);
+  const oneFrame = spawnSync('zstd', ['-1', '-c', '-q'], { input: big, maxBuffer: 64 << 20 }).stdout as Buffer;
+
+  it('is one frame larger than the in-process limit', () => {
+    const splitter = new ZstdFrameSplitter();
+    expect(splitter.push(oneFrame)).toHaveLength(1);
+    expect(oneFrame.length).toBeGreaterThan(16 << 20);
+  });
+
+  it('is refused by the in-process decoder before it is held whole, saying what to install', async () => {
+    await expect(collect(zstdDecompress(pieces(oneFrame, 1 << 20)))).rejects.toThrow(/larger than 16777216 bytes.*install the zstd package/);
+  });
+
+  it('is decoded as a stream by the system zstd, with our small frames after it', async () => {
+    const tail = await collect(zstdCompress(pieces(sample, 65536), { frameBytes: 100_000 }));
+    const out = await collect(zstdDecompressStream(pieces(Buffer.concat([oneFrame, tail]), 1 << 20)));
+    expect(out.equals(Buffer.concat([big, sample]))).toBe(true);
+  });
+
+  it('a corrupt stream fails the system decoder with its message', async () => {
+    const corrupt = Buffer.from(oneFrame);
+    corrupt.fill(0xff, 1000, 5000);
+    await expect(collect(zstdDecompressStream(pieces(corrupt, 1 << 20)))).rejects.toThrow(ZstdFormatError);
+  });
+
+  it('a failing source fails the stream with the source\'s error and stops zstd', async () => {
+    async function* failing() {
+      yield oneFrame.subarray(0, 1 << 20);
+      throw new Error('copy went away');
+    }
+    await expect(collect(zstdDecompressStream(failing()))).rejects.toThrow('copy went away');
+  });
+});
+
+describe('the system zstd inside a pipeline to a tar extractor', () => {
+  it('the pipeline settles every time (the end is passed on only after zstd exited)', async () => {
+    const { extract, Header } = await import('tar');
+    const { pipeline } = await import('node:stream/promises');
+    const { tarPastEndMarkers } = await import('./tar-stream.js');
+    const member = (path: string, body: Buffer) => {
+      const header = new Header({ path, mode: 0o600, size: body.length, mtime: new Date(0), type: 'File' });
+      header.encode();
+      return Buffer.concat([header.block!, body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
+    };
+    const tars = Buffer.concat([member('big', randomBytes(3_000_000)), Buffer.alloc(1024), member('backup_manifest', Buffer.from('{}')), Buffer.alloc(1024)]);
+    const compressed = spawnSync('zstd', ['-1', '-c', '-q'], { input: tars, maxBuffer: 64 << 20 }).stdout as Buffer;
+    for (let round = 0; round < 6; round++) {
+      const dir = mkdtempSync(join(tmpdir(), 'continuity-zstd-tar-'));
+      try {
+        const settled = pipeline(pieces(compressed, 1 << 20), (s: AsyncIterable<Buffer>) => zstdDecompressStream(s), (s: AsyncIterable<Buffer>) => tarPastEndMarkers(s), extract({ cwd: dir, strict: true }));
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([settled, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`round ${round}: the pipeline did not settle in 10 s`)), 10_000)))]).finally(() => clearTimeout(timer));
+        expect(readdirSync(dir).sort()).toEqual(['backup_manifest', 'big']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }, 90_000);
 });

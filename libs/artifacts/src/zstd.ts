@@ -1,3 +1,6 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Decoder, Encoder } from '@toondepauw/node-zstd';
 import { readFrames } from './fd-frames.js';
 
@@ -113,6 +116,7 @@ const isSkippable = (magic: number) => (magic & 0xfffffff0) === 0x184d2a50;
  * `push` returns every complete frame so far; `end` throws if bytes of an unfinished frame remain.
  */
 export class ZstdFrameSplitter {
+  constructor(private readonly maxFrameBytes = Number.POSITIVE_INFINITY) {}
   private buffer: Buffer = Buffer.alloc(0);
   /** Bytes at the start of `buffer` known to belong to the current frame, and where parsing resumes. */
   private offset = 0;
@@ -125,7 +129,10 @@ export class ZstdFrameSplitter {
     const frames: Buffer[] = [];
     for (;;) {
       const end = this.frameEnd();
-      if (end === null) break;
+      if (end === null) {
+        if (this.buffer.length > this.maxFrameBytes) throw new ZstdFrameTooLargeError(this.maxFrameBytes);
+        break;
+      }
       frames.push(this.buffer.subarray(0, end));
       this.buffer = this.buffer.subarray(end);
       this.offset = 0;
@@ -178,10 +185,26 @@ export class ZstdFrameSplitter {
   }
 }
 
-/** Decompresses a zstd stream of one or more frames (ours or any zstd writer's), frame by frame. */
-export async function* zstdDecompress(source: AsyncIterable<Buffer | Uint8Array>, options: { parallel?: number } = {}): AsyncGenerator<Buffer> {
+/**
+ * The largest frame decoded in this process: ours hold 4 MiB of input each; a writer that makes
+ * one frame of a whole stream (PostgreSQL's server-side compression) is decoded as a stream by the
+ * system's `zstd` ({@link zstdDecompressStream}), never whole in memory.
+ */
+export const ZSTD_MAX_FRAME_BYTES = 16 << 20;
+
+export class ZstdFrameTooLargeError extends ZstdFormatError {
+  constructor(max: number) {
+    super(`a zstd frame larger than ${max} bytes: decoding it needs the system's zstd program (install the zstd package)`);
+  }
+}
+
+/**
+ * Decompresses a zstd stream of one or more frames (ours or any zstd writer's), frame by frame,
+ * each decoded whole: frames larger than `maxFrameBytes` (default {@link ZSTD_MAX_FRAME_BYTES}) are refused.
+ */
+export async function* zstdDecompress(source: AsyncIterable<Buffer | Uint8Array>, options: { parallel?: number; maxFrameBytes?: number } = {}): AsyncGenerator<Buffer> {
   const decoder = new Decoder();
-  const splitter = new ZstdFrameSplitter();
+  const splitter = new ZstdFrameSplitter(options.maxFrameBytes ?? ZSTD_MAX_FRAME_BYTES);
   const parallel = Math.max(1, options.parallel ?? 2);
   const pending: Promise<Buffer>[] = [];
   for await (const piece of source) {
@@ -200,3 +223,43 @@ export async function* zstdDecompress(source: AsyncIterable<Buffer | Uint8Array>
 const badFrame = (error: Error): never => {
   throw new ZstdFormatError(`cannot decompress a zstd frame: ${error.message}`, { cause: error });
 };
+
+let systemZstd: boolean | null = null;
+/** Whether the system's `zstd` program runs. */
+export const hasSystemZstd = () => (systemZstd ??= spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0);
+
+/**
+ * Decompresses any zstd stream as a stream, whatever its frames' sizes: through the system's
+ * `zstd -d` (a process of its own, bounded memory) when installed, else in this process frame by
+ * frame ({@link zstdDecompress}, which refuses frames it would have to hold whole).
+ */
+export async function* zstdDecompressStream(source: AsyncIterable<Buffer | Uint8Array>): AsyncGenerator<Buffer> {
+  if (!hasSystemZstd()) {
+    yield* zstdDecompress(source);
+    return;
+  }
+  const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', (error) => reject(new ZstdFormatError(`cannot run zstd: ${error.message}`)));
+    child.once('close', (code, signal) => (code === 0 ? resolve() : reject(new ZstdFormatError(`zstd -d ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${stderr.trim() || 'no message'}`))));
+  });
+  exited.catch(() => undefined);
+  const feeding = pipeline(Readable.from(source, { objectMode: false }), child.stdin);
+  feeding.catch(() => child.kill('SIGKILL'));
+  try {
+    // The last piece is held back until zstd exited 0: the stream's end is never passed on before
+    // the decoder confirmed it read a whole, valid input.
+    let last: Buffer | null = null;
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      if (last) yield last;
+      last = chunk;
+    }
+    await feeding;
+    await exited;
+    if (last) yield last;
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}

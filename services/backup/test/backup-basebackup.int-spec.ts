@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, openSync, readFileSync, readSync, writeSync, closeSync, writeFileSync, existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, openSync, readFileSync, readSync, statSync, writeSync, closeSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Objm } from '@nats-io/obj';
 import { Client } from 'pg';
@@ -53,7 +53,7 @@ describe('PostgreSQL base backups: pg_basebackup tar, zstd, three copies, restor
     await world?.close();
   });
 
-  const configYaml = (encrypted: boolean) => {
+  const configYaml = (encrypted: boolean, compression: 'server' | 'service' | null = null) => {
     const url = new URL(cluster.primary.url);
     url.password = PASSWORD; // the test cluster trusts 127.0.0.1: the password only has to stay out of argv
     return `
@@ -72,7 +72,7 @@ policies:
     resource: pg-cluster
     method: basebackup
     copies: [local-disk, nas, offsite]
-${encrypted ? `    encryption: { keyFile: ${world.root}/bb.agekey }\n` : ''}`;
+${compression ? `    compression: ${compression}\n` : ''}${encrypted ? `    encryption: { keyFile: ${world.root}/bb.agekey }\n` : ''}`;
   };
 
   const restorer = (config: BackupConfig) => {
@@ -87,10 +87,16 @@ ${encrypted ? `    encryption: { keyFile: ${world.root}/bb.agekey }\n` : ''}`;
     const runner = world.runner(config);
     const maxBeforeStart = await maxId(cluster.primary.url);
     let seen: ReturnType<typeof childProcessesNamed> = [];
+    let spoolMode = -1;
     const { backupId, done } = await runner.start('pg-cluster', {
       trigger: 'test',
-      // pg_basebackup blocks on its stdout pipe until we read: at the first progress it still runs.
-      onProgress: () => void (seen.length ? null : (seen = childProcessesNamed('pg_basebackup'))),
+      // At the first progress pg_basebackup still runs (it is still writing the compressed tar we read).
+      onProgress: () => {
+        if (seen.length) return;
+        seen = childProcessesNamed('pg_basebackup');
+        const out = seen[0]?.argv.find((a) => a.startsWith('--pgdata='))?.slice('--pgdata='.length);
+        if (out) spoolMode = statSync(dirname(out)).mode & 0o777;
+      },
     });
     const outcome = await done;
     const maxAfterEnd = await maxId(cluster.primary.url);
@@ -98,7 +104,11 @@ ${encrypted ? `    encryption: { keyFile: ${world.root}/bb.agekey }\n` : ''}`;
 
     expect(seen).toHaveLength(1);
     expect(seen[0]!.argv.join(' ')).not.toContain(PASSWORD);
-    expect(seen[0]!.argv).toEqual(expect.arrayContaining(['--format=tar', '--pgdata=-', '--wal-method=fetch', '--checkpoint=fast', '--manifest-checksums=CRC32C', `--label=continuity-${backupId}`]));
+    // PostgreSQL 15 compresses on the server, into a private folder the service reads as it grows (decision 0044).
+    expect(seen[0]!.argv).toEqual(expect.arrayContaining(['--format=tar', '--wal-method=fetch', '--checkpoint=fast', '--manifest-checksums=CRC32C', '--compress=server-zstd:level=1', `--label=continuity-${backupId}`]));
+    const out = seen[0]!.argv.find((a) => a.startsWith('--pgdata='))!.slice('--pgdata='.length);
+    expect(spoolMode).toBe(0o700);
+    expect(existsSync(dirname(out))).toBe(false); // the folder is gone once the backup is stored
     expect(seen[0]!.environ).toContain(`PGPASSWORD=${PASSWORD}`);
 
     const [created] = await world.events('BackupCreated', 'pg-cluster');
@@ -118,6 +128,10 @@ ${encrypted ? `    encryption: { keyFile: ${world.root}/bb.agekey }\n` : ''}`;
       const bytes = readFileSync(fileURLToPath(copy.uri));
       expect(copy.uri).toMatch(new RegExp(`/pg-cluster/${backupId}\\.tar\\.zst$`));
       expect(bytes.readUInt32LE(0)).toBe(0xfd2fb528); // a zstd stream
+      // …of the server's tar, then a tar of backup_manifest: read whole with --ignore-zeros.
+      const listed = spawnSync('tar', ['--zstd', '--ignore-zeros', '-tf', '-'], { input: bytes, encoding: 'utf8', maxBuffer: 64 << 20 }).stdout.trim().split('\n');
+      expect(listed).toEqual(expect.arrayContaining(['PG_VERSION', 'global/pg_control', 'backup_label']));
+      expect(listed[listed.length - 1]).toBe('backup_manifest');
       expect({ size: bytes.length, sha: sha256(bytes) }).toEqual({ size: data.sizeBytes, sha: data.sha256 });
       const { manifest } = readManifest(readFileSync(fileURLToPath(copy.manifestUri)));
       expect(manifest).toMatchObject({ method: 'basebackup', compression: { format: 'zstd' }, basebackup: { ...data.basebackup, backupManifestSha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
@@ -173,6 +187,21 @@ ${encrypted ? `    encryption: { keyFile: ${world.root}/bb.agekey }\n` : ''}`;
     expect(notices).toEqual([expect.stringMatching(/^refused copy local-disk .*SHA-256 mismatch.*; trying nas$/)]);
     expect(result.dataDirectory?.verified).toContain('backup successfully verified');
     expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(true);
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('compression: service — this service compresses pg_basebackup\'s plain tar (older servers), and it restores the same', async () => {
+    const config = await world.config(configYaml(false, 'service'));
+    let seen: ReturnType<typeof childProcessesNamed> = [];
+    const outcome = await (await world.runner(config).start('pg-cluster', { trigger: 'test', onProgress: () => void (seen.length ? null : (seen = childProcessesNamed('pg_basebackup'))) })).done;
+    expect(outcome.state).toBe('created');
+    if (outcome.state !== 'created') return;
+    expect(seen[0]!.argv).toEqual(expect.arrayContaining(['--pgdata=-']));
+    expect(seen[0]!.argv.some((a) => a.startsWith('--compress'))).toBe(false);
+    const dataDir = join(world.root, 'restored', 'service-compressed');
+    const result = await restorer(config).restore({ backupId: outcome.backupId, to: dataDir });
+    expect(result.dataDirectory?.verified).toContain('backup successfully verified');
+    expect(result.dataDirectory?.basebackup?.systemIdentifier).toBe(plain.data.basebackup.systemIdentifier);
     rmSync(dataDir, { recursive: true, force: true });
   }, 120_000);
 

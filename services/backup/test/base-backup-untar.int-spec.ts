@@ -42,10 +42,10 @@ const archive = (...members: Buffer[]) => Buffer.concat([...members, Buffer.allo
 const asRoot = process.getuid?.() === 0;
 const extractions: [string, Extraction][] = [
   ['the system choice', extractionForSystem()],
-  ['GNU tar', { program: 'tar', args: ['--no-same-owner'], decodesZstd: false }],
+  ['GNU tar', { program: 'tar', args: ['--no-same-owner', '--ignore-zeros'], decodesZstd: false }],
 ];
 const hasBsdtar = spawnSync('bsdtar', ['--version']).status === 0;
-if (hasBsdtar) extractions.push(['bsdtar', { program: 'bsdtar', args: ['--no-same-owner', '--no-xattrs', '--no-acls', '--no-fflags'], decodesZstd: true }]);
+if (hasBsdtar) extractions.push(['bsdtar', { program: 'bsdtar', args: ['--no-same-owner', '--no-xattrs', '--no-acls', '--no-fflags', '--ignore-zeros'], decodesZstd: true }]);
 
 describe.each(extractions)('base-backup extraction with %s', (_name, how) => {
   let root = '';
@@ -67,6 +67,20 @@ describe.each(extractions)('base-backup extraction with %s', (_name, how) => {
       (error: Error) => error,
     );
   };
+
+  it('reads on past the end marker: a server-compressed backup is the server\'s tar, then a tar of backup_manifest', async () => {
+    const tar = Buffer.concat([archive(file('PG_VERSION', '15\n')), archive(file('backup_manifest', '{"PostgreSQL-Backup-Manifest-Version": 1}'))]);
+    expect(await extract(tar, how.decodesZstd)).toBeNull();
+    expect(readFileSync(join(staging, 'PG_VERSION'), 'utf8')).toBe('15\n');
+    expect(readFileSync(join(staging, 'backup_manifest'), 'utf8')).toContain('Manifest-Version');
+  });
+
+  it('refuses an escape hidden in a tar after the end marker', async () => {
+    const tar = Buffer.concat([archive(file('PG_VERSION', '15\n')), archive(file('../escaped-after-end', 'x'))]);
+    const error = await extract(tar, how.decodesZstd);
+    expect(error).not.toBeNull();
+    expect(existsSync(join(root, 'escaped-after-end'))).toBe(false);
+  });
 
   it('extracts what pg_basebackup writes, as the postgres OS user, modes kept', async () => {
     const tar = archive(header('global/', '5', 0, '', 0o700), file('global/pg_control', 'control'), header('./pg_wal/archive_status/', '5', 0, '', 0o700), file('PG_VERSION', '15\n'));

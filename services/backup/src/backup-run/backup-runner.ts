@@ -91,7 +91,7 @@ const atStage = (stage: FailureStage, location: string | null = null) => (error:
 const startSource = (policy: ResolvedPolicy, backupId: string): Promise<SourceRun> => {
   const resource = policy.resource;
   if (resource.kind === 'directory') return startDirectorySource(resource);
-  return policy.method === 'basebackup' ? startBaseBackupSource(resource, backupId) : startPostgresSource(resource);
+  return policy.method === 'basebackup' ? startBaseBackupSource(resource, backupId, policy.compression) : startPostgresSource(resource);
 };
 
 const silent: LoggerLike = { log: () => undefined, warn: () => undefined, error: () => undefined };

@@ -26,6 +26,8 @@ export interface ResolvedPolicy {
   resource: ResourceConfig;
   /** The artifact it makes: `pg_dump-custom` or `basebackup` for PostgreSQL, `tar` for a directory. */
   method: ArtifactFormat;
+  /** Base backups: where they are compressed (PostgreSQL 15+ by default, else this service). */
+  compression: 'server' | 'service';
   schedule: Schedule | null;
   copies: { name: string; location: LocationConfig }[];
   retention: PolicyConfig['retention'] | null;
@@ -107,6 +109,9 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
     if (policy.method && resource && resource.kind !== 'postgres') {
       problems.push(problem([...at, 'method'], `"${policy.method}" backs up PostgreSQL; resource "${policy.resource}" is a ${resource.kind} (leave method out)`));
     }
+    if (policy.compression && policy.method !== 'basebackup') {
+      problems.push(problem([...at, 'compression'], 'says where a base backup is compressed: only with method: basebackup'));
+    }
     if (policy.wal?.enabled && resource && resource.kind !== 'postgres') {
       problems.push(problem([...at, 'wal'], `a WAL archive streams PostgreSQL's WAL; resource "${policy.resource}" is a ${resource.kind} (leave wal out)`));
     }
@@ -132,6 +137,7 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
       resourceName: policy.resource,
       resource,
       method: resource.kind === 'directory' ? 'tar' : policy.method === 'basebackup' ? 'basebackup' : 'pg_dump-custom',
+      compression: policy.compression ?? 'server',
       schedule: policy.schedule ? (parseSchedule(policy.schedule) as { ok: true; schedule: Schedule }).schedule : null,
       copies,
       retention: policy.retention ?? null,

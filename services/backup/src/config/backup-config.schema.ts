@@ -101,6 +101,12 @@ export const PolicyConfigSchema = z.strictObject({
    * `basebackup` (the whole cluster, physical, through a replication connection).
    */
   method: z.enum(['pg_dump', 'basebackup'], { error: 'must be "pg_dump" or "basebackup"' }).optional(),
+  /**
+   * Where a base backup is compressed (zstd): `server` (default: PostgreSQL 15+ compresses as it
+   * reads the files, and only compressed bytes travel; older servers fall back to `service`) or
+   * `service` (this service compresses the plain tar). Only with `method: basebackup`.
+   */
+  compression: z.enum(['server', 'service'], { error: 'must be "server" or "service"' }).optional(),
   copies: z.array(name).min(1, 'must list at least one location'),
   retention: RetentionSchema.optional(),
   encryption: z.strictObject({ keyFile: nonEmptyPath }).optional(),

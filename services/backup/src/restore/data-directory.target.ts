@@ -5,7 +5,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
-import { zstdDecompress, type BaseBackupInfo } from '@continuity/artifacts';
+import { hasSystemZstd, zstdDecompress, type BaseBackupInfo } from '@continuity/artifacts';
 import { clientConfigFor } from '../backup-run/sources/pg-tables.js';
 import { RestoreError } from './restore.errors.js';
 
@@ -74,8 +74,9 @@ export const runServerTool = (bin: string, program: string, args: string[], opti
  *   decompressed byte to tar.
  * - `tar` fed by this process, which decodes the frames itself (the binding is the slowest).
  * Node pipes only the stored, compressed bytes in the first two, hashing them on the way.
+ * Both read past a tar's end marker (`--ignore-zeros`): a server-compressed base backup is the
+ * server's tar followed by a tar of its `backup_manifest` (decision 0044).
  */
-const hasSystemZstd = () => spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0;
 export type Extraction = { program: 'bsdtar' | 'tar'; args: string[]; decodesZstd: boolean };
 let extraction: Extraction | null = null;
 export const extractionForSystem = (): Extraction => {
@@ -84,10 +85,10 @@ export const extractionForSystem = (): Extraction => {
   // Without -P, bsdtar refuses `..` components and extraction through symlinks and strips leading `/`;
   // a base backup holds no owners, extended attributes, ACLs or file flags to set.
   if (bsdtar.status === 0 && /libzstd/.test(bsdtar.stdout)) {
-    return (extraction = { program: 'bsdtar', args: ['--no-same-owner', '--no-xattrs', '--no-acls', '--no-fflags'], decodesZstd: true });
+    return (extraction = { program: 'bsdtar', args: ['--no-same-owner', '--no-xattrs', '--no-acls', '--no-fflags', '--ignore-zeros'], decodesZstd: true });
   }
   const zstd = hasSystemZstd();
-  return (extraction = { program: 'tar', args: ['--no-same-owner', ...(zstd ? ['--zstd'] : [])], decodesZstd: zstd });
+  return (extraction = { program: 'tar', args: ['--no-same-owner', '--ignore-zeros', ...(zstd ? ['--zstd'] : [])], decodesZstd: zstd });
 };
 
 /**

@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
-import { lsnValue, zstdDecompress, type AgeIdentity } from '@continuity/artifacts';
+import { lsnValue, tarPastEndMarkers, zstdDecompressStream, type AgeIdentity } from '@continuity/artifacts';
 import type { BaseBackupFacts, WalReplay } from '@continuity/contracts';
 import { freePort, redactSecrets } from '@continuity/runtime';
 import { cappedExtract, describeTarError } from './directory.restore-test.js';
@@ -207,7 +207,8 @@ export class BaseBackupRestoreTest implements RestoreTester {
     try {
       const input = await openPlaintext(context);
       extraction = cappedExtract(dataDir, Math.max(declared * EXPANSION_FACTOR, EXPANSION_FLOOR), { owner, noLinks: true });
-      await pipeline(input.stream, (source: AsyncIterable<Buffer>) => zstdDecompress(source), extraction.unpack, { signal: context.signal });
+      // A server-compressed backup is one zstd frame of the server's tar, then a tar of backup_manifest (decision 0044).
+      await pipeline(input.stream, (source: AsyncIterable<Buffer>) => zstdDecompressStream(source), (source: AsyncIterable<Buffer>) => tarPastEndMarkers(source), extraction.unpack, { signal: context.signal });
       const plaintext = input.digest();
       checks.push(check('extract', true, `${extraction.state.entries} entries from ${plaintext.sizeBytes} compressed bytes of ${context.copy.location}`));
       const plain = plaintextCheck(context, plaintext);

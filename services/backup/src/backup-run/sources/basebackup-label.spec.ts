@@ -1,4 +1,4 @@
-import { basebackupArgs, parseBackupLabel, systemIdentifierOf, walRangesOf } from './basebackup-label.js';
+import { basebackupArgs, infoFromManifest, parseBackupLabel, serverCompressedBasebackupArgs, systemIdentifierOf, walRangesOf } from './basebackup-label.js';
 import { pgToolInvocation } from './pg-tool.js';
 
 const LABEL = `START WAL LOCATION: 0/2000028 (file 000000010000000000000002)
@@ -45,5 +45,35 @@ describe('what a base backup says about itself', () => {
     ]);
     expect(args.join(' ')).not.toContain('s3cr');
     expect(env).toEqual({ PATH: '/usr/bin', PGPASSWORD: 's3cr@t' });
+  });
+});
+
+describe('server-compressed base backups', () => {
+  const manifest = (ranges: { Timeline: number; 'Start-LSN': string; 'End-LSN': string }[]) => JSON.stringify({ 'PostgreSQL-Backup-Manifest-Version': 1, Files: [], 'WAL-Ranges': ranges });
+  const server = { systemIdentifier: '7312345678901234567', timeline: 2, versionNum: 150010 };
+
+  it('asks the server for zstd into a folder, with the CRC-32C manifest and our label', () => {
+    expect(serverCompressedBasebackupArgs('b1', '/spool/out', 1)).toEqual(
+      expect.arrayContaining(['--format=tar', '--pgdata=/spool/out', '--wal-method=fetch', '--compress=server-zstd:level=1', '--manifest-checksums=CRC32C', '--label=continuity-b1', '--no-password']),
+    );
+  });
+
+  it('takes start, end and timeline from the manifest and identity from the server', () => {
+    const text = manifest([
+      { Timeline: 2, 'Start-LSN': '0/5000028', 'End-LSN': '0/6000000' },
+      { Timeline: 3, 'Start-LSN': '0/6000000', 'End-LSN': '0/6000100' },
+    ]);
+    expect(infoFromManifest(text, server, 'continuity-b1')).toEqual({
+      startLsn: '0/5000028',
+      endLsn: '0/6000100',
+      timeline: 2,
+      label: 'continuity-b1',
+      pgVersion: '15',
+      systemIdentifier: '7312345678901234567',
+    });
+  });
+
+  it('refuses a manifest that starts on another timeline than the server was on', () => {
+    expect(() => infoFromManifest(manifest([{ Timeline: 1, 'Start-LSN': '0/5000028', 'End-LSN': '0/6000000' }]), server, 'l')).toThrow('starts on timeline 1, the server was on 2');
   });
 });

@@ -79,3 +79,46 @@ export const basebackupArgs = (backupId: string): string[] => [
   `--label=${backupLabelFor(backupId)}`,
   '--no-password',
 ];
+
+/**
+ * `pg_basebackup`'s options when the server compresses (PostgreSQL 15+): zstd at `level` in the
+ * walsender as it reads the files, written as `base.tar.zst` and `backup_manifest` into `dir` (a
+ * folder that must not exist yet). PostgreSQL cannot put the manifest into a compressed tar on
+ * stdout (`-D -`), hence a folder, which the source reads as it grows (decision 0044).
+ */
+export const serverCompressedBasebackupArgs = (backupId: string, dir: string, level: number): string[] => [
+  '--format=tar',
+  `--pgdata=${dir}`,
+  '--wal-method=fetch',
+  '--checkpoint=fast',
+  '--manifest-checksums=CRC32C',
+  `--compress=server-zstd:level=${level}`,
+  `--label=${backupLabelFor(backupId)}`,
+  '--no-password',
+];
+
+/** The cluster a replication connection reaches, as `IDENTIFY_SYSTEM` and `SHOW server_version_num` say. */
+export interface ServerIdentity {
+  systemIdentifier: string;
+  timeline: number;
+  /** e.g. 150010 */
+  versionNum: number;
+}
+
+/** Checks a manifest's first WAL range against what the server said before the backup (pure). */
+export const infoFromManifest = (manifestText: string, server: ServerIdentity, label: string) => {
+  const ranges = walRangesOf(manifestText);
+  const first = ranges[0]!;
+  const last = ranges[ranges.length - 1]!;
+  // A backup starts on the timeline the server was on when asked (a promotion during the backup
+  // makes PostgreSQL fail it): anything else is not this server's backup.
+  if (first.timeline !== server.timeline) throw new BaseBackupFormatError(`backup_manifest starts on timeline ${first.timeline}, the server was on ${server.timeline}`);
+  return {
+    startLsn: first.startLsn,
+    endLsn: last.endLsn,
+    timeline: first.timeline,
+    label,
+    pgVersion: String(Math.floor(server.versionNum / 10_000)),
+    systemIdentifier: server.systemIdentifier,
+  };
+};
