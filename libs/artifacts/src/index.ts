@@ -5,3 +5,4 @@ export * from './encryption.js';
 export * from './zstd.js';
 export * from './fd-frames.js';
 export * from './wal-restore.js';
+export * from './wal-versions.js';
