@@ -122,7 +122,7 @@ export const PolicyConfigSchema = z.strictObject({
         .int('must be a whole number of milliseconds')
         .min(0, 'must be at least 0')
         .max(604_800_000, 'must be at most 604800000 (7 days)')
-        .default(21_600_000),
+        .default(3_600_000),
       /**
        * How often a named restore point (`pg_create_restore_point`) is created, so a recovery (the
        * verifier's replay test) has a known recent target; one is also created after each base backup.
