@@ -82,8 +82,9 @@ const WAL_REMOVED = /has already been removed/i;
  * `walShipIntervalMs` (on every scan when archiving is synchronous) when it grew, each shipment a
  * version under a name of its own (`<segment>.partial.<bytes>`), so a restore reading the version
  * it planned on is never given another; superseded versions are removed after
- * `wal.partialVersionGraceMs` (decision 0045). The slot keeps on the server every WAL byte not yet confirmed
- * received, so a restart (of `pg_receivewal` or of the service) resumes where streaming stopped.
+ * `wal.partialVersionGraceMs` (decision 0045). The slot keeps on the server every WAL byte not yet
+ * confirmed received, so a restart (of `pg_receivewal` or of the service) resumes where streaming
+ * stopped.
  *
  * Gaps (`decideWalGap`, at every start and when pg_receivewal is told its WAL was removed; per
  * finished segment on every scan): one that cannot be closed is reported at once with
