@@ -6,3 +6,4 @@ export * from './zstd.js';
 export * from './fd-frames.js';
 export * from './wal-restore.js';
 export * from './tar-stream.js';
+export * from './wal-versions.js';

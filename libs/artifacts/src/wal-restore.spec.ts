@@ -75,4 +75,24 @@ describe('fetchWalFile: a WAL file from the first copy whose hashes match', () =
     expect(read).not.toHaveBeenCalled();
     expect(() => parseRestorePlan(JSON.stringify({ ...plan, files: [{ ...plan.files[0], name: '../../etc/passwd' }] }))).toThrow(/restore plan is invalid/);
   });
+
+  it('reads a partial segment from the version the plan names, never from the plain name', async () => {
+    const object = `${NAME}.partial.00010000`;
+    const versioned = parseRestorePlan(JSON.stringify({ ...plan, files: [{ ...plan.files[0], partial: true, object }] }));
+    const keys: string[] = [];
+    const dest = join(dir, 'version');
+    const outcome = await fetchWalFile(versioned, NAME, dest, {
+      identities: [],
+      read: async (_location, key) => {
+        keys.push(key.backupId);
+        return Readable.from([stored]);
+      },
+    });
+    expect(outcome).toMatchObject({ outcome: 'fetched', copy: 'a', partial: true, object });
+    expect(keys).toEqual([`wal/00000001/${object}`]);
+    // The version must be one of the file named, and only of a partial segment.
+    expect(() => parseRestorePlan(JSON.stringify({ ...plan, files: [{ ...plan.files[0], partial: true, object: '000000010000000000000004.partial.00010000' }] }))).toThrow(/object must be a partial version/);
+    expect(() => parseRestorePlan(JSON.stringify({ ...plan, files: [{ ...plan.files[0], partial: false, object }] }))).toThrow(/object must be a partial version/);
+    expect(() => parseRestorePlan(JSON.stringify({ ...plan, files: [{ ...plan.files[0], partial: true, object: `${NAME}.partial/../x` }] }))).toThrow(/restore plan is invalid/);
+  });
 });

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { WAL_HISTORY_PATTERN, WAL_SEGMENT_PATTERN, walArtifactKey, type ArtifactKey } from './artifact.js';
+import { WAL_PARTIAL_VERSION_PATTERN } from './wal-versions.js';
 import { zstdDecompress } from './zstd.js';
 
 /**
@@ -36,17 +37,24 @@ export const PlanLocationSchema = z.discriminatedUnion('kind', [
   z.strictObject({ name: z.string().min(1), kind: z.literal('object-store'), bucket: z.string().min(1), natsUrl: z.string().min(1) }),
 ]);
 
-export const PlanWalFileSchema = z.strictObject({
-  name: WalName,
-  timeline: z.int().positive(),
-  startLsn: z.string(),
-  endLsn: z.string(),
-  partial: z.boolean(),
-  plaintextSha256: Sha256,
-  plaintextSizeBytes: z.int().nonnegative(),
-  /** In the order to try them. */
-  copies: z.array(z.strictObject({ location: z.string().min(1), sha256: Sha256, sizeBytes: z.int().nonnegative() })).min(1),
-});
+export const PlanWalFileSchema = z
+  .strictObject({
+    name: WalName,
+    /**
+     * The stored object to read when it is not `name`: the version of a partial segment the plan was
+     * made with (`<name>.partial.<bytes>`), never overwritten by a later shipment. Absent: `name`.
+     */
+    object: z.string().regex(WAL_PARTIAL_VERSION_PATTERN).optional(),
+    timeline: z.int().positive(),
+    startLsn: z.string(),
+    endLsn: z.string(),
+    partial: z.boolean(),
+    plaintextSha256: Sha256,
+    plaintextSizeBytes: z.int().nonnegative(),
+    /** In the order to try them. */
+    copies: z.array(z.strictObject({ location: z.string().min(1), sha256: Sha256, sizeBytes: z.int().nonnegative() })).min(1),
+  })
+  .refine((f) => f.object === undefined || (f.partial && f.object.startsWith(`${f.name}.`)), { message: 'object must be a partial version of the file named', path: ['object'] });
 
 export const RestorePlanSchema = z.strictObject({
   format: z.literal(RESTORE_PLAN_FORMAT),
@@ -98,7 +106,7 @@ export interface WalFetchAttempt {
 
 export type WalFetchOutcome =
   /** Written to `dest` from `copy`; `refused` lists the copies tried before it and why. */
-  | { outcome: 'fetched'; name: string; copy: string; refused: WalFetchAttempt[]; partial: boolean }
+  | { outcome: 'fetched'; name: string; copy: string; refused: WalFetchAttempt[]; partial: boolean; object?: string }
   /** Not in the archive (PostgreSQL asks for files past the end, and for history files that may not exist). */
   | { outcome: 'absent'; name: string }
   /** In the plan, but no copy could be used: recovery must stop here, and the restore must say so. */
@@ -126,7 +134,7 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 
 /** The plaintext of one copy, or why it cannot be used. */
 const readCopy = async (plan: RestorePlan, file: PlanWalFile, copy: PlanWalFile['copies'][number], deps: WalFetchDeps): Promise<Buffer> => {
-  const key = walArtifactKey(plan.resource, file.name, plan.encryption !== null);
+  const key = walArtifactKey(plan.resource, file.object ?? file.name, plan.encryption !== null);
   const stored = await readAll(await deps.read(copy.location, key), copy.sizeBytes);
   const storedHash = sha256(stored);
   if (stored.length !== copy.sizeBytes || storedHash !== copy.sha256) {
@@ -181,7 +189,7 @@ export const fetchWalFile = async (plan: RestorePlan, name: string, dest: string
       continue;
     }
     await writeAtomic(dest, plain);
-    return { outcome: 'fetched', name, copy: copy.location, refused, partial: file.partial };
+    return { outcome: 'fetched', name, copy: copy.location, refused, partial: file.partial, ...(file.object ? { object: file.object } : {}) };
   }
   return { outcome: 'failed', name, refused };
 };

@@ -1,16 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { Client } from 'pg';
 import { Kvm, type KV } from '@nats-io/kv';
-import { artifactPath, walArtifactKey, zstdCompress, zstdDecompress } from '@continuity/artifacts';
+import { artifactPath, lsnValue, partialVersionName, walArtifactKey, walFileFacts, zstdCompress, zstdDecompress, type RestorePlan } from '@continuity/artifacts';
 import { failoverBucketName, routeKey } from '@continuity/contracts';
 import { envelopeLeafHash } from '@continuity/contracts/ledger';
 import { pollUntil } from '@continuity/messaging/testing';
-import { bearer, createPgCluster, freePort, startServiceProcess, TEST_TOKENS, type PgCluster, type PgNode } from '@continuity/runtime/testing';
+import { bearer, createPgCluster, freePort, PG_BIN, startServiceProcess, TEST_TOKENS, type PgCluster, type PgNode } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
 import { followPrimary } from '../src/wal/follow-primary.js';
@@ -22,6 +22,8 @@ const RESOURCE = 'pg-pitr-tl';
 const asRoot = process.getuid?.() === 0;
 const pgGid = () => Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const hexLsn = (v: bigint) => `${(v >> 32n).toString(16).toUpperCase()}/${(v & 0xffffffffn).toString(16).toUpperCase()}`;
 const readAll = async (stream: AsyncIterable<Buffer | Uint8Array>) => {
   const parts: Buffer[] = [];
   for await (const chunk of stream) parts.push(Buffer.from(chunk));
@@ -79,6 +81,40 @@ describe('point-in-time restore across a timeline switch (real primary + standby
       .map((l) => JSON.parse(l) as { outcome: string; name: string })
       .filter((e) => e.outcome === 'fetched')
       .map((e) => e.name);
+
+  const fetchLog = (dataDir: string) =>
+    readFileSync(join(dataDir, 'continuity-wal-fetch.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { outcome: string; name: string; object?: string });
+  /**
+   * A "newer" version of the newest partial segment shipped, put into the copy folders `dirs` by a
+   * stranger: its bytes and manifest agree with each other (the archiver never shipped it, and no
+   * WalArchived records it).
+   */
+  const forgeNewerVersion = async (dirs: string[]) => {
+    const real = [...shipped()].reverse().find((s) => s.partial && s.object)!;
+    const object = partialVersionName(real.name, (16 << 20) - 8);
+    const source = join(world.root, 'local', artifactPath(walArtifactKey(RESOURCE, real.object!, false)));
+    const forgedPlain = Buffer.concat(await readAll(zstdDecompress(Readable.from([readFileSync(source)]))));
+    forgedPlain.fill(0x42, forgedPlain.length - 4096);
+    const forgedStored = Buffer.concat(await readAll(zstdCompress(Readable.from([forgedPlain]))));
+    const manifest = {
+      ...JSON.parse(readFileSync(source.replace(/\.zst$/, '.manifest.json'), 'utf8')),
+      object,
+      endLsn: hexLsn(lsnValue(walFileFacts(real.name).startLsn) + BigInt((16 << 20) - 8)),
+      stored: { sha256: sha(forgedStored), sizeBytes: forgedStored.length },
+      plaintext: { sha256: sha(forgedPlain), sizeBytes: forgedPlain.length },
+    };
+    const paths: string[] = [];
+    for (const dir of dirs) {
+      const data = join(world.root, dir, artifactPath(walArtifactKey(RESOURCE, object, false)));
+      writeFileSync(data, forgedStored);
+      writeFileSync(data.replace(/\.zst$/, '.manifest.json'), JSON.stringify(manifest));
+      paths.push(data, data.replace(/\.zst$/, '.manifest.json'));
+    }
+    return { segment: real.name, object, plaintextSha256: sha(forgedPlain), remove: () => paths.forEach((p) => rmSync(p, { force: true })) };
+  };
 
   beforeAll(async () => {
     world = await startWorld('pitl');
@@ -196,11 +232,63 @@ policies:
     expect(fetched.some((n) => n.startsWith('00000001') && n.length === 24)).toBe(true);
   }, 180_000);
 
-  it('--latest: every row of both timelines, the server on a timeline after 2', async () => {
-    // As after a disaster, the archive no longer changes: a partial segment shipped again while the
-    // restore runs is stored under the same name, and no longer the version the plan recorded.
-    follow.stop();
-    await archiver.stop();
+  it('--latest while the primary keeps writing and the archive ships newer versions of the partial segment: the version the plan recorded is what wal-fetch reads after the archive has moved on, and recovery reaches it; a "newer" version a stranger put into one copy is not used', async () => {
+    const liveRows = await insert(standby, 50, 'timeline 2, before the live restore');
+    const committedAt = await standby.currentLsn();
+    await pollUntil(() => shipped().find((s) => s.partial && lsnValue(s.endLsn) >= lsnValue(committedAt)), { timeoutMs: 30_000, what: 'a partial version holding the rows' });
+    const forged = await forgeNewerVersion(['local']);
+    let writing = true;
+    const writes = (async () => {
+      while (writing) {
+        await insert(standby, 20, 'timeline 2, during the live restore');
+        await sleep(100);
+      }
+    })();
+    const dataDir = join(world.root, 'restored', 'latest-live');
+    started.push(dataDir);
+    try {
+      // The plan is made (no --start): the operator starts the server later, as after a restore to a new host.
+      const run = await restore(['--latest', '--to-data-dir', dataDir]);
+      expect(`${run.code} ${run.stderr}`).toBe(`0 ${run.stderr}`);
+      expect(run.stderr).toContain(`WAL file ${forged.segment}: version ${forged.object} not used: only local-disk of the 3 copy locations holding ${forged.segment} hold it`);
+      const plan = JSON.parse(readFileSync(join(dataDir, 'continuity-restore-plan.json'), 'utf8')) as RestorePlan;
+      expect(JSON.stringify(plan)).not.toContain(forged.object);
+      const planned = plan.files.find((f) => f.partial)!;
+      expect(planned.object).toMatch(new RegExp(`^${planned.name}\\.partial\\.[0-9A-F]{8}$`));
+      expect(lsnValue(planned.endLsn)).toBeGreaterThanOrEqual(lsnValue(committedAt));
+      // The archive moves on while the restore waits: a newer version of the segment, or the segment finished.
+      await pollUntil(() => shipped().find((s) => s.name === planned.name && (!s.partial || lsnValue(s.endLsn) > lsnValue(planned.endLsn))), {
+        timeoutMs: 30_000,
+        what: `a newer shipment of ${planned.name}`,
+      });
+    } finally {
+      writing = false;
+      await writes;
+    }
+    const port = await freePort();
+    const pgCtl = join(PG_BIN, 'pg_ctl');
+    const args = ['-D', dataDir, '-l', join(dataDir, 'by-hand.log'), '-o', `-p ${port}`, '-w', '-t', '120', 'start'];
+    const byHand = spawnSync(asRoot ? 'runuser' : pgCtl, asRoot ? ['-u', 'postgres', '--', pgCtl, ...args] : args, { encoding: 'utf8' });
+    expect(`${byHand.status} ${byHand.stderr}`).toBe(`0 ${byHand.stderr}`);
+    const client = await restoredClient(port);
+    try {
+      await pollUntil(async () => ((await client.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec')).rows[0]!.rec ? null : true), { timeoutMs: 60_000, what: 'the restored server promoted' });
+      const plan = JSON.parse(readFileSync(join(dataDir, 'continuity-restore-plan.json'), 'utf8')) as RestorePlan;
+      const planned = plan.files.find((f) => f.partial)!;
+      const log = fetchLog(dataDir);
+      expect(log.filter((e) => e.outcome === 'failed')).toEqual([]);
+      expect(log.find((e) => e.outcome === 'fetched' && e.name === planned.name)).toMatchObject({ object: planned.object });
+      const ids = await idsIn(client);
+      expect([...tl1Rows, ...tl2BeforeT, ...tl2AfterT, ...liveRows].filter((id) => !ids.has(id))).toEqual([]);
+      const replayed = (await client.query<{ lsn: string }>('SELECT pg_last_wal_replay_lsn()::text AS lsn')).rows[0]!.lsn;
+      expect(lsnValue(replayed)).toBeGreaterThanOrEqual(lsnValue(committedAt));
+    } finally {
+      await client.end();
+      forged.remove();
+    }
+  }, 180_000);
+
+  it('--latest (the archive live): every row of both timelines, the server on a timeline after 2', async () => {
     const port = await freePort();
     const dataDir = join(world.root, 'restored', 'latest');
     started.push(dataDir);
@@ -273,7 +361,8 @@ policies:
   }, 180_000);
 
   it('--ledger: every WAL file checked against the WalArchived events of the audit ledger (real audit service); a segment whose copies all agree on forged bytes is refused and --latest fails before it', async () => {
-    // The archive was stopped before --latest: every shipment is final, the ledger can hold them all.
+    follow.stop();
+    await archiver.stop(); // every shipment is final: the ledger can hold them all
     const auditDb = await createTestDatabase('backup_test_audit');
     const audit = await startServiceProcess('audit', {
       DATABASE_URL: auditDb.url,
@@ -320,8 +409,12 @@ policies:
       const port = await freePort();
       const honest = join(world.root, 'restored', 'ledger');
       started.push(honest);
-      const run = await runCli(['restore', RESOURCE, '--latest', '--to-data-dir', honest, '--start', '--port', String(port), '--ledger', base], ledgerEnv);
+      // A "newer" partial version a stranger put into every copy (they agree): no WalArchived records it.
+      const strangerVersion = await forgeNewerVersion(['local', 'nas', 'vault']);
+      const run = await runCli(['restore', RESOURCE, '--latest', '--to-data-dir', honest, '--start', '--port', String(port), '--ledger', base], ledgerEnv).finally(strangerVersion.remove);
       expect(`${run.code} ${run.stderr}`).toBe(`0 ${run.stderr}`);
+      expect(run.stderr).toContain(`WAL file ${strangerVersion.segment}: version ${strangerVersion.object} not used: no WalArchived event in the ledger records it`);
+      expect(readFileSync(join(honest, 'continuity-restore-plan.json'), 'utf8')).not.toContain(strangerVersion.object);
       expect(run.stdout).toMatch(new RegExp(`WAL checked against the audit ledger at ${base}: \\d+ WalArchived event\\(s\\), [1-9]\\d* file\\(s\\) as recorded, 0 refused`));
       expect(run.stdout).toContain(`base backup ${backupId} as its BackupCreated in the ledger recorded it (SHA-256 `);
       expect(run.stdout).toContain("the ledger's answer was NOT verified (no --ledger-key)");
@@ -377,8 +470,11 @@ policies:
         const rehashed = await pinned('ledger-tampered');
         expect(rehashed.code).toBe(1);
         expect(rehashed.stderr).toMatch(new RegExp(`\\(inclusion check\\): entries at log index \\d+…\\d+ \\(\\d+\\), hashed from their envelopes, are NOT included in signed tree head`));
-        // … and, each entry of the page then proven alone, the forged one is named.
-        expect(rehashed.stderr).toContain(`each proven alone, the entries at log index ${victim.log_index} (event ${victim.envelope.id}) are not in it`);
+        // … and, each entry of the page then proven alone, the forged one is named (with its Merkle
+        // sibling when that is in the page too: the sibling's proof runs through the forged leaf).
+        const named = /each proven alone, the entries at log index (.+) are not in it/.exec(rehashed.stderr)?.[1] ?? '';
+        expect(named.split(', ')).toContain(`${victim.log_index} (event ${victim.envelope.id})`);
+        expect(named.split(', ').length).toBeLessThanOrEqual(2);
         expect(existsSync(join(world.root, 'restored', 'ledger-tampered'))).toBe(false);
       } finally {
         await tamper(victim.envelope, victim.leaf_hash);
@@ -390,7 +486,6 @@ policies:
       const forgedPlain = Buffer.concat(await readAll(zstdDecompress(Readable.from([original]))));
       forgedPlain[forgedPlain.length >> 1] ^= 0xff;
       const forgedStored = Buffer.concat(await readAll(zstdCompress(Readable.from([forgedPlain]))));
-      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
       for (const dir of ['local', 'nas', 'vault']) {
         const data = join(world.root, dir, artifactPath(walArtifactKey(RESOURCE, lastTl2Segment, false)));
         const manifestPath = data.replace(/\.zst$/, '.manifest.json');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { decryptStream, lsnValue, walArtifactKey, zstdDecompress } from '@continuity/artifacts';
@@ -323,6 +323,107 @@ policies:
     expect(await hist.scan()).toBeNull(); // unchanged since, and within the interval anyway
     expect(queued).toHaveLength(2);
     await histLocations.close();
+  }, 60_000);
+
+  it('each shipment of the partial segment is a version under its own name, never overwritten; the same WAL is not shipped again (after a restart either); superseded versions go after the grace period, the newest and the finished segment never', async () => {
+    const versionsConfig = await world.config(`
+resources:
+  pg-wal-ver: { kind: postgres, site: eu-west-1a, connection: "${connection}" }
+locations:
+  local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/ver-local }
+  nas: { kind: filesystem, site: eu-west-1b, medium: disk, path: ${world.root}/ver-nas }
+policies:
+  ver:
+    resource: pg-wal-ver
+    copies: [local-disk, nas]
+    threeTwoOne: { optOut: two local copies are enough for this test }
+    wal: { enabled: true, walShipIntervalMs: 1000, partialVersionGraceMs: 600000 }
+`);
+    expect(versionsConfig.policies.get('ver')!.wal!.partialVersionGraceMs).toBe(600_000);
+    const queued: { type: string; data: any }[] = [];
+    const verLocations = new LocationRegistry(versionsConfig, world.nc);
+    let clock = new Date('2026-12-01T10:00:00.000Z');
+    // Not started: the spool is filled by hand, as pg_receivewal fills it.
+    const archiverOf = () =>
+      new WalArchiver({
+        policy: versionsConfig.policies.get('ver')!,
+        locations: verLocations,
+        publisher: world.publisher,
+        queue: async (event) => void queued.push(event),
+        flush: async () => undefined,
+        inventory,
+        spoolDir: join(world.root, 'ver-spool'),
+        now: () => clock,
+      });
+    const ver = archiverOf();
+    const spool = join(world.root, 'ver-spool', 'pg-wal-ver');
+    mkdirSync(spool, { recursive: true });
+    const SEG = '000000010000000000000009';
+    const stored = (dir: string, object: string) => join(world.root, dir, 'pg-wal-ver', 'wal', '00000001', `${object}.zst`);
+    const received = (bytes: number) => {
+      const partial = Buffer.alloc(16 * 1024 * 1024);
+      partial.fill(5, 0, bytes);
+      writeFileSync(join(spool, `${SEG}.partial`), partial);
+      return partial;
+    };
+    const plain = async (path: string) => readAll(zstdDecompress(Readable.from([readFileSync(path)])));
+
+    const first = received(0x1000);
+    const v1 = (await ver.scan(true))!.segments[0]!;
+    expect(v1).toMatchObject({ name: SEG, object: `${SEG}.partial.00001000`, partial: true, endLsn: '0/9001000', plaintextSha256: sha256(first) });
+    const v1Bytes = { local: readFileSync(stored('ver-local', v1.object!)), nas: readFileSync(stored('ver-nas', v1.object!)) };
+    const manifest = JSON.parse(readFileSync(stored('ver-local', v1.object!).replace(/\.zst$/, '.manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ name: SEG, object: v1.object, partial: true, endLsn: '0/9001000' });
+    expect(existsSync(stored('ver-local', SEG))).toBe(false); // nothing under the segment's own name yet
+
+    clock = new Date('2026-12-01T10:01:00.000Z');
+    const second = received(0x8000);
+    const v2 = (await ver.scan(true))!.segments[0]!;
+    expect(v2).toMatchObject({ name: SEG, object: `${SEG}.partial.00008000`, endLsn: '0/9008000', plaintextSha256: sha256(second) });
+    expect(queued.map((e) => e.data.segments.map((s: WalSegment) => s.object))).toEqual([[v1.object], [v2.object]]);
+    // The first version is still there, byte for byte, beside the second.
+    expect(readFileSync(stored('ver-local', v1.object!))).toEqual(v1Bytes.local);
+    expect(readFileSync(stored('ver-nas', v1.object!))).toEqual(v1Bytes.nas);
+    expect(sha256(await plain(stored('ver-nas', v2.object!)))).toBe(sha256(second));
+    expect((await inventory.partialVersions('pg-wal-ver')).map((v) => v.name)).toEqual([v1.object, v2.object]);
+
+    // The file touched, no byte received since: the same version, not shipped again; nor by a restarted archiver.
+    received(0x8000);
+    expect(await ver.scan(true)).toBeNull();
+    expect(await archiverOf().scan(true)).toBeNull();
+    expect(queued).toHaveLength(2);
+
+    // Within the grace period nothing goes; after it, the superseded version does, from every copy.
+    clock = new Date('2026-12-01T10:10:59.000Z');
+    expect(await ver.prunePartialVersions()).toEqual([]);
+    clock = new Date('2026-12-01T10:11:00.000Z');
+    expect(await ver.prunePartialVersions()).toEqual([v1.object]);
+    for (const dir of ['ver-local', 'ver-nas']) {
+      expect(existsSync(stored(dir, v1.object!))).toBe(false);
+      expect(existsSync(stored(dir, v1.object!).replace(/\.zst$/, '.manifest.json'))).toBe(false);
+      expect(existsSync(stored(dir, v2.object!))).toBe(true);
+    }
+    expect((await inventory.live('pg-wal-ver')).map((f) => f.name)).toEqual([v2.object]);
+
+    // The segment finished: stored under its own name; the last version stays for the grace period, then goes.
+    clock = new Date('2026-12-01T10:20:00.000Z');
+    const full = Buffer.alloc(16 * 1024 * 1024, 5);
+    writeFileSync(join(spool, `${SEG}.partial`), full);
+    renameSync(join(spool, `${SEG}.partial`), join(spool, SEG));
+    const finished = (await ver.scan())!.segments[0]!;
+    expect(finished).toMatchObject({ name: SEG, partial: false, endLsn: '0/A000000' });
+    expect(finished.object).toBeUndefined();
+    expect(existsSync(stored('ver-local', SEG))).toBe(true);
+    expect(await ver.prunePartialVersions()).toEqual([]);
+    expect(existsSync(stored('ver-local', v2.object!))).toBe(true);
+    clock = new Date('2026-12-01T10:30:00.000Z');
+    expect(await ver.prunePartialVersions()).toEqual([v2.object]);
+    expect((await inventory.live('pg-wal-ver')).map((f) => f.name)).toEqual([SEG]);
+    for (const dir of ['ver-local', 'ver-nas']) {
+      expect(existsSync(stored(dir, v2.object!))).toBe(false);
+      expect(sha256(await plain(stored(dir, SEG)))).toBe(sha256(full));
+    }
+    await verLocations.close();
   }, 60_000);
 });
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Client } from 'pg';
-import { lsnValue, walArtifactKey, zstdDecompress } from '@continuity/artifacts';
+import { lsnValue, walArtifactKey, walFileOfObject, zstdDecompress } from '@continuity/artifacts';
 import type { WalSegment } from '@continuity/contracts';
 import { pollUntil } from '@continuity/messaging/testing';
 import { Kvm } from '@nats-io/kv';
@@ -179,15 +179,22 @@ policies:
     // What pg_receivewal flushed before each acknowledgement ships from the spool as it is.
     await archiver.scan();
     await archiver.stop();
-    const files = (await inventory.live('pg-sync')).filter((f) => f.kind === 'segment' && f.timeline === 1);
+    // Per segment the finished one, else its newest partial version (each stored under its own name).
+    const newest = new Map<string, { object: string; partial: boolean; endLsn: string }>();
+    for (const f of (await inventory.live('pg-sync')).filter((f) => f.kind === 'segment' && f.timeline === 1)) {
+      const segment = walFileOfObject(f.name);
+      const held = newest.get(segment);
+      if (!held || (held.partial && (!f.partial || lsnValue(f.endLsn) > lsnValue(held.endLsn)))) newest.set(segment, { object: f.name, partial: f.partial, endLsn: f.endLsn });
+    }
+    const files = [...newest.keys()].sort();
     expect(files.length).toBeGreaterThan(0);
     const dir = join(world.root, 'sync-waldump');
     mkdirSync(dir, { recursive: true });
-    for (const file of files) {
-      const stored = await readAll(await locations.get('nas').read(walArtifactKey('pg-sync', file.name, false)));
-      writeFileSync(join(dir, file.name), await readAll(zstdDecompress(Readable.from([stored]))));
+    for (const name of files) {
+      const stored = await readAll(await locations.get('nas').read(walArtifactKey('pg-sync', newest.get(name)!.object, false)));
+      writeFileSync(join(dir, name), await readAll(zstdDecompress(Readable.from([stored]))));
     }
-    const dump = spawnSync(join(PG_BIN, 'pg_waldump'), ['--rmgr=Transaction', '-p', dir, files[0]!.name, files[files.length - 1]!.name], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    const dump = spawnSync(join(PG_BIN, 'pg_waldump'), ['--rmgr=Transaction', '-p', dir, files[0]!, files[files.length - 1]!], { encoding: 'utf8', maxBuffer: 256 << 20 });
     const committed = new Set([...dump.stdout.matchAll(/tx:\s+(\d+),.*desc: COMMIT/g)].map((m) => m[1]!));
     const missing = acknowledged.filter((xid) => !committed.has(xid));
     expect({ acknowledged: acknowledged.length, missing }).toEqual({ acknowledged: acknowledged.length, missing: [] });

@@ -13,7 +13,7 @@ export const WalCopySchema = z.object({
 });
 
 /**
- * One WAL file as archived. `name` is PostgreSQL's own file name: a segment (24 hex digits:
+ * One WAL file as archived (a partial segment: one version of it, named by `object`). `name` is PostgreSQL's own file name: a segment (24 hex digits:
  * timeline, log, segment) or a timeline history file (`<timeline>.history`, with no LSN range of
  * its own: start and end are the position where the timeline begins). Hashes are over the stored
  * bytes (zstd, then age when encrypted), so any reader can check a copy without the key; the
@@ -21,17 +21,24 @@ export const WalCopySchema = z.object({
  */
 export const WalSegmentSchema = z.object({
   name: z.string().regex(/^([0-9A-F]{24}|[0-9A-F]{8}\.history)$/, 'must be a WAL segment name (24 hex digits) or <timeline>.history'),
+  object: z
+    .string()
+    .regex(/^[0-9A-F]{24}\.partial\.[0-9A-F]{8}$/, 'must be <segment>.partial.<8 hex digits>')
+    .optional()
+    .describe('a partial segment: the name this shipment (version) is stored under, `<name>.partial.<bytes received, hex>`, never overwritten; absent: stored under `name`'),
   kind: z.enum(['segment', 'history']).describe('a WAL segment or a timeline history file'),
   timeline: z.int().positive(),
   startLsn: LsnSchema.describe('first WAL position the file holds'),
   endLsn: LsnSchema.describe('position just after the last byte it holds (a finished segment: the next segment\'s start)'),
-  partial: z.boolean().describe('true: the segment still being written, shipped so far; a later event ships it finished under the same name'),
+  partial: z
+    .boolean()
+    .describe('true: the segment still being written, shipped so far, under `object` (each shipment a version of its own; before versions, under `name`); a later event ships it finished under `name`'),
   sha256: Sha256Schema.describe('SHA-256 of the stored bytes'),
   sizeBytes: z.int().nonnegative().describe('stored bytes'),
   plaintextSha256: Sha256Schema.describe('SHA-256 of the WAL file itself'),
   plaintextSizeBytes: z.int().nonnegative(),
   copies: boundedArray(WalCopySchema, EVENT_LIMITS.copies).min(1),
-});
+}).refine((s) => s.object === undefined || (s.partial && s.object.startsWith(`${s.name}.`)), { message: 'object must be a version of the partial segment named', path: ['object'] });
 
 /**
  * The backup service archived WAL of a PostgreSQL resource: one event per shipment, listing each

@@ -154,7 +154,7 @@ describe('backup configuration', () => {
   it('takes a WAL archive for a PostgreSQL policy (walShipIntervalMs 60 s by default), refuses it for a directory and a bad interval', async () => {
     expect((await parseBackupConfig('/etc/continuity/backup.yaml', valid)).policies.get('orders-nightly')!.wal).toBeNull();
     const archived = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true }\n'));
-    expect(archived.policies.get('orders-nightly')!.wal).toEqual({ walShipIntervalMs: 60_000, restorePointIntervalMs: 300_000, synchronous: false, setSynchronousStandbyNames: false, followPrimary: false });
+    expect(archived.policies.get('orders-nightly')!.wal).toEqual({ walShipIntervalMs: 60_000, partialVersionGraceMs: 3_600_000, restorePointIntervalMs: 300_000, synchronous: false, setSynchronousStandbyNames: false, followPrimary: false });
     const off = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: false, walShipIntervalMs: 5000 }\n'));
     expect(off.policies.get('orders-nightly')!.wal).toBeNull();
     expect(await problemsOf(valid.replace('    resource: uploads\n', '    resource: uploads\n    wal: { enabled: true }\n'))).toEqual([
@@ -162,6 +162,10 @@ describe('backup configuration', () => {
     ]);
     const tooOften = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true, walShipIntervalMs: 10 }\n')).catch((e: Error) => e);
     expect((tooOften as Error).message).toContain('must be at least 1000 (1 s)');
+    const graced = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true, partialVersionGraceMs: 0 }\n'));
+    expect(graced.policies.get('orders-nightly')!.wal!.partialVersionGraceMs).toBe(0);
+    const tooLong = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true, partialVersionGraceMs: 604800001 }\n')).catch((e: Error) => e);
+    expect((tooLong as Error).message).toContain('must be at most 604800000 (7 days)');
   });
 
   it('takes restore points, synchronous archiving and its setting of synchronous_standby_names, the latter only with synchronous', async () => {
@@ -169,7 +173,7 @@ describe('backup configuration', () => {
       '/etc/continuity/backup.yaml',
       valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true, restorePointIntervalMs: 60000, synchronous: true, setSynchronousStandbyNames: true }\n'),
     );
-    expect(sync.policies.get('orders-nightly')!.wal).toEqual({ walShipIntervalMs: 60_000, restorePointIntervalMs: 60_000, synchronous: true, setSynchronousStandbyNames: true, followPrimary: false });
+    expect(sync.policies.get('orders-nightly')!.wal).toEqual({ walShipIntervalMs: 60_000, partialVersionGraceMs: 3_600_000, restorePointIntervalMs: 60_000, synchronous: true, setSynchronousStandbyNames: true, followPrimary: false });
     expect(await problemsOf(valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true, setSynchronousStandbyNames: true }\n'))).toEqual([
       'policies.orders-nightly.wal.setSynchronousStandbyNames: only with synchronous: true (it makes commits wait for the archiver)',
     ]);

@@ -37,7 +37,7 @@ export interface ResolvedPolicy {
   /** Set when the policy opted out of 3-2-1; every backup carries it. */
   threeTwoOneOptOut: string | null;
   /** The continuous WAL archive, when the policy enables it (PostgreSQL only). */
-  wal: { walShipIntervalMs: number; restorePointIntervalMs: number; synchronous: boolean; setSynchronousStandbyNames: boolean; followPrimary: boolean } | null;
+  wal: { walShipIntervalMs: number; partialVersionGraceMs: number; restorePointIntervalMs: number; synchronous: boolean; setSynchronousStandbyNames: boolean; followPrimary: boolean } | null;
 }
 
 export interface BackupConfig {
@@ -147,6 +147,7 @@ export const parseBackupConfig = async (file: string, text: string): Promise<Bac
       wal: policy.wal?.enabled
         ? {
             walShipIntervalMs: policy.wal.walShipIntervalMs,
+            partialVersionGraceMs: policy.wal.partialVersionGraceMs,
             restorePointIntervalMs: policy.wal.restorePointIntervalMs,
             synchronous: policy.wal.synchronous,
             setSynchronousStandbyNames: policy.wal.setSynchronousStandbyNames,

@@ -120,6 +120,16 @@ export const PolicyConfigSchema = z.strictObject({
       enabled: z.boolean(),
       walShipIntervalMs: z.int('must be a whole number of milliseconds').min(1_000, 'must be at least 1000 (1 s)').max(3_600_000, 'must be at most 3600000 (1 h)').default(60_000),
       /**
+       * How long a shipped version of the partial segment stays in the copies once a newer one (or
+       * the finished segment) is durable in every copy: a restore that planned on it fetches it at
+       * the end of its recovery, possibly hours later. Then WAL retention's own rules apply.
+       */
+      partialVersionGraceMs: z
+        .int('must be a whole number of milliseconds')
+        .min(0, 'must be at least 0')
+        .max(604_800_000, 'must be at most 604800000 (7 days)')
+        .default(3_600_000),
+      /**
        * How often a named restore point (`pg_create_restore_point`) is created, so a recovery (the
        * verifier's replay test) has a known recent target; one is also created after each base backup.
        */

@@ -1,18 +1,20 @@
 import { z } from 'zod';
-import { isWalFileName, parseManifest, walArtifactKey, type ArtifactKey } from '@continuity/artifacts';
+import { isWalFileName, isWalObjectName, parseManifest, WAL_PARTIAL_VERSION_PATTERN, walArtifactKey, walFileOfObject, type ArtifactKey } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';
 import type { ResolvedPolicy } from '../config/backup-config.loader.js';
 import type { BackupRecord } from '../catalogue/catalogue.js';
 import type { ArchivedWal, BaseBackupCandidate } from './pitr-plan.policy.js';
+import { chooseWalVersions } from './wal-versions.policy.js';
 
 /**
  * What a point-in-time restore can start from, found without the backup service: base backups'
  * WAL ranges from their copies' manifests, and the archived
  * WAL from the WAL manifests every copy location holds beside each file
- * (`<resource>/wal/<timeline>/<name>.manifest.json`: name, LSN range, stored and plaintext
- * SHA-256). A file's record is what most copies agree on (a finished segment over a partial
- * one); each copy keeps its own stored hash, so a copy damaged after the fact is refused by
- * wal-fetch and the next one used.
+ * (`<resource>/wal/<timeline>/<object>.manifest.json`: name, the object's name when it is a
+ * version of a partial segment, LSN range, stored and plaintext SHA-256). An object's record is
+ * what most copies agree on; a file's is its finished segment, else its newest partial version
+ * most of the copies holding the segment hold (`chooseWalVersions`); each copy keeps its own
+ * stored hash, so a copy damaged after the fact is refused by wal-fetch and the next one used.
  */
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -21,6 +23,7 @@ const WalManifestSchema = z.object({
   kind: z.literal('wal'),
   resource: z.string(),
   name: z.string().refine(isWalFileName),
+  object: z.string().regex(WAL_PARTIAL_VERSION_PATTERN).optional(),
   type: z.enum(['segment', 'history']),
   timeline: z.int().positive(),
   startLsn: Lsn,
@@ -37,11 +40,11 @@ export interface ArchiveIndexNotice {
   (message: string): void;
 }
 
-/** WAL file names a location holds for `resource` (from its manifests' names). */
+/** The WAL objects (files, and versions of partial segments) a location holds for `resource` (from its manifests' names). */
 const listWal = async (location: BackupLocation, resource: string): Promise<string[]> =>
   (await location.listManifests(resource)).flatMap((entry) => {
     const match = /^wal\/[0-9A-F]{8}\/(.+)\.manifest\.json$/.exec(entry);
-    return match && isWalFileName(match[1]!) ? [match[1]!] : [];
+    return match && isWalObjectName(match[1]!) ? [match[1]!] : [];
   });
 
 /**
@@ -89,26 +92,31 @@ export const walRecordsFromCopies = async (
   recorded?: ReadonlyMap<string, ReadonlySet<string>>,
 ): Promise<ArchivedWal[]> => {
   const resource = policy.resourceName;
-  const names = await listedAcrossCopies(policy, location, listWal, notice, 'WAL only it holds is not found');
-  const perName = new Map<string, { location: string; manifest: WalManifest }[]>();
+  const objects = await listedAcrossCopies(policy, location, listWal, notice, 'WAL only it holds is not found');
+  const perObject = new Map<string, { location: string; manifest: WalManifest }[]>();
+  /** Per WAL file: the locations holding any version of it. */
+  const holders = new Map<string, Set<string>>();
   for (const copy of policy.copies) {
     const loc = location(copy.name);
     if (!loc) continue;
     let unreadable = 0;
-    for (const name of names) {
-      const seen = (await readWalManifest(loc, resource, name, policy.encryption !== null).catch(() => null)) ?? null;
+    for (const object of objects) {
+      const seen = (await readWalManifest(loc, resource, object, policy.encryption !== null).catch(() => null)) ?? null;
       if (!seen) {
         unreadable++;
         continue;
       }
-      if (seen.name !== name || seen.resource !== resource) continue;
-      perName.set(name, [...(perName.get(name) ?? []), { location: copy.name, manifest: seen }]);
+      // A manifest speaks for its own object only: a version's names its segment and itself.
+      if ((seen.object ?? seen.name) !== object || seen.name !== walFileOfObject(object) || (seen.object !== undefined && !seen.partial) || seen.resource !== resource) continue;
+      perObject.set(object, [...(perObject.get(object) ?? []), { location: copy.name, manifest: seen }]);
+      holders.set(seen.name, (holders.get(seen.name) ?? new Set()).add(copy.name));
     }
-    if (unreadable && unreadable === names.size) notice(`location ${copy.name} holds none of the ${names.size} archived WAL files of ${resource} (or cannot be read)`);
+    if (unreadable && unreadable === objects.size) notice(`location ${copy.name} holds none of the ${objects.size} archived WAL files of ${resource} (or cannot be read)`);
   }
   const records: ArchivedWal[] = [];
-  for (const [name, seen] of perName) {
+  for (const [object, seen] of perObject) {
     // The version most copies hold; a finished segment wins over a partial one, then the longer.
+    const name = seen[0]!.manifest.name;
     const groups = new Map<string, typeof seen>();
     for (const s of seen) groups.set(s.manifest.plaintext.sha256, [...(groups.get(s.manifest.plaintext.sha256) ?? []), s]);
     const inLedger = (g: typeof seen) => (recorded?.get(name)?.has(g[0]!.manifest.plaintext.sha256) ? 0 : 1);
@@ -123,6 +131,7 @@ export const walRecordsFromCopies = async (
     if (groups.size > 1 && !m.partial) notice(`copies of WAL file ${name} disagree: using the version ${best.map((s) => s.location).join(', ')} hold`);
     records.push({
       name,
+      ...(object !== name ? { object } : {}),
       kind: m.type,
       timeline: m.timeline,
       startLsn: m.startLsn,
@@ -134,7 +143,9 @@ export const walRecordsFromCopies = async (
       copies: best.map((s) => ({ location: s.location, sha256: s.manifest.stored.sha256, sizeBytes: s.manifest.stored.sizeBytes })),
     });
   }
-  return records;
+  const choice = chooseWalVersions(records, { locationsHolding: new Map([...holders].map(([name, locations]) => [name, locations.size])), recorded });
+  for (const p of choice.passedOver) notice(`WAL file ${p.name}: version ${p.object} not used: ${p.reason}`);
+  return choice.files;
 };
 
 const readWalManifest = async (location: BackupLocation, resource: string, name: string, encrypted: boolean): Promise<WalManifest | null> => {

@@ -19,7 +19,10 @@ export interface BaseBackupCandidate {
 
 /** One archived WAL file as the archive's records agree on it. */
 export interface ArchivedWal {
+  /** The WAL file name PostgreSQL asks for. */
   name: string;
+  /** A partial segment's version: the object it is stored under (`<name>.partial.<bytes>`); absent: `name`. */
+  object?: string;
   kind: 'segment' | 'history';
   timeline: number;
   startLsn: string;

@@ -280,6 +280,7 @@ export class PointInTimeRestore {
         );
         return {
           name: f.name,
+          ...(f.object ? { object: f.object } : {}),
           timeline: f.timeline,
           startLsn: f.startLsn,
           endLsn: f.endLsn,
@@ -332,8 +333,8 @@ export class PointInTimeRestore {
       /**
        * A recovery target was set: a server that promoted reached it (PostgreSQL 13+ stops with
        * FATAL when WAL ends before its target), and a file it failed to fetch after that was read
-       * ahead (recovery_prefetch) or was the live archive's partial segment, overwritten since the
-       * plan was made: not a stop.
+       * ahead (recovery_prefetch) or was a superseded partial version removed after its grace
+       * period (decision 0045): not a stop.
        */
       targetSet: boolean;
     },

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { walArtifactKey } from '@continuity/artifacts';
+import { walArtifactKey, walFileOfObject } from '@continuity/artifacts';
 import type { ContinuityPublisher } from '@continuity/contracts';
 import { redactSecrets } from '@continuity/runtime/standalone';
 import type { LoggerLike } from '../backup-run/backup-runner.js';
@@ -94,6 +94,8 @@ export class WalRetentionRunner {
     if (!report.expired.length) return report;
     const now = (this.deps.now ?? (() => new Date()))().toISOString();
     const expired = decision.expire.filter((w) => report.expired.includes(w.name));
+    // The event names segments: a partial segment's versions expire with it and count as it.
+    const segments = [...new Set(expired.map((w) => walFileOfObject(w.name)))].sort();
     const event = this.deps.publisher.build('WalExpired', {
       resource: policy.resourceName,
       data: {
@@ -101,7 +103,7 @@ export class WalRetentionRunner {
         reason: decision.reason,
         keptFrom: decision.keptFrom,
         earliestRecoverable: decision.earliestRecoverable,
-        segments: { count: expired.length, first: expired[0]!.name, last: expired[expired.length - 1]!.name, timelines: [...new Set(expired.map((w) => w.timeline))].sort((a, b) => a - b) },
+        segments: { count: segments.length, first: segments[0]!, last: segments[segments.length - 1]!, timelines: [...new Set(expired.map((w) => w.timeline))].sort((a, b) => a - b) },
         copies: [...perLocation].map(([location, t]) => ({ location, ...t })),
       },
     });
@@ -109,7 +111,7 @@ export class WalRetentionRunner {
     await this.deps.inventory.markExpired(policy.resourceName, report.expired, now);
     await publish();
     if (report.failed.length) this.deps.logger?.warn(`WAL retention of ${policy.resourceName}: ${report.failed.length} segment(s) could not be removed from every copy (tried again next time)`);
-    this.deps.logger?.log(`WAL retention of ${policy.resourceName}: ${report.expired.length} segment(s) expired (${expired[0]!.name}..${expired[expired.length - 1]!.name}); WAL kept from ${decision.keptFrom.startLsn}`);
+    this.deps.logger?.log(`WAL retention of ${policy.resourceName}: ${segments.length} segment(s) expired (${segments[0]}..${segments[segments.length - 1]}); WAL kept from ${decision.keptFrom.startLsn}`);
     return report;
   }
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WAL_HISTORY_PATTERN, WAL_SEGMENT_PATTERN, walFileFacts } from '@continuity/artifacts';
+import { partialVersionName, WAL_HISTORY_PATTERN, WAL_SEGMENT_PATTERN, walFileFacts } from '@continuity/artifacts';
 import type { ContinuityPublisher, Envelope, WalSegment } from '@continuity/contracts';
 import { redactSecrets } from '@continuity/runtime/standalone';
 import type { LoggerLike } from '../backup-run/backup-runner.js';
@@ -12,6 +12,7 @@ import type { PostgresResourceConfig } from '../config/backup-config.schema.js';
 import { receivedBytes, shipWalFile, type WalFile } from './wal-file-shipper.js';
 import { decideWalGap, followsChain, missingSegmentsOf, type WalGapDecision } from './wal-gap.policy.js';
 import type { WalInventory } from './wal-inventory.js';
+import { PartialVersionPruner } from './partial-version-pruner.js';
 import { lsnMax } from './wal-position.js';
 import { currentWalLsn, ensureSlot, oldestWalOnServer, requireSynchronousArchiver, slotState, withApplicationName, withSession, type SlotState } from './wal-server.js';
 
@@ -51,6 +52,8 @@ export interface WalArchiverDeps {
   scanEveryMs?: number;
   /** Back-off between restarts of `pg_receivewal` after it exits: from `min`, doubling up to `max`. */
   restartBackoffMs?: { min: number; max: number };
+  /** How often superseded versions of partial segments are looked for (after a scan), once their grace is over. */
+  pruneEveryMs?: number;
 }
 
 export interface Shipment {
@@ -75,10 +78,13 @@ const WAL_REMOVED = /has already been removed/i;
  * compressed, encrypted when the policy names a key, and written to every copy location of the
  * policy through the same one-pass fan-out as backups; once every copy is committed, the file is
  * recorded in the inventory, a `WalArchived` event is queued in the outbox and only then is the
- * spooled file removed. The segment still being written is shipped (as `partial`, under its final
- * name, overwritten by the finished one later) at least every `walShipIntervalMs` (on every scan
- * when archiving is synchronous). The slot keeps on the server every WAL byte not yet confirmed
- * received, so a restart (of `pg_receivewal` or of the service) resumes where streaming stopped.
+ * spooled file removed. The segment still being written is shipped (as `partial`) at least every
+ * `walShipIntervalMs` (on every scan when archiving is synchronous) when it grew, each shipment a
+ * version under a name of its own (`<segment>.partial.<bytes>`), so a restore reading the version
+ * it planned on is never given another; superseded versions are removed after
+ * `wal.partialVersionGraceMs` (decision 0045). The slot keeps on the server every WAL byte not yet
+ * confirmed received, so a restart (of `pg_receivewal` or of the service) resumes where streaming
+ * stopped.
  *
  * Gaps (`decideWalGap`, at every start and when pg_receivewal is told its WAL was removed; per
  * finished segment on every scan): one that cannot be closed is reported at once with
@@ -99,7 +105,8 @@ export class WalArchiver {
   private scanning: Promise<void> | null = null;
   private backoffMs: number;
   private lastPartialShipMs = 0;
-  private lastPartialShipped: { name: string; mtimeMs: number; size: number } | null = null;
+  /** The partial segment last shipped (or found already shipped): its file as measured, and the version it was. */
+  private lastPartialShipped: { name: string; mtimeMs: number; size: number; version: string } | null = null;
   /** The archived end of each timeline (segments), as the inventory has it: loaded at start, advanced by each shipment. */
   private readonly tips = new Map<number, string>();
   /** Every shipment made, newest last (tests and the status API read it). */
@@ -108,6 +115,8 @@ export class WalArchiver {
   readonly gaps: WalGap[] = [];
   /** The last error of a shipment or of `pg_receivewal`, redacted; null once a shipment succeeds. */
   lastError: string | null = null;
+  private readonly pruner: PartialVersionPruner;
+  private lastPruneMs = 0;
 
   constructor(private readonly deps: WalArchiverDeps) {
     if (deps.policy.resource.kind !== 'postgres' || !deps.policy.wal) throw new Error(`policy ${deps.policy.name} archives no PostgreSQL WAL`);
@@ -118,6 +127,14 @@ export class WalArchiver {
     this.logger = deps.logger ?? silent;
     this.now = deps.now ?? (() => new Date());
     this.backoffMs = deps.restartBackoffMs?.min ?? 1_000;
+    this.pruner = new PartialVersionPruner({
+      resource: deps.policy.resourceName,
+      graceMs: deps.policy.wal.partialVersionGraceMs,
+      locations: deps.locations,
+      inventory: deps.inventory,
+      now: this.now,
+      logger: this.logger,
+    });
   }
 
   get resourceName() {
@@ -359,9 +376,27 @@ export class WalArchiver {
    * shipped. One `WalArchived` per shipment. Calls run one at a time.
    */
   scan(forcePartial = false): Promise<Shipment | null> {
-    const run = this.exclusive.then(() => this.scanOnce(forcePartial));
+    const run = this.exclusive.then(async () => {
+      const shipment = await this.scanOnce(forcePartial);
+      if (Date.now() - this.lastPruneMs >= (this.deps.pruneEveryMs ?? 60_000)) await this.prunePartialVersions();
+      return shipment;
+    });
     this.exclusive = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Removes versions of partial segments superseded for longer than `wal.partialVersionGraceMs`
+   * (a failure is logged and tried again later: the archive only holds more than it needs).
+   */
+  async prunePartialVersions(): Promise<string[]> {
+    this.lastPruneMs = Date.now();
+    try {
+      return await this.pruner.prune();
+    } catch (error) {
+      this.logger.error(`WAL archive of ${this.resourceName}: removing superseded partial versions: ${redactSecrets((error as Error).message)}`);
+      return [];
+    }
   }
 
   private exclusive: Promise<unknown> = Promise.resolve();
@@ -386,10 +421,18 @@ export class WalArchiver {
         // Read once here: what is shipped is what was measured, however far pg_receivewal has got since.
         const bytes = await readFile(join(this.dir, partialName)).catch(() => null);
         const received = bytes ? receivedBytes(bytes) : 0;
-        // A partial segment that holds nothing received yet (just created) is not worth a shipment.
-        if (bytes && received > 0) {
-          partialStat = { mtimeMs: st.mtimeMs, size: st.size };
-          files.push({ name, path: join(this.dir, partialName), partial: true, bytes, received });
+        // A partial segment that holds nothing received yet (just created) is not worth a shipment;
+        // one whose version is archived already (nothing received since; or shipped before a
+        // restart) is not shipped again: its name stands for those bytes, whose copies a restore
+        // may be reading (an encrypted shipment again would store other bytes under the name).
+        const version = received > 0 ? partialVersionName(name, received) : null;
+        if (bytes && version) {
+          if (version === last?.version || (await this.deps.inventory.holds(this.resourceName, version))) {
+            this.lastPartialShipped = { name, mtimeMs: st.mtimeMs, size: st.size, version };
+          } else {
+            partialStat = { mtimeMs: st.mtimeMs, size: st.size };
+            files.push({ name, path: join(this.dir, partialName), partial: true, bytes, received });
+          }
         }
       }
     }
@@ -433,7 +476,7 @@ export class WalArchiver {
     const partial = files.find((f) => f.partial);
     if (partial && partialStat) {
       this.lastPartialShipMs = Date.now();
-      this.lastPartialShipped = { name: partial.name, ...partialStat };
+      this.lastPartialShipped = { name: partial.name, ...partialStat, version: partialVersionName(partial.name, partial.received!) };
     }
     this.lastError = null;
     const shipment = { event, segments };

@@ -1,4 +1,4 @@
-import { receivedBytes } from './wal-file-shipper.js';
+import { receivedBytes, storedNameOf } from './wal-file-shipper.js';
 
 describe('receivedBytes (how much of a pre-zeroed partial segment pg_receivewal has written)', () => {
   const segment = (written: number, size = 16 << 20) => {
@@ -22,5 +22,18 @@ describe('receivedBytes (how much of a pre-zeroed partial segment pg_receivewal 
     expect(receivedBytes(bytes)).toBe(12_352);
     bytes[bytes.length - 1] = 1;
     expect(receivedBytes(bytes)).toBe(bytes.length);
+  });
+});
+
+describe('storedNameOf (the name a shipment is stored under)', () => {
+  it('a partial segment under a version named by the bytes received; a finished segment or history file under its own name', () => {
+    expect(storedNameOf({ name: '000000010000000000000003', partial: true, received: 0x4a0 })).toBe('000000010000000000000003.partial.000004A0');
+    expect(storedNameOf({ name: '000000010000000000000003', partial: false })).toBe('000000010000000000000003');
+    expect(storedNameOf({ name: '00000002.history', partial: false })).toBe('00000002.history');
+  });
+
+  it('each later shipment of the same segment under another name, the same WAL under the same one', () => {
+    const names = [8, 0x4a0, 0x4a0, 16 << 20].map((received) => storedNameOf({ name: '000000010000000000000003', partial: true, received }));
+    expect(new Set(names).size).toBe(3);
   });
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { lsnValue, walArtifactKey, walFileFacts, zstdCompress, ZSTD_FRAME_BYTES } from '@continuity/artifacts';
+import { lsnValue, partialVersionName, walArtifactKey, walFileFacts, zstdCompress, ZSTD_FRAME_BYTES } from '@continuity/artifacts';
 import type { WalSegment } from '@continuity/contracts';
 import type { CopyWriter } from '../backup-run/locations/location.js';
 import type { LocationRegistry } from '../backup-run/locations/location.registry.js';
@@ -21,6 +21,14 @@ export interface WalFile {
   bytes?: Buffer;
   received?: number;
 }
+
+/**
+ * The name a file is stored under: a partial segment's shipment is a version of its own
+ * (`<segment>.partial.<bytes received>`, never overwritten by the next shipment, which a restore
+ * may have planned on); a finished segment or history file its own name.
+ */
+export const storedNameOf = (file: Pick<WalFile, 'name' | 'partial' | 'received'>): string =>
+  file.partial ? partialVersionName(file.name, file.received ?? 0) : file.name;
 
 /**
  * One WAL file to every copy of the policy: read once, zstd, (age), hashed on the way; committed
@@ -44,7 +52,8 @@ export const shipWalFile = async (policy: ResolvedPolicy, locations: Pick<Locati
     // backup. A cluster made with a larger --wal-segsize (up to 1 GiB) is read in frame-sized pieces.
     source = (await stat(file.path)).size <= WHOLE_READ_BYTES ? Readable.from([await readFile(file.path)]) : createReadStream(file.path, { highWaterMark: ZSTD_FRAME_BYTES });
   }
-  const key = walArtifactKey(policy.resourceName, file.name, policy.encryption !== null);
+  const object = storedNameOf(file);
+  const key = walArtifactKey(policy.resourceName, object, policy.encryption !== null);
   const writers: CopyWriter[] = [];
   try {
     const begun = await Promise.allSettled(policy.copies.map((c) => locations.get(c.name).begin(key)));
@@ -72,6 +81,7 @@ export const shipWalFile = async (policy: ResolvedPolicy, locations: Pick<Locati
           kind: 'wal',
           resource: policy.resourceName,
           name: file.name,
+          ...(object !== file.name ? { object } : {}),
           type: facts.kind,
           timeline: facts.timeline,
           startLsn,
@@ -90,6 +100,7 @@ export const shipWalFile = async (policy: ResolvedPolicy, locations: Pick<Locati
     for (const writer of writers) await writer.commit(manifest);
     return {
       name: file.name,
+      ...(object !== file.name ? { object } : {}),
       kind: facts.kind,
       timeline: facts.timeline,
       startLsn,
@@ -106,8 +117,8 @@ export const shipWalFile = async (policy: ResolvedPolicy, locations: Pick<Locati
     };
   } catch (error) {
     // A finished file stays in the spool and is shipped again by the next scan; a partial
-    // copy of it must not stay behind under its final name. A partial segment's earlier copy
-    // was already overwritten or never existed: aborting removes only what this attempt made.
+    // copy of it must not stay behind under its final name. A partial segment's earlier
+    // versions have names of their own: aborting removes only what this attempt made.
     await Promise.all(writers.map((w) => w.abort(error as Error)));
     throw error;
   }

@@ -137,7 +137,7 @@ export const startWalFetchServer = async (input: {
         problems.push(`${copy.location}: ${redactSecrets((error as Error).message)}`);
       }
     }
-    // A partial shipment may have been overwritten by a later one meanwhile: said, not a failure (replay ends before it).
+    // A partial shipment may have been superseded and removed meanwhile: said, not a failure (replay ends before it).
     notes.push(`${file.name}${file.partial ? ' (partial)' : ''}: no good copy (${problems.join('; ')})`);
     if (!file.partial) failures.push(file.name);
     throw new Error(`no good copy of ${file.name}`);

@@ -79,9 +79,10 @@ export class WalVerificationService implements OnApplicationBootstrap, OnApplica
 
   /**
    * Re-reads every copy of every finished file (segments and history files), one after another. A
-   * partial shipment is not re-read: it is overwritten in place by the next shipment of the segment
-   * (a later partial one, then the finished one), so a mismatch would say nothing about the archive;
-   * it counts in the chain, and its bytes are checked once the finished segment arrives.
+   * partial shipment is not re-read: it is superseded by the next shipment of the segment (a later
+   * partial version, then the finished one) and removed a grace period after that (decision 0045),
+   * so a missing copy would say nothing about the archive; it counts in the chain, and its bytes
+   * are checked once the finished segment arrives.
    */
   private async checkFiles(files: readonly FileToCheck[]): Promise<WalCopyOutcome[]> {
     const outcomes: WalCopyOutcome[] = [];
