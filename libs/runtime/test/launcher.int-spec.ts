@@ -1,0 +1,212 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { freePort } from '@continuity/messaging';
+import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
+import { createTestDatabase, TEST_CONTINUITY_TOKENS } from '../src/testing.js';
+
+/**
+ * `npm start`'s launcher (scripts/start.mjs), run as npm runs it, on the demo estate in a state
+ * folder of its own: however it ends, no PostgreSQL server of the demo, no service and no watchdog
+ * of it is left running (decision 0046).
+ */
+const repoRoot = join(__dirname, '..', '..', '..');
+const startScript = join(repoRoot, 'scripts', 'start.mjs');
+
+/** /proc/<pid>/stat after the command: [state, ppid, pgrp, …, starttime at 19]; null when gone. */
+const stat = (pid: number): string[] | null => {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+};
+const running = (pid: number) => {
+  const fields = stat(pid);
+  return fields !== null && fields[0] !== 'Z' && fields[0] !== 'X';
+};
+const pids = () => readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
+const cmdline = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+};
+const cwd = (pid: number) => {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return '';
+  }
+};
+/** Every live process of the demo's PostgreSQL servers: postmasters and backends run in their data directory. */
+const postgresIn = (dataDirs: string[]) => pids().filter((pid) => running(pid) && dataDirs.includes(cwd(pid)));
+const childrenOf = (pid: number) => pids().filter((p) => Number(stat(p)?.[1]) === pid && running(p));
+
+interface Launch {
+  leader: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+describe("npm start's launcher stops what it started, however it ends (real launcher, demo estate, services)", () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'continuity-launcher-test-'));
+  const demoDir = join(stateDir, 'demo');
+  let ports: number[] = [];
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let nc: Awaited<ReturnType<typeof connectTestNats>>;
+  let topology: Awaited<ReturnType<typeof createTestTopology>>;
+  let dataDirs: string[] = [];
+  let pgRoot = '';
+  const leaders: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    nc = await connectTestNats();
+    topology = await createTestTopology(nc, 'launch');
+    db = await createTestDatabase('launcher');
+    for (let i = 0; i < 4; i++) ports.push(await freePort());
+    ports = [...new Set(ports)];
+    expect(ports).toHaveLength(4);
+  });
+
+  afterAll(async () => {
+    // Whatever a failed test left: the launchers' groups, the services, the demo's servers.
+    for (const leader of leaders) {
+      try {
+        process.kill(-leader.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    for (const pid of pids().filter((p) => cmdline(p).includes(stateDir) || cmdline(p).includes(startScript))) process.kill(pid, 'SIGKILL');
+    for (const pid of postgresIn(dataDirs)) process.kill(pid, 'SIGKILL');
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(`OBJ_continuity-demo-${createHash('sha256').update(demoDir).digest('hex').slice(0, 8)}`).catch(() => undefined);
+    await topology?.remove();
+    await db?.drop();
+    await nc?.close();
+    if (pgRoot && pgRoot !== join(demoDir, 'pg')) rmSync(pgRoot, { recursive: true, force: true });
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  /** Starts `command` as a process group leader (as a terminal or `setsid npm start` does) with the launcher under it. */
+  const launch = (command: string[], env: Record<string, string> = {}): Launch => {
+    const leader = spawn(command[0]!, command.slice(1), {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        CONTINUITY_STATE_DIR: stateDir,
+        CONTINUITY_PORTS: ports.join(','),
+        CONTINUITY_NAMESPACE: topology.namespace,
+        CONTINUITY_TOKENS: TEST_CONTINUITY_TOKENS,
+        NATS_URL: 'nats://127.0.0.1:4222',
+        DATABASE_URL: db.url,
+        ...env,
+      },
+    });
+    leaders.push(leader);
+    let text = '';
+    leader.stdout!.on('data', (chunk) => (text += chunk));
+    leader.stderr!.on('data', (chunk) => (text += chunk));
+    const exited = new Promise<number | null>((resolve) => leader.once('exit', (code) => resolve(code)));
+    return { leader, output: () => text, exited };
+  };
+
+  /** Waits for the services and the demo's pair; returns the launcher's pid, its services and watchdog, and the pair's ports. */
+  const upAndRunning = async (run: Launch, launcherPid: () => number | undefined) => {
+    const up = () => run.output().includes('[start] Ctrl-C stops everything.');
+    try {
+      await pollUntil(() => up() || run.leader.exitCode !== null, { timeoutMs: 180_000, intervalMs: 200, what: 'the launcher to start everything' });
+      expect(up()).toBe(true);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; it printed:\n${run.output()}`);
+    }
+    const pid = launcherPid()!;
+    expect(pid).toBeGreaterThan(0);
+    const children = childrenOf(pid);
+    const services = children.filter((p) => cmdline(p).includes('/dist/main.js')).map((p) => ({ pid: p, start: stat(p)![19] }));
+    const watchdog = children.find((p) => cmdline(p).includes('launcher-watchdog.mjs'));
+    expect(services).toHaveLength(4);
+    expect(watchdog).toBeDefined();
+    // The watchdog has a session of its own: a signal to the launcher's group misses it.
+    expect(stat(watchdog!)![3]).not.toBe(stat(pid)![3]);
+    pgRoot = realpathSync(join(demoDir, 'pg'));
+    dataDirs = readdirSync(pgRoot)
+      .map((name) => join(pgRoot, name))
+      .filter((dir) => existsSync(join(dir, 'PG_VERSION')));
+    expect(dataDirs).toHaveLength(2);
+    // Both members run: their postmasters and backends.
+    expect(dataDirs.every((dir) => postgresIn([dir]).length > 0)).toBe(true);
+    const pairPorts = /on 127\.0\.0\.1:(\d+), demo-pg-b \(hot standby\) on 127\.0\.0\.1:(\d+)/.exec(run.output())!.slice(1, 3).map(Number);
+    return { pid, services, watchdog: { pid: watchdog!, start: stat(watchdog!)![19] }, pairPorts };
+  };
+
+  /** Nothing the launcher started is left: no PostgreSQL process in the demo's folders, no service, no watchdog. */
+  const nothingLeft = async (started: Awaited<ReturnType<typeof upAndRunning>>, run: Launch) => {
+    const left = () => ({
+      postgres: postgresIn(dataDirs),
+      services: started.services.filter((s) => running(s.pid) && stat(s.pid)![19] === s.start).map((s) => s.pid),
+      watchdog: running(started.watchdog.pid) && stat(started.watchdog.pid)![19] === started.watchdog.start,
+    });
+    try {
+      await pollUntil(() => {
+        const now = left();
+        return now.postgres.length === 0 && now.services.length === 0 && !now.watchdog;
+      }, { timeoutMs: 60_000, intervalMs: 200, what: 'every demo PostgreSQL process, service and the watchdog to be gone' });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}: ${JSON.stringify(left())}; the launcher printed:\n${run.output()}`);
+    }
+    for (const port of ports) {
+      const listening = await fetch(`http://127.0.0.1:${port}/health/live`).then(() => true, () => false);
+      expect(listening).toBe(false);
+    }
+  };
+
+  let firstPairPorts: number[] = [];
+
+  it('SIGKILL of its whole process group: the watchdog stops the services and both demo servers', async () => {
+    const run = launch([process.execPath, startScript]);
+    const started = await upAndRunning(run, () => run.leader.pid);
+    firstPairPorts = started.pairPorts;
+    process.kill(-started.pid, 'SIGKILL');
+    await nothingLeft(started, run);
+    expect(run.output()).toContain('[watchdog] the launcher');
+    expect(run.output()).toMatch(/\[watchdog\] stopping the demo estate: the PostgreSQL server in .*demo-pg-a/);
+  }, 300_000);
+
+  it('SIGTERM of its process group: it stops everything itself, and reopens the same pair first', async () => {
+    const run = launch([process.execPath, startScript]);
+    const started = await upAndRunning(run, () => run.leader.pid);
+    expect(run.output()).toContain('reopening the demo PostgreSQL pair');
+    expect(started.pairPorts).toEqual(firstPairPorts);
+    process.kill(-started.pid, 'SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise((resolve) => (timer = setTimeout(() => resolve('still running after 60 s'), 60_000)));
+    expect(await Promise.race([run.exited, late])).toBe(0);
+    clearTimeout(timer);
+    await nothingLeft(started, run);
+    expect(run.output()).toContain('[start] all stopped');
+    expect(run.output()).not.toContain('[watchdog]'); // nothing was left for it
+  }, 300_000);
+
+  it('npm killed above it (npm → sh → launcher): it sees npm gone and stops everything itself', async () => {
+    // A stand-in for npm: titled as npm titles itself, running the launcher through `sh -c` as npm does.
+    const npm = `process.title = 'npm start'; require('node:child_process').spawn('sh', ['-c', ${JSON.stringify(`${process.execPath} ${startScript}`)}], { stdio: 'inherit' }); setInterval(() => undefined, 60_000);`;
+    const run = launch([process.execPath, '-e', npm], { npm_lifecycle_event: 'start' });
+    const launcherPid = () => pids().find((p) => cmdline(p).includes(startScript) && Number(stat(Number(stat(p)?.[1]))?.[1]) === run.leader.pid);
+    const started = await upAndRunning(run, launcherPid);
+    process.kill(run.leader.pid!, 'SIGKILL'); // npm alone: the shell and the launcher stay
+    await nothingLeft(started, run);
+    expect(running(started.pid)).toBe(false);
+    expect(run.output()).toContain(`[start] npm (pid ${run.leader.pid}) is gone: stopping`);
+    expect(run.output()).toContain('[start] all stopped');
+    expect(run.output()).not.toContain('[watchdog]');
+  }, 300_000);
+});
