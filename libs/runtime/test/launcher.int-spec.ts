@@ -75,14 +75,7 @@ describe("npm start's launcher stops what it started, however it ends (real laun
   });
 
   afterAll(async () => {
-    // Whatever a failed test left: the launchers' groups, the services, the demo's servers.
-    for (const leader of leaders) {
-      try {
-        process.kill(-leader.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    // Whatever a failed test left: the services, the demo's servers.
     for (const pid of pids().filter((p) => cmdline(p).includes(stateDir) || cmdline(p).includes(startScript))) process.kill(pid, 'SIGKILL');
     for (const pid of postgresIn(dataDirs)) process.kill(pid, 'SIGKILL');
     const jsm = await jetstreamManager(nc);
@@ -92,6 +85,23 @@ describe("npm start's launcher stops what it started, however it ends (real laun
     await nc?.close();
     if (pgRoot && pgRoot !== join(demoDir, 'pg')) rmSync(pgRoot, { recursive: true, force: true });
     rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  // A test that failed half-way leaves no launcher for the next one: its group is killed, its
+  // watchdog (resumed, should the test have paused it) stops the rest.
+  afterEach(async () => {
+    for (const leader of leaders.splice(0)) {
+      try {
+        process.kill(-leader.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    for (const pid of pids().filter((p) => cmdline(p).includes('launcher-watchdog.mjs') && cmdline(p).includes(stateDir))) process.kill(pid, 'SIGCONT');
+    await pollUntil(() => postgresIn(dataDirs).length === 0 && !pids().some((p) => running(p) && cmdline(p).includes(stateDir)), {
+      timeoutMs: 60_000,
+      what: 'what a failed test left to stop',
+    });
   });
 
   /** Starts `command` as a process group leader (as a terminal or `setsid npm start` does) with the launcher under it. */
@@ -194,6 +204,31 @@ describe("npm start's launcher stops what it started, however it ends (real laun
     await nothingLeft(started, run);
     expect(run.output()).toContain('[start] all stopped');
     expect(run.output()).not.toContain('[watchdog]'); // nothing was left for it
+  }, 300_000);
+
+  it('a start right after a SIGKILL waits for the watchdog, then reopens the same pair; SIGHUP stops it gracefully', async () => {
+    const killed = launch([process.execPath, startScript]);
+    const before = await upAndRunning(killed, () => killed.leader.pid);
+    process.kill(-before.pid, 'SIGKILL');
+    // Held still, the watchdog stands for one that takes its time: the next start must wait for it.
+    process.kill(before.watchdog.pid, 'SIGSTOP');
+    const run = launch([process.execPath, startScript]);
+    await pollUntil(() => run.output().includes(`waiting for the previous launcher's watchdog (pid ${before.watchdog.pid})`), {
+      timeoutMs: 30_000,
+      what: 'the next launcher to wait for the watchdog',
+    });
+    expect(run.output()).not.toContain('reopening'); // nothing opened meanwhile
+    process.kill(before.watchdog.pid, 'SIGCONT');
+    const started = await upAndRunning(run, () => run.leader.pid);
+    expect(killed.output()).toContain('[watchdog] the launcher');
+    // The old watchdog is done and has not stopped the pair under the new launcher.
+    expect(running(before.watchdog.pid)).toBe(false);
+    expect(started.pairPorts).toEqual(firstPairPorts);
+    expect(dataDirs.every((dir) => postgresIn([dir]).length > 0)).toBe(true);
+    process.kill(started.pid, 'SIGHUP'); // the launcher alone, as a closed terminal does
+    await nothingLeft(started, run);
+    expect(run.output()).toContain('[start] all stopped');
+    expect(run.output()).not.toContain('[watchdog]');
   }, 300_000);
 
   it('npm killed above it (npm → sh → launcher): it sees npm gone and stops everything itself', async () => {
