@@ -78,8 +78,12 @@ describe("npm start's launcher stops what it started, however it ends (real laun
     // Whatever a failed test left: the services, the demo's servers.
     for (const pid of pids().filter((p) => cmdline(p).includes(stateDir) || cmdline(p).includes(startScript))) process.kill(pid, 'SIGKILL');
     for (const pid of postgresIn(dataDirs)) process.kill(pid, 'SIGKILL');
+    // What the services made in NATS: the namespace's streams and buckets (the failover service's KV), the demo's object store.
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(`OBJ_continuity-demo-${createHash('sha256').update(demoDir).digest('hex').slice(0, 8)}`).catch(() => undefined);
+    const made: string[] = [];
+    for await (const stream of jsm.streams.list()) if (stream.config.name.includes(topology.namespace)) made.push(stream.config.name);
+    made.push(`OBJ_continuity-demo-${createHash('sha256').update(demoDir).digest('hex').slice(0, 8)}`);
+    for (const name of made) await jsm.streams.delete(name).catch(() => undefined);
     await topology?.remove();
     await db?.drop();
     await nc?.close();
