@@ -17,7 +17,7 @@
 //
 // The launcher side: `startWatchdog` below (scripts/start.mjs).
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -263,6 +263,7 @@ export async function startWatchdog({ stateDir, say, fail }) {
   } catch (error) {
     if (error.code !== 'ENOENT' && !(error instanceof SyntaxError)) throw error;
   }
+  mkdirSync(stateDir, { recursive: true }); // a fresh checkout has no .continuity yet
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), stateDir, String(process.pid)], {
     detached: true, // a session of its own: signals to the launcher's terminal or process group miss it
     stdio: ['pipe', 'ignore', 'inherit'],

@@ -55,7 +55,8 @@ interface Launch {
 }
 
 describe("npm start's launcher stops what it started, however it ends (real launcher, demo estate, services)", () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'continuity-launcher-test-'));
+  const checkout = mkdtempSync(join(tmpdir(), 'continuity-launcher-test-'));
+  const stateDir = join(checkout, '.continuity'); // made by the launcher, as in a fresh checkout
   const demoDir = join(stateDir, 'demo');
   let ports: number[] = [];
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -88,7 +89,7 @@ describe("npm start's launcher stops what it started, however it ends (real laun
     await db?.drop();
     await nc?.close();
     if (pgRoot && pgRoot !== join(demoDir, 'pg')) rmSync(pgRoot, { recursive: true, force: true });
-    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(checkout, { recursive: true, force: true });
   });
 
   // A test that failed half-way leaves no launcher for the next one: its group is killed, its
