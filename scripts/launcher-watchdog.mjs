@@ -226,7 +226,7 @@ async function watch() {
       if (!line.trim()) continue;
       try {
         const entry = JSON.parse(line);
-        owned.push(entry.kind === 'process' ? { ...entry, start: entry.start ?? processStart(entry.pid) } : entry);
+        owned.push(entry);
       } catch (error) {
         log(`ignored a line the launcher sent (${error.message}): ${line.slice(0, 200)}`);
       }
@@ -278,7 +278,8 @@ export async function startWatchdog({ stateDir, say, fail }) {
   };
   return {
     pid: child.pid,
-    own: (entry) => send(JSON.stringify(entry)),
+    // A process's start time is read here, right after its spawn: the watchdog will not take a later holder of its pid for it.
+    own: (entry) => send(JSON.stringify(entry.kind === 'process' ? { ...entry, start: processStart(entry.pid) } : entry)),
   };
 }
 
