@@ -46,6 +46,13 @@ const cwd = (pid: number) => {
 };
 /** Every live process of the demo's PostgreSQL servers: postmasters and backends run in their data directory. */
 const postgresIn = (dataDirs: string[]) => pids().filter((pid) => running(pid) && dataDirs.includes(cwd(pid)));
+const kill = (target: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(target, signal);
+  } catch {
+    // gone already
+  }
+};
 const childrenOf = (pid: number) => pids().filter((p) => Number(stat(p)?.[1]) === pid && running(p));
 
 interface Launch {
@@ -77,8 +84,8 @@ describe("npm start's launcher stops what it started, however it ends (real laun
 
   afterAll(async () => {
     // Whatever a failed test left: the services, the demo's servers.
-    for (const pid of pids().filter((p) => cmdline(p).includes(stateDir) || cmdline(p).includes(startScript))) process.kill(pid, 'SIGKILL');
-    for (const pid of postgresIn(dataDirs)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids().filter((p) => cmdline(p).includes(stateDir) || cmdline(p).includes(startScript))) kill(pid, 'SIGKILL');
+    for (const pid of postgresIn(dataDirs)) kill(pid, 'SIGKILL');
     // What the services made in NATS: the namespace's streams and buckets (the failover service's KV), the demo's object store.
     const jsm = await jetstreamManager(nc);
     const made: string[] = [];
@@ -95,14 +102,8 @@ describe("npm start's launcher stops what it started, however it ends (real laun
   // A test that failed half-way leaves no launcher for the next one: its group is killed, its
   // watchdog (resumed, should the test have paused it) stops the rest.
   afterEach(async () => {
-    for (const leader of leaders.splice(0)) {
-      try {
-        process.kill(-leader.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    for (const pid of pids().filter((p) => cmdline(p).includes('launcher-watchdog.mjs') && cmdline(p).includes(stateDir))) process.kill(pid, 'SIGCONT');
+    for (const leader of leaders.splice(0)) kill(-leader.pid!, 'SIGKILL');
+    for (const pid of pids().filter((p) => cmdline(p).includes('launcher-watchdog.mjs') && cmdline(p).includes(stateDir))) kill(pid, 'SIGCONT');
     await pollUntil(() => postgresIn(dataDirs).length === 0 && !pids().some((p) => running(p) && cmdline(p).includes(stateDir)), {
       timeoutMs: 60_000,
       what: 'what a failed test left to stop',
