@@ -2,6 +2,12 @@
 // the four services as their own processes, prints where each listens, restarts one that crashes
 // (back-off 1 s doubling to 30 s, reset once it has stayed up a minute), and stops them all on Ctrl-C.
 //
+// However it ends, what it started stops: on SIGINT, SIGTERM, SIGHUP, an uncaught error, or when npm
+// above it is gone, it stops everything gracefully itself; when it is SIGKILLed (alone or with its
+// process group) or exits before that stop ran, its watchdog (scripts/launcher-watchdog.mjs, a
+// process of its own session that holds the other end of a pipe from the launcher) stops the
+// services, the demo's PostgreSQL servers and a nats-server or embedded PostgreSQL it started.
+//
 // Defaults: NATS at nats://127.0.0.1:4222 and postgres://postgres@127.0.0.1:5432/continuity. With no
 // NATS_URL and nothing on :4222, `nats-server -js` is started if it is installed; with no
 // DATABASE_URL and nothing on :5432, an embedded PostgreSQL (data under .continuity/) is started.
@@ -13,22 +19,22 @@
 //   npm start                         the demo estate
 //   npm start -- --no-demo            the services alone, configured from the environment
 //   npm start -- path/to/continuity.yaml   your own estate (as CONTINUITY_CONFIG)
+// CONTINUITY_STATE_DIR (default .continuity in the checkout) holds its state; CONTINUITY_PORTS
+// (default 3001,3002,3003,3004) are the backup, verifier, failover and audit services' ports.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
+import { parentOf, processStart, startWatchdog } from './launcher-watchdog.mjs';
 import { makeTokens } from './tokens.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
-const stateDir = join(root, '.continuity');
-const SERVICES = [
-  { name: 'backup', port: 3001 },
-  { name: 'verifier', port: 3002 },
-  { name: 'failover', port: 3003 },
-  { name: 'audit', port: 3004 },
-];
+const stateDir = resolve(process.env.CONTINUITY_STATE_DIR ?? join(root, '.continuity'));
+const ports = (process.env.CONTINUITY_PORTS ?? '3001,3002,3003,3004').split(',').map((p) => Number(p.trim()));
+const SERVICES = ['backup', 'verifier', 'failover', 'audit'].map((name, i) => ({ name, port: ports[i] }));
+const serviceUrl = (name) => `http://127.0.0.1:${SERVICES.find((s) => s.name === name).port}`;
 const HOW_TO = {
   nats: 'install nats-server (Debian: apt-get install nats-server) or run `docker compose up nats postgres`, or set NATS_URL',
   postgres: 'start PostgreSQL (Debian: pg_ctlcluster --skip-systemctl-redirect 15 main start) or run `docker compose up nats postgres`, or set DATABASE_URL',
@@ -53,6 +59,7 @@ const isListening = (host, port) =>
 const waitListening = async (host, port, what, ms = 15_000) => {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
+    if (stopping) await new Promise(() => undefined); // stopAll exits; no failure to report
     if (await isListening(host, port)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -62,6 +69,7 @@ const which = (binary, extra = []) =>
   [...(process.env.PATH ?? '').split(delimiter), ...extra].map((dir) => join(dir, binary)).find((p) => existsSync(p));
 
 const owned = []; // things we started and must stop: { name, stop() }
+let watchdog = null; // stops them should this process die without stopping them (scripts/launcher-watchdog.mjs)
 
 async function ensureNats() {
   const url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -76,6 +84,7 @@ async function ensureNats() {
   mkdirSync(dir, { recursive: true });
   say(`starting ${binary} -js on 127.0.0.1:4222 (data in ${dir})`);
   const child = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', '4222', '-sd', dir], { stdio: 'ignore', detached: true });
+  watchdog.own({ kind: 'process', role: 'server', name: 'nats-server', pid: child.pid, group: true, signal: 'SIGTERM' });
   owned.push({ name: 'nats-server', stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) });
   await waitListening('127.0.0.1', 4222, 'nats-server');
   return url;
@@ -132,6 +141,7 @@ async function ensurePostgres() {
     await pg.initialise();
   }
   say('starting the embedded PostgreSQL on 127.0.0.1:5432');
+  watchdog.own({ kind: 'postgres', name: 'the embedded PostgreSQL', dir });
   await pg.start();
   owned.push({ name: 'embedded PostgreSQL', stop: () => pg.stop() });
   const embeddedUrl = 'postgres://postgres:postgres@127.0.0.1:5432/continuity';
@@ -187,6 +197,7 @@ function startService({ name, port }, env) {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  watchdog.own({ kind: 'process', role: 'service', name: `the ${name} service`, pid: child.pid, group: true });
   const prefix = `[${name.padEnd(8)}] `;
   for (const stream of [child.stdout, child.stderr]) {
     let buffered = '';
@@ -215,9 +226,17 @@ function startService({ name, port }, env) {
 }
 
 process.on('exit', () => {
-  for (const child of children.values()) child.kill('SIGKILL'); // never leave orphans behind
+  // Never leave orphans behind: each service with what it runs (pg_receivewal, pg_dump) in its process group.
+  for (const child of children.values()) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
 });
 if (unknownFlag || fileArgs.length > 1) fail(`usage: npm start [-- --no-demo | -- <continuity.yaml>] (got ${args.join(' ')})`);
+if (ports.length !== 4 || ports.some((p) => !Number.isInteger(p) || p <= 0 || p > 65535)) fail(`CONTINUITY_PORTS must be four ports (backup, verifier, failover, audit), got ${process.env.CONTINUITY_PORTS}`);
 if (fileArgs[0]) {
   const file = resolve(process.env.INIT_CWD ?? process.cwd(), fileArgs[0]);
   if (!existsSync(file)) fail(`${file} does not exist (the configuration file given to npm start)`);
@@ -225,8 +244,21 @@ if (fileArgs[0]) {
 }
 const wantDemo = !args.includes('--no-demo') && !process.env.CONTINUITY_CONFIG;
 
-process.on('SIGINT', () => void stopAll(0));
-process.on('SIGTERM', () => void stopAll(0));
+// Ctrl-C, a `kill`, a closed terminal: the same graceful stop. (npm forwards SIGINT and SIGTERM to
+// the shell it runs us in, not to us: under `npm start` we get them only from the terminal or a kill
+// of the process group, hence the watch on npm below.)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => void stopAll(0));
+// A closed terminal fails every write (EIO): that must not end the stop half-way.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+const crashed = (error) => {
+  console.error(`[start] ${error?.stack ?? error}`);
+  if (stopping) process.exit(1); // the stop itself failed: the watchdog finishes it
+  void stopAll(1);
+};
+process.on('uncaughtException', crashed);
+process.on('unhandledRejection', crashed);
+watchParents();
+watchdog = await startWatchdog({ stateDir, say, fail });
 
 const natsUrl = await ensureNats();
 const databaseUrl = await ensurePostgres();
@@ -242,21 +274,23 @@ const telemetryEnv = {
   ...(jaeger && !process.env.OTEL_EXPORTER_OTLP_ENDPOINT && (await isListening('127.0.0.1', 4318)) ? { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' } : {}),
   ...(jaeger && !process.env.AUDIT_TRACES_URL ? { AUDIT_TRACES_URL: 'http://localhost:16686/search' } : {}),
 };
+const failoverUrl = process.env.AUDIT_FAILOVER_URL ?? serviceUrl('failover'); // for the audit service's switchover command
 for (const service of SERVICES) {
-  startService(service, { NATS_URL: natsUrl, DATABASE_URL: databaseUrl, ...tokens.env, AUDIT_SIGNING_KEY_FILE: signingKeyFile, ...(demo?.env ?? {}), ...telemetryEnv });
+  startService(service, { NATS_URL: natsUrl, DATABASE_URL: databaseUrl, ...tokens.env, AUDIT_SIGNING_KEY_FILE: signingKeyFile, AUDIT_FAILOVER_URL: failoverUrl, ...(demo?.env ?? {}), ...telemetryEnv });
 }
 for (const { name, port } of SERVICES) await waitListening('127.0.0.1', port, name, 30_000);
+if (stopping) await new Promise(() => undefined); // stopAll exits
 say('all four services are up:');
 for (const { name, port } of SERVICES) say(`  ${name.padEnd(8)} http://127.0.0.1:${port}  (/health/ready, /metrics)`);
 if (tokens.made) {
   const TRY = {
-    viewer: 'http://127.0.0.1:3001/backups',
-    operator: '-X POST http://127.0.0.1:3004/audit/tree-heads',
-    auditor: 'http://127.0.0.1:3004/audit/resources',
-    admin: 'http://127.0.0.1:3002/verifications',
+    viewer: `${serviceUrl('backup')}/backups`,
+    operator: `-X POST ${serviceUrl('audit')}/audit/tree-heads`,
+    auditor: `${serviceUrl('audit')}/audit/resources`,
+    admin: `${serviceUrl('verifier')}/verifications`,
   };
   for (const { name, role, token } of tokens.tokens) {
-    say(`${role} token (${name}): ${token}  (curl -H "Authorization: Bearer ${token}" ${TRY[role] ?? 'http://127.0.0.1:3001/backups'})`);
+    say(`${role} token (${name}): ${token}  (curl -H "Authorization: Bearer ${token}" ${TRY[role] ?? `${serviceUrl('backup')}/backups`})`);
   }
   say(`(tokens kept in ${tokens.file}; set CONTINUITY_TOKENS or CONTINUITY_TOKENS_FILE to choose your own)`);
 }
@@ -268,7 +302,11 @@ say('Ctrl-C stops everything.');
 async function openDemo() {
   const { openDemoEstate, DemoUnavailableError } = require('@continuity/runtime');
   try {
-    const estate = await openDemoEstate({ dir: join(stateDir, 'demo'), say });
+    const estate = await openDemoEstate({
+      dir: join(stateDir, 'demo'),
+      say,
+      beforeServersStart: (postgresRoot) => watchdog.own({ kind: 'postgres', name: 'the demo estate', dir: postgresRoot }),
+    });
     owned.push({ name: 'the demo estate (sample writer, PostgreSQL primary and standby)', stop: () => estate.stop() });
     const { primary, standby } = estate.layout;
     say(`demo estate in ${estate.layout.dir}: PostgreSQL ${primary.name} (primary) on 127.0.0.1:${primary.port}, ${standby.name} (hot standby) on 127.0.0.1:${standby.port}, database shop (an order a second), files in ${join(estate.layout.dir, 'files')}`);
@@ -287,9 +325,9 @@ async function openDemo() {
 async function showDemo(estate, tokens, jaeger) {
   const byRole = Object.fromEntries((tokens.tokens ?? []).map((t) => [t.role, t.token]));
   say('where to look:');
-  say(`  status page  http://127.0.0.1:3004/  (sign in with the viewer or auditor token)`);
-  say(`  report       http://127.0.0.1:3004/audit/reports/continuity?format=html  (auditor token, or the status page's session)`);
-  say(`  metrics      http://127.0.0.1:3001/metrics … :3004/metrics`);
+  say(`  status page  ${serviceUrl('audit')}/  (sign in with the viewer or auditor token)`);
+  say(`  report       ${serviceUrl('audit')}/audit/reports/continuity?format=html  (auditor token, or the status page's session)`);
+  say(`  metrics      ${serviceUrl('backup')}/metrics … :${SERVICES.at(-1).port}/metrics`);
   say(jaeger ? '  traces       Jaeger at http://localhost:16686' : '  traces       start Jaeger (docker compose up jaeger) to see them; OTEL_EXPORTER_OTLP_ENDPOINT sends them anywhere');
   say(`  config       ${estate.env.CONTINUITY_CONFIG}, ${estate.env.VERIFIER_CONFIG}`);
   if (!byRole.operator || !byRole.auditor) {
@@ -302,7 +340,7 @@ async function showDemo(estate, tokens, jaeger) {
   };
   for (const resource of estate.resources) {
     for (let attempt = 0; attempt < 30 && !stopping; attempt++) {
-      const answer = await call('POST', 'http://127.0.0.1:3001/backups', byRole.operator, { resource }).catch((error) => ({ status: 0, body: { message: error.message } }));
+      const answer = await call('POST', `${serviceUrl('backup')}/backups`, byRole.operator, { resource }).catch((error) => ({ status: 0, body: { message: error.message } }));
       if (answer.status === 202 || answer.status === 409) {
         say(`first backup of ${resource} ${answer.status === 202 ? `started (${answer.body.backupId})` : 'already running'}; then one every ${estate.layout.schedule.replace('every ', '')}`);
         break;
@@ -317,11 +355,11 @@ async function showDemo(estate, tokens, jaeger) {
   const seen = new Set();
   const watch = async () => {
     while (!stopping && seen.size < estate.resources.length && Date.now() - launchedAt < 300_000) {
-      const answer = await call('GET', 'http://127.0.0.1:3004/audit/resources', byRole.auditor).catch(() => null);
+      const answer = await call('GET', `${serviceUrl('audit')}/audit/resources`, byRole.auditor).catch(() => null);
       for (const state of answer?.body?.resources ?? []) {
         if (estate.resources.includes(state.resource) && state.lastVerified && !seen.has(state.resource)) {
           seen.add(state.resource);
-          say(`${state.resource}: newest verified recovery point ${state.lastVerified.recoveryPoint} in the ledger ${Math.round((Date.now() - launchedAt) / 1000)} s after npm start (${state.lastVerified.passedCopies.length} copies) — see http://127.0.0.1:3004/`);
+          say(`${state.resource}: newest verified recovery point ${state.lastVerified.recoveryPoint} in the ledger ${Math.round((Date.now() - launchedAt) / 1000)} s after npm start (${state.lastVerified.passedCopies.length} copies) — see ${serviceUrl('audit')}/`);
         }
       }
       await new Promise((r) => setTimeout(r, 2_000));
@@ -329,4 +367,34 @@ async function showDemo(estate, tokens, jaeger) {
     if (!stopping && seen.size < estate.resources.length) say(`no verified backup of ${estate.resources.filter((r) => !seen.has(r)).join(', ')} yet after 5 min: see the backup and verifier lines above`);
   };
   void watch();
+}
+
+/**
+ * Stops everything, gracefully, when the process that ran us is gone — and, under `npm start`,
+ * when npm is (it runs us in a shell, which outlives a crashed npm): nobody would stop us otherwise.
+ */
+function watchParents() {
+  const parent = parentOf(process.pid);
+  const watched = parent > 1 ? [{ pid: parent, what: 'the process that started us' }] : [];
+  if (process.env.npm_lifecycle_event) {
+    // npm is the nearest ancestor that says so (its title is `npm start`; a shell is between us).
+    const isNpm = (pid) => {
+      try {
+        return /^npm\b|npm-cli\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
+      } catch {
+        return false;
+      }
+    };
+    let npm = parent;
+    for (let level = 0; level < 3 && npm > 1 && !isNpm(npm); level++) npm = parentOf(npm);
+    if (npm > 1 && npm !== parent && isNpm(npm)) watched.push({ pid: npm, what: 'npm' });
+  }
+  for (const ancestor of watched) ancestor.start = processStart(ancestor.pid);
+  const timer = setInterval(() => {
+    const gone = watched.find(({ pid, start }) => processStart(pid) !== start);
+    if (!gone || stopping) return;
+    say(`${gone.what} (pid ${gone.pid}) is gone: stopping`);
+    void stopAll(0);
+  }, 1_000);
+  timer.unref();
 }

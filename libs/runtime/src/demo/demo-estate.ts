@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -33,6 +33,11 @@ export interface DemoOptions {
   /** Sample writes every this many ms (default 1000). */
   writeEveryMs?: number;
   say?: (text: string) => void;
+  /**
+   * Told the folder of the PostgreSQL data directories before any server in it starts: `npm start`
+   * hands it to its watchdog, which stops them should the launcher die without stopping them.
+   */
+  beforeServersStart?: (postgresRoot: string) => void;
 }
 
 const MEMBERS = ['demo-pg-a', 'demo-pg-b'];
@@ -95,6 +100,10 @@ export const openDemoEstate = async (options: DemoOptions): Promise<DemoEstate> 
   const paths = demoPaths(dir);
   for (const folder of [dir, paths.files, paths.siteA, paths.siteB, paths.walSpool, join(dir, 'restore')]) mkdirSync(folder, { recursive: true });
   const pgRoot = postgresRoot(dir);
+  if (options.beforeServersStart) {
+    mkdirSync(pgRoot, { recursive: true });
+    options.beforeServersStart(realpathSync(pgRoot));
+  }
   let cluster: PgCluster;
   const created = !PgCluster.existsIn(pgRoot);
   if (created) {
