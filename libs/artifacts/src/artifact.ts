@@ -27,7 +27,7 @@ export interface BaseBackupInfo {
   timeline: number;
   label: string;
   pgVersion: string;
-  /** pg_control's system identifier, as a decimal string (a 64-bit number). */
+  /** The cluster's system identifier (pg_control's; the server's IDENTIFY_SYSTEM for a server-compressed backup), as a decimal string (a 64-bit number). */
   systemIdentifier: string;
   /** SHA-256 of the `backup_manifest` inside the tar (what `pg_verifybackup` checks the files against). */
   backupManifestSha256: string;

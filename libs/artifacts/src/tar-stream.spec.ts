@@ -71,3 +71,43 @@ describe('tarPastEndMarkers', () => {
     expect(() => tarMemberSize(header)).toThrow(TarFormatError);
   });
 });
+
+describe('tarPastEndMarkers against crafted archives', () => {
+  const paxHeader = (records: string) => {
+    const body = Buffer.from(records);
+    const header = new Header({ path: 'PaxHeader/a', mode: 0o644, size: body.length, mtime: new Date(0), type: 'ExtendedHeader' });
+    header.encode();
+    return Buffer.concat([header.block!, body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
+  };
+  const record = (key: string, value: string) => {
+    const text = ` ${key}=${value}\n`;
+    let length = text.length + 1;
+    while (String(length).length + text.length !== length) length++;
+    return `${length}${text}`;
+  };
+  const rawMember = (path: string, sizeField: number, content: Buffer) => {
+    const header = new Header({ path, mode: 0o600, size: sizeField, mtime: new Date(0), type: 'File' });
+    header.encode();
+    return Buffer.concat([header.block!, content]);
+  };
+
+  it('follows a pax size= as every reader does: zero blocks inside such a member are its content, not end markers', async () => {
+    // a's own size field says 0, the pax header says 1024: GNU tar, bsdtar and node-tar read 1024 bytes of zeros as a's content, then b.
+    const crafted = Buffer.concat([paxHeader(record('size', '1024')), rawMember('a', 0, Buffer.alloc(1024)), member('b', Buffer.from('evil')), Buffer.alloc(1024)]);
+    const direct = await list(crafted);
+    const out = await list(await collect(tarPastEndMarkers(pieces(crafted, 100))));
+    expect(Object.keys(direct)).toEqual(['a', 'b']);
+    expect(out).toEqual(direct);
+  });
+
+  it('refuses what it cannot follow as tar does: old GNU sparse members, a global pax size, malformed pax records', async () => {
+    const sparse = Buffer.from(member('s', Buffer.alloc(10)));
+    sparse[156] = 'S'.charCodeAt(0);
+    await expect(collect(tarPastEndMarkers(pieces(sparse, 512)))).rejects.toThrow('old GNU sparse');
+    const global = paxHeader(record('size', '10'));
+    global[156] = 'g'.charCodeAt(0);
+    await expect(collect(tarPastEndMarkers(pieces(Buffer.concat([global, member('x', Buffer.alloc(10))]), 512)))).rejects.toThrow('global pax header that sets size');
+    await expect(collect(tarPastEndMarkers(pieces(paxHeader('99 size=1\n'), 512)))).rejects.toThrow('malformed record');
+    await expect(collect(tarPastEndMarkers(pieces(paxHeader(record('size', '1e3')), 512)))).rejects.toThrow('not a whole number');
+  });
+});

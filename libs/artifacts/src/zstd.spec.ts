@@ -113,7 +113,13 @@ describe('one large zstd frame, as PostgreSQL\'s server-side compression writes 
   it('a corrupt stream fails the system decoder with its message', async () => {
     const corrupt = Buffer.from(oneFrame);
     corrupt.fill(0xff, 1000, 5000);
-    await expect(collect(zstdDecompressStream(pieces(corrupt, 1 << 20)))).rejects.toThrow(ZstdFormatError);
+    await expect(collect(zstdDecompressStream(pieces(corrupt, 1 << 20)))).rejects.toThrow(/^zstd -d exited with 1: .+/);
+  });
+
+  it('input zstd refuses at once (not zstd at all, 64 MiB of it) fails with zstd\'s message, not the broken pipe', async () => {
+    const error = await collect(zstdDecompressStream(pieces(randomBytes(64 << 20), 1 << 20))).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(ZstdFormatError);
+    expect((error as Error).message).toMatch(/^zstd -d exited with 1: .*(unknown header|not in zstd format|unsupported format)/i);
   });
 
   it('a failing source fails the stream with the source\'s error and stops zstd', async () => {

@@ -246,8 +246,9 @@ export async function* zstdDecompressStream(source: AsyncIterable<Buffer | Uint8
     child.once('close', (code, signal) => (code === 0 ? resolve() : reject(new ZstdFormatError(`zstd -d ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${stderr.trim() || 'no message'}`))));
   });
   exited.catch(() => undefined);
+  const kill = () => child.kill('SIGKILL');
   const feeding = pipeline(Readable.from(source, { objectMode: false }), child.stdin);
-  feeding.catch(() => child.kill('SIGKILL'));
+  feeding.catch(() => (child.exitCode === null && child.signalCode === null ? kill() : undefined));
   try {
     // The last piece is held back until zstd exited 0: the stream's end is never passed on before
     // the decoder confirmed it read a whole, valid input.
@@ -256,10 +257,14 @@ export async function* zstdDecompressStream(source: AsyncIterable<Buffer | Uint8
       if (last) yield last;
       last = chunk;
     }
-    await feeding;
-    await exited;
+    const [fed, exit] = await Promise.allSettled([feeding, exited]);
+    // zstd refusing its input breaks the pipe to it (EPIPE): its own exit code and message say
+    // why. Killed by a signal (ours, when the source failed), the source's error does.
+    if (exit.status === 'rejected' && child.exitCode !== null) throw exit.reason;
+    if (fed.status === 'rejected') throw fed.reason;
+    if (exit.status === 'rejected') throw exit.reason;
     if (last) yield last;
   } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) kill();
   }
 }

@@ -10,6 +10,7 @@ import { pollUntil } from '@continuity/messaging/testing';
 import { createPgCluster, freePort, type PgCluster } from '@continuity/runtime/testing';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import type { BackupConfig } from '../src/config/backup-config.loader.js';
+import { startBaseBackupSource } from '../src/backup-run/sources/basebackup.source.js';
 import { childProcessesNamed, startWorld, World, startWriter, stopRestoredServers } from './harness.js';
 
 const IDENTITY = 'AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX';
@@ -204,6 +205,46 @@ ${compression ? `    compression: ${compression}\n` : ''}${encrypted ? `    encr
     expect(result.dataDirectory?.basebackup?.systemIdentifier).toBe(plain.data.basebackup.systemIdentifier);
     rmSync(dataDir, { recursive: true, force: true });
   }, 120_000);
+
+  describe('the server-compressed source leaves no copy of the cluster behind', () => {
+    const spoolOf = (pid: number) => {
+      const out = childProcessesNamed('pg_basebackup').find((c) => c.pid === pid)?.argv.find((a) => a.startsWith('--pgdata='));
+      return out ? dirname(out.slice('--pgdata='.length)) : null;
+    };
+    const source = async () => {
+      const connection = new URL(cluster.primary.url);
+      connection.password = PASSWORD;
+      const resource = { kind: 'postgres' as const, site: 'eu-west-1a', connection: connection.toString() };
+      const run = await startBaseBackupSource(resource, `spool-${Date.now()}`, 'server');
+      const [child] = childProcessesNamed('pg_basebackup');
+      return { run, child: child!, spool: spoolOf(child!.pid)! };
+    };
+    const gone = (pid: number) => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z';
+
+    it('cancelled before a byte was read: pg_basebackup stopped, its folder removed', async () => {
+      const { run, child, spool } = await source();
+      expect(existsSync(spool)).toBe(true);
+      run.cancel();
+      await pollUntil(() => gone(child.pid) && !existsSync(spool), { what: 'pg_basebackup to stop and its folder to go', timeoutMs: 30_000 });
+      await expect(run.done()).rejects.toThrow('cancelled');
+    }, 60_000);
+
+    it('pg_basebackup killed mid-way: the run fails naming it, and the folder is removed', async () => {
+      const { run, child, spool } = await source();
+      let killed = false;
+      const reading = (async () => {
+        for await (const _chunk of run.stream) {
+          if (!killed) {
+            killed = true;
+            process.kill(child.pid, 'SIGKILL');
+          }
+        }
+      })();
+      await expect(reading).rejects.toThrow(/pg_basebackup was killed by SIGKILL/);
+      await expect(run.done()).rejects.toThrow(/pg_basebackup was killed by SIGKILL/);
+      await pollUntil(() => !existsSync(spool), { what: 'the folder to go', timeoutMs: 30_000 });
+    }, 60_000);
+  });
 
   it('an encrypted base backup restores with the key and fails clearly without it; a target outside restoreTargets is refused', async () => {
     const config = await world.config(configYaml(true));

@@ -5,7 +5,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
-import { hasSystemZstd, zstdDecompress, type BaseBackupInfo } from '@continuity/artifacts';
+import { hasSystemZstd, type BaseBackupInfo } from '@continuity/artifacts';
 import { clientConfigFor } from '../backup-run/sources/pg-tables.js';
 import { RestoreError } from './restore.errors.js';
 
@@ -72,8 +72,8 @@ export const runServerTool = (bin: string, program: string, args: string[], opti
  *   against ≈3 for the pair below (decision 0041).
  * - GNU `tar --zstd`: tar runs the system's `zstd` in a process of its own, which pipes every
  *   decompressed byte to tar.
- * - `tar` fed by this process, which decodes the frames itself (the binding is the slowest).
- * Node pipes only the stored, compressed bytes in the first two, hashing them on the way.
+ * Without either, a base backup is not restored here (`RESTORE.TOOL_MISSING`, before any fetch).
+ * Node pipes only the stored, compressed bytes, hashing them on the way.
  * Both read past a tar's end marker (`--ignore-zeros`): a server-compressed base backup is the
  * server's tar followed by a tar of its `backup_manifest` (decision 0044).
  */
@@ -183,6 +183,12 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
   if (existing && (await readdir(to)).length > 0) {
     throw new RestoreError('RESTORE.TARGET_NOT_EMPTY', `${to} is not empty: a base backup is restored into a new or empty data directory`, { status: 409 });
   }
+  // Checked before anything is fetched: a server-compressed base backup is one zstd frame of the
+  // whole cluster, which only a streaming decoder (bsdtar's libzstd or the zstd program) reads.
+  const how = extractionForSystem();
+  if (!how.decodesZstd) {
+    throw new RestoreError('RESTORE.TOOL_MISSING', 'restoring a base backup needs bsdtar with zstd (Debian: libarchive-tools) or the zstd program: neither is installed here', { status: 500 });
+  }
   await mkdir(dirname(to), { recursive: true });
   const owner = asRoot() ? { uid: idOf('-u'), gid: idOf('-g') } : null;
   let staging = '';
@@ -195,8 +201,7 @@ export const dataDirectoryTarget = async (to: string, options: { start?: { port:
       staging = join(dirname(to), `.${basename(to)}.restore-${randomBytes(4).toString('hex')}`);
       await mkdir(staging, { mode: 0o700 });
       if (owner) spawnSync('chown', [`${owner.uid}:${owner.gid}`, staging]);
-      const how = extractionForSystem();
-      await untar(staging, how.decodesZstd ? input : Readable.from(zstdDecompress(input), { objectMode: false }), owner !== null, how);
+      await untar(staging, input, owner !== null, how);
     },
     apply: async (basebackup) => {
       const verifyStarted = Date.now();

@@ -70,11 +70,22 @@ export type BaseBackupCompression = 'server' | 'service';
  * ({@link startServiceCompressedSource}).
  */
 export const startBaseBackupSource = async (resource: PostgresResourceConfig, backupId: string, compression: BaseBackupCompression = 'server'): Promise<SourceRun> => {
-  if (compression === 'server') {
-    const server = await identifyServer(resource.connection);
-    if (server.versionNum >= 150_000) return startServerCompressedSource(resource, backupId, server);
+  pgBasebackupVersion ??= toolVersion('pg_basebackup').catch(() => 'unknown');
+  const version = await pgBasebackupVersion;
+  if (compression === 'service') return startServiceCompressedSource(resource, backupId, null);
+  let why: string;
+  if (Number(/^(\d+)/.exec(version)?.[1] ?? 0) < 15) why = `pg_basebackup ${version} cannot ask the server to compress (15 and later can)`;
+  else {
+    try {
+      const server = await identifyServer(resource.connection);
+      if (server.versionNum >= 150_000) return await startServerCompressedSource(resource, backupId, server, version);
+      why = `PostgreSQL ${server.versionNum} cannot compress a base backup (15 and later can)`;
+    } catch (error) {
+      if (!(error instanceof SourceError)) throw error;
+      why = error.message;
+    }
   }
-  return startServiceCompressedSource(resource, backupId);
+  return startServiceCompressedSource(resource, backupId, why);
 };
 
 /** `IDENTIFY_SYSTEM` and the server's version over a replication connection (what pg_basebackup is allowed). */
@@ -115,9 +126,7 @@ const MANIFEST_MAX_BYTES = 1 << 30;
  * zstd stream of two concatenated tars (extracted with `--ignore-zeros`, as every reader here
  * does). The folder holds at most the compressed backup and is removed when the run ends.
  */
-export const startServerCompressedSource = async (resource: PostgresResourceConfig, backupId: string, server: ServerIdentity): Promise<SourceRun> => {
-  pgBasebackupVersion ??= toolVersion('pg_basebackup').catch(() => 'unknown');
-  const version = await pgBasebackupVersion;
+export const startServerCompressedSource = async (resource: PostgresResourceConfig, backupId: string, server: ServerIdentity, version: string): Promise<SourceRun> => {
   const spool = await mkdtemp(join(tmpdir(), 'continuity-basebackup-'));
   const out = join(spool, 'out');
   const invocation = pgToolInvocation(resource.connection, serverCompressedBasebackupArgs(backupId, out, ZSTD_LEVEL), { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' });
@@ -140,6 +149,17 @@ export const startServerCompressedSource = async (resource: PostgresResourceConf
     });
   });
   exited.catch((error: Error) => (failure ??= error)).finally(() => (exitedNow = true));
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  // The folder holds a copy of the cluster: it goes once pg_basebackup can no longer write into
+  // it, whether the run ends, fails or is cancelled before a byte was read.
+  let removed: Promise<void> | null = null;
+  const removeSpool = () =>
+    (removed ??= (async () => {
+      await exited.catch(() => undefined);
+      await rm(spool, { recursive: true, force: true });
+    })());
   let info: BaseBackupInfo | null = null;
   const cancelled = new AbortController();
   const archive = join(out, 'base.tar.zst');
@@ -160,6 +180,7 @@ export const startServerCompressedSource = async (resource: PostgresResourceConf
 
   async function* frames(): AsyncGenerator<Buffer> {
     let file: FileHandle | null = null;
+    let complete = false;
     try {
       file = await openArchive();
       if (file) {
@@ -188,24 +209,36 @@ export const startServerCompressedSource = async (resource: PostgresResourceConf
       if (size === undefined) throw new SourceError('pg_basebackup wrote no backup_manifest');
       if (size > MANIFEST_MAX_BYTES) throw new SourceError(`backup_manifest is ${size} bytes, more than ${MANIFEST_MAX_BYTES}`);
       const manifest = await readFile(manifestPath);
+      // The identity was asked on a connection of its own: the same cluster must answer after the
+      // backup (a connection string naming several hosts, or a failover in between, could reach another).
+      const after = await identifyServer(resource.connection);
+      if (after.systemIdentifier !== server.systemIdentifier) {
+        throw new SourceError(`the connection reached cluster ${after.systemIdentifier} after the backup and ${server.systemIdentifier} before it: which one was backed up is not known`);
+      }
       try {
         info = { ...infoFromManifest(manifest.toString('utf8'), server, backupLabelFor(backupId)), backupManifestSha256: createHash('sha256').update(manifest).digest('hex') };
       } catch (error) {
         throw new SourceError(`pg_basebackup's manifest: ${(error as Error).message}`);
       }
       yield await new Encoder(ZSTD_LEVEL).encode(manifestTar(manifest, new Date()));
+      complete = true;
     } finally {
       await file?.close().catch(() => undefined);
-      await rm(spool, { recursive: true, force: true }).catch(() => undefined);
+      if (!complete) stop(); // the reader stopped early: the backup is not wanted any more
+      await removeSpool().catch(() => undefined);
     }
   }
 
   const stream = Readable.from(frames(), { objectMode: false });
   let finished: Promise<void> | null = null;
+  let endSeen = false;
   const ended = new Promise<void>((resolve, reject) => {
-    stream.once('end', resolve);
+    stream.once('end', () => {
+      endSeen = true;
+      resolve();
+    });
     stream.once('error', reject);
-    stream.once('close', () => (info ? resolve() : reject(failure ?? new SourceError('the base backup stream closed before its end'))));
+    stream.once('close', () => (endSeen ? resolve() : reject(failure ?? new SourceError('the base backup stream closed before its end'))));
   });
   ended.catch(() => undefined);
   return {
@@ -214,20 +247,22 @@ export const startServerCompressedSource = async (resource: PostgresResourceConf
     extension: 'tar.zst',
     stream,
     expectedBytes: null,
-    tools: { pg_basebackup: version, zstd: `PostgreSQL server-side zstd level ${ZSTD_LEVEL}` },
+    tools: { pg_basebackup: version, zstd: `PostgreSQL ${Math.floor(server.versionNum / 10_000)} server-side zstd level ${ZSTD_LEVEL}` },
     done: () =>
       (finished ??= (async () => {
         await exited.catch(() => undefined);
         if (failure) throw failure;
         await ended;
         if (!info) throw new SourceError('the base backup ended without its manifest');
+        await removeSpool();
       })()),
     index: () => ({ files: null, skipped: [], tables: null, tablesNotRecorded: 'a base backup copies the whole cluster\'s files: no row counts', compression: { format: 'zstd', level: ZSTD_LEVEL }, basebackup: info }),
     cancel: () => {
       failure ??= new SourceError('cancelled');
       cancelled.abort();
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      stop();
       stream.destroy();
+      void removeSpool().catch(() => undefined);
     },
   };
 };
@@ -240,7 +275,7 @@ export const startServerCompressedSource = async (resource: PostgresResourceConf
  * `.tar.zst` is the artifact the one pass hashes, encrypts and fans out. Needs a connection
  * allowed to replicate (`replication` in pg_hba.conf, a role with REPLICATION).
  */
-export const startServiceCompressedSource = async (resource: PostgresResourceConfig, backupId: string): Promise<SourceRun> => {
+export const startServiceCompressedSource = async (resource: PostgresResourceConfig, backupId: string, whyNotServer: string | null): Promise<SourceRun> => {
   pgBasebackupVersion ??= toolVersion('pg_basebackup').catch(() => 'unknown');
   const version = await pgBasebackupVersion;
   const invocation = pgToolInvocation(resource.connection, basebackupArgs(backupId), { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' });
@@ -282,7 +317,10 @@ export const startServiceCompressedSource = async (resource: PostgresResourceCon
     extension: 'tar.zst',
     stream,
     expectedBytes: null,
-    tools: { pg_basebackup: version, zstd: `@toondepauw/node-zstd ${(require('@toondepauw/node-zstd/package.json') as { version: string }).version} level ${ZSTD_LEVEL}` },
+    tools: {
+      pg_basebackup: version,
+      zstd: `@toondepauw/node-zstd ${(require('@toondepauw/node-zstd/package.json') as { version: string }).version} level ${ZSTD_LEVEL} in the backup service${whyNotServer ? ` (not on the server: ${whyNotServer})` : ''}`,
+    },
     done: () =>
       (finished ??= (async () => {
         await exited.catch(() => undefined);
