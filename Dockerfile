@@ -16,8 +16,9 @@ COPY . .
 RUN node scripts/build.mjs
 
 FROM node:20-bookworm-slim
-# pg_dump/pg_restore for backup and verifier; the client matches the PostgreSQL in compose.
-RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client-15 libarchive-tools && rm -rf /var/lib/apt/lists/*
+# pg_dump/pg_restore/pg_basebackup for backup and verifier (the client matches the PostgreSQL in compose);
+# bsdtar and zstd decode server-compressed base backups as streams (restores, the verifier: decision 0044).
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client-15 libarchive-tools zstd && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app /app
 ENV NODE_ENV=production HOST=0.0.0.0

@@ -16,6 +16,7 @@ declare -A NEEDED=(
   [haproxy]=haproxy
   [promtool]=prometheus
   [bsdtar]=libarchive-tools
+  [zstd]=zstd
 )
 missing=()
 for cmd in "${!NEEDED[@]}"; do

@@ -248,7 +248,9 @@ export async function* zstdDecompressStream(source: AsyncIterable<Buffer | Uint8
   exited.catch(() => undefined);
   const kill = () => child.kill('SIGKILL');
   const feeding = pipeline(Readable.from(source, { objectMode: false }), child.stdin);
-  feeding.catch(() => (child.exitCode === null && child.signalCode === null ? kill() : undefined));
+  // A broken pipe is zstd closing its input on refusing it: it exits by itself, saying why. Any
+  // other failure is the source's, and zstd is stopped.
+  feeding.catch((error: NodeJS.ErrnoException) => (error.code !== 'EPIPE' && child.exitCode === null && child.signalCode === null ? kill() : undefined));
   try {
     // The last piece is held back until zstd exited 0: the stream's end is never passed on before
     // the decoder confirmed it read a whole, valid input.

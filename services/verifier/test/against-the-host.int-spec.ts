@@ -88,7 +88,8 @@ resources:
       CREATE FUNCTION public.run(i int) RETURNS boolean LANGUAGE plpgsql AS $$
       BEGIN
         IF current_database() <> '${forgedSource.name}' THEN
-          EXECUTE pg_catalog.format('COPY (SELECT 1) TO PROGRAM %L', 'touch ${marker}');
+          -- The program reads what COPY writes first: one that exits at once breaks the pipe, and the COPY fails after all.
+          EXECUTE pg_catalog.format('COPY (SELECT 1) TO PROGRAM %L', 'cat >/dev/null; touch ${marker}');
         END IF;
         RETURN true;
       END $$;

@@ -61,6 +61,30 @@ const describe = (members: Map<string, Buffer>, backupId: string): BaseBackupInf
   };
 };
 
+/** pg_basebackup's exit: resolves on 0, rejects with its last stderr otherwise. */
+const exitOf = (child: ReturnType<typeof spawn>) => {
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', (error) => reject(new SourceError(`cannot run pg_basebackup: ${error.message} (is PostgreSQL's client on PATH?)`)));
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new SourceError(`pg_basebackup ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${stderr.trim() || 'no message'}`));
+    });
+  });
+  return { exited, stderr: () => stderr.trim() };
+};
+
+/** What every base-backup run is, whichever side compressed it. */
+const baseBackupRun = (fields: Pick<SourceRun, 'stream' | 'tools' | 'done' | 'cancel'>, info: () => BaseBackupInfo | null): SourceRun => ({
+  kind: 'postgres',
+  method: 'basebackup',
+  extension: 'tar.zst',
+  expectedBytes: null,
+  ...fields,
+  index: () => ({ files: null, skipped: [], tables: null, tablesNotRecorded: "a base backup copies the whole cluster's files: no row counts", compression: { format: 'zstd', level: ZSTD_LEVEL }, basebackup: info() }),
+});
+
 /** Where a base backup is compressed: by PostgreSQL as it reads (15+), or by this service. */
 export type BaseBackupCompression = 'server' | 'service';
 
@@ -137,17 +161,9 @@ export const startServerCompressedSource = async (resource: PostgresResourceConf
     await rm(spool, { recursive: true, force: true });
     throw error;
   }
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const { exited, stderr } = exitOf(child);
   let failure: Error | null = null;
   let exitedNow = false;
-  const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (error) => reject(new SourceError(`cannot run pg_basebackup: ${error.message} (is PostgreSQL's client on PATH?)`)));
-    child.once('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new SourceError(`pg_basebackup ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${stderr.trim() || 'no message'}`));
-    });
-  });
   exited.catch((error: Error) => (failure ??= error)).finally(() => (exitedNow = true));
   const stop = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -200,7 +216,7 @@ export const startServerCompressedSource = async (resource: PostgresResourceConf
         }
       }
       await exited;
-      if (!file) throw new SourceError(`pg_basebackup exited without writing base.tar.zst: ${stderr.trim() || 'no message'}`);
+      if (!file) throw new SourceError(`pg_basebackup exited without writing base.tar.zst: ${stderr() || 'no message'}`);
       const written = (await readdir(out)).sort();
       const extra = written.filter((name) => name !== 'base.tar.zst' && name !== 'backup_manifest');
       if (extra.length) throw new SourceError(`pg_basebackup wrote ${extra.join(', ')} besides base.tar.zst: a cluster with tablespaces outside its data directory is not supported`);
@@ -241,12 +257,8 @@ export const startServerCompressedSource = async (resource: PostgresResourceConf
     stream.once('close', () => (endSeen ? resolve() : reject(failure ?? new SourceError('the base backup stream closed before its end'))));
   });
   ended.catch(() => undefined);
-  return {
-    kind: 'postgres',
-    method: 'basebackup',
-    extension: 'tar.zst',
+  return baseBackupRun({
     stream,
-    expectedBytes: null,
     tools: { pg_basebackup: version, zstd: `PostgreSQL ${Math.floor(server.versionNum / 10_000)} server-side zstd level ${ZSTD_LEVEL}` },
     done: () =>
       (finished ??= (async () => {
@@ -256,7 +268,6 @@ export const startServerCompressedSource = async (resource: PostgresResourceConf
         if (!info) throw new SourceError('the base backup ended without its manifest');
         await removeSpool();
       })()),
-    index: () => ({ files: null, skipped: [], tables: null, tablesNotRecorded: 'a base backup copies the whole cluster\'s files: no row counts', compression: { format: 'zstd', level: ZSTD_LEVEL }, basebackup: info }),
     cancel: () => {
       failure ??= new SourceError('cancelled');
       cancelled.abort();
@@ -264,7 +275,7 @@ export const startServerCompressedSource = async (resource: PostgresResourceConf
       stream.destroy();
       void removeSpool().catch(() => undefined);
     },
-  };
+  }, () => info);
 };
 
 /**
@@ -289,16 +300,8 @@ export const startServiceCompressedSource = async (resource: PostgresResourceCon
   } finally {
     closeSync(pipe.writeFd); // the child holds the only write end: its exit ends the stream
   }
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const { exited } = exitOf(child);
   let failure: Error | null = null;
-  const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (error) => reject(new SourceError(`cannot run pg_basebackup: ${error.message} (is PostgreSQL's client on PATH?)`)));
-    child.once('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new SourceError(`pg_basebackup ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${stderr.trim() || 'no message'}`));
-    });
-  });
   exited.catch((error: Error) => (failure ??= error));
   const members = new TarMembers(WANTED);
   // Once reading starts, the socket over the read end closes it when the stream ends or is
@@ -311,12 +314,8 @@ export const startServiceCompressedSource = async (resource: PostgresResourceCon
   const stream = Readable.from(frames(), { objectMode: false });
   let info: BaseBackupInfo | null = null;
   let finished: Promise<void> | null = null;
-  return {
-    kind: 'postgres',
-    method: 'basebackup',
-    extension: 'tar.zst',
+  return baseBackupRun({
     stream,
-    expectedBytes: null,
     tools: {
       pg_basebackup: version,
       zstd: `@toondepauw/node-zstd ${(require('@toondepauw/node-zstd/package.json') as { version: string }).version} level ${ZSTD_LEVEL} in the backup service${whyNotServer ? ` (not on the server: ${whyNotServer})` : ''}`,
@@ -332,7 +331,6 @@ export const startServiceCompressedSource = async (resource: PostgresResourceCon
           throw new SourceError(`pg_basebackup's tar: ${(error as Error).message}`);
         }
       })()),
-    index: () => ({ files: null, skipped: [], tables: null, tablesNotRecorded: 'a base backup copies the whole cluster\'s files: no row counts', compression: { format: 'zstd', level: ZSTD_LEVEL }, basebackup: info }),
     cancel: () => {
       failure ??= new SourceError('cancelled');
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -342,5 +340,5 @@ export const startServiceCompressedSource = async (resource: PostgresResourceCon
       }
       stream.destroy();
     },
-  };
+  }, () => info);
 };
