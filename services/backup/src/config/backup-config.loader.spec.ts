@@ -162,8 +162,10 @@ describe('backup configuration', () => {
     ]);
     const tooOften = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true, walShipIntervalMs: 10 }\n')).catch((e: Error) => e);
     expect((tooOften as Error).message).toContain('must be at least 1000 (1 s)');
-    const graced = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true, partialVersionGraceMs: 0 }\n'));
-    expect(graced.policies.get('orders-nightly')!.wal!.partialVersionGraceMs).toBe(0);
+    const graced = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true, partialVersionGraceMs: 60000 }\n'));
+    expect(graced.policies.get('orders-nightly')!.wal!.partialVersionGraceMs).toBe(60_000);
+    const none = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true, partialVersionGraceMs: 0 }\n')).catch((e: Error) => e);
+    expect((none as Error).message).toContain('must be at least 60000 (1 min)');
     const tooLong = await parseBackupConfig('/etc/continuity/backup.yaml', valid.replace('    resource: orders-db\n', '    resource: orders-db\n    wal: { enabled: true, partialVersionGraceMs: 604800001 }\n')).catch((e: Error) => e);
     expect((tooLong as Error).message).toContain('must be at most 604800000 (7 days)');
   });

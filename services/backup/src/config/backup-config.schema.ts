@@ -126,7 +126,7 @@ export const PolicyConfigSchema = z.strictObject({
        */
       partialVersionGraceMs: z
         .int('must be a whole number of milliseconds')
-        .min(0, 'must be at least 0')
+        .min(60_000, 'must be at least 60000 (1 min): a running restore fetches the version it planned on')
         .max(604_800_000, 'must be at most 604800000 (7 days)')
         .default(3_600_000),
       /**

@@ -68,4 +68,26 @@ describe('chooseWalVersions: the version of each WAL file a restore plans on', (
     const { files } = chooseWalVersions([history, next, v(0x1000)], { locationsHolding: holding(3) });
     expect(files.map((f) => f.object ?? f.name).sort()).toEqual(['000000010000000000000002', `${SEG}.partial.00001000`, '00000002.history']);
   });
+
+  describe('attack: a stranger writes one copy location', () => {
+    it('a forged partial under the plain name (as archives before versions stored them) does not outvote the version every copy holds', () => {
+      const forged = wal({ endLsn: '0/3FFF000' }, ['a']);
+      const { files, passedOver } = chooseWalVersions([v(0x2000), forged], { locationsHolding: holding(3) });
+      expect(files.map((f) => f.object)).toEqual([`${SEG}.partial.00002000`]);
+      expect(passedOver).toEqual([{ name: SEG, object: SEG, reason: `only a of the 3 copy locations holding ${SEG} hold it` }]);
+    });
+
+    it('a forged finished segment in one copy does not replace the partial version every copy holds', () => {
+      const forged = wal({ partial: false, endLsn: '0/4000000' }, ['b']);
+      expect(chooseWalVersions([v(0x2000), forged], { locationsHolding: holding(3) }).files.map((f) => f.object)).toEqual([`${SEG}.partial.00002000`]);
+    });
+
+    it('with the ledger, a finished segment no WalArchived event records gives way to a recorded version, and is said', () => {
+      const forged = wal({ partial: false, endLsn: '0/4000000' });
+      const honest = v(0x2000);
+      const { files, passedOver } = chooseWalVersions([honest, forged], { locationsHolding: holding(3), recorded: new Map([[SEG, new Set([honest.plaintextSha256])]]) });
+      expect(files).toEqual([honest]);
+      expect(passedOver).toEqual([{ name: SEG, object: SEG, reason: 'no WalArchived event in the ledger records it' }]);
+    });
+  });
 });
