@@ -11,10 +11,10 @@ import type { ArchivedWal } from './pitr-plan.policy.js';
  *   object to every copy before it records it, so one only one copy of several holds was put there
  *   by someone else, or is still being shipped) — the finished segment and a partial stored under
  *   the plain name too — and
- * - with the audit ledger, a `WalArchived` event recorded (when one is: otherwise the ledger
- *   check refuses the newest and says so),
  *
- * the finished segment, else the newest partial version.
+ * the finished segment (the ledger check accepts or refuses it), else the newest partial version
+ * that, with the audit ledger, a `WalArchived` event recorded (when one is: otherwise the ledger
+ * check refuses the newest and says so).
  *
  * A partial segment stored under the segment's own name (an archive from before versions) is a
  * version like the others. The plan then names the chosen version's object, so wal-fetch reads
@@ -49,14 +49,20 @@ export const chooseWalVersions = (
       passedOver.push({ name, object: v.object ?? name, reason: `only ${v.copies.map((c) => c.location).join(', ')} of the ${holding} copy locations holding ${name} hold it` });
       return false;
     });
+    // The finished segment, when most copies hold it: the ledger check then accepts or refuses it
+    // (and recovery stops before a refused one, saying so).
+    const finished = held.find((v) => !v.partial && v.object === undefined);
+    if (finished) {
+      files.push(finished);
+      continue;
+    }
     const recorded = options.recorded;
     const inLedger = recorded ? held.filter((v) => recorded.get(name)?.has(v.plaintextSha256)) : held;
     const pool = inLedger.length ? inLedger : held;
-    const chosen = pool.find((v) => !v.partial && v.object === undefined) ?? [...pool].sort(newestFirst)[0];
+    const chosen = [...pool].sort(newestFirst)[0];
     if (!chosen) continue;
     for (const v of held) {
-      if (pool.includes(v)) continue;
-      if (lsnValue(v.endLsn) > lsnValue(chosen.endLsn) || (!v.partial && chosen.partial)) passedOver.push({ name, object: v.object ?? name, reason: 'no WalArchived event in the ledger records it' });
+      if (v !== chosen && lsnValue(v.endLsn) > lsnValue(chosen.endLsn)) passedOver.push({ name, object: v.object ?? name, reason: 'no WalArchived event in the ledger records it' });
     }
     files.push(chosen);
   }
