@@ -315,8 +315,12 @@ describe("npm start's launcher stops what it started, however it ends (real laun
  * a process group of that number) is never signalled; what was left of an ended leader's group is.
  */
 describe("the launcher's watchdog keeps only processes that still run (a reused pid is not taken for one)", () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'continuity-watchdog-test-'));
+  let stateDir = '';
   const groups: number[] = [];
+
+  beforeAll(() => {
+    stateDir = mkdtempSync(join(tmpdir(), 'continuity-watchdog-test-'));
+  });
 
   afterAll(() => {
     for (const pgid of groups) kill(-pgid, 'SIGKILL');
