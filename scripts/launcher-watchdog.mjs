@@ -3,28 +3,33 @@
 //
 // Delivery guarantee: the launcher starts this process first, in a session of its own (so no signal
 // meant for the launcher's terminal or process group reaches it), with a pipe that only the launcher
-// holds open; it tells the watchdog, one JSON line each, what it owns — a PostgreSQL folder before
-// any server in it starts, a process as soon as it is spawned. Whatever way the launcher ends, the
-// kernel closes the pipe; at end of file the watchdog stops what still runs of it (after the
-// launcher's own graceful stop, nothing), in this order:
+// holds open; it tells the watchdog, one JSON line each, what it owns — the data directories of the
+// PostgreSQL servers it is about to start (with the postmasters already running in them, which are
+// not its own), a process as soon as it is spawned, and that process again ("gone") when it ends.
+// Whatever way the launcher ends, the kernel closes the pipe; at end of file the watchdog stops what
+// still runs of it (after the launcher's own graceful stop, nothing), in this order:
 //   1. the services, together: SIGTERM to each one's process group, SIGKILL after SERVICE_GRACE_MS;
-//   2. every other server, last registered first: a PostgreSQL folder's running postmasters with
+//   2. every other server, last registered first: the postmasters of its data directories with
 //      SIGINT (what `pg_ctl stop -m fast` sends), SIGQUIT after POSTGRES_GRACE_MS, then SIGKILL of
 //      the postmaster's tree; a process (nats-server) with SIGTERM, then SIGKILL.
-// A pid is signalled only while it is the process that was registered (its start time in
-// /proc/<pid>/stat) or, for a postmaster, while it still runs in its data directory: a reused pid
-// is left alone. Then it exits. See docs/decisions/0046-launcher-watchdog.md.
+// A process (group) is signalled only while its leader is the process registered (its start time
+// in /proc/<pid>/stat); once the leader has ended, only the members its group then had, each by
+// pid and start time; once none runs, never again (`settle`; checked every POLL_MS and on "gone").
+// A postmaster only in a registered data directory that is a real folder under the registered root
+// (no symbolic link), running the postgres program in that folder, and not already running at
+// registration. Then it exits. See docs/decisions/0046-launcher-watchdog.md.
 //
 // The launcher side: `startWatchdog` below (scripts/start.mjs).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SERVICE_GRACE_MS = 15_000;
 const POSTGRES_GRACE_MS = 30_000;
 const PROCESS_GRACE_MS = 10_000;
 const PREVIOUS_WATCHDOG_WAIT_MS = 120_000;
+const POLL_MS = 2_000;
 const STATE_FILE = 'launcher.json';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -63,23 +68,6 @@ export const processStart = (pid) => {
 /** The parent of `pid` (0 when unknown). */
 export const parentOf = (pid) => Number(statFields(pid)?.[1] ?? 0);
 
-/** Whether any live process is still in process group `pgid`. */
-const groupAlive = (pgid) => {
-  if (!hasProc) {
-    try {
-      process.kill(-pgid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-  return readdirSync('/proc').some((name) => {
-    if (!/^\d+$/.test(name)) return false;
-    const fields = statFields(Number(name));
-    return fields !== null && fields[0] !== 'Z' && fields[0] !== 'X' && Number(fields[2]) === pgid;
-  });
-};
-
 const signal = (target, sig) => {
   try {
     process.kill(target, sig);
@@ -98,34 +86,110 @@ const waitUntil = async (condition, ms) => {
   return condition();
 };
 
-/** The folder of each data directory in `dir` (itself, or its immediate subfolders) with a running postmaster, and that postmaster's pid. */
-const runningPostmasters = (dir) => {
-  let folders;
+/** The program a process runs: the basename of /proc/<pid>/exe, or its comm when that link is not readable. */
+const programOf = (pid) => {
   try {
-    folders = existsSync(join(dir, 'PG_VERSION')) ? [dir] : readdirSync(dir).map((name) => join(dir, name));
+    return readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '').split('/').pop();
+  } catch {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      return null;
+    }
+  }
+};
+
+/**
+ * The data directories a PostgreSQL entry names, each `root/<name>`, only where that stays a real
+ * folder under the real root: a symbolic link (the member itself) or a name leading out of
+ * the root is refused (a link planted in a shared temp folder must not lead the watchdog to a
+ * server the launcher never started). A member not made yet is kept: its server may start later.
+ */
+export const dataDirsOf = ({ root, dataDirs }) => {
+  let realRoot;
+  try {
+    realRoot = realpathSync(root); // the launcher's own choice (the demo's link into the temp dir resolved)
   } catch {
     return [];
   }
+  const dirs = [];
+  for (const name of dataDirs ?? []) {
+    const dataDir = resolve(realRoot, name);
+    if (dataDir !== realRoot && !dataDir.startsWith(realRoot + sep)) continue;
+    try {
+      if (lstatSync(dataDir).isSymbolicLink() || realpathSync(dataDir) !== dataDir) continue;
+    } catch (error) {
+      if (error.code !== 'ENOENT') continue;
+    }
+    dirs.push(dataDir);
+  }
+  return dirs;
+};
+
+/**
+ * The running postmaster of each of `dataDirs`, with its pid and start time: the pid its
+ * postmaster.pid names, when that process runs the postgres program in that very folder (a
+ * postmaster chdirs to its data directory; a stale file's pid reused by anything else is not one).
+ */
+export const runningPostmasters = (dataDirs) => {
   const found = [];
-  for (const dataDir of folders) {
+  for (const dataDir of dataDirs) {
     let pid;
     try {
+      if (lstatSync(dataDir).isSymbolicLink()) continue;
       pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     } catch {
       continue; // not a data directory, or not running
     }
-    if (processStart(pid) === null) continue; // stale file of a crashed server
-    // A postmaster runs in its data directory (it chdirs there at start): a pid reused by anything else is not one.
+    const start = processStart(pid);
+    if (start === null) continue; // stale file of a crashed server
     if (hasProc) {
       try {
         if (readlinkSync(`/proc/${pid}/cwd`) !== realpathSync(dataDir)) continue;
       } catch {
         continue;
       }
+      if (programOf(pid) !== 'postgres') continue;
     }
-    found.push({ dataDir, pid });
+    found.push({ dataDir, pid, start });
   }
   return found;
+};
+
+/**
+ * The bookkeeping of a registered process (group): `settle` brings an entry up to date and says
+ * whether it may still be signalled. While its leader runs (same start time) it is its process
+ * group. Once the leader is gone (the launcher says so, or a poll sees it) the group's members then
+ * alive are taken by pid and start time, and only they are signalled from then on (a pid is reused
+ * only once no group of that number is left, so these are the group's own); once none of them
+ * runs, or the leader's pid already names another process, the entry is dead for good.
+ */
+export const settle = (entry) => {
+  if (entry.dead) return false;
+  if (entry.members === undefined || entry.members === null) {
+    const now = processStart(entry.pid);
+    if (now !== null && now === entry.start) return true;
+    if (now !== null || !entry.group) {
+      entry.dead = true; // gone, or its pid reused
+      return false;
+    }
+    entry.members = groupMembers(entry.pid);
+  }
+  entry.members = entry.members.filter((m) => processStart(m.pid) === m.start);
+  if (entry.members.length === 0) entry.dead = true;
+  return !entry.dead;
+};
+
+/** The live processes of process group `pgid`, with their start times. */
+const groupMembers = (pgid) => {
+  if (!hasProc) return [];
+  const members = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const fields = statFields(Number(name));
+    if (fields !== null && fields[0] !== 'Z' && fields[0] !== 'X' && Number(fields[2]) === pgid) members.push({ pid: Number(name), start: fields[19] });
+  }
+  return members;
 };
 
 /** The processes whose parent is `pid`. */
@@ -154,47 +218,53 @@ async function watch() {
   process.on('SIGHUP', () => undefined);
   process.on('SIGINT', () => undefined);
   const [stateDir, launcherPid] = [process.argv[2], Number(process.argv[3])];
+  const verbose = Boolean(process.env.CONTINUITY_WATCHDOG_VERBOSE); // also says when it drops an ended process (tests wait for it)
   const owned = [];
   let buffered = '';
 
-  const stopProcess = async ({ name, pid, start, group }, first, graceMs) => {
-    const target = group ? -pid : pid;
-    const leaderStart = processStart(pid);
-    // The leader's pid now names another process: the one registered ended, and its group with it
-    // (a pid is not given out while a process group of that number exists).
-    if (leaderStart !== null && leaderStart !== start) return;
-    const alive = () => (group ? groupAlive(pid) : processStart(pid) === start);
-    if (!alive()) return;
-    log(`stopping ${name} (pid ${pid}${group ? ' and its process group' : ''}) with ${first}`);
-    signal(target, first);
-    if (await waitUntil(() => !alive(), graceMs)) return;
-    log(`${name} did not stop within ${graceMs / 1000} s: SIGKILL`);
-    signal(target, 'SIGKILL');
-    await waitUntil(() => !alive(), 5_000);
+  // Signals what `settle` still allows: the group while its leader runs, else each member left of it.
+  const signalEntry = (entry, sig) => {
+    if (!settle(entry)) return;
+    if (entry.members) for (const m of entry.members) processStart(m.pid) === m.start && signal(m.pid, sig);
+    else signal(entry.group ? -entry.pid : entry.pid, sig);
   };
 
-  const stopPostgres = async ({ name, dir }) => {
+  const stopProcess = async (entry, first, graceMs) => {
+    if (!settle(entry)) return;
+    const { name, pid, group } = entry;
+    log(`stopping ${name} (pid ${pid}${group ? ' and its process group' : ''}${entry.members ? `: what is left of it, ${entry.members.map((m) => m.pid).join(', ')}` : ''}) with ${first}`);
+    signalEntry(entry, first);
+    if (await waitUntil(() => !settle(entry), graceMs)) return;
+    log(`${name} did not stop within ${graceMs / 1000} s: SIGKILL`);
+    signalEntry(entry, 'SIGKILL');
+    await waitUntil(() => !settle(entry), 5_000);
+  };
+
+  // The postmasters of an entry's own data directories, but for those already running when the launcher registered it.
+  const ourPostmasters = (entry) =>
+    runningPostmasters(dataDirsOf(entry)).filter(({ pid, start }) => !(entry.already ?? []).some((a) => a.pid === pid && a.start === start));
+
+  const stopPostgres = async (entry) => {
     await Promise.all(
-      runningPostmasters(dir).map(async ({ dataDir, pid }) => {
-        const start = processStart(pid);
+      ourPostmasters(entry).map(async ({ dataDir, pid, start }) => {
         const alive = () => processStart(pid) === start;
-        log(`stopping ${name}: the PostgreSQL server in ${dataDir} (pid ${pid}), fast shutdown`);
+        log(`stopping ${entry.name}: the PostgreSQL server in ${dataDir} (pid ${pid}), fast shutdown`);
         signal(pid, 'SIGCONT'); // a paused (SIGSTOP) postmaster would never act on it
         signal(pid, 'SIGINT');
         if (await waitUntil(() => !alive(), POSTGRES_GRACE_MS)) return;
         log(`the PostgreSQL server in ${dataDir} did not stop within ${POSTGRES_GRACE_MS / 1000} s: immediate shutdown`);
         signal(pid, 'SIGQUIT');
         if (await waitUntil(() => !alive(), 5_000)) return;
-        killTree(pid);
+        if (alive()) killTree(pid);
       }),
     );
   };
 
   const stopEverything = async () => {
+    clearInterval(poll);
     const services = owned.filter((o) => o.kind === 'process' && o.role === 'service');
     const others = owned.filter((o) => !services.includes(o)).reverse();
-    const running = (thing) =>
-      thing.kind === 'postgres' ? runningPostmasters(thing.dir).length > 0 : processStart(thing.pid) === thing.start || (thing.group && groupAlive(thing.pid));
+    const running = (thing) => (thing.kind === 'postgres' ? ourPostmasters(thing).length > 0 : settle(thing));
     if (owned.some(running)) log(`the launcher (pid ${launcherPid}) ended without stopping what it started: stopping it`);
     await Promise.all(services.map((s) => stopProcess(s, 'SIGTERM', SERVICE_GRACE_MS)));
     for (const thing of others) {
@@ -202,6 +272,16 @@ async function watch() {
       else await stopProcess(thing, thing.signal ?? 'SIGTERM', PROCESS_GRACE_MS);
     }
   };
+
+  // An ended process is dropped (and never signalled again) soon after it ends, told or not.
+  const forget = () => {
+    for (let i = owned.length - 1; i >= 0; i--) {
+      if (owned[i].kind !== 'process' || settle(owned[i])) continue;
+      if (verbose) log(`${owned[i].name} (pid ${owned[i].pid}) has ended: no longer watched`);
+      owned.splice(i, 1);
+    }
+  };
+  const poll = setInterval(forget, POLL_MS);
 
   const finish = async () => {
     try {
@@ -226,7 +306,11 @@ async function watch() {
       if (!line.trim()) continue;
       try {
         const entry = JSON.parse(line);
-        owned.push(entry);
+        if (entry.kind === 'gone') {
+          // The launcher saw this child end: settle it now (its group's members, if any, are taken as they are).
+          for (const o of owned) if (o.kind === 'process' && o.pid === entry.pid) settle(o);
+          forget();
+        } else owned.push(entry);
       } catch (error) {
         log(`ignored a line the launcher sent (${error.message}): ${line.slice(0, 200)}`);
       }
@@ -241,9 +325,11 @@ async function watch() {
 /**
  * Starts the watchdog of a launcher whose state lives in `stateDir` (after the previous launcher's,
  * if it is still stopping what that one left, has finished: the next `npm start` must not reopen the
- * demo's clusters just before they are stopped). Returns `own(entry)`: a PostgreSQL folder
- * (`{ kind: 'postgres', name, dir }`) before any server in it starts, a process
- * (`{ kind: 'process', role: 'service' | 'server', name, pid, group, signal }`) once spawned.
+ * demo's clusters just before they are stopped). Returns `own(entry)`: the data directories of the
+ * PostgreSQL servers the launcher is about to start (`{ kind: 'postgres', name, root, dataDirs }`,
+ * each a name in `root`) before it starts them, a process
+ * (`{ kind: 'process', role: 'service' | 'server', name, pid, group, signal }`) once spawned; and
+ * `gone(pid)` once such a process has ended.
  */
 export async function startWatchdog({ stateDir, say, fail }) {
   const stateFile = join(stateDir, STATE_FILE);
@@ -279,7 +365,18 @@ export async function startWatchdog({ stateDir, say, fail }) {
   return {
     pid: child.pid,
     // A process's start time is read here, right after its spawn: the watchdog will not take a later holder of its pid for it.
-    own: (entry) => send(JSON.stringify(entry.kind === 'process' ? { ...entry, start: processStart(entry.pid) } : entry)),
+    // A PostgreSQL entry carries the postmasters already running in its data directories now, before the launcher starts
+    // any: those are not the launcher's (someone else's server, or a member reopened as it was) and are left alone.
+    own: (entry) =>
+      send(
+        JSON.stringify(
+          entry.kind === 'process'
+            ? { ...entry, start: processStart(entry.pid) }
+            : { ...entry, already: runningPostmasters(dataDirsOf(entry)).map(({ pid, start }) => ({ pid, start })) },
+        ),
+      ),
+    /** A child the launcher owned has ended: the watchdog drops it (what is left of its group is taken by pid). */
+    gone: (pid) => send(JSON.stringify({ kind: 'gone', pid })),
   };
 }
 

@@ -85,7 +85,8 @@ async function ensureNats() {
   say(`starting ${binary} -js on 127.0.0.1:4222 (data in ${dir})`);
   const child = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', '4222', '-sd', dir], { stdio: 'ignore', detached: true });
   watchdog.own({ kind: 'process', role: 'server', name: 'nats-server', pid: child.pid, group: true, signal: 'SIGTERM' });
-  owned.push({ name: 'nats-server', stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) });
+  child.once('exit', () => watchdog.gone(child.pid));
+  owned.push({ name: 'nats-server', stop: () => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) });
   await waitListening('127.0.0.1', 4222, 'nats-server');
   return url;
 }
@@ -141,7 +142,8 @@ async function ensurePostgres() {
     await pg.initialise();
   }
   say('starting the embedded PostgreSQL on 127.0.0.1:5432');
-  watchdog.own({ kind: 'postgres', name: 'the embedded PostgreSQL', dir });
+  // Its one data directory, with a server already running in it (not ours: pg.start() then fails) left alone.
+  watchdog.own({ kind: 'postgres', name: 'the embedded PostgreSQL', root: stateDir, dataDirs: ['postgres'] });
   await pg.start();
   owned.push({ name: 'embedded PostgreSQL', stop: () => pg.stop() });
   const embeddedUrl = 'postgres://postgres:postgres@127.0.0.1:5432/continuity';
@@ -211,6 +213,7 @@ function startService({ name, port }, env) {
   const startedAt = Date.now();
   child.once('exit', (code, signal) => {
     children.delete(name);
+    watchdog.gone(child.pid);
     if (stopping) return;
     const previous = restarts.get(name);
     const delayMs = !previous || Date.now() - startedAt >= RESTART_RESET_AFTER_MS ? RESTART_FIRST_MS : Math.min(previous.delayMs * 2, RESTART_MAX_MS);
@@ -305,7 +308,7 @@ async function openDemo() {
     const estate = await openDemoEstate({
       dir: join(stateDir, 'demo'),
       say,
-      beforeServersStart: (postgresRoot) => watchdog.own({ kind: 'postgres', name: 'the demo estate', dir: postgresRoot }),
+      beforeServersStart: (postgresRoot, dataDirs) => watchdog.own({ kind: 'postgres', name: 'the demo estate', root: postgresRoot, dataDirs }),
     });
     owned.push({ name: 'the demo estate (sample writer, PostgreSQL primary and standby)', stop: () => estate.stop() });
     const { primary, standby } = estate.layout;

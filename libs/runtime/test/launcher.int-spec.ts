@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { freePort } from '@continuity/messaging';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
-import { createTestDatabase, TEST_CONTINUITY_TOKENS } from '../src/testing.js';
+import { createTestDatabase, PgCluster, PgNode, TEST_CONTINUITY_TOKENS } from '../src/testing.js';
 
 /**
  * `npm start`'s launcher (scripts/start.mjs), run as npm runs it, on the demo estate in a state
@@ -15,6 +15,7 @@ import { createTestDatabase, TEST_CONTINUITY_TOKENS } from '../src/testing.js';
  */
 const repoRoot = join(__dirname, '..', '..', '..');
 const startScript = join(repoRoot, 'scripts', 'start.mjs');
+const watchdogScript = join(repoRoot, 'scripts', 'launcher-watchdog.mjs');
 
 /** /proc/<pid>/stat after the command: [state, ppid, pgrp, …, starttime at 19]; null when gone. */
 const stat = (pid: number): string[] | null => {
@@ -250,4 +251,146 @@ describe("npm start's launcher stops what it started, however it ends (real laun
     expect(run.output()).toContain('[start] all stopped');
     expect(run.output()).not.toContain('[watchdog]');
   }, 300_000);
+
+  it("SIGKILL of its group: a PostgreSQL server of someone else's, beside the pair or linked into its folder, is left running", async () => {
+    const run = launch([process.execPath, startScript]);
+    const started = await upAndRunning(run, () => run.leader.pid);
+    // Started after the launcher registered the pair: only where they are tells them apart.
+    const besideRoot = mkdtempSync(join(tmpdir(), 'continuity-not-the-demos-'));
+    const linkedRoot = mkdtempSync(join(tmpdir(), 'continuity-not-the-demos-'));
+    const linked = await PgCluster.create({ root: linkedRoot, names: ['linked'], standbys: 0 });
+    symlinkSync(linked.primary.dataDir, join(pgRoot, 'linked'));
+    const made = await PgCluster.create({ root: besideRoot, names: ['beside'], standbys: 0 });
+    await made.stop();
+    renameSync(made.primary.dataDir, join(pgRoot, 'beside'));
+    const beside = new PgNode('beside', made.primary.port, join(pgRoot, 'beside'), join(besideRoot, 'beside.log'));
+    try {
+      await beside.start();
+      const theirs = [beside, linked.primary].map((node) => ({ node, pid: node.pid()!, start: stat(node.pid()!)![19] }));
+      expect(theirs.every(({ pid }) => pid > 0)).toBe(true);
+      process.kill(-started.pid, 'SIGKILL');
+      await nothingLeft(started, run); // the pair is stopped
+      expect(run.output()).toMatch(/\[watchdog\] stopping the demo estate: the PostgreSQL server in .*demo-pg-a/);
+      expect(run.output()).not.toMatch(/\[watchdog\] stopping .*(beside|linked)/);
+      for (const { node, pid, start } of theirs) {
+        expect(running(pid) && stat(pid)![19] === start).toBe(true);
+        expect(await node.query('select 1 as one')).toEqual([{ one: 1 }]);
+      }
+    } finally {
+      await beside.stop('fast').catch(() => undefined);
+      await linked.stop();
+      rmSync(join(pgRoot, 'linked'), { force: true });
+      rmSync(join(pgRoot, 'beside'), { recursive: true, force: true });
+      for (const dir of [besideRoot, linkedRoot]) rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+  it('SIGKILL of its group: a demo server already running when the launcher started (not started by it) is left running', async () => {
+    // As a developer's own server in the embedded PostgreSQL's folder would be: the launcher finds it running.
+    const own = new PgNode('demo-pg-a', firstPairPorts[0]!, join(pgRoot, 'demo-pg-a'), join(pgRoot, 'demo-pg-a.log'));
+    await own.start();
+    try {
+      const theirs = { pid: own.pid()!, start: stat(own.pid()!)![19] };
+      const run = launch([process.execPath, startScript]);
+      const started = await upAndRunning(run, () => run.leader.pid);
+      expect(own.pid()).toBe(theirs.pid); // reopened as it was
+      process.kill(-started.pid, 'SIGKILL');
+      const standby = dataDirs.filter((dir) => dir.endsWith('demo-pg-b'));
+      await pollUntil(
+        () => postgresIn(standby).length === 0 && !started.services.some((s) => running(s.pid)) && !running(started.watchdog.pid),
+        { timeoutMs: 60_000, intervalMs: 200, what: 'the standby, the services and the watchdog to be gone' },
+      );
+      expect(run.output()).toMatch(/\[watchdog\] stopping the demo estate: the PostgreSQL server in .*demo-pg-b/);
+      expect(run.output()).not.toMatch(/\[watchdog\] stopping the demo estate: the PostgreSQL server in .*demo-pg-a/);
+      expect(running(theirs.pid) && stat(theirs.pid)![19] === theirs.start).toBe(true);
+      expect(await own.query('select 1 as one')).toEqual([{ one: 1 }]);
+    } finally {
+      await own.stop('fast').catch(() => undefined);
+    }
+  }, 300_000);
+});
+
+/**
+ * The watchdog alone (scripts/launcher-watchdog.mjs), told of processes through its pipe as the
+ * launcher tells it: it forgets a process once it has ended, so a later holder of its pid (and of
+ * a process group of that number) is never signalled; what was left of an ended leader's group is.
+ */
+describe("the launcher's watchdog keeps only processes that still run (a reused pid is not taken for one)", () => {
+  let stateDir = '';
+  const groups: number[] = [];
+
+  beforeAll(() => {
+    stateDir = mkdtempSync(join(tmpdir(), 'continuity-watchdog-test-'));
+  });
+
+  afterAll(() => {
+    for (const pgid of groups) kill(-pgid, 'SIGKILL');
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  const startWatchdog = () => {
+    const child = spawn(process.execPath, [watchdogScript, stateDir, String(process.pid)], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, CONTINUITY_WATCHDOG_VERBOSE: '1' },
+    });
+    let text = '';
+    child.stderr!.on('data', (chunk) => (text += chunk));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    return {
+      send: (line: object) => child.stdin!.write(JSON.stringify(line) + '\n'),
+      output: () => text,
+      /** What the kernel does when the launcher dies: the pipe's end of file. */
+      end: async () => (child.stdin!.end(), await exited),
+    };
+  };
+
+  /** A process group of its own whose leader prints its members' pids and then waits (or, with `leave`, exits at once). */
+  const group = async (leave: boolean) => {
+    const leader = spawn('sh', ['-c', `sleep 600 & echo $!; ${leave ? 'exit 0' : 'wait'}`], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    groups.push(leader.pid!);
+    let text = '';
+    leader.stdout!.on('data', (chunk) => (text += chunk));
+    const member = Number(await pollUntil(() => (/^\d+\n/.test(text) ? text : null), { what: 'the group to start its member' }));
+    return { leader, member, exited: new Promise<void>((resolve) => (leader.exitCode !== null ? resolve() : leader.once('exit', () => resolve()))) };
+  };
+
+  it('an ended leader: the members its group still had are stopped by pid; after that the entry is gone', async () => {
+    const watchdog = startWatchdog();
+    const { leader, member, exited } = await group(false);
+    watchdog.send({ kind: 'process', role: 'service', name: 'the crashed service', pid: leader.pid, start: stat(leader.pid!)![19], group: true });
+    kill(leader.pid!, 'SIGKILL');
+    await exited;
+    expect(running(member)).toBe(true);
+    watchdog.send({ kind: 'gone', pid: leader.pid });
+    await watchdog.end();
+    expect(running(member)).toBe(false);
+    expect(watchdog.output()).toContain(`stopping the crashed service (pid ${leader.pid} and its process group: what is left of it, ${member}) with SIGTERM`);
+  }, 60_000);
+
+  it('an ended process group whose pid is given to a new group: the new group is left alone', async () => {
+    const watchdog = startWatchdog();
+    const first = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
+    const pid = first.pid!;
+    groups.push(pid);
+    const gone = new Promise<void>((resolve) => first.once('exit', () => resolve()));
+    watchdog.send({ kind: 'process', role: 'service', name: 'the restarted service', pid, start: stat(pid)![19], group: true });
+    kill(pid, 'SIGKILL');
+    await gone;
+    watchdog.send({ kind: 'gone', pid });
+    await pollUntil(() => watchdog.output().includes(`the restarted service (pid ${pid}) has ended: no longer watched`), { what: 'the watchdog to drop it' });
+    // The kernel gives out `pid` again (as root, ns_last_pid says which pid comes next): to a
+    // group leader that leaves a member behind, so the group `pid` lives on without its leader.
+    let reused: Awaited<ReturnType<typeof group>> | undefined;
+    for (let attempt = 0; attempt < 100 && !reused; attempt++) {
+      writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+      const candidate = await group(true);
+      if (candidate.leader.pid === pid) reused = candidate;
+      else kill(-candidate.leader.pid!, 'SIGKILL');
+    }
+    expect(reused).toBeDefined();
+    await reused!.exited;
+    expect(Number(stat(reused!.member)![2])).toBe(pid); // in process group `pid`, whose leader is gone
+    await watchdog.end();
+    expect(running(reused!.member)).toBe(true);
+    expect(watchdog.output()).not.toContain('stopping');
+  }, 60_000);
 });

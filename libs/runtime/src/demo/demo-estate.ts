@@ -34,10 +34,11 @@ export interface DemoOptions {
   writeEveryMs?: number;
   say?: (text: string) => void;
   /**
-   * Told the folder of the PostgreSQL data directories before any server in it starts: `npm start`
-   * hands it to its watchdog, which stops them should the launcher die without stopping them.
+   * Told the folder of the PostgreSQL data directories and their names in it before any server in
+   * it starts: `npm start` hands them to its watchdog, which stops them should the launcher die
+   * without stopping them.
    */
-  beforeServersStart?: (postgresRoot: string) => void;
+  beforeServersStart?: (postgresRoot: string, dataDirs: string[]) => void;
 }
 
 const MEMBERS = ['demo-pg-a', 'demo-pg-b'];
@@ -102,7 +103,7 @@ export const openDemoEstate = async (options: DemoOptions): Promise<DemoEstate> 
   const pgRoot = postgresRoot(dir);
   if (options.beforeServersStart) {
     mkdirSync(pgRoot, { recursive: true });
-    options.beforeServersStart(realpathSync(pgRoot));
+    options.beforeServersStart(realpathSync(pgRoot), [...MEMBERS]);
   }
   let cluster: PgCluster;
   const created = !PgCluster.existsIn(pgRoot);
