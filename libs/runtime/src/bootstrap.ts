@@ -115,6 +115,9 @@ export const createServiceApp = async (spec: ServiceSpec, telemetry = startTelem
     bodyParser: false, // no urlencoded parser: JSON bodies only (acceptJsonBodiesOnly)
   });
   acceptJsonBodiesOnly(app, spec.formPaths);
+  // No ETag on responses: Express would hash every body (a ledger state is ~70 kB) for a header no
+  // client of these APIs sends back; reads are answered fresh, as of the time they name.
+  app.set('etag', false);
   const pool = app.get<Pool>(PG_POOL);
   const transport = new JetStreamTransport({
     serviceName: spec.name,

@@ -2,7 +2,7 @@ import { diag, DiagConsoleLogger, DiagLogLevel } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -29,11 +29,14 @@ const UNTRACED_PATHS = /^\/(metrics|health)(\/|\?|$)/;
  * adapter), and every PostgreSQL query made inside a traced operation (a query with no parent span,
  * such as a poll loop's, starts no trace of its own). Not `instrumentation-nestjs-core`: its releases
  * for this SDK support `@nestjs/core` below 12, and it would silently patch nothing here. Nest's
- * event handlers get their spans from our JetStream transport (`process <type>`).
+ * event handlers get their spans from our JetStream transport (`process <type>`). Express's
+ * middleware layers (query parsing, body parsing, the JSON-only check) get no span of their own:
+ * a handful per request that say nothing an operator follows, each costing every read; the route
+ * still names the request's span (`http.route`) and its handler keeps its span.
  */
 export const defaultInstrumentations = (): Instrumentation[] => [
   new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.test(req.url ?? '') }),
-  new ExpressInstrumentation(),
+  new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
   new PgInstrumentation({ requireParentSpan: true }),
 ];
 

@@ -4,7 +4,9 @@ import { Envelope, eventSubject, continuityEvents } from '@continuity/contracts'
 import { aBackupCreatedData, aFailoverCompletedData, anEvent, anIntegrityVerifiedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
-import { entryInHead, envelopeLeafHash, fromHex, rootFromLeafHashes, verifyConsistency, verifyEntriesInHead, verifyHeadWithPinnedKeys, verifyInclusion, verifyTreeHead } from '@continuity/contracts/ledger';
+import { Client } from 'pg';
+import { entryInHead, envelopeLeafHash, fromHex, inclusionProofRanges, perfectCover, rootFromLeafHashes, verifyConsistency, verifyEntriesInHead, verifyHeadWithPinnedKeys, verifyInclusion, verifyTreeHead } from '@continuity/contracts/ledger';
+import { inclusionHashesSql } from '../src/ledger/ledger.queries.js';
 import { SNAPSHOT_EVERY } from '../src/resource-state/projection-fold.js';
 import { evolveResourceState, ResourceState } from '../src/resource-state/resource-state.projection.js';
 import { AUDITOR, OPERATOR, startAudit } from './harness.js';
@@ -158,6 +160,48 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
     );
     expect(ok).toBe(true);
     expect(verifyInclusion(fromHex(body.leafHash), body.logIndex + 1, body.inclusion.treeSize, body.inclusion.proof.map(fromHex), fromHex(body.signedHead.rootHash))).toBe(false);
+  });
+
+  it('serves each entry with an inclusion proof that verifies in every tree containing it, read in one statement', async () => {
+    const stories = [];
+    for (let i = 0; i < 8; i++) stories.push(...(await publishStory(`every-tree-db-${i}`)));
+    await waitForEvents(stories.map((e) => e.id));
+    const entries = (await allEntries()).slice(0, 24);
+    expect(entries.length).toBe(24);
+    const leaves = entries.map((e) => fromHex(e.leafHash));
+    // Every entry against every tree size from its own up to 24: each proof shape the stored subtrees make.
+    for (const entry of entries) {
+      for (let size = entry.logIndex + 1; size <= entries.length; size++) {
+        const { status, body } = await audit.get(`/audit/events/${entry.eventId}?treeSize=${size}`);
+        expect(status).toBe(200);
+        const root = rootFromLeafHashes(leaves.slice(0, size));
+        expect({ index: entry.logIndex, size, ok: verifyInclusion(leaves[entry.logIndex]!, entry.logIndex, size, body.inclusion.proof.map(fromHex), root) }).toEqual({ index: entry.logIndex, size, ok: true });
+      }
+      // A tree the entry is not in: no proof.
+      if (entry.logIndex > 0) expect((await audit.get(`/audit/events/${entry.eventId}?treeSize=${entry.logIndex}`)).body.inclusion).toBeNull();
+    }
+  });
+
+  it('lists, in SQL, exactly the stored subtrees an inclusion proof needs, for every leaf of small trees and for trees up to 2^52', async () => {
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const cover = `with ${inclusionHashesSql('$1::bigint', '$2::bigint')} select level, idx::text as idx from inclusion_cover`;
+      const check = async (index: number, size: number) => {
+        const expected = inclusionProofRanges(index, size)
+          .flatMap((r) => perfectCover(r.start, r.size))
+          .map((p) => `${Math.log2(p.size)}:${p.start / p.size}`)
+          .sort();
+        const { rows } = await client.query<{ level: number; idx: string }>(cover, [index, size]);
+        expect({ index, size, cover: rows.map((r) => `${r.level}:${r.idx}`).sort() }).toEqual({ index, size, cover: expected });
+      };
+      for (let size = 1; size <= 40; size++) for (let index = 0; index < size; index++) await check(index, size);
+      for (const size of [1_003_000, 2 ** 31 + 5, 2 ** 40 - 1, 2 ** 52 + 3]) for (const index of [0, 1, Math.floor(size / 2), size - 2, size - 1]) await check(index, size);
+      // Not in the tree: nothing to read.
+      expect((await client.query(cover, [7, 7])).rows).toEqual([]);
+    } finally {
+      await client.end();
+    }
   });
 
   it('serves a page of events within the tree of a signed head with one multi-leaf proof of the whole page', async () => {

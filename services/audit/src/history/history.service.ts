@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { DomainError } from '@continuity/contracts';
 import { PG_POOL, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
-import { LedgerProofs } from '../ledger/ledger.queries.js';
+import { inclusionHashesSql, LedgerProofs } from '../ledger/ledger.queries.js';
 import { assessAt, evolveResourceState, ResourceState } from '../resource-state/resource-state.projection.js';
 import { sloTargetsOf } from '../resource-state/slo-targets.js';
 import { assessProtection } from '../resource-state/protection.projection.js';
@@ -67,7 +67,14 @@ const STATE_INPUTS = {
 };
 
 const ENTRY_COLUMNS = 'log_index, event_id, type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash, untrusted';
-const ENTRY_BY_ID = { name: 'audit-entry-by-id', text: `select ${ENTRY_COLUMNS} from audit.log_entries where event_id = $1::uuid` };
+/** The entry ($1) and every stored hash of its inclusion proof in the tree of $2 leaves (none when it is not in that tree), in one round trip. */
+const ENTRY_WITH_PROOF_HASHES = {
+  name: 'audit-entry-with-proof-hashes',
+  text: `with entry as (select ${ENTRY_COLUMNS} from audit.log_entries where event_id = $1::uuid),
+         ${inclusionHashesSql('(select log_index from entry)', '$2::bigint')}
+         select entry.*, (select coalesce(json_agg(json_build_array(h.level, h.idx, encode(h.hash, 'hex'))), '[]') from inclusion_hashes h) as proof_hashes
+           from entry`,
+};
 
 /** Something asked for is not in the ledger: 404 with its code. */
 export class NotFoundInLedgerError extends DomainError {
@@ -167,20 +174,18 @@ export class HistoryService {
    * and the first signed head covering it.
    */
   async event(eventId: string, treeSize?: number) {
-    const {
-      rows: [row],
-    } = await this.pool.query({ ...ENTRY_BY_ID, values: [eventId] });
+    // The entry and its proof's hashes in one statement, against the latest signed head this instance
+    // knows of or the tree asked for (then with the first head covering it, read alongside).
+    const latest = treeSize === undefined ? await this.heads.latestCached() : null;
+    const size = treeSize ?? latest?.treeSize ?? 0;
+    const [head, { rows }] = await Promise.all([
+      treeSize !== undefined ? this.heads.atOrAfter(treeSize) : latest,
+      this.pool.query({ ...ENTRY_WITH_PROOF_HASHES, values: [eventId, size] }),
+    ]);
+    const row = rows[0];
     if (!row) throw new NotFoundInLedgerError('AUDIT.EVENT_NOT_FOUND', `no event ${eventId} in the ledger`);
     const entry = toEntry(row);
-    if (treeSize !== undefined) {
-      const inclusion = treeSize > entry.logIndex ? { treeSize, proof: await this.proofs.inclusion(entry.logIndex, treeSize) } : null;
-      return { ...entry, signedHead: await this.heads.atOrAfter(treeSize), inclusion };
-    }
-    const head = await this.heads.latestCached();
-    const inclusion =
-      head && head.treeSize > entry.logIndex
-        ? { treeSize: head.treeSize, proof: await this.proofs.inclusion(entry.logIndex, head.treeSize) }
-        : null;
+    const inclusion = size > entry.logIndex ? { treeSize: size, proof: this.proofs.inclusionFrom(entry.logIndex, size, row.proof_hashes) } : null;
     return { ...entry, signedHead: head, inclusion };
   }
 

@@ -28,6 +28,46 @@ const SUBTREE_HASHES = {
 };
 
 /**
+ * A statement's CTEs (`inclusion_cover`, `inclusion_hashes`) reading every stored hash the inclusion
+ * proof of the leaf at `index` (an SQL expression) in the tree of `size` leaves needs, so that an
+ * entry and its proof come in one round trip. At each level j the proof lists the sibling of the
+ * node on the leaf's path, [s, s + 2^j) with s = ((index >> j) xor 1) << j, where it starts inside
+ * the tree: one stored subtree when whole, else (the tree's right edge) the perfect subtrees of
+ * its size's binary digits — what `perfectCover` gives for `inclusionProofRanges` (the tests
+ * compare both for every index of every tree up to a size). Each hash by primary key; one missing
+ * comes back null, and building the proof then fails naming it.
+ */
+export const inclusionHashesSql = (index: string, size: string) => `
+  inclusion_siblings as (
+    select j, ((${index} >> j) # 1) << j as s from generate_series(0, 62) as j
+     where ${index} < ${size} and ((${index} >> j) # 1) << j < ${size}
+  ), inclusion_cover as (
+    select j as level, s >> j as idx from inclusion_siblings where s + (1::bigint << j) <= ${size}
+    union all
+    select b as level, (s + (((${size} - s) >> (b + 1)) << (b + 1))) >> b as idx
+      from inclusion_siblings, generate_series(0, 62) as b
+     where s + (1::bigint << j) > ${size} and b < j and ((${size} - s) >> b) & 1 = 1
+  ), inclusion_hashes as (
+    select c.level, c.idx,
+           case when c.level = 0 then (select l.leaf_hash from audit.log_entries l where l.log_index = c.idx)
+                else (select n.hash from audit.merkle_nodes n where n.level = c.level and n.idx = c.idx) end as hash
+      from inclusion_cover c
+  )`;
+
+/** The rows `inclusionHashesSql` reads, as `json_agg(json_build_array(level, idx, encode(hash, 'hex')))` hands them over. */
+export type SubtreeHashRows = [level: number, idx: number | string, hash: string | null][];
+
+/** MTH of each range (hex) from `found`, the stored perfect subtrees by `start:size`; one missing is an error naming it. */
+const hashesFrom = (ranges: LeafRange[], found: Map<string, Buffer>): string[] => {
+  const lookup = (start: number, size: number) => {
+    const hash = found.get(key(start, size));
+    if (!hash) throw new Error(`ledger is missing the hash of subtree (${start}, ${size})`);
+    return hash;
+  };
+  return ranges.map((r) => toHex(rangeHash(r.start, r.size, lookup)));
+};
+
+/**
  * Proofs straight from the stored perfect-subtree hashes: O(log n) hashes read, never the log.
  * The proof's shape (which ranges it lists) is pure arithmetic on the tree sizes (merkle.ts), so
  * the perfect subtrees those ranges are made of are known before anything is read, and fetched
@@ -61,17 +101,22 @@ export class LedgerProofs {
     return this.hashes([{ start: 0, size: treeSize }]).then(([root]) => root!);
   }
 
+  /** The inclusion proof of the leaf at `index` in the tree of `treeSize` leaves, from the hashes a statement with `inclusionHashesSql` read. */
+  inclusionFrom(index: number, treeSize: number, rows: SubtreeHashRows): string[] {
+    const found = new Map<string, Buffer>();
+    for (const [level, idx, hash] of rows) {
+      const size = 2 ** level;
+      if (hash !== null) found.set(key(Number(idx) * size, size), Buffer.from(hash, 'hex'));
+    }
+    return hashesFrom(inclusionProofRanges(index, treeSize), found);
+  }
+
   /** MTH of each range (hex), from the stored perfect subtrees that cover them. */
   private async hashes(ranges: LeafRange[]): Promise<string[]> {
     const needed = new Map<string, LeafRange>();
     for (const range of ranges) for (const s of perfectCover(range.start, range.size)) needed.set(key(s.start, s.size), s);
     const found = needed.size > 0 ? await this.fetch([...needed.values()]) : new Map<string, Buffer>();
-    const lookup = (start: number, size: number) => {
-      const hash = found.get(key(start, size));
-      if (!hash) throw new Error(`ledger is missing the hash of subtree (${start}, ${size})`);
-      return hash;
-    };
-    return ranges.map((r) => toHex(rangeHash(r.start, r.size, lookup)));
+    return hashesFrom(ranges, found);
   }
 
   private async fetch(subtrees: LeafRange[]): Promise<Map<string, Buffer>> {
