@@ -137,7 +137,9 @@ const insertByPoint = (retained: RetainedBackup[], backup: RetainedBackup): Reta
     if (ms(retained[mid]!.point) <= point) lo = mid + 1;
     else hi = mid;
   }
-  return [...retained.slice(0, lo), backup, ...retained.slice(lo)];
+  const next = retained.slice();
+  next.splice(lo, 0, backup);
+  return next;
 };
 
 const WAL_GAP_REASON = /\bwal\b[^.]*\bgap\b|\bgap\b[^.]*\bwal\b/i;
@@ -252,9 +254,17 @@ const foldVerdict = (p: Protection, entry: LedgerEntry, data: Record<string, any
 /** Copies of a retained backup no verdict has found bad. */
 export const healthyCopies = (b: RetainedBackup) => b.copies.filter((c) => !b.badCopies.includes(c.location));
 
+/** How many of the backup's copies are not known bad (`healthyCopies(b).length`, without the list: read for every retained backup on every read). */
+const healthyCount = (b: RetainedBackup): number => {
+  if (b.badCopies.length === 0) return b.copies.length;
+  let n = 0;
+  for (const c of b.copies) if (!b.badCopies.includes(c.location)) n++;
+  return n;
+};
+
 /** Earliest and latest restorable moment: the oldest retained backup's point, and the newest WAL shipped (after a retained base backup) or backup. */
 export const recoverableWindow = (p: Protection | undefined): { earliest: string; latest: string; walBased: boolean } | null => {
-  const usable = (p?.retained ?? []).filter((b) => healthyCopies(b).length > 0);
+  const usable = (p?.retained ?? []).filter((b) => healthyCount(b) > 0);
   if (!p || usable.length === 0) return null;
   const newestBackup = usable.reduce((a, b) => (ms(b.point) > ms(a.point) ? b : a));
   const oldestBase = usable.find((b) => b.base !== null);
@@ -265,10 +275,16 @@ export const recoverableWindow = (p: Protection | undefined): { earliest: string
 /** Newest moment durable in ≥ `copies` copies: a retained backup's point, or WAL shipped after a retained base backup. */
 export const newestDurable = (p: Protection | undefined, copies: 1 | 3): DurableMoment | null => {
   if (!p) return null;
-  let best: DurableMoment | null = null;
-  for (const b of p.retained) if (healthyCopies(b).length >= copies) best = later(best, { at: b.point, eventId: b.eventId });
+  let newest: RetainedBackup | null = null;
+  let newestMs = -Infinity;
+  for (const b of p.retained) {
+    if (healthyCount(b) < copies) continue;
+    const point = ms(b.point);
+    if (point > newestMs) [newest, newestMs] = [b, point]; // the first of equal points, as `later` keeps
+  }
+  let best: DurableMoment | null = newest ? { at: newest.point, eventId: newest.eventId } : null;
   const wal = copies === 3 ? p.wal?.durable3 : p.wal?.durable1;
-  const base = p.retained.find((b) => b.base !== null && healthyCopies(b).length > 0);
+  const base = p.retained.find((b) => b.base !== null && healthyCount(b) > 0);
   if (wal && base && !p.walGap && ms(wal.at) >= ms(base.point)) best = later(best, wal);
   return best;
 };
@@ -288,7 +304,7 @@ export const rpoExposure = (p: Protection | undefined, now: Date) => {
 export const recoverableMoment = (state: ResourceState): DurableMoment | null => {
   const p = state.protection;
   const verified: DurableMoment | null = state.lastVerified ? { at: state.lastVerified.recoveryPoint, eventId: p?.verifiedEventId ?? '' } : null;
-  const verifiedBase = p?.retained.find((b) => b.base !== null && b.verifiedEventId !== null && healthyCopies(b).length > 0);
+  const verifiedBase = p?.retained.find((b) => b.base !== null && b.verifiedEventId !== null && healthyCount(b) > 0);
   const wal = verifiedBase ? newestDurable({ ...p!, retained: [verifiedBase] }, 1) : null;
   if (!wal || ms(wal.at) < ms(verifiedBase!.point)) return verified;
   return verified && ms(verified.at) >= ms(wal.at) ? verified : wal;
