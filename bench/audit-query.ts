@@ -20,7 +20,9 @@
  * passed to node for the serving process; `BENCH_SERVICE_OUTPUT=<file>` saves what it printed.
  * `--keep` leaves the filled database and streams in place and prints how to reuse them;
  * `--ledger <namespace>,<database-url>` times against such a ledger without filling (A/B runs on
- * the same data; remove it afterwards with `--ledger … --drop`).
+ * the same data; remove it afterwards with `--ledger … --drop`). Requests are timed with `node:http`
+ * on one kept-alive connection (until decision 0047 with `fetch`, whose own overhead was part of
+ * the figures: they are not comparable).
  */
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
@@ -173,6 +175,7 @@ const main = async () => {
   const nc = await connectTestNats();
   const { topology, db, filled, keep } = await ledgerOf(nc);
   let service: Awaited<ReturnType<typeof startServiceProcess>> | undefined;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
 
     const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -204,7 +207,6 @@ const main = async () => {
     // The timing client: node:http on one kept-alive connection, reading the whole body. (fetch()
     // measured its own WHATWG-stream overhead too: ~3 ms more per 70 kB state at the median, on
     // this machine, than curl's timings of the same requests.)
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const get = (path: string) =>
       new Promise<number>((resolve, reject) => {
         const t0 = performance.now();
@@ -234,7 +236,6 @@ const main = async () => {
       proofMs.push(await get(`/audit/events/${anId()}`));
       floorMs.push(await get('/health/live'));
     }
-    agent.destroy();
     const rssMb = rssMbOf(service.child.pid!);
     progress(`state?at: median ${round(median(stateMs), 2)} ms, p99 ${round(percentile(stateMs, 99), 2)} ms`);
     progress(`event + inclusion proof: median ${round(median(proofMs), 2)} ms, p99 ${round(percentile(proofMs, 99), 2)} ms`);
@@ -256,6 +257,7 @@ const main = async () => {
       client_rss_mb: Math.round(process.memoryUsage().rss / 1048576),
     });
   } finally {
+    agent.destroy();
     await service?.stop('SIGTERM');
     if (service && process.env.BENCH_SERVICE_OUTPUT) writeFileSync(process.env.BENCH_SERVICE_OUTPUT, service.output());
     if (!keep) {

@@ -30,9 +30,9 @@ const UNTRACED_PATHS = /^\/(metrics|health)(\/|\?|$)/;
  * such as a poll loop's, starts no trace of its own). Not `instrumentation-nestjs-core`: its releases
  * for this SDK support `@nestjs/core` below 12, and it would silently patch nothing here. Nest's
  * event handlers get their spans from our JetStream transport (`process <type>`). Express's
- * middleware layers (query parsing, body parsing, the JSON-only check) get no span of their own:
- * a handful per request that say nothing an operator follows, each costing every read; the route
- * still names the request's span (`http.route`) and its handler keeps its span.
+ * middleware layers (Nest's hook wrapper, the JSON body parser, the JSON-only check) get no span
+ * of their own: a handful per request that say nothing an operator follows, each costing every
+ * read; the route still names the request's span (`http.route`) and its handler keeps its span.
  */
 export const defaultInstrumentations = (): Instrumentation[] => [
   new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.test(req.url ?? '') }),

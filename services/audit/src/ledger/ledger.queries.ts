@@ -77,10 +77,6 @@ const hashesFrom = (ranges: LeafRange[], found: Map<string, Buffer>): string[] =
 export class LedgerProofs {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  async inclusion(index: number, treeSize: number): Promise<string[]> {
-    return this.hashes(inclusionProofRanges(index, treeSize));
-  }
-
   async consistency(from: number, to: number): Promise<string[]> {
     if (from === to) return [];
     return this.hashes(consistencyProofRanges(from, to));
