@@ -3,6 +3,9 @@
  * service to three filesystem copies, versus its physical baseline `pg_dump --format=custom …
  * > /dev/null` of the same database, in the same run. Both rates are the database's size
  * (pg_database_size, MB = 10^6 bytes) over wall time; the ratio is project / baseline (goal ≥ 0.8).
+ * The baseline passes pg_dump the options the service passes it that any user could
+ * (`--verbose`, read from a pipe as the service reads it, in untranslated messages); not the
+ * service's `--snapshot`, which needs the service's own session.
  *
  * The project path is the real service process (`services/backup/dist/main.js`), triggered with
  * `POST /backups` and timed until `GET /backups/:id` says created (every copy fsync'd, renamed,
@@ -74,9 +77,14 @@ const baseline = async (): Promise<number> => {
   const devNull = openSync('/dev/null', 'w');
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('pg_dump', ['--format=custom', '--no-password', `--dbname=${urlOf(SCRATCH)}`], { stdio: ['ignore', devNull, 'inherit'] });
+    const child = spawn('pg_dump', ['--format=custom', '--verbose', '--no-password', `--dbname=${urlOf(SCRATCH)}`], {
+      stdio: ['ignore', devNull, 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => void (stderr = (stderr + chunk.toString()).slice(-4000)));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_dump exited with ${code}`))));
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_dump exited with ${code}: ${stderr}`))));
   });
   closeSync(devNull);
   return performance.now() - started;
