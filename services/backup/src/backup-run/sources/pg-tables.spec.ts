@@ -6,6 +6,7 @@ import {
   countSettingsSql,
   countSql,
   dumpedName,
+  inDumpOrder,
   isProgressLine,
   lockSql,
   qualifiedName,
@@ -116,6 +117,18 @@ describe('counting beside pg_dump', () => {
       'SET max_parallel_workers_per_gather = 0; SET jit = off; SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off',
     );
     expect(countSettingsSql(100023)).not.toMatch(/jit/);
+  });
+
+  it('orders tables as pg_dump copies them: by schema, then name, in byte order', () => {
+    const tables = [
+      { schema: 'public', name: 'orders' },
+      { schema: 'public', name: 'Zebra' },
+      { schema: 'Sales Ops', name: 'x' },
+      { schema: 'public', name: 'épée' },
+      { schema: 'public', name: 'items' },
+    ];
+    expect(inDumpOrder(tables).map(dumpedName)).toEqual(['Sales Ops.x', 'public.Zebra', 'public.items', 'public.orders', 'public.épée']);
+    expect(tables[0]!.name).toBe('orders'); // a sorted copy
   });
 
   it("hears which table pg_dump --verbose starts copying, by pg_dump's name for it, and nothing else", () => {

@@ -95,6 +95,13 @@ export const lockSql = (tables: readonly { schema: string; name: string }[]): st
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
+ * Tables in the order a (serial) pg_dump copies their rows, as far as it can be told before it
+ * starts: its archive sorts table data by schema, then name (byte order).
+ */
+export const inDumpOrder = <T extends { schema: string; name: string }>(tables: readonly T[]): T[] =>
+  [...tables].sort((a, b) => Buffer.compare(Buffer.from(a.schema), Buffer.from(b.schema)) || Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+
+/**
  * The manifest's `tables`: every table whose data the dump holds (not an extension's), sorted by
  * schema then name (code-unit order, the same on every machine), each with its row count. A
  * partitioned table's rows are its leaf partitions', listed and counted one by one: it is recorded

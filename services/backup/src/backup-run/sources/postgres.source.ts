@@ -11,6 +11,7 @@ import {
   countSettingsSql,
   countSql,
   dumpedName,
+  inDumpOrder,
   isProgressLine,
   lockSql,
   qualifiedName,
@@ -121,35 +122,53 @@ const openSnapshotSession = async (connection: string): Promise<SnapshotSession 
  * Counts every table's rows (`count`: in the session's snapshot), one table after another, each as
  * pg_dump starts copying it (`started` yields pg_dump's names for them, in its order, and ends with
  * its output): the count's sequential scan then reads the table beside the COPY's instead of on
- * its own. A table pg_dump was not heard starting (messages in another language) is counted once
- * it exited cleanly (`exited`): same snapshot, same count, only later. Rejects with the first
- * failed count, or pg_dump's failure when tables were left to count.
+ * its own. Until pg_dump is heard starting its first table (it reads the catalogue meanwhile, and
+ * leaves cores idle) the counts go ahead in the order it will copy them: the COPY of the table
+ * being counted then joins the count's scan. A table pg_dump was not heard starting (messages in
+ * another language) is counted once it exited cleanly (`exited`): same snapshot, same count, only
+ * later. Rejects with the first failed count, or pg_dump's failure when tables were left to count.
  */
 export const countAsDumped = async (
   tables: readonly CatalogTable[],
-  started: AsyncIterable<string>,
+  started: Announcements,
   exited: Promise<void>,
   count: (table: CatalogTable) => Promise<string>,
 ): Promise<TableRowCount[]> => {
   const waiting = new Map<string, CatalogTable[]>();
   for (const table of tablesToCount(tables)) waiting.set(dumpedName(table), [...(waiting.get(dumpedName(table)) ?? []), table]);
+  const ahead = inDumpOrder(tablesToCount(tables)).map(dumpedName);
   const counts = new Map<string, string>();
-  const countAll = async (some: readonly CatalogTable[]) => {
+  const countNamed = async (name: string) => {
+    const some = waiting.get(name) ?? [];
+    waiting.delete(name);
     for (const table of some) counts.set(qualifiedName(table), await count(table));
   };
-  for await (const name of started) {
-    const some = waiting.get(name);
-    waiting.delete(name);
-    if (some) await countAll(some);
+  while (waiting.size) {
+    const next = started.take() ?? (started.heardAny ? undefined : ahead.shift());
+    if (next !== undefined) await countNamed(next);
+    else if (started.ended) break;
+    else await started.next();
   }
   if (waiting.size) await exited;
-  for (const some of waiting.values()) await countAll(some);
+  for (const name of [...waiting.keys()]) await countNamed(name);
   return tableCounts(tables, counts);
 };
 
-/** Lines pushed as they come, read once in order; `end` ends the reading after the last. */
-const lineQueue = () => {
-  const lines: string[] = [];
+/** The tables pg_dump was heard starting, by its names for them, taken in order. */
+export interface Announcements {
+  /** The next one heard and not taken yet. */
+  take(): string | undefined;
+  /** Whether pg_dump was heard starting any table yet. */
+  readonly heardAny: boolean;
+  /** Whether pg_dump's output ended: nothing more will be heard. */
+  readonly ended: boolean;
+  /** Resolves when one more is heard, or the output ended. */
+  next(): Promise<void>;
+}
+
+export const announcements = (): Announcements & { push(name: string): void; end(): void } => {
+  const heard: string[] = [];
+  let heardAny = false;
   let ended = false;
   let wake: (() => void) | null = null;
   const notify = () => {
@@ -157,16 +176,16 @@ const lineQueue = () => {
     wake = null;
   };
   return {
-    push: (line: string) => void (lines.push(line), notify()),
+    push: (name) => void (heard.push(name), (heardAny = true), notify()),
     end: () => void ((ended = true), notify()),
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const line = lines.shift();
-        if (line !== undefined) yield line;
-        else if (ended) return;
-        else await new Promise<void>((resolve) => (wake = resolve));
-      }
+    take: () => heard.shift(),
+    get heardAny() {
+      return heardAny;
     },
+    get ended() {
+      return ended;
+    },
+    next: () => new Promise<void>((resolve) => (wake = resolve)),
   };
 };
 
@@ -263,7 +282,7 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
   };
   const stream = Readable.from(frames(), { objectMode: false });
   /** The tables pg_dump starts copying, by its names for them; ends when its stderr does (it exited). */
-  const started = lineQueue();
+  const started = announcements();
   let stderr = '';
   let partial = '';
   const readLine = (line: string) => {
