@@ -223,10 +223,10 @@ const pgDumpFailure = (stderr: string) => {
  * The dump and the manifest's row counts are the same moment: a session (see
  * `openSnapshotSession`) exports its transaction's snapshot, pg_dump dumps that snapshot
  * (`--snapshot`), and the session counts every table's rows in it (`count(*)`, a sequential scan
- * of each table) as pg_dump starts copying that table — so counting adds little to the source's
- * reads and little wall time. The
- * session's transaction stays open until pg_dump has exited (an exported snapshot is importable
- * only while it is), then commits. A failed count fails the backup (pg_dump is stopped).
+ * of each table) as pg_dump starts copying that table (`countAsDumped`) — so counting adds little
+ * to the source's reads and little wall time. The session's transaction stays open until pg_dump
+ * has exited (an exported snapshot is importable only while it is), then commits. A failed count
+ * fails the backup (pg_dump is stopped).
  */
 export const startPostgresSource = async (resource: PostgresResourceConfig, options: PostgresSourceOptions = {}): Promise<SourceRun> => {
   const connection = connectionFor(resource);
