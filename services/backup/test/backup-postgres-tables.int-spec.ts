@@ -209,6 +209,34 @@ policies:
     }
   });
 
+  it('fails the backup when a count fails, stopping pg_dump: no row counts are handed on', async () => {
+    const watcher = new Client({ connectionString: source.url });
+    await watcher.connect();
+    const counted: string[] = [];
+    try {
+      const run = await startPostgresSource(
+        { kind: 'postgres', site: 'eu-west-1a', connection: source.url },
+        {
+          beforeCount: async (table) => {
+            counted.push(table.name);
+            // The counting session goes away while pg_dump, which imported its snapshot, carries on.
+            if (table.name === 'orders') await watcher.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'continuity-backup'`);
+          },
+        },
+      );
+      run.stream.resume();
+      await expect(run.done()).rejects.toThrow(/^counting rows: /);
+      expect(counted).toContain('orders');
+      expect(run.index().tables).toBeNull();
+      await pollUntil(
+        async () => (await watcher.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name IN ('continuity-backup', 'pg_dump')`)).rowCount === 0,
+        { what: 'pg_dump and the counting session to be gone', timeoutMs: 5_000 },
+      );
+    } finally {
+      await watcher.end();
+    }
+  });
+
   it('backs up without row counts, saying why, when node-postgres cannot open the counting session (a libpq connection string it cannot represent)', async () => {
     const name = `backup_test_odd?${testRunId('q')}`.toLowerCase();
     const admin = new Client({ connectionString: PG_ADMIN_URL });

@@ -1,6 +1,20 @@
 import { parse } from 'pg-connection-string';
 import { connectionFor } from './postgres.source.js';
-import { CatalogTable, clientConfigFor, countSql, lockSql, qualifiedName, quoteIdent, tableCounts, tablesToCount } from './pg-tables.js';
+import {
+  CatalogTable,
+  clientConfigFor,
+  countSettingsSql,
+  countSql,
+  dumpedName,
+  inDumpOrder,
+  isProgressLine,
+  lockSql,
+  qualifiedName,
+  quoteIdent,
+  tableCounts,
+  tableDumpStarted,
+  tablesToCount,
+} from './pg-tables.js';
 
 describe('quoting identifiers', () => {
   it('always double-quotes, doubling embedded quotes', () => {
@@ -94,5 +108,45 @@ describe('clientConfigFor', () => {
     expect(() => clientConfigFor('host=h dbname=a?b')).toThrow(/"\?" or "#"/);
     expect(() => clientConfigFor("host='h")).toThrow('unterminated quoted value of "host"');
     expect(() => clientConfigFor('host h')).toThrow(/expected "keyword=value"/);
+  });
+});
+
+describe('counting beside pg_dump', () => {
+  it('counts serially, without JIT (from PostgreSQL 11), by a sequential scan', () => {
+    expect(countSettingsSql(150000)).toBe(
+      'SET max_parallel_workers_per_gather = 0; SET jit = off; SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off',
+    );
+    expect(countSettingsSql(100023)).not.toMatch(/jit/);
+  });
+
+  it('orders tables as pg_dump copies them: by schema, then name, in byte order', () => {
+    const tables = [
+      { schema: 'public', name: 'orders' },
+      { schema: 'public', name: 'Zebra' },
+      { schema: 'Sales Ops', name: 'x' },
+      { schema: 'public', name: 'épée' },
+      { schema: 'public', name: 'items' },
+    ];
+    expect(inDumpOrder(tables).map(dumpedName)).toEqual(['Sales Ops.x', 'public.Zebra', 'public.items', 'public.orders', 'public.épée']);
+    expect(tables[0]!.name).toBe('orders'); // a sorted copy
+  });
+
+  it("hears which table pg_dump --verbose starts copying, by pg_dump's name for it, and nothing else", () => {
+    expect(tableDumpStarted('pg_dump: dumping contents of table "public.pgbench_accounts"')).toBe('public.pgbench_accounts');
+    expect(tableDumpStarted('pg_dump: dumping contents of table "Sales Ops.quote"d"')).toBe('Sales Ops.quote"d');
+    expect(dumpedName({ schema: 'Sales Ops', name: 'quote"d' })).toBe('Sales Ops.quote"d');
+    expect(tableDumpStarted('pg_dump: reading indexes for table "public.orders"')).toBeNull();
+    expect(tableDumpStarted('pg_dump: error: dumping contents of table "public.orders"')).toBeNull();
+    expect(tableDumpStarted('pg_dump: Inhalt der Tabelle »public.orders« wird ausgegeben')).toBeNull();
+  });
+
+  it("keeps pg_dump's errors and their details, not its progress lines", () => {
+    expect(isProgressLine('pg_dump: dumping contents of table "public.orders"')).toBe(true);
+    expect(isProgressLine('pg_dump: reading schemas')).toBe(true);
+    expect(isProgressLine('pg_dump: error: query failed: ERROR:  canceling statement due to statement timeout')).toBe(false);
+    expect(isProgressLine('pg_dump: detail: Query was: LOCK TABLE public.empty_one IN ACCESS SHARE MODE')).toBe(false);
+    expect(isProgressLine('pg_dump: fatal: could not connect')).toBe(false);
+    expect(isProgressLine('pg_dump: warning: there are circular foreign-key constraints')).toBe(false);
+    expect(isProgressLine('LINE 1: LOCK TABLE')).toBe(false);
   });
 });

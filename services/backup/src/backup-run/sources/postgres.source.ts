@@ -5,7 +5,21 @@ import { promisify } from 'node:util';
 import { Client, type ClientConfig } from 'pg';
 import { redactSecrets } from '@continuity/runtime/standalone';
 import type { PostgresResourceConfig } from '../../config/backup-config.schema.js';
-import { CatalogTable, clientConfigFor, countSql, lockSql, qualifiedName, TABLES_SQL, tableCounts, tablesToCount } from './pg-tables.js';
+import {
+  CatalogTable,
+  clientConfigFor,
+  countSettingsSql,
+  countSql,
+  dumpedName,
+  inDumpOrder,
+  isProgressLine,
+  lockSql,
+  qualifiedName,
+  tableDumpStarted,
+  TABLES_SQL,
+  tableCounts,
+  tablesToCount,
+} from './pg-tables.js';
 import { readFrames, type TableRowCount } from '@continuity/artifacts';
 import { fifo } from './fifo.js';
 import { pgToolInvocation } from './pg-tool.js';
@@ -60,7 +74,7 @@ const connectTimeoutMs = () => Math.max(1, Number(process.env.PGCONNECT_TIMEOUT 
  * table empty) can land between a table being counted and being dumped. Session settings mirror
  * pg_dump's: no statement, lock or idle-in-transaction timeout (the transaction idles while
  * pg_dump runs), no row security (a table it would filter fails the count as it fails pg_dump,
- * instead of a count of the visible rows only); and the counts are cheap in CPU (serial, no JIT).
+ * instead of a count of the visible rows only); and the counts are cheap in CPU (`countSettingsSql`).
  *
  * Returns `{ unavailable }` only when node-postgres cannot open a session where pg_dump (libpq)
  * might (a connection string or authentication method it does not support): the backup then runs
@@ -86,10 +100,8 @@ const openSnapshotSession = async (connection: string): Promise<SnapshotSession 
     await client.query(
       `SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off${version >= 170000 ? '; SET transaction_timeout = 0' : ''}`,
     );
-    // The counts run beside pg_dump, on the same cores as its COPY: one process each, never JIT-compiled.
-    // A parallel count (the planner's choice for a large table) spends two to three times the CPU of
-    // a serial one to finish sooner, and JIT compiles in every worker; both only take cores from the dump.
-    await client.query(`SET max_parallel_workers_per_gather = 0${version >= 110000 ? '; SET jit = off' : ''}`);
+    // The counts run beside pg_dump, on the same cores as its COPY: as little CPU as an exact count takes.
+    await client.query(countSettingsSql(version));
     // A count running when the backup is cancelled stops as soon as the server sees us gone (Linux).
     if (version >= 140000) await client.query(`SET client_connection_check_interval = '2s'`).catch(() => undefined);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
@@ -106,14 +118,75 @@ const openSnapshotSession = async (connection: string): Promise<SnapshotSession 
   }
 };
 
-/** Counts every table's rows in the session's snapshot, one table after another. */
-const countRows = async (session: SnapshotSession): Promise<TableRowCount[]> => {
+/**
+ * Counts every table's rows (`count`: in the session's snapshot), one table after another, each as
+ * pg_dump starts copying it (`started` yields pg_dump's names for them, in its order, and ends with
+ * its output): the count's sequential scan then reads the table beside the COPY's instead of on
+ * its own. Until pg_dump is heard starting its first table (it reads the catalogue meanwhile, and
+ * leaves cores idle) the counts go ahead in the order it will copy them: the COPY of the table
+ * being counted then joins the count's scan. A table pg_dump was not heard starting (messages in
+ * another language) is counted once it exited cleanly (`exited`): same snapshot, same count, only
+ * later. Rejects with the first failed count, or pg_dump's failure when tables were left to count.
+ */
+export const countAsDumped = async (
+  tables: readonly CatalogTable[],
+  started: Announcements,
+  exited: Promise<void>,
+  count: (table: CatalogTable) => Promise<string>,
+): Promise<TableRowCount[]> => {
+  const waiting = new Map<string, CatalogTable[]>();
+  for (const table of tablesToCount(tables)) waiting.set(dumpedName(table), [...(waiting.get(dumpedName(table)) ?? []), table]);
+  const ahead = inDumpOrder(tablesToCount(tables)).map(dumpedName);
   const counts = new Map<string, string>();
-  for (const table of tablesToCount(session.tables)) {
-    const { rows } = await session.client.query<{ n: string }>(countSql(table));
-    counts.set(qualifiedName(table), rows[0]!.n);
+  const countNamed = async (name: string) => {
+    const some = waiting.get(name) ?? [];
+    waiting.delete(name);
+    for (const table of some) counts.set(qualifiedName(table), await count(table));
+  };
+  while (waiting.size) {
+    const next = started.take() ?? (started.heardAny ? undefined : ahead.shift());
+    if (next !== undefined) await countNamed(next);
+    else if (started.ended) break;
+    else await started.next();
   }
-  return tableCounts(session.tables, counts);
+  if (waiting.size) await exited;
+  for (const name of [...waiting.keys()]) await countNamed(name);
+  return tableCounts(tables, counts);
+};
+
+/** The tables pg_dump was heard starting, by its names for them, taken in order. */
+export interface Announcements {
+  /** The next one heard and not taken yet. */
+  take(): string | undefined;
+  /** Whether pg_dump was heard starting any table yet. */
+  readonly heardAny: boolean;
+  /** Whether pg_dump's output ended: nothing more will be heard. */
+  readonly ended: boolean;
+  /** Resolves when one more is heard, or the output ended. */
+  next(): Promise<void>;
+}
+
+export const announcements = (): Announcements & { push(name: string): void; end(): void } => {
+  const heard: string[] = [];
+  let heardAny = false;
+  let ended = false;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  return {
+    push: (name) => void (heard.push(name), (heardAny = true), notify()),
+    end: () => void ((ended = true), notify()),
+    take: () => heard.shift(),
+    get heardAny() {
+      return heardAny;
+    },
+    get ended() {
+      return ended;
+    },
+    next: () => new Promise<void>((resolve) => (wake = resolve)),
+  };
 };
 
 /**
@@ -131,6 +204,8 @@ export interface PostgresSourceOptions {
   lockWaitTimeoutMs?: number;
   /** Tests: runs after the snapshot session holds its locks, before pg_dump starts. */
   beforeDump?: () => Promise<void>;
+  /** Tests: runs before each table is counted. */
+  beforeCount?: (table: CatalogTable) => Promise<void>;
 }
 
 /** pg_dump's last words, with what they mean when it gave up waiting for a table lock. */
@@ -147,10 +222,11 @@ const pgDumpFailure = (stderr: string) => {
  *
  * The dump and the manifest's row counts are the same moment: a session (see
  * `openSnapshotSession`) exports its transaction's snapshot, pg_dump dumps that snapshot
- * (`--snapshot`), and the session counts every table's rows in it (`count(*)`, a full scan of each
- * table) while pg_dump runs — so counting adds reads to the source but little wall time. The
- * session's transaction stays open until pg_dump has exited (an exported snapshot is importable
- * only while it is), then commits. A failed count fails the backup (pg_dump is stopped).
+ * (`--snapshot`), and the session counts every table's rows in it (`count(*)`, a sequential scan
+ * of each table) as pg_dump starts copying that table (`countAsDumped`) — so counting adds little
+ * to the source's reads and little wall time. The session's transaction stays open until pg_dump
+ * has exited (an exported snapshot is importable only while it is), then commits. A failed count
+ * fails the backup (pg_dump is stopped).
  */
 export const startPostgresSource = async (resource: PostgresResourceConfig, options: PostgresSourceOptions = {}): Promise<SourceRun> => {
   const connection = connectionFor(resource);
@@ -180,9 +256,12 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
     throw error;
   }
   const snapshotArgs = session ? [`--snapshot=${session.snapshot}`, `--lock-wait-timeout=${Math.max(1, Math.round(options.lockWaitTimeoutMs ?? LOCK_WAIT_TIMEOUT_MS))}`] : [];
-  const pgDump = pgToolInvocation(connection, ['--format=custom', '--no-password', ...snapshotArgs], {
+  // --verbose: pg_dump says which table it starts copying (its other progress lines are dropped),
+  // in untranslated messages (LC_MESSAGES=C, unless LC_ALL overrides it: the counts then wait for its exit).
+  const pgDump = pgToolInvocation(connection, ['--format=custom', '--no-password', '--verbose', ...snapshotArgs], {
     ...process.env,
     PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10',
+    LC_MESSAGES: 'C',
   });
   let child: ChildProcess;
   try {
@@ -202,10 +281,26 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
     yield* readFrames(fd);
   };
   const stream = Readable.from(frames(), { objectMode: false });
+  /** The tables pg_dump starts copying, by its names for them; ends when its stderr does (it exited). */
+  const started = announcements();
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
+  let partial = '';
+  const readLine = (line: string) => {
+    if (!isProgressLine(line)) stderr = (stderr + line + '\n').slice(-4000);
+    const table = tableDumpStarted(line);
+    if (table !== null) started.push(table);
+  };
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    lines.forEach(readLine);
   });
+  child.stderr!.once('end', () => {
+    if (partial) readLine(partial);
+    partial = '';
+  });
+  child.stderr!.once('close', () => started.end());
   /** The first failure (pg_dump's, the count's, or a cancel): the others follow from it. */
   let failure: Error | null = null;
   const running = () => child.exitCode === null && child.signalCode === null;
@@ -225,7 +320,10 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
   exited.catch(fail);
   let tables: TableRowCount[] | null = null;
   const counted = session
-    ? countRows(session).then(
+    ? countAsDumped(session.tables, started, exited, async (table) => {
+        await options.beforeCount?.(table);
+        return (await session.client.query<{ n: string }>(countSql(table))).rows[0]!.n;
+      }).then(
         (result) => void (tables = result),
         (error: Error) => fail(failure ? error : new SourceError(`counting rows: ${error.message}`)),
       )
