@@ -30,7 +30,8 @@ resources:
       - { name: slow, sql: "select pg_sleep(2.5) is not null" }
 `,
       // Short, so a verification longer than it is only not redelivered because it is kept alive.
-      env: { JETSTREAM_ACK_WAIT_MS: '1500' },
+      // A restore test's maintenance_work_mem: neither the server's (64MB) nor the default (512MB).
+      env: { JETSTREAM_ACK_WAIT_MS: '1500', VERIFIER_RESTORE_MAINTENANCE_WORK_MEM: '96MB' },
     });
     source = await createTestDatabase('verifier_src');
     await seedDatabase(source.url);
@@ -146,15 +147,20 @@ resources:
     expect(await world.scratchLeft()).toEqual([]);
   });
 
-  it('restores into its scratch database without waiting for the disk at each commit, in every pg_restore session', async () => {
-    // A table whose rows hold only in a session with synchronous_commit=off: its COPY (run by a
-    // --jobs worker) fails in any other.
+  it('restores into its scratch database without waiting for the disk at each commit and with the configured maintenance_work_mem, in every pg_restore session', async () => {
+    // A table whose rows hold only in a session with synchronous_commit=off and maintenance_work_mem
+    // as configured (96MB): its COPY (run by a --jobs worker) fails in any other.
     const asynchronous = await createTestDatabase('verifier_async');
     try {
       await withConnection(asynchronous.url, (c) =>
         c.query(`
           SET synchronous_commit = off;
-          CREATE TABLE scratch_only (id int PRIMARY KEY CHECK (current_setting('synchronous_commit') = 'off'));
+          SET maintenance_work_mem = '96MB';
+          CREATE TABLE scratch_only (
+            id int PRIMARY KEY
+              CHECK (current_setting('synchronous_commit') = 'off')
+              CONSTRAINT tuned CHECK (current_setting('maintenance_work_mem') = '96MB')
+          );
           INSERT INTO scratch_only SELECT generate_series(1, 10);
         `),
       );
@@ -169,6 +175,25 @@ resources:
       const verdict = await world.verdict(data.backupId);
       expect(verdict.data.reasons).toEqual([]);
       expect(verdict.data.restoreTest!.checks[0]!.detail).toMatch(/ from disk-a \(2 jobs\)$/);
+
+      // The same table wanting another maintenance_work_mem than the configured one: its COPY fails.
+      await withConnection(asynchronous.url, (c) =>
+        c.query(`
+          SET maintenance_work_mem = '97MB';
+          ALTER TABLE scratch_only DROP CONSTRAINT tuned, ADD CONSTRAINT tuned CHECK (current_setting('maintenance_work_mem') = '97MB');
+        `),
+      );
+      const other = await publishExternalBackup(world, {
+        resource: 'ledger-db',
+        resourceKind: 'postgres',
+        method: 'pg_dump-custom',
+        artifact: await pgDump(asynchronous.url),
+        copies: [{ location: 'disk-a', kind: 'file' }],
+        manifest: { tables: [{ schema: 'public', name: 'scratch_only', rows: 10 }] },
+      });
+      const refused = await world.verdict(other.data.backupId);
+      expect(refused.data.verdict).toBe('failed');
+      expect(refused.data.reasons).toContainEqual(expect.stringMatching(/^restore test: pg_restore failed: exited with 1: .*violates check constraint "tuned"/));
     } finally {
       await asynchronous.drop();
     }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import type { TableRowCount } from '@continuity/artifacts';
-import { libpqConnection, newDatabaseRestoreEnv, redactSecrets } from '@continuity/runtime';
+import { libpqConnection, redactSecrets, restoreSessionEnv } from '@continuity/runtime';
 import type { LocalCopyFile } from '../copies/copy-reader.js';
 import type { SqlAssertion } from '../config/verifier-config.js';
 import { DumpContents, parseToc } from './pg-toc.js';
@@ -21,6 +21,11 @@ export interface PostgresRestoreTestOptions {
    * encrypted): the data and indexes of several tables restored at once. Default 1.
    */
   jobs?: number;
+  /**
+   * `maintenance_work_mem` of pg_restore's sessions (`<n>kB|MB|GB`): the index builds after the data
+   * sort in memory up to it. Null or absent: the server's own.
+   */
+  maintenanceWorkMem?: string | null;
 }
 
 /** A copy pg_restore can seek in; `plaintext` when it was staged here (decrypted on the way, its plaintext hashed when that is checked). */
@@ -206,7 +211,7 @@ export class PostgresRestoreTest implements RestoreTester {
       const target = libpqConnection(db.url);
       const args = ['--no-owner', '--no-privileges', `--dbname=${target.dbname}`];
       // A scratch database is dropped after its test: its commits need not wait for the disk.
-      const env = { ...target.env, ...newDatabaseRestoreEnv() };
+      const env = { ...target.env, ...restoreSessionEnv({ newDatabase: true, maintenanceWorkMem: this.options.maintenanceWorkMem ?? null }) };
       const seekable = await this.seekableCopy(context);
       const restore = await (seekable
         ? this.runToolOnFile(context, seekable.file, [...args, `--jobs=${this.options.jobs}`], env)
