@@ -187,24 +187,30 @@ export class PostgresRestoreTest implements RestoreTester {
       );
     }
     const checks: RestoreCheck[] = [];
-    // 1. The table of contents (what the dump says it holds): a short read of the copy's beginning.
-    const listing = await this.runTool(context, ['--list'], { stopInputOnExit: true }).catch((error: Error) => {
-      if (context.signal.aborted) throw error;
+    // 1. The table of contents (what the dump says it holds: a short read of the copy's beginning)
+    // and 2. a scratch database, at once (neither needs the other); the database is dropped again
+    // whatever happens, also when the archive turns out unreadable.
+    const creating: Promise<{ db: ScratchDatabase; error: null } | { db: null; error: Error }> = this.scratch.database(context.backupId).then(
+      (db) => ({ db, error: null }),
+      (error: Error) => ({ db: null, error }),
+    );
+    const dropCreated = () => creating.then(({ db }) => db?.drop());
+    const listing = await this.runTool(context, ['--list'], { stopInputOnExit: true }).catch(async (error: Error) => {
+      if (context.signal.aborted) {
+        await dropCreated();
+        throw error;
+      }
       return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: { sha256: null, sizeBytes: 0 } };
     });
     if (listing.code !== 0) {
+      await dropCreated();
       checks.push(check('archive readable (pg_restore --list)', false, listing.inputError ? `cannot read the copy: ${listing.inputError.message}` : errorsOf(listing.stderr)));
       return outcomeOf(checks, 0);
     }
     const contents = parseToc(listing.stdout);
-
-    // 2. A scratch database, dropped whatever happens.
-    let db: ScratchDatabase;
-    try {
-      db = await this.scratch.database(context.backupId);
-    } catch (error) {
-      return skipped((error as Error).message, (error as Error).message);
-    }
+    const created = await creating;
+    if (!created.db) return skipped(created.error.message, created.error.message);
+    const db = created.db;
     try {
       const started = performance.now();
       // As the restore role (never a superuser); its password (if any) through the environment, not argv (visible in ps).
