@@ -9,7 +9,7 @@ describe('defaultRestoreJobs', () => {
 
 describe('restoreSessionEnv', () => {
   it('turns synchronous commit off only for a database the restore created, the caller’s own PGOPTIONS after it (they win)', () => {
-    expect(restoreSessionEnv({ newDatabase: true, maintenanceWorkMem: null }, undefined)).toEqual({ PGOPTIONS: '-c synchronous_commit=off' });
+    expect(restoreSessionEnv({ newDatabase: true, maintenanceWorkMem: null }, '')).toEqual({ PGOPTIONS: '-c synchronous_commit=off' });
     expect(restoreSessionEnv({ newDatabase: true, maintenanceWorkMem: null }, ' -c statement_timeout=0 ')).toEqual({ PGOPTIONS: '-c synchronous_commit=off -c statement_timeout=0' });
     expect(restoreSessionEnv({ newDatabase: false, maintenanceWorkMem: null }, '')).toEqual({ PGOPTIONS: '' });
   });
@@ -18,14 +18,14 @@ describe('restoreSessionEnv', () => {
     expect(restoreSessionEnv({ newDatabase: true, maintenanceWorkMem: '512MB' }, '-c maintenance_work_mem=64MB')).toEqual({
       PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB -c maintenance_work_mem=64MB',
     });
-    expect(restoreSessionEnv({ newDatabase: false, maintenanceWorkMem: '1GB' }, undefined).PGOPTIONS).toMatch(/^-c maintenance_work_mem=1GB/);
+    expect(restoreSessionEnv({ newDatabase: false, maintenanceWorkMem: '1GB' }, '').PGOPTIONS).toMatch(/^-c maintenance_work_mem=1GB/);
   });
 
   it('refuses a memory setting that is not one (it would add options to PGOPTIONS) or is out of bounds', () => {
     for (const bad of ['512MB -c fsync=off', '512 MB', '512mb', '0MB', '512', '-1GB', '1TB', '17GB', '512kB', '']) {
-      expect(() => restoreSessionEnv({ newDatabase: true, maintenanceWorkMem: bad }, undefined)).toThrow(InvalidRestoreSettingError);
+      expect(() => restoreSessionEnv({ newDatabase: true, maintenanceWorkMem: bad }, '')).toThrow(InvalidRestoreSettingError);
     }
-    expect(() => restoreSessionEnv({ newDatabase: true, maintenanceWorkMem: '1 GB' }, undefined)).toThrow('maintenance_work_mem of a restore must be a whole number of kB, MB or GB, such as 512MB (got "1 GB")');
+    expect(() => restoreSessionEnv({ newDatabase: true, maintenanceWorkMem: '1 GB' }, '')).toThrow('maintenance_work_mem of a restore must be a whole number of kB, MB or GB, such as 512MB (got "1 GB")');
   });
 });
 

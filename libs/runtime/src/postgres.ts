@@ -115,11 +115,16 @@ export const restoreSessionEnv = (settings: RestoreSessionSettings, base: string
 };
 
 /**
- * Returns once every commit the server has made so far is on disk: a transaction that holds an id
- * commits, here with the server's own `synchronous_commit`, and its commit flushes the WAL up to
- * its record, with every asynchronous commit before it.
+ * Returns once every commit the server has made so far is on disk. A transaction commits with
+ * `synchronous_commit = local`, whatever the connection's options or the role's and database's
+ * settings say (`off` included): its commit flushes the WAL up to its record, with every
+ * asynchronous commit before it. It must write WAL of its own — a commit that wrote none (only an
+ * id taken, `pg_current_xact_id()`) is never flushed, whatever the setting — so it emits a
+ * transactional logical-decoding message (prefix `continuity.flush`): WAL at any `wal_level`, any
+ * role may, and no table is touched. `local`, not `on`: this server's disk is what is asked for,
+ * not a synchronous standby's acknowledgement.
  */
 export const flushCommits = (connectionString: string): Promise<void> =>
   withConnection(connectionString, async (client) => {
-    await client.query('SELECT pg_current_xact_id()');
+    await client.query("BEGIN; SET LOCAL synchronous_commit = local; SELECT pg_logical_emit_message(true, 'continuity.flush', ''); COMMIT");
   });
