@@ -100,6 +100,16 @@ export interface RestoreSessionSettings {
 }
 
 /**
+ * Throws `InvalidRestoreSettingError` when `value` cannot be a restore's `maintenance_work_mem`
+ * (null: the server's own, always fine). Restorers call it when they are made, so a bad value given
+ * to them directly is refused before any database is created, not after.
+ */
+export const assertRestoreMaintenanceWorkMem = (value: string | null): void => {
+  const problem = value === null ? null : restoreMaintenanceWorkMemProblem(value);
+  if (problem) throw new InvalidRestoreSettingError(`maintenance_work_mem of a restore ${problem} (got ${JSON.stringify(value!.slice(0, 40))})`);
+};
+
+/**
  * The environment of a `pg_restore`: `PGOPTIONS` with the session settings a restore is tuned with,
  * for every connection pg_restore opens (`--jobs` workers too). Both are per-session settings any
  * role may use, and they change what the server does to get there, not what is restored. The
@@ -108,8 +118,7 @@ export interface RestoreSessionSettings {
  */
 export const restoreSessionEnv = (settings: RestoreSessionSettings, base: string | undefined = process.env.PGOPTIONS): { PGOPTIONS: string } => {
   const { maintenanceWorkMem } = settings;
-  const problem = maintenanceWorkMem === null ? null : restoreMaintenanceWorkMemProblem(maintenanceWorkMem);
-  if (problem) throw new InvalidRestoreSettingError(`maintenance_work_mem of a restore ${problem} (got ${JSON.stringify(maintenanceWorkMem!.slice(0, 40))})`);
+  assertRestoreMaintenanceWorkMem(maintenanceWorkMem);
   const options = [...(settings.newDatabase ? ['-c synchronous_commit=off'] : []), ...(maintenanceWorkMem === null ? [] : [`-c maintenance_work_mem=${maintenanceWorkMem}`])];
   return { PGOPTIONS: [...options, base?.trim()].filter(Boolean).join(' ') };
 };

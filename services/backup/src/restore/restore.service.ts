@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import type { RestorePerformedV1 } from '@continuity/contracts';
-import { flushCommits, redactSecrets, restoreSessionEnv, withConnection } from '@continuity/runtime/standalone';
+import { assertRestoreMaintenanceWorkMem, flushCommits, redactSecrets, restoreSessionEnv, withConnection } from '@continuity/runtime/standalone';
 import { extract as extractTar } from 'tar';
 import { decryptStream, parseManifest, type ArtifactKey, type ArtifactManifest } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';
@@ -120,7 +120,9 @@ export interface RestoreDeps {
 export class RestoreService {
   private readonly now: () => Date;
 
+  /** Throws `InvalidRestoreSettingError` for a `maintenanceWorkMem` that is not a bounded size (before any restore creates a database). */
   constructor(private readonly deps: RestoreDeps) {
+    assertRestoreMaintenanceWorkMem(deps.maintenanceWorkMem ?? null);
     this.now = deps.now ?? (() => new Date());
   }
 

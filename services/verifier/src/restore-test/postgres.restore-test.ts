@@ -3,9 +3,10 @@ import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { Logger, type LoggerService } from '@nestjs/common';
 import { Client } from 'pg';
 import type { TableRowCount } from '@continuity/artifacts';
-import { libpqConnection, redactSecrets, restoreSessionEnv } from '@continuity/runtime';
+import { assertRestoreMaintenanceWorkMem, libpqConnection, redactSecrets, restoreSessionEnv } from '@continuity/runtime';
 import type { LocalCopyFile } from '../copies/copy-reader.js';
 import type { SqlAssertion } from '../config/verifier-config.js';
 import { DumpContents, parseToc } from './pg-toc.js';
@@ -26,6 +27,8 @@ export interface PostgresRestoreTestOptions {
    * sort in memory up to it. Null or absent: the server's own.
    */
   maintenanceWorkMem?: string | null;
+  /** Where what the verdict does not say is logged (default: the service's log, context RestoreTest). */
+  logger?: Pick<LoggerService, 'warn'>;
 }
 
 /** A copy pg_restore can seek in; `plaintext` when it was staged here (decrypted on the way, its plaintext hashed when that is checked). */
@@ -75,10 +78,16 @@ const errorsOf = (stderr: string): string => {
  * time from opening the copy to pg_restore's exit is the measured restore RTO.
  */
 export class PostgresRestoreTest implements RestoreTester {
+  /** Throws `InvalidRestoreSettingError` for a `maintenanceWorkMem` that is not a bounded size (before any scratch database is made). */
   constructor(
     private readonly scratch: Scratch,
     private readonly options: PostgresRestoreTestOptions,
-  ) {}
+  ) {
+    assertRestoreMaintenanceWorkMem(options.maintenanceWorkMem ?? null);
+    this.logger = options.logger ?? new Logger('RestoreTest');
+  }
+
+  private readonly logger: Pick<LoggerService, 'warn'>;
 
   /** Runs a pg tool with the copy's plaintext on stdin. Kills it on abort. */
   private async runTool(context: RestoreTestContext, args: string[], opts: { stopInputOnExit?: boolean; env?: Record<string, string> } = {}): Promise<ToolRun & { plaintext: PlaintextDigest }> {
@@ -203,7 +212,11 @@ export class PostgresRestoreTest implements RestoreTester {
       return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: { sha256: null, sizeBytes: 0 } };
     });
     if (listing.code !== 0) {
-      await dropCreated();
+      const made = await creating;
+      if (made.db) await made.db.drop();
+      // The verdict names the archive; why no scratch database could be made either (a refused
+      // restore role, an unreachable scratch server) would otherwise be said nowhere.
+      else this.logger.warn(`restore test of ${context.backupId}: the scratch database could not be made either: ${made.error.name}: ${made.error.message}`);
       checks.push(check('archive readable (pg_restore --list)', false, listing.inputError ? `cannot read the copy: ${listing.inputError.message}` : errorsOf(listing.stderr)));
       return outcomeOf(checks, 0);
     }
