@@ -55,7 +55,8 @@ export const defaultRestoreJobs = (cores: number = availableParallelism()): numb
  * constraints are built after its data, each by one session sorting the whole table's keys: with
  * the server's usual 64MB a large table's sort spills to disk and is merged (measured on a 6M-row
  * primary key: 431MB sorted in memory; see decision 0049). Each of `--jobs` sessions may use this
- * much at once, and only while it builds an index.
+ * much at once, and only while it builds an index, times the restores running at once on that
+ * server (decision 0049 gives the worst case of each service).
  */
 export const DEFAULT_RESTORE_MAINTENANCE_WORK_MEM = '512MB';
 
