@@ -1,4 +1,5 @@
 import { redactSecrets } from './secrets.js';
+import { DEFAULT_RESTORE_MAINTENANCE_WORK_MEM, restoreMaintenanceWorkMemProblem } from './postgres.js';
 import { z } from 'zod';
 import { DEFAULT_MAX_FUTURE_SKEW_MS, DEFAULT_TOPOLOGY, ExternalPublisher, isolatedTopology, parsePublishers, provenancePolicy, Topology } from '@continuity/contracts';
 import { DEFAULT_REPLICAS, MAX_REPLICAS, natsAuthOptions, NatsAuthOptions, NatsAuthSettings, NatsCredentialsError } from '@continuity/messaging/nats';
@@ -83,6 +84,20 @@ export const natsAuthOf = (settings: NatsAuthSettings): NatsAuthOptions => {
     throw error;
   }
 };
+
+/**
+ * `maintenance_work_mem` of the sessions a service restores a dump with (`<n>kB|MB|GB`, 1MB to
+ * 16GB; default `DEFAULT_RESTORE_MAINTENANCE_WORK_MEM`): refused at start when it is not one.
+ */
+export const restoreMaintenanceWorkMemEnv = () =>
+  z
+    .string()
+    .trim()
+    .default(DEFAULT_RESTORE_MAINTENANCE_WORK_MEM)
+    .superRefine((value, ctx) => {
+      const problem = restoreMaintenanceWorkMemProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
 
 /** Variables every service reads. Services extend it with their own. */
 export const baseEnvSchema = (defaultPort: number) =>

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnvSchema, defaultRestoreJobs } from '@continuity/runtime/standalone';
+import { baseEnvSchema, defaultRestoreJobs, restoreMaintenanceWorkMemEnv } from '@continuity/runtime/standalone';
 
 /** The backup service's environment: the shared variables plus where its policy file is. */
 export const backupEnvSchema = baseEnvSchema(3001).extend({
@@ -16,6 +16,8 @@ export const backupEnvSchema = baseEnvSchema(3001).extend({
   BACKUP_WAL_SPOOL: z.string().min(1).default('wal-spool'),
   /** `pg_restore --jobs` of a dump restored into a new database; default min(4, cores). */
   BACKUP_RESTORE_JOBS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(32, 'must be at most 32').default(defaultRestoreJobs()),
+  /** `maintenance_work_mem` of a restore's pg_restore sessions (index builds sort in memory up to it); `<n>kB|MB|GB`, 1MB to 16GB, default 512MB. */
+  BACKUP_RESTORE_MAINTENANCE_WORK_MEM: restoreMaintenanceWorkMemEnv(),
 });
 
 export type BackupEnv = z.infer<typeof backupEnvSchema>;

@@ -43,7 +43,7 @@ export const backupProviders: Provider[] = [
     provide: BACKUP_GRAPH,
     inject: [BACKUP_CONFIG, PG_POOL, NATS_CONNECTION, PUBLISHER, SERVICE_CONFIG, TOPOLOGY],
     useFactory: async (config: BackupConfig, pool: Pool, nc: NatsConnection, publisher: ContinuityPublisher, env: BackupEnv, topology: Topology) => {
-      const graph = wireBackup({ config, pool, nc, publisher, topology }, { logger: (name) => new Logger(name), replicas: env.NATS_REPLICAS, natsAuth: natsAuthOf(env), restoreJobs: env.BACKUP_RESTORE_JOBS });
+      const graph = wireBackup({ config, pool, nc, publisher, topology }, { logger: (name) => new Logger(name), replicas: env.NATS_REPLICAS, natsAuth: natsAuthOf(env), restoreJobs: env.BACKUP_RESTORE_JOBS, restoreMaintenanceWorkMem: env.BACKUP_RESTORE_MAINTENANCE_WORK_MEM });
       await graph.catalogue.migrate();
       await graph.drillStore.migrate();
       await graph.walInventory.migrate();

@@ -37,6 +37,8 @@ export interface BackupWiringOptions {
   natsAuth?: NatsAuthOptions;
   /** `BACKUP_RESTORE_JOBS`: `pg_restore --jobs` of a dump restored into a new database. */
   restoreJobs?: number;
+  /** `BACKUP_RESTORE_MAINTENANCE_WORK_MEM`: `maintenance_work_mem` of a dump restore's sessions. */
+  restoreMaintenanceWorkMem?: string;
 }
 
 export interface BackupGraph {
@@ -91,6 +93,7 @@ export const wireBackup = ({ config, pool, nc, publisher, topology }: BackupConn
     location: (name) => (config.locations.has(name) ? locations.get(name) : null),
     resource: (name) => config.resources.get(name),
     jobs: options.restoreJobs,
+    maintenanceWorkMem: options.restoreMaintenanceWorkMem,
     // Through the outbox like every backup event: published now, or by the next flush if NATS is down.
     recordPerformed: async (resource, data) => {
       await catalogue.queue(publisher.build('RestorePerformed', { resource, data }));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Objm } from '@nats-io/obj';
 import { writeFileSync } from 'node:fs';
+import { withConnection } from '@continuity/runtime';
 import { LocationRegistry } from '../src/backup-run/locations/location.registry.js';
 import { createTestDatabase, databaseUrl, fingerprint, seedDatabase, startWorld, World } from './harness.js';
 
@@ -107,6 +108,55 @@ policies:
         await c.end();
       });
       await locations.close();
+    }
+  });
+
+  it('restores into a new database with the configured maintenance_work_mem and without waiting for the disk at each commit, in every pg_restore session', async () => {
+    // A table whose rows hold only in a session with synchronous_commit=off and maintenance_work_mem
+    // 96MB (neither the server's 64MB nor the default 512MB): its COPY (a --jobs worker's) fails in
+    // any other, and then the database the restore made is dropped again.
+    const tuned = await createTestDatabase('backup_test_tuned');
+    const targetName = `${tuned.name}_restored`;
+    let registry: LocationRegistry | null = null;
+    try {
+      await withConnection(tuned.url, (c) =>
+        c.query(`
+          SET synchronous_commit = off;
+          SET maintenance_work_mem = '96MB';
+          CREATE TABLE tuned (
+            id int PRIMARY KEY
+              CONSTRAINT asynchronous CHECK (current_setting('synchronous_commit') = 'off')
+              CONSTRAINT sorted_in_96mb CHECK (current_setting('maintenance_work_mem') = '96MB')
+          );
+          INSERT INTO tuned SELECT generate_series(1, 10);
+        `),
+      );
+      const config = await world.config(`
+resources:
+  tuned-db: { kind: postgres, site: eu-west-1a, connection: "${tuned.url}", restoreTargets: ["${databaseUrl(`${tuned.name}_*`)}"] }
+locations:
+  local-disk: { kind: filesystem, site: eu-west-1a, medium: disk, path: ${world.root}/local }
+policies:
+  tuned-nightly:
+    resource: tuned-db
+    copies: [local-disk]
+    threeTwoOne: { optOut: "a test of restore sessions, not of copies" }
+`);
+      const outcome = await (await world.runner(config).start('tuned-db', { trigger: 'test' })).done;
+      if (outcome.state !== 'created') throw new Error(`backup failed: ${outcome.reason}`);
+      registry = new LocationRegistry(config, world.nc);
+      const restore = (mwm: string, to: string) => world.restorer(config, (name) => registry!.get(name), 2, mwm).restore({ backupId: outcome.backupId, to: databaseUrl(to) });
+      await expect(restore('128MB', `${targetName}_other`)).rejects.toThrow(/violates check constraint "sorted_in_96mb"/);
+      expect(await withConnection(databaseUrl('postgres'), async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [`${targetName}_other`])).rowCount)).toBe(0);
+      const result = await restore('96MB', targetName);
+      expect(result).toMatchObject({ kind: 'postgres', copy: { location: 'local-disk' } });
+      expect(await fingerprint(databaseUrl(targetName))).toEqual(await fingerprint(tuned.url));
+    } finally {
+      await withConnection(databaseUrl('postgres'), async (c) => {
+        for (const name of [targetName, `${targetName}_other`]) if (name.includes('test')) await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      });
+      await registry?.close();
+      await tuned.drop();
     }
   });
 

@@ -182,11 +182,12 @@ export const startWorld = async (name: string) => {
      * The restore service over `config`, recording RestorePerformed through the catalogue's outbox as
      * the service does; a dump into a new database with `jobs` (default 2: the parallel path).
      */
-    restorer: (config: BackupConfig, location: RestoreDeps['location'], jobs = 2) => {
+    restorer: (config: BackupConfig, location: RestoreDeps['location'], jobs = 2, maintenanceWorkMem?: string) => {
       const service = new RestoreService({
         catalogue,
         location,
         jobs,
+        maintenanceWorkMem,
         resource: (name) => config.resources.get(name),
         recordPerformed: async (resource, data) => {
           await catalogue.queue(publisher.build('RestorePerformed', { resource, data }));

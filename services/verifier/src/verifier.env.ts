@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnvSchema, defaultRestoreJobs } from '@continuity/runtime';
+import { baseEnvSchema, defaultRestoreJobs, restoreMaintenanceWorkMemEnv } from '@continuity/runtime';
 import { parseDuration } from './config/duration.js';
 
 const duration = (fallback: string) =>
@@ -50,6 +50,8 @@ export const verifierEnvSchema = baseEnvSchema(3002).extend({
   VERIFIER_SCRUB_EVERY: duration('1h'),
   /** `pg_restore --jobs` of a restore test whose copy is a local, unencrypted file; default min(4, cores). */
   VERIFIER_RESTORE_JOBS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(32, 'must be at most 32').default(defaultRestoreJobs()),
+  /** `maintenance_work_mem` of a restore test's pg_restore sessions (index builds sort in memory up to it); `<n>kB|MB|GB`, 1MB to 16GB, default 512MB. */
+  VERIFIER_RESTORE_MAINTENANCE_WORK_MEM: restoreMaintenanceWorkMemEnv(),
   /** Longest a configured SQL assertion may run in a scratch database. */
   VERIFIER_ASSERTION_TIMEOUT: duration('60s'),
   /**

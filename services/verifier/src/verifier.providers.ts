@@ -108,6 +108,7 @@ export const verifierProviders: Provider[] = [
         postgres: new PostgresRestoreTest(scratch, {
           assertionTimeoutMs: env.VERIFIER_ASSERTION_TIMEOUT,
           jobs: env.VERIFIER_RESTORE_JOBS,
+          maintenanceWorkMem: env.VERIFIER_RESTORE_MAINTENANCE_WORK_MEM,
           assertionsFor: (resource) => config.resources.get(resource)?.assertions ?? [],
         }),
         directory: new DirectoryRestoreTest(scratch),

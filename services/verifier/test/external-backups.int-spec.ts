@@ -30,7 +30,8 @@ resources:
       - { name: slow, sql: "select pg_sleep(2.5) is not null" }
 `,
       // Short, so a verification longer than it is only not redelivered because it is kept alive.
-      env: { JETSTREAM_ACK_WAIT_MS: '1500' },
+      // A restore test's maintenance_work_mem: neither the server's (64MB) nor the default (512MB).
+      env: { JETSTREAM_ACK_WAIT_MS: '1500', VERIFIER_RESTORE_MAINTENANCE_WORK_MEM: '96MB' },
     });
     source = await createTestDatabase('verifier_src');
     await seedDatabase(source.url);
@@ -146,15 +147,20 @@ resources:
     expect(await world.scratchLeft()).toEqual([]);
   });
 
-  it('restores into its scratch database without waiting for the disk at each commit, in every pg_restore session', async () => {
-    // A table whose rows hold only in a session with synchronous_commit=off: its COPY (run by a
-    // --jobs worker) fails in any other.
+  it('restores into its scratch database without waiting for the disk at each commit and with the configured maintenance_work_mem, in every pg_restore session', async () => {
+    // A table whose rows hold only in a session with synchronous_commit=off and maintenance_work_mem
+    // as configured (96MB): its COPY (run by a --jobs worker) fails in any other.
     const asynchronous = await createTestDatabase('verifier_async');
     try {
       await withConnection(asynchronous.url, (c) =>
         c.query(`
           SET synchronous_commit = off;
-          CREATE TABLE scratch_only (id int PRIMARY KEY CHECK (current_setting('synchronous_commit') = 'off'));
+          SET maintenance_work_mem = '96MB';
+          CREATE TABLE scratch_only (
+            id int PRIMARY KEY
+              CHECK (current_setting('synchronous_commit') = 'off')
+              CONSTRAINT tuned CHECK (current_setting('maintenance_work_mem') = '96MB')
+          );
           INSERT INTO scratch_only SELECT generate_series(1, 10);
         `),
       );
@@ -169,6 +175,25 @@ resources:
       const verdict = await world.verdict(data.backupId);
       expect(verdict.data.reasons).toEqual([]);
       expect(verdict.data.restoreTest!.checks[0]!.detail).toMatch(/ from disk-a \(2 jobs\)$/);
+
+      // The same table wanting another maintenance_work_mem than the configured one: its COPY fails.
+      await withConnection(asynchronous.url, (c) =>
+        c.query(`
+          SET maintenance_work_mem = '97MB';
+          ALTER TABLE scratch_only DROP CONSTRAINT tuned, ADD CONSTRAINT tuned CHECK (current_setting('maintenance_work_mem') = '97MB');
+        `),
+      );
+      const other = await publishExternalBackup(world, {
+        resource: 'ledger-db',
+        resourceKind: 'postgres',
+        method: 'pg_dump-custom',
+        artifact: await pgDump(asynchronous.url),
+        copies: [{ location: 'disk-a', kind: 'file' }],
+        manifest: { tables: [{ schema: 'public', name: 'scratch_only', rows: 10 }] },
+      });
+      const refused = await world.verdict(other.data.backupId);
+      expect(refused.data.verdict).toBe('failed');
+      expect(refused.data.reasons).toContainEqual(expect.stringMatching(/^restore test: pg_restore failed: exited with 1: .*violates check constraint "tuned"/));
     } finally {
       await asynchronous.drop();
     }
@@ -207,6 +232,40 @@ resources:
     expect(verdict.data.verdict).toBe('failed');
     expect(verdict.data.copies.every((c) => c.hashMatch)).toBe(true); // the copies are what was announced: the dump itself is broken
     expect(verdict.data.reasons).toEqual([expect.stringMatching(/^restore test: pg_restore failed: exited with 1: .*could not read from input file: end of file/)]);
+    expect(await world.scratchLeft()).toEqual([]);
+  });
+
+  it('fails a dump whose table of contents is unreadable, naming the check, and drops the scratch database made meanwhile', async () => {
+    const broken = Buffer.from(dump);
+    broken.write('NOTADUMP', 0, 'latin1'); // the header: pg_restore cannot tell the format
+    const { data } = await publishExternalBackup(world, {
+      resource: 'ledger-db',
+      resourceKind: 'postgres',
+      method: 'pg_dump-custom',
+      artifact: broken,
+      copies: [{ location: 'disk-a', kind: 'file' }],
+    });
+    const verdict = await world.verdict(data.backupId);
+    expect(verdict.data.verdict).toBe('failed');
+    expect(verdict.data.reasons).toEqual([expect.stringMatching(/^restore test: archive readable \(pg_restore --list\) failed: .*input file does not appear to be a valid archive/)]);
+    expect(await world.scratchLeft()).toEqual([]);
+  });
+
+  it('fails a dump whose compressed table data is corrupted, naming pg_restore', async () => {
+    const corrupted = Buffer.from(dump);
+    // Bytes inside the compressed data of the largest table (orders: the last quarter of the archive, after its table of contents).
+    const at = Math.floor(corrupted.length * 0.8);
+    for (let i = at; i < at + 64; i++) corrupted[i] = corrupted[i]! ^ 0x5a;
+    const { data } = await publishExternalBackup(world, {
+      resource: 'ledger-db',
+      resourceKind: 'postgres',
+      method: 'pg_dump-custom',
+      artifact: corrupted,
+      copies: [{ location: 'disk-a', kind: 'file' }],
+    });
+    const verdict = await world.verdict(data.backupId);
+    expect(verdict.data.verdict).toBe('failed');
+    expect(verdict.data.reasons).toEqual([expect.stringMatching(/^restore test: pg_restore failed: exited with 1: /)]);
     expect(await world.scratchLeft()).toEqual([]);
   });
 

@@ -60,6 +60,7 @@ const open = async (options: { config?: string }): Promise<Context> => {
       replicas: env.NATS_REPLICAS,
       natsAuth: natsAuthOf(env),
       restoreJobs: env.BACKUP_RESTORE_JOBS,
+      restoreMaintenanceWorkMem: env.BACKUP_RESTORE_MAINTENANCE_WORK_MEM,
       onRetention: (policy, report) => {
         if (report.expired.length) err(`retention (${policy.name}): expired ${report.expired.length} older backup(s), kept ${report.kept}`);
       },

@@ -76,6 +76,9 @@ export const withRestoreSources = async <T>(
       catalogue,
       location,
       resource: (name) => config.resources.get(name),
+      // Tuned as the service's and the catalogue path's restores are.
+      jobs: env.BACKUP_RESTORE_JOBS,
+      maintenanceWorkMem: env.BACKUP_RESTORE_MAINTENANCE_WORK_MEM,
       // No outbox without the catalogue database: published directly, or said not to be.
       recordPerformed: async (res, data) => {
         if (!publisher) throw new Error('NATS is not reachable');

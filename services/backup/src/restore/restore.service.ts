@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import type { RestorePerformedV1 } from '@continuity/contracts';
-import { flushCommits, newDatabaseRestoreEnv, redactSecrets, withConnection } from '@continuity/runtime/standalone';
+import { assertRestoreMaintenanceWorkMem, flushCommits, redactSecrets, restoreSessionEnv, withConnection } from '@continuity/runtime/standalone';
 import { extract as extractTar } from 'tar';
 import { decryptStream, parseManifest, type ArtifactKey, type ArtifactManifest } from '@continuity/artifacts';
 import type { BackupLocation } from '../backup-run/locations/location.js';
@@ -105,6 +105,8 @@ export interface RestoreDeps {
    * an existing database keeps `--single-transaction` (all or nothing), which cannot run in parallel.
    */
   jobs?: number;
+  /** `maintenance_work_mem` of pg_restore's sessions (`<n>kB|MB|GB`), into any database; absent: the server's own. */
+  maintenanceWorkMem?: string;
 }
 
 /**
@@ -118,7 +120,9 @@ export interface RestoreDeps {
 export class RestoreService {
   private readonly now: () => Date;
 
+  /** Throws `InvalidRestoreSettingError` for a `maintenanceWorkMem` that is not a bounded size (before any restore creates a database). */
   constructor(private readonly deps: RestoreDeps) {
+    assertRestoreMaintenanceWorkMem(deps.maintenanceWorkMem ?? null);
     this.now = deps.now ?? (() => new Date());
   }
 
@@ -328,7 +332,7 @@ export class RestoreService {
       const target = await dataDirectoryTarget(options.to, { start: options.start && resource?.kind === 'postgres' ? { port: options.start.port, connection: resource.connection } : null });
       return { kind: 'data-directory', ...target, apply: (manifest) => target.apply(manifest?.basebackup ?? null) };
     }
-    return record.resourceKind === 'postgres' ? postgresTarget(options, record.backupId, this.deps.jobs ?? 1) : directoryTarget(options.to, options.clean ?? false);
+    return record.resourceKind === 'postgres' ? postgresTarget(options, record.backupId, { jobs: this.deps.jobs ?? 1, maintenanceWorkMem: this.deps.maintenanceWorkMem ?? null }) : directoryTarget(options.to, options.clean ?? false);
   }
 }
 
@@ -346,7 +350,7 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * the database again (nothing half-restored is left); into an existing one it restores in one
  * transaction, so a failure leaves the database as it was.
  */
-const postgresTarget = async (options: RestoreOptions, backupId: string, jobs: number): Promise<Target> => {
+const postgresTarget = async (options: RestoreOptions, backupId: string, { jobs, maintenanceWorkMem }: { jobs: number; maintenanceWorkMem: string | null }): Promise<Target> => {
   const url = new URL(options.to);
   const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
   if (!database) throw new RestoreError('RESTORE.WRONG_TARGET', `${redact(options.to)} names no database`);
@@ -395,7 +399,8 @@ const postgresTarget = async (options: RestoreOptions, backupId: string, jobs: n
         const pgRestore = pgToolInvocation(options.to, ['--exit-on-error', ...atomicity, '--no-password', ...(options.clean ? ['--clean', '--if-exists'] : []), file]);
         // Into a database made here, commits need not wait for the disk until the restore is done
         // (flushed once at the end); into an existing one, the server's own durability applies.
-        const env = created ? { ...pgRestore.env, ...newDatabaseRestoreEnv(pgRestore.env.PGOPTIONS) } : pgRestore.env;
+        // Index builds sort in memory up to the configured maintenance_work_mem either way.
+        const env = { ...pgRestore.env, ...restoreSessionEnv({ newDatabase: created, maintenanceWorkMem }, pgRestore.env.PGOPTIONS) };
         await new Promise<void>((resolve, reject) => {
           const child = spawn('pg_restore', pgRestore.args, { stdio: ['ignore', 'ignore', 'pipe'], env });
           let stderr = '';

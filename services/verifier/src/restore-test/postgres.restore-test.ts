@@ -3,9 +3,10 @@ import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { Logger, type LoggerService } from '@nestjs/common';
 import { Client } from 'pg';
 import type { TableRowCount } from '@continuity/artifacts';
-import { libpqConnection, newDatabaseRestoreEnv, redactSecrets } from '@continuity/runtime';
+import { assertRestoreMaintenanceWorkMem, libpqConnection, redactSecrets, restoreSessionEnv } from '@continuity/runtime';
 import type { LocalCopyFile } from '../copies/copy-reader.js';
 import type { SqlAssertion } from '../config/verifier-config.js';
 import { DumpContents, parseToc } from './pg-toc.js';
@@ -21,6 +22,13 @@ export interface PostgresRestoreTestOptions {
    * encrypted): the data and indexes of several tables restored at once. Default 1.
    */
   jobs?: number;
+  /**
+   * `maintenance_work_mem` of pg_restore's sessions (`<n>kB|MB|GB`): the index builds after the data
+   * sort in memory up to it. Null or absent: the server's own.
+   */
+  maintenanceWorkMem?: string | null;
+  /** Where what the verdict does not say is logged (default: the service's log, context RestoreTest). */
+  logger?: Pick<LoggerService, 'warn'>;
 }
 
 /** A copy pg_restore can seek in; `plaintext` when it was staged here (decrypted on the way, its plaintext hashed when that is checked). */
@@ -70,10 +78,16 @@ const errorsOf = (stderr: string): string => {
  * time from opening the copy to pg_restore's exit is the measured restore RTO.
  */
 export class PostgresRestoreTest implements RestoreTester {
+  /** Throws `InvalidRestoreSettingError` for a `maintenanceWorkMem` that is not a bounded size (before any scratch database is made). */
   constructor(
     private readonly scratch: Scratch,
     private readonly options: PostgresRestoreTestOptions,
-  ) {}
+  ) {
+    assertRestoreMaintenanceWorkMem(options.maintenanceWorkMem ?? null);
+    this.logger = options.logger ?? new Logger('RestoreTest');
+  }
+
+  private readonly logger: Pick<LoggerService, 'warn'>;
 
   /** Runs a pg tool with the copy's plaintext on stdin. Kills it on abort. */
   private async runTool(context: RestoreTestContext, args: string[], opts: { stopInputOnExit?: boolean; env?: Record<string, string> } = {}): Promise<ToolRun & { plaintext: PlaintextDigest }> {
@@ -182,31 +196,41 @@ export class PostgresRestoreTest implements RestoreTester {
       );
     }
     const checks: RestoreCheck[] = [];
-    // 1. The table of contents (what the dump says it holds): a short read of the copy's beginning.
-    const listing = await this.runTool(context, ['--list'], { stopInputOnExit: true }).catch((error: Error) => {
-      if (context.signal.aborted) throw error;
+    // 1. The table of contents (what the dump says it holds: a short read of the copy's beginning)
+    // and 2. a scratch database, at once (neither needs the other); the database is dropped again
+    // whatever happens, also when the archive turns out unreadable.
+    const creating: Promise<{ db: ScratchDatabase; error: null } | { db: null; error: Error }> = this.scratch.database(context.backupId).then(
+      (db) => ({ db, error: null }),
+      (error: Error) => ({ db: null, error }),
+    );
+    const dropCreated = () => creating.then(({ db }) => db?.drop());
+    const listing = await this.runTool(context, ['--list'], { stopInputOnExit: true }).catch(async (error: Error) => {
+      if (context.signal.aborted) {
+        await dropCreated();
+        throw error;
+      }
       return { code: null, signal: null, stdout: '', stderr: '', inputError: error, plaintext: { sha256: null, sizeBytes: 0 } };
     });
     if (listing.code !== 0) {
+      const made = await creating;
+      if (made.db) await made.db.drop();
+      // The verdict names the archive; why no scratch database could be made either (a refused
+      // restore role, an unreachable scratch server) would otherwise be said nowhere.
+      else this.logger.warn(`restore test of ${context.backupId}: the scratch database could not be made either: ${made.error.name}: ${made.error.message}`);
       checks.push(check('archive readable (pg_restore --list)', false, listing.inputError ? `cannot read the copy: ${listing.inputError.message}` : errorsOf(listing.stderr)));
       return outcomeOf(checks, 0);
     }
     const contents = parseToc(listing.stdout);
-
-    // 2. A scratch database, dropped whatever happens.
-    let db: ScratchDatabase;
-    try {
-      db = await this.scratch.database(context.backupId);
-    } catch (error) {
-      return skipped((error as Error).message, (error as Error).message);
-    }
+    const created = await creating;
+    if (!created.db) return skipped(created.error.message, created.error.message);
+    const db = created.db;
     try {
       const started = performance.now();
       // As the restore role (never a superuser); its password (if any) through the environment, not argv (visible in ps).
       const target = libpqConnection(db.url);
       const args = ['--no-owner', '--no-privileges', `--dbname=${target.dbname}`];
       // A scratch database is dropped after its test: its commits need not wait for the disk.
-      const env = { ...target.env, ...newDatabaseRestoreEnv() };
+      const env = { ...target.env, ...restoreSessionEnv({ newDatabase: true, maintenanceWorkMem: this.options.maintenanceWorkMem ?? null }) };
       const seekable = await this.seekableCopy(context);
       const restore = await (seekable
         ? this.runToolOnFile(context, seekable.file, [...args, `--jobs=${this.options.jobs}`], env)
