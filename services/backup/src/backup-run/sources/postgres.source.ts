@@ -12,7 +12,7 @@ import {
   countSql,
   dumpedName,
   inDumpOrder,
-  isProgressLine,
+  keptForFailure,
   lockSql,
   qualifiedName,
   tableDumpStarted,
@@ -22,7 +22,7 @@ import {
 } from './pg-tables.js';
 import { readFrames, type TableRowCount } from '@continuity/artifacts';
 import { fifo } from './fifo.js';
-import { pgToolInvocation } from './pg-tool.js';
+import { pgToolInvocation, untranslatedMessages } from './pg-tool.js';
 import { SourceError, SourceRun } from './source.js';
 
 const run = promisify(execFile);
@@ -124,9 +124,10 @@ const openSnapshotSession = async (connection: string): Promise<SnapshotSession 
  * its output): the count's sequential scan then reads the table beside the COPY's instead of on
  * its own. Until pg_dump is heard starting its first table (it reads the catalogue meanwhile, and
  * leaves cores idle) the counts go ahead in the order it will copy them: the COPY of the table
- * being counted then joins the count's scan. A table pg_dump was not heard starting (messages in
- * another language) is counted once it exited cleanly (`exited`): same snapshot, same count, only
- * later. Rejects with the first failed count, or pg_dump's failure when tables were left to count.
+ * being counted then joins the count's scan (if it is never heard, they all go ahead). A table
+ * pg_dump was heard starting under another name (one holding a newline, or bytes that are not
+ * UTF-8) is counted once it exited cleanly (`exited`): same snapshot, same count, only later.
+ * Rejects with the first failed count, or pg_dump's failure when tables were left to count.
  */
 export const countAsDumped = async (
   tables: readonly CatalogTable[],
@@ -257,12 +258,12 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
   }
   const snapshotArgs = session ? [`--snapshot=${session.snapshot}`, `--lock-wait-timeout=${Math.max(1, Math.round(options.lockWaitTimeoutMs ?? LOCK_WAIT_TIMEOUT_MS))}`] : [];
   // --verbose: pg_dump says which table it starts copying (its other progress lines are dropped),
-  // in untranslated messages (LC_MESSAGES=C, unless LC_ALL overrides it: the counts then wait for its exit).
-  const pgDump = pgToolInvocation(connection, ['--format=custom', '--no-password', '--verbose', ...snapshotArgs], {
-    ...process.env,
-    PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10',
-    LC_MESSAGES: 'C',
-  });
+  // in untranslated messages: the ones recognised here.
+  const pgDump = pgToolInvocation(
+    connection,
+    ['--format=custom', '--no-password', '--verbose', ...snapshotArgs],
+    untranslatedMessages({ ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' }),
+  );
   let child: ChildProcess;
   try {
     child = spawn('pg_dump', pgDump.args, { stdio: ['ignore', pipe.writeFd, 'pipe'], env: pgDump.env });
@@ -285,8 +286,10 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
   const started = announcements();
   let stderr = '';
   let partial = '';
+  let kept = true;
   const readLine = (line: string) => {
-    if (!isProgressLine(line)) stderr = (stderr + line + '\n').slice(-4000);
+    kept = keptForFailure(line, kept);
+    if (kept) stderr = (stderr + line + '\n').slice(-4000);
     const table = tableDumpStarted(line);
     if (table !== null) started.push(table);
   };
