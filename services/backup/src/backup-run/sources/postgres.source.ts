@@ -100,8 +100,6 @@ const openSnapshotSession = async (connection: string): Promise<SnapshotSession 
     await client.query(
       `SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off${version >= 170000 ? '; SET transaction_timeout = 0' : ''}`,
     );
-    // The counts run beside pg_dump, on the same cores as its COPY: as little CPU as an exact count takes.
-    await client.query(countSettingsSql(version));
     // A count running when the backup is cancelled stops as soon as the server sees us gone (Linux).
     if (version >= 140000) await client.query(`SET client_connection_check_interval = '2s'`).catch(() => undefined);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
@@ -111,6 +109,9 @@ const openSnapshotSession = async (connection: string): Promise<SnapshotSession 
     const tables = (await client.query<CatalogTable>(TABLES_SQL)).rows;
     const lock = lockSql(tables);
     if (lock) await client.query(lock);
+    // The counts run beside pg_dump, on the same cores as its COPY: as little CPU as an exact count
+    // takes. Set once the catalogue is read and the tables locked: those queries keep their index paths.
+    await client.query(countSettingsSql(version));
     return { client, snapshot: rows[0]!.snapshot, sizeBytes: rows[0]!.size === null ? null : Number(rows[0]!.size), tables };
   } catch (error) {
     await client.end().catch(() => undefined);
