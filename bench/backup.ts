@@ -1,11 +1,13 @@
 /**
  * Backup throughput: a ~1 GB PostgreSQL database (`pgbench -i -s 60`) backed up by the backup
- * service to three filesystem copies, versus its physical baseline `pg_dump --format=custom …
- * > /dev/null` of the same database, in the same run. Both rates are the database's size
- * (pg_database_size, MB = 10^6 bytes) over wall time; the ratio is project / baseline (goal ≥ 0.8).
- * The baseline passes pg_dump the options the service passes it that any user could
- * (`--verbose`, read from a pipe as the service reads it, in untranslated messages); not the
- * service's `--snapshot`, which needs the service's own session.
+ * service to three filesystem copies, versus its physical baseline `pg_dump --format=custom
+ * --verbose` of the same database (its dump to /dev/null, its stderr read from a pipe), in the
+ * same run. Both rates are the database's size (pg_database_size, MB = 10^6 bytes) over wall time;
+ * the ratio is project / baseline (goal ≥ 0.8). The baseline passes pg_dump the options the
+ * service passes it that any user could, so that both do the same pg_dump work: `--verbose`,
+ * because the service reads pg_dump's progress lines to follow the dump (it counts each table's
+ * rows as pg_dump starts copying it), in untranslated messages; not the service's `--snapshot`,
+ * which needs the service's own session.
  *
  * The project path is the real service process (`services/backup/dist/main.js`), triggered with
  * `POST /backups` and timed until its `BackupCreated` reaches a subscriber on the bus. It is
@@ -28,7 +30,12 @@ import { connectTestNats, createTestTopology, pollUntil } from '@continuity/mess
 import { freePort, withConnection } from '@continuity/runtime';
 import { bearer, TEST_CONTINUITY_TOKENS } from '@continuity/runtime/testing';
 import { eventSubject } from '@continuity/contracts';
+import type * as PgToolModule from '../services/backup/src/backup-run/sources/pg-tool.js';
 import { intOption, median, printResult, progress, round } from './lib/report.js';
+
+// The service's built code (services/backup/dist, via the workspace link), typed from its sources:
+// pg_dump's messages untranslated as the service runs it.
+const { untranslatedMessages } = require('@continuity/backup/dist/backup-run/sources/pg-tool.js') as typeof PgToolModule;
 
 const BENCH = 'backup';
 const options = (() => {
@@ -83,7 +90,7 @@ const baseline = async (): Promise<number> => {
   await new Promise<void>((resolve, reject) => {
     const child = spawn('pg_dump', ['--format=custom', '--verbose', '--no-password', `--dbname=${urlOf(SCRATCH)}`], {
       stdio: ['ignore', devNull, 'pipe'],
-      env: { ...process.env, LC_MESSAGES: 'C' },
+      env: untranslatedMessages(process.env),
     });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => void (stderr = (stderr + chunk.toString()).slice(-4000)));
@@ -189,7 +196,7 @@ policies:
     for (let r = 1; r <= options.rounds; r++) {
       const b = await baseline();
       baselineMs.push(b);
-      progress(`${BENCH}: round ${r}: pg_dump > /dev/null ${round(b / 1000, 2)} s (${round(mb / (b / 1000), 1)} MB/s)`);
+      progress(`${BENCH}: round ${r}: pg_dump --verbose > /dev/null ${round(b / 1000, 2)} s (${round(mb / (b / 1000), 1)} MB/s)`);
       const p = await project();
       projectMs.push(p.ms);
       dumpBytes = p.sizeBytes;

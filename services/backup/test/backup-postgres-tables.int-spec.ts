@@ -175,19 +175,24 @@ policies:
     expect(rows[0].n).toBe(0);
   });
 
-  it('gives way, naming why, when an exclusive lock is requested between the counting session\'s locks and pg_dump\'s (no deadlock)', async () => {
+  it.each([
+    ['', 'note', {}],
+    [', in English when the service\'s environment asks for German messages (LC_ALL, LANGUAGE)', 'note_de', { LC_ALL: 'C.UTF-8', LANGUAGE: 'de' }],
+  ])('gives way, naming why, when an exclusive lock is requested between the counting session\'s locks and pg_dump\'s (no deadlock)%s', async (_, column, locale: Record<string, string>) => {
     // pg_dump would queue behind the ALTER, which waits for the session, which waits for pg_dump.
     const alterer = new Client({ connectionString: source.url });
     const watcher = new Client({ connectionString: source.url });
     await Promise.all([alterer.connect(), watcher.connect()]);
     let altered: Promise<unknown> = Promise.resolve();
+    const saved = Object.fromEntries(Object.keys(locale).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, locale);
     try {
       const run = await startPostgresSource(
         { kind: 'postgres', site: 'eu-west-1a', connection: source.url },
         {
           lockWaitTimeoutMs: 500,
           beforeDump: async () => {
-            altered = alterer.query('ALTER TABLE empty_one ADD COLUMN note text');
+            altered = alterer.query(`ALTER TABLE empty_one ADD COLUMN ${column} text`);
             await pollUntil(
               async () =>
                 (await watcher.query(`SELECT 1 FROM pg_locks WHERE relation = 'public.empty_one'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted`)).rowCount === 1,
@@ -197,13 +202,14 @@ policies:
         },
       );
       run.stream.resume();
-      await expect(run.done()).rejects.toThrow(/^pg_dump exited with 1: .*LOCK TABLE .*empty_one.*\(pg_dump waited too long for a table lock: another session asked for an exclusive lock on the table while this backup held its share lock, so the backup gave way; the next run retries\)$/s);
+      await expect(run.done()).rejects.toThrow(/^pg_dump exited with 1: pg_dump: error: query failed: .*\npg_dump: detail: Query was: LOCK TABLE .*empty_one.*\(pg_dump waited too long for a table lock: another session asked for an exclusive lock on the table while this backup held its share lock, so the backup gave way; the next run retries\)$/s);
       await altered; // went through once the backup gave way
       await pollUntil(
         async () => (await watcher.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'continuity-backup'`)).rowCount === 0,
         { what: 'the counting session to be gone', timeoutMs: 5_000 },
       );
     } finally {
+      for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
       await altered.catch(() => undefined);
       await Promise.all([alterer.end(), watcher.end()]);
     }

@@ -8,6 +8,7 @@ import {
   dumpedName,
   inDumpOrder,
   isProgressLine,
+  keptForFailure,
   lockSql,
   qualifiedName,
   quoteIdent,
@@ -140,13 +141,91 @@ describe('counting beside pg_dump', () => {
     expect(tableDumpStarted('pg_dump: Inhalt der Tabelle »public.orders« wird ausgegeben')).toBeNull();
   });
 
-  it("keeps pg_dump's errors and their details, not its progress lines", () => {
-    expect(isProgressLine('pg_dump: dumping contents of table "public.orders"')).toBe(true);
-    expect(isProgressLine('pg_dump: reading schemas')).toBe(true);
-    expect(isProgressLine('pg_dump: error: query failed: ERROR:  canceling statement due to statement timeout')).toBe(false);
-    expect(isProgressLine('pg_dump: detail: Query was: LOCK TABLE public.empty_one IN ACCESS SHARE MODE')).toBe(false);
-    expect(isProgressLine('pg_dump: fatal: could not connect')).toBe(false);
-    expect(isProgressLine('pg_dump: warning: there are circular foreign-key constraints')).toBe(false);
-    expect(isProgressLine('LINE 1: LOCK TABLE')).toBe(false);
+  it("drops pg_dump 15's --verbose progress lines and nothing else: errors, details and messages it does not recognise stay", () => {
+    for (const line of [
+      'pg_dump: last built-in OID is 16383',
+      'pg_dump: reading extensions',
+      'pg_dump: identifying extension members',
+      'pg_dump: reading schemas',
+      'pg_dump: reading user-defined tables',
+      'pg_dump: finding extension tables',
+      'pg_dump: finding inheritance relationships',
+      'pg_dump: reading column info for interesting tables',
+      'pg_dump: flagging inherited columns in subtables',
+      'pg_dump: flagging indexes in partitioned tables',
+      'pg_dump: reading row-level security policies',
+      'pg_dump: saving encoding = UTF8',
+      'pg_dump: saving standard_conforming_strings = on',
+      'pg_dump: saving search_path = ',
+      'pg_dump: saving database definition',
+      'pg_dump: saving large objects',
+      'pg_dump: processing data for table "public.orders"',
+      'pg_dump: dumping contents of table "public.orders"',
+    ])
+      expect([line, isProgressLine(line)]).toEqual([line, true]);
+    for (const line of [
+      'pg_dump: error: query failed: ERROR:  canceling statement due to statement timeout',
+      'pg_dump: detail: Query was: LOCK TABLE public.empty_one IN ACCESS SHARE MODE',
+      'pg_dump: fatal: could not connect',
+      'pg_dump: warning: there are circular foreign-key constraints on this table:',
+      'pg_dump: hint: You might not be able to restore the dump without using --disable-triggers',
+      'pg_dump: Fehler: Anfrage fehlgeschlagen: ERROR:  canceling statement due to statement timeout',
+      'pg_dump: Inhalt der Tabelle »public.orders« wird ausgegeben',
+      'pg_dump: [archiver (db)] query failed: ERROR:  permission denied for table orders',
+      'LINE 1: LOCK TABLE',
+      '',
+    ])
+      expect([line, isProgressLine(line)]).toEqual([line, false]);
+  });
+
+  const failureOf = (stderr: string) => {
+    let kept = true;
+    return stderr
+      .split('\n')
+      .filter((line) => (kept = keptForFailure(line, kept)))
+      .join('\n');
+  };
+
+  it("keeps for the failure pg_dump's messages that are not progress, with the lines continuing them", () => {
+    const stderr = [
+      'pg_dump: reading schemas',
+      'pg_dump: dumping contents of table "public.orders"',
+      'pg_dump: error: connection to server on socket "/run/postgresql/.s.PGSQL.5432" failed: FATAL:  terminating connection',
+      'server closed the connection unexpectedly',
+      '\tThis probably means the server terminated abnormally',
+      'pg_dump: Fehler: etwas Unbekanntes',
+      'pg_dump: detail: Query was: COPY public.orders TO stdout;',
+      'pg_dump: reading indexes',
+    ].join('\n');
+    expect(failureOf(stderr)).toBe(
+      [
+        'pg_dump: error: connection to server on socket "/run/postgresql/.s.PGSQL.5432" failed: FATAL:  terminating connection',
+        'server closed the connection unexpectedly',
+        '\tThis probably means the server terminated abnormally',
+        'pg_dump: Fehler: etwas Unbekanntes',
+        'pg_dump: detail: Query was: COPY public.orders TO stdout;',
+      ].join('\n'),
+    );
+    expect(failureOf('could not find a "pg_dump" to execute\npg_dump: reading schemas')).toBe('could not find a "pg_dump" to execute');
+  });
+
+  it('keeps no line of a table name printed in a progress line, however the name spells it', () => {
+    const hostile = 'x\npg_dump: dumping contents of table "public.y\nLOCK TABLE ... canceling statement due to statement timeout\nmore';
+    const stderr = [
+      'pg_dump: reading schemas',
+      `pg_dump: dumping contents of table "public.${hostile}"`,
+      'pg_dump: dumping contents of table "public.z"',
+      'pg_dump: error: Dumping the contents of table "z" failed: PQgetResult() failed.',
+      'pg_dump: detail: Error message from server: server closed the connection unexpectedly',
+    ].join('\n');
+    const failure = failureOf(stderr);
+    expect(failure).toBe(
+      [
+        'pg_dump: error: Dumping the contents of table "z" failed: PQgetResult() failed.',
+        'pg_dump: detail: Error message from server: server closed the connection unexpectedly',
+      ].join('\n'),
+    );
+    expect(failure).not.toMatch(/statement timeout/);
+    expect(failure).not.toMatch(/LOCK TABLE/);
   });
 });

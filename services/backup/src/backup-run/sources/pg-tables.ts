@@ -79,11 +79,23 @@ export const tableDumpStarted = (line: string): string | null => /^pg_dump: dump
 export const dumpedName = (table: { schema: string; name: string }): string => `${table.schema}.${table.name}`;
 
 /**
- * Whether a line of pg_dump's stderr is a `--verbose` progress line (`pg_dump: reading …`,
- * `pg_dump: dumping contents of …`) rather than what went wrong (`pg_dump: error: …`, `pg_dump:
- * detail: …`, `pg_dump: fatal: …` before PostgreSQL 15, a server message's further lines).
+ * Whether a line of pg_dump's stderr is one of its untranslated `--verbose` progress lines
+ * (`pg_dump: reading schemas`, `pg_dump: dumping contents of table "public.orders"`, …: those
+ * pg_dump 15 prints, and older ones' like them). Anything else — what went wrong (`pg_dump: error:
+ * …`, `pg_dump: detail: …`, `pg_dump: fatal: …` before PostgreSQL 15, a server message's further
+ * lines), or a message in a language not recognised here — is not.
  */
-export const isProgressLine = (line: string): boolean => /^pg_dump: (?!(error|fatal|warning|detail|hint): )/.test(line);
+export const isProgressLine = (line: string): boolean =>
+  /^pg_dump: (reading |finding |flagging |identifying |saving |processing |dumping contents of |last built-in OID is )/.test(line);
+
+/**
+ * Whether a line of pg_dump's stderr belongs to what the backup's failure says (`keptPrevious`:
+ * whether the line before it did; true for the first line). A line starting `pg_dump: ` is kept
+ * unless it is a progress line; any other line continues the one before it (a server message's
+ * further lines, or a table name holding a newline) and is kept with it — so a name printed in a
+ * progress line cannot add lines to the failure.
+ */
+export const keptForFailure = (line: string, keptPrevious: boolean): boolean => (line.startsWith('pg_dump: ') ? !isProgressLine(line) : keptPrevious);
 
 /**
  * `LOCK TABLE ONLY …` of every table pg_dump may lock (see postgres.source.ts): one statement, so

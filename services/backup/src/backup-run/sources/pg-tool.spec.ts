@@ -1,4 +1,4 @@
-import { pgToolInvocation } from './pg-tool.js';
+import { pgToolInvocation, untranslatedMessages } from './pg-tool.js';
 
 describe('pgToolInvocation', () => {
   it('puts the password in PGPASSWORD, never in argv (URL, ?password= and conninfo forms)', () => {
@@ -20,5 +20,22 @@ describe('pgToolInvocation', () => {
       args: ['--dbname=postgres://backup@db/orders'],
       env: { PGPASSWORD: 'from-env' },
     });
+  });
+});
+
+describe('untranslatedMessages', () => {
+  it('sets LC_MESSAGES=C and removes what overrides it (LC_ALL, LANGUAGE), keeping LC_ALL\'s locale as LC_CTYPE', () => {
+    expect(untranslatedMessages({ PATH: '/usr/bin', LC_ALL: 'de_DE.UTF-8', LANGUAGE: 'de', LC_MESSAGES: 'de_DE.UTF-8', LC_CTYPE: 'C' })).toEqual({
+      PATH: '/usr/bin',
+      LC_CTYPE: 'de_DE.UTF-8',
+      LC_MESSAGES: 'C',
+    });
+    expect(untranslatedMessages({ PATH: '/usr/bin', LANG: 'fr_FR.UTF-8', LC_CTYPE: 'fr_FR.UTF-8', LANGUAGE: 'fr' })).toEqual({
+      PATH: '/usr/bin',
+      LANG: 'fr_FR.UTF-8',
+      LC_CTYPE: 'fr_FR.UTF-8',
+      LC_MESSAGES: 'C',
+    });
+    expect(untranslatedMessages({ LC_ALL: '' })).toEqual({ LC_MESSAGES: 'C' });
   });
 });

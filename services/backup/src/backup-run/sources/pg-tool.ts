@@ -10,3 +10,13 @@ export const pgToolInvocation = (connection: string, args: readonly string[], ba
   const { dbname, env } = libpqConnection(connection);
   return { args: [`--dbname=${dbname}`, ...args], env: { ...baseEnv, ...env } };
 };
+
+/**
+ * `env` with a client program's messages untranslated (`LC_MESSAGES=C`), for what reads them:
+ * `LC_ALL` would override `LC_MESSAGES`, and `LANGUAGE` too when `LC_ALL` is set to another locale
+ * than C, so both are removed; a set `LC_ALL`'s locale stays the character set's (`LC_CTYPE`).
+ */
+export const untranslatedMessages = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
+  const { LC_ALL, LANGUAGE: _language, ...rest } = env;
+  return { ...rest, ...(LC_ALL ? { LC_CTYPE: LC_ALL } : {}), LC_MESSAGES: 'C' };
+};

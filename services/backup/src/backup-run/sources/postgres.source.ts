@@ -12,7 +12,7 @@ import {
   countSql,
   dumpedName,
   inDumpOrder,
-  isProgressLine,
+  keptForFailure,
   lockSql,
   qualifiedName,
   tableDumpStarted,
@@ -22,7 +22,7 @@ import {
 } from './pg-tables.js';
 import { readFrames, type TableRowCount } from '@continuity/artifacts';
 import { fifo } from './fifo.js';
-import { pgToolInvocation } from './pg-tool.js';
+import { pgToolInvocation, untranslatedMessages } from './pg-tool.js';
 import { SourceError, SourceRun } from './source.js';
 
 const run = promisify(execFile);
@@ -100,8 +100,6 @@ const openSnapshotSession = async (connection: string): Promise<SnapshotSession 
     await client.query(
       `SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off${version >= 170000 ? '; SET transaction_timeout = 0' : ''}`,
     );
-    // The counts run beside pg_dump, on the same cores as its COPY: as little CPU as an exact count takes.
-    await client.query(countSettingsSql(version));
     // A count running when the backup is cancelled stops as soon as the server sees us gone (Linux).
     if (version >= 140000) await client.query(`SET client_connection_check_interval = '2s'`).catch(() => undefined);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
@@ -111,6 +109,9 @@ const openSnapshotSession = async (connection: string): Promise<SnapshotSession 
     const tables = (await client.query<CatalogTable>(TABLES_SQL)).rows;
     const lock = lockSql(tables);
     if (lock) await client.query(lock);
+    // The counts run beside pg_dump, on the same cores as its COPY: as little CPU as an exact count
+    // takes. Set once the catalogue is read and the tables locked: those queries keep their index paths.
+    await client.query(countSettingsSql(version));
     return { client, snapshot: rows[0]!.snapshot, sizeBytes: rows[0]!.size === null ? null : Number(rows[0]!.size), tables };
   } catch (error) {
     await client.end().catch(() => undefined);
@@ -124,9 +125,10 @@ const openSnapshotSession = async (connection: string): Promise<SnapshotSession 
  * its output): the count's sequential scan then reads the table beside the COPY's instead of on
  * its own. Until pg_dump is heard starting its first table (it reads the catalogue meanwhile, and
  * leaves cores idle) the counts go ahead in the order it will copy them: the COPY of the table
- * being counted then joins the count's scan. A table pg_dump was not heard starting (messages in
- * another language) is counted once it exited cleanly (`exited`): same snapshot, same count, only
- * later. Rejects with the first failed count, or pg_dump's failure when tables were left to count.
+ * being counted then joins the count's scan (if it is never heard, they all go ahead). A table
+ * pg_dump was heard starting under another name (one holding a newline, or bytes that are not
+ * UTF-8) is counted once it exited cleanly (`exited`): same snapshot, same count, only later.
+ * Rejects with the first failed count, or pg_dump's failure when tables were left to count.
  */
 export const countAsDumped = async (
   tables: readonly CatalogTable[],
@@ -257,12 +259,12 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
   }
   const snapshotArgs = session ? [`--snapshot=${session.snapshot}`, `--lock-wait-timeout=${Math.max(1, Math.round(options.lockWaitTimeoutMs ?? LOCK_WAIT_TIMEOUT_MS))}`] : [];
   // --verbose: pg_dump says which table it starts copying (its other progress lines are dropped),
-  // in untranslated messages (LC_MESSAGES=C, unless LC_ALL overrides it: the counts then wait for its exit).
-  const pgDump = pgToolInvocation(connection, ['--format=custom', '--no-password', '--verbose', ...snapshotArgs], {
-    ...process.env,
-    PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10',
-    LC_MESSAGES: 'C',
-  });
+  // in untranslated messages: the ones recognised here.
+  const pgDump = pgToolInvocation(
+    connection,
+    ['--format=custom', '--no-password', '--verbose', ...snapshotArgs],
+    untranslatedMessages({ ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? '10' }),
+  );
   let child: ChildProcess;
   try {
     child = spawn('pg_dump', pgDump.args, { stdio: ['ignore', pipe.writeFd, 'pipe'], env: pgDump.env });
@@ -285,8 +287,10 @@ export const startPostgresSource = async (resource: PostgresResourceConfig, opti
   const started = announcements();
   let stderr = '';
   let partial = '';
+  let kept = true;
   const readLine = (line: string) => {
-    if (!isProgressLine(line)) stderr = (stderr + line + '\n').slice(-4000);
+    kept = keptForFailure(line, kept);
+    if (kept) stderr = (stderr + line + '\n').slice(-4000);
     const table = tableDumpStarted(line);
     if (table !== null) started.push(table);
   };
