@@ -235,17 +235,16 @@ resources:
     expect(await world.scratchLeft()).toEqual([]);
   });
 
+  /** The verdict on a damaged copy of the dump, published as one file copy of `ledger-db`. */
+  const verdictOfDamagedDump = async (artifact: Buffer) => {
+    const { data } = await publishExternalBackup(world, { resource: 'ledger-db', resourceKind: 'postgres', method: 'pg_dump-custom', artifact, copies: [{ location: 'disk-a', kind: 'file' }] });
+    return world.verdict(data.backupId);
+  };
+
   it('fails a dump whose table of contents is unreadable, naming the check, and drops the scratch database made meanwhile', async () => {
     const broken = Buffer.from(dump);
     broken.write('NOTADUMP', 0, 'latin1'); // the header: pg_restore cannot tell the format
-    const { data } = await publishExternalBackup(world, {
-      resource: 'ledger-db',
-      resourceKind: 'postgres',
-      method: 'pg_dump-custom',
-      artifact: broken,
-      copies: [{ location: 'disk-a', kind: 'file' }],
-    });
-    const verdict = await world.verdict(data.backupId);
+    const verdict = await verdictOfDamagedDump(broken);
     expect(verdict.data.verdict).toBe('failed');
     expect(verdict.data.reasons).toEqual([expect.stringMatching(/^restore test: archive readable \(pg_restore --list\) failed: .*input file does not appear to be a valid archive/)]);
     expect(await world.scratchLeft()).toEqual([]);
@@ -256,14 +255,7 @@ resources:
     // Bytes inside the compressed data of the largest table (orders: the last quarter of the archive, after its table of contents).
     const at = Math.floor(corrupted.length * 0.8);
     for (let i = at; i < at + 64; i++) corrupted[i] = corrupted[i]! ^ 0x5a;
-    const { data } = await publishExternalBackup(world, {
-      resource: 'ledger-db',
-      resourceKind: 'postgres',
-      method: 'pg_dump-custom',
-      artifact: corrupted,
-      copies: [{ location: 'disk-a', kind: 'file' }],
-    });
-    const verdict = await world.verdict(data.backupId);
+    const verdict = await verdictOfDamagedDump(corrupted);
     expect(verdict.data.verdict).toBe('failed');
     expect(verdict.data.reasons).toEqual([expect.stringMatching(/^restore test: pg_restore failed: exited with 1: /)]);
     expect(await world.scratchLeft()).toEqual([]);
