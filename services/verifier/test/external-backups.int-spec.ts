@@ -164,15 +164,19 @@ resources:
           INSERT INTO scratch_only SELECT generate_series(1, 10);
         `),
       );
-      const { data } = await publishExternalBackup(world, {
-        resource: 'ledger-db',
-        resourceKind: 'postgres',
-        method: 'pg_dump-custom',
-        artifact: await pgDump(asynchronous.url),
-        copies: [{ location: 'disk-a', kind: 'file' }],
-        manifest: { tables: [{ schema: 'public', name: 'scratch_only', rows: 10 }] },
-      });
-      const verdict = await world.verdict(data.backupId);
+      // The database dumped as it is now, published as one file copy, and the verifier's verdict on it.
+      const verdictOnDump = async () => {
+        const { data } = await publishExternalBackup(world, {
+          resource: 'ledger-db',
+          resourceKind: 'postgres',
+          method: 'pg_dump-custom',
+          artifact: await pgDump(asynchronous.url),
+          copies: [{ location: 'disk-a', kind: 'file' }],
+          manifest: { tables: [{ schema: 'public', name: 'scratch_only', rows: 10 }] },
+        });
+        return world.verdict(data.backupId);
+      };
+      const verdict = await verdictOnDump();
       expect(verdict.data.reasons).toEqual([]);
       expect(verdict.data.restoreTest!.checks[0]!.detail).toMatch(/ from disk-a \(2 jobs\)$/);
 
@@ -183,15 +187,7 @@ resources:
           ALTER TABLE scratch_only DROP CONSTRAINT tuned, ADD CONSTRAINT tuned CHECK (current_setting('maintenance_work_mem') = '97MB');
         `),
       );
-      const other = await publishExternalBackup(world, {
-        resource: 'ledger-db',
-        resourceKind: 'postgres',
-        method: 'pg_dump-custom',
-        artifact: await pgDump(asynchronous.url),
-        copies: [{ location: 'disk-a', kind: 'file' }],
-        manifest: { tables: [{ schema: 'public', name: 'scratch_only', rows: 10 }] },
-      });
-      const refused = await world.verdict(other.data.backupId);
+      const refused = await verdictOnDump();
       expect(refused.data.verdict).toBe('failed');
       expect(refused.data.reasons).toContainEqual(expect.stringMatching(/^restore test: pg_restore failed: exited with 1: .*violates check constraint "tuned"/));
     } finally {
