@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import { aBackupCreatedData, ownersPublisher } from '@continuity/contracts/testing';
 import { connectTestNats, createTestTopology, pollUntil } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
+import { TamperCheckService } from '../src/integrity/tamper-check.service.js';
 import { OPERATOR, publishBackups, runVerify as verify, startAudit } from './harness.js';
 
 describe('tamper evidence and offline verification (real NATS and PostgreSQL)', () => {
@@ -15,6 +17,7 @@ describe('tamper evidence and offline verification (real NATS and PostgreSQL)', 
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let audit: Awaited<ReturnType<typeof startAudit>>;
   let sql: Client;
+  let publisher: ReturnType<typeof ownersPublisher>;
   const dir = mkdtempSync(join(tmpdir(), 'continuity-audit-verify-'));
   const file = (name: string, content: unknown) => {
     const path = join(dir, name);
@@ -29,7 +32,7 @@ describe('tamper evidence and offline verification (real NATS and PostgreSQL)', 
     audit = await startAudit(db.url, topology.namespace);
     sql = new Client({ connectionString: db.url });
     await sql.connect();
-    const publisher = ownersPublisher(jetstream(nc), { topology });
+    publisher = ownersPublisher(jetstream(nc), { topology });
     await publishBackups(audit, publisher, 20);
   });
 
@@ -75,6 +78,29 @@ describe('tamper evidence and offline verification (real NATS and PostgreSQL)', 
     expect(forged.out).toContain('does NOT verify');
 
     expect(verify(['verify-nothing']).code).toBe(2);
+  });
+
+  it('checks the entries stored when it starts: entries appended while it runs are left, intact, to the next check', async () => {
+    const dataSource = audit.app.get(DataSource);
+    const checker = audit.app.get(TamperCheckService);
+    const query = dataSource.query.bind(dataSource);
+    let storedAtStart = -1;
+    // Five more entries are appended right after the check has read how many are stored.
+    const spy = jest.spyOn(dataSource, 'query').mockImplementation(async (text: string, parameters?: any) => {
+      const result = await query(text, parameters);
+      if (storedAtStart < 0 && text.includes('as stored from audit.log_entries')) {
+        storedAtStart = Number(result[0].stored);
+        spy.mockRestore();
+        await publishBackups(audit, publisher, 5);
+      }
+      return result;
+    });
+    const during = await checker.check();
+    expect(storedAtStart).toBeGreaterThanOrEqual(20);
+    expect(during).toMatchObject({ intact: true, findings: [], entriesChecked: storedAtStart });
+
+    const next = await checker.check();
+    expect(next).toMatchObject({ intact: true, findings: [], entriesChecked: storedAtStart + 5 });
   });
 
   it('reports a row changed, removed or inserted behind its back, naming the index, and turns not ready', async () => {

@@ -1,9 +1,18 @@
-import canonicalize from 'canonicalize';
+import { configure } from 'safe-stable-stringify';
 import { leafHash } from './merkle.js';
+
+/**
+ * JSON text with every object's keys sorted by UTF-16 code units, numbers as ECMAScript writes them
+ * and strings escaped as `JSON.stringify` does: for JSON values (what `JSON.parse` gives) that is
+ * exactly RFC 8785 (JCS). safe-stable-stringify writes it about twice as fast as `canonicalize`,
+ * the RFC authors' reference, which the tests compare it with (decision 0050). Strict: a value JSON
+ * cannot hold (NaN, a function, a cycle, a bigint) is refused, never written as something else.
+ */
+const jcs = configure({ deterministic: true, strict: true, circularValue: Error, bigint: false });
 
 /** RFC 8785 (JCS) canonical JSON text: the same envelope always gives the same text, whoever serialised it. */
 export const canonicalText = (value: unknown): string => {
-  const text = canonicalize(value);
+  const text = jcs(value);
   if (text === undefined) throw new TypeError('cannot canonicalise undefined');
   return text;
 };

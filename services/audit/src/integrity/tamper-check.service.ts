@@ -156,11 +156,16 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
     const heads = await this.heads.all();
     const keys = await this.keys.all();
     const auditor = new LedgerAuditor(heads, keys);
+    // The entries stored when the check starts (read after the heads, so every head read is within
+    // them unless entries were removed): appended while it runs, they are the next check's. Chasing
+    // the writer instead re-hashed every entry twice while a backlog drained, and never ended while
+    // appends outpaced the check.
+    const [{ stored }] = await this.dataSource.query('select coalesce(max(log_index) + 1, 0) as stored from audit.log_entries');
     let after = -1;
     for (;;) {
       const rows: { log_index: string; envelope: unknown; leaf_hash: Buffer }[] = await this.dataSource.query(
-        'select log_index, envelope, leaf_hash from audit.log_entries where log_index > $1 order by log_index limit $2',
-        [after, CHUNK],
+        'select log_index, envelope, leaf_hash from audit.log_entries where log_index > $1 and log_index < $2 order by log_index limit $3',
+        [after, stored, CHUNK],
       );
       if (rows.length === 0) break;
       const first = Number(rows[0]!.log_index);
