@@ -33,6 +33,7 @@ import { StatusHttpController } from './status/status.http.controller.js';
 import { StatusService } from './status/status.service.js';
 import { EstateMetrics } from './metrics/estate-metrics.service.js';
 import { Notifications1764280028000 } from './database/1764280028000-notifications.migration.js';
+import { ProjectionsAsJson1764320050000 } from './database/1764320050000-projections-as-json.migration.js';
 import { ProjectionCompression1764300033000 } from './database/1764300033000-projection-compression.migration.js';
 import { NotifierListener } from './notifications/notifier.listener.js';
 import { NotifierService } from './notifications/notifier.service.js';
@@ -56,6 +57,7 @@ import { PlanService } from './plans/plan.service.js';
           UntrustedEntries1764180000000,
           Notifications1764280028000,
           ProjectionCompression1764300033000,
+          ProjectionsAsJson1764320050000,
         ],
         migrationsTableName: 'audit_migrations',
         migrationsRun: true,

@@ -11,21 +11,22 @@ export class ProjectionCompression1764300033000 implements MigrationInterface {
   name = 'ProjectionCompression1764300033000';
 
   async up(q: QueryRunner): Promise<void> {
-    await this.compressWith(q, 'lz4');
+    await compressProjectionsWith(q, 'lz4');
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await this.compressWith(q, 'pglz');
-  }
-
-  private async compressWith(q: QueryRunner, method: 'lz4' | 'pglz') {
-    await q.query(`
-      do $$
-      begin
-        alter table audit.resource_states alter column state set compression ${method};
-        alter table audit.resource_snapshots alter column state set compression ${method};
-      exception when feature_not_supported then
-        raise notice 'compression method ${method} is not supported by this server; projections keep the default';
-      end $$`);
+    await compressProjectionsWith(q, 'pglz');
   }
 }
+
+/** Sets the compression of values written from now on to both projection columns (kept by a server without `method`). */
+export const compressProjectionsWith = async (q: QueryRunner, method: 'lz4' | 'pglz') => {
+  await q.query(`
+    do $$
+    begin
+      alter table audit.resource_states alter column state set compression ${method};
+      alter table audit.resource_snapshots alter column state set compression ${method};
+    exception when feature_not_supported then
+      raise notice 'compression method ${method} is not supported by this server; projections keep the default';
+    end $$`);
+};

@@ -82,7 +82,7 @@ export class ResourceStateEntity {
   @PrimaryColumn({ type: 'text' })
   resource!: string;
 
-  @Column({ type: 'jsonb' })
+  @Column({ type: 'json' })
   state!: Record<string, unknown>;
 
   @Column({ name: 'log_index', type: 'bigint', transformer: bigintAsNumber })
@@ -101,7 +101,7 @@ export class ResourceSnapshotEntity {
   @PrimaryColumn({ name: 'log_index', type: 'bigint', transformer: bigintAsNumber })
   logIndex!: number;
 
-  @Column({ type: 'jsonb' })
+  @Column({ type: 'json' })
   state!: Record<string, unknown>;
 }
 

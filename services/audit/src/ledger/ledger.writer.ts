@@ -9,6 +9,7 @@ import { foldEntries, ProjectedResource } from '../resource-state/projection-fol
 import { ProjectionRebuildService } from '../resource-state/projection-rebuild.service.js';
 import { LedgerEntry, ResourceState, SloTargets } from '../resource-state/resource-state.projection.js';
 import { sloTargetsOf } from '../resource-state/slo-targets.js';
+import { insertSnapshotsSql, snapshotRows, stateRows, upsertStatesSql } from '../resource-state/projection-rows.js';
 import { appendLeaf, EMPTY_FRONTIER, Frontier, frontierRoot, frontierShape, SubtreeNode } from './frontier.js';
 import { canonicalLeaf } from '@continuity/contracts/ledger';
 import { WriterLease } from '../database/writer-lease.js';
@@ -326,7 +327,8 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
         rows.filter((r) => r.untrusted === null).map((r) => ({ logIndex: r.index, recordedAt: recordedAtIso, event: r.pending.event })),
       );
       // One round trip for everything the batch writes (data-modifying CTEs run as one statement).
-      // Rows travel as one JSON document: far cheaper to encode than pg's text arrays of JSON.
+      // Entries and nodes travel as one JSON document each (far cheaper to encode than pg's text
+      // arrays of JSON); projection states as their JSON texts, validated but not parsed (projection-rows.ts).
       await tx.query(
         `with entries as (
            insert into audit.log_entries (log_index, event_id, type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash, untrusted)
@@ -336,18 +338,15 @@ export class LedgerWriter implements OnModuleInit, OnModuleDestroy {
            insert into audit.merkle_nodes (level, idx, hash)
            select x.l, x.i, decode(x.h, 'hex') from jsonb_to_recordset($3::jsonb) as x(l smallint, i bigint, h text)
          ), states as (
-           insert into audit.resource_states (resource, state, log_index, entry_count)
-           select x.r, x.s, x.i, x.c from jsonb_to_recordset($4::jsonb) as x(r text, s jsonb, i bigint, c bigint)
-           on conflict (resource) do update set state = excluded.state, log_index = excluded.log_index, entry_count = excluded.entry_count
+           ${upsertStatesSql(4)}
          )
-         insert into audit.resource_snapshots (resource, log_index, state)
-         select x.r, x.i, x.s from jsonb_to_recordset($5::jsonb) as x(r text, i bigint, s jsonb)`,
+         ${insertSnapshotsSql(8)}`,
         [
           entriesDocument(rows),
           recordedAtIso,
           JSON.stringify(nodes.map((n) => ({ l: log2(n.size), i: n.start / n.size, h: n.hash.toString('hex') }))),
-          JSON.stringify(projected.touched.map(([resource, v]) => ({ r: resource, s: v.state, i: v.state.asOfLogIndex, c: v.count }))),
-          JSON.stringify(projected.snapshots.map((x) => ({ r: x.resource, i: x.logIndex, s: x.state }))),
+          ...stateRows(projected.touched),
+          ...snapshotRows(projected.snapshots),
         ],
       );
       committed = { frontier, recordedAt, states: projected.states };

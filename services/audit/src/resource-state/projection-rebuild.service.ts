@@ -9,6 +9,7 @@ import { foldEntries, ProjectedResource, ResourceSnapshot } from './projection-f
 import { ResourceState } from './resource-state.projection.js';
 import { sloTargetsOf } from './slo-targets.js';
 import { readStoredEntry } from './stored-entry.js';
+import { insertSnapshotsSql, snapshotRows, stateRows, upsertStatesSql } from './projection-rows.js';
 
 const CHUNK = 5_000;
 
@@ -66,15 +67,8 @@ export class ProjectionRebuildService {
       if (apply) {
         await tx.query('delete from audit.resource_snapshots');
         await tx.query('delete from audit.resource_states');
-        const all = [...states.entries()];
-        await tx.query(
-          `insert into audit.resource_states (resource, state, log_index, entry_count) select * from unnest($1::text[], $2::jsonb[], $3::bigint[], $4::bigint[])`,
-          [all.map(([r]) => r), all.map(([, v]) => JSON.stringify(v.state)), all.map(([, v]) => v.state.asOfLogIndex), all.map(([, v]) => v.count)],
-        );
-        await tx.query(
-          `insert into audit.resource_snapshots (resource, log_index, state) select * from unnest($1::text[], $2::bigint[], $3::jsonb[])`,
-          [snapshots.map((s) => s.resource), snapshots.map((s) => s.logIndex), snapshots.map((s) => JSON.stringify(s.state))],
-        );
+        await tx.query(upsertStatesSql(1), stateRows([...states.entries()]));
+        await tx.query(insertSnapshotsSql(1), snapshotRows(snapshots));
         for (const listener of this.replacedListeners) listener();
       }
       if (differences.length) this.logger.warn(`projection rebuild from ${entries} entries differs for: ${differences.join(', ')}${apply ? ' (replaced)' : ''}`);

@@ -19,8 +19,8 @@ export class RiskRegisterService {
 
   async list(filter: { resource?: string; severity?: string }, now = new Date()) {
     const rows: { state: ResourceState }[] = filter.resource
-      ? await this.dataSource.query(`select state from audit.resource_states where resource = $1 and state ? 'protection'`, [filter.resource])
-      : await this.dataSource.query(`select state from audit.resource_states where state ? 'protection' order by resource`);
+      ? await this.dataSource.query(`select state from audit.resource_states where resource = $1 and state->'protection' is not null`, [filter.resource])
+      : await this.dataSource.query(`select state from audit.resource_states where state->'protection' is not null order by resource`);
     const policy = riskPolicyOf(this.config);
     const risks = rows.flatMap(({ state }) => {
       const open = state.protection?.openRisks ?? {};
