@@ -39,24 +39,7 @@ export class AuditorViews1764160000000 implements MigrationInterface {
              log_index
       from audit.log_entries
       where type = 'FailoverCompleted'`);
-    await q.query(`
-      create view audit.continuity_report as
-      select s.resource,
-             (s.state->'lastBackup'->>'createdAt')::timestamptz as last_backup_at,
-             (s.state->'lastVerified'->>'recoveryPoint')::timestamptz as last_verified_recovery_point,
-             extract(epoch from now() - (s.state->'lastVerified'->>'recoveryPoint')::timestamptz) as rpo_exposure_seconds,
-             coalesce((s.state->'lastVerified'->'threeTwoOne'->>'compliant')::boolean, false) as three_two_one_compliant,
-             (s.state->'counts'->>'backupsTaken')::int as backups_taken,
-             (s.state->'counts'->>'verificationsPassed')::int as verifications_passed,
-             (s.state->'counts'->>'verificationsFailed')::int as verifications_failed,
-             (s.state->'counts'->>'backupsFailed')::int as backups_failed,
-             (s.state->'counts'->>'failovers')::int as failovers,
-             (select max((f->>'rtoMs')::numeric) from jsonb_array_elements(s.state->'failovers') f) as worst_rto_ms,
-             1 - ((s.state->>'downtimeMs')::numeric / 1000)
-               / greatest(extract(epoch from now() - (s.state->>'trackedSince')::timestamptz), 1) as availability,
-             jsonb_array_length(s.state->'sloBreaches') as slo_breaches,
-             s.log_index as as_of_log_index
-      from audit.resource_states s`);
+    await q.query(continuityReportViewSql('jsonb'));
     await q.query(`
       do $$ begin
         if not exists (select 1 from pg_roles where rolname = 'continuity_auditor') then
@@ -75,3 +58,26 @@ export class AuditorViews1764160000000 implements MigrationInterface {
     await q.query(`drop view audit.backups`);
   }
 }
+
+/**
+ * The auditors' per-resource view of the projection states, for states stored as `type`
+ * (`jsonb` until ProjectionsAsJson1764320050000, `json` since).
+ */
+export const continuityReportViewSql = (type: 'json' | 'jsonb') => `
+      create view audit.continuity_report as
+      select s.resource,
+             (s.state->'lastBackup'->>'createdAt')::timestamptz as last_backup_at,
+             (s.state->'lastVerified'->>'recoveryPoint')::timestamptz as last_verified_recovery_point,
+             extract(epoch from now() - (s.state->'lastVerified'->>'recoveryPoint')::timestamptz) as rpo_exposure_seconds,
+             coalesce((s.state->'lastVerified'->'threeTwoOne'->>'compliant')::boolean, false) as three_two_one_compliant,
+             (s.state->'counts'->>'backupsTaken')::int as backups_taken,
+             (s.state->'counts'->>'verificationsPassed')::int as verifications_passed,
+             (s.state->'counts'->>'verificationsFailed')::int as verifications_failed,
+             (s.state->'counts'->>'backupsFailed')::int as backups_failed,
+             (s.state->'counts'->>'failovers')::int as failovers,
+             (select max((f->>'rtoMs')::numeric) from ${type}_array_elements(s.state->'failovers') f) as worst_rto_ms,
+             1 - ((s.state->>'downtimeMs')::numeric / 1000)
+               / greatest(extract(epoch from now() - (s.state->>'trackedSince')::timestamptz), 1) as availability,
+             ${type}_array_length(s.state->'sloBreaches') as slo_breaches,
+             s.log_index as as_of_log_index
+      from audit.resource_states s`;
