@@ -70,6 +70,11 @@ describe('projection states stored as json (real PostgreSQL)', () => {
     const types = await columnTypes();
     expect(types.map((c) => c.type)).toEqual(['json', 'json']);
     expect(types.map((c) => c.compression)).toEqual(['l', 'l']);
+    // The rows the type change rewrote are lz4 too, not the server's default.
+    const compressed = await sql.query(
+      `select pg_column_compression(state) as c from audit.resource_states union all select pg_column_compression(state) from audit.resource_snapshots`,
+    );
+    expect(compressed.rows.map((r) => r.c)).toEqual(['lz4', 'lz4']);
     expect((await sql.query(`select state from audit.resource_states`)).rows[0].state).toEqual(JSON.parse(JSON.stringify(state.state)));
     expect((await sql.query(`select state from audit.resource_snapshots`)).rows[0].state).toEqual(JSON.parse(JSON.stringify(snapshots[0]!.state)));
     expect(await report()).toEqual(reported);

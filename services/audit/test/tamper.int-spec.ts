@@ -88,8 +88,8 @@ describe('tamper evidence and offline verification (real NATS and PostgreSQL)', 
     // Five more entries are appended right after the check has read how many are stored.
     const spy = jest.spyOn(dataSource, 'query').mockImplementation(async (text: string, parameters?: any) => {
       const result = await query(text, parameters);
-      if (storedAtStart < 0 && text.includes('as stored from audit.log_entries')) {
-        storedAtStart = Number(result[0].stored);
+      if (storedAtStart < 0 && text.includes('max(log_index) as last from audit.log_entries')) {
+        storedAtStart = Number(result[0].last) + 1;
         spy.mockRestore();
         await publishBackups(audit, publisher, 5);
       }
@@ -115,6 +115,10 @@ describe('tamper evidence and offline verification (real NATS and PostgreSQL)', 
     await sql.query(
       `insert into audit.log_entries select 500, gen_random_uuid(), type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash from audit.log_entries where log_index = 3`,
     );
+    // …and one at the largest index a bigint holds (one past it does not exist to bound a check by).
+    await sql.query(
+      `insert into audit.log_entries select 9223372036854775807, gen_random_uuid(), type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash from audit.log_entries where log_index = 4`,
+    );
     await sql.query(`set session_replication_role = origin`);
 
     const after = await audit.post('/audit/integrity/check', OPERATOR);
@@ -123,6 +127,7 @@ describe('tamper evidence and offline verification (real NATS and PostgreSQL)', 
     expect(kinds).toEqual(expect.arrayContaining(['changed@7', 'missing@12']));
     expect(after.body.findings.some((f: any) => f.kind === 'root-mismatch')).toBe(true);
     expect(after.body.findings.some((f: any) => f.kind === 'missing' && f.detail.includes('next stored index is 500'))).toBe(true);
+    expect(after.body.findings.some((f: any) => f.kind === 'out-of-place' && f.detail.includes('not placed in the tree'))).toBe(true);
     const ready = await audit.get('/health/ready', null);
     expect(ready.status).toBe(503);
     expect(ready.body.checks.ledger.error).toContain('entry 7');

@@ -75,9 +75,15 @@ export const continuityReportViewSql = (type: 'json' | 'jsonb') => `
              (s.state->'counts'->>'verificationsFailed')::int as verifications_failed,
              (s.state->'counts'->>'backupsFailed')::int as backups_failed,
              (s.state->'counts'->>'failovers')::int as failovers,
-             (select max((f->>'rtoMs')::numeric) from ${type}_array_elements(s.state->'failovers') f) as worst_rto_ms,
+             (select max((f->>'rtoMs')::numeric) from jsonb_array_elements(s.state->'failovers') f) as worst_rto_ms,
              1 - ((s.state->>'downtimeMs')::numeric / 1000)
                / greatest(extract(epoch from now() - (s.state->>'trackedSince')::timestamptz), 1) as availability,
-             ${type}_array_length(s.state->'sloBreaches') as slo_breaches,
+             jsonb_array_length(s.state->'sloBreaches') as slo_breaches,
              s.log_index as as_of_log_index
-      from audit.resource_states s`;
+      from ${
+        type === 'jsonb'
+          ? 'audit.resource_states s'
+          : // Parsed once per row (`offset 0` keeps the cast from being repeated at each use): every
+            // operator on a json value parses the whole text again, ≈ 40× slower over 14 fields.
+            '(select resource, log_index, state::jsonb as state from audit.resource_states offset 0) s'
+      }`;

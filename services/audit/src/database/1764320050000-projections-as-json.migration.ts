@@ -1,13 +1,12 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { continuityReportViewSql } from './1764160000000-auditor-views.migration.js';
-import { compressProjectionsWith } from './1764300033000-projection-compression.migration.js';
 
 /**
  * Projection states (`resource_states.state`, `resource_snapshots.state`) are stored as `json`, not
  * `jsonb` (decision 0050). The writer rewrites tens of kilobytes of state per touched resource per
  * batch and a snapshot every 64 entries of a resource; parsing that into `jsonb` was most of what
  * PostgreSQL spent on a batch beyond its entries, while nothing queries inside a state but the
- * auditors' `continuity_report` view, which reads the same fields with the `json` functions. `json`
+ * auditors' `continuity_report` view, which now parses each state once per row it reads. `json`
  * only validates the text and hands it back as stored. Entries (`log_entries.envelope`) stay `jsonb`.
  */
 export class ProjectionsAsJson1764320050000 implements MigrationInterface {
@@ -24,9 +23,18 @@ export class ProjectionsAsJson1764320050000 implements MigrationInterface {
   private async storeAs(q: QueryRunner, type: 'json' | 'jsonb') {
     // The view reads the column: it goes while the column's type changes, and comes back as it was.
     await q.query(`drop view audit.continuity_report`);
-    await q.query(`alter table audit.resource_states alter column state type ${type} using state::${type}`);
-    await q.query(`alter table audit.resource_snapshots alter column state type ${type} using state::${type}`);
-    await compressProjectionsWith(q, 'lz4');
+    // Changing the type rewrites every row and resets the column's compression: both in one
+    // statement, so the rows are rewritten with lz4 (kept as they were by a server without it).
+    for (const table of ['resource_states', 'resource_snapshots']) {
+      await q.query(`
+        do $$
+        begin
+          alter table audit.${table} alter column state type ${type} using state::${type}, alter column state set compression lz4;
+        exception when feature_not_supported then
+          raise notice 'compression method lz4 is not supported by this server; projections keep the default';
+          alter table audit.${table} alter column state type ${type} using state::${type};
+        end $$`);
+    }
     await q.query(continuityReportViewSql(type));
     await q.query(`grant select on audit.continuity_report to continuity_auditor`);
   }

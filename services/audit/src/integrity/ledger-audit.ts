@@ -21,6 +21,9 @@ export interface AuditEntry {
   leafHash: string;
 }
 
+/** The longest run of missing entries stood in for (by zero leaves) to recompute later roots. */
+const MAX_GAP_FILLED = 1 << 20;
+
 /**
  * Re-checks a ledger, chunk by chunk, against itself and its signed heads: every leaf hash is
  * recomputed from the stored envelope, indices must run 0, 1, 2, … without gaps, stored Merkle
@@ -60,6 +63,11 @@ export class LedgerAuditor {
       const expected = this.frontier.size;
       if (entry.logIndex > expected) {
         this.report({ kind: 'missing', logIndex: expected, detail: `entries ${expected}…${entry.logIndex - 1} are missing (next stored index is ${entry.logIndex})` });
+        if (entry.logIndex - expected > MAX_GAP_FILLED) {
+          // Filling the gap would take as long as the forged index is large: left out of the tree.
+          this.report({ kind: 'out-of-place', logIndex: entry.logIndex, detail: `entry ${entry.logIndex} lies ${entry.logIndex - expected} entries past the last one; not placed in the tree` });
+          continue;
+        }
       } else if (entry.logIndex < expected) {
         this.report({ kind: 'out-of-place', logIndex: entry.logIndex, detail: `entry ${entry.logIndex} appears after ${expected - 1}` });
         continue;

@@ -160,16 +160,16 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
     // them unless entries were removed): appended while it runs, they are the next check's. Chasing
     // the writer instead re-hashed every entry twice while a backlog drained, and never ended while
     // appends outpaced the check.
-    const [{ stored }] = await this.dataSource.query('select coalesce(max(log_index) + 1, 0) as stored from audit.log_entries');
-    let after = -1;
-    for (;;) {
+    // (The last index, not one past it: a row forged at the largest bigint must be read and reported.)
+    const [{ last }] = await this.dataSource.query('select max(log_index) as last from audit.log_entries');
+    let after = '-1'; // as PostgreSQL wrote it: a bigint beyond 2^53 does not survive a Number
+    for (; last !== null; ) {
       const rows: { log_index: string; envelope: unknown; leaf_hash: Buffer }[] = await this.dataSource.query(
-        'select log_index, envelope, leaf_hash from audit.log_entries where log_index > $1 and log_index < $2 order by log_index limit $3',
-        [after, stored, CHUNK],
+        'select log_index, envelope, leaf_hash from audit.log_entries where log_index > $1 and log_index <= $2 order by log_index limit $3',
+        [after, last, CHUNK],
       );
       if (rows.length === 0) break;
-      const first = Number(rows[0]!.log_index);
-      after = Number(rows[rows.length - 1]!.log_index);
+      after = rows[rows.length - 1]!.log_index;
       const nodes: SubtreeNode[] = [];
       for (let i = 0; i < rows.length; i += FEED_SLICE) {
         if (i > 0) await nextTurn();
@@ -183,7 +183,7 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
         );
         auditor.compareNodes(nodes, new Map(stored.map((r: { level: number; idx: string; hash: Buffer }) => [`${r.level}:${Number(r.idx)}`, r.hash])));
       }
-      if (first > after) break;
+      if (rows.length < CHUNK) break; // the last chunk up to `last`
     }
     const ledgerFindings = auditor.finish();
     const findings = [...ledgerFindings, ...(await this.announceLost(this.announcementFindings(heads, announcements, announcedBy), heads, ledgerFindings))];

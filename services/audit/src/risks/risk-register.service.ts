@@ -18,9 +18,11 @@ export class RiskRegisterService {
   ) {}
 
   async list(filter: { resource?: string; severity?: string }, now = new Date()) {
-    const rows: { state: ResourceState }[] = filter.resource
-      ? await this.dataSource.query(`select state from audit.resource_states where resource = $1 and state->'protection' is not null`, [filter.resource])
-      : await this.dataSource.query(`select state from audit.resource_states where state->'protection' is not null order by resource`);
+    const read: { state: ResourceState }[] = filter.resource
+      ? await this.dataSource.query(`select state from audit.resource_states where resource = $1`, [filter.resource])
+      : await this.dataSource.query(`select state from audit.resource_states order by resource`);
+    // Filtered here, not in SQL: states are `json`, which PostgreSQL would parse once more to look inside.
+    const rows = read.filter(({ state }) => state.protection !== undefined);
     const policy = riskPolicyOf(this.config);
     const risks = rows.flatMap(({ state }) => {
       const open = state.protection?.openRisks ?? {};
