@@ -38,7 +38,14 @@ describe('projection states stored as json (real PostgreSQL)', () => {
          where c.relnamespace = 'audit'::regnamespace and c.relname in ('resource_states', 'resource_snapshots') and a.attname = 'state' order by 1`,
       )
     ).rows;
-  const report = async () => (await sql.query(`select resource, backups_taken, slo_breaches, three_two_one_compliant from audit.continuity_report order by resource`)).rows;
+  const report = async () =>
+    (
+      await sql.query(
+        `select resource, last_backup_at, last_verified_recovery_point, three_two_one_compliant, backups_taken, verifications_passed, verifications_failed,
+                backups_failed, failovers, worst_rto_ms::float8 as worst_rto_ms, round(availability::numeric, 6)::float8 as availability, slo_breaches, as_of_log_index::int as as_of_log_index
+         from audit.continuity_report order by resource`,
+      )
+    ).rows;
 
   beforeAll(async () => {
     db = await createTestDatabase('audit');
@@ -57,12 +64,33 @@ describe('projection states stored as json (real PostgreSQL)', () => {
     await before.runMigrations();
     await before.destroy();
     const { states, snapshots } = projected('orders-db', 130);
-    const state = states.get('orders-db')!;
+    const folded = states.get('orders-db')!;
+    // Every field the view reads set: failovers (worst RTO), downtime (availability), a breach.
+    const trackedSince = new Date(Date.now() - 100_000_000).toISOString();
+    const failover = (rtoMs: number) => ({ failoverId: `f-${rtoMs}`, from: 'a', to: 'b', rtoMs, lagBytes: 0, completedAt: trackedSince });
+    const breach = { kind: 'rto' as const, at: trackedSince, valueMs: 40_000, targetMs: 30_000, detail: 'slow' };
+    const state = { ...folded, state: { ...folded.state, trackedSince, downtimeMs: 5_000, failovers: [failover(1_200), failover(3_400)], sloBreaches: [breach] } };
     await sql.query(`insert into audit.resource_states (resource, state, log_index, entry_count) values ($1, $2::jsonb, $3, $4)`, ['orders-db', JSON.stringify(state.state), state.state.asOfLogIndex, state.count]);
     await sql.query(`insert into audit.resource_snapshots (resource, log_index, state) values ($1, $2, $3::jsonb)`, ['orders-db', snapshots[0]!.logIndex, JSON.stringify(snapshots[0]!.state)]);
     expect((await columnTypes()).map((c) => c.type)).toEqual(['jsonb', 'jsonb']);
     const reported = await report();
-    expect(reported).toEqual([{ resource: 'orders-db', backups_taken: 130, slo_breaches: 0, three_two_one_compliant: false }]);
+    expect(reported).toEqual([
+      {
+        resource: 'orders-db',
+        last_backup_at: new Date(state.state.lastBackup!.createdAt),
+        last_verified_recovery_point: null,
+        three_two_one_compliant: false,
+        backups_taken: 130,
+        verifications_passed: 0,
+        verifications_failed: 0,
+        backups_failed: 0,
+        failovers: 0,
+        worst_rto_ms: 3_400,
+        availability: Math.round((1 - 5 / 100_000) * 1e6) / 1e6,
+        slo_breaches: 1,
+        as_of_log_index: 129,
+      },
+    ]);
 
     const after = migrated([...BEFORE, ProjectionsAsJson1764320050000]);
     await after.initialize();

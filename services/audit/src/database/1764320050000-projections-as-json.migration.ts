@@ -6,7 +6,7 @@ import { continuityReportViewSql } from './1764160000000-auditor-views.migration
  * `jsonb` (decision 0050). The writer rewrites tens of kilobytes of state per touched resource per
  * batch and a snapshot every 64 entries of a resource; parsing that into `jsonb` was most of what
  * PostgreSQL spent on a batch beyond its entries, while nothing queries inside a state but the
- * auditors' `continuity_report` view, which now parses each state once per row it reads. `json`
+ * auditors' `continuity_report` view, which takes its fields out of a state in one pass. `json`
  * only validates the text and hands it back as stored. Entries (`log_entries.envelope`) stay `jsonb`.
  */
 export class ProjectionsAsJson1764320050000 implements MigrationInterface {
