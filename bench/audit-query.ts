@@ -16,7 +16,9 @@
  * Usage: `npm run bench -- audit-query [--events N] [--queries Q]`. Goals (issue 15): state p99 <
  * 20 ms, proof p99 < 5 ms. The goals are absolute; as a floor for reading them on a shared machine,
  * the same HTTP stack's `GET /health/live` (no token, no database) is timed between the proof
- * requests. `BENCH_SERVICE_NODE_ARGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof --trace-gc`) are
+ * requests, and each request's own statement is timed straight against PostgreSQL from this process
+ * right after it (`*_sql_*`: the round trip every request of that kind makes, without the service;
+ * a request's tail cannot be shorter than its statement's). `BENCH_SERVICE_NODE_ARGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof --trace-gc`) are
  * passed to node for the serving process; `BENCH_SERVICE_OUTPUT=<file>` saves what it printed.
  * `--keep` leaves the filled database and streams in place and prints how to reuse them;
  * `--ledger <namespace>,<database-url>` times against such a ledger without filling (A/B runs on
@@ -38,6 +40,7 @@ import { connectTestNats, createTestTopology, pollUntil, TEST_NATS_URL } from '@
 import { createTestDatabase, startServiceProcess, TEST_DATABASE_URL } from '@continuity/runtime/testing';
 import { LedgerWriter } from '@continuity/audit/ledger/ledger.writer.js';
 import { TreeHeadsService } from '@continuity/audit/signing/tree-heads.service.js';
+import { ENTRY_WITH_PROOF_HASHES, STATE_INPUTS } from '@continuity/audit/history/history.service.js';
 import { startBenchAudit } from './lib/audit.js';
 import { intOption, median, percentile, printResult, progress, round } from './lib/report.js';
 
@@ -176,6 +179,7 @@ const main = async () => {
   const { topology, db, filled, keep } = await ledgerOf(nc);
   let service: Awaited<ReturnType<typeof startServiceProcess>> | undefined;
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const direct = new Client({ connectionString: db.url });
   try {
 
     const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -220,26 +224,43 @@ const main = async () => {
       });
     const { ids, first, last, treeSize } = await requestsOf(db.url);
     const anId = () => ids[Math.floor(Math.random() * ids.length)];
+    // The same statements straight to PostgreSQL (one connection, named, as the service's pool runs them).
+    await direct.connect();
+    const signed = Number((await direct.query<{ size: string }>('select max(tree_size) as size from audit.tree_heads')).rows[0]?.size ?? 0);
+    const timed = async (query: { name: string; text: string; values: unknown[] }) => {
+      const t0 = performance.now();
+      await direct.query(query);
+      return performance.now() - t0;
+    };
+    const stateSql = (resource: string, at: string) => timed({ ...STATE_INPUTS, values: [resource, at, signed] });
+    const proofSql = (id: string) => timed({ ...ENTRY_WITH_PROOF_HASHES, values: [id, signed] });
     for (let i = 0; i < 50; i++) {
       // warm-up: JIT, connections, named statements (a long-running service has all three)
       await get(`/audit/resources/db-${i}/state?at=${new Date(last).toISOString()}`);
       await get(`/audit/events/${anId()}`);
+      await stateSql(`db-${i}`, new Date(last).toISOString());
+      await proofSql(anId()!);
     }
     const stateMs: number[] = [];
+    const stateSqlMs: number[] = [];
     for (let i = 0; i < QUERIES; i++) {
       const at = new Date(first + Math.random() * (last - first)).toISOString();
       stateMs.push(await get(`/audit/resources/db-${Math.floor(Math.random() * RESOURCES)}/state?at=${at}`));
+      stateSqlMs.push(await stateSql(`db-${Math.floor(Math.random() * RESOURCES)}`, new Date(first + Math.random() * (last - first)).toISOString()));
     }
     const proofMs: number[] = [];
+    const proofSqlMs: number[] = [];
     const floorMs: number[] = [];
     for (let i = 0; i < QUERIES; i++) {
       proofMs.push(await get(`/audit/events/${anId()}`));
       floorMs.push(await get('/health/live'));
+      proofSqlMs.push(await proofSql(anId()!));
     }
     const rssMb = rssMbOf(service.child.pid!);
     progress(`state?at: median ${round(median(stateMs), 2)} ms, p99 ${round(percentile(stateMs, 99), 2)} ms`);
     progress(`event + inclusion proof: median ${round(median(proofMs), 2)} ms, p99 ${round(percentile(proofMs, 99), 2)} ms`);
     progress(`floor (GET /health/live, same loop): median ${round(median(floorMs), 2)} ms, p99 ${round(percentile(floorMs, 99), 2)} ms`);
+    progress(`statements alone, straight to PostgreSQL: state inputs median ${round(median(stateSqlMs), 2)} ms, p99 ${round(percentile(stateSqlMs, 99), 2)} ms; entry + proof hashes median ${round(median(proofSqlMs), 2)} ms, p99 ${round(percentile(proofSqlMs, 99), 2)} ms`);
     progress(`serving process rss ${rssMb} MB`);
     printResult({
       bench: 'audit-query',
@@ -251,6 +272,10 @@ const main = async () => {
       proof_median_ms: round(median(proofMs), 2),
       floor_p99_ms: round(percentile(floorMs, 99), 2),
       floor_median_ms: round(median(floorMs), 2),
+      state_sql_p99_ms: round(percentile(stateSqlMs, 99), 2),
+      state_sql_median_ms: round(median(stateSqlMs), 2),
+      proof_sql_p99_ms: round(percentile(proofSqlMs, 99), 2),
+      proof_sql_median_ms: round(median(proofSqlMs), 2),
       events: treeSize,
       rss_mb: rssMb,
       ...(filled ? { fill_rss_mb: filled.rssMb } : {}),
@@ -258,6 +283,7 @@ const main = async () => {
     });
   } finally {
     agent.destroy();
+    await direct.end().catch(() => undefined);
     await service?.stop('SIGTERM');
     if (service && process.env.BENCH_SERVICE_OUTPUT) writeFileSync(process.env.BENCH_SERVICE_OUTPUT, service.output());
     if (!keep) {

@@ -5,8 +5,8 @@ import { aBackupCreatedData, aFailoverCompletedData, anEvent, anIntegrityVerifie
 import { connectTestNats, createTestTopology, pollUntil, readDeadLetters } from '@continuity/messaging/testing';
 import { createTestDatabase } from '@continuity/runtime/testing';
 import { Client } from 'pg';
-import { entryInHead, envelopeLeafHash, fromHex, inclusionProofRanges, perfectCover, rootFromLeafHashes, verifyConsistency, verifyEntriesInHead, verifyHeadWithPinnedKeys, verifyInclusion, verifyTreeHead } from '@continuity/contracts/ledger';
-import { inclusionHashesSql } from '../src/ledger/ledger.queries.js';
+import { consistencyProofRanges, entryInHead, envelopeLeafHash, fromHex, inclusionProofRanges, perfectCover, rootFromLeafHashes, verifyConsistency, verifyEntriesInHead, verifyHeadWithPinnedKeys, verifyInclusion, verifyTreeHead } from '@continuity/contracts/ledger';
+import { consistencyHashesSql, inclusionHashesSql } from '../src/ledger/ledger.queries.js';
 import { SNAPSHOT_EVERY } from '../src/resource-state/projection-fold.js';
 import { evolveResourceState, ResourceState } from '../src/resource-state/resource-state.projection.js';
 import { AUDITOR, OPERATOR, startAudit } from './harness.js';
@@ -199,6 +199,28 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
       for (const size of [1_003_000, 2 ** 31 + 5, 2 ** 40 - 1, 2 ** 52 + 3]) for (const index of [0, 1, Math.floor(size / 2), size - 2, size - 1]) await check(index, size);
       // Not in the tree: nothing to read.
       expect((await client.query(cover, [7, 7])).rows).toEqual([]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('lists, in SQL, exactly the stored subtrees a consistency proof needs, for every pair of small trees and for trees up to 2^52', async () => {
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const cover = `with ${consistencyHashesSql('$1::bigint', '$2::bigint')} select level, idx::text as idx from consistency_cover`;
+      const check = async (from: number, to: number) => {
+        const expected = consistencyProofRanges(from, to)
+          .flatMap((r) => perfectCover(r.start, r.size))
+          .map((p) => `${Math.log2(p.size)}:${p.start / p.size}`)
+          .sort();
+        const { rows } = await client.query<{ level: number; idx: string }>(cover, [from, to]);
+        expect({ from, to, cover: rows.map((r) => `${r.level}:${r.idx}`).sort() }).toEqual({ from, to, cover: expected });
+      };
+      for (let to = 2; to <= 40; to++) for (let from = 1; from < to; from++) await check(from, to);
+      for (const to of [1_003_000, 2 ** 31 + 5, 2 ** 40 - 1, 2 ** 52 + 3]) for (const from of [1, 2, 3, 2 ** 19, 2 ** 19 + 1, 2 ** 19 + 2 ** 10, Math.floor(to / 2), to - 2, to - 1]) await check(from, to);
+      // Nothing to prove between equal trees, from the empty tree or backwards: nothing to read.
+      for (const [from, to] of [[7, 7], [0, 7], [8, 7]]) expect((await client.query(cover, [from, to])).rows).toEqual([]);
     } finally {
       await client.end();
     }

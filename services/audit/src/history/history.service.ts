@@ -5,12 +5,12 @@ import { DataSource } from 'typeorm';
 import { DomainError } from '@continuity/contracts';
 import { PG_POOL, SERVICE_CONFIG } from '@continuity/runtime';
 import { AuditConfig } from '../config/audit.config.js';
-import { inclusionHashesSql, LedgerProofs } from '../ledger/ledger.queries.js';
+import { consistencyHashesSql, inclusionHashesSql, LedgerProofs, SubtreeHashRows } from '../ledger/ledger.queries.js';
 import { assessAt, evolveResourceState, ResourceState } from '../resource-state/resource-state.projection.js';
 import { sloTargetsOf } from '../resource-state/slo-targets.js';
 import { assessProtection } from '../resource-state/protection.projection.js';
 import { readStoredEntry } from '../resource-state/stored-entry.js';
-import { TreeHeadsService } from '../signing/tree-heads.service.js';
+import { HEAD_AT_OR_AFTER_SQL, headFromRow, TreeHeadsService } from '../signing/tree-heads.service.js';
 
 export interface StoredEntry {
   logIndex: number;
@@ -41,14 +41,19 @@ const toEntry = (row: Record<string, any>): StoredEntry => ({
 
 /** A log entry as the projection folds it, from the statement below. */
 type FoldedRow = { log_index: number; recorded_at: string; envelope: unknown };
+/** The row `STATE_INPUTS` returns (none when nothing was recorded by then). */
+type StateInputs = { tree_size: string; snapshot: ResourceState | null; entries: FoldedRow[]; head: Record<string, unknown> | null; consistency_hashes: SubtreeHashRows };
 
 /**
- * What `stateAt` folds, in one statement: the tree size covering `at` ($2), the resource's ($1)
- * newest snapshot inside it (primary key (resource, log_index), read backwards from that size) and
- * the entries after that snapshot ((resource, log_index) index: at most SNAPSHOT_EVERY of them).
- * Named statements are parsed and planned once per connection.
+ * Everything `stateAt` needs, in one statement: the tree size covering `at` ($2), the resource's ($1)
+ * newest snapshot inside it (primary key (resource, log_index), read backwards from that size), the
+ * entries after that snapshot ((resource, log_index) index: at most SNAPSHOT_EVERY of them), the
+ * first signed head covering that size, and every stored hash of the consistency proof from that
+ * size to the newest signed head this instance knows of ($3; none when the size is past it).
+ * Named statements are parsed and planned once per connection. (Exported for the `audit-query`
+ * benchmark, which times it straight against PostgreSQL as the floor of a state request.)
  */
-const STATE_INPUTS = {
+export const STATE_INPUTS = {
   name: 'audit-state-inputs',
   text: `with bound as (
            select log_index + 1 as tree_size from audit.log_entries
@@ -56,19 +61,21 @@ const STATE_INPUTS = {
          ), snapshot as (
            select s.log_index, s.state from audit.resource_snapshots s, bound b
            where s.resource = $1::text and s.log_index < b.tree_size order by s.log_index desc limit 1
-         )
+         ), ${consistencyHashesSql('(select tree_size from bound)', '$3::bigint')}
          select b.tree_size,
                 (select state from snapshot) as snapshot,
                 (select coalesce(json_agg(json_build_object('log_index', e.log_index, 'recorded_at', e.recorded_at, 'envelope', e.envelope) order by e.log_index), '[]')
                    from audit.log_entries e
                   where e.resource = $1::text and e.untrusted is null
-                    and e.log_index > coalesce((select log_index from snapshot), -1) and e.log_index < b.tree_size) as entries
+                    and e.log_index > coalesce((select log_index from snapshot), -1) and e.log_index < b.tree_size) as entries,
+                (select row_to_json(h) from (${HEAD_AT_OR_AFTER_SQL('b.tree_size')}) h) as head,
+                (select coalesce(json_agg(json_build_array(c.level, c.idx, encode(c.hash, 'hex'))), '[]') from consistency_hashes c) as consistency_hashes
            from bound b`,
 };
 
 const ENTRY_COLUMNS = 'log_index, event_id, type, resource, occurred_at, recorded_at, stream_seq, envelope, leaf_hash, untrusted';
-/** The entry ($1) and every stored hash of its inclusion proof in the tree of $2 leaves (none when it is not in that tree), in one round trip. */
-const ENTRY_WITH_PROOF_HASHES = {
+/** The entry ($1) and every stored hash of its inclusion proof in the tree of $2 leaves (none when it is not in that tree), in one round trip (the benchmark's floor of a proof request, as above). */
+export const ENTRY_WITH_PROOF_HASHES = {
   name: 'audit-entry-with-proof-hashes',
   text: `with entry as (select ${ENTRY_COLUMNS} from audit.log_entries where event_id = $1::uuid),
          ${inclusionHashesSql('(select log_index from entry)', '$2::bigint')}
@@ -98,26 +105,25 @@ export class HistoryService {
    * The resource's state as recorded by `at`: the fold of every entry recorded at or before it
    * (the nearest snapshot plus at most SNAPSHOT_EVERY entries), the tree size N that covers, the
    * first signed head at or after N, and a consistency proof from N to the latest signed head.
-   * Two round trips whatever the log's length: the fold's inputs in one statement, then the head
-   * and the proof side by side.
+   * One round trip whatever the log's length; a second only when N is past the newest head this
+   * instance knows of (another instance may have signed since).
    */
   async stateAt(resource: string, at: Date) {
-    const { rows } = await this.pool.query<{ tree_size: string; snapshot: ResourceState | null; entries: FoldedRow[] }>({
-      ...STATE_INPUTS,
-      values: [resource, at.toISOString()],
-    });
-    const treeSize = rows[0] ? Number(rows[0].tree_size) : 0;
     let latest = await this.heads.latestCached();
-    // Past the newest head this instance knows of: another instance may have signed since.
-    if (treeSize > 0 && (!latest || latest.treeSize < treeSize)) latest = await this.heads.latest();
-    const to = latest?.treeSize ?? 0;
-    const [head, consistency] = await Promise.all([
-      treeSize > 0 ? this.heads.atOrAfter(treeSize) : null,
-      treeSize > 0 && to >= treeSize ? this.proofs.consistency(treeSize, to).then((proof) => ({ from: treeSize, to, proof })) : null,
-    ]);
+    const known = latest?.treeSize ?? 0;
+    const { rows } = await this.pool.query<StateInputs>({ ...STATE_INPUTS, values: [resource, at.toISOString(), known] });
+    const inputs = rows[0];
+    const treeSize = inputs ? Number(inputs.tree_size) : 0;
+    const head = inputs?.head ? headFromRow(inputs.head) : null;
+    let consistency = treeSize > 0 && known >= treeSize ? { from: treeSize, to: known, proof: this.proofs.consistencyFrom(treeSize, known, inputs!.consistency_hashes) } : null;
+    if (treeSize > known) {
+      latest = await this.heads.latest();
+      const to = latest?.treeSize ?? 0;
+      if (to >= treeSize) consistency = await this.proofs.consistency(treeSize, to).then((proof) => ({ from: treeSize, to, proof }));
+    }
     const targets = sloTargetsOf(this.config);
-    let state: ResourceState | null = rows[0]?.snapshot ?? null;
-    for (const row of rows[0]?.entries ?? []) state = evolveResourceState(state, readStoredEntry(row), targets);
+    let state: ResourceState | null = inputs?.snapshot ?? null;
+    for (const row of inputs?.entries ?? []) state = evolveResourceState(state, readStoredEntry(row), targets);
     return {
       resource,
       at: at.toISOString(),

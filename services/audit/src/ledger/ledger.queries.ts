@@ -28,34 +28,74 @@ const SUBTREE_HASHES = {
 };
 
 /**
- * A statement's CTEs (`inclusion_cover`, `inclusion_hashes`) reading every stored hash the inclusion
- * proof of the leaf at `index` (an SQL expression) in the tree of `size` leaves needs, so that an
- * entry and its proof come in one round trip. At each level j the proof lists the sibling of the
- * node on the leaf's path, [s, s + 2^j) with s = ((index >> j) xor 1) << j, where it starts inside
- * the tree: one stored subtree when whole, else (the tree's right edge) the perfect subtrees of
- * its size's binary digits — what `perfectCover` gives for `inclusionProofRanges` (the tests
- * compare both for every index of every tree up to a size). Each hash by primary key; one missing
- * comes back null, and building the proof then fails naming it.
+ * CTEs `<name>_cover` and `<name>_hashes`: the stored hashes of the siblings, at levels from
+ * `fromLevel` up, of the path from the leaf at `index` to the root of the tree of `size` leaves
+ * (SQL expressions). At each level j the sibling is [s, s + 2^j) with s = ((index >> j) xor 1) << j,
+ * where it starts inside the tree: one stored subtree when whole, else (the tree's right edge) the
+ * perfect subtrees of its size's binary digits. Each hash by primary key; one missing comes back
+ * null, and building the proof then fails naming it.
  */
-export const inclusionHashesSql = (index: string, size: string) => `
-  inclusion_siblings as (
+const pathSiblingsSql = (name: string, index: string, size: string, fromLevel: string) => `
+  ${name}_siblings as (
     select j, ((${index} >> j) # 1) << j as s from generate_series(0, 62) as j
-     where ${index} < ${size} and ((${index} >> j) # 1) << j < ${size}
-  ), inclusion_cover as (
-    select j as level, s >> j as idx from inclusion_siblings where s + (1::bigint << j) <= ${size}
+     where j >= ${fromLevel} and ${index} < ${size} and ((${index} >> j) # 1) << j < ${size}
+  ), ${name}_cover as (
+    select j as level, s >> j as idx from ${name}_siblings where s + (1::bigint << j) <= ${size}
     union all
     select b as level, (s + (((${size} - s) >> (b + 1)) << (b + 1))) >> b as idx
-      from inclusion_siblings, generate_series(0, 62) as b
+      from ${name}_siblings, generate_series(0, 62) as b
      where s + (1::bigint << j) > ${size} and b < j and ((${size} - s) >> b) & 1 = 1
-  ), inclusion_hashes as (
+  )`;
+
+const storedHashesSql = (name: string) => `
+  ${name}_hashes as (
     select c.level, c.idx,
            case when c.level = 0 then (select l.leaf_hash from audit.log_entries l where l.log_index = c.idx)
                 else (select n.hash from audit.merkle_nodes n where n.level = c.level and n.idx = c.idx) end as hash
-      from inclusion_cover c
+      from ${name}_cover c
   )`;
 
-/** The rows `inclusionHashesSql` reads, as `json_agg(json_build_array(level, idx, encode(hash, 'hex')))` hands them over. */
+/**
+ * A statement's CTEs (`inclusion_cover`, `inclusion_hashes`) reading every stored hash the inclusion
+ * proof of the leaf at `index` (an SQL expression) in the tree of `size` leaves needs, so that an
+ * entry and its proof come in one round trip: what `perfectCover` gives for `inclusionProofRanges`
+ * (the tests compare both for every index of every tree up to a size).
+ */
+export const inclusionHashesSql = (index: string, size: string) => `${pathSiblingsSql('inclusion', index, size, '0')},${storedHashesSql('inclusion')}`;
+
+/**
+ * A statement's CTEs (`consistency_cover`, `consistency_hashes`) reading every stored hash the
+ * consistency proof from the tree of `from` leaves to the tree of `to` leaves needs (none unless
+ * 0 < from < to), so that a state as of a past time comes with its proof in one round trip. The
+ * proof (RFC 9162 2.1.4) lists the siblings of the path from leaf from − 1 at the levels from t up,
+ * where 2^t is the largest power of two dividing `from`, after the perfect subtree [from − 2^t,
+ * from) unless that is the whole old tree: what `perfectCover` gives for `consistencyProofRanges`
+ * (the tests compare both for every pair of small trees and for trees up to 2^52).
+ */
+export const consistencyHashesSql = (from: string, to: string) => `
+  consistency_bounds as (
+    select ${from} as m, ${to} as n,
+           (select min(t) from generate_series(0, 62) as t where (${from} >> t) & 1 = 1) as t
+     where 0 < ${from} and ${from} < ${to}
+  ), ${pathSiblingsSql('consistency_path', '(select m - 1 from consistency_bounds)', '(select n from consistency_bounds)', '(select t from consistency_bounds)')},
+  consistency_cover as (
+    select level, idx from consistency_path_cover
+    union all
+    select t as level, (m - 1) >> t as idx from consistency_bounds where m & (m - 1) <> 0
+  ),${storedHashesSql('consistency')}`;
+
+/** The rows `inclusionHashesSql` and `consistencyHashesSql` read, as `json_agg(json_build_array(level, idx, encode(hash, 'hex')))` hands them over. */
 export type SubtreeHashRows = [level: number, idx: number | string, hash: string | null][];
+
+/** The stored perfect subtrees by `start:size` from the rows a statement's `*_hashes` CTE handed over (a missing hash is left out). */
+const foundIn = (rows: SubtreeHashRows): Map<string, Buffer> => {
+  const found = new Map<string, Buffer>();
+  for (const [level, idx, hash] of rows) {
+    const size = 2 ** level;
+    if (hash !== null) found.set(key(Number(idx) * size, size), Buffer.from(hash, 'hex'));
+  }
+  return found;
+};
 
 /** MTH of each range (hex) from `found`, the stored perfect subtrees by `start:size`; one missing is an error naming it. */
 const hashesFrom = (ranges: LeafRange[], found: Map<string, Buffer>): string[] => {
@@ -99,12 +139,12 @@ export class LedgerProofs {
 
   /** The inclusion proof of the leaf at `index` in the tree of `treeSize` leaves, from the hashes a statement with `inclusionHashesSql` read. */
   inclusionFrom(index: number, treeSize: number, rows: SubtreeHashRows): string[] {
-    const found = new Map<string, Buffer>();
-    for (const [level, idx, hash] of rows) {
-      const size = 2 ** level;
-      if (hash !== null) found.set(key(Number(idx) * size, size), Buffer.from(hash, 'hex'));
-    }
-    return hashesFrom(inclusionProofRanges(index, treeSize), found);
+    return hashesFrom(inclusionProofRanges(index, treeSize), foundIn(rows));
+  }
+
+  /** The consistency proof from the tree of `from` leaves to that of `to`, from the hashes a statement with `consistencyHashesSql` read. */
+  consistencyFrom(from: number, to: number, rows: SubtreeHashRows): string[] {
+    return from === to ? [] : hashesFrom(consistencyProofRanges(from, to), foundIn(rows));
   }
 
   /** MTH of each range (hex), from the stored perfect subtrees that cover them. */

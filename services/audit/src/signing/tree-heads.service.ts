@@ -10,7 +10,8 @@ import { WriterLease } from '../database/writer-lease.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { SignedTreeHead } from '@continuity/contracts/ledger';
 
-const toHead = (row: Record<string, unknown>): SignedTreeHead => ({
+/** A `tree_heads` row (or its `row_to_json`) as the head it stores. */
+export const headFromRow = (row: Record<string, unknown>): SignedTreeHead => ({
   treeSize: Number(row.tree_size),
   rootHash: String(row.root_hash),
   timestamp: String(row.timestamp),
@@ -18,10 +19,11 @@ const toHead = (row: Record<string, unknown>): SignedTreeHead => ({
   keyId: String(row.key_id),
 });
 
-const HEAD_AT_OR_AFTER = {
-  name: 'audit-head-at-or-after',
-  text: 'select tree_size, root_hash, timestamp, signature, key_id from audit.tree_heads where tree_size >= $1::bigint order by tree_size asc limit 1',
-};
+/** The first signed head covering at least `size` (an SQL expression) entries: one row or none. */
+export const HEAD_AT_OR_AFTER_SQL = (size: string) =>
+  `select tree_size, root_hash, timestamp, signature, key_id from audit.tree_heads where tree_size >= ${size} order by tree_size asc limit 1`;
+
+const HEAD_AT_OR_AFTER = { name: 'audit-head-at-or-after', text: HEAD_AT_OR_AFTER_SQL('$1::bigint') };
 
 /** No signed head answers the question (the ledger is empty, or not yet signed that far): 404. */
 export class NoSignedHeadError extends DomainError {
@@ -123,7 +125,7 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
 
   async latest(): Promise<SignedTreeHead | null> {
     const [row] = await this.dataSource.query('select * from audit.tree_heads order by tree_size desc limit 1');
-    const head = row ? toHead(row) : null;
+    const head = row ? headFromRow(row) : null;
     if (head && (!this.newest || head.treeSize > this.newest.treeSize)) this.newest = head;
     return head;
   }
@@ -133,20 +135,20 @@ export class TreeHeadsService implements OnApplicationBootstrap, OnModuleDestroy
     const {
       rows: [row],
     } = await this.pool.query({ ...HEAD_AT_OR_AFTER, values: [size] });
-    return row ? toHead(row) : null;
+    return row ? headFromRow(row) : null;
   }
 
   /** Heads covering more than `from` and at most `to` entries, oldest first. */
   async between(from: number, to: number): Promise<SignedTreeHead[]> {
-    return (await this.dataSource.query('select * from audit.tree_heads where tree_size > $1 and tree_size <= $2 order by tree_size asc', [from, to])).map(toHead);
+    return (await this.dataSource.query('select * from audit.tree_heads where tree_size > $1 and tree_size <= $2 order by tree_size asc', [from, to])).map(headFromRow);
   }
 
   /** Up to `limit` heads covering more than `after` entries, oldest first: one page of `GET /audit/tree-heads`. */
   async page(after: number, limit: number): Promise<SignedTreeHead[]> {
-    return (await this.dataSource.query('select * from audit.tree_heads where tree_size > $1 order by tree_size asc limit $2', [after, limit])).map(toHead);
+    return (await this.dataSource.query('select * from audit.tree_heads where tree_size > $1 order by tree_size asc limit $2', [after, limit])).map(headFromRow);
   }
 
   async all(): Promise<SignedTreeHead[]> {
-    return (await this.dataSource.query('select * from audit.tree_heads order by tree_size asc')).map(toHead);
+    return (await this.dataSource.query('select * from audit.tree_heads order by tree_size asc')).map(headFromRow);
   }
 }
