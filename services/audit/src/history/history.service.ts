@@ -105,8 +105,9 @@ export class HistoryService {
    * The resource's state as recorded by `at`: the fold of every entry recorded at or before it
    * (the nearest snapshot plus at most SNAPSHOT_EVERY entries), the tree size N that covers, the
    * first signed head at or after N, and a consistency proof from N to the latest signed head.
-   * One round trip whatever the log's length; a second only when N is past the newest head this
-   * instance knows of (another instance may have signed since).
+   * One round trip whatever the log's length once a head is cached; more only when N is past the
+   * newest head this instance knows of (another instance may have signed since): the latest head,
+   * then the proof (and the covering head, if it was signed after the statement read none).
    */
   async stateAt(resource: string, at: Date) {
     let latest = await this.heads.latestCached();
@@ -114,12 +115,15 @@ export class HistoryService {
     const { rows } = await this.pool.query<StateInputs>({ ...STATE_INPUTS, values: [resource, at.toISOString(), known] });
     const inputs = rows[0];
     const treeSize = inputs ? Number(inputs.tree_size) : 0;
-    const head = inputs?.head ? headFromRow(inputs.head) : null;
+    let head = inputs?.head ? headFromRow(inputs.head) : null;
     let consistency = treeSize > 0 && known >= treeSize ? { from: treeSize, to: known, proof: this.proofs.consistencyFrom(treeSize, known, inputs!.consistency_hashes) } : null;
     if (treeSize > known) {
       latest = await this.heads.latest();
       const to = latest?.treeSize ?? 0;
-      if (to >= treeSize) consistency = await this.proofs.consistency(treeSize, to).then((proof) => ({ from: treeSize, to, proof }));
+      if (to >= treeSize) {
+        // A head covering the state may have been signed after the statement read none: read it again.
+        [head, consistency] = await Promise.all([head ?? this.heads.atOrAfter(treeSize), this.proofs.consistency(treeSize, to).then((proof) => ({ from: treeSize, to, proof }))]);
+      }
     }
     const targets = sloTargetsOf(this.config);
     let state: ResourceState | null = inputs?.snapshot ?? null;

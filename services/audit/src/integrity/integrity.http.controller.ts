@@ -14,9 +14,14 @@ export class IntegrityHttpController {
 
   @Get('integrity')
   @Roles(...READERS)
-  @ApiOperation({ summary: 'The last re-check of the stored ledger against its signed heads, and which instance writes the ledger' })
+  @ApiOperation({ summary: 'The last re-check of the stored ledger against its signed heads (and why the latest failed to run, if it did), and which instance writes the ledger' })
   async integrity() {
-    return { ...(this.tamperCheck.last ?? { message: 'the first check is still running' }), ledgerWriter: await this.lease.status() };
+    const { last, failure } = this.tamperCheck;
+    return {
+      ...(last ?? { message: failure ? 'no check has completed yet' : 'the first check is still running' }),
+      ...(failure ? { failedToRun: failure } : {}),
+      ledgerWriter: await this.lease.status(),
+    };
   }
 
   @Post('integrity/check')

@@ -1,18 +1,26 @@
 import type { AuditConfig } from '../config/audit.config.js';
-import { TamperCheckService, type TamperReport } from './tamper-check.service.js';
+import { TAMPER_CHECK_FIRST_RETRY_MS, TamperCheckService, type TamperReport } from './tamper-check.service.js';
 
 /** A check whose runs are held open by the test: each run records when it started and ends when told. */
 const heldChecks = () => {
-  const service = new TamperCheckService({} as any, { AUDIT_TAMPER_CHECK_INTERVAL_MS: 60_000 } as AuditConfig, {} as any, {} as any, {} as any, {} as any, { register: () => undefined } as any);
+  let readiness: () => Promise<{ status: string; error?: string }> = async () => ({ status: 'unregistered' });
+  const register = (_name: string, check: typeof readiness) => (readiness = check);
+  const service = new TamperCheckService({} as any, { AUDIT_TAMPER_CHECK_INTERVAL_MS: 60_000 } as AuditConfig, {} as any, {} as any, {} as any, {} as any, { register } as any);
   const runs: { finish: (intact: boolean) => void; fail: (error: Error) => void }[] = [];
   jest.spyOn(service as any, 'run').mockImplementation(
     () =>
       new Promise<TamperReport>((resolve, reject) => {
         const n = runs.length + 1;
-        runs.push({ finish: (intact) => resolve({ intact, entriesChecked: n } as TamperReport), fail: reject });
+        runs.push({
+          finish: (intact) => {
+            (service as any).last = { intact, entriesChecked: n, findings: [], checkedAt: `check ${n}` };
+            resolve(service.last!);
+          },
+          fail: reject,
+        });
       }),
   );
-  return { service, runs };
+  return { service, runs, ready: () => readiness() };
 };
 
 const settled = () => new Promise((resolve) => setImmediate(resolve));
@@ -55,5 +63,72 @@ describe('TamperCheckService.check', () => {
     await done;
     void service.check();
     expect(runs).toHaveLength(2);
+  });
+
+  it('a run that fails to finish turns readiness down saying why, until a run finishes', async () => {
+    const { service, runs, ready } = heldChecks();
+    const first = service.check();
+    runs[0]!.finish(true);
+    await first;
+    expect(await ready()).toEqual({ status: 'up' });
+
+    const failed = service.check();
+    runs[1]!.fail(new Error('terminating connection due to administrator command'));
+    await expect(failed).rejects.toThrow('administrator command');
+    expect(service.failure).toMatchObject({ error: 'terminating connection due to administrator command' });
+    expect(await ready()).toMatchObject({ status: 'down', error: expect.stringMatching(/failed to run at .*administrator command.*the last complete check is from check 1/) });
+
+    const next = service.check();
+    runs[2]!.finish(true);
+    await next;
+    expect(service.failure).toBeNull();
+    expect(await ready()).toEqual({ status: 'up' });
+  });
+});
+
+describe('TamperCheckService schedule', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('retries a scheduled check that failed to run, backing off, until one runs', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
+    const { service, runs, ready } = heldChecks();
+    service.onApplicationBootstrap();
+    expect(runs).toHaveLength(1);
+    runs[0]!.fail(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+    await settled();
+    expect(await ready()).toMatchObject({ status: 'down', error: expect.stringContaining('no check has completed yet') });
+
+    jest.advanceTimersByTime(TAMPER_CHECK_FIRST_RETRY_MS - 1);
+    expect(runs).toHaveLength(1);
+    jest.advanceTimersByTime(1);
+    expect(runs).toHaveLength(2);
+    runs[1]!.fail(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+    await settled();
+    // Backs off: twice as long before the third try.
+    jest.advanceTimersByTime(2 * TAMPER_CHECK_FIRST_RETRY_MS - 1);
+    expect(runs).toHaveLength(2);
+    jest.advanceTimersByTime(1);
+    expect(runs).toHaveLength(3);
+    runs[2]!.finish(true);
+    await settled();
+    expect(await ready()).toEqual({ status: 'up' });
+
+    // One asked for that fails is retried too, after the first delay again (the success reset it).
+    const asked = service.check();
+    runs[3]!.fail(new Error('terminating connection due to administrator command'));
+    await expect(asked).rejects.toThrow('administrator command');
+    jest.advanceTimersByTime(TAMPER_CHECK_FIRST_RETRY_MS);
+    expect(runs).toHaveLength(5);
+    runs[4]!.finish(true);
+    await settled();
+    expect(await ready()).toEqual({ status: 'up' });
+
+    // Stopped: a failure then schedules nothing.
+    service.onModuleDestroy();
+    const late = service.check();
+    runs[5]!.fail(new Error('Connection terminated'));
+    await expect(late).rejects.toThrow('Connection terminated');
+    jest.advanceTimersByTime(60_000);
+    expect(runs).toHaveLength(6);
   });
 });

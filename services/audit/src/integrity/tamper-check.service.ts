@@ -40,10 +40,15 @@ const FEED_SLICE = 64;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** A scheduled check that failed to run is retried after this, doubling up to the check interval. */
+export const TAMPER_CHECK_FIRST_RETRY_MS = 5_000;
+
 /**
  * Re-checks the stored ledger against its signed heads on start and every
  * AUDIT_TAMPER_CHECK_INTERVAL_MS. A changed, removed or inserted row turns readiness down, shows
- * in the report, and is logged naming the index.
+ * in the report, and is logged naming the index. A check that fails to run (the database
+ * restarting, a row it cannot read) turns readiness down too, saying why, and is retried until
+ * one runs: the last report alone would keep vouching for a ledger nobody is checking.
  */
 @Injectable()
 export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -53,6 +58,10 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
   /** The check that starts when the running one ends, shared by every request made meanwhile. */
   private next: Promise<TamperReport> | null = null;
   last: TamperReport | null = null;
+  /** Why the last run failed to finish, until one finishes. */
+  failure: { at: string; error: string } | null = null;
+  private retry?: NodeJS.Timeout;
+  private retryMs = 0;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -63,25 +72,40 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
     private readonly keys: SigningKeysService,
     readiness: ReadinessChecks,
   ) {
-    readiness.register('ledger', async () =>
-      !this.last || this.last.intact
-        ? { status: 'up' }
-        : { status: 'down', error: `ledger tampering detected: ${this.last.findings.map(describeFinding).slice(0, 3).join('; ')}` },
-    );
+    readiness.register('ledger', async () => {
+      if (this.last && !this.last.intact) return { status: 'down', error: `ledger tampering detected: ${this.last.findings.map(describeFinding).slice(0, 3).join('; ')}` };
+      if (this.failure) {
+        const since = this.last ? `the last complete check is from ${this.last.checkedAt}` : 'no check has completed yet';
+        return { status: 'down', error: `the ledger's tamper check failed to run at ${this.failure.at} (${this.failure.error}); retrying, ${since}` };
+      }
+      return { status: 'up' };
+    });
   }
 
   onApplicationBootstrap() {
-    const scheduled = () => {
-      // A check still running is as recent as a schedule asks for.
-      if (!this.running) void this.check().catch((error: Error) => this.logger.error(`tamper check failed to run: ${error.message}`));
-    };
-    scheduled();
-    this.timer = setInterval(scheduled, this.config.AUDIT_TAMPER_CHECK_INTERVAL_MS);
+    this.timer = setInterval(() => this.scheduled(), this.config.AUDIT_TAMPER_CHECK_INTERVAL_MS);
     this.timer.unref();
+    this.scheduled();
+  }
+
+  private scheduled() {
+    // A check still running is as recent as a schedule asks for; its failure schedules the retry.
+    if (!this.running) this.check().catch(() => undefined);
+  }
+
+  /** After a failed run (scheduled or asked for), once the schedule runs: another try, sooner than the next scheduled one. */
+  private retryAfter(error: Error) {
+    this.retryMs = Math.min(this.retryMs ? this.retryMs * 2 : TAMPER_CHECK_FIRST_RETRY_MS, this.config.AUDIT_TAMPER_CHECK_INTERVAL_MS);
+    this.logger.error(`tamper check failed to run: ${error.message}; retrying in ${this.retryMs} ms`);
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.scheduled(), this.retryMs);
+    this.retry.unref();
   }
 
   onModuleDestroy() {
     clearInterval(this.timer);
+    clearTimeout(this.retry);
+    this.timer = undefined;
   }
 
   /**
@@ -91,7 +115,20 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
    */
   check(): Promise<TamperReport> {
     if (!this.running) {
-      this.running = this.run().finally(() => (this.running = null));
+      this.running = this.run()
+        .then(
+          (report) => {
+            this.failure = null;
+            this.retryMs = 0;
+            return report;
+          },
+          (error: Error) => {
+            this.failure = { at: new Date().toISOString(), error: error.message };
+            if (this.timer) this.retryAfter(error);
+            throw error;
+          },
+        )
+        .finally(() => (this.running = null));
       return this.running;
     }
     this.next ??= this.running.then(

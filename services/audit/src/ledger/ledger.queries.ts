@@ -28,12 +28,11 @@ const SUBTREE_HASHES = {
 };
 
 /**
- * CTEs `<name>_cover` and `<name>_hashes`: the stored hashes of the siblings, at levels from
+ * CTEs `<name>_siblings` and `<name>_cover`: the perfect subtrees (level, idx) of the siblings, at levels from
  * `fromLevel` up, of the path from the leaf at `index` to the root of the tree of `size` leaves
  * (SQL expressions). At each level j the sibling is [s, s + 2^j) with s = ((index >> j) xor 1) << j,
  * where it starts inside the tree: one stored subtree when whole, else (the tree's right edge) the
- * perfect subtrees of its size's binary digits. Each hash by primary key; one missing comes back
- * null, and building the proof then fails naming it.
+ * perfect subtrees of its size's binary digits.
  */
 const pathSiblingsSql = (name: string, index: string, size: string, fromLevel: string) => `
   ${name}_siblings as (
@@ -47,6 +46,7 @@ const pathSiblingsSql = (name: string, index: string, size: string, fromLevel: s
      where s + (1::bigint << j) > ${size} and b < j and ((${size} - s) >> b) & 1 = 1
   )`;
 
+/** CTE `<name>_hashes`: the stored hash of each subtree in `<name>_cover`, by primary key; one missing comes back null, and building the proof then fails naming it. */
 const storedHashesSql = (name: string) => `
   ${name}_hashes as (
     select c.level, c.idx,

@@ -79,6 +79,19 @@ describe('buildContinuityReport', () => {
     expect(html).toContain('<polyline');
     expect(html).toContain('x&lt;script&gt;');
     expect(html).not.toContain('x<script>');
+    expect(html).not.toContain('failed to run');
+  });
+
+  it('says so when the ledger\'s tamper check failed to run, rather than vouching from its last report alone', () => {
+    index = 0;
+    const report = buildContinuityReport([...verifiedBackup(12, 13, 'db')], window, now);
+    const head = { treeSize: 42, rootHash: 'ab'.repeat(32), timestamp: at(50), signature: 'c2ln', keyId: 'cd'.repeat(32) };
+    const failedToRun = { at: at(55), error: 'relation "audit.merkle_nodes" <does not exist>' };
+    const html = renderContinuityReportHtml(report, head, { intact: true, checkedAt: at(50), findings: [], failedToRun }, now);
+    expect(html).toContain(`failed to run</b> at ${at(55)} (relation &quot;audit.merkle_nodes&quot; &lt;does not exist&gt;); the last complete check is from ${at(50)}`);
+    const never = renderContinuityReportHtml(report, head, { intact: false, checkedAt: '', findings: [], failedToRun }, now);
+    expect(never).toContain('no check has completed yet');
+    expect(never).not.toContain('Ledger tampering detected');
   });
 });
 

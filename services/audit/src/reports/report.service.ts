@@ -40,11 +40,11 @@ export class ReportService {
       }
     }
     const report = buildContinuityReport(entries, { from, to }, now, sloTargetsOf(this.config));
-    const integrity = this.tamperCheck.last;
+    const { last: integrity, failure } = this.tamperCheck;
     // The estate comes from the stored projections (current state), not from folding the log.
     const states: { state: ResourceState }[] = await this.dataSource.query('select state from audit.resource_states order by resource');
     const estate = buildEstate(states.map((r) => r.state), now, riskPolicyOf(this.config));
-    return { estate, ...report, signedHead: head, integrity: integrity ? { intact: integrity.intact, checkedAt: integrity.checkedAt, findings: integrity.findings } : null };
+    return { estate, ...report, signedHead: head, integrity: integrity || failure ? { intact: integrity?.intact ?? false, checkedAt: integrity?.checkedAt ?? '', findings: integrity?.findings ?? [], ...(failure ? { failedToRun: failure } : {}) } : null };
   }
 
   async continuityHtml(from: Date, to: Date, now = new Date()) {
