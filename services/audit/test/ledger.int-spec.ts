@@ -182,48 +182,50 @@ describe('audit ledger (real NATS and PostgreSQL)', () => {
     }
   });
 
-  it('lists, in SQL, exactly the stored subtrees an inclusion proof needs, for every leaf of small trees and for trees up to 2^52', async () => {
+  /**
+   * Runs `body` with `check(a, b)`: the (level, idx) rows of the CTE `cte` of `sql` (made with $1 = a,
+   * $2 = b) against the perfect subtrees covering `ranges(a, b)`, and `rows(a, b)`: the rows alone.
+   */
+  const withCoverCheck = async (
+    sql: string,
+    cte: string,
+    ranges: (a: number, b: number) => { start: number; size: number }[],
+    body: (check: (a: number, b: number) => Promise<void>, rows: (a: number, b: number) => Promise<unknown[]>) => Promise<void>,
+  ) => {
     const client = new Client({ connectionString: db.url });
     await client.connect();
     try {
-      const cover = `with ${inclusionHashesSql('$1::bigint', '$2::bigint')} select level, idx::text as idx from inclusion_cover`;
-      const check = async (index: number, size: number) => {
-        const expected = inclusionProofRanges(index, size)
+      const cover = `with ${sql} select level, idx::text as idx from ${cte}`;
+      const rows = async (a: number, b: number) => (await client.query<{ level: number; idx: string }>(cover, [a, b])).rows;
+      const check = async (a: number, b: number) => {
+        const expected = ranges(a, b)
           .flatMap((r) => perfectCover(r.start, r.size))
           .map((p) => `${Math.log2(p.size)}:${p.start / p.size}`)
           .sort();
-        const { rows } = await client.query<{ level: number; idx: string }>(cover, [index, size]);
-        expect({ index, size, cover: rows.map((r) => `${r.level}:${r.idx}`).sort() }).toEqual({ index, size, cover: expected });
+        expect({ a, b, cover: (await rows(a, b)).map((r) => `${r.level}:${r.idx}`).sort() }).toEqual({ a, b, cover: expected });
       };
+      await body(check, rows);
+    } finally {
+      await client.end();
+    }
+  };
+
+  it('lists, in SQL, exactly the stored subtrees an inclusion proof needs, for every leaf of small trees and for trees up to 2^52', async () => {
+    await withCoverCheck(inclusionHashesSql('$1::bigint', '$2::bigint'), 'inclusion_cover', inclusionProofRanges, async (check, rows) => {
       for (let size = 1; size <= 40; size++) for (let index = 0; index < size; index++) await check(index, size);
       for (const size of [1_003_000, 2 ** 31 + 5, 2 ** 40 - 1, 2 ** 52 + 3]) for (const index of [0, 1, Math.floor(size / 2), size - 2, size - 1]) await check(index, size);
       // Not in the tree: nothing to read.
-      expect((await client.query(cover, [7, 7])).rows).toEqual([]);
-    } finally {
-      await client.end();
-    }
+      expect(await rows(7, 7)).toEqual([]);
+    });
   });
 
   it('lists, in SQL, exactly the stored subtrees a consistency proof needs, for every pair of small trees and for trees up to 2^52', async () => {
-    const client = new Client({ connectionString: db.url });
-    await client.connect();
-    try {
-      const cover = `with ${consistencyHashesSql('$1::bigint', '$2::bigint')} select level, idx::text as idx from consistency_cover`;
-      const check = async (from: number, to: number) => {
-        const expected = consistencyProofRanges(from, to)
-          .flatMap((r) => perfectCover(r.start, r.size))
-          .map((p) => `${Math.log2(p.size)}:${p.start / p.size}`)
-          .sort();
-        const { rows } = await client.query<{ level: number; idx: string }>(cover, [from, to]);
-        expect({ from, to, cover: rows.map((r) => `${r.level}:${r.idx}`).sort() }).toEqual({ from, to, cover: expected });
-      };
+    await withCoverCheck(consistencyHashesSql('$1::bigint', '$2::bigint'), 'consistency_cover', consistencyProofRanges, async (check, rows) => {
       for (let to = 2; to <= 40; to++) for (let from = 1; from < to; from++) await check(from, to);
       for (const to of [1_003_000, 2 ** 31 + 5, 2 ** 40 - 1, 2 ** 52 + 3]) for (const from of [1, 2, 3, 2 ** 19, 2 ** 19 + 1, 2 ** 19 + 2 ** 10, Math.floor(to / 2), to - 2, to - 1]) await check(from, to);
       // Nothing to prove between equal trees, from the empty tree or backwards: nothing to read.
-      for (const [from, to] of [[7, 7], [0, 7], [8, 7]]) expect((await client.query(cover, [from, to])).rows).toEqual([]);
-    } finally {
-      await client.end();
-    }
+      for (const [from, to] of [[7, 7], [0, 7], [8, 7]]) expect(await rows(from!, to!)).toEqual([]);
+    });
   });
 
   it('serves a page of events within the tree of a signed head with one multi-leaf proof of the whole page', async () => {
