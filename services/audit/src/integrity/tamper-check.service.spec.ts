@@ -1,11 +1,11 @@
 import type { AuditConfig } from '../config/audit.config.js';
-import { TAMPER_CHECK_FIRST_RETRY_MS, TamperCheckService, type TamperReport } from './tamper-check.service.js';
+import { TAMPER_CHECK_FIRST_RETRY_MS, TAMPER_CHECK_MAX_RETRY_MS, TamperCheckService, type TamperReport } from './tamper-check.service.js';
 
 /** A check whose runs are held open by the test: each run records when it started and ends when told. */
-const heldChecks = () => {
+const heldChecks = (interval = 60_000) => {
   let readiness: () => Promise<{ status: string; error?: string }> = async () => ({ status: 'unregistered' });
   const register = (_name: string, check: typeof readiness) => (readiness = check);
-  const service = new TamperCheckService({} as any, { AUDIT_TAMPER_CHECK_INTERVAL_MS: 60_000 } as AuditConfig, {} as any, {} as any, {} as any, {} as any, { register } as any);
+  const service = new TamperCheckService({} as any, { AUDIT_TAMPER_CHECK_INTERVAL_MS: interval } as AuditConfig, {} as any, {} as any, {} as any, {} as any, { register } as any);
   const runs: { finish: (intact: boolean) => void; fail: (error: Error) => void }[] = [];
   jest.spyOn(service as any, 'run').mockImplementation(
     () =>
@@ -65,7 +65,7 @@ describe('TamperCheckService.check', () => {
     expect(runs).toHaveLength(2);
   });
 
-  it('a run that fails to finish turns readiness down saying why, until a run finishes', async () => {
+  it('a run that fails to finish is a readiness warning saying why, until a run finishes (not "down": nothing was found)', async () => {
     const { service, runs, ready } = heldChecks();
     const first = service.check();
     runs[0]!.finish(true);
@@ -76,7 +76,7 @@ describe('TamperCheckService.check', () => {
     runs[1]!.fail(new Error('terminating connection due to administrator command'));
     await expect(failed).rejects.toThrow('administrator command');
     expect(service.failure).toMatchObject({ error: 'terminating connection due to administrator command' });
-    expect(await ready()).toMatchObject({ status: 'down', error: expect.stringMatching(/failed to run at .*administrator command.*the last complete check is from check 1/) });
+    expect(await ready()).toMatchObject({ status: 'up', warning: expect.stringMatching(/failed to run at .*administrator command.*the last complete check is from check 1/) });
 
     const next = service.check();
     runs[2]!.finish(true);
@@ -96,7 +96,7 @@ describe('TamperCheckService schedule', () => {
     expect(runs).toHaveLength(1);
     runs[0]!.fail(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
     await settled();
-    expect(await ready()).toMatchObject({ status: 'down', error: expect.stringContaining('no check has completed yet') });
+    expect(await ready()).toMatchObject({ status: 'up', warning: expect.stringContaining('no check has completed yet') });
 
     jest.advanceTimersByTime(TAMPER_CHECK_FIRST_RETRY_MS - 1);
     expect(runs).toHaveLength(1);
@@ -123,12 +123,42 @@ describe('TamperCheckService schedule', () => {
     await settled();
     expect(await ready()).toEqual({ status: 'up' });
 
+    // A success cancels a retry still pending: no extra full check.
+    const failing = service.check();
+    runs[5]!.fail(new Error('Connection terminated'));
+    await expect(failing).rejects.toThrow('Connection terminated');
+    const asked2 = service.check();
+    runs[6]!.finish(true);
+    await asked2;
+    jest.advanceTimersByTime(2 * TAMPER_CHECK_FIRST_RETRY_MS); // (the scheduled interval is further off)
+    expect(runs).toHaveLength(7);
+
     // Stopped: a failure then schedules nothing.
     service.onModuleDestroy();
     const late = service.check();
-    runs[5]!.fail(new Error('Connection terminated'));
+    runs[7]!.fail(new Error('Connection terminated'));
     await expect(late).rejects.toThrow('Connection terminated');
     jest.advanceTimersByTime(60_000);
-    expect(runs).toHaveLength(6);
+    expect(runs).toHaveLength(8);
+  });
+
+  it('backs off to at most a minute, so a long outage delays the first check after it by no more', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
+    const { service, runs } = heldChecks(600_000);
+    service.onApplicationBootstrap();
+    const delays: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      runs[i]!.fail(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+      await settled();
+      let waited = 0;
+      while (runs.length === i + 1) {
+        jest.advanceTimersByTime(1_000);
+        waited += 1_000;
+      }
+      delays.push(waited);
+    }
+    expect(TAMPER_CHECK_MAX_RETRY_MS).toBe(60_000);
+    expect(delays).toEqual([5_000, 10_000, 20_000, 40_000, 60_000, 60_000, 60_000, 60_000]);
+    service.onModuleDestroy();
   });
 });

@@ -40,15 +40,18 @@ const FEED_SLICE = 64;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** A scheduled check that failed to run is retried after this, doubling up to the check interval. */
+/** A check that failed to run is retried after this, doubling up to TAMPER_CHECK_MAX_RETRY_MS (or the check interval, if shorter). */
 export const TAMPER_CHECK_FIRST_RETRY_MS = 5_000;
+export const TAMPER_CHECK_MAX_RETRY_MS = 60_000;
 
 /**
  * Re-checks the stored ledger against its signed heads on start and every
  * AUDIT_TAMPER_CHECK_INTERVAL_MS. A changed, removed or inserted row turns readiness down, shows
  * in the report, and is logged naming the index. A check that fails to run (the database
- * restarting, a row it cannot read) turns readiness down too, saying why, and is retried until
- * one runs: the last report alone would keep vouching for a ledger nobody is checking.
+ * restarting, a row it cannot read) is logged, shown as a readiness warning, in the report and in
+ * the continuity report, and retried until one runs: the last report alone would keep vouching
+ * for a ledger nobody is checking. (A warning, not "down": the ledger still serves, and a check
+ * that cannot run is not evidence of tampering.)
  */
 @Injectable()
 export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -76,7 +79,7 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
       if (this.last && !this.last.intact) return { status: 'down', error: `ledger tampering detected: ${this.last.findings.map(describeFinding).slice(0, 3).join('; ')}` };
       if (this.failure) {
         const since = this.last ? `the last complete check is from ${this.last.checkedAt}` : 'no check has completed yet';
-        return { status: 'down', error: `the ledger's tamper check failed to run at ${this.failure.at} (${this.failure.error}); retrying, ${since}` };
+        return { status: 'up', warning: `the ledger's tamper check failed to run at ${this.failure.at} (${this.failure.error}); retrying, ${since}` };
       }
       return { status: 'up' };
     });
@@ -94,9 +97,8 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   /** After a failed run (scheduled or asked for), once the schedule runs: another try, sooner than the next scheduled one. */
-  private retryAfter(error: Error) {
-    this.retryMs = Math.min(this.retryMs ? this.retryMs * 2 : TAMPER_CHECK_FIRST_RETRY_MS, this.config.AUDIT_TAMPER_CHECK_INTERVAL_MS);
-    this.logger.error(`tamper check failed to run: ${error.message}; retrying in ${this.retryMs} ms`);
+  private retryAfter() {
+    this.retryMs = Math.min(this.retryMs ? this.retryMs * 2 : TAMPER_CHECK_FIRST_RETRY_MS, TAMPER_CHECK_MAX_RETRY_MS, this.config.AUDIT_TAMPER_CHECK_INTERVAL_MS);
     clearTimeout(this.retry);
     this.retry = setTimeout(() => this.scheduled(), this.retryMs);
     this.retry.unref();
@@ -120,11 +122,13 @@ export class TamperCheckService implements OnApplicationBootstrap, OnModuleDestr
           (report) => {
             this.failure = null;
             this.retryMs = 0;
+            clearTimeout(this.retry);
             return report;
           },
           (error: Error) => {
             this.failure = { at: new Date().toISOString(), error: error.message };
-            if (this.timer) this.retryAfter(error);
+            if (this.timer) this.retryAfter();
+            this.logger.error(`tamper check failed to run: ${error.message}${this.timer ? `; retrying in ${this.retryMs} ms` : ''}`);
             throw error;
           },
         )

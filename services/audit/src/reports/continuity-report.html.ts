@@ -55,7 +55,8 @@ const resourceSection = (r: ResourceReport, report: ContinuityReport, now: Date,
 export const renderContinuityReportHtml = (
   report: ContinuityReport,
   head: SignedTreeHead | null,
-  integrity: { intact: boolean; checkedAt: string; findings: { kind: string; detail: string }[]; failedToRun?: { at: string; error: string } } | null,
+  /** `intact` and `checkedAt` are null while no check has completed (then `failedToRun` says why). */
+  integrity: { intact: boolean | null; checkedAt: string | null; findings: { kind: string; detail: string }[]; failedToRun?: { at: string; error: string } } | null,
   now: Date,
   /** Shown before the resources (the estate and its risks), and per resource after its heading. */
   lead: { html: string; perResource: ReadonlyMap<string, string> } = { html: '', perResource: new Map() },
@@ -75,7 +76,7 @@ table{border-collapse:collapse}td,th{border-bottom:1px solid #e4e8ec;padding:.2r
 <body>
 <h1>Continuity report</h1>
 <p class="sub">${escapeHtml(report.from)} to ${escapeHtml(report.to)} · targets: RPO ${escapeHtml(formatDuration(report.targets.rpoMs))}, RTO ${escapeHtml(formatDuration(report.targets.rtoMs))}, availability ${percent(report.targets.availability)}</p>
-${integrity?.findings.length ? `<p class="alert"><b>Ledger tampering detected</b> (checked ${escapeHtml(integrity.checkedAt)}): ${integrity.findings.slice(0, 5).map((f) => escapeHtml(`${f.kind}: ${f.detail}`)).join('; ')}</p>` : ''}
+${integrity?.findings.length ? `<p class="alert"><b>Ledger tampering detected</b> (checked ${escapeHtml(integrity.checkedAt ?? '')}): ${integrity.findings.slice(0, 5).map((f) => escapeHtml(`${f.kind}: ${f.detail}`)).join('; ')}</p>` : ''}
 ${integrity?.failedToRun ? `<p class="alert"><b>The ledger's tamper check failed to run</b> at ${escapeHtml(integrity.failedToRun.at)} (${escapeHtml(integrity.failedToRun.error)}); ${integrity.checkedAt ? `the last complete check is from ${escapeHtml(integrity.checkedAt)}` : 'no check has completed yet'}. It is retried until it runs.</p>` : ''}
 <div class="head">${head ? `Computed from the ledger up to signed tree head <b>${head.treeSize}</b><br>root ${escapeHtml(head.rootHash)}<br>signed ${escapeHtml(head.timestamp)} by key ${escapeHtml(head.keyId)}<br>signature ${escapeHtml(head.signature)}` : 'No signed tree head yet: the ledger is empty.'}</div>
 ${lead.html}

@@ -89,7 +89,7 @@ describe('buildContinuityReport', () => {
     const failedToRun = { at: at(55), error: 'relation "audit.merkle_nodes" <does not exist>' };
     const html = renderContinuityReportHtml(report, head, { intact: true, checkedAt: at(50), findings: [], failedToRun }, now);
     expect(html).toContain(`failed to run</b> at ${at(55)} (relation &quot;audit.merkle_nodes&quot; &lt;does not exist&gt;); the last complete check is from ${at(50)}`);
-    const never = renderContinuityReportHtml(report, head, { intact: false, checkedAt: '', findings: [], failedToRun }, now);
+    const never = renderContinuityReportHtml(report, head, { intact: null, checkedAt: null, findings: [], failedToRun }, now);
     expect(never).toContain('no check has completed yet');
     expect(never).not.toContain('Ledger tampering detected');
   });

@@ -44,7 +44,7 @@ export class ReportService {
     // The estate comes from the stored projections (current state), not from folding the log.
     const states: { state: ResourceState }[] = await this.dataSource.query('select state from audit.resource_states order by resource');
     const estate = buildEstate(states.map((r) => r.state), now, riskPolicyOf(this.config));
-    return { estate, ...report, signedHead: head, integrity: integrity || failure ? { intact: integrity?.intact ?? false, checkedAt: integrity?.checkedAt ?? '', findings: integrity?.findings ?? [], ...(failure ? { failedToRun: failure } : {}) } : null };
+    return { estate, ...report, signedHead: head, integrity: integrity || failure ? { intact: integrity?.intact ?? null, checkedAt: integrity?.checkedAt ?? null, findings: integrity?.findings ?? [], ...(failure ? { failedToRun: failure } : {}) } : null };
   }
 
   async continuityHtml(from: Date, to: Date, now = new Date()) {
