@@ -113,10 +113,14 @@ describe('TamperCheckService schedule', () => {
     await settled();
     expect(await ready()).toEqual({ status: 'up' });
 
+    /** A check asked for, whose run (the `n`th) fails with `message`. */
+    const failAsked = async (n: number, message: string) => {
+      const asked = service.check();
+      runs[n]!.fail(new Error(message));
+      await expect(asked).rejects.toThrow(message);
+    };
     // One asked for that fails is retried too, after the first delay again (the success reset it).
-    const asked = service.check();
-    runs[3]!.fail(new Error('terminating connection due to administrator command'));
-    await expect(asked).rejects.toThrow('administrator command');
+    await failAsked(3, 'terminating connection due to administrator command');
     jest.advanceTimersByTime(TAMPER_CHECK_FIRST_RETRY_MS);
     expect(runs).toHaveLength(5);
     runs[4]!.finish(true);
@@ -124,9 +128,7 @@ describe('TamperCheckService schedule', () => {
     expect(await ready()).toEqual({ status: 'up' });
 
     // A success cancels a retry still pending: no extra full check.
-    const failing = service.check();
-    runs[5]!.fail(new Error('Connection terminated'));
-    await expect(failing).rejects.toThrow('Connection terminated');
+    await failAsked(5, 'Connection terminated');
     const asked2 = service.check();
     runs[6]!.finish(true);
     await asked2;
@@ -135,9 +137,7 @@ describe('TamperCheckService schedule', () => {
 
     // Stopped: a failure then schedules nothing.
     service.onModuleDestroy();
-    const late = service.check();
-    runs[7]!.fail(new Error('Connection terminated'));
-    await expect(late).rejects.toThrow('Connection terminated');
+    await failAsked(7, 'Connection terminated');
     jest.advanceTimersByTime(60_000);
     expect(runs).toHaveLength(8);
   });
