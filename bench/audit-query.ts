@@ -18,8 +18,9 @@
  * the same HTTP stack's `GET /health/live` (no token, no database) is timed between the proof
  * requests, and after each request a statement of its kind (parameters drawn the same way) is timed
  * straight against PostgreSQL from this process (`*_sql_*`: the round trip every request of that
- * kind makes, without the service; a request's tail cannot be shorter than its statement's). `BENCH_SERVICE_NODE_ARGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof --trace-gc`) are
- * passed to node for the serving process; `BENCH_SERVICE_OUTPUT=<file>` saves what it printed.
+ * kind makes, without the service; a request's tail cannot be shorter than its statement's).
+ * `BENCH_SERVICE_NODE_ARGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof --trace-gc`) are passed to
+ * node for the serving process; `BENCH_SERVICE_OUTPUT=<file>` saves what it printed.
  * `--keep` leaves the filled database and streams in place and prints how to reuse them;
  * `--ledger <namespace>,<database-url>` times against such a ledger without filling (A/B runs on
  * the same data; remove it afterwards with `--ledger … --drop`). Requests are timed with `node:http`
